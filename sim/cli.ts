@@ -1,0 +1,2 @@
+// Simulator command line (placeholder until the parse command lands).
+console.log("doorsip sim");
