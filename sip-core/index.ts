@@ -1,3 +1,12 @@
-// sip-core public surface.
-export class SipMessage {}
-export function parseMessage(_src: string, _off: number, _len: number, _msg: SipMessage): number { return -1; }
+// sip-core public surface: the pure protocol stack (no I/O, no platform API).
+export * from "./constants.ts";
+export * from "./errors.ts";
+export * from "./scan.ts";
+export * from "./params.ts";
+export * from "./uri.ts";
+export * from "./via.ts";
+export * from "./nameaddr.ts";
+export * from "./message.ts";
+export * from "./headers.ts";
+export * from "./auth-header.ts";
+export * from "./writer.ts";

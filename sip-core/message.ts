@@ -1,0 +1,469 @@
+// RFC 3261 §7 and §18.3 message parser: one pass over a datagram or stream buffer into a preallocated view of spans.
+import {
+  CHAR_CLASS, C_DIGIT, C_WORD, CH_AT, CH_CR, CH_LF, CH_SP, CH_TAB, HDR_CALL_ID, HDR_CONTACT,
+  HDR_CONTENT_LENGTH, HDR_COUNT, HDR_CSEQ, HDR_DATE, HDR_EXPIRES, HDR_FROM, HDR_MAX_FORWARDS, HDR_OTHER,
+  HDR_TO, HDR_VIA, HEADER_IS_SINGLE, HEADER_NAMES, METHOD_ACK, METHOD_OTHER, resolveHeaderName, resolveMethod,
+} from "./constants.ts";
+import {
+  ERR_BODY_TOO_LARGE, ERR_BODY_TRUNCATED, ERR_CALL_ID, ERR_CONTACT, ERR_CONTENT_LENGTH, ERR_CSEQ,
+  ERR_CSEQ_METHOD, ERR_DATE, ERR_DUPLICATE_HEADER, ERR_EMPTY, ERR_EXPIRES, ERR_FROM, ERR_HEADER_LINE,
+  ERR_INCOMPLETE, ERR_MAX_FORWARDS, ERR_MESSAGE_TOO_LARGE, ERR_METHOD, ERR_MISSING_CALL_ID, ERR_MISSING_CSEQ,
+  ERR_MISSING_FROM, ERR_MISSING_TO, ERR_MISSING_VIA, ERR_REQUEST_URI, ERR_START_LINE, ERR_STATUS_CODE,
+  ERR_TO, ERR_TOO_MANY_HEADERS, ERR_URI_TOO_LONG, ERR_VERSION, ERR_VIA, errorReason, errorStatus,
+} from "./errors.ts";
+import { NA_LIST, NA_STAR, NameAddr, parseNameAddr } from "./nameaddr.ts";
+import { UINT32_MAX, parseDecimal, skipLws, skipToken, spanEquals, spanEqualsIgnoreCase, trimLwsEnd } from "./scan.ts";
+import { SCHEME_SIP, SCHEME_SIPS, SipUri, parseUri } from "./uri.ts";
+import { ViaValue, parseViaValue } from "./via.ts";
+
+/** Capacities of one message view. Every limit has a defined answer when exceeded. */
+export interface ParserLimits {
+  /** Header lines kept; one more is ERR_TOO_MANY_HEADERS (513). */
+  maxHeaders: number;
+  /** Bytes of one message (headers and body); more is ERR_MESSAGE_TOO_LARGE (513). */
+  maxMessageSize: number;
+  /** Bytes of the Request-URI; more is ERR_URI_TOO_LONG (414). */
+  maxUriLength: number;
+  /** Bytes of the body; more is ERR_BODY_TOO_LARGE (413). */
+  maxBodySize: number;
+}
+
+export const DEFAULT_LIMITS: ParserLimits = { maxHeaders: 64, maxMessageSize: 8192, maxUriLength: 1024, maxBodySize: 4096 };
+
+// Fields of one header entry in SipMessage.headers.
+const H_ID = 0;
+const H_NAME_START = 1;
+const H_NAME_END = 2;
+const H_VALUE_START = 3;
+const H_VALUE_END = 4;
+const H_STRIDE = 5;
+
+/**
+ * A parsed SIP message: spans into the source string, decoded scalars and the essential
+ * headers (top Via, From, To, Call-ID, CSeq). One instance is allocated at start-up and reused
+ * for every message; parsing allocates nothing. Strings are made only by the accessors that say
+ * they allocate.
+ */
+export class SipMessage {
+  readonly limits: ParserLimits;
+  /** Stream framing (TCP): Content-Length is required and a partial message is ERR_INCOMPLETE. */
+  stream = false;
+
+  src = "";
+  /** Offset of the message in src (after any leading CRLFs) and the bytes it consumed. */
+  start = 0;
+  length = 0;
+
+  isRequest = false;
+  method = METHOD_OTHER;
+  methodStart = 0;
+  methodEnd = 0;
+  uriStart = 0;
+  uriEnd = 0;
+  readonly requestUri: SipUri = new SipUri();
+  status = 0;
+  reasonStart = 0;
+  reasonEnd = 0;
+
+  headerCount = 0;
+  /** [id, nameStart, nameEnd, valueStart, valueEnd] per header line, in order. */
+  readonly headers: Int32Array;
+  /** Index of the first header line with each id, -1 when absent. */
+  readonly firstHeader: Int16Array = new Int16Array(HDR_COUNT);
+
+  bodyStart = 0;
+  bodyEnd = 0;
+  /** Content-Length value, -1 when the header is absent. */
+  contentLength = -1;
+
+  /** The topmost Via value. */
+  readonly via: ViaValue = new ViaValue();
+  viaCount = 0;
+  readonly from: NameAddr = new NameAddr();
+  readonly to: NameAddr = new NameAddr();
+  callIdStart = -1;
+  callIdEnd = -1;
+  /** CSeq number, -1 when absent. */
+  cseq = -1;
+  cseqMethod = METHOD_OTHER;
+  cseqMethodStart = -1;
+  cseqMethodEnd = -1;
+  /** Max-Forwards, -1 when absent. */
+  maxForwards = -1;
+  /** Expires header, -1 when absent. */
+  expires = -1;
+  contactCount = 0;
+
+  /** First error met (an ERR_ code), 0 when the message was accepted. */
+  error = 0;
+  errorOffset = -1;
+  /** The start line was understood (the message is known to be a request or a response). */
+  startLineOk = false;
+  /** The top Via parsed: a response could be routed back. */
+  viaOk = false;
+
+  constructor(limits?: ParserLimits) {
+    this.limits = limits || DEFAULT_LIMITS;
+    this.headers = new Int32Array(this.limits.maxHeaders * H_STRIDE);
+  }
+
+  /** Header id of header line i. */
+  headerId(i: number): number { return this.headers[i * H_STRIDE + H_ID]; }
+  headerNameStart(i: number): number { return this.headers[i * H_STRIDE + H_NAME_START]; }
+  headerNameEnd(i: number): number { return this.headers[i * H_STRIDE + H_NAME_END]; }
+  headerValueStart(i: number): number { return this.headers[i * H_STRIDE + H_VALUE_START]; }
+  headerValueEnd(i: number): number { return this.headers[i * H_STRIDE + H_VALUE_END]; }
+
+  /** Index of the first header line with this id, -1 when absent. */
+  findHeader(id: number): number { return this.firstHeader[id]; }
+  /** Index of the next header line with this id after line i, -1 when none. */
+  nextHeader(id: number, i: number): number {
+    for (let j = i + 1; j < this.headerCount; j++) if (this.headers[j * H_STRIDE] === id) return j;
+    return -1;
+  }
+  /** Index of the first header line named lowerName (for unknown headers), -1 when absent. */
+  findHeaderByName(lowerName: string): number {
+    for (let j = 0; j < this.headerCount; j++) {
+      const b = j * H_STRIDE;
+      if (spanEqualsIgnoreCase(this.src, this.headers[b + H_NAME_START], this.headers[b + H_NAME_END], lowerName)) return j;
+    }
+    return -1;
+  }
+
+  /** The canonical name of header line i (the name as sent for unknown headers). Allocates for unknown ones. */
+  headerName(i: number): string {
+    const id = this.headerId(i);
+    return id !== HDR_OTHER ? HEADER_NAMES[id] : this.src.substring(this.headerNameStart(i), this.headerNameEnd(i));
+  }
+  /** The raw value of header line i (folds included). Allocates. */
+  headerValue(i: number): string { return this.src.substring(this.headerValueStart(i), this.headerValueEnd(i)); }
+  /** The value of the first header with this id, or "" (allocates). */
+  header(id: number): string { const i = this.firstHeader[id]; return i < 0 ? "" : this.headerValue(i); }
+
+  /** Method token as text (allocates). */
+  methodName(): string { return this.src.substring(this.methodStart, this.methodEnd); }
+  /** Request-URI as text (allocates). */
+  uri(): string { return this.src.substring(this.uriStart, this.uriEnd); }
+  /** Reason phrase as text (allocates). */
+  reason(): string { return this.src.substring(this.reasonStart, this.reasonEnd); }
+  /** Call-ID as text (allocates). */
+  callId(): string { return this.callIdStart < 0 ? "" : this.src.substring(this.callIdStart, this.callIdEnd); }
+  /** Body as a binary string (allocates). */
+  body(): string { return this.src.substring(this.bodyStart, this.bodyEnd); }
+
+  /** True when the CSeq method is the same token as src[s, e). */
+  cseqMethodIs(s: number, e: number): boolean {
+    const n = e - s;
+    if (this.cseqMethodEnd - this.cseqMethodStart !== n) return false;
+    for (let i = 0; i < n; i++) if (this.src.charCodeAt(this.cseqMethodStart + i) !== this.src.charCodeAt(s + i)) return false;
+    return true;
+  }
+
+  /**
+   * The status a rejected request is answered with, or 0 when it must be dropped (a response,
+   * an ACK, an unroutable request, or an error with no answer).
+   */
+  rejectStatus(): number {
+    // Answerable: a request whose method is known and that carries a Via. A Via that did not
+    // parse is still copied; the transport then answers the packet's source (§18.2.2 fallback).
+    if (this.error === 0 || !this.isRequest || this.methodEnd <= this.methodStart || this.method === METHOD_ACK) return 0;
+    if (this.firstHeader[HDR_VIA] < 0) return 0;
+    // RFC 4475 §3.4.2: an unknown method with a mismatched CSeq is better answered 501.
+    if (this.error === ERR_CSEQ_METHOD && this.method === METHOD_OTHER) return 501;
+    return errorStatus(this.error);
+  }
+  /** The reason phrase that names the problem, for the rejection response. */
+  rejectReason(): string {
+    if (this.error === ERR_CSEQ_METHOD && this.method === METHOD_OTHER) return "Not Implemented";
+    return errorReason(this.error);
+  }
+}
+
+function fail(msg: SipMessage, code: number, offset: number): void {
+  if (msg.error === 0) {
+    msg.error = code;
+    msg.errorOffset = offset;
+  }
+}
+
+const scratchVia = new ViaValue();
+const scratchNameAddr = new NameAddr();
+
+/** Parses the start line src[p, e) (without its CRLF). */
+function parseStartLine(src: string, p: number, e: number, msg: SipMessage): void {
+  if (e - p >= 8 && src.startsWith("SIP/", p)) {
+    // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
+    msg.isRequest = false;
+    const sp = src.indexOf(" ", p);
+    if (sp < 0 || sp > e) { fail(msg, ERR_START_LINE, p); return; }
+    if (!spanEquals(src, p, sp, "SIP/2.0")) { fail(msg, ERR_VERSION, p); return; }
+    let q = sp + 1;
+    const cs = q;
+    while (q < e && (CHAR_CLASS[src.charCodeAt(q)] & C_DIGIT) !== 0) q++;
+    if (q - cs !== 3 || (q < e && src.charCodeAt(q) !== CH_SP)) { fail(msg, ERR_STATUS_CODE, cs); return; }
+    const status = parseDecimal(src, cs, q, 999);
+    if (status < 100 || status > 699) { fail(msg, ERR_STATUS_CODE, cs); return; }
+    msg.status = status;
+    msg.reasonStart = q < e ? q + 1 : e;
+    msg.reasonEnd = e;
+    msg.startLineOk = true;
+    return;
+  }
+  // Request-Line = Method SP Request-URI SP SIP-Version (single SPs, no other whitespace)
+  msg.isRequest = true;
+  const sp1 = src.indexOf(" ", p);
+  if (sp1 < 0 || sp1 > e) { fail(msg, ERR_START_LINE, p); return; }
+  if (sp1 === p || skipToken(src, p, sp1) !== sp1) { fail(msg, ERR_METHOD, p); return; }
+  msg.methodStart = p;
+  msg.methodEnd = sp1;
+  msg.method = resolveMethod(src, p, sp1);
+  const us = sp1 + 1;
+  const sp2 = src.indexOf(" ", us);
+  if (sp2 < 0 || sp2 > e || sp2 === us) { fail(msg, ERR_START_LINE, us); return; }
+  msg.uriStart = us;
+  msg.uriEnd = sp2;
+  const vs = sp2 + 1;
+  if (!spanEqualsIgnoreCase(src, vs, e, "sip/2.0")) {
+    // A well-formed other version earns 505; anything else is a malformed line.
+    let q = vs;
+    if (e - vs > 4 && spanEqualsIgnoreCase(src, vs, vs + 4, "sip/")) {
+      q = vs + 4;
+      const ds = q;
+      while (q < e && (CHAR_CLASS[src.charCodeAt(q)] & C_DIGIT) !== 0) q++;
+      if (q > ds && q < e && src.charCodeAt(q) === 46) {
+        const ms = ++q;
+        while (q < e && (CHAR_CLASS[src.charCodeAt(q)] & C_DIGIT) !== 0) q++;
+        if (q > ms && q === e) { fail(msg, ERR_VERSION, vs); msg.startLineOk = true; return; }
+      }
+    }
+    fail(msg, ERR_START_LINE, vs);
+    return;
+  }
+  msg.startLineOk = true;
+  if (sp2 - us > msg.limits.maxUriLength) { fail(msg, ERR_URI_TOO_LONG, us); return; }
+  const u = msg.requestUri;
+  if (parseUri(src, us, sp2, u) < 0 || ((u.scheme === SCHEME_SIP || u.scheme === SCHEME_SIPS) && u.headersStart >= 0)) {
+    fail(msg, ERR_REQUEST_URI, us);
+  }
+}
+
+/** Call-ID = word [ "@" word ] */
+function checkCallId(src: string, s: number, e: number): boolean {
+  if (s >= e) return false;
+  let ats = 0;
+  for (let p = s; p < e; p++) {
+    const c = src.charCodeAt(p);
+    if (c === CH_AT) {
+      if (++ats > 1 || p === s || p === e - 1) return false;
+    } else if (c > 255 || (CHAR_CLASS[c] & C_WORD) === 0) return false;
+  }
+  return true;
+}
+
+/** CSeq = 1*DIGIT LWS Method */
+function parseCSeq(src: string, s: number, e: number, msg: SipMessage): boolean {
+  let p = s;
+  while (p < e && (CHAR_CLASS[src.charCodeAt(p)] & C_DIGIT) !== 0) p++;
+  const n = parseDecimal(src, s, p, UINT32_MAX);
+  if (n < 0) return false;
+  const q = skipLws(src, p, e);
+  if (q === p) return false;
+  const me = skipToken(src, q, e);
+  if (me === q || me !== e) return false;
+  msg.cseq = n;
+  msg.cseqMethodStart = q;
+  msg.cseqMethodEnd = me;
+  msg.cseqMethod = resolveMethod(src, q, me);
+  return true;
+}
+
+/** Decodes the value of one header line that the parser validates, recording any error. */
+function decodeHeader(src: string, id: number, vs: number, ve: number, msg: SipMessage): void {
+  switch (id) {
+    case HDR_VIA: {
+      let p = vs;
+      for (;;) {
+        const out = msg.viaCount === 0 ? msg.via : scratchVia;
+        p = parseViaValue(src, p, ve, out);
+        if (p < 0) { fail(msg, ERR_VIA, vs); return; }
+        if (msg.viaCount === 0) msg.viaOk = true;
+        msg.viaCount++;
+        if (p >= ve) return;
+        p++; // the ','
+      }
+    }
+    case HDR_FROM:
+      if (parseNameAddr(src, vs, ve, msg.from, 0) !== ve) fail(msg, ERR_FROM, vs);
+      return;
+    case HDR_TO:
+      if (parseNameAddr(src, vs, ve, msg.to, 0) !== ve) fail(msg, ERR_TO, vs);
+      return;
+    case HDR_CALL_ID:
+      if (!checkCallId(src, vs, ve)) { fail(msg, ERR_CALL_ID, vs); return; }
+      msg.callIdStart = vs;
+      msg.callIdEnd = ve;
+      return;
+    case HDR_CSEQ:
+      if (!parseCSeq(src, vs, ve, msg)) fail(msg, ERR_CSEQ, vs);
+      return;
+    case HDR_MAX_FORWARDS:
+      msg.maxForwards = parseDecimal(src, vs, ve, 255);
+      if (msg.maxForwards < 0) fail(msg, ERR_MAX_FORWARDS, vs);
+      return;
+    case HDR_CONTENT_LENGTH:
+      msg.contentLength = parseDecimal(src, vs, ve, UINT32_MAX);
+      if (msg.contentLength < 0) fail(msg, ERR_CONTENT_LENGTH, vs);
+      return;
+    case HDR_EXPIRES:
+      msg.expires = parseDecimal(src, vs, ve, UINT32_MAX);
+      if (msg.expires < 0) fail(msg, ERR_EXPIRES, vs);
+      return;
+    case HDR_CONTACT: {
+      let p = vs;
+      for (;;) {
+        p = parseNameAddr(src, p, ve, scratchNameAddr, NA_LIST | NA_STAR);
+        if (p < 0) { fail(msg, ERR_CONTACT, vs); return; }
+        msg.contactCount++;
+        if (p >= ve) return;
+        p++; // the ','
+      }
+    }
+    case HDR_DATE:
+      // rfc1123-date ends in "GMT" (§20.17); other zones are not allowed.
+      if (ve - vs < 5 || src.charCodeAt(ve - 4) !== CH_SP || !spanEquals(src, ve - 3, ve, "GMT")) fail(msg, ERR_DATE, vs);
+      return;
+  }
+}
+
+/**
+ * Parses one SIP message from src[off, off + len) into msg.
+ *
+ * Return contract (one, for every caller): the number of bytes consumed (> 0) when the message
+ * is accepted, or a negative error code (-ERR_*) when it is rejected. On rejection msg.error
+ * and msg.errorOffset say why and where, and msg.rejectStatus() gives the response a request
+ * earns (0: drop it). Whatever spans were understood stay readable, so a rejected request can
+ * still be answered. Bytes after the message (a datagram's trailing octets, the next message
+ * on a stream) are not consumed. In stream mode -ERR_INCOMPLETE means "feed more bytes".
+ * Never throws; the work is bounded by len.
+ */
+export function parseMessage(src: string, off: number, len: number, msg: SipMessage): number {
+  const limits = msg.limits;
+  const limit = off + len;
+  msg.src = src;
+  msg.error = 0;
+  msg.errorOffset = -1;
+  msg.startLineOk = false;
+  msg.viaOk = false;
+  msg.isRequest = false;
+  msg.method = METHOD_OTHER;
+  msg.methodStart = msg.methodEnd = 0;
+  msg.status = 0;
+  msg.headerCount = 0;
+  msg.firstHeader.fill(-1);
+  msg.contentLength = -1;
+  msg.viaCount = 0;
+  msg.contactCount = 0;
+  msg.callIdStart = msg.callIdEnd = -1;
+  msg.cseq = -1;
+  msg.cseqMethod = METHOD_OTHER;
+  msg.cseqMethodStart = msg.cseqMethodEnd = -1;
+  msg.maxForwards = -1;
+  msg.expires = -1;
+  msg.from.start = msg.to.start = -1;
+  msg.length = 0;
+  msg.bodyStart = msg.bodyEnd = 0;
+
+  // Leading CRLFs are ignored (§7.5); a datagram of nothing else is a keep-alive, not a message.
+  let p = off;
+  while (p + 1 < limit && src.charCodeAt(p) === CH_CR && src.charCodeAt(p + 1) === CH_LF) p += 2;
+  msg.start = p;
+  if (p >= limit || (limit - p === 1 && src.charCodeAt(p) === CH_CR)) {
+    fail(msg, msg.stream ? ERR_INCOMPLETE : ERR_EMPTY, p);
+    return -msg.error;
+  }
+
+  // The header section ends at the first empty line; find it natively before walking lines.
+  const hdrEnd = src.indexOf("\r\n\r\n", p);
+  if (hdrEnd < 0 || hdrEnd + 4 > limit) {
+    const tooLarge = limit - off > limits.maxMessageSize;
+    fail(msg, tooLarge ? ERR_MESSAGE_TOO_LARGE : ERR_INCOMPLETE, limit);
+    return -msg.error;
+  }
+  if (hdrEnd + 4 - off > limits.maxMessageSize) fail(msg, ERR_MESSAGE_TOO_LARGE, p);
+
+  let lineEnd = src.indexOf("\r\n", p);
+  parseStartLine(src, p, lineEnd, msg);
+
+  // Header lines, each possibly folded onto continuation lines starting with SP or HTAB.
+  let pos = lineEnd + 2;
+  const headers = msg.headers;
+  const maxHeaders = limits.maxHeaders;
+  while (pos < hdrEnd + 2) {
+    lineEnd = src.indexOf("\r\n", pos);
+    while (lineEnd < hdrEnd) {
+      const c = src.charCodeAt(lineEnd + 2);
+      if (c !== CH_SP && c !== CH_TAB) break;
+      lineEnd = src.indexOf("\r\n", lineEnd + 2);
+    }
+    const lineStart = pos;
+    pos = lineEnd + 2;
+    const colon = src.indexOf(":", lineStart);
+    if (colon < 0 || colon > lineEnd) { fail(msg, ERR_HEADER_LINE, lineStart); continue; }
+    // header-name HCOLON: the name is a token, optionally followed by SP/HTAB before ':'.
+    const nameEnd = skipToken(src, lineStart, colon);
+    if (nameEnd === lineStart) { fail(msg, ERR_HEADER_LINE, lineStart); continue; }
+    for (let q = nameEnd; q < colon; q++) {
+      const c = src.charCodeAt(q);
+      if (c !== CH_SP && c !== CH_TAB) { fail(msg, ERR_HEADER_LINE, q); break; }
+    }
+    if (msg.headerCount >= maxHeaders) { fail(msg, ERR_TOO_MANY_HEADERS, lineStart); break; }
+    const id = resolveHeaderName(src, lineStart, nameEnd);
+    const vs = skipLws(src, colon + 1, lineEnd);
+    const ve = trimLwsEnd(src, vs, lineEnd);
+    const idx = msg.headerCount++;
+    const b = idx * H_STRIDE;
+    headers[b + H_ID] = id;
+    headers[b + H_NAME_START] = lineStart;
+    headers[b + H_NAME_END] = nameEnd;
+    headers[b + H_VALUE_START] = vs;
+    headers[b + H_VALUE_END] = ve;
+    if (msg.firstHeader[id] < 0) msg.firstHeader[id] = idx;
+    else if (HEADER_IS_SINGLE[id] !== 0) { fail(msg, ERR_DUPLICATE_HEADER, lineStart); continue; }
+    if (id !== HDR_OTHER) decodeHeader(src, id, vs, ve, msg);
+  }
+  msg.firstHeader[HDR_OTHER] = -1;
+
+  // Mandatory headers (§8.1.1; Max-Forwards is tolerated missing for RFC 2543 peers).
+  if (msg.viaCount === 0) fail(msg, ERR_MISSING_VIA, hdrEnd);
+  if (msg.firstHeader[HDR_FROM] < 0) fail(msg, ERR_MISSING_FROM, hdrEnd);
+  if (msg.firstHeader[HDR_TO] < 0) fail(msg, ERR_MISSING_TO, hdrEnd);
+  if (msg.firstHeader[HDR_CALL_ID] < 0) fail(msg, ERR_MISSING_CALL_ID, hdrEnd);
+  if (msg.firstHeader[HDR_CSEQ] < 0) fail(msg, ERR_MISSING_CSEQ, hdrEnd);
+  if (msg.isRequest && msg.startLineOk && msg.cseq >= 0 && !msg.cseqMethodIs(msg.methodStart, msg.methodEnd)) {
+    fail(msg, ERR_CSEQ_METHOD, msg.cseqMethodStart);
+  }
+
+  // Body framing (§18.3): by Content-Length; on a datagram, a missing one means "to the end",
+  // a larger one is an error and a smaller one truncates.
+  const bodyStart = hdrEnd + 4;
+  let bodyEnd: number;
+  if (msg.contentLength >= 0) {
+    bodyEnd = bodyStart + msg.contentLength;
+    if (bodyEnd > limit) {
+      if (msg.stream && msg.error === 0) {
+        fail(msg, msg.contentLength > limits.maxBodySize ? ERR_BODY_TOO_LARGE : ERR_INCOMPLETE, limit);
+        return -msg.error;
+      }
+      fail(msg, ERR_BODY_TRUNCATED, limit);
+      bodyEnd = limit;
+    }
+  } else {
+    if (msg.stream) fail(msg, ERR_CONTENT_LENGTH, hdrEnd);
+    bodyEnd = limit;
+  }
+  if (bodyEnd - bodyStart > limits.maxBodySize) fail(msg, ERR_BODY_TOO_LARGE, bodyStart);
+  msg.bodyStart = bodyStart;
+  msg.bodyEnd = bodyEnd;
+  msg.length = bodyEnd - off;
+  return msg.error === 0 ? msg.length : -msg.error;
+}

@@ -1,0 +1,156 @@
+// Span scanning primitives shared by every header codec (RFC 3261 §25.1 LWS, quoted-string, token, scalars).
+import { CHAR_CLASS, C_TOKEN, CH_BACKSLASH, CH_CR, CH_DQUOTE, CH_LF, CH_SP, CH_TAB } from "./constants.ts";
+
+/** Largest value a 32-bit unsigned scalar may take (CSeq, Expires, delta-seconds). */
+export const UINT32_MAX = 4294967295;
+
+/**
+ * Skips linear white space from p: SP, HTAB and line folds (CRLF followed by SP or HTAB).
+ * Returns the first position that is not LWS, at most end.
+ */
+export function skipLws(src: string, p: number, end: number): number {
+  while (p < end) {
+    const c = src.charCodeAt(p);
+    if (c === CH_SP || c === CH_TAB) p++;
+    else if (c === CH_CR && p + 2 < end && src.charCodeAt(p + 1) === CH_LF) {
+      const n = src.charCodeAt(p + 2);
+      if (n !== CH_SP && n !== CH_TAB) break;
+      p += 3;
+    } else break;
+  }
+  return p;
+}
+
+/** Moves end back over trailing SP, HTAB, CR and LF (a folded value can end in them). */
+export function trimLwsEnd(src: string, start: number, end: number): number {
+  while (end > start) {
+    const c = src.charCodeAt(end - 1);
+    if (c !== CH_SP && c !== CH_TAB && c !== CH_CR && c !== CH_LF) break;
+    end--;
+  }
+  return end;
+}
+
+/** Advances over token characters; returns the first non-token position. */
+export function skipToken(src: string, p: number, end: number): number {
+  while (p < end && (CHAR_CLASS[src.charCodeAt(p)] & C_TOKEN) !== 0) p++;
+  return p;
+}
+
+/** Advances over characters of the given class mask. */
+export function skipClass(src: string, p: number, end: number, mask: number): number {
+  while (p < end) {
+    const c = src.charCodeAt(p);
+    if (c > 255 || (CHAR_CLASS[c] & mask) === 0) break;
+    p++;
+  }
+  return p;
+}
+
+/**
+ * Given p at a DQUOTE, returns the position after the closing DQUOTE, honouring quoted-pair
+ * (backslash escapes any octet but CR and LF), or -1 when the string never closes.
+ */
+export function quotedStringEnd(src: string, p: number, end: number): number {
+  p++;
+  while (p < end) {
+    const c = src.charCodeAt(p);
+    if (c === CH_DQUOTE) return p + 1;
+    if (c === CH_BACKSLASH) {
+      if (p + 1 >= end) return -1;
+      const n = src.charCodeAt(p + 1);
+      if (n === CH_CR || n === CH_LF) return -1;
+      p += 2;
+    } else if (c === CH_CR) {
+      // Only a fold may break a quoted string across lines.
+      if (p + 2 >= end || src.charCodeAt(p + 1) !== CH_LF) return -1;
+      const f = src.charCodeAt(p + 2);
+      if (f !== CH_SP && f !== CH_TAB) return -1;
+      p += 3;
+    } else if (c === CH_LF) return -1;
+    else p++;
+  }
+  return -1;
+}
+
+/**
+ * Parses src[start, end) as 1*DIGIT with a ceiling; leading zeros are allowed. Returns the
+ * value, or -1 when the span is empty, holds a non-digit or exceeds max.
+ */
+export function parseDecimal(src: string, start: number, end: number, max: number): number {
+  if (start >= end) return -1;
+  let v = 0;
+  for (let p = start; p < end; p++) {
+    const d = src.charCodeAt(p) - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+    if (v > max) return -1;
+  }
+  return v;
+}
+
+/** True when src[start, end) equals lit exactly. */
+export function spanEquals(src: string, start: number, end: number, lit: string): boolean {
+  const len = lit.length;
+  if (end - start !== len) return false;
+  for (let i = 0; i < len; i++) if (src.charCodeAt(start + i) !== lit.charCodeAt(i)) return false;
+  return true;
+}
+
+/** True when src[start, end) equals lowerLit ignoring ASCII case (lowerLit must be lower case). */
+export function spanEqualsIgnoreCase(src: string, start: number, end: number, lowerLit: string): boolean {
+  const len = lowerLit.length;
+  if (end - start !== len) return false;
+  for (let i = 0; i < len; i++) {
+    let c = src.charCodeAt(start + i);
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== lowerLit.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** Case-insensitive comparison of two spans, possibly in different strings. */
+export function spansEqualIgnoreCase(a: string, as: number, ae: number, b: string, bs: number, be: number): boolean {
+  if (ae - as !== be - bs) return false;
+  for (let i = 0; i < ae - as; i++) {
+    let x = a.charCodeAt(as + i);
+    let y = b.charCodeAt(bs + i);
+    if (x >= 65 && x <= 90) x += 32;
+    if (y >= 65 && y <= 90) y += 32;
+    if (x !== y) return false;
+  }
+  return true;
+}
+
+/** Exact comparison of two spans, possibly in different strings. */
+export function spansEqual(a: string, as: number, ae: number, b: string, bs: number, be: number): boolean {
+  if (ae - as !== be - bs) return false;
+  for (let i = 0; i < ae - as; i++) if (a.charCodeAt(as + i) !== b.charCodeAt(bs + i)) return false;
+  return true;
+}
+
+/** Value of a hex digit, or -1. */
+export function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  c |= 0x20;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
+}
+
+/**
+ * Unquotes a quoted-string span (quotes included) into a new string: the one allocation,
+ * made only when the application asks for the text.
+ */
+export function unquote(src: string, start: number, end: number): string {
+  if (end - start < 2 || src.charCodeAt(start) !== CH_DQUOTE) return src.substring(start, end);
+  let out = "";
+  let run = start + 1;
+  for (let p = start + 1; p < end - 1; p++) {
+    if (src.charCodeAt(p) === CH_BACKSLASH) {
+      out += src.substring(run, p);
+      run = p + 1;
+      p++;
+    }
+  }
+  return out + src.substring(run, end - 1);
+}

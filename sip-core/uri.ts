@@ -1,0 +1,488 @@
+// RFC 3261 §19.1 SIP/SIPS URIs (with RFC 5118 IPv6 references), RFC 3966 tel URIs, other absolute URIs; §19.1.4 equality.
+import {
+  CHAR_CLASS, C_ALPHA, C_DIGIT, C_HEX, C_HNV, C_PARAM, C_USER, CH_COLON, CH_DOT, CH_EQ,
+  CH_LBRACKET, CH_PERCENT, CH_QUESTION, CH_RBRACKET, CH_SEMI,
+} from "./constants.ts";
+import { hexValue, parseDecimal } from "./scan.ts";
+
+export const SCHEME_OTHER = 0;
+export const SCHEME_SIP = 1;
+export const SCHEME_SIPS = 2;
+export const SCHEME_TEL = 3;
+
+export const HOST_NONE = 0;
+export const HOST_DOMAIN = 1;
+export const HOST_IPV4 = 2;
+export const HOST_IPV6 = 3;
+
+/**
+ * A parsed URI as spans into src. Every span is [start, end); -1 start means absent. The
+ * user and password spans are still %-escaped; use the helpers to compare or decode them.
+ */
+export class SipUri {
+  src = "";
+  start = 0;
+  end = 0;
+  scheme = SCHEME_OTHER;
+  schemeEnd = 0;
+  userStart = -1;
+  userEnd = -1;
+  passwordStart = -1;
+  passwordEnd = -1;
+  hostStart = -1;
+  hostEnd = -1;
+  hostKind = HOST_NONE;
+  /** Port number, -1 when absent. */
+  port = -1;
+  /** Parameters including each leading ';'. */
+  paramsStart = -1;
+  paramsEnd = -1;
+  /** Headers after the '?', without it. */
+  headersStart = -1;
+  headersEnd = -1;
+  transportStart = -1;
+  transportEnd = -1;
+  userParamStart = -1;
+  userParamEnd = -1;
+  methodStart = -1;
+  methodEnd = -1;
+  maddrStart = -1;
+  maddrEnd = -1;
+  /** ttl parameter, -1 when absent. */
+  ttl = -1;
+  lr = false;
+
+  reset(src: string): void {
+    this.src = src;
+    this.scheme = SCHEME_OTHER;
+    this.userStart = this.userEnd = this.passwordStart = this.passwordEnd = -1;
+    this.hostStart = this.hostEnd = -1;
+    this.hostKind = HOST_NONE;
+    this.port = -1;
+    this.paramsStart = this.paramsEnd = this.headersStart = this.headersEnd = -1;
+    this.transportStart = this.transportEnd = this.userParamStart = this.userParamEnd = -1;
+    this.methodStart = this.methodEnd = this.maddrStart = this.maddrEnd = -1;
+    this.ttl = -1;
+    this.lr = false;
+  }
+
+  /** Copies another parsed URI's spans (both must refer to the same source string). */
+  copyFrom(o: SipUri): void {
+    this.src = o.src; this.start = o.start; this.end = o.end; this.scheme = o.scheme; this.schemeEnd = o.schemeEnd;
+    this.userStart = o.userStart; this.userEnd = o.userEnd; this.passwordStart = o.passwordStart;
+    this.passwordEnd = o.passwordEnd; this.hostStart = o.hostStart; this.hostEnd = o.hostEnd;
+    this.hostKind = o.hostKind; this.port = o.port; this.paramsStart = o.paramsStart; this.paramsEnd = o.paramsEnd;
+    this.headersStart = o.headersStart; this.headersEnd = o.headersEnd; this.transportStart = o.transportStart;
+    this.transportEnd = o.transportEnd; this.userParamStart = o.userParamStart; this.userParamEnd = o.userParamEnd;
+    this.methodStart = o.methodStart; this.methodEnd = o.methodEnd; this.maddrStart = o.maddrStart;
+    this.maddrEnd = o.maddrEnd; this.ttl = o.ttl; this.lr = o.lr;
+  }
+
+  /** The host as text (IPv6 keeps its brackets). Allocates. */
+  host(): string { return this.hostStart < 0 ? "" : this.src.substring(this.hostStart, this.hostEnd); }
+  /** The user part, %-escapes decoded. Allocates. */
+  user(): string { return this.userStart < 0 ? "" : unescapeSpan(this.src, this.userStart, this.userEnd); }
+  /** The whole URI as text. Allocates. */
+  text(): string { return this.src.substring(this.start, this.end); }
+}
+
+/** True when every '%' in src[s, e) starts a valid escape (two hex digits) and every char is in mask. */
+function checkEscapedClass(src: string, s: number, e: number, mask: number): boolean {
+  for (let p = s; p < e; p++) {
+    const c = src.charCodeAt(p);
+    if (c > 255 || (CHAR_CLASS[c] & mask) === 0) return false;
+    if (c === CH_PERCENT) {
+      if (p + 2 >= e) return false;
+      if (hexValue(src.charCodeAt(p + 1)) < 0 || hexValue(src.charCodeAt(p + 2)) < 0) return false;
+      p += 2;
+    }
+  }
+  return true;
+}
+
+/** Where parseHost writes: a URI, a Via sent-by. */
+export interface HostSpan { hostStart: number; hostEnd: number; hostKind: number }
+
+/**
+ * Parses a host (IPv6 reference, IPv4 address or domain name) at src[p, end). Writes the host
+ * span and kind into out and returns the position after the host, or -1.
+ */
+export function parseHost(src: string, p: number, end: number, out: HostSpan): number {
+  const hs = p;
+  if (p < end && src.charCodeAt(p) === CH_LBRACKET) {
+    // IPv6reference: hex digits, ':' and '.' (an embedded IPv4). RFC 5118 §4.9 asks us to
+    // tolerate the three-colon form, so colons are not counted.
+    p++;
+    let colons = 0;
+    while (p < end) {
+      const c = src.charCodeAt(p);
+      if (c === CH_COLON) colons++;
+      else if (c !== CH_DOT && (c > 255 || (CHAR_CLASS[c] & C_HEX) === 0)) break;
+      p++;
+    }
+    if (p >= end || src.charCodeAt(p) !== CH_RBRACKET || colons < 2) return -1;
+    p++;
+    out.hostKind = HOST_IPV6;
+  } else {
+    // hostname = *( domainlabel "." ) toplabel [ "." ]; IPv4address = 1*3DIGIT "." ... ; we
+    // accept alphanumerics, '-' and '.' and tell the two apart afterwards.
+    let digitsAndDots = true;
+    let dots = 0;
+    while (p < end) {
+      const c = src.charCodeAt(p);
+      if (c === CH_DOT) dots++;
+      else if (c === 45 || c === 95) digitsAndDots = false; // '-' and '_' (seen in the wild)
+      else if (c > 255 || (CHAR_CLASS[c] & (C_ALPHA | C_DIGIT)) === 0) break;
+      else if ((CHAR_CLASS[c] & C_DIGIT) === 0) digitsAndDots = false;
+      p++;
+    }
+    if (p === hs) return -1;
+    const c0 = src.charCodeAt(hs);
+    if (c0 === CH_DOT || c0 === 45 || src.charCodeAt(p - 1) === 45) return -1;
+    out.hostKind = digitsAndDots && dots === 3 ? HOST_IPV4 : HOST_DOMAIN;
+  }
+  out.hostStart = hs;
+  out.hostEnd = p;
+  return p;
+}
+
+/** Scans URI parameters from p (at a ';') up to '?' or end; records the well-known ones. */
+function parseUriParams(src: string, p: number, end: number, out: SipUri): number {
+  out.paramsStart = p;
+  while (p < end && src.charCodeAt(p) === CH_SEMI) {
+    const ns = p + 1;
+    let q = ns;
+    while (q < end) {
+      const c = src.charCodeAt(q);
+      if (c === CH_SEMI || c === CH_EQ || c === CH_QUESTION) break;
+      q++;
+    }
+    if (q === ns || !checkEscapedClass(src, ns, q, C_PARAM)) return -1;
+    const ne = q;
+    let vs = -1;
+    let ve = -1;
+    if (q < end && src.charCodeAt(q) === CH_EQ) {
+      vs = q + 1;
+      q = vs;
+      while (q < end) {
+        const c = src.charCodeAt(q);
+        if (c === CH_SEMI || c === CH_QUESTION) break;
+        q++;
+      }
+      ve = q;
+      if (ve === vs || !checkEscapedClass(src, vs, ve, C_PARAM)) return -1;
+    }
+    const len = ne - ns;
+    if (len === 9 && escapedEqualsIgnoreCase(src, ns, ne, "transport")) { out.transportStart = vs; out.transportEnd = ve; }
+    else if (len === 4 && escapedEqualsIgnoreCase(src, ns, ne, "user")) { out.userParamStart = vs; out.userParamEnd = ve; }
+    else if (len === 6 && escapedEqualsIgnoreCase(src, ns, ne, "method")) { out.methodStart = vs; out.methodEnd = ve; }
+    else if (len === 5 && escapedEqualsIgnoreCase(src, ns, ne, "maddr")) { out.maddrStart = vs; out.maddrEnd = ve; }
+    else if (len === 3 && escapedEqualsIgnoreCase(src, ns, ne, "ttl")) {
+      out.ttl = vs < 0 ? -1 : parseDecimal(src, vs, ve, 255);
+      if (out.ttl < 0) return -1;
+    } else if (escapedEqualsIgnoreCase(src, ns, ne, "lr")) out.lr = true;
+    p = q;
+  }
+  out.paramsEnd = p;
+  return p;
+}
+
+/**
+ * Parses the URI src[start, end) into out. Returns 0, or -1 when it is not a well-formed URI.
+ * SIP and SIPS URIs are parsed fully; tel URIs into number and parameters; other schemes are
+ * checked to be an absolute URI of legal characters and kept opaque (RFC 4475 §3.1.1.13).
+ */
+export function parseUri(src: string, start: number, end: number, out: SipUri): number {
+  out.reset(src);
+  out.start = start;
+  out.end = end;
+  // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+  let p = start;
+  if (p >= end || (CHAR_CLASS[src.charCodeAt(p)] & C_ALPHA) === 0) return -1;
+  p++;
+  while (p < end) {
+    const c = src.charCodeAt(p);
+    if (c === CH_COLON) break;
+    if (c > 255 || ((CHAR_CLASS[c] & (C_ALPHA | C_DIGIT)) === 0 && c !== 43 && c !== 45 && c !== 46)) return -1;
+    p++;
+  }
+  if (p >= end) return -1;
+  out.schemeEnd = p;
+  const slen = p - start;
+  p++; // ':'
+  if (slen === 3 && (src.charCodeAt(start) | 0x20) === 115 && (src.charCodeAt(start + 1) | 0x20) === 105 &&
+      (src.charCodeAt(start + 2) | 0x20) === 112) out.scheme = SCHEME_SIP;
+  else if (slen === 4 && (src.charCodeAt(start) | 0x20) === 115 && (src.charCodeAt(start + 1) | 0x20) === 105 &&
+      (src.charCodeAt(start + 2) | 0x20) === 112 && (src.charCodeAt(start + 3) | 0x20) === 115) out.scheme = SCHEME_SIPS;
+  else if (slen === 3 && (src.charCodeAt(start) | 0x20) === 116 && (src.charCodeAt(start + 1) | 0x20) === 101 &&
+      (src.charCodeAt(start + 2) | 0x20) === 108) out.scheme = SCHEME_TEL;
+
+  if (out.scheme === SCHEME_OTHER) {
+    // absoluteURI: printable characters only, something after the colon.
+    if (p >= end) return -1;
+    for (let q = p; q < end; q++) {
+      const c = src.charCodeAt(q);
+      if (c <= 32 || c >= 127 || c === 60 || c === 62 || c === 34) return -1;
+    }
+    return 0;
+  }
+  if (out.scheme === SCHEME_TEL) {
+    // telephone-subscriber: the number up to the first ';', then parameters.
+    let q = p;
+    while (q < end && src.charCodeAt(q) !== CH_SEMI) q++;
+    if (q === p || !checkEscapedClass(src, p, q, C_PARAM | C_USER)) return -1;
+    out.userStart = p;
+    out.userEnd = q;
+    if (q < end && parseUriParams(src, q, end, out) !== end) return -1;
+    return 0;
+  }
+
+  // userinfo: everything before the '@' (user and password never contain an unescaped '@',
+  // and neither do parameters or headers, so the first '@' is the delimiter).
+  const at = src.indexOf("@", p);
+  if (at >= 0 && at < end) {
+    const colon = src.indexOf(":", p);
+    const ue = colon >= 0 && colon < at ? colon : at;
+    if (ue === p || !checkEscapedClass(src, p, ue, C_USER)) return -1;
+    out.userStart = p;
+    out.userEnd = ue;
+    if (ue < at) {
+      if (!checkEscapedClass(src, ue + 1, at, C_USER)) return -1;
+      out.passwordStart = ue + 1;
+      out.passwordEnd = at;
+    }
+    p = at + 1;
+  }
+  p = parseHost(src, p, end, out);
+  if (p < 0) return -1;
+  if (p < end && src.charCodeAt(p) === CH_COLON) {
+    const ps = p + 1;
+    p = ps;
+    while (p < end && (CHAR_CLASS[src.charCodeAt(p)] & C_DIGIT) !== 0) p++;
+    out.port = parseDecimal(src, ps, p, 65535);
+    if (out.port < 0) return -1;
+  }
+  if (p < end && src.charCodeAt(p) === CH_SEMI) {
+    p = parseUriParams(src, p, end, out);
+    if (p < 0) return -1;
+  }
+  if (p < end && src.charCodeAt(p) === CH_QUESTION) {
+    // headers = hname "=" hvalue *( "&" hname "=" hvalue )
+    out.headersStart = p + 1;
+    out.headersEnd = end;
+    for (let q = p + 1; q < end; q++) {
+      const c = src.charCodeAt(q);
+      if (c !== CH_EQ && c !== 38 && (c > 255 || (CHAR_CLASS[c] & C_HNV) === 0)) return -1;
+    }
+    if (!checkEscapedClass(src, p + 1, end, C_HNV | C_USER)) return -1;
+    p = end;
+  }
+  return p === end ? 0 : -1;
+}
+
+/** Decodes the octet at p of an escaped span: returns (value << 8 | width) where width is 1 or 3. */
+function escapedAt(src: string, p: number, e: number): number {
+  const c = src.charCodeAt(p);
+  if (c === CH_PERCENT && p + 2 < e) {
+    const h = hexValue(src.charCodeAt(p + 1));
+    const l = hexValue(src.charCodeAt(p + 2));
+    if (h >= 0 && l >= 0) return (((h << 4) | l) << 8) | 3;
+  }
+  return (c << 8) | 1;
+}
+
+/** Compares an escaped span with a lower-case literal after %-decoding, ignoring ASCII case. */
+export function escapedEqualsIgnoreCase(src: string, s: number, e: number, lowerLit: string): boolean {
+  let i = 0;
+  let p = s;
+  while (p < e) {
+    if (i >= lowerLit.length) return false;
+    const d = escapedAt(src, p, e);
+    let c = d >> 8;
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== lowerLit.charCodeAt(i)) return false;
+    p += d & 0xff;
+    i++;
+  }
+  return i === lowerLit.length;
+}
+
+/** Compares two escaped spans after %-decoding; ASCII case folded when ignoreCase. */
+export function escapedSpansEqual(a: string, as: number, ae: number, b: string, bs: number, be: number, ignoreCase: boolean): boolean {
+  let p = as;
+  let q = bs;
+  while (p < ae && q < be) {
+    const x = escapedAt(a, p, ae);
+    const y = escapedAt(b, q, be);
+    let cx = x >> 8;
+    let cy = y >> 8;
+    if (ignoreCase) {
+      if (cx >= 65 && cx <= 90) cx += 32;
+      if (cy >= 65 && cy <= 90) cy += 32;
+    }
+    if (cx !== cy) return false;
+    p += x & 0xff;
+    q += y & 0xff;
+  }
+  return p >= ae && q >= be;
+}
+
+/** %-decodes a span into a string (allocates; for the application, not the hot path). */
+export function unescapeSpan(src: string, s: number, e: number): string {
+  if (src.indexOf("%", s) < 0 || src.indexOf("%", s) >= e) return src.substring(s, e);
+  let out = "";
+  for (let p = s; p < e;) {
+    const d = escapedAt(src, p, e);
+    out += String.fromCharCode(d >> 8);
+    p += d & 0xff;
+  }
+  return out;
+}
+
+/** The result of findUriParam: the value span of the parameter found. */
+export class UriParamValue {
+  found = false;
+  valueStart = -1;
+  valueEnd = -1;
+}
+
+/**
+ * Looks up a URI parameter by lower-case name in src[paramsStart, paramsEnd) (the ';'-led
+ * list). Names compare after %-decoding, ignoring case.
+ */
+export function findUriParam(src: string, paramsStart: number, paramsEnd: number, lowerName: string, out: UriParamValue): boolean {
+  out.found = false;
+  out.valueStart = out.valueEnd = -1;
+  let p = paramsStart;
+  while (p >= 0 && p < paramsEnd && src.charCodeAt(p) === CH_SEMI) {
+    const ns = p + 1;
+    let q = ns;
+    while (q < paramsEnd && src.charCodeAt(q) !== CH_SEMI && src.charCodeAt(q) !== CH_EQ) q++;
+    const ne = q;
+    let vs = -1;
+    let ve = -1;
+    if (q < paramsEnd && src.charCodeAt(q) === CH_EQ) {
+      vs = q + 1;
+      q = vs;
+      while (q < paramsEnd && src.charCodeAt(q) !== CH_SEMI) q++;
+      ve = q;
+    }
+    if (escapedEqualsIgnoreCase(src, ns, ne, lowerName)) {
+      out.found = true;
+      out.valueStart = vs;
+      out.valueEnd = ve;
+      return true;
+    }
+    p = q;
+  }
+  return false;
+}
+
+const paramA = new UriParamValue();
+const paramB = new UriParamValue();
+
+/** Parameters that must match when present in either URI (RFC 3261 §19.1.4). */
+const STRICT_PARAMS: string[] = ["user", "ttl", "method", "maddr", "transport"];
+
+function paramsMatch(a: SipUri, b: SipUri): boolean {
+  // Strict parameters: present in one means present in both, with equal values.
+  for (let i = 0; i < STRICT_PARAMS.length; i++) {
+    const name = STRICT_PARAMS[i];
+    findUriParam(a.src, a.paramsStart, a.paramsEnd, name, paramA);
+    findUriParam(b.src, b.paramsStart, b.paramsEnd, name, paramB);
+    if (paramA.found !== paramB.found) return false;
+    if (paramA.found && !escapedSpansEqual(a.src, paramA.valueStart, paramA.valueEnd, b.src, paramB.valueStart, paramB.valueEnd, true)) return false;
+  }
+  // Other parameters: compared only when both URIs carry them.
+  let p = a.paramsStart;
+  while (p >= 0 && p < a.paramsEnd) {
+    const ns = p + 1;
+    let q = ns;
+    while (q < a.paramsEnd && a.src.charCodeAt(q) !== CH_SEMI && a.src.charCodeAt(q) !== CH_EQ) q++;
+    const ne = q;
+    let vs = -1;
+    let ve = -1;
+    if (q < a.paramsEnd && a.src.charCodeAt(q) === CH_EQ) {
+      vs = q + 1;
+      q = vs;
+      while (q < a.paramsEnd && a.src.charCodeAt(q) !== CH_SEMI) q++;
+      ve = q;
+    }
+    // Walk b's parameters for the same name.
+    let r = b.paramsStart;
+    while (r >= 0 && r < b.paramsEnd) {
+      const bs = r + 1;
+      let t = bs;
+      while (t < b.paramsEnd && b.src.charCodeAt(t) !== CH_SEMI && b.src.charCodeAt(t) !== CH_EQ) t++;
+      const be = t;
+      let bvs = -1;
+      let bve = -1;
+      if (t < b.paramsEnd && b.src.charCodeAt(t) === CH_EQ) {
+        bvs = t + 1;
+        t = bvs;
+        while (t < b.paramsEnd && b.src.charCodeAt(t) !== CH_SEMI) t++;
+        bve = t;
+      }
+      if (escapedSpansEqual(a.src, ns, ne, b.src, bs, be, true)) {
+        if ((vs < 0) !== (bvs < 0)) return false;
+        if (vs >= 0 && !escapedSpansEqual(a.src, vs, ve, b.src, bvs, bve, true)) return false;
+      }
+      r = t;
+    }
+    p = q;
+  }
+  return true;
+}
+
+/** Counts '&'-separated headers and checks each of a's appears in b with the same value. */
+function headersMatch(a: SipUri, b: SipUri): boolean {
+  if ((a.headersStart < 0) !== (b.headersStart < 0)) return false;
+  if (a.headersStart < 0) return true;
+  let countA = 0;
+  let countB = 0;
+  for (let p = a.headersStart; p <= a.headersEnd; p++) if (p === a.headersEnd || a.src.charCodeAt(p) === 38) countA++;
+  for (let p = b.headersStart; p <= b.headersEnd; p++) if (p === b.headersEnd || b.src.charCodeAt(p) === 38) countB++;
+  if (countA !== countB) return false;
+  let p = a.headersStart;
+  while (p < a.headersEnd) {
+    let q = p;
+    while (q < a.headersEnd && a.src.charCodeAt(q) !== 38) q++;
+    let eq = p;
+    while (eq < q && a.src.charCodeAt(eq) !== CH_EQ) eq++;
+    let found = false;
+    let r = b.headersStart;
+    while (r < b.headersEnd && !found) {
+      let t = r;
+      while (t < b.headersEnd && b.src.charCodeAt(t) !== 38) t++;
+      let beq = r;
+      while (beq < t && b.src.charCodeAt(beq) !== CH_EQ) beq++;
+      if (escapedSpansEqual(a.src, p, eq, b.src, r, beq, true) &&
+          escapedSpansEqual(a.src, eq + 1 < q ? eq + 1 : q, q, b.src, beq + 1 < t ? beq + 1 : t, t, false)) found = true;
+      r = t + 1;
+    }
+    if (!found) return false;
+    p = q + 1;
+  }
+  return true;
+}
+
+/**
+ * URI equality as RFC 3261 §19.1.4 defines it: same scheme; user and password equal
+ * case-sensitively after decoding; host equal ignoring case; ports equal (an absent port does
+ * not equal 5060); user/ttl/method/maddr/transport parameters equal when either has them; other
+ * parameters equal when both have them; the same set of headers. Non-SIP URIs compare as text.
+ */
+export function uriEquals(a: SipUri, b: SipUri): boolean {
+  if (a.scheme !== b.scheme) return false;
+  if (a.scheme === SCHEME_OTHER || a.scheme === SCHEME_TEL) {
+    return escapedSpansEqual(a.src, a.start, a.end, b.src, b.start, b.end, a.scheme === SCHEME_TEL);
+  }
+  if ((a.userStart < 0) !== (b.userStart < 0)) return false;
+  if (a.userStart >= 0 && !escapedSpansEqual(a.src, a.userStart, a.userEnd, b.src, b.userStart, b.userEnd, false)) return false;
+  if ((a.passwordStart < 0) !== (b.passwordStart < 0)) return false;
+  if (a.passwordStart >= 0 && !escapedSpansEqual(a.src, a.passwordStart, a.passwordEnd, b.src, b.passwordStart, b.passwordEnd, false)) return false;
+  if (!escapedSpansEqual(a.src, a.hostStart, a.hostEnd, b.src, b.hostStart, b.hostEnd, true)) return false;
+  if (a.port !== b.port) return false;
+  return paramsMatch(a, b) && headersMatch(a, b);
+}
+

@@ -1,0 +1,155 @@
+// RFC 3261 §7 message writer: requests and responses serialised straight into a fixed send buffer (§8.2.6 responses).
+import { HDR_CALL_ID, HDR_CONTENT_LENGTH, HDR_CSEQ, HDR_FROM, HDR_OTHER, HDR_TIMESTAMP, HDR_TO, HDR_VIA, HEADER_NAMES } from "./constants.ts";
+import { ERR_BUFFER_FULL } from "./errors.ts";
+import type { SipMessage } from "./message.ts";
+
+/**
+ * Writes one message at a time into a buffer allocated once. Strings are binary strings (one
+ * char per byte, as the parser reads them); nothing is concatenated. When the buffer fills,
+ * further writes are ignored and end() returns -ERR_BUFFER_FULL: the caller gets a typed error,
+ * never a truncated message.
+ */
+export class SipWriter {
+  readonly buf: Uint8Array;
+  pos = 0;
+  overflow = false;
+
+  constructor(capacity: number) {
+    this.buf = new Uint8Array(capacity);
+  }
+
+  reset(): this {
+    this.pos = 0;
+    this.overflow = false;
+    return this;
+  }
+
+  /** Appends a binary string. */
+  str(s: string): this {
+    const n = s.length;
+    const p = this.pos;
+    if (p + n > this.buf.length) { this.overflow = true; return this; }
+    const buf = this.buf;
+    for (let i = 0; i < n; i++) buf[p + i] = s.charCodeAt(i);
+    this.pos = p + n;
+    return this;
+  }
+
+  /** Appends src[s, e). */
+  span(src: string, s: number, e: number): this {
+    const n = e - s;
+    const p = this.pos;
+    if (n <= 0) return this;
+    if (p + n > this.buf.length) { this.overflow = true; return this; }
+    const buf = this.buf;
+    for (let i = 0; i < n; i++) buf[p + i] = src.charCodeAt(s + i);
+    this.pos = p + n;
+    return this;
+  }
+
+  /** Appends a non-negative integer in decimal without making a string. */
+  num(v: number): this {
+    if (v < 0) { this.byte(45); v = -v; }
+    v = Math.floor(v);
+    let div = 1;
+    while (div * 10 <= v) div *= 10;
+    if (this.pos + 10 > this.buf.length) { this.overflow = true; return this; }
+    for (; div >= 1; div = Math.floor(div / 10)) {
+      const d = Math.floor(v / div);
+      this.buf[this.pos++] = 48 + d;
+      v -= d * div;
+    }
+    return this;
+  }
+
+  byte(b: number): this {
+    if (this.pos >= this.buf.length) { this.overflow = true; return this; }
+    this.buf[this.pos++] = b;
+    return this;
+  }
+
+  crlf(): this { return this.byte(13).byte(10); }
+
+  /** Request-Line: method SP Request-URI SP SIP/2.0 CRLF */
+  requestLine(method: string, uri: string): this {
+    return this.str(method).byte(32).str(uri).str(" SIP/2.0\r\n");
+  }
+
+  /** Status-Line: SIP/2.0 SP code SP reason CRLF */
+  statusLine(status: number, reason: string): this {
+    return this.str("SIP/2.0 ").num(status).byte(32).str(reason).crlf();
+  }
+
+  /** name ": " value CRLF */
+  header(name: string, value: string): this {
+    return this.str(name).str(": ").str(value).crlf();
+  }
+
+  /** name ": " src[s, e) CRLF */
+  headerSpan(name: string, src: string, s: number, e: number): this {
+    return this.str(name).str(": ").span(src, s, e).crlf();
+  }
+
+  /** name ": " number CRLF */
+  headerNum(name: string, v: number): this {
+    return this.str(name).str(": ").num(v).crlf();
+  }
+
+  /**
+   * Finishes the message: Content-Length for the body src[s, e) (empty when src is null), the
+   * blank line, then the body. Returns the message length, or -ERR_BUFFER_FULL.
+   */
+  end(src: string | null, s: number, e: number): number {
+    const n = src === null || e < s ? 0 : e - s;
+    this.str("Content-Length: ").num(n).str("\r\n\r\n");
+    if (src !== null) this.span(src, s, e);
+    return this.overflow ? -ERR_BUFFER_FULL : this.pos;
+  }
+}
+
+/**
+ * Starts a response to a parsed request (RFC 3261 §8.2.6): status line, every Via value in
+ * order, From, To (with toTag added when the request's To has none and the status is not
+ * 100), Call-ID, CSeq, and Timestamp for 100 (§8.2.6.1). Values are copied as received. The
+ * caller adds its own headers and calls end().
+ */
+export function writeResponseHead(w: SipWriter, req: SipMessage, status: number, reason: string, toTag: string | null): SipWriter {
+  const src = req.src;
+  w.statusLine(status, reason);
+  for (let i = 0; i < req.headerCount; i++) {
+    const id = req.headerId(i);
+    if (id === HDR_VIA || id === HDR_FROM || id === HDR_CALL_ID || id === HDR_CSEQ ||
+        (id === HDR_TIMESTAMP && status === 100)) {
+      w.headerSpan(HEADER_NAMES[id], src, req.headerValueStart(i), req.headerValueEnd(i));
+    } else if (id === HDR_TO) {
+      w.headerSpan("To", src, req.headerValueStart(i), req.headerValueEnd(i));
+      if (toTag !== null && status !== 100 && req.to.tagStart < 0) {
+        w.pos -= 2; // reopen the line to append the tag
+        w.str(";tag=").str(toTag).crlf();
+      }
+    }
+  }
+  return w;
+}
+
+/**
+ * Re-serialises a parsed message: its start line, every header line (canonical names for
+ * known headers, values as received) except Content-Length, which end() writes from the body.
+ * write → parse → write is byte-identical.
+ */
+export function writeMessage(w: SipWriter, msg: SipMessage): number {
+  const src = msg.src;
+  if (msg.isRequest) {
+    w.span(src, msg.methodStart, msg.methodEnd).byte(32).span(src, msg.uriStart, msg.uriEnd).str(" SIP/2.0\r\n");
+  } else {
+    w.str("SIP/2.0 ").num(msg.status).byte(32).span(src, msg.reasonStart, msg.reasonEnd).crlf();
+  }
+  for (let i = 0; i < msg.headerCount; i++) {
+    const id = msg.headerId(i);
+    if (id === HDR_CONTENT_LENGTH) continue;
+    if (id === HDR_OTHER) w.span(src, msg.headerNameStart(i), msg.headerNameEnd(i));
+    else w.str(HEADER_NAMES[id]);
+    w.str(": ").span(src, msg.headerValueStart(i), msg.headerValueEnd(i)).crlf();
+  }
+  return w.end(src, msg.bodyStart, msg.bodyEnd);
+}
