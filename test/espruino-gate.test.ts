@@ -1,0 +1,283 @@
+// Tests the Espruino gate: every forbidden construct is caught, allowed code passes, and the real device bundle passes.
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { checkBundle, formatOffence } from "../scripts/espruino-gate.mjs";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+// build.mjs is plain JS; importing it through a variable keeps the type checker out of it.
+const buildModule = pathToFileURL(join(root, "build.mjs")).href;
+const build: any = await import(buildModule);
+
+const constructs = (code: string) => checkBundle(code).map((o) => o.construct);
+
+// [construct the gate must report, snippet containing exactly that one construct]
+const forbidden: [string, string][] = [
+  ["default parameter", "function f(a = 1) { return a; }"],
+  ["default parameter", "var f = (a, b = 2) => a + b;"],
+  ["rest parameter", "function f(a, ...r) { return r; }"],
+  ["spread call", "f(...xs);"],
+  ["spread call", "new F(...xs);"],
+  ["spread call", "class B extends A { constructor() { super(...arguments); this.x = 0; } }"],
+  ["array spread", "var a = [1, ...xs];"],
+  ["object spread", "var o = { a: 1, ...p };"],
+  ["destructuring", "var { a, b } = o;"],
+  ["destructuring", "const [x, y] = pair;"],
+  ["destructuring", "function f({ a }) { return a; }"],
+  ["destructuring", "[a, b] = [b, a];"],
+  ["destructuring", "({ a } = o);"],
+  ["destructuring", "for (var [k, v] of list) use(k, v);"],
+  ["destructuring", "try { f(); } catch ({ message }) { log(message); }"],
+  ["computed key", "var o = { [k]: 1 };"],
+  ["computed key", "var o = { ['a' + b]() {} };"],
+  ["computed key", "class A { [k]() {} }"],
+  ["computed key", "class A { static [k] = 1; }"],
+  ["labelled statement", "outer: for (var i = 0; i < 3; i++) { for (;;) { continue outer; } }"],
+  ["async function", "async function f() { return 1; }"],
+  ["async function", "var f = async () => { await g(); };"],
+  ["async function", "class A { async m() {} }"],
+  ["generator", "function* g() { yield 1; }"],
+  ["tagged template", "var s = tag`a${b}`;"],
+  ["private member", "class A { #m() {} }"],
+  ["exponent operator", "var y = x ** 2;"],
+  ["exponent operator", "x **= 2;"],
+  ["optional chaining", "var y = a?.b;"],
+  ["optional chaining", "a?.();"],
+  ["optional chaining", "var y = a?.[k];"],
+  ["logical assignment", "a ??= 1;"],
+  ["logical assignment", "a ||= 1;"],
+  ["logical assignment", "a &&= 1;"],
+  ["BigInt literal", "var n = 10n;"],
+  ["regex literal", "var r = /a+b/g;"],
+  ["RegExp constructor", "var r = new RegExp('a+');"],
+  ["RegExp constructor", "var r = RegExp('a+');"],
+  ["class extends Error", "class E extends Error {}"],
+  ["class extends Error", "var E = class extends TypeError {};"],
+  ["class extends Array", "class L extends Array {}"],
+  ["static block", "class A { static { init(); } }"],
+  ["Map", "var m = new Map();"],
+  ["Set", "var s = new Set([1]);"],
+  ["WeakMap", "var w = new WeakMap();"],
+  ["WeakSet", "var w = new WeakSet();"],
+  ["WeakRef", "var w = new WeakRef(o);"],
+  ["Symbol", "var s = Symbol('x');"],
+  ["Symbol", "var it = o[Symbol.iterator];"],
+  ["Proxy", "var p = new Proxy(o, {});"],
+  ["Reflect", "Reflect.ownKeys(o);"],
+  ["BigInt", "var n = BigInt(1);"],
+  ["TextEncoder", "var e = new TextEncoder();"],
+  ["TextDecoder", "var d = new TextDecoder();"],
+  ["setImmediate", "setImmediate(f);"],
+  ["queueMicrotask", "queueMicrotask(f);"],
+  ["structuredClone", "var c = structuredClone(o);"],
+  ["process.nextTick", "process.nextTick(f);"],
+  ["Math.imul", "var h = Math.imul(a, b);"],
+  ["Math.trunc", "var t = Math.trunc(x);"],
+  ["Math.clz32", "var z = Math.clz32(x);"],
+  ["Math.log2", "var l = Math.log2(x);"],
+  ["Math.fround", "var f = Math.fround(x);"],
+  ["Math.pow", "var p = Math.pow(2, 32);"],
+  ["Math.pow", "var pow = Math['pow'];"],
+  ["Array.from", "var a = Array.from(u8);"],
+  ["Array.of", "var a = Array.of(1, 2);"],
+  ["Object.freeze", "Object.freeze(o);"],
+  ["Object.seal", "Object.seal(o);"],
+  ["Promise.race", "Promise.race([p, q]);"],
+  ["Promise.allSettled", "Promise.allSettled([p]);"],
+  ["Promise.any", "Promise.any([p]);"],
+  [".lastIndexOf()", "var i = s.lastIndexOf(';');"],
+  [".flat()", "var f = a.flat();"],
+  [".flatMap()", "var f = a.flatMap(g);"],
+  [".finally()", "p.then(f).finally(g);"],
+  ["Array.prototype method", "function f() { return Array.prototype.slice.call(arguments); }"],
+  ["Array.prototype method", "Array.prototype.push.apply(a, b);"],
+  ["Array.prototype method", "var t = String.prototype.trim.call(s);"],
+  ["for-let closure", "for (let i = 0; i < 3; i++) fs.push(() => i);"],
+  ["for-let closure", "for (const k of keys) setTimeout(function () { use(k); }, 0);"],
+  ["for-let closure", "for (let k in o) { fs.push(function () { return o[k]; }); }"],
+  ["for-let closure", "for (let i = 0; i < 3; i++) { if (i) { cb(() => { return () => i; }); } }"],
+  ["arguments in arrow", "function f() { return () => arguments[0]; }"],
+  ["require(\"events\")", "var E = require('events');"],
+  ["module syntax", "import x from 'y';"],
+  ["module syntax", "export var a = 1;"],
+];
+
+// Code Espruino runs: none of it may be flagged.
+const allowed: [string, string][] = [
+  ["arrow functions", "var f = (a, b) => a + b; var g = x => { return x * 2; }; var h = () => ({ a: 1 });"],
+  ["classes with fields, getters, setters, statics, extends", `
+    class A { x = 1; static n = 2; constructor() { this.y = 2; }
+      get z() { return this.x; } set z(v) { this.x = v; } static make() { return new A(); } m() { return 1; } }
+    class B extends A { m() { return super.m() + 1; } }`],
+  ["template literals", "var s = `a${b}c` + `\n`;"],
+  ["let and const", "let a = 1; const b = 2; { let a = 3; const c = a; }"],
+  ["for-of over arrays and typed arrays", "var sum = 0; for (const x of [1, 2, 3]) sum += x; for (let b of new Uint8Array(4)) sum += b;"],
+  ["nullish coalescing", "var y = a ?? 1;"],
+  ["typed arrays and DataView", "var u = new Uint8Array(16); u.set([1], 0); u.subarray(1, 2).fill(0); var d = new DataView(u.buffer); d.getUint16(0); u.indexOf(1);"],
+  ["computed member access", "var v = o[k]; o[k] = 1; o['a' + b] = 2;"],
+  ["a local variable named Map", "function f() { var Map = {}; Map.x = 1; return Map; }"],
+  ["a let named Set and a parameter named Symbol", "{ let Set = 1; use(Set); } function g(Symbol) { return Symbol; }"],
+  ["a top-level declaration shadowing a global", "var Map = function () {}; new Map(); function Proxy() {} Proxy();"],
+  ["a hoisted function used before its declaration", "function f() { return new Set(); function Set() {} }"],
+  ["a class named WeakMap", "class WeakMap {} new WeakMap();"],
+  ["globals as property names", "o.Map = 1; o.Symbol = 2; var p = { Map: 1, Set() {}, Proxy: 3 }; class C { Map() {} }"],
+  ["missing-method names not called", "var lastIndexOf = 1; o.flat = true; var q = { finally: 1 };"],
+  ["optional catch binding and try/catch", "try { f(); } catch { g(); } try { f(); } catch (e) { log(e.message); }"],
+  ["shorthand properties and methods", "var o = { a, b, m() { return 1; } };"],
+  ["Promise basics", "Promise.resolve(1).then(f).catch(g); Promise.all([p]); new Promise((res, rej) => res(1));"],
+  ["typeof feature tests", "var hasMap = typeof Map !== 'undefined'; var s = typeof Symbol;"],
+  ["globalThis (built in since Espruino 2v22)", "var g = globalThis;"],
+  ["Object and String helpers", "Object.keys(o); Object.assign({}, o); Object.create(null); Object.prototype.hasOwnProperty.call(o, k); s.startsWith('a'); s.padStart(2, '0'); s.indexOf(';');"],
+  ["Math that works", "Math.floor(x); Math.max(a, b); Math.abs(-1); x >>> 0;"],
+  ["for-let without a closure", "var t = 0; for (let i = 0; i < 9; i++) t += i;"],
+  ["for-let with a closure that does not capture the loop variable", "for (let i = 0; i < 3; i++) { setTimeout(() => tick(), 0); }"],
+  ["for-var with a closure (function-scoped on every engine)", "for (var i = 0; i < 3; i++) fs.push(() => i);"],
+  ["a closure over a let declared inside the loop body", "for (var i = 0; i < 3; i++) { let j = i; use(j); }"],
+  ["arguments in a function nested in an arrow", "var f = () => function () { return arguments.length; };"],
+  ["require of an Espruino module", "var dgram = require('dgram'); var s = require('Storage');"],
+  ["a Storage-module wrapper", "(function(){ var a = 1; module.exports = { a: a }; })();"],
+];
+
+describe("checkBundle flags each forbidden construct", () => {
+  it.each(forbidden)("%s: %s", (construct, snippet) => {
+    expect(constructs(snippet)).toEqual([construct]);
+  });
+
+  it("reports bundle line and column of the construct", () => {
+    const [o] = checkBundle("var a = 1;\nvar b = x  ** 2;");
+    expect(o).toMatchObject({ construct: "exponent operator", line: 2, column: 8 });
+    expect(o.message).toMatch(/\*\*/);
+  });
+
+  it("also reports calls through an alias such as esbuild's `var __pow = Math.pow`", () => {
+    const code = "function f(x) { return p(x, 2) + q(x); } var p = Math.pow, q = Math.floor;";
+    const offences = checkBundle(code);
+    expect(offences.map((o) => [o.construct, o.column])).toEqual([["Math.pow", code.indexOf("p(x")], ["Math.pow", code.indexOf("Math.pow")]]);
+  });
+
+  it("reports a destructuring once, however deeply nested", () => {
+    expect(constructs("var { a: [b, { c }], ...d } = o;")).toEqual(["destructuring"]);
+  });
+
+  it("reports a parse failure as an offence instead of throwing", () => {
+    expect(constructs("var = ;")).toEqual(["syntax error"]);
+  });
+});
+
+describe("checkBundle accepts what Espruino runs", () => {
+  it.each(allowed)("%s", (_name, snippet) => {
+    expect(checkBundle(snippet)).toEqual([]);
+  });
+});
+
+describe("device build options and source maps", () => {
+  let dir = "";
+  beforeAll(() => {
+    mkdirSync(join(root, "tmp"), { recursive: true }); // inside the repo so tsconfig.json applies as for real code
+    dir = mkdtempSync(join(root, "tmp", "gate-"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const bundle = async (name: string, source: string) => {
+    const entry = join(dir, name);
+    writeFileSync(entry, source);
+    return build.bundleDevice({ entry, outfile: join(dir, "out", name.replace(/\.ts$/, ".js")), write: false });
+  };
+  const load = (code: string) => {
+    const module = { exports: {} as any };
+    new Function("module", "exports", "require", code)(module, module.exports, () => { throw new Error("no require"); });
+    return module.exports;
+  };
+
+  it("lowers ?. and ?? so the gate accepts the output, and the bundle still works", async () => {
+    const { code, map } = await bundle("optional.ts",
+      "export function get(a: { b?: { c: number } } | undefined): number {\n  return a?.b?.c ?? -1;\n}\n");
+    expect(code).not.toContain("?.");
+    expect(checkBundle(code, map)).toEqual([]);
+    const { get } = load(code);
+    expect(get({ b: { c: 7 } })).toBe(7);
+    expect(get(undefined)).toBe(-1);
+  });
+
+  it("flags a default parameter at its TypeScript source position", async () => {
+    const src = "// greeting helper\nexport function greet(name: string, greeting = \"hi\"): string {\n  return greeting + \" \" + name;\n}\n";
+    const { code, map } = await bundle("default-param.ts", src);
+    const offences = checkBundle(code, map);
+    expect(offences.map((o) => o.construct)).toEqual(["default parameter"]);
+    expect(offences[0].source).toMatch(/default-param\.ts$/);
+    expect(offences[0].sourceLine).toBe(2);
+    expect(offences[0].sourceColumn).toBe(src.split("\n")[1].indexOf("greeting"));
+  });
+
+  it("flags ** in TypeScript as Math.pow, which esbuild lowers it to", async () => {
+    const src = "export function square(x: number): number {\n  return x ** 2;\n}\n";
+    const { code, map } = await bundle("pow.ts", src);
+    const offences = checkBundle(code, map);
+    // Once at esbuild's `var __pow = Math.pow` helper (no source), once at the call, which maps to line 2.
+    expect(offences.map((o) => o.construct)).toEqual(["Math.pow", "Math.pow"]);
+    const atSource = offences.filter((o) => o.source);
+    expect(atSource).toHaveLength(1);
+    expect(atSource[0].source).toMatch(/pow\.ts$/);
+    expect(atSource[0].sourceLine).toBe(2);
+    expect(atSource[0].sourceColumn).toBe(src.split("\n")[1].indexOf("x ** 2"));
+  });
+
+  it("explains the super(...arguments) esbuild writes for a subclass with fields and no constructor", async () => {
+    const src = "class A { a = 1; }\nexport class B extends A {\n  b = 2;\n}\n";
+    const { code, map } = await bundle("subclass.ts", src);
+    const offences = checkBundle(code, map);
+    expect(offences.map((o) => o.construct)).toEqual(["spread call"]);
+    expect(offences[0].message).toMatch(/write the constructor/);
+    expect(offences[0].sourceLine).toBe(2);
+  });
+
+  it("leaves require() of Espruino modules as written", async () => {
+    const { code, map } = await bundle("net.ts",
+      "declare function require(name: string): any;\nexport function sock() { return require(\"dgram\").createSocket(\"udp4\"); }\n");
+    expect(code).toContain('require("dgram")');
+    expect(checkBundle(code, map)).toEqual([]);
+  });
+
+  it("refuses Node built-ins and import of Espruino modules in device code", async () => {
+    await expect(bundle("fs.ts", "import { readFileSync } from \"node:fs\";\nexport const r = readFileSync;\n")).rejects.toThrow(/Node built-in/);
+    await expect(bundle("events.ts", "import { EventEmitter } from \"events\";\nexport const E = EventEmitter;\n")).rejects.toThrow(/Node built-in/);
+    await expect(bundle("dgram.ts", "import * as dgram from \"dgram\";\nexport const d = dgram;\n")).rejects.toThrow(/require\("dgram"\)/);
+  });
+});
+
+describe("the real device bundle", () => {
+  const file = join(root, "dist/device/doorsip.js");
+
+  beforeAll(async () => {
+    // `npm test` runs `node build.mjs` first; build here too when this file is run on its own.
+    if (!existsSync(file)) await build.bundleDevice();
+  });
+
+  it("passes the Espruino gate", () => {
+    const code = readFileSync(file, "utf8");
+    const map = readFileSync(file + ".map", "utf8");
+    // Compared as printed lines so a failure names the TypeScript file and line to fix.
+    expect(checkBundle(code, map).map((o) => formatOffence(o, "dist/device/doorsip.js", join(root, "dist/device")))).toEqual([]);
+  });
+
+  it("is within the size budget and plain ASCII", () => {
+    const code = readFileSync(file, "utf8");
+    const budget = Number(process.env.DOORSIP_SIZE_BUDGET || build.sizeBudget);
+    expect(Buffer.byteLength(code)).toBeLessThanOrEqual(budget);
+    expect(/^[\x00-\x7f]*$/.test(code)).toBe(true);
+  });
+
+  it("loads as a CommonJS module and exports the firmware entry's names", () => {
+    const exported = createRequire(import.meta.url)(file);
+    expect(Object.keys(exported).length).toBeGreaterThan(0);
+    expect(load(readFileSync(file, "utf8"))).toEqual(expect.any(Object));
+  });
+
+  const load = (code: string) => {
+    const module = { exports: {} as any };
+    new Function("module", "exports", "require", code)(module, module.exports, () => undefined);
+    return module.exports;
+  };
+});
