@@ -59,7 +59,9 @@ class ListWalker {
 
 /** Every Via value, top first. */
 export class ViaCursor extends ListWalker {
-  readonly value: ViaValue = new ViaValue();
+  readonly value: ViaValue;
+  // Explicit constructors: esbuild would otherwise emit super(...arguments), which Espruino lacks.
+  constructor() { super(); this.value = new ViaValue(); }
   begin(msg: SipMessage): this { this.start(msg, HDR_VIA); return this; }
   next(): boolean {
     if (!this.advance()) return false;
@@ -70,7 +72,8 @@ export class ViaCursor extends ListWalker {
 
 /** Every name-addr value of a list header: Contact, Route, Record-Route, Path, Service-Route. */
 export class NameAddrCursor extends ListWalker {
-  readonly value: NameAddr = new NameAddr();
+  readonly value: NameAddr;
+  constructor() { super(); this.value = new NameAddr(); }
   begin(msg: SipMessage, id: number): this { this.start(msg, id); return this; }
   next(): boolean {
     if (!this.advance()) return false;
@@ -85,8 +88,9 @@ export class NameAddrCursor extends ListWalker {
  * Unsupported, Accept: the span of each item, trimmed; quoted strings are skipped whole.
  */
 export class TokenCursor extends ListWalker {
-  itemStart = 0;
-  itemEnd = 0;
+  itemStart: number;
+  itemEnd: number;
+  constructor() { super(); this.itemStart = 0; this.itemEnd = 0; }
   begin(msg: SipMessage, id: number): this { this.start(msg, id); return this; }
   next(): boolean {
     for (;;) {
@@ -199,12 +203,13 @@ export function minExpires(msg: SipMessage): number {
 
 /** warning-value = warn-code SP warn-agent SP warn-text */
 export class WarningCursor extends ListWalker {
-  code = 0;
-  agentStart = 0;
-  agentEnd = 0;
+  code: number;
+  agentStart: number;
+  agentEnd: number;
   /** warn-text with its quotes. */
-  textStart = 0;
-  textEnd = 0;
+  textStart: number;
+  textEnd: number;
+  constructor() { super(); this.code = this.agentStart = this.agentEnd = this.textStart = this.textEnd = 0; }
   begin(msg: SipMessage): this { this.start(msg, HDR_WARNING); return this; }
   next(): boolean {
     if (!this.advance()) return false;

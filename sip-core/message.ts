@@ -369,7 +369,8 @@ export function parseMessage(src: string, off: number, len: number, msg: SipMess
   msg.cseqMethodStart = msg.cseqMethodEnd = -1;
   msg.maxForwards = -1;
   msg.expires = -1;
-  msg.from.start = msg.to.start = -1;
+  msg.from.clear();
+  msg.to.clear();
   msg.length = 0;
   msg.bodyStart = msg.bodyEnd = 0;
 

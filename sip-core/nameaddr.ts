@@ -32,6 +32,16 @@ export class NameAddr {
   paramsStart = -1;
   paramsEnd = -1;
 
+  /** Marks the value absent (start -1) and clears every span. */
+  clear(): void {
+    this.start = this.end = -1;
+    this.star = this.bracketed = false;
+    this.displayStart = this.displayEnd = this.tagStart = this.tagEnd = -1;
+    this.expires = -1;
+    this.qStart = this.qEnd = this.paramsStart = this.paramsEnd = -1;
+    this.uri.reset(this.src);
+  }
+
   /** The display name, unquoted and unescaped, "" when absent (allocates). */
   displayName(): string {
     if (this.displayStart < 0) return "";

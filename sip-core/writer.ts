@@ -153,3 +153,27 @@ export function writeMessage(w: SipWriter, msg: SipMessage): number {
   }
   return w.end(src, msg.bodyStart, msg.bodyEnd);
 }
+
+/**
+ * A To tag for a stateless answer (RFC 3261 §8.2.7): derived from Call-ID, From tag and CSeq, so
+ * a retransmitted request gets the same tag again. Eight hex digits (allocates; reject path only).
+ */
+export function statelessToTag(req: SipMessage): string {
+  let h = 0x811c9dc5;
+  if (req.callIdStart >= 0) h = fnv1a(req.src, req.callIdStart, req.callIdEnd, h);
+  if (req.from.tagStart >= 0) h = fnv1a(req.src, req.from.tagStart, req.from.tagEnd, h);
+  h = (h ^ req.cseq) >>> 0;
+  const hex = "0123456789abcdef";
+  let out = "";
+  for (let i = 28; i >= 0; i -= 4) out += hex.charAt((h >>> i) & 15);
+  return out;
+}
+
+/** FNV-1a over src[s, e); the prime 16777619 = 2^24 + 403 is applied with shifts (no Math.imul on Espruino). */
+function fnv1a(src: string, s: number, e: number, h: number): number {
+  for (let i = s; i < e; i++) {
+    h ^= src.charCodeAt(i);
+    h = (h + (h << 1) + (h << 4) + (h << 7) + (h << 8) + (h << 24)) >>> 0;
+  }
+  return h;
+}
