@@ -1,0 +1,65 @@
+// Device figures: time and variables to parse the corpus INVITE and 200 OK on Espruino's Linux interpreter (path in ESPRUINO).
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, copyFileSync, readFileSync, writeFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const MESSAGES = ["invite.sip", "200-invite.sip"];
+const ROUNDS = 20;
+
+// The script Espruino runs: the bundle is required as a module (as on the device), each message parsed
+// ROUNDS times, next to a naive split("\r\n") of the same text. Variables: process.memory().usage before,
+// while the result is held, and E.getSizeOf of the reusable message view.
+function script(messages) {
+  return `
+var d = require("doorsip");
+var msgs = ${JSON.stringify(messages)};
+var view = new d.SipMessage();
+function time(f, n) { var t0 = getTime(); for (var i = 0; i < n; i++) f(); return (getTime() - t0) / n * 1000; }
+print("@@VIEW " + E.getSizeOf(view, 2));
+for (var k = 0; k < msgs.length; k++) {
+  var s = msgs[k];
+  var r = d.parseMessage(s, 0, s.length, view);
+  var u0 = process.memory().usage;
+  r = d.parseMessage(s, 0, s.length, view);
+  var u1 = process.memory().usage;
+  var parts = s.split("\\r\\n");
+  var u2 = process.memory().usage;
+  parts = undefined;
+  var tp = time(function () { d.parseMessage(s, 0, s.length, view); }, ${ROUNDS});
+  var ts = time(function () { var a = s.split("\\r\\n"); }, ${ROUNDS});
+  print("@@MSG " + JSON.stringify({ i: k, result: r, bytes: s.length, parseMs: tp, splitMs: ts, parseVars: u1 - u0, splitVars: u2 - u1 }));
+}
+print("@@MEM " + JSON.stringify(process.memory()));
+`;
+}
+
+/** Runs the device measurements when ESPRUINO is set; returns { table, results } or null. */
+export async function runEspruinoBench(root) {
+  const bin = process.env.ESPRUINO;
+  if (!bin) {
+    process.stderr.write("  (set ESPRUINO=/path/to/espruino to measure on Espruino's Linux interpreter)\n");
+    return null;
+  }
+  const messages = MESSAGES.map((f) => readFileSync(join(root, "test/fixtures/corpus", f)).toString("latin1"));
+  const dir = mkdtempSync(join(tmpdir(), "doorsip-esp-"));
+  try {
+    mkdirSync(join(dir, "node_modules"));
+    copyFileSync(join(root, "dist/device/doorsip.js"), join(dir, "node_modules/doorsip.js"));
+    writeFileSync(join(dir, "bench.js"), script(messages));
+    const out = spawnSync(bin, ["bench.js"], { cwd: dir, encoding: "latin1", timeout: 120000 });
+    const text = out.stdout || "";
+    if (text.includes("Uncaught") || out.status !== 0) throw new Error("Espruino run failed:\n" + text.slice(-2000));
+    const version = (text.match(/(\d+v\d+[.\d]*)/) || ["?"])[0];
+    const view = Number((text.match(/@@VIEW (\d+)/) || [0, 0])[1]);
+    const rows = [...text.matchAll(/@@MSG (.*)/g)].map((m) => JSON.parse(m[1]));
+    let table = `Espruino ${version} (Linux build at ${bin}), ${ROUNDS} rounds; the reusable message view costs ${view} variables, allocated once\n\n`;
+    table += "| message | bytes | doorsip parse | naive split(\"\\r\\n\") | variables held after parse | variables held by split |\n|---|---:|---:|---:|---:|---:|\n";
+    rows.forEach((r) => {
+      table += `| ${MESSAGES[r.i]} | ${r.bytes} | ${r.parseMs.toFixed(2)} ms | ${r.splitMs.toFixed(2)} ms | ${r.parseVars} | ${r.splitVars} |\n`;
+    });
+    return { table, results: { version, bin, view, rows } };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,87 @@
+// `npm run bench`: the doorsip parser against the JavaScript SIP parsers in use today, on one corpus, in one process.
+//
+// Runs under `node --expose-gc --max-semi-space-size=256` (the npm script sets them). Prints a Markdown
+// table (the README's figures come from it) and writes dist/bench/parser.json. When ESPRUINO names an
+// Espruino interpreter binary, the device measurements of test/bench/espruino.mjs run too.
+import { readFileSync, readdirSync, mkdirSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import os from "node:os";
+import { peers, floor } from "./peers.mjs";
+import { throughput, allocatedBytesPerMessage } from "./measure.mjs";
+import { runEspruinoBench } from "./espruino.mjs";
+
+const root = new URL("../../", import.meta.url).pathname;
+const require = createRequire(import.meta.url);
+// The device bundle itself (minified, Espruino-compatible), not a Node-only build of the sources.
+const device = require(root + "dist/device/doorsip.js");
+
+const corpusDir = root + "test/fixtures/corpus/";
+const names = readdirSync(corpusDir).filter((f) => f.endsWith(".sip")).sort();
+const corpus = names.map((f) => readFileSync(corpusDir + f).toString("latin1"));
+const corpusBuffers = names.map((f) => readFileSync(corpusDir + f));
+const corpusBytes = corpus.reduce((n, s) => n + s.length, 0);
+
+// doorsip: parse, then read the same fields the peers read (top Via host/port/branch, From/To URI and tag,
+// CSeq number and method, Call-ID). They are spans: reading them is arithmetic, nothing is materialised.
+const msg = new device.SipMessage();
+function doorsipParse(text) {
+  const r = device.parseMessage(text, 0, text.length, msg);
+  if (r < 0) throw new Error("doorsip rejected a corpus message: error " + msg.error);
+  const v = msg.via;
+  const f = msg.from;
+  const t = msg.to;
+  return (v.hostEnd - v.hostStart) + v.port + (v.branchEnd - v.branchStart) +
+    (f.uri.end - f.uri.start) + (f.tagEnd - f.tagStart) + (t.uri.end - t.uri.start) + (t.tagEnd - t.tagStart) +
+    msg.cseq + msg.cseqMethod + (msg.callIdEnd - msg.callIdStart);
+}
+// The same, starting from the Buffer node:dgram delivers: the latin1 decode is charged too.
+function doorsipParseBuffer(buf) {
+  return doorsipParse(buf.latin1Slice(0, buf.length));
+}
+
+const contenders = [
+  { name: "doorsip", version: "this tree", parse: doorsipParse, input: corpus },
+  { name: "doorsip, from a Buffer (incl. latin1 decode)", version: "this tree", parse: doorsipParseBuffer, input: corpusBuffers, noAlloc: true },
+  ...peers.map((p) => ({ name: p.name, version: p.version, parse: p.parse, input: corpus })),
+  { name: floor.name, version: "-", parse: floor.parse, input: corpus },
+];
+
+const RUNS = Number(process.env.BENCH_RUNS || 5);
+const MIN_MS = Number(process.env.BENCH_MS || 1000);
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+
+const results = [];
+for (const c of contenders) {
+  // Only messages the parser accepts are timed; failures are reported.
+  const ok = [];
+  let failures = 0;
+  for (const m of c.input) { try { c.parse(m); ok.push(m); } catch { failures++; } }
+  const rates = [];
+  for (let i = 0; i < RUNS; i++) rates.push(throughput(c.parse, ok, { minMs: MIN_MS }));
+  const bytes = c.noAlloc ? null : await allocatedBytesPerMessage(c.parse, ok, {});
+  results.push({ name: c.name, version: c.version, messagesPerSecond: median(rates), runs: rates, bytesPerMessage: bytes, failures });
+  process.stderr.write(`  ${c.name}: ${Math.round(median(rates)).toLocaleString("en-US")} msg/s\n`);
+}
+
+const byName = (n) => results.find((r) => r.name === n);
+const ours = byName("doorsip");
+const floorResult = byName(floor.name);
+const fastestPeer = peers.map((p) => byName(p.name)).sort((a, b) => b.messagesPerSecond - a.messagesPerSecond)[0];
+const fmt = (n) => Math.round(n).toLocaleString("en-US");
+
+let table = `Parser benchmark: ${names.length} corpus messages (${corpusBytes} bytes), ${os.cpus()[0].model.trim()}, Node ${process.version}, median of ${RUNS} runs of ${MIN_MS} ms\n\n`;
+table += "| parser | version | messages/s | vs doorsip | bytes allocated / message | failures |\n|---|---|---:|---:|---:|---:|\n";
+for (const r of results) {
+  const bytes = r.bytesPerMessage === null ? "–" : fmt(Math.max(0, r.bytesPerMessage));
+  table += `| ${r.name} | ${r.version} | ${fmt(r.messagesPerSecond)} | ${(r.messagesPerSecond / ours.messagesPerSecond).toFixed(2)}× | ${bytes} | ${r.failures} |\n`;
+}
+table += `\ndoorsip / fastest peer (${fastestPeer.name}): ${(ours.messagesPerSecond / fastestPeer.messagesPerSecond).toFixed(1)}×; `;
+table += `byte-walk floor / doorsip: ${(floorResult.messagesPerSecond / ours.messagesPerSecond).toFixed(1)}×\n`;
+
+const report = { date: new Date().toISOString(), node: process.version, cpu: os.cpus()[0].model.trim(), corpus: names, results };
+const esp = await runEspruinoBench(root);
+if (esp) { table += "\n" + esp.table; report.espruino = esp.results; }
+
+mkdirSync(root + "dist/bench", { recursive: true });
+writeFileSync(root + "dist/bench/parser.json", JSON.stringify(report, null, 2) + "\n");
+process.stdout.write(table);
