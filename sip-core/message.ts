@@ -452,7 +452,8 @@ export function parseMessage(src: string, off: number, len: number, msg: SipMess
     bodyEnd = bodyStart + msg.contentLength;
     if (bodyEnd > limit) {
       if (msg.stream && msg.error === 0) {
-        fail(msg, msg.contentLength > limits.maxBodySize ? ERR_BODY_TOO_LARGE : ERR_INCOMPLETE, limit);
+        fail(msg, msg.contentLength > limits.maxBodySize ? ERR_BODY_TOO_LARGE
+          : bodyEnd - off > limits.maxMessageSize ? ERR_MESSAGE_TOO_LARGE : ERR_INCOMPLETE, limit);
         return -msg.error;
       }
       fail(msg, ERR_BODY_TRUNCATED, limit);
@@ -463,6 +464,8 @@ export function parseMessage(src: string, off: number, len: number, msg: SipMess
     bodyEnd = limit;
   }
   if (bodyEnd - bodyStart > limits.maxBodySize) fail(msg, ERR_BODY_TOO_LARGE, bodyStart);
+  // maxMessageSize bounds headers and body together, not only the header section.
+  if (bodyEnd - off > limits.maxMessageSize) fail(msg, ERR_MESSAGE_TOO_LARGE, bodyStart);
   msg.bodyStart = bodyStart;
   msg.bodyEnd = bodyEnd;
   msg.length = bodyEnd - off;

@@ -434,7 +434,7 @@ function paramsMatch(a: SipUri, b: SipUri): boolean {
   return true;
 }
 
-/** Counts '&'-separated headers and checks each of a's appears in b with the same value. */
+/** Counts '&'-separated headers and checks each of a's appears in b and each of b's in a, with the same value. */
 function headersMatch(a: SipUri, b: SipUri): boolean {
   if ((a.headersStart < 0) !== (b.headersStart < 0)) return false;
   if (a.headersStart < 0) return true;
@@ -443,6 +443,12 @@ function headersMatch(a: SipUri, b: SipUri): boolean {
   for (let p = a.headersStart; p <= a.headersEnd; p++) if (p === a.headersEnd || a.src.charCodeAt(p) === 38) countA++;
   for (let p = b.headersStart; p <= b.headersEnd; p++) if (p === b.headersEnd || b.src.charCodeAt(p) === 38) countB++;
   if (countA !== countB) return false;
+  // Both ways: with equal counts, a duplicate in one could otherwise hide a header missing from it.
+  return headersIn(a, b) && headersIn(b, a);
+}
+
+/** True when every header of a appears in b with the same value. */
+function headersIn(a: SipUri, b: SipUri): boolean {
   let p = a.headersStart;
   while (p < a.headersEnd) {
     let q = p;

@@ -52,8 +52,9 @@ export class SipWriter {
     if (v < 0) { this.byte(45); v = -v; }
     v = Math.floor(v);
     let div = 1;
-    while (div * 10 <= v) div *= 10;
-    if (this.pos + 10 > this.buf.length) { this.overflow = true; return this; }
+    let digits = 1;
+    while (div * 10 <= v) { div *= 10; digits++; }
+    if (this.pos + digits > this.buf.length) { this.overflow = true; return this; }
     for (; div >= 1; div = Math.floor(div / 10)) {
       const d = Math.floor(v / div);
       this.buf[this.pos++] = 48 + d;
@@ -123,7 +124,8 @@ export function writeResponseHead(w: SipWriter, req: SipMessage, status: number,
       w.headerSpan(HEADER_NAMES[id], src, req.headerValueStart(i), req.headerValueEnd(i));
     } else if (id === HDR_TO) {
       w.headerSpan("To", src, req.headerValueStart(i), req.headerValueEnd(i));
-      if (toTag !== null && status !== 100 && req.to.tagStart < 0) {
+      // Only when the line was written: after an overflow there is no CRLF to take back.
+      if (toTag !== null && status !== 100 && req.to.tagStart < 0 && !w.overflow) {
         w.pos -= 2; // reopen the line to append the tag
         w.str(";tag=").str(toTag).crlf();
       }
