@@ -21,14 +21,18 @@ export const C_USER = 16;
 export const C_PARAM = 32;
 /** hname/hvalue = hnv-unreserved / unreserved / escaped; hnv-unreserved = "[" / "]" / "/" / "?" / ":" / "+" / "$" */
 export const C_HNV = 64;
+/** gen-value characters outside quotes: token / host (adds ":" "[" "]" for IPv6 references) */
+export const C_GENVALUE = 256;
+/** hostname and IPv4 characters: alphanum / "-" / "." (and "_", seen in the wild) */
+export const C_HOST = 512;
 /** word = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~" / "(" / ")" / "<" / ">" / ":" / "\" / DQUOTE / "/" / "[" / "]" / "?" / "{" / "}") */
 export const C_WORD = 128;
 
 /** unreserved = alphanum / mark; mark = "-" / "_" / "." / "!" / "~" / "*" / "'" / "(" / ")" */
 const MARK = "-_.!~*'()";
 
-function buildCharClasses(): Uint8Array {
-  const t = new Uint8Array(256);
+function buildCharClasses(): Uint16Array {
+  const t = new Uint16Array(256);
   const add = (chars: string, bits: number): void => {
     for (let i = 0; i < chars.length; i++) t[chars.charCodeAt(i)] |= bits;
   };
@@ -41,10 +45,14 @@ function buildCharClasses(): Uint8Array {
   add(MARK + "%[]/:&+$", C_PARAM);
   add(MARK + "%[]/?:+$", C_HNV);
   add("-.!%*_+`'~()<>:\\\"/[]?{}", C_WORD);
+  for (let c = 0; c < 256; c++) if ((t[c] & C_TOKEN) !== 0) t[c] |= C_GENVALUE;
+  add(":[]", C_GENVALUE);
+  for (let c = 0; c < 256; c++) if ((t[c] & (C_ALPHA | C_DIGIT)) !== 0) t[c] |= C_HOST;
+  add("-._", C_HOST);
   return t;
 }
 
-export const CHAR_CLASS: Uint8Array = buildCharClasses();
+export const CHAR_CLASS: Uint16Array = buildCharClasses();
 
 export const CH_TAB = 9;
 export const CH_LF = 10;
@@ -208,21 +216,25 @@ for (const id of [
 // ---------------------------------------------------------------------------------------------
 const NAME_TABLE_SIZE = 256; // power of two, > 3 × the number of names
 const nameSlotId = new Uint8Array(NAME_TABLE_SIZE); // 0 = empty, else header id
-const nameSlotLower: string[] = [];
+// Filled arrays, not sparse ones: an engine keeps a dense array in fast elements mode.
+const nameSlotLower: string[] = new Array(NAME_TABLE_SIZE).fill("");
+const nameSlotCanonical: string[] = new Array(NAME_TABLE_SIZE).fill("");
 
 /** Hash of a header name from its first char, last char and length (all lower-cased). */
 export function headerNameHash(first: number, last: number, len: number): number {
   return (((first | 0x20) * 7) ^ ((last | 0x20) * 31) ^ (len * 131)) & (NAME_TABLE_SIZE - 1);
 }
 
-function addName(lower: string, id: number): void {
+function addName(name: string, id: number): void {
+  const lower = name.toLowerCase();
   let h = headerNameHash(lower.charCodeAt(0), lower.charCodeAt(lower.length - 1), lower.length);
   while (nameSlotId[h] !== 0) h = (h + 1) & (NAME_TABLE_SIZE - 1);
   nameSlotId[h] = id;
   nameSlotLower[h] = lower;
+  nameSlotCanonical[h] = name;
 }
 
-for (let id = 1; id < HDR_COUNT; id++) addName(HEADER_NAMES[id].toLowerCase(), id);
+for (let id = 1; id < HDR_COUNT; id++) addName(HEADER_NAMES[id], id);
 for (let i = 0; i < COMPACT_IDS.length; i++) addName(HEADER_COMPACT.charAt(i * 2), COMPACT_IDS[i]);
 
 /**
@@ -238,6 +250,8 @@ export function resolveHeaderName(src: string, start: number, end: number): numb
     if (id === 0) return HDR_OTHER;
     const lower = nameSlotLower[h];
     if (lower.length === len) {
+      // Most senders spell names canonically: one native comparison, no per-char loop.
+      if (src.startsWith(nameSlotCanonical[h], start)) return id;
       let i = 0;
       // Header names are tokens (ASCII), so OR-ing 0x20 folds case for letters and leaves
       // "-" and digits distinct from any letter.

@@ -20,11 +20,14 @@ class ListWalker {
   protected end = 0;
   /** A value failed to parse; the walk stopped there. */
   malformed = false;
+  /** Where the malformed value starts. */
+  failedAt = -1;
 
   protected start(msg: SipMessage, id: number): void {
     this.msg = msg;
     this.id = id;
     this.malformed = false;
+    this.failedAt = -1;
     this.line = msg.findHeader(id);
     if (this.line >= 0) this.load();
   }
@@ -49,6 +52,7 @@ class ListWalker {
   protected step(p: number): boolean {
     if (p < 0) {
       this.malformed = true;
+      this.failedAt = this.pos;
       this.line = -1;
       return false;
     }

@@ -1,7 +1,7 @@
 // RFC 3261 §7 and §18.3 message parser: one pass over a datagram or stream buffer into a preallocated view of spans.
 import {
   CHAR_CLASS, C_DIGIT, C_WORD, CH_AT, CH_CR, CH_LF, CH_SP, CH_TAB, HDR_CALL_ID, HDR_CONTACT,
-  HDR_CONTENT_LENGTH, HDR_COUNT, HDR_CSEQ, HDR_DATE, HDR_EXPIRES, HDR_FROM, HDR_MAX_FORWARDS, HDR_OTHER,
+  HDR_CONTENT_LENGTH, HDR_COUNT, HDR_CSEQ, HDR_DATE, HDR_EXPIRES, HDR_FROM, HDR_MAX_FORWARDS, HDR_OTHER, HDR_RECORD_ROUTE, HDR_ROUTE,
   HDR_TO, HDR_VIA, HEADER_IS_SINGLE, HEADER_NAMES, METHOD_ACK, METHOD_OTHER, resolveHeaderName, resolveMethod,
 } from "./constants.ts";
 import {
@@ -9,9 +9,10 @@ import {
   ERR_CSEQ_METHOD, ERR_DATE, ERR_DUPLICATE_HEADER, ERR_EMPTY, ERR_EXPIRES, ERR_FROM, ERR_HEADER_LINE,
   ERR_INCOMPLETE, ERR_MAX_FORWARDS, ERR_MESSAGE_TOO_LARGE, ERR_METHOD, ERR_MISSING_CALL_ID, ERR_MISSING_CSEQ,
   ERR_MISSING_FROM, ERR_MISSING_TO, ERR_MISSING_VIA, ERR_REQUEST_URI, ERR_START_LINE, ERR_STATUS_CODE,
-  ERR_TO, ERR_TOO_MANY_HEADERS, ERR_URI_TOO_LONG, ERR_VERSION, ERR_VIA, errorReason, errorStatus,
+  ERR_HEADER_VALUE, ERR_TO, ERR_TOO_MANY_HEADERS, ERR_URI_TOO_LONG, ERR_VERSION, ERR_VIA, errorReason, errorStatus,
 } from "./errors.ts";
-import { NA_LIST, NA_STAR, NameAddr, parseNameAddr } from "./nameaddr.ts";
+import { NameAddr, parseNameAddr } from "./nameaddr.ts";
+import { NameAddrCursor, ViaCursor } from "./headers.ts";
 import { UINT32_MAX, parseDecimal, skipLws, skipToken, spanEquals, spanEqualsIgnoreCase, trimLwsEnd } from "./scan.ts";
 import { SCHEME_SIP, SCHEME_SIPS, SipUri, parseUri } from "./uri.ts";
 import { ViaValue, parseViaValue } from "./via.ts";
@@ -69,16 +70,15 @@ export class SipMessage {
   /** [id, nameStart, nameEnd, valueStart, valueEnd] per header line, in order. */
   readonly headers: Int32Array;
   /** Index of the first header line with each id, -1 when absent. */
-  readonly firstHeader: Int16Array = new Int16Array(HDR_COUNT);
+  readonly firstHeader: Int16Array = new Int16Array(HDR_COUNT).fill(-1);
 
   bodyStart = 0;
   bodyEnd = 0;
   /** Content-Length value, -1 when the header is absent. */
   contentLength = -1;
 
-  /** The topmost Via value. */
+  /** The topmost Via value (the others are decoded on demand: ViaCursor, validateMessage). */
   readonly via: ViaValue = new ViaValue();
-  viaCount = 0;
   readonly from: NameAddr = new NameAddr();
   readonly to: NameAddr = new NameAddr();
   callIdStart = -1;
@@ -92,7 +92,6 @@ export class SipMessage {
   maxForwards = -1;
   /** Expires header, -1 when absent. */
   expires = -1;
-  contactCount = 0;
 
   /** First error met (an ERR_ code), 0 when the message was accepted. */
   error = 0;
@@ -151,6 +150,21 @@ export class SipMessage {
   /** Body as a binary string (allocates). */
   body(): string { return this.src.substring(this.bodyStart, this.bodyEnd); }
 
+  /** Number of Via values, counted on demand (stops at a malformed one). */
+  get viaCount(): number {
+    let n = 0;
+    viaCursor.begin(this);
+    while (viaCursor.next()) n++;
+    return n;
+  }
+  /** Number of Contact values, counted on demand (stops at a malformed one). */
+  get contactCount(): number {
+    let n = 0;
+    nameAddrCursor.begin(this, HDR_CONTACT);
+    while (nameAddrCursor.next()) n++;
+    return n;
+  }
+
   /** True when the CSeq method is the same token as src[s, e). */
   cseqMethodIs(s: number, e: number): boolean {
     const n = e - s;
@@ -179,6 +193,15 @@ export class SipMessage {
   }
 }
 
+/** The header section did not end inside the input: more bytes are needed, or it is too large. */
+function incomplete(msg: SipMessage, off: number, limit: number): number {
+  // This outranks any error met in the lines so far: the message is not all here, so nothing
+  // else about it is final (a stream reader waits for more; a datagram is dropped).
+  msg.error = limit - off > msg.limits.maxMessageSize ? ERR_MESSAGE_TOO_LARGE : ERR_INCOMPLETE;
+  msg.errorOffset = limit;
+  return -msg.error;
+}
+
 function fail(msg: SipMessage, code: number, offset: number): void {
   if (msg.error === 0) {
     msg.error = code;
@@ -186,8 +209,6 @@ function fail(msg: SipMessage, code: number, offset: number): void {
   }
 }
 
-const scratchVia = new ViaValue();
-const scratchNameAddr = new NameAddr();
 
 /** Parses the start line src[p, e) (without its CRLF). */
 function parseStartLine(src: string, p: number, e: number, msg: SipMessage): void {
@@ -223,7 +244,7 @@ function parseStartLine(src: string, p: number, e: number, msg: SipMessage): voi
   msg.uriStart = us;
   msg.uriEnd = sp2;
   const vs = sp2 + 1;
-  if (!spanEqualsIgnoreCase(src, vs, e, "sip/2.0")) {
+  if (!(e - vs === 7 && src.startsWith("SIP/2.0", vs)) && !spanEqualsIgnoreCase(src, vs, e, "sip/2.0")) {
     // A well-formed other version earns 505; anything else is a malformed line.
     let q = vs;
     if (e - vs > 4 && spanEqualsIgnoreCase(src, vs, vs + 4, "sip/")) {
@@ -280,18 +301,12 @@ function parseCSeq(src: string, s: number, e: number, msg: SipMessage): boolean 
 /** Decodes the value of one header line that the parser validates, recording any error. */
 function decodeHeader(src: string, id: number, vs: number, ve: number, msg: SipMessage): void {
   switch (id) {
-    case HDR_VIA: {
-      let p = vs;
-      for (;;) {
-        const out = msg.viaCount === 0 ? msg.via : scratchVia;
-        p = parseViaValue(src, p, ve, out);
-        if (p < 0) { fail(msg, ERR_VIA, vs); return; }
-        if (msg.viaCount === 0) msg.viaOk = true;
-        msg.viaCount++;
-        if (p >= ve) return;
-        p++; // the ','
-      }
-    }
+    case HDR_VIA:
+      // Only the top value is needed to route a response; it alone is decoded here.
+      if (msg.viaOk || msg.error === ERR_VIA) return;
+      if (parseViaValue(src, vs, ve, msg.via) < 0) { fail(msg, ERR_VIA, vs); return; }
+      msg.viaOk = true;
+      return;
     case HDR_FROM:
       if (parseNameAddr(src, vs, ve, msg.from, 0) !== ve) fail(msg, ERR_FROM, vs);
       return;
@@ -318,16 +333,6 @@ function decodeHeader(src: string, id: number, vs: number, ve: number, msg: SipM
       msg.expires = parseDecimal(src, vs, ve, UINT32_MAX);
       if (msg.expires < 0) fail(msg, ERR_EXPIRES, vs);
       return;
-    case HDR_CONTACT: {
-      let p = vs;
-      for (;;) {
-        p = parseNameAddr(src, p, ve, scratchNameAddr, NA_LIST | NA_STAR);
-        if (p < 0) { fail(msg, ERR_CONTACT, vs); return; }
-        msg.contactCount++;
-        if (p >= ve) return;
-        p++; // the ','
-      }
-    }
     case HDR_DATE:
       // rfc1123-date ends in "GMT" (§20.17); other zones are not allowed.
       if (ve - vs < 5 || src.charCodeAt(ve - 4) !== CH_SP || !spanEquals(src, ve - 3, ve, "GMT")) fail(msg, ERR_DATE, vs);
@@ -358,11 +363,11 @@ export function parseMessage(src: string, off: number, len: number, msg: SipMess
   msg.method = METHOD_OTHER;
   msg.methodStart = msg.methodEnd = 0;
   msg.status = 0;
+  // Clear the ids the previous message set (fewer writes than clearing every id).
+  const first = msg.firstHeader;
+  for (let i = msg.headerCount - 1; i >= 0; i--) first[msg.headers[i * H_STRIDE + H_ID]] = -1;
   msg.headerCount = 0;
-  msg.firstHeader.fill(-1);
   msg.contentLength = -1;
-  msg.viaCount = 0;
-  msg.contactCount = 0;
   msg.callIdStart = msg.callIdEnd = -1;
   msg.cseq = -1;
   msg.cseqMethod = METHOD_OTHER;
@@ -373,6 +378,7 @@ export function parseMessage(src: string, off: number, len: number, msg: SipMess
   msg.to.clear();
   msg.length = 0;
   msg.bodyStart = msg.bodyEnd = 0;
+  msg.requestUri.reset(src);
 
   // Leading CRLFs are ignored (§7.5); a datagram of nothing else is a keep-alive, not a message.
   let p = off;
@@ -383,44 +389,64 @@ export function parseMessage(src: string, off: number, len: number, msg: SipMess
     return -msg.error;
   }
 
-  // The header section ends at the first empty line; find it natively before walking lines.
-  const hdrEnd = src.indexOf("\r\n\r\n", p);
-  if (hdrEnd < 0 || hdrEnd + 4 > limit) {
-    const tooLarge = limit - off > limits.maxMessageSize;
-    fail(msg, tooLarge ? ERR_MESSAGE_TOO_LARGE : ERR_INCOMPLETE, limit);
-    return -msg.error;
-  }
-  if (hdrEnd + 4 - off > limits.maxMessageSize) fail(msg, ERR_MESSAGE_TOO_LARGE, p);
-
-  let lineEnd = src.indexOf("\r\n", p);
+  // Lines are found with single-character searches (the engines' fastest native scan): each
+  // LF, then a check for the CR before it. The first empty line ends the header section.
+  let lf = src.indexOf("\n", p);
+  if (lf < 0 || lf >= limit) return incomplete(msg, off, limit);
+  let lineEnd = lf - 1;
+  if (src.charCodeAt(lineEnd) !== CH_CR) { fail(msg, ERR_START_LINE, lf); lineEnd = lf; }
   parseStartLine(src, p, lineEnd, msg);
 
   // Header lines, each possibly folded onto continuation lines starting with SP or HTAB.
-  let pos = lineEnd + 2;
+  let pos = lf + 1;
   const headers = msg.headers;
   const maxHeaders = limits.maxHeaders;
-  while (pos < hdrEnd + 2) {
-    lineEnd = src.indexOf("\r\n", pos);
-    while (lineEnd < hdrEnd) {
-      const c = src.charCodeAt(lineEnd + 2);
-      if (c !== CH_SP && c !== CH_TAB) break;
-      lineEnd = src.indexOf("\r\n", lineEnd + 2);
+  let bodyStart = -1;
+  // Every line counts against maxHeaders, malformed ones too, so work stays bounded; the next
+  // ':' is remembered, so lines without one do not each search to the end of the input.
+  let lines = 0;
+  let nextColon = -1;
+  for (;;) {
+    lf = src.indexOf("\n", pos);
+    if (lf < 0 || lf >= limit) return incomplete(msg, off, limit);
+    if (lf === pos + 1 && src.charCodeAt(pos) === CH_CR) { bodyStart = lf + 1; break; }
+    // Continuation lines belong to this header; until the next line is here, that is unknown.
+    if (lf + 1 >= limit) return incomplete(msg, off, limit);
+    let c = src.charCodeAt(lf + 1);
+    while (c === CH_SP || c === CH_TAB) {
+      lf = src.indexOf("\n", lf + 1);
+      if (lf < 0 || lf + 1 >= limit) return incomplete(msg, off, limit);
+      c = src.charCodeAt(lf + 1);
     }
+    if (++lines > maxHeaders) { fail(msg, ERR_TOO_MANY_HEADERS, pos); pos = lf + 1; continue; }
     const lineStart = pos;
-    pos = lineEnd + 2;
-    const colon = src.indexOf(":", lineStart);
-    if (colon < 0 || colon > lineEnd) { fail(msg, ERR_HEADER_LINE, lineStart); continue; }
-    // header-name HCOLON: the name is a token, optionally followed by SP/HTAB before ':'.
-    const nameEnd = skipToken(src, lineStart, colon);
-    if (nameEnd === lineStart) { fail(msg, ERR_HEADER_LINE, lineStart); continue; }
-    for (let q = nameEnd; q < colon; q++) {
-      const c = src.charCodeAt(q);
-      if (c !== CH_SP && c !== CH_TAB) { fail(msg, ERR_HEADER_LINE, q); break; }
+    pos = lf + 1;
+    lineEnd = lf - 1;
+    if (src.charCodeAt(lineEnd) !== CH_CR) { fail(msg, ERR_HEADER_LINE, lf); lineEnd = lf; }
+    if (lineEnd === lineStart) { fail(msg, ERR_HEADER_LINE, lineStart); continue; } // a bare LF line
+    if (nextColon < lineStart && nextColon !== -2) {
+      nextColon = src.indexOf(":", lineStart);
+      if (nextColon < 0) nextColon = -2; // none left anywhere
     }
-    if (msg.headerCount >= maxHeaders) { fail(msg, ERR_TOO_MANY_HEADERS, lineStart); break; }
+    const colon = nextColon;
+    if (colon < 0 || colon > lineEnd) { fail(msg, ERR_HEADER_LINE, lineStart); continue; }
+    // header-name HCOLON: a token, optionally followed by SP/HTAB before the ':'.
+    let nameEnd = colon;
+    c = src.charCodeAt(nameEnd - 1);
+    while (nameEnd > lineStart && (c === CH_SP || c === CH_TAB)) c = src.charCodeAt(--nameEnd - 1);
+    if (nameEnd === lineStart) { fail(msg, ERR_HEADER_LINE, lineStart); continue; }
     const id = resolveHeaderName(src, lineStart, nameEnd);
-    const vs = skipLws(src, colon + 1, lineEnd);
-    const ve = trimLwsEnd(src, vs, lineEnd);
+    // A known name matched a table entry, so it is a token; only unknown names are checked here.
+    if (id === HDR_OTHER && skipToken(src, lineStart, nameEnd) !== nameEnd) { fail(msg, ERR_HEADER_LINE, lineStart); continue; }
+    // Value: LWS after the colon skipped (one space is the common case), trailing LWS trimmed.
+    let vs = colon + 1;
+    c = src.charCodeAt(vs);
+    if (c === CH_SP && vs + 1 < lineEnd) {
+      c = src.charCodeAt(vs + 1);
+      vs = c === CH_SP || c === CH_TAB || c === CH_CR ? skipLws(src, vs, lineEnd) : vs + 1;
+    } else if (c === CH_SP || c === CH_TAB || c === CH_CR) vs = skipLws(src, vs, lineEnd);
+    c = src.charCodeAt(lineEnd - 1);
+    const ve = c === CH_SP || c === CH_TAB || c === CH_LF ? trimLwsEnd(src, vs, lineEnd) : lineEnd;
     const idx = msg.headerCount++;
     const b = idx * H_STRIDE;
     headers[b + H_ID] = id;
@@ -432,10 +458,12 @@ export function parseMessage(src: string, off: number, len: number, msg: SipMess
     else if (HEADER_IS_SINGLE[id] !== 0) { fail(msg, ERR_DUPLICATE_HEADER, lineStart); continue; }
     if (id !== HDR_OTHER) decodeHeader(src, id, vs, ve, msg);
   }
+  if (bodyStart - off > limits.maxMessageSize) fail(msg, ERR_MESSAGE_TOO_LARGE, p);
   msg.firstHeader[HDR_OTHER] = -1;
 
+  const hdrEnd = bodyStart - 2;
   // Mandatory headers (§8.1.1; Max-Forwards is tolerated missing for RFC 2543 peers).
-  if (msg.viaCount === 0) fail(msg, ERR_MISSING_VIA, hdrEnd);
+  if (msg.firstHeader[HDR_VIA] < 0) fail(msg, ERR_MISSING_VIA, hdrEnd);
   if (msg.firstHeader[HDR_FROM] < 0) fail(msg, ERR_MISSING_FROM, hdrEnd);
   if (msg.firstHeader[HDR_TO] < 0) fail(msg, ERR_MISSING_TO, hdrEnd);
   if (msg.firstHeader[HDR_CALL_ID] < 0) fail(msg, ERR_MISSING_CALL_ID, hdrEnd);
@@ -446,7 +474,6 @@ export function parseMessage(src: string, off: number, len: number, msg: SipMess
 
   // Body framing (§18.3): by Content-Length; on a datagram, a missing one means "to the end",
   // a larger one is an error and a smaller one truncates.
-  const bodyStart = hdrEnd + 4;
   let bodyEnd: number;
   if (msg.contentLength >= 0) {
     bodyEnd = bodyStart + msg.contentLength;
@@ -470,4 +497,31 @@ export function parseMessage(src: string, off: number, len: number, msg: SipMess
   msg.bodyEnd = bodyEnd;
   msg.length = bodyEnd - off;
   return msg.error === 0 ? msg.length : -msg.error;
+}
+
+const viaCursor = new ViaCursor();
+const nameAddrCursor = new NameAddrCursor();
+
+/**
+ * The checks parseMessage leaves to the layer that acts on a message: every Via value, every
+ * Contact, Route and Record-Route value. A UAS runs it before it processes a request, so a
+ * malformed one is answered 400 like any parse error. Returns 0 or a negative error code, and
+ * records the error in msg as parseMessage does.
+ */
+export function validateMessage(msg: SipMessage): number {
+  if (msg.error !== 0) return -msg.error;
+  viaCursor.begin(msg);
+  while (viaCursor.next()) { /* each value parses or the walk stops */ }
+  if (viaCursor.malformed) { fail(msg, ERR_VIA, viaCursor.failedAt); return -ERR_VIA; }
+  for (let k = 0; k < 3; k++) {
+    const id = k === 0 ? HDR_CONTACT : k === 1 ? HDR_ROUTE : HDR_RECORD_ROUTE;
+    nameAddrCursor.begin(msg, id);
+    while (nameAddrCursor.next()) { /* as above */ }
+    if (nameAddrCursor.malformed) {
+      const code = id === HDR_CONTACT ? ERR_CONTACT : ERR_HEADER_VALUE;
+      fail(msg, code, nameAddrCursor.failedAt);
+      return -code;
+    }
+  }
+  return 0;
 }

@@ -1,7 +1,7 @@
 // RFC 3261 §20.10/§20.20/§20.39 name-addr / addr-spec values (From, To, Contact, Route, Record-Route) as spans.
 import { CHAR_CLASS, C_TOKEN, CH_COLON, CH_COMMA, CH_DQUOTE, CH_GT, CH_LT, CH_SEMI, CH_STAR } from "./constants.ts";
 import { ParamSpan, scanParam } from "./params.ts";
-import { UINT32_MAX, parseDecimal, quotedStringEnd, skipLws, spanEqualsIgnoreCase, trimLwsEnd, unquote } from "./scan.ts";
+import { NextChar, UINT32_MAX, parseDecimal, quotedStringEnd, skipLws, spanEqualsIgnoreCase, trimLwsEnd, unquote } from "./scan.ts";
 import { SCHEME_SIP, SCHEME_SIPS, SipUri, parseUri } from "./uri.ts";
 
 /** The value may be one of a comma-separated list (Contact, Route, Record-Route). */
@@ -52,6 +52,7 @@ export class NameAddr {
 }
 
 const param = new ParamSpan();
+const nextGt = new NextChar(">");
 
 /**
  * Parses one ( name-addr / addr-spec ) *( SEMI param ) at src[p, end). flags: NA_LIST lets a
@@ -125,7 +126,7 @@ export function parseNameAddr(src: string, p: number, end: number, out: NameAddr
   }
   if (uriStart < 0) {
     // p is at '<'
-    const gt = src.indexOf(">", p + 1);
+    const gt = nextGt.find(src, p + 1);
     if (gt < 0 || gt >= end) return -1;
     out.bracketed = true;
     uriStart = p + 1;

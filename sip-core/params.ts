@@ -1,6 +1,6 @@
 // Header parameters (RFC 3261 §25.1 generic-param: token [ EQUAL gen-value ]) walked as spans.
-import { CHAR_CLASS, C_TOKEN, CH_COLON, CH_DQUOTE, CH_EQ, CH_LBRACKET, CH_RBRACKET } from "./constants.ts";
-import { quotedStringEnd, skipLws, skipToken } from "./scan.ts";
+import { CHAR_CLASS, C_GENVALUE, C_TOKEN, CH_CR, CH_DQUOTE, CH_EQ, CH_SP, CH_TAB } from "./constants.ts";
+import { quotedStringEnd, skipLws } from "./scan.ts";
 
 /**
  * One scanned parameter: name span and value span (valueStart = -1 when the parameter has no
@@ -20,30 +20,33 @@ export class ParamSpan {
  * parameter, or -1 when the name or value is missing or malformed.
  */
 export function scanParam(src: string, p: number, end: number, out: ParamSpan): number {
-  p = skipLws(src, p, end);
+  let c = src.charCodeAt(p);
+  if (c === CH_SP || c === CH_TAB || c === CH_CR) { p = skipLws(src, p, end); c = src.charCodeAt(p); }
   const nameStart = p;
-  p = skipToken(src, p, end);
+  while (p < end && c < 256 && (CHAR_CLASS[c] & C_TOKEN) !== 0) c = src.charCodeAt(++p);
   if (p === nameStart) return -1;
   out.nameStart = nameStart;
   out.nameEnd = p;
   out.valueStart = -1;
   out.valueEnd = -1;
-  const afterName = p;
-  p = skipLws(src, p, end);
-  if (p >= end || src.charCodeAt(p) !== CH_EQ) return afterName;
-  p = skipLws(src, p + 1, end);
+  if (p >= end) return p;
+  if (c !== CH_EQ) {
+    if (c !== CH_SP && c !== CH_TAB && c !== CH_CR) return p;
+    const q = skipLws(src, p, end);
+    if (q >= end || src.charCodeAt(q) !== CH_EQ) return p;
+    p = q;
+  }
+  p++;
+  c = src.charCodeAt(p);
+  if (c === CH_SP || c === CH_TAB || c === CH_CR) { p = skipLws(src, p, end); c = src.charCodeAt(p); }
   if (p >= end) return -1;
   const vs = p;
-  if (src.charCodeAt(p) === CH_DQUOTE) {
+  if (c === CH_DQUOTE) {
     p = quotedStringEnd(src, p, end);
     if (p < 0) return -1;
   } else {
-    while (p < end) {
-      const c = src.charCodeAt(p);
-      if (c < 256 && (CHAR_CLASS[c] & C_TOKEN) !== 0) p++;
-      else if (c === CH_COLON || c === CH_LBRACKET || c === CH_RBRACKET) p++;
-      else break;
-    }
+    // gen-value = token / host: one table test per character.
+    while (p < end && c < 256 && (CHAR_CLASS[c] & C_GENVALUE) !== 0) c = src.charCodeAt(++p);
     if (p === vs) return -1;
   }
   out.valueStart = vs;

@@ -154,3 +154,22 @@ export function unquote(src: string, start: number, end: number): string {
   }
   return out + src.substring(run, end - 1);
 }
+
+/**
+ * indexOf for one character, remembered: the next occurrence after `from` answers every search
+ * that starts between `from` and it. Repeated searches for a character that is absent (a '@'
+ * in URIs without one, a '>' after many '<') stay linear in the input instead of quadratic.
+ */
+export class NextChar {
+  private src = "";
+  private from = 0;
+  private at = -1;
+  constructor(private readonly ch: string) {}
+  find(src: string, p: number): number {
+    if (src === this.src && p >= this.from && (this.at < 0 || p <= this.at)) return this.at;
+    this.src = src;
+    this.from = p;
+    this.at = src.indexOf(this.ch, p);
+    return this.at;
+  }
+}

@@ -1,9 +1,11 @@
 // RFC 3261 §19.1 SIP/SIPS URIs (with RFC 5118 IPv6 references), RFC 3966 tel URIs, other absolute URIs; §19.1.4 equality.
 import {
-  CHAR_CLASS, C_ALPHA, C_DIGIT, C_HEX, C_HNV, C_PARAM, C_USER, CH_COLON, CH_DOT, CH_EQ,
+  CHAR_CLASS, C_ALPHA, C_DIGIT, C_HEX, C_HNV, C_HOST, C_PARAM, C_USER, CH_COLON, CH_DOT, CH_EQ,
   CH_LBRACKET, CH_PERCENT, CH_QUESTION, CH_RBRACKET, CH_SEMI,
 } from "./constants.ts";
-import { hexValue, parseDecimal } from "./scan.ts";
+import { NextChar, hexValue, parseDecimal, spanEqualsIgnoreCase } from "./scan.ts";
+
+const nextAt = new NextChar("@");
 
 export const SCHEME_OTHER = 0;
 export const SCHEME_SIP = 1;
@@ -124,17 +126,22 @@ export function parseHost(src: string, p: number, end: number, out: HostSpan): n
     p++;
     out.hostKind = HOST_IPV6;
   } else {
-    // hostname = *( domainlabel "." ) toplabel [ "." ]; IPv4address = 1*3DIGIT "." ... ; we
-    // accept alphanumerics, '-' and '.' and tell the two apart afterwards.
+    // hostname = *( domainlabel "." ) toplabel [ "." ]; IPv4address = 1*3DIGIT "." ... ; one
+    // class test per character, told apart afterwards.
     let digitsAndDots = true;
     let dots = 0;
-    while (p < end) {
-      const c = src.charCodeAt(p);
-      if (c === CH_DOT) dots++;
-      else if (c === 45 || c === 95) digitsAndDots = false; // '-' and '_' (seen in the wild)
-      else if (c > 255 || (CHAR_CLASS[c] & (C_ALPHA | C_DIGIT)) === 0) break;
-      else if ((CHAR_CLASS[c] & C_DIGIT) === 0) digitsAndDots = false;
-      p++;
+    let c = src.charCodeAt(p);
+    let prev = CH_DOT;
+    while (p < end && c < 256 && (CHAR_CLASS[c] & C_HOST) !== 0) {
+      if (c === CH_DOT) {
+        if (prev === 45 || prev === CH_DOT) return -1; // a label ends with '-', or is empty
+        dots++;
+      } else if (c < 48 || c > 57) {
+        if (c === 45 && prev === CH_DOT) return -1; // a label starts with '-'
+        digitsAndDots = false;
+      }
+      prev = c;
+      c = src.charCodeAt(++p);
     }
     if (p === hs) return -1;
     const c0 = src.charCodeAt(hs);
@@ -146,41 +153,87 @@ export function parseHost(src: string, p: number, end: number, out: HostSpan): n
   return p;
 }
 
+/**
+ * Scans a run of paramchar (or, with hnv, hname/hvalue characters) from p up to a delimiter;
+ * escapes are checked where they stand. Returns the end, or -1 on an illegal character. Bit
+ * 0x40000000 of the result is set when the run held an escape.
+ */
+function scanParamChars(src: string, p: number, end: number): number {
+  let escaped = 0;
+  while (p < end) {
+    const c = src.charCodeAt(p);
+    if (c === CH_SEMI || c === CH_EQ || c === CH_QUESTION) break;
+    if (c > 255 || (CHAR_CLASS[c] & C_PARAM) === 0) return -1;
+    if (c === CH_PERCENT) {
+      if (p + 2 >= end || hexValue(src.charCodeAt(p + 1)) < 0 || hexValue(src.charCodeAt(p + 2)) < 0) return -1;
+      escaped = 0x40000000;
+      p += 2;
+    }
+    p++;
+  }
+  return p | escaped;
+}
+
+/** Compares a parameter name with a lower-case literal, decoding escapes only when there are some. */
+function paramNameIs(src: string, s: number, e: number, escaped: boolean, lowerLit: string): boolean {
+  return escaped ? escapedEqualsIgnoreCase(src, s, e, lowerLit) : spanEqualsIgnoreCase(src, s, e, lowerLit);
+}
+
 /** Scans URI parameters from p (at a ';') up to '?' or end; records the well-known ones. */
 function parseUriParams(src: string, p: number, end: number, out: SipUri): number {
   out.paramsStart = p;
   while (p < end && src.charCodeAt(p) === CH_SEMI) {
     const ns = p + 1;
-    let q = ns;
-    while (q < end) {
-      const c = src.charCodeAt(q);
-      if (c === CH_SEMI || c === CH_EQ || c === CH_QUESTION) break;
-      q++;
-    }
-    if (q === ns || !checkEscapedClass(src, ns, q, C_PARAM)) return -1;
-    const ne = q;
+    let r = scanParamChars(src, ns, end);
+    if (r < 0) return -1;
+    const escaped = (r & 0x40000000) !== 0;
+    const ne = r & 0x3fffffff;
+    if (ne === ns) return -1;
+    let q = ne;
     let vs = -1;
     let ve = -1;
     if (q < end && src.charCodeAt(q) === CH_EQ) {
       vs = q + 1;
-      q = vs;
-      while (q < end) {
-        const c = src.charCodeAt(q);
-        if (c === CH_SEMI || c === CH_QUESTION) break;
-        q++;
-      }
-      ve = q;
-      if (ve === vs || !checkEscapedClass(src, vs, ve, C_PARAM)) return -1;
+      r = scanParamChars(src, vs, end);
+      if (r < 0) return -1;
+      ve = q = r & 0x3fffffff;
+      if (ve === vs || (q < end && src.charCodeAt(q) === CH_EQ)) return -1;
     }
-    const len = ne - ns;
-    if (len === 9 && escapedEqualsIgnoreCase(src, ns, ne, "transport")) { out.transportStart = vs; out.transportEnd = ve; }
-    else if (len === 4 && escapedEqualsIgnoreCase(src, ns, ne, "user")) { out.userParamStart = vs; out.userParamEnd = ve; }
-    else if (len === 6 && escapedEqualsIgnoreCase(src, ns, ne, "method")) { out.methodStart = vs; out.methodEnd = ve; }
-    else if (len === 5 && escapedEqualsIgnoreCase(src, ns, ne, "maddr")) { out.maddrStart = vs; out.maddrEnd = ve; }
-    else if (len === 3 && escapedEqualsIgnoreCase(src, ns, ne, "ttl")) {
-      out.ttl = vs < 0 ? -1 : parseDecimal(src, vs, ve, 255);
-      if (out.ttl < 0) return -1;
-    } else if (escapedEqualsIgnoreCase(src, ns, ne, "lr")) out.lr = true;
+    switch (escaped ? -1 : ne - ns) {
+      case 2:
+        if (paramNameIs(src, ns, ne, escaped, "lr")) out.lr = true;
+        break;
+      case 3:
+        if (paramNameIs(src, ns, ne, escaped, "ttl")) {
+          out.ttl = vs < 0 ? -1 : parseDecimal(src, vs, ve, 255);
+          if (out.ttl < 0) return -1;
+        }
+        break;
+      case 4:
+        if (paramNameIs(src, ns, ne, escaped, "user")) { out.userParamStart = vs; out.userParamEnd = ve; }
+        break;
+      case 5:
+        if (paramNameIs(src, ns, ne, escaped, "maddr")) { out.maddrStart = vs; out.maddrEnd = ve; }
+        break;
+      case 6:
+        if (paramNameIs(src, ns, ne, escaped, "method")) { out.methodStart = vs; out.methodEnd = ve; }
+        break;
+      case 9:
+        if (paramNameIs(src, ns, ne, escaped, "transport")) { out.transportStart = vs; out.transportEnd = ve; }
+        break;
+      case -1:
+        // An escaped name: decode while comparing (RFC 4475 esc01 spells "lr" as %6C%72).
+        if (escapedEqualsIgnoreCase(src, ns, ne, "lr")) out.lr = true;
+        else if (escapedEqualsIgnoreCase(src, ns, ne, "transport")) { out.transportStart = vs; out.transportEnd = ve; }
+        else if (escapedEqualsIgnoreCase(src, ns, ne, "user")) { out.userParamStart = vs; out.userParamEnd = ve; }
+        else if (escapedEqualsIgnoreCase(src, ns, ne, "method")) { out.methodStart = vs; out.methodEnd = ve; }
+        else if (escapedEqualsIgnoreCase(src, ns, ne, "maddr")) { out.maddrStart = vs; out.maddrEnd = ve; }
+        else if (escapedEqualsIgnoreCase(src, ns, ne, "ttl")) {
+          out.ttl = vs < 0 ? -1 : parseDecimal(src, vs, ve, 255);
+          if (out.ttl < 0) return -1;
+        }
+        break;
+    }
     p = q;
   }
   out.paramsEnd = p;
@@ -196,26 +249,28 @@ export function parseUri(src: string, start: number, end: number, out: SipUri): 
   out.reset(src);
   out.start = start;
   out.end = end;
-  // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+  // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ); "sip:" first, natively.
   let p = start;
-  if (p >= end || (CHAR_CLASS[src.charCodeAt(p)] & C_ALPHA) === 0) return -1;
-  p++;
-  while (p < end) {
-    const c = src.charCodeAt(p);
-    if (c === CH_COLON) break;
-    if (c > 255 || ((CHAR_CLASS[c] & (C_ALPHA | C_DIGIT)) === 0 && c !== 43 && c !== 45 && c !== 46)) return -1;
+  if (src.startsWith("sip:", p)) {
+    out.scheme = SCHEME_SIP;
+    out.schemeEnd = p + 3;
+    p += 4;
+  } else {
+    if (p >= end || (CHAR_CLASS[src.charCodeAt(p)] & C_ALPHA) === 0) return -1;
     p++;
+    while (p < end) {
+      const c = src.charCodeAt(p);
+      if (c === CH_COLON) break;
+      if (c > 255 || ((CHAR_CLASS[c] & (C_ALPHA | C_DIGIT)) === 0 && c !== 43 && c !== 45 && c !== 46)) return -1;
+      p++;
+    }
+    if (p >= end) return -1;
+    out.schemeEnd = p;
+    p++; // ':'
+    if (spanEqualsIgnoreCase(src, start, out.schemeEnd, "sip")) out.scheme = SCHEME_SIP;
+    else if (spanEqualsIgnoreCase(src, start, out.schemeEnd, "sips")) out.scheme = SCHEME_SIPS;
+    else if (spanEqualsIgnoreCase(src, start, out.schemeEnd, "tel")) out.scheme = SCHEME_TEL;
   }
-  if (p >= end) return -1;
-  out.schemeEnd = p;
-  const slen = p - start;
-  p++; // ':'
-  if (slen === 3 && (src.charCodeAt(start) | 0x20) === 115 && (src.charCodeAt(start + 1) | 0x20) === 105 &&
-      (src.charCodeAt(start + 2) | 0x20) === 112) out.scheme = SCHEME_SIP;
-  else if (slen === 4 && (src.charCodeAt(start) | 0x20) === 115 && (src.charCodeAt(start + 1) | 0x20) === 105 &&
-      (src.charCodeAt(start + 2) | 0x20) === 112 && (src.charCodeAt(start + 3) | 0x20) === 115) out.scheme = SCHEME_SIPS;
-  else if (slen === 3 && (src.charCodeAt(start) | 0x20) === 116 && (src.charCodeAt(start + 1) | 0x20) === 101 &&
-      (src.charCodeAt(start + 2) | 0x20) === 108) out.scheme = SCHEME_TEL;
 
   if (out.scheme === SCHEME_OTHER) {
     // absoluteURI: printable characters only, something after the colon.
@@ -239,15 +294,23 @@ export function parseUri(src: string, start: number, end: number, out: SipUri): 
 
   // userinfo: everything before the '@' (user and password never contain an unescaped '@',
   // and neither do parameters or headers, so the first '@' is the delimiter).
-  const at = src.indexOf("@", p);
+  const at = nextAt.find(src, p);
   if (at >= 0 && at < end) {
-    const colon = src.indexOf(":", p);
-    const ue = colon >= 0 && colon < at ? colon : at;
-    if (ue === p || !checkEscapedClass(src, p, ue, C_USER)) return -1;
+    // One pass over userinfo: validate, find the password's ':', check escapes in place.
+    let ue = at;
+    for (let q = p; q < at; q++) {
+      const c = src.charCodeAt(q);
+      if (c === CH_COLON && ue === at) { ue = q; continue; }
+      if (c > 255 || (CHAR_CLASS[c] & C_USER) === 0) return -1;
+      if (c === CH_PERCENT) {
+        if (q + 2 >= at || hexValue(src.charCodeAt(q + 1)) < 0 || hexValue(src.charCodeAt(q + 2)) < 0) return -1;
+        q += 2;
+      }
+    }
+    if (ue === p) return -1;
     out.userStart = p;
     out.userEnd = ue;
     if (ue < at) {
-      if (!checkEscapedClass(src, ue + 1, at, C_USER)) return -1;
       out.passwordStart = ue + 1;
       out.passwordEnd = at;
     }
@@ -256,23 +319,38 @@ export function parseUri(src: string, start: number, end: number, out: SipUri): 
   p = parseHost(src, p, end, out);
   if (p < 0) return -1;
   if (p < end && src.charCodeAt(p) === CH_COLON) {
-    const ps = p + 1;
-    p = ps;
-    while (p < end && (CHAR_CLASS[src.charCodeAt(p)] & C_DIGIT) !== 0) p++;
-    out.port = parseDecimal(src, ps, p, 65535);
-    if (out.port < 0) return -1;
+    // port = 1*DIGIT, at most 65535, read in the same pass that finds its end
+    const ps = ++p;
+    let port = 0;
+    let c = src.charCodeAt(p);
+    while (p < end && c >= 48 && c <= 57) {
+      port = port * 10 + c - 48;
+      if (port > 65535) return -1;
+      c = src.charCodeAt(++p);
+    }
+    if (p === ps) return -1;
+    out.port = port;
   }
   if (p < end && src.charCodeAt(p) === CH_SEMI) {
     p = parseUriParams(src, p, end, out);
     if (p < 0) return -1;
   }
   if (p < end && src.charCodeAt(p) === CH_QUESTION) {
-    // headers = hname "=" hvalue *( "&" hname "=" hvalue )
+    // headers = hname "=" hvalue *( "&" hname "=" hvalue ): each part has a name and an '='.
     out.headersStart = p + 1;
     out.headersEnd = end;
-    for (let q = p + 1; q < end; q++) {
-      const c = src.charCodeAt(q);
-      if (c !== CH_EQ && c !== 38 && (c > 255 || (CHAR_CLASS[c] & C_HNV) === 0)) return -1;
+    let partStart = p + 1;
+    let eq = -1;
+    for (let q = p + 1; q <= end; q++) {
+      const c = q < end ? src.charCodeAt(q) : 38;
+      if (c === 38) { // '&' or the end closes a part
+        if (eq <= partStart) return -1;
+        partStart = q + 1;
+        eq = -1;
+      } else if (c === CH_EQ) {
+        if (eq >= 0) return -1;
+        eq = q;
+      } else if (c > 255 || (CHAR_CLASS[c] & C_HNV) === 0) return -1;
     }
     if (!checkEscapedClass(src, p + 1, end, C_HNV | C_USER)) return -1;
     p = end;

@@ -6,7 +6,7 @@ import {
   ERR_DUPLICATE_HEADER, ERR_INCOMPLETE, ERR_MISSING_FROM, ERR_REQUEST_URI, ERR_START_LINE, ERR_STATUS_CODE, ERR_TO,
   ERR_VERSION, ERR_VIA, HDR_ACCEPT, HDR_CONTACT, HDR_OTHER, HDR_PROXY_REQUIRE, HDR_REQUIRE, HOST_IPV4, HOST_IPV6,
   METHOD_INVITE, METHOD_OTHER, METHOD_REGISTER, NameAddrCursor, SCHEME_OTHER, SCHEME_SIP, SipMessage, SipUri,
-  TokenCursor, ViaCursor, parseMessage, parseUri, unescapeSpan, uriEquals,
+  TokenCursor, ViaCursor, parseMessage, parseUri, validateMessage, unescapeSpan, uriEquals,
 } from "../../sip-core/index.ts";
 
 const dir = new URL("../fixtures/torture/", import.meta.url).pathname;
@@ -17,10 +17,16 @@ function load(set: string, name: string): string {
   return readFileSync(dir + set + "/" + name + ".dat").toString("latin1");
 }
 
+// The stack's verdict: parseMessage, then validateMessage (the checks a UAS runs before acting).
 function parse(set: string, name: string): { msg: SipMessage; r: number; src: string } {
   const src = load(set, name);
   const msg = new SipMessage({ maxHeaders: 64, maxMessageSize: 8192, maxUriLength: 1024, maxBodySize: 4096 });
-  return { msg, r: parseMessage(src, 0, src.length, msg), src };
+  let r = parseMessage(src, 0, src.length, msg);
+  if (r > 0) {
+    const v = validateMessage(msg);
+    if (v < 0) r = v;
+  }
+  return { msg, r, src };
 }
 
 for (const set of ["rfc4475", "rfc5118"]) {
