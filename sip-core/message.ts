@@ -150,15 +150,16 @@ export class SipMessage {
   /** Body as a binary string (allocates). */
   body(): string { return this.src.substring(this.bodyStart, this.bodyEnd); }
 
+  // Methods, not getters: Espruino's E.getSizeOf calls getters with the prototype as `this`.
   /** Number of Via values, counted on demand (stops at a malformed one). */
-  get viaCount(): number {
+  countVia(): number {
     let n = 0;
     viaCursor.begin(this);
     while (viaCursor.next()) n++;
     return n;
   }
   /** Number of Contact values, counted on demand (stops at a malformed one). */
-  get contactCount(): number {
+  countContacts(): number {
     let n = 0;
     nameAddrCursor.begin(this, HDR_CONTACT);
     while (nameAddrCursor.next()) n++;

@@ -50,17 +50,23 @@ const RUNS = Number(process.env.BENCH_RUNS || 5);
 const MIN_MS = Number(process.env.BENCH_MS || 1000);
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 
-const results = [];
-for (const c of contenders) {
+// Runs are interleaved (every contender's run i before any run i+1) so drift in the machine's
+// speed falls on all of them alike; the median of each contender's runs is reported.
+const prepared = contenders.map((c) => {
   // Only messages the parser accepts are timed; failures are reported.
   const ok = [];
   let failures = 0;
   for (const m of c.input) { try { c.parse(m); ok.push(m); } catch { failures++; } }
-  const rates = [];
-  for (let i = 0; i < RUNS; i++) rates.push(throughput(c.parse, ok, { minMs: MIN_MS }));
-  const bytes = c.noAlloc ? null : await allocatedBytesPerMessage(c.parse, ok, {});
-  results.push({ name: c.name, version: c.version, messagesPerSecond: median(rates), runs: rates, bytesPerMessage: bytes, failures });
-  process.stderr.write(`  ${c.name}: ${Math.round(median(rates)).toLocaleString("en-US")} msg/s\n`);
+  return { c, ok, failures, rates: [] };
+});
+for (let i = 0; i < RUNS; i++) {
+  for (const p of prepared) p.rates.push(throughput(p.c.parse, p.ok, { minMs: MIN_MS }));
+}
+const results = [];
+for (const p of prepared) {
+  const bytes = p.c.noAlloc ? null : await allocatedBytesPerMessage(p.c.parse, p.ok, {});
+  results.push({ name: p.c.name, version: p.c.version, messagesPerSecond: median(p.rates), runs: p.rates, bytesPerMessage: bytes, failures: p.failures });
+  process.stderr.write(`  ${p.c.name}: ${Math.round(median(p.rates)).toLocaleString("en-US")} msg/s\n`);
 }
 
 const byName = (n) => results.find((r) => r.name === n);
