@@ -25,6 +25,8 @@ export const C_HNV = 64;
 export const C_GENVALUE = 256;
 /** hostname and IPv4 characters: alphanum / "-" / "." (and "_", seen in the wild) */
 export const C_HOST = 512;
+/** Call-ID characters: word plus "@" (Call-ID = word [ "@" word ]) */
+export const C_CALLID = 1024;
 /** word = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~" / "(" / ")" / "<" / ">" / ":" / "\" / DQUOTE / "/" / "[" / "]" / "?" / "{" / "}") */
 export const C_WORD = 128;
 
@@ -47,6 +49,8 @@ function buildCharClasses(): Uint16Array {
   add("-.!%*_+`'~()<>:\\\"/[]?{}", C_WORD);
   for (let c = 0; c < 256; c++) if ((t[c] & C_TOKEN) !== 0) t[c] |= C_GENVALUE;
   add(":[]", C_GENVALUE);
+  for (let c = 0; c < 256; c++) if ((t[c] & C_WORD) !== 0) t[c] |= C_CALLID;
+  add("@", C_CALLID);
   for (let c = 0; c < 256; c++) if ((t[c] & (C_ALPHA | C_DIGIT)) !== 0) t[c] |= C_HOST;
   add("-._", C_HOST);
   return t;

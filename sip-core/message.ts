@@ -1,6 +1,6 @@
 // RFC 3261 §7 and §18.3 message parser: one pass over a datagram or stream buffer into a preallocated view of spans.
 import {
-  CHAR_CLASS, C_DIGIT, C_WORD, CH_AT, CH_CR, CH_LF, CH_SP, CH_TAB, HDR_CALL_ID, HDR_CONTACT,
+  CHAR_CLASS, C_CALLID, C_DIGIT, CH_CR, CH_LF, CH_SP, CH_TAB, HDR_CALL_ID, HDR_CONTACT,
   HDR_CONTENT_LENGTH, HDR_COUNT, HDR_CSEQ, HDR_DATE, HDR_EXPIRES, HDR_FROM, HDR_MAX_FORWARDS, HDR_OTHER, HDR_RECORD_ROUTE, HDR_ROUTE,
   HDR_TO, HDR_VIA, HEADER_IS_SINGLE, HEADER_NAMES, METHOD_ACK, METHOD_OTHER, resolveHeaderName, resolveMethod,
 } from "./constants.ts";
@@ -271,15 +271,13 @@ function parseStartLine(src: string, p: number, e: number, msg: SipMessage): voi
 
 /** Call-ID = word [ "@" word ] */
 function checkCallId(src: string, s: number, e: number): boolean {
-  if (s >= e) return false;
-  let ats = 0;
-  for (let p = s; p < e; p++) {
-    const c = src.charCodeAt(p);
-    if (c === CH_AT) {
-      if (++ats > 1 || p === s || p === e - 1) return false;
-    } else if (c > 255 || (CHAR_CLASS[c] & C_WORD) === 0) return false;
-  }
-  return true;
+  let p = s;
+  while (p < e && (CHAR_CLASS[src.charCodeAt(p)] & C_CALLID) !== 0) p++;
+  if (p !== e || s === e) return false;
+  // At most one '@', with a word on each side.
+  const at = src.indexOf("@", s);
+  if (at < 0 || at >= e) return true;
+  return at !== s && at !== e - 1 && (src.indexOf("@", at + 1) < 0 || src.indexOf("@", at + 1) >= e);
 }
 
 /** CSeq = 1*DIGIT LWS Method */

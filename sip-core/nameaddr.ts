@@ -1,7 +1,7 @@
 // RFC 3261 §20.10/§20.20/§20.39 name-addr / addr-spec values (From, To, Contact, Route, Record-Route) as spans.
 import { CHAR_CLASS, C_TOKEN, CH_COLON, CH_COMMA, CH_DQUOTE, CH_GT, CH_LT, CH_SEMI, CH_STAR } from "./constants.ts";
 import { ParamSpan, scanParam } from "./params.ts";
-import { NextChar, UINT32_MAX, parseDecimal, quotedStringEnd, skipLws, spanEqualsIgnoreCase, trimLwsEnd, unquote } from "./scan.ts";
+import { NextIndex, UINT32_MAX, parseDecimal, quotedStringEnd, skipLws, tokenIs, trimLwsEnd, unquote } from "./scan.ts";
 import { SCHEME_SIP, SCHEME_SIPS, SipUri, parseUri } from "./uri.ts";
 
 /** The value may be one of a comma-separated list (Contact, Route, Record-Route). */
@@ -52,7 +52,7 @@ export class NameAddr {
 }
 
 const param = new ParamSpan();
-const nextGt = new NextChar(">");
+const nextGt = new NextIndex(">");
 
 /**
  * Parses one ( name-addr / addr-spec ) *( SEMI param ) at src[p, end). flags: NA_LIST lets a
@@ -150,11 +150,11 @@ export function parseNameAddr(src: string, p: number, end: number, out: NameAddr
     const ns = param.nameStart;
     const ne = param.nameEnd;
     const len = ne - ns;
-    if (len === 3 && spanEqualsIgnoreCase(src, ns, ne, "tag")) {
+    if (len === 3 && tokenIs(src, ns, ne, "tag")) {
       if (param.valueStart < 0) return -1;
       out.tagStart = param.valueStart;
       out.tagEnd = param.valueEnd;
-    } else if (len === 7 && spanEqualsIgnoreCase(src, ns, ne, "expires")) {
+    } else if (len === 7 && tokenIs(src, ns, ne, "expires")) {
       if (param.valueStart < 0) return -1;
       out.expires = parseDecimal(src, param.valueStart, param.valueEnd, UINT32_MAX);
       if (out.expires < 0) return -1;

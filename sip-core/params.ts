@@ -23,7 +23,8 @@ export function scanParam(src: string, p: number, end: number, out: ParamSpan): 
   let c = src.charCodeAt(p);
   if (c === CH_SP || c === CH_TAB || c === CH_CR) { p = skipLws(src, p, end); c = src.charCodeAt(p); }
   const nameStart = p;
-  while (p < end && c < 256 && (CHAR_CLASS[c] & C_TOKEN) !== 0) c = src.charCodeAt(++p);
+  while (p < end && (CHAR_CLASS[src.charCodeAt(p)] & C_TOKEN) !== 0) p++;
+  c = src.charCodeAt(p);
   if (p === nameStart) return -1;
   out.nameStart = nameStart;
   out.nameEnd = p;
@@ -46,7 +47,7 @@ export function scanParam(src: string, p: number, end: number, out: ParamSpan): 
     if (p < 0) return -1;
   } else {
     // gen-value = token / host: one table test per character.
-    while (p < end && c < 256 && (CHAR_CLASS[c] & C_GENVALUE) !== 0) c = src.charCodeAt(++p);
+    while (p < end && (CHAR_CLASS[src.charCodeAt(p)] & C_GENVALUE) !== 0) p++;
     if (p === vs) return -1;
   }
   out.valueStart = vs;

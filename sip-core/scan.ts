@@ -33,6 +33,7 @@ export function trimLwsEnd(src: string, start: number, end: number): number {
 
 /** Advances over token characters; returns the first non-token position. */
 export function skipToken(src: string, p: number, end: number): number {
+  // Binary strings hold no code unit above 255; a larger one reads undefined, which stops the loop.
   while (p < end && (CHAR_CLASS[src.charCodeAt(p)] & C_TOKEN) !== 0) p++;
   return p;
 }
@@ -52,6 +53,12 @@ export function skipClass(src: string, p: number, end: number, mask: number): nu
  * (backslash escapes any octet but CR and LF), or -1 when the string never closes.
  */
 export function quotedStringEnd(src: string, p: number, end: number): number {
+  // Fast path, native: the closing quote with no backslash or CR before it.
+  const q = nextQuote.find(src, p + 1);
+  if (q < 0 || q >= end) return -1;
+  const bs = nextBackslash.find(src, p + 1);
+  const cr = src.indexOf("\r", p + 1);
+  if ((bs < 0 || bs > q) && (cr < 0 || cr > q)) return q + 1;
   p++;
   while (p < end) {
     const c = src.charCodeAt(p);
@@ -95,6 +102,14 @@ export function spanEquals(src: string, start: number, end: number, lit: string)
   if (end - start !== len) return false;
   for (let i = 0; i < len; i++) if (src.charCodeAt(start + i) !== lit.charCodeAt(i)) return false;
   return true;
+}
+
+/**
+ * True when the token src[start, end) is lowerLit ignoring case: one native comparison for the
+ * usual lower-case spelling, a folding loop otherwise.
+ */
+export function tokenIs(src: string, start: number, end: number, lowerLit: string): boolean {
+  return end - start === lowerLit.length && (src.startsWith(lowerLit, start) || spanEqualsIgnoreCase(src, start, end, lowerLit));
 }
 
 /** True when src[start, end) equals lowerLit ignoring ASCII case (lowerLit must be lower case). */
@@ -156,11 +171,11 @@ export function unquote(src: string, start: number, end: number): string {
 }
 
 /**
- * indexOf for one character, remembered: the next occurrence after `from` answers every search
- * that starts between `from` and it. Repeated searches for a character that is absent (a '@'
- * in URIs without one, a '>' after many '<') stay linear in the input instead of quadratic.
+ * indexOf, remembered: the next occurrence after `from` answers every search that starts
+ * between `from` and it. Repeated searches for a pattern that is absent (a '@' in URIs without
+ * one, a '>' after many '<') stay linear in the input instead of quadratic.
  */
-export class NextChar {
+export class NextIndex {
   private src = "";
   private from = 0;
   private at = -1;
@@ -173,3 +188,6 @@ export class NextChar {
     return this.at;
   }
 }
+
+const nextQuote = new NextIndex("\"");
+const nextBackslash = new NextIndex("\\");

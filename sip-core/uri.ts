@@ -3,9 +3,9 @@ import {
   CHAR_CLASS, C_ALPHA, C_DIGIT, C_HEX, C_HNV, C_HOST, C_PARAM, C_USER, CH_COLON, CH_DOT, CH_EQ,
   CH_LBRACKET, CH_PERCENT, CH_QUESTION, CH_RBRACKET, CH_SEMI,
 } from "./constants.ts";
-import { NextChar, hexValue, parseDecimal, spanEqualsIgnoreCase } from "./scan.ts";
+import { NextIndex, hexValue, parseDecimal, spanEqualsIgnoreCase } from "./scan.ts";
 
-const nextAt = new NextChar("@");
+const nextAt = new NextIndex("@");
 
 export const SCHEME_OTHER = 0;
 export const SCHEME_SIP = 1;
@@ -102,6 +102,19 @@ function checkEscapedClass(src: string, s: number, e: number, mask: number): boo
   return true;
 }
 
+const nextDash = new NextIndex("-");
+const nextDotDot = new NextIndex("..");
+
+/** No label of the host src[s, e) starts or ends with '-'. */
+function labelsOk(src: string, s: number, e: number): boolean {
+  for (let p = s + 1; p < e; p++) {
+    const c = src.charCodeAt(p);
+    const b = src.charCodeAt(p - 1);
+    if ((c === 45 && b === CH_DOT) || (c === CH_DOT && b === 45)) return false;
+  }
+  return true;
+}
+
 /** Where parseHost writes: a URI, a Via sent-by. */
 export interface HostSpan { hostStart: number; hostEnd: number; hostKind: number }
 
@@ -126,27 +139,19 @@ export function parseHost(src: string, p: number, end: number, out: HostSpan): n
     p++;
     out.hostKind = HOST_IPV6;
   } else {
-    // hostname = *( domainlabel "." ) toplabel [ "." ]; IPv4address = 1*3DIGIT "." ... ; one
-    // class test per character, told apart afterwards.
-    let digitsAndDots = true;
-    let dots = 0;
-    let c = src.charCodeAt(p);
-    let prev = CH_DOT;
-    while (p < end && c < 256 && (CHAR_CLASS[c] & C_HOST) !== 0) {
-      if (c === CH_DOT) {
-        if (prev === 45 || prev === CH_DOT) return -1; // a label ends with '-', or is empty
-        dots++;
-      } else if (c < 48 || c > 57) {
-        if (c === 45 && prev === CH_DOT) return -1; // a label starts with '-'
-        digitsAndDots = false;
-      }
-      prev = c;
-      c = src.charCodeAt(++p);
-    }
+    // hostname = *( domainlabel "." ) toplabel [ "." ] / IPv4address: one class test per
+    // character; labels are checked in a second walk only when the host has a '-' or "..".
+    while (p < end && (CHAR_CLASS[src.charCodeAt(p)] & C_HOST) !== 0) p++;
     if (p === hs) return -1;
     const c0 = src.charCodeAt(hs);
-    if (c0 === CH_DOT || c0 === 45 || src.charCodeAt(p - 1) === 45) return -1;
-    out.hostKind = digitsAndDots && dots === 3 ? HOST_IPV4 : HOST_DOMAIN;
+    const cl = src.charCodeAt(p - 1);
+    if (c0 === CH_DOT || c0 === 45 || cl === 45) return -1;
+    const dash = nextDash.find(src, hs);
+    if (dash >= 0 && dash < p && !labelsOk(src, hs, p)) return -1;
+    const dots = nextDotDot.find(src, hs);
+    if (dots >= 0 && dots < p - 1) return -1;
+    // A top label never ends in a digit, so a host that does is an IPv4 address.
+    out.hostKind = cl >= 48 && cl <= 57 ? HOST_IPV4 : HOST_DOMAIN;
   }
   out.hostStart = hs;
   out.hostEnd = p;
@@ -159,20 +164,19 @@ export function parseHost(src: string, p: number, end: number, out: HostSpan): n
  * 0x40000000 of the result is set when the run held an escape.
  */
 function scanParamChars(src: string, p: number, end: number): number {
-  let escaped = 0;
-  while (p < end) {
+  const s = p;
+  // ';', '=' and '?' are not paramchar, so the class test stops at every delimiter.
+  while (p < end && (CHAR_CLASS[src.charCodeAt(p)] & C_PARAM) !== 0) p++;
+  if (p < end) {
     const c = src.charCodeAt(p);
-    if (c === CH_SEMI || c === CH_EQ || c === CH_QUESTION) break;
-    if (c > 255 || (CHAR_CLASS[c] & C_PARAM) === 0) return -1;
-    if (c === CH_PERCENT) {
-      if (p + 2 >= end || hexValue(src.charCodeAt(p + 1)) < 0 || hexValue(src.charCodeAt(p + 2)) < 0) return -1;
-      escaped = 0x40000000;
-      p += 2;
-    }
-    p++;
+    if (c !== CH_SEMI && c !== CH_EQ && c !== CH_QUESTION) return -1;
   }
-  return p | escaped;
+  const pct = nextPercent.find(src, s);
+  if (pct < 0 || pct >= p) return p;
+  return checkEscapedClass(src, s, p, C_PARAM) ? p | 0x40000000 : -1;
 }
+
+const nextPercent = new NextIndex("%");
 
 /** Compares a parameter name with a lower-case literal, decoding escapes only when there are some. */
 function paramNameIs(src: string, s: number, e: number, escaped: boolean, lowerLit: string): boolean {

@@ -1,7 +1,7 @@
 // RFC 3261 §20.42 Via (with RFC 3581 rport and RFC 5118 received forms): one via-parm decoded into spans.
 import { CH_COLON, CH_COMMA, CH_CR, CH_SEMI, CH_SLASH, CH_SP, CH_TAB } from "./constants.ts";
 import { ParamSpan, scanParam } from "./params.ts";
-import { parseDecimal, skipLws, skipToken, spanEqualsIgnoreCase } from "./scan.ts";
+import { parseDecimal, skipLws, skipToken, tokenIs } from "./scan.ts";
 import { HOST_NONE, parseHost } from "./uri.ts";
 
 /** One Via value as spans; -1 starts mean absent. */
@@ -128,25 +128,25 @@ export function parseViaValue(src: string, p: number, end: number, out: ViaValue
     const len = param.nameEnd - ns;
     const vs = param.valueStart;
     const ve = param.valueEnd;
-    if (len === 6 && spanEqualsIgnoreCase(src, ns, param.nameEnd, "branch")) {
+    if (len === 6 && tokenIs(src, ns, param.nameEnd, "branch")) {
       if (vs < 0) return -1;
       out.branchStart = vs;
       out.branchEnd = ve;
-    } else if (len === 8 && spanEqualsIgnoreCase(src, ns, param.nameEnd, "received")) {
+    } else if (len === 8 && tokenIs(src, ns, param.nameEnd, "received")) {
       if (vs < 0) return -1;
       out.receivedStart = vs;
       out.receivedEnd = ve;
-    } else if (len === 5 && spanEqualsIgnoreCase(src, ns, param.nameEnd, "rport")) {
+    } else if (len === 5 && tokenIs(src, ns, param.nameEnd, "rport")) {
       if (vs < 0) out.rport = 0;
       else {
         out.rport = parseDecimal(src, vs, ve, 65535);
         if (out.rport < 0) return -1;
       }
-    } else if (len === 5 && spanEqualsIgnoreCase(src, ns, param.nameEnd, "maddr")) {
+    } else if (len === 5 && tokenIs(src, ns, param.nameEnd, "maddr")) {
       if (vs < 0) return -1;
       out.maddrStart = vs;
       out.maddrEnd = ve;
-    } else if (len === 3 && spanEqualsIgnoreCase(src, ns, param.nameEnd, "ttl")) {
+    } else if (len === 3 && tokenIs(src, ns, param.nameEnd, "ttl")) {
       out.ttl = vs < 0 ? -1 : parseDecimal(src, vs, ve, 255);
       if (out.ttl < 0) return -1;
     }
