@@ -1,5 +1,5 @@
 // RFC 3261 §20.27/§20.44/§25.1 with RFC 7616: digest challenge and credentials header values decoded into spans.
-import { CH_COMMA, CH_DQUOTE, CH_EQ } from "./constants.ts";
+import { CHAR_CLASS, C_TOKEN, CH_COMMA, CH_DQUOTE, CH_EQ } from "./constants.ts";
 import { quotedStringEnd, skipLws, skipToken, spanEqualsIgnoreCase, unquote } from "./scan.ts";
 
 /**
@@ -68,6 +68,7 @@ export function parseAuthParams(src: string, p: number, end: number, out: AuthPa
   p = skipLws(src, p, end);
   if (p >= end) return end; // a scheme without parameters
   if (p === afterScheme) return -1;
+  const firstParam = p;
   for (;;) {
     const ns = p;
     p = skipToken(src, p, end);
@@ -75,8 +76,11 @@ export function parseAuthParams(src: string, p: number, end: number, out: AuthPa
     if (ne === ns) return -1;
     p = skipLws(src, p, end);
     if (p >= end || src.charCodeAt(p) !== CH_EQ) {
-      // "…, Digest realm=…": the next challenge starts at ns.
-      return ns > out.schemeEnd ? ns : -1;
+      // "…, Digest realm=…": after a comma, a token followed by LWS and a token (or by the end)
+      // starts the next challenge at ns. Anything else is a parameter without '='.
+      if (ns === firstParam) return -1;
+      if (p >= end) return ns;
+      return p > ne && (CHAR_CLASS[src.charCodeAt(p)] & C_TOKEN) !== 0 ? ns : -1;
     }
     p = skipLws(src, p + 1, end);
     if (p >= end) return -1;
