@@ -1,2 +1,5 @@
-// Door-phone firmware entry: the device bundle's exports (grows into the application in issue 6).
-export { SipMessage, parseMessage } from "../sip-core/index.ts";
+// Door-phone firmware entry: the device bundle's exports (the application itself lands with the firmware issue).
+export {
+  SipMessage, parseMessage, validateMessage, SipWriter, writeResponseHead, writeMessage, statelessToTag,
+  errorReason, errorStatus, DEFAULT_LIMITS,
+} from "../sip-core/index.ts";

@@ -437,29 +437,43 @@ export function findUriParam(src: string, paramsStart: number, paramsEnd: number
   out.valueStart = out.valueEnd = -1;
   let p = paramsStart;
   while (p >= 0 && p < paramsEnd && src.charCodeAt(p) === CH_SEMI) {
-    const ns = p + 1;
-    let q = ns;
-    while (q < paramsEnd && src.charCodeAt(q) !== CH_SEMI && src.charCodeAt(q) !== CH_EQ) q++;
-    const ne = q;
-    let vs = -1;
-    let ve = -1;
-    if (q < paramsEnd && src.charCodeAt(q) === CH_EQ) {
-      vs = q + 1;
-      q = vs;
-      while (q < paramsEnd && src.charCodeAt(q) !== CH_SEMI) q++;
-      ve = q;
-    }
-    if (escapedEqualsIgnoreCase(src, ns, ne, lowerName)) {
+    p = nextUriParam(src, p, paramsEnd, spanF);
+    if (escapedEqualsIgnoreCase(src, spanF.nameStart, spanF.nameEnd, lowerName)) {
       out.found = true;
-      out.valueStart = vs;
-      out.valueEnd = ve;
+      out.valueStart = spanF.valueStart;
+      out.valueEnd = spanF.valueEnd;
       return true;
     }
-    p = q;
   }
   return false;
 }
 
+/** Name and value spans of one ';'-led URI parameter (valueStart -1: no value). */
+class UriParamSpan {
+  nameStart = 0;
+  nameEnd = 0;
+  valueStart = -1;
+  valueEnd = -1;
+}
+
+/** Scans the parameter whose ';' is at p (in an already validated list); returns where the next starts. */
+function nextUriParam(src: string, p: number, end: number, out: UriParamSpan): number {
+  let q = p + 1;
+  out.nameStart = q;
+  while (q < end && src.charCodeAt(q) !== CH_SEMI && src.charCodeAt(q) !== CH_EQ) q++;
+  out.nameEnd = q;
+  out.valueStart = out.valueEnd = -1;
+  if (q < end && src.charCodeAt(q) === CH_EQ) {
+    out.valueStart = ++q;
+    while (q < end && src.charCodeAt(q) !== CH_SEMI) q++;
+    out.valueEnd = q;
+  }
+  return q;
+}
+
+const spanF = new UriParamSpan();
+const spanA = new UriParamSpan();
+const spanB = new UriParamSpan();
 const paramA = new UriParamValue();
 const paramB = new UriParamValue();
 
@@ -478,40 +492,15 @@ function paramsMatch(a: SipUri, b: SipUri): boolean {
   // Other parameters: compared only when both URIs carry them.
   let p = a.paramsStart;
   while (p >= 0 && p < a.paramsEnd) {
-    const ns = p + 1;
-    let q = ns;
-    while (q < a.paramsEnd && a.src.charCodeAt(q) !== CH_SEMI && a.src.charCodeAt(q) !== CH_EQ) q++;
-    const ne = q;
-    let vs = -1;
-    let ve = -1;
-    if (q < a.paramsEnd && a.src.charCodeAt(q) === CH_EQ) {
-      vs = q + 1;
-      q = vs;
-      while (q < a.paramsEnd && a.src.charCodeAt(q) !== CH_SEMI) q++;
-      ve = q;
-    }
-    // Walk b's parameters for the same name.
+    p = nextUriParam(a.src, p, a.paramsEnd, spanA);
     let r = b.paramsStart;
     while (r >= 0 && r < b.paramsEnd) {
-      const bs = r + 1;
-      let t = bs;
-      while (t < b.paramsEnd && b.src.charCodeAt(t) !== CH_SEMI && b.src.charCodeAt(t) !== CH_EQ) t++;
-      const be = t;
-      let bvs = -1;
-      let bve = -1;
-      if (t < b.paramsEnd && b.src.charCodeAt(t) === CH_EQ) {
-        bvs = t + 1;
-        t = bvs;
-        while (t < b.paramsEnd && b.src.charCodeAt(t) !== CH_SEMI) t++;
-        bve = t;
+      r = nextUriParam(b.src, r, b.paramsEnd, spanB);
+      if (escapedSpansEqual(a.src, spanA.nameStart, spanA.nameEnd, b.src, spanB.nameStart, spanB.nameEnd, true)) {
+        if ((spanA.valueStart < 0) !== (spanB.valueStart < 0)) return false;
+        if (spanA.valueStart >= 0 && !escapedSpansEqual(a.src, spanA.valueStart, spanA.valueEnd, b.src, spanB.valueStart, spanB.valueEnd, true)) return false;
       }
-      if (escapedSpansEqual(a.src, ns, ne, b.src, bs, be, true)) {
-        if ((vs < 0) !== (bvs < 0)) return false;
-        if (vs >= 0 && !escapedSpansEqual(a.src, vs, ve, b.src, bvs, bve, true)) return false;
-      }
-      r = t;
     }
-    p = q;
   }
   return true;
 }
