@@ -8,16 +8,29 @@ const USAGE = `usage: doorsip-sim <command>
 commands:
   parse <file|->   parse one SIP message (a file, or - for standard input) and print it as JSON;
                    a rejected message prints "error <code> at <offset>: <reason>", the response
-                   the stack would send, and exits 1
+                   the stack would send, and exits 1; an unreadable input exits 2
   demo             the start-up demo (npm start)
 `;
+
+/** The reason of a file-system error without Node's "ENOENT: " prefix and ", open '<path>'" suffix. */
+function readError(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  const message = err && typeof err.message === "string" ? err.message : String(e);
+  return message.replace(/^[A-Z][A-Z0-9_]*: /, "").replace(/, \w+(?: '.*')?$/, "");
+}
 
 function main(argv: string[]): number {
   const cmd = argv[0];
   if (cmd === "parse") {
     const file = argv[1];
     if (!file || file === "--help") { process.stdout.write(USAGE); return file ? 0 : 2; }
-    const bytes = file === "-" ? readFileSync(0) : readFileSync(file);
+    let bytes: Buffer;
+    try {
+      bytes = file === "-" ? readFileSync(0) : readFileSync(file);
+    } catch (e) {
+      process.stderr.write("error: cannot read " + (file === "-" ? "standard input" : file) + ": " + readError(e) + "\n");
+      return 2;
+    }
     const report = parseReport(bytes);
     process.stdout.write(report.text + "\n");
     return report.ok ? 0 : 1;
