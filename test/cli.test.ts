@@ -1,0 +1,185 @@
+// The simulator command line as a user runs it: `node dist/sim/cli.js <command>`, exit codes, stdout and stderr.
+import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { beforeAll, describe, expect, it } from "vitest";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const cli = join(root, "dist/sim/cli.js");
+const corpus = join(root, "test/fixtures/corpus");
+const torture = join(root, "test/fixtures/torture/rfc4475");
+
+/** Newest modification time of the TypeScript sources the simulator bundle is built from. */
+function newestSource(): number {
+  let t = 0;
+  for (const dir of ["sim", "sip-core"]) {
+    for (const f of readdirSync(join(root, dir))) if (f.endsWith(".ts")) t = Math.max(t, statSync(join(root, dir, f)).mtimeMs);
+  }
+  return t;
+}
+
+beforeAll(() => {
+  // `npm test` builds first; a bare `vitest run` may find no bundle, or one older than the sources.
+  if (!existsSync(cli) || statSync(cli).mtimeMs < newestSource()) {
+    const b = spawnSync(process.execPath, ["build.mjs", "--sim", "--quiet"], { cwd: root, encoding: "utf8" });
+    if (b.status !== 0) throw new Error("node build.mjs --sim failed:\n" + b.stdout + b.stderr);
+  }
+}, 60_000);
+
+function run(args: string[], input?: Buffer | string): SpawnSyncReturns<string> {
+  const r = spawnSync(process.execPath, [cli, ...args], { cwd: root, input, encoding: "latin1", timeout: 30_000 });
+  if (r.error) throw r.error;
+  return r;
+}
+
+const COMPACT: Record<string, string> = { v: "Via", f: "From", t: "To", i: "Call-ID", m: "Contact", l: "Content-Length", c: "Content-Type", k: "Supported", s: "Subject" };
+
+/** The header lines of a message file, split by hand (the corpus has no folded lines). */
+function headerLines(src: string): { name: string; value: string }[] {
+  const head = src.substring(0, src.indexOf("\r\n\r\n"));
+  return head.split("\r\n").slice(1).map((line) => {
+    const colon = line.indexOf(":");
+    const name = line.substring(0, colon).trim();
+    return { name: COMPACT[name] || name, value: line.substring(colon + 1).trim() };
+  });
+}
+
+interface Parsed {
+  kind: string; method?: string; methodKnown?: boolean; requestUri?: string; status?: number; reason?: string;
+  headers: { name: string; value: string }[]; bodyLength: number; consumed: number;
+}
+
+describe("parse <file>", () => {
+  const file = join(corpus, "invite.sip");
+  const src = readFileSync(file).toString("latin1");
+
+  it("prints the request as JSON and exits 0", () => {
+    const r = run(["parse", file]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const j: Parsed = JSON.parse(r.stdout);
+    expect(j.kind).toBe("request");
+    expect(j.method).toBe("INVITE");
+    expect(j.methodKnown).toBe(true);
+    expect(j.requestUri).toBe("sip:2001@sip.example.com");
+    expect(j.headers).toEqual(headerLines(src));
+    expect(j.headers.map((h) => h.name).slice(0, 5)).toEqual(["Via", "From", "To", "CSeq", "Call-ID"]);
+    const cl = Number(/\r\nContent-Length: (\d+)\r\n/.exec(src)![1]);
+    expect(cl).toBe(318);
+    expect(j.bodyLength).toBe(cl);
+    expect(j.consumed).toBe(src.length);
+  });
+
+  it("compact header names come out canonical, values raw", () => {
+    const f = join(corpus, "compact.sip");
+    const r = run(["parse", f]);
+    expect(r.status).toBe(0);
+    const j: Parsed = JSON.parse(r.stdout);
+    expect(j.method).toBe("MESSAGE");
+    expect(j.headers.map((h) => h.name)).toEqual([
+      "Via", "From", "To", "Call-ID", "CSeq", "Max-Forwards", "Contact", "Supported", "Subject", "User-Agent", "Content-Type", "Content-Length",
+    ]);
+    expect(j.headers).toEqual(headerLines(readFileSync(f).toString("latin1")));
+    expect(j.bodyLength).toBe(70);
+  });
+
+  it("a response prints its status and reason", () => {
+    const r = run(["parse", join(corpus, "180.sip")]);
+    expect(r.status).toBe(0);
+    const j: Parsed = JSON.parse(r.stdout);
+    expect(j.kind).toBe("response");
+    expect(j.status).toBe(180);
+    expect(j.reason).toBe("Ringing");
+    expect(j.method).toBeUndefined();
+  });
+
+  it("parse - reads standard input and prints the same JSON", () => {
+    const fromFile = run(["parse", file]);
+    const fromStdin = run(["parse", "-"], readFileSync(file));
+    expect(fromStdin.status).toBe(0);
+    expect(fromStdin.stderr).toBe("");
+    expect(fromStdin.stdout).toBe(fromFile.stdout);
+    expect(JSON.parse(fromStdin.stdout).method).toBe("INVITE");
+  });
+});
+
+describe("parse of a rejected message", () => {
+  it("a request: the error line, then the response the stack sends, exit 1 (badvers → 505)", () => {
+    const src = readFileSync(join(torture, "badvers.dat")).toString("latin1");
+    const r = run(["parse", join(torture, "badvers.dat")]);
+    expect(r.status).toBe(1);
+    const lines = r.stdout.split("\n");
+    const m = /^error 4 at (\d+): Version Not Supported$/.exec(lines[0]);
+    expect(m, lines[0]).not.toBeNull();
+    // The offset points at the request's version.
+    expect(src.startsWith("SIP/7.0", Number(m![1]))).toBe(true);
+    const response = r.stdout.substring(lines[0].length + 1);
+    expect(response.startsWith("SIP/2.0 505 Version Not Supported\r\n")).toBe(true);
+    expect(response).toContain("\r\nVia: SIP/7.0/UDP c.example.com;branch=z9hG4bKkdjuw\r\n");
+    expect(response).toContain("\r\nCall-ID: badvers.31417@c.example.com\r\n");
+    expect(response).toContain("\r\nCSeq: 1 OPTIONS\r\n");
+    expect(response).toContain("\r\nFrom: A. Bell <sip:a.g.bell@example.com>;tag=qweoiqpe\r\n");
+    expect(response).toMatch(/\r\nTo: T\. Watson <sip:t\.watson@example\.org>;tag=[0-9a-f]{8}\r\n/);
+    expect(response).toContain("\r\nContent-Length: 0\r\n\r\n");
+  });
+
+  it("the To tag is the same on a retransmission", () => {
+    const a = run(["parse", join(torture, "badvers.dat")]).stdout;
+    const b = run(["parse", "-"], readFileSync(join(torture, "badvers.dat"))).stdout;
+    expect(b).toBe(a);
+  });
+
+  it("a response: the error line and no answer, exit 1 (scalarlg)", () => {
+    const r = run(["parse", join(torture, "scalarlg.dat")]);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/^error 25 at \d+: Malformed CSeq\n\(no response: dropped\)\n$/);
+  });
+});
+
+describe("command line errors", () => {
+  it("a missing file: a one-line message on stderr, exit 2, no stack trace", () => {
+    const missing = join(root, "test/fixtures/no-such-file.sip");
+    const r = run(["parse", missing]);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe("error: cannot read " + missing + ": no such file or directory\n");
+  });
+
+  it("a directory is not a message", () => {
+    const r = run(["parse", corpus]);
+    expect(r.status).toBe(2);
+    expect(r.stderr.startsWith("error: cannot read " + corpus + ": ")).toBe(true);
+    expect(r.stderr).not.toContain("    at ");
+  });
+
+  it("--help prints usage and exits 0", () => {
+    for (const args of [["--help"], ["help"], ["parse", "--help"]]) {
+      const r = run(args);
+      expect(r.status, args.join(" ")).toBe(0);
+      expect(r.stdout.startsWith("usage: doorsip-sim <command>")).toBe(true);
+      expect(r.stdout).toContain("parse <file|->");
+    }
+  });
+
+  it("an unknown command, no command, or parse without a file: usage and exit 2", () => {
+    for (const args of [["frobnicate"], [], ["parse"]]) {
+      const r = run(args);
+      expect(r.status, args.join(" ")).toBe(2);
+      expect(r.stdout.startsWith("usage: doorsip-sim <command>")).toBe(true);
+    }
+  });
+});
+
+describe("demo", () => {
+  it("parses the sample and shows the answer, exit 0", () => {
+    const r = run(["demo"]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toContain("doorsip: parsed 342-byte INVITE from 192.0.2.20:5060");
+    expect(r.stdout).toContain("Call-ID demo-call-1@192.0.2.20, CSeq 1, From tag a1b2c3");
+    expect(r.stdout).toContain("Contact sip:resident@192.0.2.20:5060");
+    expect(r.stdout).toContain("SIP/2.0 180 Ringing\r\n");
+    expect(r.stdout).toContain("\r\nTo: <sip:door@example.org>;tag=door-tag-1\r\n");
+  });
+});
