@@ -184,20 +184,22 @@ export function contentTypeIs(msg: SipMessage, type: string, subtype: string): b
     spanEqualsIgnoreCase(src, mediaType.subtypeStart, mediaType.subtypeEnd, subtype);
 }
 
-/** Leading delta-seconds of a header value, -1 when absent or malformed. */
-function leadingSeconds(msg: SipMessage, id: number): number {
-  const i = msg.findHeader(id);
+/** Retry-After = delta-seconds [ comment ] *( SEMI retry-param ); -1 when absent or malformed. */
+export function retryAfter(msg: SipMessage): number {
+  const i = msg.findHeader(HDR_RETRY_AFTER);
   if (i < 0) return -1;
   const src = msg.src;
   const s = msg.headerValueStart(i);
   const e = msg.headerValueEnd(i);
   let p = s;
   while (p < e && (CHAR_CLASS[src.charCodeAt(p)] & C_DIGIT) !== 0) p++;
-  return parseDecimal(src, s, p, UINT32_MAX);
+  const v = parseDecimal(src, s, p, UINT32_MAX);
+  if (v < 0 || p === e) return v;
+  // After the number only LWS, a comment or parameters may follow.
+  const q = skipLws(src, p, e);
+  const c = src.charCodeAt(q);
+  return q === e || c === 40 || c === CH_SEMI ? v : -1;
 }
-
-/** Retry-After = delta-seconds [ comment ] *( SEMI retry-param ); -1 when absent or malformed. */
-export function retryAfter(msg: SipMessage): number { return leadingSeconds(msg, HDR_RETRY_AFTER); }
 
 /** Min-Expires = delta-seconds; -1 when absent or malformed. */
 export function minExpires(msg: SipMessage): number {

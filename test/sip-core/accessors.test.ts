@@ -383,6 +383,8 @@ describe("scalars", () => {
     expect(retryAfter(response("503 Service Unavailable", "INVITE", ["Retry-After: soon"]))).toBe(-1);
     expect(retryAfter(response("503 Service Unavailable", "INVITE", ["Retry-After: (tomorrow)"]))).toBe(-1);
     expect(retryAfter(response("503 Service Unavailable", "INVITE", ["Retry-After: 949302838503028349304023988"]))).toBe(-1);
+    expect(retryAfter(response("503 Service Unavailable", "INVITE", ["Retry-After: 120abc"]))).toBe(-1);
+    expect(retryAfter(response("503 Service Unavailable", "INVITE", ["Retry-After: 120 abc"]))).toBe(-1);
   });
 
   it("minExpires", () => {
