@@ -1,6 +1,6 @@
 // `sim parse <file|->`: prints a message's parse as JSON, or the error and the response the stack would send.
 import {
-  HEADER_NAMES, HDR_OTHER, METHOD_NAMES, SipMessage, SipWriter, describeError, statelessToTag, parseMessage, writeResponseHead,
+  HEADER_NAMES, HDR_OTHER, METHOD_NAMES, SipMessage, SipWriter, describeError, statelessToTag, parseMessage, validateMessage, writeResponseHead,
 } from "../sip-core/index.ts";
 
 export interface ParseReport {
@@ -26,7 +26,12 @@ export function messageToJson(m: SipMessage): object {
 export function parseReport(bytes: Uint8Array): ParseReport {
   const src = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
   const m = new SipMessage({ maxHeaders: 128, maxMessageSize: 65535, maxUriLength: 1024, maxBodySize: 65535 });
-  const r = parseMessage(src, 0, src.length, m);
+  // The stack's verdict: the parse, then the checks a UAS makes before acting (validateMessage).
+  let r = parseMessage(src, 0, src.length, m);
+  if (r > 0) {
+    const v = validateMessage(m);
+    if (v < 0) r = v;
+  }
   if (r > 0) return { ok: true, text: JSON.stringify(messageToJson(m), null, 2) };
   let text = describeError(m.error, m.errorOffset);
   const status = m.rejectStatus();

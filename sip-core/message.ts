@@ -11,7 +11,7 @@ import {
   ERR_MISSING_FROM, ERR_MISSING_TO, ERR_MISSING_VIA, ERR_REQUEST_URI, ERR_START_LINE, ERR_STATUS_CODE,
   ERR_HEADER_VALUE, ERR_TO, ERR_TOO_MANY_HEADERS, ERR_URI_TOO_LONG, ERR_VERSION, ERR_VIA, errorReason, errorStatus,
 } from "./errors.ts";
-import { NameAddr, parseNameAddr } from "./nameaddr.ts";
+import { NA_LAZY_URI, NameAddr, parseNameAddr } from "./nameaddr.ts";
 import { NameAddrCursor, ViaCursor } from "./headers.ts";
 import { UINT32_MAX, parseDecimal, skipLws, skipToken, spanEquals, spanEqualsIgnoreCase, trimLwsEnd } from "./scan.ts";
 import { SCHEME_SIP, SCHEME_SIPS, SipUri, parseUri } from "./uri.ts";
@@ -61,7 +61,10 @@ export class SipMessage {
   methodEnd = 0;
   uriStart = 0;
   uriEnd = 0;
+  /** The Request-URI; its span is always set, its fields once decodeRequestUri() has run. */
   readonly requestUri: SipUri = new SipUri();
+  ruriDecoded = false;
+  ruriOk = false;
   status = 0;
   reasonStart = 0;
   reasonEnd = 0;
@@ -166,6 +169,21 @@ export class SipMessage {
     return n;
   }
 
+  /**
+   * Parses the Request-URI on first use; false when it is malformed or, for SIP and SIPS, has
+   * a headers component (§19.1.5 forbids it in a Request-URI). Cheap to call again.
+   */
+  decodeRequestUri(): boolean {
+    if (!this.ruriDecoded) {
+      this.ruriDecoded = true;
+      const u = this.requestUri;
+      this.ruriOk = this.isRequest && this.uriEnd > this.uriStart &&
+        parseUri(this.src, this.uriStart, this.uriEnd, u) === 0 &&
+        !((u.scheme === SCHEME_SIP || u.scheme === SCHEME_SIPS) && u.headersStart >= 0);
+    }
+    return this.ruriOk;
+  }
+
   /** True when the CSeq method is the same token as src[s, e). */
   cseqMethodIs(s: number, e: number): boolean {
     const n = e - s;
@@ -263,10 +281,13 @@ function parseStartLine(src: string, p: number, e: number, msg: SipMessage): voi
   }
   msg.startLineOk = true;
   if (sp2 - us > msg.limits.maxUriLength) { fail(msg, ERR_URI_TOO_LONG, us); return; }
+  // The Request-URI is decoded on first use (decodeRequestUri, validateMessage); here only its
+  // first character is checked, which turns away '<' and spaces (RFC 4475 ltgtruri, lwsstart).
   const u = msg.requestUri;
-  if (parseUri(src, us, sp2, u) < 0 || ((u.scheme === SCHEME_SIP || u.scheme === SCHEME_SIPS) && u.headersStart >= 0)) {
-    fail(msg, ERR_REQUEST_URI, us);
-  }
+  u.start = us;
+  u.end = sp2;
+  const c0 = src.charCodeAt(us) | 0x20;
+  if (c0 < 97 || c0 > 122) fail(msg, ERR_REQUEST_URI, us);
 }
 
 /** Call-ID = word [ "@" word ] */
@@ -307,10 +328,10 @@ function decodeHeader(src: string, id: number, vs: number, ve: number, msg: SipM
       msg.viaOk = true;
       return;
     case HDR_FROM:
-      if (parseNameAddr(src, vs, ve, msg.from, 0) !== ve) fail(msg, ERR_FROM, vs);
+      if (parseNameAddr(src, vs, ve, msg.from, NA_LAZY_URI) !== ve) fail(msg, ERR_FROM, vs);
       return;
     case HDR_TO:
-      if (parseNameAddr(src, vs, ve, msg.to, 0) !== ve) fail(msg, ERR_TO, vs);
+      if (parseNameAddr(src, vs, ve, msg.to, NA_LAZY_URI) !== ve) fail(msg, ERR_TO, vs);
       return;
     case HDR_CALL_ID:
       if (!checkCallId(src, vs, ve)) { fail(msg, ERR_CALL_ID, vs); return; }
@@ -378,6 +399,9 @@ export function parseMessage(src: string, off: number, len: number, msg: SipMess
   msg.length = 0;
   msg.bodyStart = msg.bodyEnd = 0;
   msg.requestUri.reset(src);
+  msg.requestUri.start = msg.requestUri.end = -1;
+  msg.ruriDecoded = false;
+  msg.uriStart = msg.uriEnd = 0;
 
   // Leading CRLFs are ignored (§7.5); a datagram of nothing else is a keep-alive, not a message.
   let p = off;
@@ -502,13 +526,16 @@ const viaCursor = new ViaCursor();
 const nameAddrCursor = new NameAddrCursor();
 
 /**
- * The checks parseMessage leaves to the layer that acts on a message: every Via value, every
- * Contact, Route and Record-Route value. A UAS runs it before it processes a request, so a
+ * The checks parseMessage leaves to the layer that acts on a message: the Request-URI, the
+ * From and To URIs, every Via value, every Contact, Route and Record-Route value. A UAS runs it before it processes a request, so a
  * malformed one is answered 400 like any parse error. Returns 0 or a negative error code, and
  * records the error in msg as parseMessage does.
  */
 export function validateMessage(msg: SipMessage): number {
   if (msg.error !== 0) return -msg.error;
+  if (msg.isRequest && !msg.decodeRequestUri()) { fail(msg, ERR_REQUEST_URI, msg.uriStart); return -ERR_REQUEST_URI; }
+  if (!msg.from.decodeUri()) { fail(msg, ERR_FROM, msg.from.start); return -ERR_FROM; }
+  if (!msg.to.decodeUri()) { fail(msg, ERR_TO, msg.to.start); return -ERR_TO; }
   viaCursor.begin(msg);
   while (viaCursor.next()) { /* each value parses or the walk stops */ }
   if (viaCursor.malformed) { fail(msg, ERR_VIA, viaCursor.failedAt); return -ERR_VIA; }

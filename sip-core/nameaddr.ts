@@ -8,6 +8,8 @@ import { SCHEME_SIP, SCHEME_SIPS, SipUri, parseUri } from "./uri.ts";
 export const NA_LIST = 1;
 /** The value may be "*" (Contact in REGISTER, §10.2.2). */
 export const NA_STAR = 2;
+/** Find the URI's span but parse it on first use (decodeUri): From and To at parse time. */
+export const NA_LAZY_URI = 4;
 
 /** One name-addr or addr-spec with its header parameters, as spans; -1 starts mean absent. */
 export class NameAddr {
@@ -21,7 +23,10 @@ export class NameAddr {
   displayEnd = -1;
   /** The URI was inside '<' '>'. */
   bracketed = false;
+  /** The URI; its span is always set, its fields once decodeUri() has run. */
   readonly uri: SipUri = new SipUri();
+  uriDecoded = false;
+  uriOk = false;
   tagStart = -1;
   tagEnd = -1;
   /** expires parameter (Contact), -1 when absent. */
@@ -40,6 +45,21 @@ export class NameAddr {
     this.expires = -1;
     this.qStart = this.qEnd = this.paramsStart = this.paramsEnd = -1;
     this.uri.reset(this.src);
+    this.uri.start = this.uri.end = -1;
+    this.uriDecoded = false;
+  }
+
+  /**
+   * Parses the URI on first use; false when it is malformed (including URI headers outside
+   * angle brackets, §20.10). Cheap to call again.
+   */
+  decodeUri(): boolean {
+    if (!this.uriDecoded) {
+      this.uriDecoded = true;
+      const u = this.uri;
+      this.uriOk = u.start >= 0 && parseUri(this.src, u.start, u.end, u) === 0 && (this.bracketed || u.headersStart < 0);
+    }
+    return this.uriOk;
   }
 
   /** The display name, unquoted and unescaped, "" when absent (allocates). */
@@ -133,8 +153,12 @@ export function parseNameAddr(src: string, p: number, end: number, out: NameAddr
     uriEnd = gt;
     p = gt + 1;
   }
-  if (parseUri(src, uriStart, uriEnd, out.uri) < 0) return -1;
-  if (!out.bracketed && out.uri.headersStart >= 0) return -1;
+  const u = out.uri;
+  u.reset(src);
+  u.start = uriStart;
+  u.end = uriEnd;
+  out.uriDecoded = false;
+  if ((flags & NA_LAZY_URI) === 0 && !out.decodeUri()) return -1;
   valueEnd = p;
   p = skipLws(src, p, end);
   if (p < end && src.charCodeAt(p) === CH_SEMI) out.paramsStart = p;
