@@ -1,0 +1,96 @@
+// Hardware abstraction contract: the small platform interfaces firmware uses (Espruino on a board, Node in the simulator).
+//
+// Style (ECMA-419): objects are made from an options object; data arrives through callbacks given at
+// construction; failures are HAL error codes (hal/errors.ts), never platform exception objects.
+// Received data is a binary string (one char per byte): what Espruino's dgram delivers and what
+// sip-core parses. Data to send is bytes in a caller-owned buffer plus a length (the stack's writer).
+
+/** Monotonic milliseconds; never goes backwards, unrelated to wall-clock time. */
+export interface Clock {
+  now(): number;
+}
+
+/**
+ * One alarm, re-armed by its owner: the stack computes its next deadline and asks for a wake-up then.
+ * No closure is created per timer or per retransmission; the callback is given once, at creation.
+ */
+export interface Alarm {
+  /** Wake at monotonic time `at` (ms); replaces any earlier request. */
+  set(at: number): void;
+  cancel(): void;
+}
+export interface AlarmOptions {
+  onAlarm: () => void;
+}
+
+/** 32-bit random numbers for branches, tags, Call-IDs and cnonces (a seeded generator in the simulator). */
+export interface Random {
+  u32(): number;
+}
+
+export const LOG_ERROR = 0;
+export const LOG_WARN = 1;
+export const LOG_INFO = 2;
+export const LOG_DEBUG = 3;
+
+export interface Log {
+  level: number;
+  write(level: number, msg: string): void;
+}
+
+export interface UdpOptions {
+  /** Local port; 0 picks one. */
+  port: number;
+  /** Local address to bind; the platform default when absent. */
+  address?: string;
+  /** A datagram arrived: its bytes as a binary string, and where it came from. */
+  onMessage: (data: string, address: string, port: number) => void;
+  onError?: (code: number) => void;
+}
+
+export interface UdpSocket {
+  /** The bound local port (known once bound). */
+  readonly port: number;
+  /** Sends data[0, length) to address:port. Returns 0, or a negative HAL error code. */
+  send(data: Uint8Array, length: number, address: string, port: number): number;
+  close(): void;
+}
+
+export interface TcpOptions {
+  address: string;
+  port: number;
+  onConnect?: () => void;
+  /** Bytes arrived, as a binary string (stream: a message may span several calls). */
+  onData: (data: string) => void;
+  onClose?: (code: number) => void;
+}
+
+export interface TcpConnection {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  send(data: Uint8Array, length: number): number;
+  close(): void;
+}
+
+export interface TcpListenOptions {
+  port: number;
+  address?: string;
+  /** A peer connected; return the callbacks for its data. */
+  onConnection: (conn: TcpConnection) => { onData: (data: string) => void; onClose?: (code: number) => void };
+}
+
+export interface TcpServer {
+  readonly port: number;
+  close(): void;
+}
+
+/** Everything firmware needs from a platform, created once at boot. */
+export interface Platform {
+  clock: Clock;
+  random: Random;
+  log: Log;
+  createAlarm(options: AlarmOptions): Alarm;
+  openUdp(options: UdpOptions): UdpSocket | number;
+  connectTcp(options: TcpOptions): TcpConnection | number;
+  listenTcp(options: TcpListenOptions): TcpServer | number;
+}
