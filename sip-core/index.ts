@@ -10,3 +10,6 @@ export * from "./message.ts";
 export * from "./headers.ts";
 export * from "./auth-header.ts";
 export * from "./writer.ts";
+export * from "./transaction.ts";
+export * from "./timerheap.ts";
+export * from "./transactions.ts";

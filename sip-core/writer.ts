@@ -1,5 +1,5 @@
 // RFC 3261 §7 message writer: requests and responses serialised straight into a fixed send buffer (§8.2.6 responses).
-import { HDR_CALL_ID, HDR_CONTENT_LENGTH, HDR_CSEQ, HDR_FROM, HDR_OTHER, HDR_TIMESTAMP, HDR_TO, HDR_VIA, HEADER_NAMES } from "./constants.ts";
+import { HDR_CALL_ID, HDR_CONTENT_LENGTH, HDR_CSEQ, HDR_FROM, HDR_OTHER, HDR_ROUTE, HDR_TIMESTAMP, HDR_TO, HDR_VIA, HEADER_NAMES } from "./constants.ts";
 import { ERR_BUFFER_FULL } from "./errors.ts";
 import type { SipMessage } from "./message.ts";
 
@@ -178,4 +178,38 @@ function fnv1a(src: string, s: number, e: number, h: number): number {
     h = (h + (h << 1) + (h << 4) + (h << 7) + (h << 8) + (h << 24)) >>> 0;
   }
   return h;
+}
+
+/**
+ * The ACK an INVITE client transaction sends for a non-2xx final response (RFC 3261 §17.1.1.3):
+ * the request's Request-URI, top Via, Route headers, From, Call-ID and CSeq number, and the
+ * response's To (with its tag). Returns the length, or -ERR_BUFFER_FULL.
+ */
+export function writeAckForNon2xx(w: SipWriter, req: SipMessage, resp: SipMessage): number {
+  const src = req.src;
+  w.str("ACK ").span(src, req.uriStart, req.uriEnd).str(" SIP/2.0\r\n");
+  w.headerSpan("Via", src, req.via.start, req.via.end);
+  for (let i = 0; i < req.headerCount; i++) {
+    if (req.headerId(i) === HDR_ROUTE) w.headerSpan("Route", src, req.headerValueStart(i), req.headerValueEnd(i));
+  }
+  w.str("Max-Forwards: 70\r\n");
+  const fi = req.findHeader(HDR_FROM);
+  w.headerSpan("From", src, req.headerValueStart(fi), req.headerValueEnd(fi));
+  const ti = resp.findHeader(HDR_TO);
+  w.headerSpan("To", resp.src, resp.headerValueStart(ti), resp.headerValueEnd(ti));
+  w.headerSpan("Call-ID", src, req.callIdStart, req.callIdEnd);
+  w.str("CSeq: ").num(req.cseq).str(" ACK\r\n");
+  return w.end(null, 0, 0);
+}
+
+/** Bytes as a binary string (allocates; for rare paths such as re-reading a kept request). */
+export function bytesToBinaryString(buf: Uint8Array, length: number): string {
+  let s = "";
+  for (let i = 0; i < length; i += 1024) {
+    const end = i + 1024 < length ? i + 1024 : length;
+    let chunk = "";
+    for (let j = i; j < end; j++) chunk += String.fromCharCode(buf[j]);
+    s += chunk;
+  }
+  return s;
 }

@@ -1,0 +1,87 @@
+// RFC 3261 §17.1.1 INVITE client transaction (Figure 5) with RFC 6026's Accepted state and Timer M.
+import { SipMessage, parseMessage } from "./message.ts";
+import {
+  TRANSPORT_UDP, TS_ACCEPTED, TS_CALLING, TS_COMPLETED, TS_PROCEEDING, type Transaction,
+} from "./transaction.ts";
+import type { TransactionLayer } from "./transactions.ts";
+import { bytesToBinaryString, writeAckForNon2xx } from "./writer.ts";
+
+// The kept request, re-read only to build the ACK for a non-2xx final response (rare).
+const request = new SipMessage();
+
+/** Calling: send the INVITE; Timer A (retransmit, unreliable transports only) and Timer B (timeout). */
+export function ictStart(L: TransactionLayer, tx: Transaction, now: number): void {
+  tx.state = TS_CALLING;
+  const t1 = L.timers.t1;
+  if (tx.transport === TRANSPORT_UDP) {
+    tx.retransmitInterval = t1;
+    tx.retransmitAt = now + t1;
+  }
+  tx.timeoutAt = now + 64 * t1;
+  L.transmit(tx);
+}
+
+function sendAck(L: TransactionLayer, tx: Transaction, resp: SipMessage): void {
+  const src = bytesToBinaryString(tx.buffer, tx.length);
+  if (parseMessage(src, 0, src.length, request) < 0) return;
+  const w = L.scratch.reset();
+  const n = writeAckForNon2xx(w, request, resp);
+  if (n > 0) L.transport.send(w.buf, n, tx.address, tx.port, tx.transport);
+}
+
+export function ictOnResponse(L: TransactionLayer, tx: Transaction, msg: SipMessage, now: number): void {
+  const status = msg.status;
+  switch (tx.state) {
+    case TS_CALLING:
+    case TS_PROCEEDING:
+      tx.status = status;
+      // Any response stops retransmission and Timer B (§17.1.1.2).
+      tx.retransmitAt = -1;
+      tx.timeoutAt = -1;
+      if (status < 200) {
+        tx.state = TS_PROCEEDING;
+        L.tu.onResponse(tx, msg);
+      } else if (status < 300) {
+        // RFC 6026: wait in Accepted for 2xx retransmissions from other forks; the TU ACKs them.
+        tx.state = TS_ACCEPTED;
+        tx.lingerAt = now + 64 * L.timers.t1;
+        L.tu.onResponse(tx, msg);
+      } else {
+        tx.state = TS_COMPLETED;
+        sendAck(L, tx, msg);
+        tx.lingerAt = tx.transport === TRANSPORT_UDP ? now + 32000 : now; // Timer D
+        L.tu.onResponse(tx, msg);
+      }
+      return;
+    case TS_COMPLETED:
+      // A retransmitted final response: ACK again, the TU has heard it.
+      if (status >= 300) { L.stats.retransmissionsAbsorbed++; sendAck(L, tx, msg); }
+      return;
+    case TS_ACCEPTED:
+      if (status >= 200 && status < 300) L.tu.onResponse(tx, msg);
+      return;
+  }
+}
+
+export function ictOnTimer(L: TransactionLayer, tx: Transaction, now: number): void {
+  if (tx.timeoutAt >= 0 && tx.timeoutAt <= now) {
+    // Timer B: no response at all.
+    tx.timeoutAt = tx.retransmitAt = -1;
+    L.tu.onTimeout(tx);
+    L.terminate(tx);
+    return;
+  }
+  if (tx.retransmitAt >= 0 && tx.retransmitAt <= now && tx.state === TS_CALLING) {
+    // Timer A: resend, double the interval (no T2 cap for INVITE).
+    L.stats.retransmissionsSent++;
+    tx.retransmitInterval *= 2;
+    tx.retransmitAt = now + tx.retransmitInterval;
+    L.transmit(tx);
+    return;
+  }
+  if (tx.lingerAt >= 0 && tx.lingerAt <= now) {
+    // Timer D (Completed) or Timer M (Accepted).
+    tx.lingerAt = -1;
+    L.terminate(tx);
+  }
+}

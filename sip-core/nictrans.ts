@@ -1,0 +1,56 @@
+// RFC 3261 §17.1.2 non-INVITE client transaction (Figure 6): Timers E, F and K.
+import type { SipMessage } from "./message.ts";
+import { TRANSPORT_UDP, TS_COMPLETED, TS_PROCEEDING, TS_TRYING, type Transaction } from "./transaction.ts";
+import type { TransactionLayer } from "./transactions.ts";
+
+/** Trying: send; Timer E (retransmit, unreliable only) and Timer F (timeout). */
+export function nictStart(L: TransactionLayer, tx: Transaction, now: number): void {
+  tx.state = TS_TRYING;
+  const t1 = L.timers.t1;
+  if (tx.transport === TRANSPORT_UDP) {
+    tx.retransmitInterval = t1;
+    tx.retransmitAt = now + t1;
+  }
+  tx.timeoutAt = now + 64 * t1;
+  L.transmit(tx);
+}
+
+export function nictOnResponse(L: TransactionLayer, tx: Transaction, msg: SipMessage, now: number): void {
+  if (tx.state !== TS_TRYING && tx.state !== TS_PROCEEDING) {
+    L.stats.retransmissionsAbsorbed++; // Completed absorbs retransmitted finals
+    return;
+  }
+  tx.status = msg.status;
+  if (msg.status < 200) {
+    tx.state = TS_PROCEEDING;
+    L.tu.onResponse(tx, msg);
+    return;
+  }
+  tx.state = TS_COMPLETED;
+  tx.retransmitAt = tx.timeoutAt = -1;
+  tx.lingerAt = tx.transport === TRANSPORT_UDP ? now + L.timers.t4 : now; // Timer K
+  L.tu.onResponse(tx, msg);
+}
+
+export function nictOnTimer(L: TransactionLayer, tx: Transaction, now: number): void {
+  if (tx.timeoutAt >= 0 && tx.timeoutAt <= now) {
+    // Timer F.
+    tx.timeoutAt = tx.retransmitAt = -1;
+    L.tu.onTimeout(tx);
+    L.terminate(tx);
+    return;
+  }
+  if (tx.retransmitAt >= 0 && tx.retransmitAt <= now) {
+    // Timer E: doubling up to T2 in Trying, every T2 in Proceeding.
+    L.stats.retransmissionsSent++;
+    const t2 = L.timers.t2;
+    tx.retransmitInterval = tx.state === TS_PROCEEDING ? t2 : Math.min(tx.retransmitInterval * 2, t2);
+    tx.retransmitAt = now + tx.retransmitInterval;
+    L.transmit(tx);
+    return;
+  }
+  if (tx.lingerAt >= 0 && tx.lingerAt <= now) {
+    tx.lingerAt = -1;
+    L.terminate(tx);
+  }
+}

@@ -1,0 +1,30 @@
+// RFC 3261 §17.2.2 non-INVITE server transaction (Figure 8): Timer J.
+import { TRANSPORT_UDP, TS_COMPLETED, TS_PROCEEDING, TS_TRYING, type Transaction } from "./transaction.ts";
+import type { TransactionLayer } from "./transactions.ts";
+
+export function nistStart(_L: TransactionLayer, tx: Transaction, _now: number): void {
+  tx.state = TS_TRYING;
+}
+
+export function nistOnRespond(L: TransactionLayer, tx: Transaction, now: number): void {
+  if (tx.state !== TS_TRYING && tx.state !== TS_PROCEEDING) return;
+  if (tx.status < 200) tx.state = TS_PROCEEDING;
+  else {
+    tx.state = TS_COMPLETED;
+    tx.lingerAt = tx.transport === TRANSPORT_UDP ? now + 64 * L.timers.t1 : now; // Timer J
+  }
+  L.transmit(tx);
+}
+
+/** A retransmitted request: repeat the last response, or absorb it in Trying. */
+export function nistOnRetransmission(L: TransactionLayer, tx: Transaction, _now: number): void {
+  L.stats.retransmissionsAbsorbed++;
+  if ((tx.state === TS_PROCEEDING || tx.state === TS_COMPLETED) && tx.length > 0) L.transmit(tx);
+}
+
+export function nistOnTimer(L: TransactionLayer, tx: Transaction, now: number): void {
+  if (tx.lingerAt >= 0 && tx.lingerAt <= now) {
+    tx.lingerAt = -1;
+    L.terminate(tx);
+  }
+}

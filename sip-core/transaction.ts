@@ -1,0 +1,114 @@
+// RFC 3261 §17 transaction record, timer configuration and the interfaces the transaction layer talks through.
+import type { SipMessage } from "./message.ts";
+
+// Kinds (§17.1.1, §17.1.2, §17.2.1, §17.2.2).
+export const TX_INVITE_CLIENT = 1;
+export const TX_NON_INVITE_CLIENT = 2;
+export const TX_INVITE_SERVER = 3;
+export const TX_NON_INVITE_SERVER = 4;
+
+// States, shared numbering across the four machines (each uses the ones its figure has).
+export const TS_FREE = 0;
+export const TS_CALLING = 1; // INVITE client, before any response
+export const TS_TRYING = 2; // non-INVITE client and server, before any response
+export const TS_PROCEEDING = 3;
+export const TS_COMPLETED = 4;
+export const TS_CONFIRMED = 5; // INVITE server after ACK
+export const TS_ACCEPTED = 6; // RFC 6026: INVITE client and server after a 2xx
+export const TS_TERMINATED = 7;
+
+// Transports, as the layer needs to know them: only unreliable ones retransmit.
+export const TRANSPORT_UDP = 0;
+export const TRANSPORT_TCP = 1;
+
+/** Protocol timers (ms). Defaults are RFC 3261's T1, T2, T4. */
+export interface TimerConfig {
+  t1: number;
+  t2: number;
+  t4: number;
+  /** An INVITE server sends 100 Trying when the TU has not answered within this (§17.2.1: 200 ms). */
+  trying: number;
+}
+export const DEFAULT_TIMERS: TimerConfig = { t1: 500, t2: 4000, t4: 5000, trying: 200 };
+
+/** Where the layer sends bytes; the firmware binds it to a HAL socket. Returns 0 or a negative error. */
+export interface TransportPort {
+  send(data: Uint8Array, length: number, address: string, port: number, transport: number): number;
+}
+
+/** The transaction user (UA core, dialogs, registration), given once. Callbacks must not throw. */
+export interface TransactionUser {
+  /** A new server transaction: answer it with TransactionLayer.respond. */
+  onRequest(tx: Transaction, msg: SipMessage): void;
+  /** A response for a client transaction (provisional or final, 2xx retransmissions included in Accepted). */
+  onResponse(tx: Transaction, msg: SipMessage): void;
+  /** Timer B or F fired: the request got no final response. */
+  onTimeout(tx: Transaction): void;
+  /** The transport refused to send. */
+  onTransportError(tx: Transaction): void;
+  /** The transaction ended and its slot returned to the pool. */
+  onTerminated(tx: Transaction): void;
+  /** A request matching no transaction that must not create one: an ACK for a 2xx (§17.2.3, §13.3.1.4). */
+  onAck(msg: SipMessage, address: string, port: number): void;
+  /** A response matching no client transaction (e.g. a 2xx retransmission after the transaction ended). */
+  onStrayResponse(msg: SipMessage, address: string, port: number): void;
+}
+
+/** Most bytes of a branch a transaction remembers for matching (longer branches compare their prefix). */
+export const BRANCH_CAPACITY = 64;
+
+/**
+ * One transaction slot. Slots are allocated once in a fixed pool and reused: `generation` changes
+ * on every reuse so a stale handle can be told from the live one.
+ */
+export class Transaction {
+  readonly index: number;
+  generation = 0;
+  kind = 0;
+  state = TS_FREE;
+  /** Method id of the request (METHOD_*). */
+  method = 0;
+  cseq = 0;
+  /** Branch of the top Via, as bytes (matching compares spans against it without a string). */
+  readonly branch: Uint8Array = new Uint8Array(BRANCH_CAPACITY);
+  branchLength = 0;
+  /** Server transactions: FNV hash of the top Via sent-by (host and port), part of the §17.2.3 key. */
+  sentByHash = 0;
+  /** Hash of Call-ID, From tag and CSeq: merged-request detection (§8.2.2.2) and RFC 2543 matching. */
+  dialogKeyHash = 0;
+  /** Where requests go (client) or where responses go (server). */
+  address = "";
+  port = 0;
+  transport = TRANSPORT_UDP;
+  /** The request (client) or the last response (server), kept for retransmission. */
+  readonly buffer: Uint8Array;
+  length = 0;
+  /** Status of the last response sent (server) or received (client). */
+  status = 0;
+  // Timers: absolute deadlines in ms, -1 when not running.
+  retransmitAt = -1;
+  retransmitInterval = 0;
+  timeoutAt = -1;
+  lingerAt = -1;
+  tryingAt = -1;
+  /** Earliest running deadline, -1 when none (the heap entry for this slot carries it). */
+  nextAt = -1;
+  /** For the TU: any number it wants to associate (a dialog or registration slot). */
+  owner = -1;
+  /** Index of the next slot in the free list or in a hash chain. */
+  nextFree = -1;
+  nextInBranchChain = -1;
+  nextInKeyChain = -1;
+
+  constructor(index: number, bufferSize: number) {
+    this.index = index;
+    this.buffer = new Uint8Array(bufferSize);
+  }
+
+  /** The branch as text (allocates). */
+  branchText(): string {
+    let s = "";
+    for (let i = 0; i < this.branchLength; i++) s += String.fromCharCode(this.branch[i]);
+    return s;
+  }
+}

@@ -1,0 +1,472 @@
+// RFC 3261 §17 transaction layer: a fixed pool, constant-time matching (§17.1.3, §17.2.3), one timer heap, 503 when full.
+import { METHOD_ACK, METHOD_CANCEL, METHOD_INVITE } from "./constants.ts";
+import { ERR_POOL_FULL } from "./errors.ts";
+import type { SipMessage } from "./message.ts";
+import {
+  BRANCH_CAPACITY, DEFAULT_TIMERS, TRANSPORT_UDP, TS_FREE, TS_TERMINATED, TX_INVITE_CLIENT, TX_INVITE_SERVER,
+  TX_NON_INVITE_CLIENT, TX_NON_INVITE_SERVER, Transaction, type TimerConfig, type TransactionUser, type TransportPort,
+} from "./transaction.ts";
+import { TimerHeap } from "./timerheap.ts";
+import { SipWriter, statelessToTag, writeResponseHead } from "./writer.ts";
+import { ictOnResponse, ictOnTimer, ictStart } from "./ictrans.ts";
+import { nictOnResponse, nictOnTimer, nictStart } from "./nictrans.ts";
+import { istOnAck, istOnRespond, istOnRetransmission, istOnTimer, istStart } from "./istrans.ts";
+import { nistOnRespond, nistOnRetransmission, nistOnTimer, nistStart } from "./nistrans.ts";
+
+export interface TransactionLayerConfig {
+  /** Transactions alive at once (client and server together). A request beyond it gets 503. */
+  capacity: number;
+  /** Bytes kept per transaction for retransmission (the largest request or response sent). */
+  bufferSize: number;
+  timers: TimerConfig;
+  /** Seconds put in Retry-After of the 503 sent when the pool is full. */
+  retryAfter: number;
+}
+
+export const DEFAULT_TRANSACTION_CONFIG: TransactionLayerConfig = { capacity: 32, bufferSize: 1500, timers: DEFAULT_TIMERS, retryAfter: 5 };
+
+/** Counters a status call or a test reads; never reset by the layer. */
+export class TransactionStats {
+  created = 0;
+  terminated = 0;
+  retransmissionsSent = 0;
+  retransmissionsAbsorbed = 0;
+  poolFull = 0;
+  merged = 0;
+  strayResponses = 0;
+  transportErrors = 0;
+}
+
+function fnv(src: string, s: number, e: number, h: number): number {
+  for (let i = s; i < e; i++) {
+    h ^= src.charCodeAt(i);
+    h = (h + (h << 1) + (h << 4) + (h << 7) + (h << 8) + (h << 24)) >>> 0;
+  }
+  return h;
+}
+
+function fnvNumber(v: number, h: number): number {
+  for (let i = 0; i < 4; i++) {
+    h ^= (v >>> (i * 8)) & 0xff;
+    h = (h + (h << 1) + (h << 4) + (h << 7) + (h << 8) + (h << 24)) >>> 0;
+  }
+  return h;
+}
+
+/**
+ * The transaction layer. Every entry point takes the current time in ms; it never reads a clock.
+ * The owner calls poll(now) when nextDeadline() arrives (one HAL alarm is enough).
+ */
+export class TransactionLayer {
+  readonly config: TransactionLayerConfig;
+  readonly timers: TimerConfig;
+  readonly stats: TransactionStats = new TransactionStats();
+  readonly transport: TransportPort;
+  readonly tu: TransactionUser;
+  private readonly pool: Transaction[] = [];
+  private freeHead = -1;
+  active = 0;
+  private readonly heap: TimerHeap;
+  private readonly tableMask: number;
+  private readonly branchHeads: Int32Array;
+  private readonly keyHeads: Int32Array;
+  /** Scratch writer for stateless answers (503, 482) and ACKs for non-2xx. */
+  readonly scratch: SipWriter;
+
+  constructor(config: TransactionLayerConfig, transport: TransportPort, tu: TransactionUser) {
+    this.config = config;
+    this.timers = config.timers;
+    this.transport = transport;
+    this.tu = tu;
+    for (let i = 0; i < config.capacity; i++) {
+      const tx = new Transaction(i, config.bufferSize);
+      tx.nextFree = i + 1 < config.capacity ? i + 1 : -1;
+      this.pool.push(tx);
+    }
+    this.freeHead = config.capacity > 0 ? 0 : -1;
+    let size = 16;
+    while (size < config.capacity * 2) size *= 2;
+    this.tableMask = size - 1;
+    this.branchHeads = new Int32Array(size).fill(-1);
+    this.keyHeads = new Int32Array(size).fill(-1);
+    this.heap = new TimerHeap(config.capacity * 4 + 8);
+    this.scratch = new SipWriter(config.bufferSize);
+  }
+
+  /** The slot with this index (for the TU's handles). */
+  slot(index: number): Transaction { return this.pool[index]; }
+
+  // ------------------------------------------------------------------------------------------
+  // Pool and indexes
+  // ------------------------------------------------------------------------------------------
+
+  private allocate(kind: number): Transaction | null {
+    const i = this.freeHead;
+    if (i < 0) return null;
+    const tx = this.pool[i];
+    this.freeHead = tx.nextFree;
+    tx.nextFree = -1;
+    tx.generation++;
+    tx.kind = kind;
+    tx.status = 0;
+    tx.length = 0;
+    tx.retransmitAt = tx.timeoutAt = tx.lingerAt = tx.tryingAt = tx.nextAt = -1;
+    tx.retransmitInterval = 0;
+    tx.owner = -1;
+    tx.transport = TRANSPORT_UDP;
+    this.active++;
+    this.stats.created++;
+    return tx;
+  }
+
+  private branchHash(tx: Transaction): number {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < tx.branchLength; i++) {
+      h ^= tx.branch[i];
+      h = (h + (h << 1) + (h << 4) + (h << 7) + (h << 8) + (h << 24)) >>> 0;
+    }
+    return h & this.tableMask;
+  }
+
+  private link(tx: Transaction): void {
+    const b = this.branchHash(tx);
+    tx.nextInBranchChain = this.branchHeads[b];
+    this.branchHeads[b] = tx.index;
+    const k = tx.dialogKeyHash & this.tableMask;
+    tx.nextInKeyChain = this.keyHeads[k];
+    this.keyHeads[k] = tx.index;
+  }
+
+  private unlink(tx: Transaction): void {
+    const b = this.branchHash(tx);
+    let prev = -1;
+    for (let i = this.branchHeads[b]; i >= 0; i = this.pool[i].nextInBranchChain) {
+      if (i === tx.index) {
+        if (prev < 0) this.branchHeads[b] = tx.nextInBranchChain;
+        else this.pool[prev].nextInBranchChain = tx.nextInBranchChain;
+        break;
+      }
+      prev = i;
+    }
+    const k = tx.dialogKeyHash & this.tableMask;
+    prev = -1;
+    for (let i = this.keyHeads[k]; i >= 0; i = this.pool[i].nextInKeyChain) {
+      if (i === tx.index) {
+        if (prev < 0) this.keyHeads[k] = tx.nextInKeyChain;
+        else this.pool[prev].nextInKeyChain = tx.nextInKeyChain;
+        break;
+      }
+      prev = i;
+    }
+  }
+
+  /** Ends a transaction: out of the indexes, slot back to the pool, TU told. */
+  terminate(tx: Transaction): void {
+    if (tx.state === TS_FREE) return;
+    tx.state = TS_TERMINATED;
+    this.unlink(tx);
+    tx.nextAt = -1;
+    this.active--;
+    this.stats.terminated++;
+    this.tu.onTerminated(tx);
+    tx.state = TS_FREE;
+    tx.nextFree = this.freeHead;
+    this.freeHead = tx.index;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Timers
+  // ------------------------------------------------------------------------------------------
+
+  /** Recomputes a slot's earliest deadline from its timers and files it in the heap. */
+  schedule(tx: Transaction): void {
+    let at = -1;
+    if (tx.retransmitAt >= 0) at = tx.retransmitAt;
+    if (tx.timeoutAt >= 0 && (at < 0 || tx.timeoutAt < at)) at = tx.timeoutAt;
+    if (tx.lingerAt >= 0 && (at < 0 || tx.lingerAt < at)) at = tx.lingerAt;
+    if (tx.tryingAt >= 0 && (at < 0 || tx.tryingAt < at)) at = tx.tryingAt;
+    if (at === tx.nextAt) return;
+    tx.nextAt = at;
+    if (at < 0) return;
+    if (!this.heap.push(at, tx.index, tx.generation)) {
+      this.compactHeap();
+      this.heap.push(at, tx.index, tx.generation);
+    }
+  }
+
+  private compactHeap(): void {
+    this.heap.clear();
+    for (let i = 0; i < this.pool.length; i++) {
+      const tx = this.pool[i];
+      if (tx.state !== TS_FREE && tx.nextAt >= 0) this.heap.push(tx.nextAt, tx.index, tx.generation);
+    }
+  }
+
+  /** The earliest time poll() has work, or -1 when no timer runs. */
+  nextDeadline(): number {
+    for (;;) {
+      const at = this.heap.peekAt();
+      if (at < 0) return -1;
+      const tx = this.pool[this.heap.peekSlot()];
+      if (tx.state !== TS_FREE && tx.generation === this.heap.peekGen() && tx.nextAt === at) return at;
+      this.heap.pop();
+    }
+  }
+
+  /** Runs every timer due at or before now. */
+  poll(now: number): void {
+    for (;;) {
+      const at = this.heap.peekAt();
+      if (at < 0 || at > now) return;
+      const tx = this.pool[this.heap.peekSlot()];
+      const gen = this.heap.peekGen();
+      this.heap.pop();
+      if (tx.state === TS_FREE || tx.generation !== gen || tx.nextAt !== at) continue;
+      tx.nextAt = -1;
+      switch (tx.kind) {
+        case TX_INVITE_CLIENT: ictOnTimer(this, tx, now); break;
+        case TX_NON_INVITE_CLIENT: nictOnTimer(this, tx, now); break;
+        case TX_INVITE_SERVER: istOnTimer(this, tx, now); break;
+        case TX_NON_INVITE_SERVER: nistOnTimer(this, tx, now); break;
+      }
+      if (tx.state !== TS_FREE) this.schedule(tx);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Sending
+  // ------------------------------------------------------------------------------------------
+
+  /** (Re)sends the bytes a transaction keeps; a refusal ends it with a transport error. */
+  transmit(tx: Transaction): boolean {
+    const r = this.transport.send(tx.buffer, tx.length, tx.address, tx.port, tx.transport);
+    if (r < 0) {
+      this.stats.transportErrors++;
+      this.tu.onTransportError(tx);
+      this.terminate(tx);
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Starts a client transaction for a request the TU wrote into data[0, length): its method id,
+   * CSeq number and top-Via branch, and where to send it. Returns the transaction, or null when the
+   * pool is full (ERR_POOL_FULL) or the request does not fit the per-transaction buffer.
+   */
+  sendRequest(data: Uint8Array, length: number, method: number, cseq: number, branch: string,
+    address: string, port: number, transport: number, now: number): Transaction | null {
+    if (length > this.config.bufferSize || branch.length > BRANCH_CAPACITY) return null;
+    const tx = this.allocate(method === METHOD_INVITE ? TX_INVITE_CLIENT : TX_NON_INVITE_CLIENT);
+    if (tx === null) { this.stats.poolFull++; return null; }
+    tx.buffer.set(data.subarray(0, length));
+    tx.length = length;
+    tx.method = method;
+    tx.cseq = cseq;
+    tx.branchLength = branch.length;
+    for (let i = 0; i < branch.length; i++) tx.branch[i] = branch.charCodeAt(i);
+    tx.dialogKeyHash = 0;
+    tx.sentByHash = 0;
+    tx.address = address;
+    tx.port = port;
+    tx.transport = transport;
+    this.link(tx);
+    if (tx.kind === TX_INVITE_CLIENT) ictStart(this, tx, now);
+    else nictStart(this, tx, now);
+    if (tx.state !== TS_FREE) this.schedule(tx);
+    return tx;
+  }
+
+  /** The error code sendRequest's null means when the pool is exhausted. */
+  readonly poolFullError = ERR_POOL_FULL;
+
+  /**
+   * The TU answers a server transaction with a response it wrote into data[0, length) (use
+   * writeResponseHead). The layer keeps it for retransmission and moves the state machine.
+   */
+  respond(tx: Transaction, data: Uint8Array, length: number, status: number, now: number): boolean {
+    if (tx.state === TS_FREE || (tx.kind !== TX_INVITE_SERVER && tx.kind !== TX_NON_INVITE_SERVER)) return false;
+    if (length > this.config.bufferSize) return false;
+    tx.buffer.set(data.subarray(0, length));
+    tx.length = length;
+    tx.status = status;
+    if (tx.kind === TX_INVITE_SERVER) istOnRespond(this, tx, now);
+    else nistOnRespond(this, tx, now);
+    if (tx.state !== TS_FREE) this.schedule(tx);
+    return true;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Receiving
+  // ------------------------------------------------------------------------------------------
+
+  private branchMatches(tx: Transaction, src: string, s: number, e: number): boolean {
+    const n = e - s;
+    if (n !== tx.branchLength && !(n > BRANCH_CAPACITY && tx.branchLength === BRANCH_CAPACITY)) return false;
+    const m = tx.branchLength;
+    for (let i = 0; i < m; i++) if (tx.branch[i] !== src.charCodeAt(s + i)) return false;
+    return true;
+  }
+
+  /** §17.1.3: a response matches the client transaction with its top branch and CSeq method. */
+  private matchClient(msg: SipMessage): Transaction | null {
+    const v = msg.via;
+    if (v.branchStart < 0) return null;
+    let h = 0x811c9dc5;
+    const e = v.branchEnd - v.branchStart > BRANCH_CAPACITY ? v.branchStart + BRANCH_CAPACITY : v.branchEnd;
+    h = fnv(msg.src, v.branchStart, e, h) & this.tableMask;
+    for (let i = this.branchHeads[h]; i >= 0; i = this.pool[i].nextInBranchChain) {
+      const tx = this.pool[i];
+      if ((tx.kind === TX_INVITE_CLIENT || tx.kind === TX_NON_INVITE_CLIENT) && tx.method === msg.cseqMethod &&
+          this.branchMatches(tx, msg.src, v.branchStart, v.branchEnd)) return tx;
+    }
+    return null;
+  }
+
+  private sentByHash(msg: SipMessage): number {
+    const v = msg.via;
+    return fnvNumber(v.port, fnv(msg.src, v.hostStart, v.hostEnd, 0x811c9dc5));
+  }
+
+  /** Hash of Call-ID, From tag and CSeq number: what identifies a request across branches. */
+  private requestKeyHash(msg: SipMessage): number {
+    let h = fnv(msg.src, msg.callIdStart, msg.callIdEnd, 0x811c9dc5);
+    if (msg.from.tagStart >= 0) h = fnv(msg.src, msg.from.tagStart, msg.from.tagEnd, h);
+    return fnvNumber(msg.cseq, h);
+  }
+
+  /**
+   * §17.2.3: with a magic-cookie branch, a request matches the server transaction with the same
+   * branch, sent-by and method (ACK matches its INVITE). Otherwise (RFC 2543 peers) it matches on
+   * Call-ID, From tag, CSeq number and sent-by, with the method rule the same.
+   */
+  private matchServer(msg: SipMessage): Transaction | null {
+    const v = msg.via;
+    const method = msg.method === METHOD_ACK ? METHOD_INVITE : msg.method;
+    const sentBy = this.sentByHash(msg);
+    const src = msg.src;
+    if (v.hasMagicCookie()) {
+      const e = v.branchEnd - v.branchStart > BRANCH_CAPACITY ? v.branchStart + BRANCH_CAPACITY : v.branchEnd;
+      const h = fnv(src, v.branchStart, e, 0x811c9dc5) & this.tableMask;
+      for (let i = this.branchHeads[h]; i >= 0; i = this.pool[i].nextInBranchChain) {
+        const tx = this.pool[i];
+        if ((tx.kind === TX_INVITE_SERVER || tx.kind === TX_NON_INVITE_SERVER) && tx.method === method &&
+            tx.sentByHash === sentBy && this.branchMatches(tx, src, v.branchStart, v.branchEnd)) return tx;
+      }
+      return null;
+    }
+    const key = this.requestKeyHash(msg);
+    for (let i = this.keyHeads[key & this.tableMask]; i >= 0; i = this.pool[i].nextInKeyChain) {
+      const tx = this.pool[i];
+      if ((tx.kind === TX_INVITE_SERVER || tx.kind === TX_NON_INVITE_SERVER) && tx.method === method &&
+          tx.dialogKeyHash === key && tx.sentByHash === sentBy && tx.branchLength === 0) return tx;
+    }
+    return null;
+  }
+
+  /** §8.2.2.2: a request without To tag that repeats the Call-ID, From tag and CSeq of a live server transaction. */
+  private isMerged(msg: SipMessage): boolean {
+    if (msg.to.tagStart >= 0) return false;
+    const key = this.requestKeyHash(msg);
+    for (let i = this.keyHeads[key & this.tableMask]; i >= 0; i = this.pool[i].nextInKeyChain) {
+      const tx = this.pool[i];
+      if ((tx.kind === TX_INVITE_SERVER || tx.kind === TX_NON_INVITE_SERVER) && tx.dialogKeyHash === key && tx.method === msg.method) return true;
+    }
+    return false;
+  }
+
+  /** Answers a request without a transaction (pool full, merged request). */
+  private answerStatelessly(msg: SipMessage, status: number, reason: string, address: string, port: number, transport: number): void {
+    const w = this.scratch.reset();
+    writeResponseHead(w, msg, status, reason, statelessToTag(msg));
+    if (status === 503) w.headerNum("Retry-After", this.config.retryAfter);
+    const n = w.end(null, 0, 0);
+    if (n > 0) this.transport.send(w.buf, n, address, port, transport);
+  }
+
+  /**
+   * Hands a parsed, validated message to the layer. address/port are where responses go (the
+   * transport has applied §18.2.2: received/rport). Requests create or match server transactions;
+   * responses match client transactions.
+   */
+  receive(msg: SipMessage, address: string, port: number, transport: number, now: number): void {
+    if (!msg.isRequest) {
+      const tx = this.matchClient(msg);
+      if (tx === null) {
+        this.stats.strayResponses++;
+        this.tu.onStrayResponse(msg, address, port);
+        return;
+      }
+      if (tx.kind === TX_INVITE_CLIENT) ictOnResponse(this, tx, msg, now);
+      else nictOnResponse(this, tx, msg, now);
+      if (tx.state !== TS_FREE) this.schedule(tx);
+      return;
+    }
+    const tx = this.matchServer(msg);
+    if (tx !== null) {
+      if (msg.method === METHOD_ACK) {
+        if (tx.kind === TX_INVITE_SERVER) istOnAck(this, tx, msg, address, port, now);
+      } else if (tx.kind === TX_INVITE_SERVER) istOnRetransmission(this, tx, now);
+      else nistOnRetransmission(this, tx, now);
+      if (tx.state !== TS_FREE) this.schedule(tx);
+      return;
+    }
+    if (msg.method === METHOD_ACK) {
+      this.tu.onAck(msg, address, port);
+      return;
+    }
+    if (this.isMerged(msg)) {
+      this.stats.merged++;
+      this.answerStatelessly(msg, 482, "Loop Detected", address, port, transport);
+      return;
+    }
+    const v = msg.via;
+    const branchLength = v.hasMagicCookie() ? Math.min(v.branchEnd - v.branchStart, BRANCH_CAPACITY) : 0;
+    const nt = this.allocate(msg.method === METHOD_INVITE ? TX_INVITE_SERVER : TX_NON_INVITE_SERVER);
+    if (nt === null) {
+      this.stats.poolFull++;
+      this.answerStatelessly(msg, 503, "Service Unavailable", address, port, transport);
+      return;
+    }
+    nt.method = msg.method;
+    nt.cseq = msg.cseq;
+    nt.branchLength = branchLength;
+    for (let i = 0; i < branchLength; i++) nt.branch[i] = msg.src.charCodeAt(v.branchStart + i);
+    nt.sentByHash = this.sentByHash(msg);
+    nt.dialogKeyHash = this.requestKeyHash(msg);
+    nt.address = address;
+    nt.port = port;
+    nt.transport = transport;
+    this.link(nt);
+    if (nt.kind === TX_INVITE_SERVER) istStart(this, nt, msg, now);
+    else nistStart(this, nt, now);
+    this.schedule(nt);
+    this.tu.onRequest(nt, msg);
+  }
+
+  /**
+   * The INVITE server transaction a CANCEL targets (§9.2): same branch and sent-by, method
+   * INVITE. The TU answers the CANCEL itself and then 487s the INVITE.
+   */
+  findCancelTarget(cancel: SipMessage): Transaction | null {
+    if (cancel.method !== METHOD_CANCEL) return null;
+    const v = cancel.via;
+    const sentBy = this.sentByHash(cancel);
+    if (!v.hasMagicCookie()) {
+      const key = this.requestKeyHash(cancel);
+      for (let i = this.keyHeads[key & this.tableMask]; i >= 0; i = this.pool[i].nextInKeyChain) {
+        const tx = this.pool[i];
+        if (tx.kind === TX_INVITE_SERVER && tx.dialogKeyHash === key && tx.sentByHash === sentBy) return tx;
+      }
+      return null;
+    }
+    const e = v.branchEnd - v.branchStart > BRANCH_CAPACITY ? v.branchStart + BRANCH_CAPACITY : v.branchEnd;
+    const h = fnv(cancel.src, v.branchStart, e, 0x811c9dc5) & this.tableMask;
+    for (let i = this.branchHeads[h]; i >= 0; i = this.pool[i].nextInBranchChain) {
+      const tx = this.pool[i];
+      if (tx.kind === TX_INVITE_SERVER && tx.sentByHash === sentBy && this.branchMatches(tx, cancel.src, v.branchStart, v.branchEnd)) return tx;
+    }
+    return null;
+  }
+}
+
