@@ -13,3 +13,4 @@ export * from "./writer.ts";
 export * from "./transaction.ts";
 export * from "./timerheap.ts";
 export * from "./transactions.ts";
+export * from "./transport.ts";

@@ -96,6 +96,10 @@ export class SipMessage {
   /** Expires header, -1 when absent. */
   expires = -1;
 
+  /** Where the message came from, set by the transport ("" when unknown): §18.2.1 received/rport. */
+  sourceAddress = "";
+  sourcePort = 0;
+
   /** First error met (an ERR_ code), 0 when the message was accepted. */
   error = 0;
   errorOffset = -1;

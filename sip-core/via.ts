@@ -26,6 +26,8 @@ export class ViaValue {
   receivedEnd = -1;
   /** -1 absent, 0 present without a value (a request for RFC 3581), else the port. */
   rport = -1;
+  /** Where the "rport" parameter name ends (a server fills in "=port" there). */
+  rportNameEnd = -1;
   maddrStart = -1;
   maddrEnd = -1;
   ttl = -1;
@@ -59,6 +61,7 @@ export function parseViaValue(src: string, p: number, end: number, out: ViaValue
   out.port = -1;
   out.branchStart = out.branchEnd = out.receivedStart = out.receivedEnd = -1;
   out.rport = -1;
+  out.rportNameEnd = -1;
   out.maddrStart = out.maddrEnd = -1;
   out.ttl = -1;
   out.paramsStart = out.paramsEnd = -1;
@@ -137,6 +140,7 @@ export function parseViaValue(src: string, p: number, end: number, out: ViaValue
       out.receivedStart = vs;
       out.receivedEnd = ve;
     } else if (len === 5 && tokenIs(src, ns, param.nameEnd, "rport")) {
+      out.rportNameEnd = param.nameEnd;
       if (vs < 0) out.rport = 0;
       else {
         out.rport = parseDecimal(src, vs, ve, 65535);

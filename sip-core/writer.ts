@@ -117,9 +117,13 @@ export class SipWriter {
 export function writeResponseHead(w: SipWriter, req: SipMessage, status: number, reason: string, toTag: string | null): SipWriter {
   const src = req.src;
   w.statusLine(status, reason);
+  let topVia = true;
   for (let i = 0; i < req.headerCount; i++) {
     const id = req.headerId(i);
-    if (id === HDR_VIA || id === HDR_FROM || id === HDR_CALL_ID || id === HDR_CSEQ ||
+    if (id === HDR_VIA && topVia && req.sourceAddress !== "" && req.viaOk) {
+      topVia = false;
+      writeTopVia(w, req, req.headerValueStart(i), req.headerValueEnd(i));
+    } else if (id === HDR_VIA || id === HDR_FROM || id === HDR_CALL_ID || id === HDR_CSEQ ||
         (id === HDR_TIMESTAMP && status === 100)) {
       w.headerSpan(HEADER_NAMES[id], src, req.headerValueStart(i), req.headerValueEnd(i));
     } else if (id === HDR_TO) {
@@ -132,6 +136,33 @@ export function writeResponseHead(w: SipWriter, req: SipMessage, status: number,
     }
   }
   return w;
+}
+
+/** True when the sent-by host is the address the request came from (IPv6 brackets ignored). */
+function sentByIsSource(req: SipMessage): boolean {
+  const v = req.via;
+  let s = v.hostStart;
+  let e = v.hostEnd;
+  if (req.src.charCodeAt(s) === 91) { s++; e--; } // [IPv6]
+  const a = req.sourceAddress;
+  if (e - s !== a.length) return false;
+  for (let i = 0; i < a.length; i++) if ((req.src.charCodeAt(s + i) | 0x20) !== (a.charCodeAt(i) | 0x20)) return false;
+  return true;
+}
+
+/**
+ * The top Via of a response to a request from sourceAddress:sourcePort: RFC 3581 fills in an empty
+ * rport with the source port and then always adds received; RFC 3261 §18.2.1 adds received when
+ * the sent-by host is not the source address. Other values on the same line follow unchanged.
+ */
+function writeTopVia(w: SipWriter, req: SipMessage, vs: number, ve: number): void {
+  const v = req.via;
+  const src = req.src;
+  w.str("Via: ");
+  if (v.rport === 0) w.span(src, vs, v.rportNameEnd).byte(61).num(req.sourcePort).span(src, v.rportNameEnd, v.end);
+  else w.span(src, vs, v.end);
+  if (v.receivedStart < 0 && (v.rport >= 0 || !sentByIsSource(req))) w.str(";received=").str(req.sourceAddress);
+  w.span(src, v.end, ve).crlf();
 }
 
 /**

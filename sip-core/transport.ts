@@ -1,0 +1,111 @@
+// RFC 3261 §18 transport (with RFC 3581 rport and RFC 5626 §4.4.1 CRLF keep-alive): bytes in, checked messages to the transaction layer.
+import { METHOD_ACK } from "./constants.ts";
+import { SipMessage, parseMessage, validateMessage, type ParserLimits } from "./message.ts";
+import { TRANSPORT_UDP, type TransportPort } from "./transaction.ts";
+import type { TransactionLayer } from "./transactions.ts";
+import { SipWriter, statelessToTag, writeResponseHead } from "./writer.ts";
+
+/** Counters for status and tests. */
+export class TransportStats {
+  received = 0;
+  malformed = 0;
+  rejected = 0;
+  dropped = 0;
+  keepalivePings = 0;
+  keepalivePongs = 0;
+}
+
+/** Told when a keep-alive pong (a lone CRLF) arrives: the flow to that peer is alive (RFC 5626 §4.4.1). */
+export interface KeepaliveListener {
+  onPong(address: string, port: number): void;
+}
+
+const CRLF = new Uint8Array([13, 10]);
+const CRLFCRLF = new Uint8Array([13, 10, 13, 10]);
+
+/**
+ * Receives datagrams (or framed stream messages), parses them into one reused view, answers what
+ * is malformed but answerable (400 and friends, statelessly, §8.2 and §18.2.2), drops and counts
+ * the rest, and hands the good ones to the transaction layer with where responses must go.
+ */
+export class SipTransport {
+  readonly stats: TransportStats = new TransportStats();
+  readonly msg: SipMessage;
+  private readonly writer: SipWriter;
+  private readonly port: TransportPort;
+  private readonly layer: TransactionLayer;
+  keepalive: KeepaliveListener | null = null;
+
+  constructor(layer: TransactionLayer, port: TransportPort, limits: ParserLimits, writerSize: number) {
+    this.layer = layer;
+    this.port = port;
+    this.msg = new SipMessage(limits);
+    this.writer = new SipWriter(writerSize);
+  }
+
+  /** A datagram from address:port arrived. Never throws. */
+  receiveDatagram(data: string, address: string, port: number, now: number): void {
+    this.stats.received++;
+    // RFC 5626 §4.4.1: a double CRLF is a ping, answered with one CRLF; a lone CRLF is the pong.
+    if (data.length <= 4 && (data === "\r\n\r\n" || data === "\r\n")) {
+      if (data.length === 4) {
+        this.stats.keepalivePings++;
+        this.port.send(CRLF, 2, address, port, TRANSPORT_UDP);
+      } else {
+        this.stats.keepalivePongs++;
+        if (this.keepalive !== null) this.keepalive.onPong(address, port);
+      }
+      return;
+    }
+    this.receiveMessage(data, 0, data.length, address, port, TRANSPORT_UDP, now);
+  }
+
+  /** Sends a keep-alive ping (double CRLF) to a peer. */
+  ping(address: string, port: number, transport: number): number {
+    return this.port.send(CRLFCRLF, 4, address, port, transport);
+  }
+
+  /** One complete message src[off, off + len) from address:port over the given transport. */
+  receiveMessage(src: string, off: number, len: number, address: string, port: number, transport: number, now: number): void {
+    const msg = this.msg;
+    let r = parseMessage(src, off, len, msg);
+    msg.sourceAddress = address;
+    msg.sourcePort = port;
+    if (r > 0 && msg.isRequest) {
+      const v = validateMessage(msg);
+      if (v < 0) r = v;
+    }
+    if (r < 0) {
+      this.stats.malformed++;
+      const status = msg.rejectStatus();
+      if (status === 0) { this.stats.dropped++; return; }
+      this.stats.rejected++;
+      const w = this.writer.reset();
+      writeResponseHead(w, msg, status, msg.rejectReason(), statelessToTag(msg));
+      const n = w.end(null, 0, 0);
+      // §18.2.2 when the Via cannot be trusted: answer where the request came from.
+      if (n > 0) this.port.send(w.buf, n, address, this.responsePort(msg, port), transport);
+      return;
+    }
+    if (msg.isRequest) {
+      if (msg.method === METHOD_ACK || transport !== TRANSPORT_UDP) {
+        this.layer.receive(msg, address, port, transport, now);
+      } else {
+        this.layer.receive(msg, address, this.responsePort(msg, port), transport, now);
+      }
+      return;
+    }
+    // §18.1.2: responses go to the transaction layer, which drops those matching nothing.
+    this.layer.receive(msg, address, port, transport, now);
+  }
+
+  /**
+   * §18.2.2 with RFC 3581: responses to a UDP request go to the source address (the received
+   * address), at the source port when the Via asked for rport, else at the sent-by port or 5060.
+   */
+  private responsePort(msg: SipMessage, sourcePort: number): number {
+    const v = msg.via;
+    if (!msg.viaOk || v.rport >= 0) return sourcePort;
+    return v.port > 0 ? v.port : 5060;
+  }
+}

@@ -1,0 +1,104 @@
+// RFC 3261 §18 transport with RFC 3581: response routing, received/rport in responses, stateless rejections, CRLF keep-alive.
+import { describe, expect, it } from "vitest";
+import {
+  DEFAULT_LIMITS, SipMessage, SipTransport, SipWriter, TransactionLayer, parseMessage, writeResponseHead,
+  type SipMessage as Msg, type Transaction, type TransactionUser,
+} from "../../sip-core/index.ts";
+
+const bin = (b: Uint8Array, n: number) => Buffer.from(b.subarray(0, n)).toString("latin1");
+
+function setup() {
+  const sent: { text: string; address: string; port: number }[] = [];
+  const requests: Transaction[] = [];
+  const port = { send: (d: Uint8Array, n: number, address: string, p: number) => { sent.push({ text: bin(d, n), address, port: p }); return 0; } };
+  const tu: TransactionUser = {
+    onRequest: (tx) => { requests.push(tx); }, onResponse() {}, onTimeout() {}, onTransportError() {}, onTerminated() {}, onAck() {}, onStrayResponse() {},
+  };
+  const layer = new TransactionLayer({ capacity: 8, bufferSize: 1500, timers: { t1: 500, t2: 4000, t4: 5000, trying: 200 }, retryAfter: 5 }, port, tu);
+  const transport = new SipTransport(layer, port, DEFAULT_LIMITS, 1500);
+  return { sent, requests, layer, transport };
+}
+
+const options = (via: string) =>
+  `OPTIONS sip:door@10.0.0.1 SIP/2.0\r\nVia: ${via}\r\nMax-Forwards: 70\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:door@b>\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`;
+
+function answer(t: ReturnType<typeof setup>, msgOf: Msg) {
+  const w = new SipWriter(1500);
+  writeResponseHead(w, msgOf, 200, "OK", "tt");
+  const n = w.end(null, 0, 0);
+  t.layer.respond(t.requests[0], w.buf, n, 200, 0);
+}
+
+describe("response routing and Via rewriting (§18.2.1, §18.2.2, RFC 3581)", () => {
+  it("rport: the response goes to the source port and carries rport=<port>;received=<address>", () => {
+    const t = setup();
+    t.transport.receiveDatagram(options("SIP/2.0/UDP 192.168.1.5:5060;branch=z9hG4bK-1;rport"), "203.0.113.7", 40123, 0);
+    answer(t, t.transport.msg);
+    expect(t.sent.length).toBe(1);
+    expect(t.sent[0].address).toBe("203.0.113.7");
+    expect(t.sent[0].port).toBe(40123);
+    const m = new SipMessage();
+    expect(parseMessage(t.sent[0].text, 0, t.sent[0].text.length, m)).toBeGreaterThan(0);
+    expect(m.via.rport).toBe(40123);
+    expect(m.src.substring(m.via.receivedStart, m.via.receivedEnd)).toBe("203.0.113.7");
+    expect(m.via.branch()).toBe("z9hG4bK-1");
+  });
+
+  it("no rport: the response goes to the source address at the sent-by port, with received when they differ", () => {
+    const t = setup();
+    t.transport.receiveDatagram(options("SIP/2.0/UDP 192.168.1.5:5070;branch=z9hG4bK-2"), "203.0.113.7", 40123, 0);
+    answer(t, t.transport.msg);
+    expect(t.sent[0].address).toBe("203.0.113.7");
+    expect(t.sent[0].port).toBe(5070);
+    expect(t.sent[0].text).toContain("Via: SIP/2.0/UDP 192.168.1.5:5070;branch=z9hG4bK-2;received=203.0.113.7\r\n");
+  });
+
+  it("no received when the sent-by is the source address; port 5060 when the sent-by has none", () => {
+    const t = setup();
+    t.transport.receiveDatagram(options("SIP/2.0/UDP 198.51.100.2;branch=z9hG4bK-3"), "198.51.100.2", 5062, 0);
+    answer(t, t.transport.msg);
+    expect(t.sent[0].port).toBe(5060);
+    expect(t.sent[0].text).toContain("Via: SIP/2.0/UDP 198.51.100.2;branch=z9hG4bK-3\r\n");
+  });
+
+  it("other Via values on the same line are copied unchanged after the rewritten top one", () => {
+    const t = setup();
+    t.transport.receiveDatagram(options("SIP/2.0/UDP 10.1.1.1;rport;branch=z9hG4bK-4, SIP/2.0/UDP 10.2.2.2;branch=z9hG4bK-x"), "10.9.9.9", 6000, 0);
+    answer(t, t.transport.msg);
+    expect(t.sent[0].text).toContain("Via: SIP/2.0/UDP 10.1.1.1;rport=6000;branch=z9hG4bK-4;received=10.9.9.9, SIP/2.0/UDP 10.2.2.2;branch=z9hG4bK-x\r\n");
+  });
+});
+
+describe("bad input", () => {
+  it("a malformed but answerable request gets its 4xx statelessly, to the source; nothing reaches the TU", () => {
+    const t = setup();
+    const bad = options("SIP/2.0/UDP 10.1.1.1;branch=z9hG4bK-5;rport").replace("CSeq: 1 OPTIONS", "CSeq: 1 INVITE");
+    t.transport.receiveDatagram(bad, "10.9.9.9", 6001, 0);
+    expect(t.requests.length).toBe(0);
+    expect(t.sent.length).toBe(1);
+    expect(t.sent[0].port).toBe(6001);
+    expect(t.sent[0].text.startsWith("SIP/2.0 400 CSeq Method Mismatch\r\n")).toBe(true);
+    expect(t.transport.stats.rejected).toBe(1);
+  });
+  it("garbage and malformed responses are dropped and counted, never answered", () => {
+    const t = setup();
+    t.transport.receiveDatagram("\x00\x01garbage", "10.9.9.9", 6002, 0);
+    t.transport.receiveDatagram("SIP/2.0 2000 OK\r\n\r\n", "10.9.9.9", 6002, 0);
+    expect(t.sent.length).toBe(0);
+    expect(t.transport.stats.dropped).toBe(2);
+  });
+});
+
+describe("CRLF keep-alive (RFC 5626 §4.4.1)", () => {
+  it("a double-CRLF ping is answered with one CRLF; a pong is reported to the listener", () => {
+    const t = setup();
+    const pongs: string[] = [];
+    t.transport.keepalive = { onPong: (a, p) => pongs.push(a + ":" + p) };
+    t.transport.receiveDatagram("\r\n\r\n", "10.0.0.5", 5060, 0);
+    expect(t.sent).toEqual([{ text: "\r\n", address: "10.0.0.5", port: 5060 }]);
+    t.transport.receiveDatagram("\r\n", "10.0.0.5", 5060, 0);
+    expect(pongs).toEqual(["10.0.0.5:5060"]);
+    expect(t.transport.ping("10.0.0.5", 5060, 0)).toBe(0);
+    expect(t.sent[1].text).toBe("\r\n\r\n");
+  });
+});
