@@ -1,0 +1,159 @@
+// A SIP endpoint over any HAL platform: UDP socket + transport + transaction layer, one alarm for every timer, a minimal UA core.
+//
+// Used by the simulator and the interop tests until the firmware's UA core exists: it answers OPTIONS
+// (200 with Allow/Accept/Supported), answers INVITE with a configured final status, and can send
+// OPTIONS or INVITE requests of its own. The same code runs on the virtual and the real platform.
+import type { Alarm, Platform, UdpSocket } from "../hal/types.ts";
+import {
+  DEFAULT_LIMITS, METHOD_ACK, METHOD_CANCEL, METHOD_INVITE, METHOD_OPTIONS, SipMessage, SipTransport, SipWriter,
+  TRANSPORT_UDP, TransactionLayer, writeResponseHead, type TimerConfig, type Transaction, type TransactionUser,
+} from "../sip-core/index.ts";
+
+export interface EndpointOptions {
+  platform: Platform;
+  /** Address the endpoint binds and writes into Via/Contact. */
+  address: string;
+  port: number;
+  /** Final status for incoming INVITEs (e.g. 486, 603, 200). */
+  inviteStatus?: number;
+  capacity?: number;
+  timers?: TimerConfig;
+}
+
+/** What the endpoint saw, for tests and the command line. */
+export interface EndpointEvent {
+  at: number;
+  kind: string;
+  detail: string;
+}
+
+const ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
+
+export class Endpoint implements TransactionUser {
+  readonly platform: Platform;
+  readonly address: string;
+  port: number;
+  readonly layer: TransactionLayer;
+  readonly transport: SipTransport;
+  readonly events: EndpointEvent[] = [];
+  inviteStatus: number;
+  private socket: UdpSocket | null = null;
+  private readonly alarm: Alarm;
+  private readonly writer = new SipWriter(1500);
+  private counter = 0;
+
+  constructor(o: EndpointOptions) {
+    this.platform = o.platform;
+    this.address = o.address;
+    this.port = o.port;
+    this.inviteStatus = o.inviteStatus || 486;
+    const self = this;
+    const port = {
+      send(data: Uint8Array, length: number, address: string, p: number): number {
+        return self.socket === null ? -1 : self.socket.send(data, length, address, p);
+      },
+    };
+    this.layer = new TransactionLayer({
+      capacity: o.capacity || 32, bufferSize: 1500,
+      timers: o.timers || { t1: 500, t2: 4000, t4: 5000, trying: 200 }, retryAfter: 5,
+    }, port, this);
+    this.transport = new SipTransport(this.layer, port, DEFAULT_LIMITS, 1500);
+    this.alarm = o.platform.createAlarm({ onAlarm: () => this.onAlarm() });
+  }
+
+  /** Binds the UDP socket. Returns 0 or a negative HAL error. */
+  open(): number {
+    const s = this.platform.openUdp({
+      port: this.port,
+      address: this.address,
+      onMessage: (data, address, port) => {
+        this.transport.receiveDatagram(data, address, port, this.platform.clock.now());
+        this.rearm();
+      },
+    });
+    if (typeof s === "number") return s;
+    this.socket = s;
+    return 0;
+  }
+
+  /** The bound port (when 0 was asked, the one the platform picked). */
+  boundPort(): number { return this.socket === null ? 0 : this.socket.port; }
+
+  close(): void {
+    this.alarm.cancel();
+    if (this.socket !== null) this.socket.close();
+    this.socket = null;
+  }
+
+  private log(kind: string, detail: string): void {
+    this.events.push({ at: this.platform.clock.now(), kind, detail });
+  }
+
+  private rearm(): void {
+    const at = this.layer.nextDeadline();
+    if (at < 0) this.alarm.cancel();
+    else this.alarm.set(at);
+  }
+
+  private onAlarm(): void {
+    this.layer.poll(this.platform.clock.now());
+    this.rearm();
+  }
+
+  private token(): string {
+    return (this.platform.random.u32() >>> 0).toString(16) + (++this.counter).toString(16);
+  }
+
+  /** Sends an OPTIONS or INVITE (no body) to address:port. Returns the transaction or null (pool full). */
+  sendRequest(method: "OPTIONS" | "INVITE", target: string, address: string, port: number): Transaction | null {
+    const branch = "z9hG4bK" + this.token();
+    const w = this.writer.reset();
+    const local = this.address + ":" + this.boundPort();
+    w.requestLine(method, target)
+      .header("Via", "SIP/2.0/UDP " + local + ";branch=" + branch + ";rport")
+      .header("Max-Forwards", "70")
+      .header("From", "<sip:door@" + local + ">;tag=" + this.token())
+      .header("To", "<" + target + ">")
+      .header("Call-ID", this.token() + "@" + this.address)
+      .header("CSeq", "1 " + method)
+      .header("Contact", "<sip:door@" + local + ">")
+      .header("User-Agent", "doorsip");
+    const n = w.end(null, 0, 0);
+    if (n < 0) return null;
+    const tx = this.layer.sendRequest(w.buf, n, method === "INVITE" ? METHOD_INVITE : METHOD_OPTIONS, 1, branch,
+      address, port, TRANSPORT_UDP, this.platform.clock.now());
+    this.rearm();
+    return tx;
+  }
+
+  // --- TransactionUser ---------------------------------------------------------------------
+
+  onRequest(tx: Transaction, msg: SipMessage): void {
+    this.log("request", msg.methodName());
+    const w = this.writer.reset();
+    let status = 200;
+    if (msg.method === METHOD_OPTIONS) {
+      writeResponseHead(w, msg, 200, "OK", this.token());
+      w.header("Allow", ALLOW).header("Accept", "application/sdp").header("Supported", "");
+    } else if (msg.method === METHOD_INVITE) {
+      status = this.inviteStatus;
+      writeResponseHead(w, msg, status, status === 486 ? "Busy Here" : status === 603 ? "Decline" : status === 200 ? "OK" : "Error", this.token());
+    } else if (msg.method === METHOD_CANCEL) {
+      writeResponseHead(w, msg, 200, "OK", this.token());
+    } else {
+      status = 405;
+      writeResponseHead(w, msg, 405, "Method Not Allowed", this.token());
+      w.header("Allow", ALLOW);
+    }
+    const n = w.end(null, 0, 0);
+    if (n > 0) this.layer.respond(tx, w.buf, n, status, this.platform.clock.now());
+    this.rearm();
+  }
+
+  onResponse(_tx: Transaction, msg: SipMessage): void { this.log("response", String(msg.status)); }
+  onTimeout(tx: Transaction): void { this.log("timeout", tx.branchText()); }
+  onTransportError(tx: Transaction): void { this.log("transport-error", tx.branchText()); }
+  onTerminated(_tx: Transaction): void { this.log("terminated", ""); }
+  onAck(msg: SipMessage): void { if (msg.method === METHOD_ACK) this.log("ack", ""); }
+  onStrayResponse(msg: SipMessage): void { this.log("stray", String(msg.status)); }
+}
