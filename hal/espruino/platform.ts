@@ -1,0 +1,420 @@
+// The HAL on Espruino: dgram and net sockets, getTime() clock, one setTimeout per alarm, E.hwRand().
+//
+// Device code: no default/rest/spread/destructuring, no Map/Set, no regexes; closures are made once per
+// socket or alarm, never per message. What Espruino's modules do (measured on 2v29, see
+// /work/shared/espruino-facts.md and libs/network/socketserver.c):
+// - dgram delivers a binary string and sends only strings: a send converts its bytes with E.toString.
+// - Received datagrams are cut at 528 bytes unless a socket was created with recvBufferSize (a global
+//   setting): every socket here asks for recvBufferSize (2048 by default).
+// - bind() takes a port only (it binds every interface) and the bound port of port 0 cannot be read
+//   back, so port 0 here means "a random port in 49152..65535" that this code chose. A failed bind
+//   throws (and Espruino prints "ERROR: Socket bind failed"): it becomes HAL_ERR_ADDRESS_IN_USE.
+// - A send is queued and goes out from the idle loop, from the bound port; send() after close() throws.
+// - Sockets report failures as an 'error' event with a negative code, then 'close' (twice for a bound
+//   dgram socket); accepted TCP connections do not know their peer's address.
+import type {
+  Alarm, AlarmOptions, Clock, Log, Platform, Random, TcpConnection, TcpListenOptions, TcpOptions, TcpServer, UdpOptions, UdpSocket,
+} from "../types.ts";
+import { LOG_INFO } from "../types.ts";
+import {
+  HAL_ERR_ADDRESS_IN_USE, HAL_ERR_CLOSED, HAL_ERR_INVALID, HAL_ERR_NO_RESOURCES, HAL_ERR_PLATFORM, HAL_ERR_REFUSED, HAL_ERR_RESET,
+  HAL_ERR_TIMEOUT, HAL_ERR_TOO_LARGE, HAL_ERR_UNREACHABLE, HAL_OK,
+} from "../errors.ts";
+
+// Espruino globals (no @types for them; the device tsconfig has no DOM or Node types either).
+declare const E: {
+  hwRand(): number;
+  /** A binary string of the bytes, or undefined when out of memory. */
+  toString(data: Uint8Array): string | undefined;
+};
+declare function getTime(): number;
+declare function setTimeout(fn: () => void, ms: number): number;
+declare function clearTimeout(id: number): void;
+declare function require(name: string): any;
+declare const console: { log(msg: string): void };
+
+/** What Espruino passes to 'error' handlers. */
+interface EspruinoSocketError {
+  code: number;
+  message: string;
+}
+
+/** Espruino socket error codes (-1 closed … -14) as HAL codes; index = -code. -9 and -11 depend on whether the socket was connected. */
+const ESPRUINO_ERRORS = [
+  HAL_ERR_PLATFORM, // 0: not an Espruino code
+  HAL_OK, // -1 closed (not an error)
+  HAL_ERR_NO_RESOURCES, // -2 out of memory
+  HAL_ERR_TIMEOUT, // -3 timeout
+  HAL_ERR_UNREACHABLE, // -4 no route
+  HAL_ERR_NO_RESOURCES, // -5 busy
+  HAL_ERR_UNREACHABLE, // -6 not found (DNS)
+  HAL_ERR_NO_RESOURCES, // -7 max sockets
+  HAL_ERR_RESET, // -8 unsent data
+  HAL_ERR_RESET, // -9 connection reset (or refused)
+  HAL_ERR_PLATFORM, // -10 unknown
+  HAL_ERR_RESET, // -11 no connection
+  HAL_ERR_INVALID, // -12 bad argument
+  HAL_ERR_PLATFORM, // -13 SSL handshake failed
+  HAL_ERR_PLATFORM, // -14 invalid SSL data
+];
+
+/** An Espruino socket error code as a HAL code; `connected` tells a reset from a refusal. */
+export function halErrorFromEspruino(code: number, connected: boolean): number {
+  if (typeof code !== "number" || code >= 0 || -code >= ESPRUINO_ERRORS.length) return HAL_ERR_PLATFORM;
+  if (!connected && (code === -9 || code === -11)) return HAL_ERR_REFUSED;
+  return ESPRUINO_ERRORS[-code];
+}
+
+const EPHEMERAL_FIRST = 49152;
+const EPHEMERAL_COUNT = 16384;
+/** Random ports tried for port 0 before giving up. */
+const EPHEMERAL_TRIES = 8;
+
+/** Monotonic ms since the platform started: getTime() (seconds), held from going backwards if the time is set. */
+export class EspruinoClock implements Clock {
+  private origin: number;
+  private last: number;
+
+  constructor() {
+    this.origin = getTime();
+    this.last = 0;
+  }
+
+  now(): number {
+    let t = (getTime() - this.origin) * 1000;
+    if (t < this.last) {
+      // setTime() moved the clock back: keep counting from where we were.
+      this.origin -= (this.last - t) / 1000;
+      t = this.last;
+    }
+    this.last = t;
+    return t;
+  }
+}
+
+export class EspruinoRandom implements Random {
+  constructor() {}
+
+  u32(): number {
+    return E.hwRand() >>> 0;
+  }
+}
+
+const LEVEL_LETTERS = "EWID";
+
+export class EspruinoLog implements Log {
+  level: number;
+
+  constructor(level: number) {
+    this.level = level;
+  }
+
+  write(level: number, msg: string): void {
+    if (level <= this.level) console.log(LEVEL_LETTERS.charAt(level) + " " + msg);
+  }
+}
+
+/** One setTimeout, re-armed by set(); onAlarm never runs before the time asked for. */
+export class EspruinoAlarm implements Alarm {
+  private clock: Clock;
+  private onAlarm: () => void;
+  private tick: () => void;
+  private at: number;
+  private id: number;
+  private armed: boolean;
+
+  constructor(clock: Clock, options: AlarmOptions) {
+    this.clock = clock;
+    this.onAlarm = options.onAlarm;
+    this.at = 0;
+    this.id = 0;
+    this.armed = false;
+    const self = this;
+    this.tick = function () {
+      self.armed = false;
+      // Timers and getTime() may round differently: never call back early.
+      if (self.clock.now() < self.at) self.arm();
+      else self.onAlarm();
+    };
+  }
+
+  set(at: number): void {
+    this.at = at;
+    this.arm();
+  }
+
+  cancel(): void {
+    // clearTimeout(undefined) throws on Espruino, and a fired timeout's id may be reused: clear only our own.
+    if (this.armed) clearTimeout(this.id);
+    this.armed = false;
+  }
+
+  private arm(): void {
+    if (this.armed) clearTimeout(this.id);
+    let delay = this.at - this.clock.now();
+    if (delay < 0) delay = 0;
+    this.id = setTimeout(this.tick, delay);
+    this.armed = true;
+  }
+}
+
+/** data[0, length) as a binary string; "" for nothing, undefined when out of memory. */
+function toBinary(data: Uint8Array, length: number): string | undefined {
+  if (length === 0) return "";
+  return E.toString(length === data.length ? data : data.subarray(0, length));
+}
+
+function badLength(data: Uint8Array, length: number): boolean {
+  return !(data instanceof Uint8Array) || typeof length !== "number" || length < 0 || length > data.length || length !== Math.floor(length);
+}
+
+export class EspruinoUdpSocket implements UdpSocket {
+  /** The bound port (chosen here when 0 was asked for). */
+  port: number;
+  closed: boolean;
+  private sock: any;
+  private maxSend: number;
+  private onMessage: (data: string, address: string, port: number) => void;
+  private onError: ((code: number) => void) | undefined;
+
+  constructor(sock: any, port: number, options: UdpOptions, maxSend: number) {
+    this.sock = sock;
+    this.port = port;
+    this.closed = false;
+    this.maxSend = maxSend;
+    this.onMessage = options.onMessage;
+    this.onError = options.onError;
+    const self = this;
+    sock.on("message", function (msg: string, rinfo: { address: string; port: number }) {
+      if (!self.closed) self.onMessage(msg, rinfo.address, rinfo.port);
+    });
+    sock.on("error", function (e: EspruinoSocketError) {
+      if (!self.closed && self.onError !== undefined) self.onError(halErrorFromEspruino(e.code, true));
+    });
+    sock.on("close", function () {
+      // A close we did not ask for (Espruino closes a socket whose send failed): report it once.
+      if (self.closed) return;
+      self.closed = true;
+      if (self.onError !== undefined) self.onError(HAL_ERR_CLOSED);
+    });
+  }
+
+  send(data: Uint8Array, length: number, address: string, port: number): number {
+    if (this.closed) return HAL_ERR_CLOSED;
+    if (badLength(data, length) || typeof address !== "string" || address === "" || typeof port !== "number" || port <= 0 || port > 65535) return HAL_ERR_INVALID;
+    if (length > this.maxSend) return HAL_ERR_TOO_LARGE;
+    const s = toBinary(data, length);
+    if (s === undefined) return HAL_ERR_NO_RESOURCES;
+    try {
+      this.sock.send(s, port, address);
+    } catch (e) {
+      return HAL_ERR_PLATFORM;
+    }
+    return 0;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.sock.close();
+    } catch (e) {
+      // already closed by Espruino
+    }
+  }
+}
+
+export class EspruinoTcpConnection implements TcpConnection {
+  /** The peer's address: the one connected to; "" for an accepted connection (Espruino does not say). */
+  remoteAddress: string;
+  /** The peer's port; 0 for an accepted connection. */
+  remotePort: number;
+  closed: boolean;
+  connected: boolean;
+  /** @internal */ onData: (data: string) => void;
+  /** @internal */ onClose: ((code: number) => void) | undefined;
+  private sock: any;
+  private error: number;
+
+  constructor(remoteAddress: string, remotePort: number, connected: boolean) {
+    this.remoteAddress = remoteAddress;
+    this.remotePort = remotePort;
+    this.closed = false;
+    this.connected = connected;
+    this.onData = ignoreData;
+    this.onClose = undefined;
+    this.sock = null;
+    this.error = HAL_OK;
+  }
+
+  /** @internal Wires the Espruino socket's events (once per connection). */
+  attach(sock: any, onConnect: (() => void) | undefined): void {
+    this.sock = sock;
+    const self = this;
+    if (!this.connected) {
+      sock.on("connect", function () {
+        self.connected = true;
+        if (onConnect !== undefined && !self.closed) onConnect();
+      });
+    }
+    sock.on("data", function (d: string) {
+      if (!self.closed) self.onData(d);
+    });
+    sock.on("error", function (e: EspruinoSocketError) {
+      self.error = halErrorFromEspruino(e.code, self.connected);
+    });
+    sock.on("close", function () {
+      if (self.closed) return;
+      self.closed = true;
+      if (self.onClose !== undefined) self.onClose(self.error);
+    });
+  }
+
+  send(data: Uint8Array, length: number): number {
+    if (this.closed) return HAL_ERR_CLOSED;
+    if (badLength(data, length)) return HAL_ERR_INVALID;
+    if (length === 0) return 0;
+    const s = toBinary(data, length);
+    if (s === undefined) return HAL_ERR_NO_RESOURCES;
+    try {
+      this.sock.write(s);
+    } catch (e) {
+      return HAL_ERR_CLOSED;
+    }
+    return 0;
+  }
+
+  /** Sends what is queued, then closes; onClose is not called for this side. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.sock.end();
+    } catch (e) {
+      // already closed
+    }
+  }
+}
+
+function ignoreData(_data: string): void {}
+
+export class EspruinoTcpServer implements TcpServer {
+  port: number;
+  private server: any;
+
+  constructor(server: any, port: number) {
+    this.server = server;
+    this.port = port;
+  }
+
+  /** Stops accepting; connections already made stay up. */
+  close(): void {
+    try {
+      this.server.close();
+    } catch (e) {
+      // already closed
+    }
+  }
+}
+
+export interface EspruinoPlatformOptions {
+  /** Log level (default LOG_INFO). */
+  logLevel?: number;
+  /** Receive buffer for every dgram socket (Espruino's default cuts datagrams at 528 bytes); default 2048. */
+  recvBufferSize?: number;
+  /** Largest datagram send() accepts (Espruino copies it onto the C stack); default 4096. */
+  maxDatagram?: number;
+}
+
+/** The HAL on an Espruino board (and on Espruino's Linux build). */
+export class EspruinoPlatform implements Platform {
+  clock: EspruinoClock;
+  random: EspruinoRandom;
+  log: EspruinoLog;
+  private recvBufferSize: number;
+  private maxDatagram: number;
+
+  constructor(options?: EspruinoPlatformOptions) {
+    const o = options || {};
+    this.clock = new EspruinoClock();
+    this.random = new EspruinoRandom();
+    this.log = new EspruinoLog(o.logLevel !== undefined ? o.logLevel : LOG_INFO);
+    this.recvBufferSize = o.recvBufferSize !== undefined ? o.recvBufferSize : 2048;
+    this.maxDatagram = o.maxDatagram !== undefined ? o.maxDatagram : 4096;
+  }
+
+  createAlarm(options: AlarmOptions): EspruinoAlarm {
+    return new EspruinoAlarm(this.clock, options);
+  }
+
+  /** Binds on every interface (options.address is not supported by Espruino and is ignored). */
+  openUdp(options: UdpOptions): EspruinoUdpSocket | number {
+    const port = options.port;
+    if (typeof port !== "number" || port < 0 || port > 65535 || port !== Math.floor(port)) return HAL_ERR_INVALID;
+    const dgram = require("dgram");
+    const tries = port === 0 ? EPHEMERAL_TRIES : 1;
+    for (let i = 0; i < tries; i++) {
+      const p = port === 0 ? EPHEMERAL_FIRST + ((E.hwRand() >>> 0) % EPHEMERAL_COUNT) : port;
+      let sock: any;
+      try {
+        sock = dgram.createSocket({ type: "udp4", recvBufferSize: this.recvBufferSize });
+      } catch (e) {
+        return HAL_ERR_NO_RESOURCES;
+      }
+      try {
+        sock.bind(p);
+      } catch (e) {
+        continue; // Espruino closes the failed socket itself
+      }
+      return new EspruinoUdpSocket(sock, p, options, this.maxDatagram);
+    }
+    return HAL_ERR_ADDRESS_IN_USE;
+  }
+
+  /**
+   * Connects; onConnect when connected, onClose(code) when it fails or the peer closes. A connection
+   * that fails at once (Linux refuses a closed local port synchronously) returns HAL_ERR_REFUSED.
+   */
+  connectTcp(options: TcpOptions): EspruinoTcpConnection | number {
+    if (typeof options.port !== "number" || options.port <= 0 || options.port > 65535 || !options.address) return HAL_ERR_INVALID;
+    const conn = new EspruinoTcpConnection(options.address, options.port, false);
+    conn.onData = options.onData;
+    conn.onClose = options.onClose;
+    let sock: any;
+    try {
+      sock = require("net").connect({ host: options.address, port: options.port });
+    } catch (e) {
+      return HAL_ERR_REFUSED;
+    }
+    conn.attach(sock, options.onConnect);
+    return conn;
+  }
+
+  /**
+   * Listens on every interface. Port 0 picks a random port. Espruino sets SO_REUSEADDR on TCP servers,
+   * so a port already in use may not be detected.
+   */
+  listenTcp(options: TcpListenOptions): EspruinoTcpServer | number {
+    const port = options.port;
+    if (typeof port !== "number" || port < 0 || port > 65535 || port !== Math.floor(port)) return HAL_ERR_INVALID;
+    const onConnection = options.onConnection;
+    const server = require("net").createServer(function (sock: any) {
+      const conn = new EspruinoTcpConnection("", 0, true);
+      const handlers = onConnection(conn);
+      conn.onData = handlers.onData;
+      conn.onClose = handlers.onClose;
+      conn.attach(sock, undefined);
+    });
+    const tries = port === 0 ? EPHEMERAL_TRIES : 1;
+    for (let i = 0; i < tries; i++) {
+      const p = port === 0 ? EPHEMERAL_FIRST + ((E.hwRand() >>> 0) % EPHEMERAL_COUNT) : port;
+      try {
+        server.listen(p);
+      } catch (e) {
+        continue;
+      }
+      return new EspruinoTcpServer(server, p);
+    }
+    return HAL_ERR_ADDRESS_IN_USE;
+  }
+}
