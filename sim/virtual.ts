@@ -664,9 +664,13 @@ export class VirtualUdpSocket implements UdpSocket {
   }
 }
 
-const CONNECTING = 0;
-const OPEN = 1;
-const CLOSED = 2;
+/** VirtualTcpConnection.state values. */
+export const TCP_CONNECTING = 0;
+export const TCP_OPEN = 1;
+export const TCP_CLOSED = 2;
+const CONNECTING = TCP_CONNECTING;
+const OPEN = TCP_OPEN;
+const CLOSED = TCP_CLOSED;
 
 export class VirtualTcpConnection implements TcpConnection {
   readonly localAddress: string;
