@@ -30,7 +30,7 @@ import { checkBundle, formatOffence } from "./scripts/espruino-gate.mjs";
 export const sizeBudget = 48 * 1024;
 
 // Simulator entry points, each built to dist/sim/<name>.js.
-export const simEntries = ["sim/cli.ts"];
+export const simEntries = ["sim/cli.ts", "sim/bench-transactions.ts"];
 
 // Modules built into the Espruino firmware: left as require("name") calls in the device bundle.
 export const espruinoModules = ["Storage", "Wifi", "dgram", "net", "crypto", "http", "tls", "ESP32", "Flash", "heatshrink"];

@@ -109,8 +109,11 @@ export class Endpoint implements TransactionUser {
     const branch = "z9hG4bK" + this.token();
     const w = this.writer.reset();
     const local = this.address + ":" + this.boundPort();
-    w.requestLine(method, target)
-      .header("Via", "SIP/2.0/UDP " + local + ";branch=" + branch + ";rport")
+    w.requestLine(method, target).str("Via: SIP/2.0/UDP " + local + ";branch=");
+    const branchStart = w.pos;
+    w.str(branch);
+    const branchEnd = w.pos;
+    w.str(";rport\r\n")
       .header("Max-Forwards", "70")
       .header("From", "<sip:door@" + local + ">;tag=" + this.token())
       .header("To", "<" + target + ">")
@@ -120,7 +123,7 @@ export class Endpoint implements TransactionUser {
       .header("User-Agent", "doorsip");
     const n = w.end(null, 0, 0);
     if (n < 0) return null;
-    const tx = this.layer.sendRequest(w.buf, n, method === "INVITE" ? METHOD_INVITE : METHOD_OPTIONS, 1, branch,
+    const tx = this.layer.sendRequest(w.buf, n, method === "INVITE" ? METHOD_INVITE : METHOD_OPTIONS, 1, branchStart, branchEnd,
       address, port, TRANSPORT_UDP, this.platform.clock.now());
     this.rearm();
     return tx;

@@ -112,3 +112,12 @@ export class Transaction {
     return s;
   }
 }
+
+/**
+ * Copies src[0, length) into dst without making a view: when src fits, the whole array is copied
+ * natively (a view per call would be a per-message allocation); otherwise only the prefix.
+ */
+export function keepBytes(dst: Uint8Array, src: Uint8Array, length: number): void {
+  if (src.length <= dst.length) dst.set(src);
+  else dst.set(src.subarray(0, length));
+}

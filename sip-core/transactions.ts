@@ -4,7 +4,7 @@ import { ERR_POOL_FULL } from "./errors.ts";
 import type { SipMessage } from "./message.ts";
 import {
   BRANCH_CAPACITY, DEFAULT_TIMERS, TRANSPORT_UDP, TS_FREE, TS_TERMINATED, TX_INVITE_CLIENT, TX_INVITE_SERVER,
-  TX_NON_INVITE_CLIENT, TX_NON_INVITE_SERVER, Transaction, type TimerConfig, type TransactionUser, type TransportPort,
+  TX_NON_INVITE_CLIENT, TX_NON_INVITE_SERVER, Transaction, keepBytes, type TimerConfig, type TransactionUser, type TransportPort,
 } from "./transaction.ts";
 import { TimerHeap } from "./timerheap.ts";
 import { SipWriter, statelessToTag, writeResponseHead } from "./writer.ts";
@@ -251,20 +251,22 @@ export class TransactionLayer {
 
   /**
    * Starts a client transaction for a request the TU wrote into data[0, length): its method id,
-   * CSeq number and top-Via branch, and where to send it. Returns the transaction, or null when the
-   * pool is full (ERR_POOL_FULL) or the request does not fit the per-transaction buffer.
+   * CSeq number, where the top Via's branch value sits in data (branchStart, branchEnd), and where
+   * to send it. Returns the transaction, or null when the pool is full (ERR_POOL_FULL) or the
+   * request does not fit the per-transaction buffer. Allocates nothing.
    */
-  sendRequest(data: Uint8Array, length: number, method: number, cseq: number, branch: string,
+  sendRequest(data: Uint8Array, length: number, method: number, cseq: number, branchStart: number, branchEnd: number,
     address: string, port: number, transport: number, now: number): Transaction | null {
-    if (length > this.config.bufferSize || branch.length > BRANCH_CAPACITY) return null;
+    const branchLength = branchEnd - branchStart;
+    if (length > this.config.bufferSize || branchLength <= 0 || branchLength > BRANCH_CAPACITY) return null;
     const tx = this.allocate(method === METHOD_INVITE ? TX_INVITE_CLIENT : TX_NON_INVITE_CLIENT);
     if (tx === null) { this.stats.poolFull++; return null; }
-    tx.buffer.set(data.subarray(0, length));
+    keepBytes(tx.buffer, data, length);
     tx.length = length;
     tx.method = method;
     tx.cseq = cseq;
-    tx.branchLength = branch.length;
-    for (let i = 0; i < branch.length; i++) tx.branch[i] = branch.charCodeAt(i);
+    tx.branchLength = branchLength;
+    for (let i = 0; i < branchLength; i++) tx.branch[i] = data[branchStart + i];
     tx.dialogKeyHash = 0;
     tx.sentByHash = 0;
     tx.address = address;
@@ -287,7 +289,7 @@ export class TransactionLayer {
   respond(tx: Transaction, data: Uint8Array, length: number, status: number, now: number): boolean {
     if (tx.state === TS_FREE || (tx.kind !== TX_INVITE_SERVER && tx.kind !== TX_NON_INVITE_SERVER)) return false;
     if (length > this.config.bufferSize) return false;
-    tx.buffer.set(data.subarray(0, length));
+    keepBytes(tx.buffer, data, length);
     tx.length = length;
     tx.status = status;
     if (tx.kind === TX_INVITE_SERVER) istOnRespond(this, tx, now);

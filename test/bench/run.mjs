@@ -85,6 +85,22 @@ table += `\ndoorsip / fastest peer (${fastestPeer.name}): ${(ours.messagesPerSec
 table += `byte-walk floor / doorsip: ${(floorResult.messagesPerSecond / ours.messagesPerSecond).toFixed(1)}×\n`;
 
 const report = { date: new Date().toISOString(), node: process.version, cpu: os.cpus()[0].model.trim(), corpus: names, results };
+
+// Transactions: a client and a server stack in one process, OPTIONS round trips (sim/bench-transactions.ts).
+const txBench = await import(root + "dist/sim/bench-transactions.js");
+const txResults = txBench.runTransactionBench([8, 64, 512], MIN_MS);
+const input = txBench.inputBytesPerTransaction();
+for (const r of txResults) {
+  const batch = txBench.createBatch(r.concurrency);
+  r.bytesPerTransaction = (await allocatedBytesPerMessage(batch, [0], {})) / r.concurrency;
+  r.bytesPerTransactionExcludingInput = Math.max(0, r.bytesPerTransaction - input);
+}
+report.transactions = txResults;
+table += `\nTransactions: a client and a server stack in one process, OPTIONS round trips through transport and transaction layers (parse, validate, match, respond, timers to completion), ${MIN_MS} ms per concurrency\n\n`;
+table += "| transactions in flight | transactions/s | µs per transaction | bytes allocated / transaction | of which the received datagrams | beyond them |\n|---:|---:|---:|---:|---:|---:|\n";
+for (const r of txResults) {
+  table += `| ${r.concurrency} | ${fmt(r.transactionsPerSecond)} | ${r.microsecondsPerTransaction.toFixed(1)} | ${fmt(r.bytesPerTransaction)} | ${fmt(input)} | ${fmt(r.bytesPerTransactionExcludingInput)} |\n`;
+}
 const esp = await runEspruinoBench(root);
 if (esp) { table += "\n" + esp.table; report.espruino = esp.results; }
 

@@ -69,7 +69,8 @@ class Harness implements TransactionUser {
   }
   send(text: string, method: number, branch: string, transport = TRANSPORT_UDP) {
     const b = bytes(text);
-    return this.layer.sendRequest(b, b.length, method, 1, branch, "192.0.2.20", 5060, transport, this.now);
+    const at = text.indexOf(branch);
+    return this.layer.sendRequest(b, b.length, method, 1, at, at + branch.length, "192.0.2.20", 5060, transport, this.now);
   }
   respond(tx: Transaction, status: number, reason: string, req: string) {
     const m = new SipMessage();
