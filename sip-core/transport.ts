@@ -1,7 +1,8 @@
 // RFC 3261 §18 transport (with RFC 3581 rport and RFC 5626 §4.4.1 CRLF keep-alive): bytes in, checked messages to the transaction layer.
 import { METHOD_ACK } from "./constants.ts";
+import { ERR_INCOMPLETE } from "./errors.ts";
 import { SipMessage, parseMessage, validateMessage, type ParserLimits } from "./message.ts";
-import { TRANSPORT_UDP, type TransportPort } from "./transaction.ts";
+import { TRANSPORT_TCP, TRANSPORT_UDP, type TransportPort } from "./transaction.ts";
 import type { TransactionLayer } from "./transactions.ts";
 import { SipWriter, statelessToTag, writeResponseHead } from "./writer.ts";
 
@@ -13,6 +14,13 @@ export class TransportStats {
   dropped = 0;
   keepalivePings = 0;
   keepalivePongs = 0;
+}
+
+/** What a stream connection has received and not yet consumed (one per TCP connection). */
+export class StreamReader {
+  pending = "";
+  /** CRLF pairs seen since the last message: the first is a pong, the second makes a ping. */
+  crlfRun = 0;
 }
 
 /** Told when a keep-alive pong (a lone CRLF) arrives: the flow to that peer is alive (RFC 5626 §4.4.1). */
@@ -65,6 +73,52 @@ export class SipTransport {
     return this.port.send(CRLFCRLF, 4, address, port, transport);
   }
 
+  /**
+   * Bytes from a stream connection (TCP): framed by Content-Length (§18.3), several messages per
+   * chunk or one message over several chunks. Keep-alive pings (CRLFCRLF) between messages are
+   * answered with a pong through `port`. Returns 0, or -1 when the stream is unrecoverable
+   * (a malformed message: after answering it if it can be answered, the caller closes the
+   * connection, since the framing is lost).
+   */
+  receiveStream(reader: StreamReader, data: string, address: string, port: number, transport: number, now: number): number {
+    const src = reader.pending.length === 0 ? data : reader.pending + data;
+    let off = 0;
+    const msg = this.msg;
+    for (;;) {
+      // Between messages, RFC 5626 §4.4.1: one CRLF is a pong; a second one right after makes a
+      // ping (a double CRLF), answered with a pong. A ping split across chunks is still one ping.
+      while (off + 1 < src.length && src.charCodeAt(off) === 13 && src.charCodeAt(off + 1) === 10) {
+        off += 2;
+        if (++reader.crlfRun === 2) {
+          reader.crlfRun = 0;
+          this.stats.keepalivePings++;
+          this.port.send(CRLF, 2, address, port, transport);
+        } else {
+          this.stats.keepalivePongs++;
+          if (this.keepalive !== null) this.keepalive.onPong(address, port);
+        }
+      }
+      if (off >= src.length) break;
+      msg.stream = true;
+      const r = parseMessage(src, off, src.length - off, msg);
+      msg.stream = false;
+      if (r === -ERR_INCOMPLETE) break;
+      this.stats.received++;
+      reader.crlfRun = 0;
+      if (r < 0) {
+        msg.sourceAddress = address;
+        msg.sourcePort = port;
+        this.reject(msg, address, port, transport);
+        reader.pending = "";
+        return -1;
+      }
+      this.receiveMessage(src, off, r, address, port, transport, now);
+      off += r;
+    }
+    reader.pending = off === 0 ? src : off >= src.length ? "" : src.substring(off);
+    return 0;
+  }
+
   /** One complete message src[off, off + len) from address:port over the given transport. */
   receiveMessage(src: string, off: number, len: number, address: string, port: number, transport: number, now: number): void {
     const msg = this.msg;
@@ -76,15 +130,7 @@ export class SipTransport {
       if (v < 0) r = v;
     }
     if (r < 0) {
-      this.stats.malformed++;
-      const status = msg.rejectStatus();
-      if (status === 0) { this.stats.dropped++; return; }
-      this.stats.rejected++;
-      const w = this.writer.reset();
-      writeResponseHead(w, msg, status, msg.rejectReason(), statelessToTag(msg));
-      const n = w.end(null, 0, 0);
-      // §18.2.2 when the Via cannot be trusted: answer where the request came from.
-      if (n > 0) this.port.send(w.buf, n, address, this.responsePort(msg, port), transport);
+      this.reject(msg, address, port, transport);
       return;
     }
     if (msg.isRequest) {
@@ -99,6 +145,19 @@ export class SipTransport {
     this.layer.receive(msg, address, port, transport, now);
   }
 
+  /** A message that failed: answered statelessly when it can be (§8.2, §18.2.2), else dropped; counted. */
+  private reject(msg: SipMessage, address: string, port: number, transport: number): void {
+    this.stats.malformed++;
+    const status = msg.rejectStatus();
+    if (status === 0) { this.stats.dropped++; return; }
+    this.stats.rejected++;
+    const w = this.writer.reset();
+    writeResponseHead(w, msg, status, msg.rejectReason(), statelessToTag(msg));
+    const n = w.end(null, 0, 0);
+    // When the Via cannot be trusted, answer where the request came from.
+    if (n > 0) this.port.send(w.buf, n, address, this.responsePort(msg, port), transport);
+  }
+
   /**
    * §18.2.2 with RFC 3581: responses to a UDP request go to the source address (the received
    * address), at the source port when the Via asked for rport, else at the sent-by port or 5060.
@@ -108,4 +167,12 @@ export class SipTransport {
     if (!msg.viaOk || v.rport >= 0) return sourcePort;
     return v.port > 0 ? v.port : 5060;
   }
+}
+
+/**
+ * §18.1.1: a request within 200 bytes of the path MTU (or larger) must go over a congestion-
+ * controlled transport when one is available. Returns the transport to use for `length` bytes.
+ */
+export function transportForSize(length: number, mtu: number, tcpAvailable: boolean): number {
+  return tcpAvailable && length > mtu - 200 ? TRANSPORT_TCP : TRANSPORT_UDP;
 }

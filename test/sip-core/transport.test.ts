@@ -1,7 +1,7 @@
 // RFC 3261 §18 transport with RFC 3581: response routing, received/rport in responses, stateless rejections, CRLF keep-alive.
 import { describe, expect, it } from "vitest";
 import {
-  DEFAULT_LIMITS, SipMessage, SipTransport, SipWriter, TransactionLayer, parseMessage, writeResponseHead,
+  DEFAULT_LIMITS, SipMessage, SipTransport, SipWriter, StreamReader, TransactionLayer, parseMessage, transportForSize, writeResponseHead,
   type SipMessage as Msg, type Transaction, type TransactionUser,
 } from "../../sip-core/index.ts";
 
@@ -100,5 +100,40 @@ describe("CRLF keep-alive (RFC 5626 §4.4.1)", () => {
     expect(pongs).toEqual(["10.0.0.5:5060"]);
     expect(t.transport.ping("10.0.0.5", 5060, 0)).toBe(0);
     expect(t.sent[1].text).toBe("\r\n\r\n");
+  });
+});
+
+describe("stream framing (TCP, §18.3)", () => {
+  const a = options("SIP/2.0/TCP 10.1.1.1;branch=z9hG4bK-s1");
+  const b = options("SIP/2.0/TCP 10.1.1.1;branch=z9hG4bK-s2").replace("Call-ID: c1", "Call-ID: c2");
+  const stream = a + "\r\n\r\n" + b;
+
+  it("two messages and a keep-alive between them arrive whole at every chunk size", () => {
+    for (let size = 1; size <= stream.length; size += size < 40 ? 1 : 17) {
+      const t = setup();
+      const reader = new StreamReader();
+      for (let i = 0; i < stream.length; i += size) {
+        expect(t.transport.receiveStream(reader, stream.substring(i, i + size), "10.1.1.1", 40000, 1, 0)).toBe(0);
+      }
+      expect(t.requests.length).toBe(2);
+      expect(reader.pending).toBe("");
+      expect(t.transport.stats.keepalivePings).toBe(1);
+      expect(t.sent.filter((s) => s.text === "\r\n").length).toBe(1);
+    }
+  });
+
+  it("a message without Content-Length is an error on a stream: answered 400, the connection is to be closed", () => {
+    const t = setup();
+    const reader = new StreamReader();
+    const bad = a.replace("Content-Length: 0\r\n", "");
+    expect(t.transport.receiveStream(reader, bad, "10.1.1.1", 40000, 1, 0)).toBe(-1);
+    expect(t.requests.length).toBe(0);
+    expect(t.sent[0].text.startsWith("SIP/2.0 400 Bad Content-Length")).toBe(true);
+  });
+
+  it("§18.1.1: requests near the MTU go over TCP when it is available", () => {
+    expect(transportForSize(1299, 1500, true)).toBe(0);
+    expect(transportForSize(1301, 1500, true)).toBe(1);
+    expect(transportForSize(4000, 1500, false)).toBe(0);
   });
 });
