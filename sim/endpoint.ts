@@ -3,10 +3,11 @@
 // Used by the simulator and the interop tests until the firmware's UA core exists: it answers OPTIONS
 // (200 with Allow/Accept/Supported), answers INVITE with a configured final status, and can send
 // OPTIONS or INVITE requests of its own. The same code runs on the virtual and the real platform.
-import type { Alarm, Platform, UdpSocket } from "../hal/types.ts";
+import type { Alarm, Platform, TcpConnection, TcpServer, UdpSocket } from "../hal/types.ts";
 import {
   DEFAULT_LIMITS, METHOD_ACK, METHOD_CANCEL, METHOD_INVITE, METHOD_OPTIONS, SipMessage, SipTransport, SipWriter,
-  TRANSPORT_UDP, TransactionLayer, writeResponseHead, type TimerConfig, type Transaction, type TransactionUser,
+  StreamReader, TRANSPORT_TCP, TRANSPORT_UDP, TransactionLayer, transportForSize, writeResponseHead,
+  type TimerConfig, type Transaction, type TransactionUser,
 } from "../sip-core/index.ts";
 
 export interface EndpointOptions {
@@ -28,6 +29,15 @@ export interface EndpointEvent {
 }
 
 const ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
+/** TCP connections kept at once (to registrar, proxy, a peer); one more closes the oldest. */
+const MAX_CONNECTIONS = 8;
+/** The path MTU assumed for §18.1.1's size rule. */
+const PATH_MTU = 1500;
+
+/** One TCP connection and its stream state, by remote address:port. */
+class Flow {
+  constructor(readonly address: string, readonly port: number, readonly conn: TcpConnection, readonly reader: StreamReader) {}
+}
 
 export class Endpoint implements TransactionUser {
   readonly platform: Platform;
@@ -38,6 +48,8 @@ export class Endpoint implements TransactionUser {
   readonly events: EndpointEvent[] = [];
   inviteStatus: number;
   private socket: UdpSocket | null = null;
+  private server: TcpServer | null = null;
+  private readonly flows: Flow[] = [];
   private readonly alarm: Alarm;
   private readonly writer = new SipWriter(1500);
   private counter = 0;
@@ -49,7 +61,8 @@ export class Endpoint implements TransactionUser {
     this.inviteStatus = o.inviteStatus || 486;
     const self = this;
     const port = {
-      send(data: Uint8Array, length: number, address: string, p: number): number {
+      send(data: Uint8Array, length: number, address: string, p: number, transport: number): number {
+        if (transport === TRANSPORT_TCP) return self.sendTcp(data, length, address, p);
         return self.socket === null ? -1 : self.socket.send(data, length, address, p);
       },
     };
@@ -73,7 +86,54 @@ export class Endpoint implements TransactionUser {
     });
     if (typeof s === "number") return s;
     this.socket = s;
+    const server = this.platform.listenTcp({
+      port: this.port,
+      address: this.address,
+      onConnection: (conn) => {
+        const flow = this.addFlow(conn.remoteAddress, conn.remotePort, conn);
+        return { onData: (d: string) => this.onStream(flow, d), onClose: () => this.dropFlow(flow) };
+      },
+    });
+    if (typeof server !== "number") this.server = server;
     return 0;
+  }
+
+  private addFlow(address: string, port: number, conn: TcpConnection): Flow {
+    if (this.flows.length >= MAX_CONNECTIONS) {
+      const oldest = this.flows.shift() as Flow;
+      oldest.conn.close();
+    }
+    const flow = new Flow(address, port, conn, new StreamReader());
+    this.flows.push(flow);
+    return flow;
+  }
+
+  private dropFlow(flow: Flow): void {
+    const i = this.flows.indexOf(flow);
+    if (i >= 0) this.flows.splice(i, 1);
+  }
+
+  private onStream(flow: Flow, data: string): void {
+    const r = this.transport.receiveStream(flow.reader, data, flow.address, flow.port, TRANSPORT_TCP, this.platform.clock.now());
+    if (r < 0) { flow.conn.close(); this.dropFlow(flow); }
+    this.rearm();
+  }
+
+  /** Sends over the connection to address:port, opening one when there is none. */
+  private sendTcp(data: Uint8Array, length: number, address: string, port: number): number {
+    for (let i = 0; i < this.flows.length; i++) {
+      const f = this.flows[i];
+      if (f.address === address && f.port === port) return f.conn.send(data, length);
+    }
+    let flow: Flow | null = null;
+    const conn = this.platform.connectTcp({
+      address, port,
+      onData: (d) => { if (flow !== null) this.onStream(flow, d); },
+      onClose: () => { if (flow !== null) this.dropFlow(flow); },
+    });
+    if (typeof conn === "number") return conn;
+    flow = this.addFlow(address, port, conn);
+    return conn.send(data, length);
   }
 
   /** The bound port (when 0 was asked, the one the platform picked). */
@@ -83,6 +143,10 @@ export class Endpoint implements TransactionUser {
     this.alarm.cancel();
     if (this.socket !== null) this.socket.close();
     this.socket = null;
+    if (this.server !== null) this.server.close();
+    this.server = null;
+    for (let i = 0; i < this.flows.length; i++) this.flows[i].conn.close();
+    this.flows.length = 0;
   }
 
   private log(kind: string, detail: string): void {
@@ -104,8 +168,11 @@ export class Endpoint implements TransactionUser {
     return (this.platform.random.u32() >>> 0).toString(16) + (++this.counter).toString(16);
   }
 
-  /** Sends an OPTIONS or INVITE (no body) to address:port. Returns the transaction or null (pool full). */
-  sendRequest(method: "OPTIONS" | "INVITE", target: string, address: string, port: number): Transaction | null {
+  /**
+   * Sends an OPTIONS or INVITE to address:port, with `padding` bytes of an X-Padding header (to
+   * exercise §18.1.1: a request near the MTU goes over TCP). Returns the transaction or null.
+   */
+  sendRequest(method: "OPTIONS" | "INVITE", target: string, address: string, port: number, padding = 0): Transaction | null {
     const branch = "z9hG4bK" + this.token();
     const w = this.writer.reset();
     const local = this.address + ":" + this.boundPort();
@@ -121,10 +188,17 @@ export class Endpoint implements TransactionUser {
       .header("CSeq", "1 " + method)
       .header("Contact", "<sip:door@" + local + ">")
       .header("User-Agent", "doorsip");
+    if (padding > 0) w.header("X-Padding", "x".repeat(padding));
     const n = w.end(null, 0, 0);
     if (n < 0) return null;
+    // §18.1.1: near the MTU, TCP; the Via's transport token has the same length either way.
+    const transport = transportForSize(n, PATH_MTU, this.server !== null);
+    if (transport === TRANSPORT_TCP) {
+      const t = branchStart - ";branch=".length - local.length - 4;
+      w.buf[t] = 84; w.buf[t + 1] = 67; w.buf[t + 2] = 80; // "UDP" → "TCP"
+    }
     const tx = this.layer.sendRequest(w.buf, n, method === "INVITE" ? METHOD_INVITE : METHOD_OPTIONS, 1, branchStart, branchEnd,
-      address, port, TRANSPORT_UDP, this.platform.clock.now());
+      address, port, transport, this.platform.clock.now());
     this.rearm();
     return tx;
   }
