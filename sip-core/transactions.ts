@@ -37,10 +37,14 @@ export class TransactionStats {
   transportErrors = 0;
 }
 
+const FNV_BASIS = 0x811c9dc5 | 0;
+
+// Hashes are kept as signed 32-bit integers (`| 0`): an unsigned one above 2^31 would be a boxed
+// double when stored in a slot's field, an allocation per transaction.
 function fnv(src: string, s: number, e: number, h: number): number {
   for (let i = s; i < e; i++) {
     h ^= src.charCodeAt(i);
-    h = (h + (h << 1) + (h << 4) + (h << 7) + (h << 8) + (h << 24)) >>> 0;
+    h = (h + (h << 1) + (h << 4) + (h << 7) + (h << 8) + (h << 24)) | 0;
   }
   return h;
 }
@@ -48,7 +52,7 @@ function fnv(src: string, s: number, e: number, h: number): number {
 function fnvNumber(v: number, h: number): number {
   for (let i = 0; i < 4; i++) {
     h ^= (v >>> (i * 8)) & 0xff;
-    h = (h + (h << 1) + (h << 4) + (h << 7) + (h << 8) + (h << 24)) >>> 0;
+    h = (h + (h << 1) + (h << 4) + (h << 7) + (h << 8) + (h << 24)) | 0;
   }
   return h;
 }
@@ -120,10 +124,10 @@ export class TransactionLayer {
   }
 
   private branchHash(tx: Transaction): number {
-    let h = 0x811c9dc5;
+    let h = FNV_BASIS;
     for (let i = 0; i < tx.branchLength; i++) {
       h ^= tx.branch[i];
-      h = (h + (h << 1) + (h << 4) + (h << 7) + (h << 8) + (h << 24)) >>> 0;
+      h = (h + (h << 1) + (h << 4) + (h << 7) + (h << 8) + (h << 24)) | 0;
     }
     return h & this.tableMask;
   }
@@ -314,7 +318,7 @@ export class TransactionLayer {
   private matchClient(msg: SipMessage): Transaction | null {
     const v = msg.via;
     if (v.branchStart < 0) return null;
-    let h = 0x811c9dc5;
+    let h = FNV_BASIS;
     const e = v.branchEnd - v.branchStart > BRANCH_CAPACITY ? v.branchStart + BRANCH_CAPACITY : v.branchEnd;
     h = fnv(msg.src, v.branchStart, e, h) & this.tableMask;
     for (let i = this.branchHeads[h]; i >= 0; i = this.pool[i].nextInBranchChain) {
@@ -327,12 +331,12 @@ export class TransactionLayer {
 
   private sentByHash(msg: SipMessage): number {
     const v = msg.via;
-    return fnvNumber(v.port, fnv(msg.src, v.hostStart, v.hostEnd, 0x811c9dc5));
+    return fnvNumber(v.port, fnv(msg.src, v.hostStart, v.hostEnd, FNV_BASIS));
   }
 
   /** Hash of Call-ID, From tag and CSeq number: what identifies a request across branches. */
   private requestKeyHash(msg: SipMessage): number {
-    let h = fnv(msg.src, msg.callIdStart, msg.callIdEnd, 0x811c9dc5);
+    let h = fnv(msg.src, msg.callIdStart, msg.callIdEnd, FNV_BASIS);
     if (msg.from.tagStart >= 0) h = fnv(msg.src, msg.from.tagStart, msg.from.tagEnd, h);
     return fnvNumber(msg.cseq, h);
   }
@@ -349,7 +353,7 @@ export class TransactionLayer {
     const src = msg.src;
     if (v.hasMagicCookie()) {
       const e = v.branchEnd - v.branchStart > BRANCH_CAPACITY ? v.branchStart + BRANCH_CAPACITY : v.branchEnd;
-      const h = fnv(src, v.branchStart, e, 0x811c9dc5) & this.tableMask;
+      const h = fnv(src, v.branchStart, e, FNV_BASIS) & this.tableMask;
       for (let i = this.branchHeads[h]; i >= 0; i = this.pool[i].nextInBranchChain) {
         const tx = this.pool[i];
         if ((tx.kind === TX_INVITE_SERVER || tx.kind === TX_NON_INVITE_SERVER) && tx.method === method &&
@@ -463,7 +467,7 @@ export class TransactionLayer {
       return null;
     }
     const e = v.branchEnd - v.branchStart > BRANCH_CAPACITY ? v.branchStart + BRANCH_CAPACITY : v.branchEnd;
-    const h = fnv(cancel.src, v.branchStart, e, 0x811c9dc5) & this.tableMask;
+    const h = fnv(cancel.src, v.branchStart, e, FNV_BASIS) & this.tableMask;
     for (let i = this.branchHeads[h]; i >= 0; i = this.pool[i].nextInBranchChain) {
       const tx = this.pool[i];
       if (tx.kind === TX_INVITE_SERVER && tx.sentByHash === sentBy && this.branchMatches(tx, cancel.src, v.branchStart, v.branchEnd)) return tx;
