@@ -136,6 +136,11 @@ export class SipTransport {
     if (msg.isRequest) {
       if (msg.method === METHOD_ACK || transport !== TRANSPORT_UDP) {
         this.layer.receive(msg, address, port, transport, now);
+      } else if (msg.via.maddrStart >= 0) {
+        // §18.2.2: a maddr in the Via names where responses go (at the sent-by port). Rare: the
+        // address string is made only then.
+        const v = msg.via;
+        this.layer.receive(msg, msg.src.substring(v.maddrStart, v.maddrEnd), v.port > 0 ? v.port : 5060, transport, now);
       } else {
         this.layer.receive(msg, address, this.responsePort(msg, port), transport, now);
       }

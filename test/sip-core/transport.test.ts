@@ -69,6 +69,16 @@ describe("response routing and Via rewriting (§18.2.1, §18.2.2, RFC 3581)", ()
   });
 });
 
+describe("maddr (§18.2.2)", () => {
+  it("a Via maddr sends the response to that address at the sent-by port", () => {
+    const t = setup();
+    t.transport.receiveDatagram(options("SIP/2.0/UDP 10.1.1.1:5080;maddr=239.255.255.1;branch=z9hG4bK-m"), "10.9.9.9", 6003, 0);
+    answer(t, t.transport.msg);
+    expect(t.sent[0].address).toBe("239.255.255.1");
+    expect(t.sent[0].port).toBe(5080);
+  });
+});
+
 describe("bad input", () => {
   it("a malformed but answerable request gets its 4xx statelessly, to the source; nothing reaches the TU", () => {
     const t = setup();
