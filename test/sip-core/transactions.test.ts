@@ -215,6 +215,20 @@ describe("INVITE server transaction (§17.2.1, RFC 6026)", () => {
     expect(h.events).toEqual(["0 request INVITE", "17000 terminated"]);
   });
 
+  it("a retransmitted INVITE in Completed gets the final response again, until the ACK; after it, nothing", () => {
+    const h = new Harness();
+    const inv = request("INVITE", "z9hG4bK-k2");
+    h.deliver(inv);
+    h.respond(h.lastRequestTx!, 480, "Temporarily Unavailable", inv);
+    h.runUntil(200);
+    h.deliver(inv);
+    h.runUntil(300);
+    h.deliver(request("ACK", "z9hG4bK-k2", { toTag: "door-tag" }));
+    h.deliver(inv);
+    expect(h.sentTimes("SIP/2.0 480")).toEqual([0, 200]);
+    expect(h.events).toEqual(["0 request INVITE"]);
+  });
+
   it("without an ACK, Timer H gives up after 64×T1", () => {
     const h = new Harness();
     const inv = request("INVITE", "z9hG4bK-l");
