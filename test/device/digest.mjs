@@ -1,0 +1,154 @@
+// `npm run test:device:digest`: MD5, SHA-256 and the digest response on Espruino's Linux interpreter (ESPRUINO=path).
+//
+// sip-core/md5.ts, sha256.ts and digest.ts are bundled the way the device bundle is (build.mjs bundleDevice,
+// then the Espruino gate) and required as a module, as on a board. On the interpreter the block copy takes
+// the native TypedArray.set(string) path that Node never takes, so this is the only run of that path.
+// Checks: the RFC 1321 and FIPS 180 vectors, every length 0..130 and the bytes 0..255 against node:crypto,
+// the RFC 7616 §3.9.1 and RFC 2617 §3.5 responses, and each algorithm/qop of a SIP REGISTER against the
+// same call in Node. Then it times one md5Hex and one sha256Hex of a 100-byte string and one digestResponse
+// of each kind (best of five batches). Prints "N passed, M failed".
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { bundleDevice } from "../../build.mjs";
+import { checkBundle, formatOffence } from "../../scripts/espruino-gate.mjs";
+
+const bin = process.env.ESPRUINO;
+if (!bin) {
+  console.error("test:device:digest: set ESPRUINO to the path of an Espruino interpreter (its Linux build)");
+  process.exit(2);
+}
+
+const sipCore = new URL("../../sip-core/", import.meta.url).pathname;
+const nodeHash = (alg, s) => createHash(alg).update(Buffer.from(s, "latin1")).digest("hex");
+
+/** A binary string as an ASCII-only JavaScript literal (every byte outside printable ASCII as \xHH). */
+const lit = (t) => '"' + t.replace(/[^\x20-\x7e]|["\\]/g, (ch) => "\\x" + ch.charCodeAt(0).toString(16).padStart(2, "0")) + '"';
+
+let passed = 0;
+let failed = 0;
+function check(name, ok, detail) {
+  if (ok) passed++;
+  else {
+    failed++;
+    console.log("FAIL " + name + (detail ? ": " + detail : ""));
+  }
+}
+
+// name -> [expression evaluated on the device, expected value]
+const cases = [];
+const md5Vectors = {
+  "": "d41d8cd98f00b204e9800998ecf8427e",
+  a: "0cc175b9c0f1b6a831c399e269772661",
+  abc: "900150983cd24fb0d6963f7d28e17f72",
+  "message digest": "f96b697d7cb7938d525a2f31aaf161d0",
+  abcdefghijklmnopqrstuvwxyz: "c3fcd3d76192e4007dfb496cca67e13b",
+  ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789: "d174ab98d277d9f5a5611c2c9f419d9f",
+  ["1234567890".repeat(8)]: "57edf4a22be3c955ac49da2e2107b67a",
+};
+for (const [s, h] of Object.entries(md5Vectors)) cases.push(["RFC 1321 md5 " + JSON.stringify(s), "d.md5Hex(" + lit(s) + ")", h]);
+const shaVectors = {
+  abc: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+  abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq: "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
+  "": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+};
+for (const [s, h] of Object.entries(shaVectors)) cases.push(["FIPS 180 sha256 " + JSON.stringify(s), "d.sha256Hex(" + lit(s) + ")", h]);
+cases.push(["md5 of 10,000 'a'", 'd.md5Hex("a".repeat(10000))', nodeHash("md5", "a".repeat(10000))]);
+cases.push(["sha256 of 10,000 'a'", 'd.sha256Hex("a".repeat(10000))', nodeHash("sha256", "a".repeat(10000))]);
+for (let n = 0; n <= 130; n++) {
+  let s = "";
+  for (let i = 0; i < n; i++) s += String.fromCharCode((i * 37 + n) & 255);
+  cases.push(["md5 length " + n, "d.md5Hex(" + lit(s) + ")", nodeHash("md5", s)]);
+  cases.push(["sha256 length " + n, "d.sha256Hex(" + lit(s) + ")", nodeHash("sha256", s)]);
+}
+let bytes = "";
+for (let i = 0; i < 256; i++) bytes += String.fromCharCode(i);
+cases.push(["md5 bytes 0..255", "d.md5Hex(" + lit(bytes) + ")", nodeHash("md5", bytes)]);
+cases.push(["sha256 bytes 0..255", "d.sha256Hex(" + lit(bytes) + ")", nodeHash("sha256", bytes)]);
+
+const rfc7616 = {
+  username: "Mufasa", realm: "http-auth@example.org", password: "Circle of Life", method: "GET", uri: "/dir/index.html",
+  nonce: "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", cnonce: "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ",
+  nc: 1, qop: "auth", body: "",
+};
+const input = (o) => "{" + Object.entries(o).map(([k, v]) => k + ":" + (typeof v === "string" ? lit(v) : String(v))).join(",") + "}";
+cases.push(["RFC 7616 §3.9.1 MD5", "d.digestResponse(" + input({ ...rfc7616, algorithm: 1 }) + ")", "8ca523f5e9506fed4657c9700eebdbec"]);
+cases.push(["RFC 7616 §3.9.1 SHA-256", "d.digestResponse(" + input({ ...rfc7616, algorithm: 3 }) + ")",
+  "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"]);
+cases.push(["RFC 2617 §3.5", "d.digestResponse(" + input({
+  algorithm: 1, username: "Mufasa", realm: "testrealm@host.com", password: "Circle Of Life", method: "GET", uri: "/dir/index.html",
+  nonce: "dcd98b7102dd2f0e8b11d0f600bfb0c093", cnonce: "0a4f113b", nc: 1, qop: "auth", body: "",
+}) + ")", "6629fae49393a05397450978507c4ef1"]);
+
+const dir = mkdtempSync(join(tmpdir(), "doorsip-digest-"));
+try {
+  mkdirSync(join(dir, "node_modules"));
+  writeFileSync(join(dir, "entry.ts"),
+    `export { md5Hex, NATIVE_STRING_SET } from "${sipCore}md5.ts";\n` +
+    `export { sha256Hex } from "${sipCore}sha256.ts";\n` +
+    `export { digestResponse, DIGEST_MD5, DIGEST_MD5_SESS, DIGEST_SHA256, DIGEST_SHA256_SESS } from "${sipCore}digest.ts";\n`);
+  const outfile = join(dir, "node_modules/doorsip-digest.js");
+  const { code, map } = await bundleDevice({ entry: join(dir, "entry.ts"), outfile, write: true });
+  const offences = checkBundle(code, map);
+  for (const o of offences) console.log(formatOffence(o, "doorsip-digest.js", join(dir, "node_modules")));
+  check("Espruino gate", offences.length === 0, offences.length + " offences");
+
+  // A SIP REGISTER, every algorithm and qop: the device against the same bundle in Node.
+  const nodeBundle = createRequire(import.meta.url)(outfile);
+  const register = {
+    username: "1001", realm: "sip.example.com", password: "front-door-secret", method: "REGISTER", uri: "sip:sip.example.com",
+    nonce: "5f3a9c1e0b7d4f2a", cnonce: "0a4f113b9c2d", nc: 26, body: "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\n\xe9\x00",
+  };
+  for (const algorithm of [1, 2, 3, 4]) {
+    for (const qop of ["", "auth", "auth-int"]) {
+      const d = { ...register, algorithm, qop };
+      cases.push(["REGISTER algorithm " + algorithm + " qop=" + (qop || "none"), "d.digestResponse(" + input(d) + ")", nodeBundle.digestResponse(d)]);
+    }
+  }
+
+  const s100 = "REGISTER sip:sip.example.com SIP/2.0 1001:sip.example.com:front-door-secret 0123456789abcdefghijklmn";
+  if (s100.length !== 100) throw new Error("timing input is " + s100.length + " bytes");
+  const script = `var d = require("doorsip-digest");
+var cases = [${cases.map((c) => "function () { return " + c[1] + "; }").join(",\n")}];
+for (var i = 0; i < cases.length; i++) {
+  var r;
+  try { r = cases[i](); } catch (e) { r = "threw " + e; }
+  print("@@" + i + " " + r);
+}
+print("@@native " + d.NATIVE_STRING_SET);
+// The best of 5 batches of n calls, in ms per call (the least disturbed by other load on the host).
+function time(f, n) {
+  var best = 1e9;
+  for (var b = 0; b < 5; b++) { var t0 = getTime(); for (var i = 0; i < n; i++) f(); best = Math.min(best, (getTime() - t0) * 1000 / n); }
+  return best;
+}
+var s = ${lit(s100)};
+var reg = ${input({ ...register, algorithm: 1, qop: "auth" })};
+print("@@time md5Hex(100 bytes) " + time(function () { d.md5Hex(s); }, 40).toFixed(3));
+print("@@time sha256Hex(100 bytes) " + time(function () { d.sha256Hex(s); }, 10).toFixed(3));
+print("@@time digestResponse MD5 qop=auth " + time(function () { d.digestResponse(reg); }, 10).toFixed(3));
+reg.algorithm = 3;
+print("@@time digestResponse SHA-256 qop=auth " + time(function () { d.digestResponse(reg); }, 4).toFixed(3));
+print("@@END");
+`;
+  writeFileSync(join(dir, "run.js"), script);
+  rmSync(join(dir, "espruino.flash"), { force: true });
+  const out = spawnSync(bin, ["run.js"], { cwd: dir, encoding: "latin1", timeout: 300000 });
+  const text = out.stdout || "";
+  if (!text.includes("@@END") || text.includes("Uncaught")) {
+    console.error("Espruino run failed (status " + out.status + "):\n" + text.slice(-3000));
+    process.exit(1);
+  }
+  const lines = {};
+  for (const m of text.matchAll(/@@(\S+) ([^\r\n]*)/g)) lines[m[1]] = m[2];
+  cases.forEach((c, i) => check(c[0], lines[i] === c[2], "device " + lines[i] + ", expected " + c[2]));
+  check("native TypedArray.set(string) path taken on the device", lines.native === "true", "NATIVE_STRING_SET " + lines.native);
+  for (const m of text.matchAll(/@@time ([^\r\n]*) ([0-9.]+)\r?\n/g)) console.log("espruino: " + m[1] + ": " + m[2] + " ms");
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
