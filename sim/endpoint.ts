@@ -6,8 +6,8 @@
 import type { Alarm, Platform, TcpConnection, TcpServer, UdpSocket } from "../hal/types.ts";
 import {
   DEFAULT_LIMITS, METHOD_ACK, METHOD_CANCEL, METHOD_INVITE, METHOD_OPTIONS, SipMessage, SipTransport, SipWriter,
-  StreamReader, TRANSPORT_TCP, TRANSPORT_UDP, TransactionLayer, transportForSize, writeResponseHead,
-  type TimerConfig, type Transaction, type TransactionUser,
+  Registration, StreamReader, TRANSPORT_TCP, TRANSPORT_UDP, TransactionLayer, transportForSize, writeResponseHead,
+  type AccountConfig, type TimerConfig, type Transaction, type TransactionUser,
 } from "../sip-core/index.ts";
 
 export interface EndpointOptions {
@@ -19,6 +19,8 @@ export interface EndpointOptions {
   inviteStatus?: number;
   capacity?: number;
   timers?: TimerConfig;
+  /** Accounts to register (each keeps itself registered once start() is called). */
+  accounts?: AccountConfig[];
 }
 
 /** What the endpoint saw, for tests and the command line. */
@@ -50,8 +52,9 @@ export class Endpoint implements TransactionUser {
   private socket: UdpSocket | null = null;
   private server: TcpServer | null = null;
   private readonly flows: Flow[] = [];
+  readonly registrations: Registration[] = [];
   private readonly alarm: Alarm;
-  private readonly writer = new SipWriter(1500);
+  protected readonly writer = new SipWriter(1500);
   private counter = 0;
 
   constructor(o: EndpointOptions) {
@@ -72,6 +75,30 @@ export class Endpoint implements TransactionUser {
     }, port, this);
     this.transport = new SipTransport(this.layer, port, DEFAULT_LIMITS, 1500);
     this.alarm = o.platform.createAlarm({ onAlarm: () => this.onAlarm() });
+    const accounts = o.accounts || [];
+    for (let i = 0; i < accounts.length; i++) {
+      this.registrations.push(new Registration(accounts[i], this.layer, o.platform.random,
+        { write: (level, msg) => this.log(level <= 1 ? "reg-warn" : "reg", msg) }, 1500));
+    }
+  }
+
+  /** Registers every account (boot). */
+  registerAll(): void {
+    const now = this.platform.clock.now();
+    for (let i = 0; i < this.registrations.length; i++) this.registrations[i].start(now);
+    this.rearm();
+  }
+
+  /** Unregisters every account (orderly shutdown). */
+  unregisterAll(): void {
+    const now = this.platform.clock.now();
+    for (let i = 0; i < this.registrations.length; i++) this.registrations[i].unregister(now);
+    this.rearm();
+  }
+
+  private registrationOf(tx: Transaction): Registration | null {
+    for (let i = 0; i < this.registrations.length; i++) if (this.registrations[i].owns(tx)) return this.registrations[i];
+    return null;
   }
 
   /** Binds the UDP socket. Returns 0 or a negative HAL error. */
@@ -149,22 +176,28 @@ export class Endpoint implements TransactionUser {
     this.flows.length = 0;
   }
 
-  private log(kind: string, detail: string): void {
+  protected log(kind: string, detail: string): void {
     this.events.push({ at: this.platform.clock.now(), kind, detail });
   }
 
-  private rearm(): void {
-    const at = this.layer.nextDeadline();
+  protected rearm(): void {
+    let at = this.layer.nextDeadline();
+    for (let i = 0; i < this.registrations.length; i++) {
+      const r = this.registrations[i].nextDeadline();
+      if (r >= 0 && (at < 0 || r < at)) at = r;
+    }
     if (at < 0) this.alarm.cancel();
     else this.alarm.set(at);
   }
 
   private onAlarm(): void {
-    this.layer.poll(this.platform.clock.now());
+    const now = this.platform.clock.now();
+    this.layer.poll(now);
+    for (let i = 0; i < this.registrations.length; i++) this.registrations[i].poll(now);
     this.rearm();
   }
 
-  private token(): string {
+  protected token(): string {
     return (this.platform.random.u32() >>> 0).toString(16) + (++this.counter).toString(16);
   }
 
@@ -227,8 +260,16 @@ export class Endpoint implements TransactionUser {
     this.rearm();
   }
 
-  onResponse(_tx: Transaction, msg: SipMessage): void { this.log("response", String(msg.status)); }
-  onTimeout(tx: Transaction): void { this.log("timeout", tx.branchText()); }
+  onResponse(tx: Transaction, msg: SipMessage): void {
+    this.log("response", String(msg.status));
+    const r = this.registrationOf(tx);
+    if (r !== null) { r.onResponse(msg, this.platform.clock.now()); this.rearm(); }
+  }
+  onTimeout(tx: Transaction): void {
+    this.log("timeout", tx.branchText());
+    const r = this.registrationOf(tx);
+    if (r !== null) { r.onTimeout(this.platform.clock.now()); this.rearm(); }
+  }
   onTransportError(tx: Transaction): void { this.log("transport-error", tx.branchText()); }
   onTerminated(_tx: Transaction): void { this.log("terminated", ""); }
   onAck(msg: SipMessage): void { if (msg.method === METHOD_ACK) this.log("ack", ""); }

@@ -14,6 +14,7 @@ export * from "./transaction.ts";
 export * from "./timerheap.ts";
 export * from "./transactions.ts";
 export * from "./transport.ts";
+export * from "./register.ts";
 export * from "./md5.ts";
 export * from "./sha256.ts";
 export * from "./digest.ts";

@@ -2,8 +2,13 @@
 import { TRANSPORT_UDP, TS_COMPLETED, TS_PROCEEDING, TS_TRYING, type Transaction } from "./transaction.ts";
 import type { TransactionLayer } from "./transactions.ts";
 
-export function nistStart(_L: TransactionLayer, tx: Transaction, _now: number): void {
+/**
+ * Trying. The TU must answer; if it never does, the slot is reclaimed after 64×T1 (the client has
+ * given up by then, Timer F), so a silent TU cannot drain the pool.
+ */
+export function nistStart(L: TransactionLayer, tx: Transaction, now: number): void {
   tx.state = TS_TRYING;
+  tx.timeoutAt = now + 64 * L.timers.t1;
 }
 
 export function nistOnRespond(L: TransactionLayer, tx: Transaction, now: number): void {
@@ -11,6 +16,7 @@ export function nistOnRespond(L: TransactionLayer, tx: Transaction, now: number)
   if (tx.status < 200) tx.state = TS_PROCEEDING;
   else {
     tx.state = TS_COMPLETED;
+    tx.timeoutAt = -1;
     tx.lingerAt = tx.transport === TRANSPORT_UDP ? now + 64 * L.timers.t1 : now; // Timer J
   }
   L.transmit(tx);
@@ -23,6 +29,12 @@ export function nistOnRetransmission(L: TransactionLayer, tx: Transaction, _now:
 }
 
 export function nistOnTimer(L: TransactionLayer, tx: Transaction, now: number): void {
+  if (tx.timeoutAt >= 0 && tx.timeoutAt <= now) {
+    tx.timeoutAt = -1;
+    L.tu.onTimeout(tx);
+    L.terminate(tx);
+    return;
+  }
   if (tx.lingerAt >= 0 && tx.lingerAt <= now) {
     tx.lingerAt = -1;
     L.terminate(tx);

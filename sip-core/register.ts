@@ -1,0 +1,405 @@
+// RFC 3261 §10 registration client with digest (RFC 2617/7616/8760), RFC 5626 §4.5 backoff and instance id, RFC 3581 address learning.
+import { HDR_CONTACT, HDR_PROXY_AUTHENTICATE, HDR_WWW_AUTHENTICATE, METHOD_REGISTER } from "./constants.ts";
+import { AuthParams, parseAuthParams } from "./auth-header.ts";
+import { DIGEST_MD5, algorithmName, algorithmStrength, chooseQop, digestAlgorithm, digestResponse, writeCredentials } from "./digest.ts";
+import { NameAddrCursor, minExpires, retryAfter } from "./headers.ts";
+import type { SipMessage } from "./message.ts";
+import { spanEquals } from "./scan.ts";
+import { TRANSPORT_UDP, type Transaction } from "./transaction.ts";
+import type { TransactionLayer } from "./transactions.ts";
+import { SipWriter } from "./writer.ts";
+
+// States, as the application sees them.
+export const REG_UNREGISTERED = 0;
+export const REG_REGISTERING = 1;
+export const REG_REGISTERED = 2;
+export const REG_FAILED = 3;
+export const REG_BACKOFF = 4;
+export const REG_UNREGISTERING = 5;
+const STATE_NAMES = ["unregistered", "registering", "registered", "failed", "backing off", "unregistering"];
+
+/** A source of 32-bit random numbers (the platform's; seeded in the simulator). */
+export interface RandomSource {
+  u32(): number;
+}
+
+/** Where a registration reports what happened (a log line per decision, with the reason). */
+export interface RegistrationLog {
+  write(level: number, msg: string): void;
+}
+
+export interface AccountConfig {
+  /** User part of the address of record (sip:user@domain). */
+  user: string;
+  /** Digest username, when it differs from user. */
+  authUser: string;
+  password: string;
+  domain: string;
+  /** Where REGISTER goes: the registrar or an outbound proxy. */
+  registrar: string;
+  registrarPort: number;
+  /** Expiry to ask for, seconds. */
+  expires: number;
+  /** RFC 5626 instance id (urn:uuid:…), stable for the device. */
+  instanceId: string;
+  /** Local address and port written in Contact and Via until the registrar tells another (rport/received). */
+  localAddress: string;
+  localPort: number;
+  /** RFC 5626 §4.5 backoff: base and ceiling, seconds. */
+  backoffBase: number;
+  backoffMax: number;
+}
+
+export const DEFAULT_ACCOUNT: AccountConfig = {
+  user: "", authUser: "", password: "", domain: "", registrar: "", registrarPort: 5060, expires: 3600,
+  instanceId: "", localAddress: "", localPort: 5060, backoffBase: 30, backoffMax: 1800,
+};
+
+const LOG_WARN = 1;
+const LOG_INFO = 2;
+
+/** Registration attempts, challenges and refreshes of one account. Driven by `now` (ms); never reads a clock. */
+export class Registration {
+  readonly config: AccountConfig;
+  state = REG_UNREGISTERED;
+  /** Last final status and its reason phrase (for "failed" and diagnostics). */
+  lastStatus = 0;
+  lastReason = "";
+  /** Expiry the registrar granted (s) and when the binding lapses (ms); -1 when not registered. */
+  granted = 0;
+  expiresAt = -1;
+  /** When the next REGISTER goes out (ms); -1 when nothing is scheduled. */
+  nextAttemptAt = -1;
+  /** Consecutive failures, for the backoff. */
+  failures = 0;
+  /** The address and port the registrar sees us at (from received/rport), written into Contact. */
+  contactAddress: string;
+  contactPort: number;
+  /** A contact being replaced (address change): removed with expires=0 in the next REGISTER. */
+  private oldContactAddress = "";
+  private oldContactPort = 0;
+
+  private readonly layer: TransactionLayer;
+  private readonly random: RandomSource;
+  private readonly log: RegistrationLog;
+  private readonly writer: SipWriter;
+  private readonly callId: string;
+  private readonly fromTag: string;
+  private cseq = 0;
+  private tx: Transaction | null = null;
+  private txGeneration = -1;
+  /** Expiry asked for in the REGISTER in flight (0 = unregister). */
+  private asking = 0;
+  private targetAddress: string;
+  private targetPort: number;
+  private redirected = false;
+  // The last digest challenge.
+  private authHeader = "";
+  private realm = "";
+  private nonce = "";
+  private opaque = "";
+  private qop = "";
+  private algorithm = 0;
+  private nc = 0;
+  private triedNonce = "";
+  private readonly auth = new AuthParams();
+
+  constructor(config: AccountConfig, layer: TransactionLayer, random: RandomSource, log: RegistrationLog, bufferSize: number) {
+    this.config = config;
+    this.layer = layer;
+    this.random = random;
+    this.log = log;
+    this.writer = new SipWriter(bufferSize);
+    this.callId = this.token() + this.token() + "@" + config.localAddress;
+    this.fromTag = this.token();
+    this.contactAddress = config.localAddress;
+    this.contactPort = config.localPort;
+    this.targetAddress = config.registrar;
+    this.targetPort = config.registrarPort;
+  }
+
+  /** The state as text. */
+  stateName(): string { return STATE_NAMES[this.state]; }
+
+  private token(): string { return (this.random.u32() >>> 0).toString(36); }
+
+  private note(level: number, msg: string): void {
+    this.log.write(level, this.config.user + "@" + this.config.domain + ": " + msg);
+  }
+
+  /** Registers now (boot, network back, address changed). */
+  start(now: number): void {
+    this.failures = 0;
+    this.redirected = false;
+    this.targetAddress = this.config.registrar;
+    this.targetPort = this.config.registrarPort;
+    this.send(this.config.expires, now);
+  }
+
+  /** Removes the binding (expires=0), for an orderly shutdown. */
+  unregister(now: number): void {
+    this.nextAttemptAt = -1;
+    this.send(0, now);
+  }
+
+  /** The network went down: the binding cannot be trusted; register again when it is back. */
+  networkLost(): void {
+    this.state = REG_UNREGISTERED;
+    this.expiresAt = -1;
+    this.nextAttemptAt = -1;
+    this.tx = null;
+  }
+
+  /** The earliest time poll() has work, -1 when none. */
+  nextDeadline(): number { return this.nextAttemptAt; }
+
+  /** Runs a due refresh or retry. */
+  poll(now: number): void {
+    if (this.nextAttemptAt >= 0 && this.nextAttemptAt <= now) {
+      this.nextAttemptAt = -1;
+      if (this.state === REG_REGISTERED && this.expiresAt >= 0 && this.expiresAt <= now) this.state = REG_UNREGISTERED;
+      this.send(this.config.expires, now);
+    }
+  }
+
+  /** True when tx is this registration's REGISTER in flight. */
+  owns(tx: Transaction): boolean {
+    return this.tx === tx && tx.generation === this.txGeneration;
+  }
+
+  private send(expires: number, now: number): void {
+    this.asking = expires;
+    this.state = expires === 0 ? REG_UNREGISTERING : (this.state === REG_REGISTERED ? REG_REGISTERED : REG_REGISTERING);
+    const c = this.config;
+    const w = this.writer.reset();
+    const branch = "z9hG4bK" + this.token() + this.token();
+    this.cseq++;
+    const ruri = "sip:" + c.domain;
+    w.requestLine("REGISTER", ruri);
+    w.str("Via: SIP/2.0/UDP ").str(this.contactAddress).byte(58).num(this.contactPort).str(";branch=");
+    const bs = w.pos;
+    w.str(branch);
+    const be = w.pos;
+    w.str(";rport\r\n");
+    w.header("Max-Forwards", "70");
+    w.str("From: <sip:").str(c.user).byte(64).str(c.domain).str(">;tag=").str(this.fromTag).crlf();
+    w.str("To: <sip:").str(c.user).byte(64).str(c.domain).str(">\r\n");
+    w.header("Call-ID", this.callId);
+    w.str("CSeq: ").num(this.cseq).str(" REGISTER\r\n");
+    w.str("Contact: <sip:").str(c.user).byte(64).str(this.contactAddress).byte(58).num(this.contactPort)
+      .str(";transport=udp>;expires=").num(expires);
+    if (c.instanceId !== "") w.str(";+sip.instance=\"<").str(c.instanceId).str(">\"");
+    w.crlf();
+    if (this.oldContactAddress !== "") {
+      // The binding of the address we had: removed, so calls stop going there.
+      w.str("Contact: <sip:").str(c.user).byte(64).str(this.oldContactAddress).byte(58).num(this.oldContactPort)
+        .str(";transport=udp>;expires=0\r\n");
+      this.oldContactAddress = "";
+    }
+    w.headerNum("Expires", expires);
+    if (this.nonce !== "") {
+      this.nc++;
+      const cnonce = this.token() + this.token();
+      const response = digestResponse({
+        algorithm: this.algorithm, username: c.authUser || c.user, realm: this.realm, password: c.password,
+        method: "REGISTER", uri: ruri, nonce: this.nonce, cnonce, nc: this.nc, qop: this.qop, body: "",
+      });
+      writeCredentials(w, this.authHeader, {
+        username: c.authUser || c.user, realm: this.realm, nonce: this.nonce, uri: ruri, response,
+        algorithm: algorithmName(this.algorithm), cnonce, nc: this.nc, qop: this.qop, opaque: this.opaque,
+      });
+    }
+    w.header("User-Agent", "doorsip");
+    const n = w.end(null, 0, 0);
+    if (n < 0) { this.fail(0, "REGISTER does not fit the buffer", now); return; }
+    const tx = this.layer.sendRequest(w.buf, n, METHOD_REGISTER, this.cseq, bs, be, this.targetAddress, this.targetPort, TRANSPORT_UDP, now);
+    if (tx === null) { this.retryLater(0, "transaction pool full", now, -1); return; }
+    this.tx = tx;
+    this.txGeneration = tx.generation;
+  }
+
+  /** A response to our REGISTER (the TU routes it here when owns(tx)). */
+  onResponse(msg: SipMessage, now: number): void {
+    if (msg.status < 200) return;
+    if (!spanEquals(msg.src, msg.callIdStart, msg.callIdEnd, this.callId)) {
+      this.note(LOG_WARN, "ignored a response for another Call-ID");
+      return;
+    }
+    this.tx = null;
+    this.lastStatus = msg.status;
+    this.lastReason = msg.reason();
+    const s = msg.status;
+    if (s >= 200 && s < 300) { this.onSuccess(msg, now); return; }
+    if (s === 401 || s === 407) { this.onChallenge(msg, now); return; }
+    if (s === 423) {
+      const min = minExpires(msg);
+      if (min > this.config.expires && min <= 86400 && this.asking !== 0) {
+        this.note(LOG_INFO, "423: retrying with Min-Expires " + min);
+        this.config.expires = min;
+        this.send(min, now);
+      } else this.retryLater(s, "423 without a usable Min-Expires", now, -1);
+      return;
+    }
+    if (s >= 300 && s < 400) { this.onRedirect(msg, now); return; }
+    if (s === 403 || s === 404) {
+      // Wrong credentials or unknown account: stop, say so, try again only after the longest wait.
+      this.fail(s, s + " " + this.lastReason, now);
+      this.nextAttemptAt = now + this.config.backoffMax * 1000;
+      return;
+    }
+    this.retryLater(s, s + " " + this.lastReason, now, retryAfter(msg));
+  }
+
+  /** Timer F: no answer at all. */
+  onTimeout(now: number): void {
+    this.tx = null;
+    this.lastStatus = 408;
+    this.lastReason = "Request Timeout (no answer)";
+    this.retryLater(408, "no answer from the registrar", now, -1);
+  }
+
+  private onSuccess(msg: SipMessage, now: number): void {
+    this.failures = 0;
+    this.triedNonce = "";
+    if (this.asking === 0) {
+      this.state = REG_UNREGISTERED;
+      this.expiresAt = -1;
+      this.note(LOG_INFO, "unregistered");
+      return;
+    }
+    // Address learning (RFC 3581): the registrar saw us at received:rport.
+    const v = msg.via;
+    if (v.receivedStart >= 0 && v.rport > 0) {
+      const seen = msg.src.substring(v.receivedStart, v.receivedEnd);
+      if (seen !== this.contactAddress || v.rport !== this.contactPort) {
+        this.note(LOG_INFO, "the registrar sees us at " + seen + ":" + v.rport + "; registering that address");
+        this.oldContactAddress = this.contactAddress;
+        this.oldContactPort = this.contactPort;
+        this.contactAddress = seen;
+        this.contactPort = v.rport;
+        this.send(this.config.expires, now);
+        return;
+      }
+    }
+    // Our binding: the Contact whose host and port are ours; its expires, else Expires, else what we asked.
+    let expires = -1;
+    let found = false;
+    const contacts = contactCursor.begin(msg, HDR_CONTACT);
+    while (contacts.next()) {
+      const u = contacts.value.uri;
+      if (!contacts.value.decodeUri()) continue;
+      if (spanEquals(msg.src, u.hostStart, u.hostEnd, this.contactAddress) && (u.port < 0 ? 5060 : u.port) === this.contactPort) {
+        found = true;
+        expires = contacts.value.expires;
+        break;
+      }
+    }
+    if (!found) {
+      this.retryLater(msg.status, "200 without our Contact", now, -1);
+      return;
+    }
+    if (expires < 0) expires = msg.expires >= 0 ? msg.expires : this.asking;
+    if (expires === 0) {
+      this.retryLater(msg.status, "200 with expires=0 for our Contact", now, -1);
+      return;
+    }
+    // Absurd grants are clamped: at most a day, at least 10 s.
+    if (expires > 86400) expires = 86400;
+    if (expires < 10) expires = 10;
+    this.granted = expires;
+    this.expiresAt = now + expires * 1000;
+    this.state = REG_REGISTERED;
+    // Refresh at half the granted time: a lost refresh still leaves a quarter of it for retries.
+    this.nextAttemptAt = now + expires * 500;
+    this.note(LOG_INFO, "registered for " + expires + " s");
+  }
+
+  private onChallenge(msg: SipMessage, now: number): void {
+    const id = msg.status === 401 ? HDR_WWW_AUTHENTICATE : HDR_PROXY_AUTHENTICATE;
+    // Several challenges: the strongest supported algorithm wins.
+    let best = -1;
+    let bestStrength = -1;
+    for (let i = msg.findHeader(id); i >= 0; i = msg.nextHeader(id, i)) {
+      if (parseAuthParams(msg.src, msg.headerValueStart(i), msg.headerValueEnd(i), this.auth) < 0) continue;
+      const a = this.auth;
+      if (!a.digest || a.nonceStart < 0) continue;
+      const alg = digestAlgorithm(msg.src, a.algorithmStart, a.algorithmEnd);
+      if (alg === 0) continue;
+      const q = chooseQop(msg.src, a.qopStart, a.qopEnd);
+      if (q === null) continue;
+      const strength = algorithmStrength(alg);
+      if (strength > bestStrength) { best = i; bestStrength = strength; }
+    }
+    if (best < 0) {
+      this.fail(msg.status, "challenge with no usable digest (missing nonce or unknown algorithm)", now);
+      this.nextAttemptAt = now + this.config.backoffMax * 1000;
+      return;
+    }
+    parseAuthParams(msg.src, msg.headerValueStart(best), msg.headerValueEnd(best), this.auth);
+    const a = this.auth;
+    const nonce = a.text(a.nonceStart, a.nonceEnd);
+    if (nonce === this.triedNonce && !a.stale) {
+      // The same nonce again after our credentials: they are wrong. No loop.
+      this.fail(msg.status, "credentials refused (" + msg.status + " for the nonce they answered)", now);
+      this.nextAttemptAt = now + this.config.backoffMax * 1000;
+      return;
+    }
+    this.authHeader = msg.status === 401 ? "Authorization" : "Proxy-Authorization";
+    this.realm = a.text(a.realmStart, a.realmEnd);
+    this.nonce = nonce;
+    this.opaque = a.opaqueStart >= 0 ? a.text(a.opaqueStart, a.opaqueEnd) : "";
+    this.algorithm = digestAlgorithm(msg.src, a.algorithmStart, a.algorithmEnd) || DIGEST_MD5;
+    this.qop = chooseQop(msg.src, a.qopStart, a.qopEnd) as string;
+    this.nc = 0;
+    this.triedNonce = nonce;
+    this.note(LOG_INFO, (a.stale ? "stale nonce, " : "") + "answering a " + algorithmName(this.algorithm) + " challenge for realm " + this.realm);
+    this.send(this.asking === 0 ? 0 : this.config.expires, now);
+  }
+
+  private onRedirect(msg: SipMessage, now: number): void {
+    const contacts = contactCursor.begin(msg, HDR_CONTACT);
+    if (!this.redirected && contacts.next() && contacts.value.decodeUri() && contacts.value.uri.hostStart >= 0) {
+      const u = contacts.value.uri;
+      this.redirected = true;
+      this.targetAddress = msg.src.substring(u.hostStart, u.hostEnd);
+      this.targetPort = u.port > 0 ? u.port : 5060;
+      this.note(LOG_INFO, msg.status + ": following the Contact to " + this.targetAddress + ":" + this.targetPort);
+      this.send(this.config.expires, now);
+      return;
+    }
+    this.retryLater(msg.status, msg.status + " with no Contact to follow (or a second redirect)", now, -1);
+  }
+
+  private fail(status: number, reason: string, now: number): void {
+    this.state = REG_FAILED;
+    this.lastStatus = status;
+    this.lastReason = reason;
+    this.expiresAt = -1;
+    this.note(LOG_WARN, "failed: " + reason);
+    void now;
+  }
+
+  /**
+   * RFC 5626 §4.5: wait min(max, base · 2^failures) seconds, a random 50–100 % of it, and never
+   * less than a Retry-After the server gave.
+   */
+  private retryLater(status: number, reason: string, now: number, retryAfterSeconds: number): void {
+    this.failures++;
+    const c = this.config;
+    let wait = c.backoffBase;
+    for (let i = 1; i < this.failures && wait < c.backoffMax; i++) wait *= 2;
+    if (wait > c.backoffMax) wait = c.backoffMax;
+    const ms = wait * 1000;
+    let delay = ms / 2 + ((this.random.u32() >>> 0) % (ms / 2 + 1));
+    if (retryAfterSeconds > 0 && retryAfterSeconds * 1000 > delay) delay = retryAfterSeconds * 1000;
+    this.state = REG_BACKOFF;
+    this.lastStatus = status;
+    this.lastReason = reason;
+    if (this.expiresAt >= 0 && this.expiresAt <= now) this.expiresAt = -1;
+    this.nextAttemptAt = now + Math.floor(delay);
+    this.note(LOG_WARN, reason + "; next attempt in " + Math.round(delay / 1000) + " s");
+  }
+}
+
+const contactCursor = new NameAddrCursor();
+
