@@ -101,7 +101,8 @@ export class Registration {
   private qop = "";
   private algorithm = 0;
   private nc = 0;
-  private triedNonce = "";
+  /** The REGISTER in flight carried credentials: a fresh (non-stale) challenge to it means they were refused. */
+  private sentCredentials = false;
   private readonly auth = new AuthParams();
 
   constructor(config: AccountConfig, layer: TransactionLayer, random: RandomSource, log: RegistrationLog, bufferSize: number) {
@@ -172,6 +173,7 @@ export class Registration {
     this.state = expires === 0 ? REG_UNREGISTERING : (this.state === REG_REGISTERED ? REG_REGISTERED : REG_REGISTERING);
     const c = this.config;
     const w = this.writer.reset();
+    this.sentCredentials = false;
     const branch = "z9hG4bK" + this.token() + this.token();
     this.cseq++;
     const ruri = "sip:" + c.domain;
@@ -199,6 +201,9 @@ export class Registration {
     w.headerNum("Expires", expires);
     if (this.nonce !== "") {
       this.nc++;
+      // Credentials for a nonce just received (nc 1): a fresh challenge to them is a refusal. For a
+      // reused nonce (a refresh), a new challenge only means the server wants a new nonce.
+      this.sentCredentials = this.nc === 1;
       const cnonce = this.token() + this.token();
       const response = digestResponse({
         algorithm: this.algorithm, username: c.authUser || c.user, realm: this.realm, password: c.password,
@@ -260,7 +265,6 @@ export class Registration {
 
   private onSuccess(msg: SipMessage, now: number): void {
     this.failures = 0;
-    this.triedNonce = "";
     if (this.asking === 0) {
       this.state = REG_UNREGISTERED;
       this.expiresAt = -1;
@@ -338,8 +342,9 @@ export class Registration {
     parseAuthParams(msg.src, msg.headerValueStart(best), msg.headerValueEnd(best), this.auth);
     const a = this.auth;
     const nonce = a.text(a.nonceStart, a.nonceEnd);
-    if (nonce === this.triedNonce && !a.stale) {
-      // The same nonce again after our credentials: they are wrong. No loop.
+    if (this.sentCredentials && !a.stale) {
+      // Challenged again, not for staleness, right after our credentials for this realm: they are
+      // wrong (some servers send a new nonce rather than 403). No loop.
       this.fail(msg.status, "credentials refused (" + msg.status + " for the nonce they answered)", now);
       this.nextAttemptAt = now + this.config.backoffMax * 1000;
       return;
@@ -351,7 +356,6 @@ export class Registration {
     this.algorithm = digestAlgorithm(msg.src, a.algorithmStart, a.algorithmEnd) || DIGEST_MD5;
     this.qop = chooseQop(msg.src, a.qopStart, a.qopEnd) as string;
     this.nc = 0;
-    this.triedNonce = nonce;
     this.note(LOG_INFO, (a.stale ? "stale nonce, " : "") + "answering a " + algorithmName(this.algorithm) + " challenge for realm " + this.realm);
     this.send(this.asking === 0 ? 0 : this.config.expires, now);
   }

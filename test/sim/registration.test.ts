@@ -169,4 +169,75 @@ describe("registration", () => {
       expect(a.history.filter((h) => h.endsWith(" 200")).length).toBeGreaterThanOrEqual(6);
     });
   }
+
+  it("a fresh challenge right after fresh credentials is a refusal (servers that re-challenge instead of 403): failed, no loop", () => {
+    const { clock, registrar, door, reg } = world();
+    registrar.answerNext(2, 401, "Unauthorized", ['WWW-Authenticate: Digest realm="sip.example.com", nonce="abc", algorithm=MD5, qop="auth"']);
+    door.registerAll();
+    clock.advance(10 * MIN);
+    expect(registrar.history.slice(0, 2).map((h) => h.status)).toEqual([401, 401]);
+    expect(reg.state).toBe(REG_FAILED);
+    expect(reg.lastStatus).toBe(401);
+    expect(registrar.history.length).toBe(2);
+  });
+
+  it("a refresh challenged with a new nonce (not stale) is answered, not treated as a refusal", () => {
+    const { clock, registrar, door, reg } = world();
+    door.registerAll();
+    clock.advance(1000);
+    registrar.answerNext(1, 401, "Unauthorized", ['WWW-Authenticate: Digest realm="sip.example.com", nonce="rotated", algorithm=MD5, qop="auth"']);
+    clock.advance(5 * MIN);
+    expect(reg.state).toBe(REG_REGISTERED);
+    expect(reg.failures).toBe(0);
+  });
+
+  const malformed: [string, string][] = [
+    ["a challenge without a nonce", 'WWW-Authenticate: Digest realm="sip.example.com", algorithm=MD5'],
+    ["a challenge with only an unknown algorithm", 'WWW-Authenticate: Digest realm="sip.example.com", nonce="n1", algorithm=SHA-512-256'],
+    ["a challenge with unbalanced quotes", 'WWW-Authenticate: Digest realm="sip.example.com, nonce="n1'],
+    ["a challenge with only an unknown qop", 'WWW-Authenticate: Digest realm="sip.example.com", nonce="n1", qop="auth-conf"'],
+  ];
+  for (const [what, header] of malformed) {
+    it(what + ": failed with a reason, no credentials sent, retried only after the longest wait", () => {
+      const { clock, registrar, door, reg } = world();
+      registrar.answerNext(1, 401, "Unauthorized", [header]);
+      door.registerAll();
+      clock.advance(1000);
+      expect(reg.state).toBe(REG_FAILED);
+      expect(reg.lastReason).toContain("no usable digest");
+      expect(registrar.history.length).toBe(1);
+      // backoffMax (1,800 s) after the 401 arrived, which was one round trip (≤ 60 ms here) after the REGISTER left.
+      const wait = reg.nextAttemptAt - registrar.history[0].at;
+      expect(wait).toBeGreaterThanOrEqual(1800000);
+      expect(wait).toBeLessThanOrEqual(1800000 + 60);
+      expect(door.events.some((e) => e.kind === "reg-warn" && e.detail.includes("no usable digest"))).toBe(true);
+    });
+  }
+
+  it("the strongest algorithm wins when several challenges arrive", () => {
+    const { clock, registrar, door } = world({ registrar: { algorithm: "SHA-256" } });
+    registrar.answerNext(1, 401, "Unauthorized", [
+      'WWW-Authenticate: Digest realm="sip.example.com", nonce="weak", algorithm=MD5, qop="auth"',
+      'WWW-Authenticate: Digest realm="sip.example.com", nonce="strong", algorithm=SHA-256, qop="auth"',
+    ]);
+    door.registerAll();
+    clock.advance(1000);
+    expect(door.events.some((e) => e.kind === "reg" && e.detail.includes("answering a SHA-256 challenge"))).toBe(true);
+  });
+
+  it("an absurd granted expiry is clamped to a day; a 200 without our Contact is a failure to retry", () => {
+    const a = world({ registrar: { maxExpires: 999999999 }, account: { expires: 999999999 } });
+    a.door.registerAll();
+    a.clock.advance(1000);
+    expect(a.reg.state).toBe(REG_REGISTERED);
+    expect(a.reg.granted).toBe(86400);
+    const b = world();
+    b.registrar.answerNext(1, 200, "OK", []);
+    b.door.registerAll();
+    b.clock.advance(1000);
+    expect(b.reg.state).toBe(REG_BACKOFF);
+    expect(b.reg.lastReason).toBe("200 without our Contact");
+    b.clock.advance(2 * MIN);
+    expect(b.reg.state).toBe(REG_REGISTERED);
+  });
 });
