@@ -77,9 +77,18 @@ export class Endpoint implements TransactionUser {
     this.alarm = o.platform.createAlarm({ onAlarm: () => this.onAlarm() });
     const accounts = o.accounts || [];
     for (let i = 0; i < accounts.length; i++) {
-      this.registrations.push(new Registration(accounts[i], this.layer, o.platform.random,
-        { write: (level, msg) => this.log(level <= 1 ? "reg-warn" : "reg", msg) }, 1500));
+      const r = new Registration(accounts[i], this.layer, o.platform.random,
+        { write: (level, msg) => this.log(level <= 1 ? "reg-warn" : "reg", msg) }, 1500);
+      r.pinger = this.transport;
+      this.registrations.push(r);
     }
+    this.transport.keepalive = {
+      onPong: (address, port) => {
+        this.log("pong", address + ":" + port);
+        for (let i = 0; i < this.registrations.length; i++) this.registrations[i].onPong(address, port);
+        this.rearm();
+      },
+    };
   }
 
   /** Registers every account (boot). */
@@ -268,7 +277,7 @@ export class Endpoint implements TransactionUser {
   onTimeout(tx: Transaction): void {
     this.log("timeout", tx.branchText());
     const r = this.registrationOf(tx);
-    if (r !== null) { r.onTimeout(this.platform.clock.now()); this.rearm(); }
+    if (r !== null) { r.onTimeout(this.platform.clock.now(), tx); this.rearm(); }
   }
   onTransportError(tx: Transaction): void { this.log("transport-error", tx.branchText()); }
   onTerminated(_tx: Transaction): void { this.log("terminated", ""); }

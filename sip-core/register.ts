@@ -1,5 +1,5 @@
 // RFC 3261 §10 registration client with digest (RFC 2617/7616/8760), RFC 5626 §4.5 backoff and instance id, RFC 3581 address learning.
-import { HDR_CONTACT, HDR_PROXY_AUTHENTICATE, HDR_WWW_AUTHENTICATE, METHOD_REGISTER } from "./constants.ts";
+import { HDR_CONTACT, HDR_PROXY_AUTHENTICATE, HDR_WWW_AUTHENTICATE, METHOD_OPTIONS, METHOD_REGISTER } from "./constants.ts";
 import { AuthParams, parseAuthParams } from "./auth-header.ts";
 import { DIGEST_MD5, algorithmName, algorithmStrength, chooseQop, digestAlgorithm, digestResponse, writeCredentials } from "./digest.ts";
 import { NameAddrCursor, minExpires, retryAfter } from "./headers.ts";
@@ -48,12 +48,22 @@ export interface AccountConfig {
   /** RFC 5626 §4.5 backoff: base and ceiling, seconds. */
   backoffBase: number;
   backoffMax: number;
+  /** Keep-alive period while registered, seconds (a CRLF ping, or OPTIONS where pings are not answered); 0 = off. */
+  keepalive: number;
 }
 
 export const DEFAULT_ACCOUNT: AccountConfig = {
   user: "", authUser: "", password: "", domain: "", registrar: "", registrarPort: 5060, expires: 3600,
-  instanceId: "", localAddress: "", localPort: 5060, backoffBase: 30, backoffMax: 1800,
+  instanceId: "", localAddress: "", localPort: 5060, backoffBase: 30, backoffMax: 1800, keepalive: 28,
 };
+
+/** Sends a RFC 5626 keep-alive ping (CRLFCRLF) on the flow to a server. */
+export interface KeepalivePinger {
+  ping(address: string, port: number, transport: number): number;
+}
+
+/** RFC 5626 §4.4.1: a pong must come within 10 s, or the flow is dead. */
+const PONG_WAIT = 10000;
 
 const LOG_WARN = 1;
 const LOG_INFO = 2;
@@ -104,6 +114,15 @@ export class Registration {
   /** The REGISTER in flight carried credentials: a fresh (non-stale) challenge to it means they were refused. */
   private sentCredentials = false;
   private readonly auth = new AuthParams();
+  /** Keep-alive: the pinger, when the next ping goes, the pong deadline, and whether pongs ever came. */
+  pinger: KeepalivePinger | null = null;
+  private keepaliveAt = -1;
+  private pongDeadline = -1;
+  private pongsSeen = false;
+  private useOptions = false;
+  private optionsTx: Transaction | null = null;
+  private optionsGeneration = -1;
+  private readonly optionsWriter: SipWriter;
 
   constructor(config: AccountConfig, layer: TransactionLayer, random: RandomSource, log: RegistrationLog, bufferSize: number) {
     this.config = config;
@@ -111,6 +130,7 @@ export class Registration {
     this.random = random;
     this.log = log;
     this.writer = new SipWriter(bufferSize);
+    this.optionsWriter = new SipWriter(512);
     this.callId = this.token() + this.token() + "@" + config.localAddress;
     this.fromTag = this.token();
     this.contactAddress = config.localAddress;
@@ -139,12 +159,13 @@ export class Registration {
 
   /** Removes the binding (expires=0), for an orderly shutdown. */
   unregister(now: number): void {
-    this.nextAttemptAt = -1;
+    this.nextAttemptAt = this.keepaliveAt = this.pongDeadline = -1;
     this.send(0, now);
   }
 
   /** The network went down: the binding cannot be trusted; register again when it is back. */
   networkLost(): void {
+    this.keepaliveAt = this.pongDeadline = -1;
     this.state = REG_UNREGISTERED;
     this.expiresAt = -1;
     this.nextAttemptAt = -1;
@@ -152,10 +173,76 @@ export class Registration {
   }
 
   /** The earliest time poll() has work, -1 when none. */
-  nextDeadline(): number { return this.nextAttemptAt; }
+  nextDeadline(): number {
+    let at = this.nextAttemptAt;
+    if (this.keepaliveAt >= 0 && (at < 0 || this.keepaliveAt < at)) at = this.keepaliveAt;
+    if (this.pongDeadline >= 0 && (at < 0 || this.pongDeadline < at)) at = this.pongDeadline;
+    return at;
+  }
 
-  /** Runs a due refresh or retry. */
+  /** A pong (lone CRLF) arrived from address:port: the flow to the registrar is alive. */
+  onPong(address: string, port: number): void {
+    if (address === this.targetAddress && port === this.targetPort && this.pongDeadline >= 0) {
+      this.pongDeadline = -1;
+      this.pongsSeen = true;
+    }
+  }
+
+  private scheduleKeepalive(now: number): void {
+    const k = this.config.keepalive;
+    if (k <= 0 || (this.pinger === null && !this.useOptions)) { this.keepaliveAt = -1; return; }
+    // 80–100 % of the period, so a fleet of devices does not ping in step.
+    const ms = k * 1000;
+    this.keepaliveAt = now + ms - ((this.random.u32() >>> 0) % (ms / 5 + 1));
+  }
+
+  /** The flow died (no pong, OPTIONS unanswered): register again now, the address may have changed. */
+  private flowFailed(now: number, why: string): void {
+    this.keepaliveAt = this.pongDeadline = -1;
+    this.note(LOG_WARN, why + "; registering again");
+    this.send(this.config.expires, now);
+  }
+
+  private keepaliveDue(now: number): void {
+    this.keepaliveAt = -1;
+    if (this.state !== REG_REGISTERED) return;
+    if (!this.useOptions && this.pinger !== null) {
+      this.pinger.ping(this.targetAddress, this.targetPort, TRANSPORT_UDP);
+      this.pongDeadline = now + PONG_WAIT;
+    } else this.sendOptions(now);
+    this.scheduleKeepalive(now);
+  }
+
+  private sendOptions(now: number): void {
+    const c = this.config;
+    const w = this.optionsWriter.reset();
+    w.requestLine("OPTIONS", "sip:" + c.domain);
+    w.str("Via: SIP/2.0/UDP ").str(this.contactAddress).byte(58).num(this.contactPort).str(";branch=");
+    const bs = w.pos;
+    w.str("z9hG4bK").str(this.token()).str(this.token());
+    const be = w.pos;
+    w.str(";rport\r\n").header("Max-Forwards", "70");
+    w.str("From: <sip:").str(c.user).byte(64).str(c.domain).str(">;tag=").str(this.fromTag).crlf();
+    w.str("To: <sip:").str(c.domain).str(">\r\n");
+    w.header("Call-ID", this.callId);
+    this.cseq++;
+    w.str("CSeq: ").num(this.cseq).str(" OPTIONS\r\n");
+    const n = w.end(null, 0, 0);
+    const tx = n > 0 ? this.layer.sendRequest(w.buf, n, METHOD_OPTIONS, this.cseq, bs, be, this.targetAddress, this.targetPort, TRANSPORT_UDP, now) : null;
+    if (tx !== null) { this.optionsTx = tx; this.optionsGeneration = tx.generation; }
+  }
+
+  /** Runs a due refresh, retry or keep-alive. */
   poll(now: number): void {
+    if (this.pongDeadline >= 0 && this.pongDeadline <= now) {
+      this.pongDeadline = -1;
+      if (this.pongsSeen) { this.flowFailed(now, "no pong within 10 s"); return; }
+      // Never a pong from this server: it does not do RFC 5626 keep-alive; OPTIONS instead.
+      this.useOptions = true;
+      this.note(LOG_INFO, "no pong to CRLF keep-alive; using OPTIONS");
+      this.sendOptions(now);
+    }
+    if (this.keepaliveAt >= 0 && this.keepaliveAt <= now) this.keepaliveDue(now);
     if (this.nextAttemptAt >= 0 && this.nextAttemptAt <= now) {
       this.nextAttemptAt = -1;
       if (this.state === REG_REGISTERED && this.expiresAt >= 0 && this.expiresAt <= now) this.state = REG_UNREGISTERED;
@@ -163,10 +250,13 @@ export class Registration {
     }
   }
 
-  /** True when tx is this registration's REGISTER in flight. */
+  /** True when tx is this registration's REGISTER (or keep-alive OPTIONS) in flight. */
   owns(tx: Transaction): boolean {
-    return this.tx === tx && tx.generation === this.txGeneration;
+    return (this.tx === tx && tx.generation === this.txGeneration) ||
+      (this.optionsTx === tx && tx.generation === this.optionsGeneration);
   }
+
+  private isOptions(msg: SipMessage): boolean { return msg.cseqMethod === METHOD_OPTIONS; }
 
   private send(expires: number, now: number): void {
     this.asking = expires;
@@ -226,6 +316,7 @@ export class Registration {
   /** A response to our REGISTER (the TU routes it here when owns(tx)). */
   onResponse(msg: SipMessage, now: number): void {
     if (msg.status < 200) return;
+    if (this.isOptions(msg)) { this.optionsTx = null; return; } // any answer: the flow is alive
     if (!spanEquals(msg.src, msg.callIdStart, msg.callIdEnd, this.callId)) {
       this.note(LOG_WARN, "ignored a response for another Call-ID");
       return;
@@ -256,7 +347,12 @@ export class Registration {
   }
 
   /** Timer F: no answer at all. */
-  onTimeout(now: number): void {
+  onTimeout(now: number, tx: Transaction | null): void {
+    if (tx !== null && this.optionsTx === tx) {
+      this.optionsTx = null;
+      if (this.state === REG_REGISTERED) this.flowFailed(now, "keep-alive OPTIONS unanswered");
+      return;
+    }
     this.tx = null;
     this.lastStatus = 408;
     this.lastReason = "Request Timeout (no answer)";
@@ -315,6 +411,8 @@ export class Registration {
     this.state = REG_REGISTERED;
     // Refresh at half the granted time: a lost refresh still leaves a quarter of it for retries.
     this.nextAttemptAt = now + expires * 500;
+    this.pongDeadline = -1;
+    this.scheduleKeepalive(now);
     this.note(LOG_INFO, "registered for " + expires + " s");
   }
 

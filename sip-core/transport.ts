@@ -43,6 +43,8 @@ export class SipTransport {
   private readonly port: TransportPort;
   private readonly layer: TransactionLayer;
   keepalive: KeepaliveListener | null = null;
+  /** Answer CRLF pings (a server that does not, to test clients' fallback, sets this false). */
+  answerPings = true;
 
   constructor(layer: TransactionLayer, port: TransportPort, limits: ParserLimits, writerSize: number) {
     this.layer = layer;
@@ -58,7 +60,7 @@ export class SipTransport {
     if (data.length <= 4 && (data === "\r\n\r\n" || data === "\r\n")) {
       if (data.length === 4) {
         this.stats.keepalivePings++;
-        this.port.send(CRLF, 2, address, port, TRANSPORT_UDP);
+        if (this.answerPings) this.port.send(CRLF, 2, address, port, TRANSPORT_UDP);
       } else {
         this.stats.keepalivePongs++;
         if (this.keepalive !== null) this.keepalive.onPong(address, port);

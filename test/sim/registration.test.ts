@@ -17,7 +17,7 @@ function world(opts: { loss?: number; seed?: number; password?: string; account?
   const account: AccountConfig = {
     user: "1001", authUser: "", password: opts.password ?? "front-door-secret", domain: "sip.example.com",
     registrar: "10.0.0.100", registrarPort: 5060, expires: 600, instanceId: "urn:uuid:2f6c4b2a-4d9e-4b6f-9a1e-0c3b7d5e8f21",
-    localAddress: "10.0.0.1", localPort: 5060, backoffBase: 30, backoffMax: 1800, ...opts.account,
+    localAddress: "10.0.0.1", localPort: 5060, backoffBase: 30, backoffMax: 1800, keepalive: 28, ...opts.account,
   };
   const door = new Endpoint({ platform: new VirtualPlatform({ network, address: "10.0.0.1", seed: (opts.seed ?? 1) + 10 }), address: "10.0.0.1", port: 5060, accounts: [account] });
   expect(registrar.open()).toBe(0);
@@ -239,5 +239,43 @@ describe("registration", () => {
     expect(b.reg.lastReason).toBe("200 without our Contact");
     b.clock.advance(2 * MIN);
     expect(b.reg.state).toBe(REG_REGISTERED);
+  });
+
+  it("keep-alive: a CRLF ping every 22.4–28 s while registered, each answered; no re-registration", () => {
+    const { clock, registrar, door, reg } = world({ account: { expires: 3600 } });
+    door.registerAll();
+    clock.advance(1000);
+    const start = registrar.transport.stats.keepalivePings;
+    clock.advance(5 * MIN);
+    const pings = registrar.transport.stats.keepalivePings - start;
+    expect(pings).toBeGreaterThanOrEqual(10); // 300 s / 28 s
+    expect(pings).toBeLessThanOrEqual(14); // 300 s / 22.4 s
+    expect(door.events.filter((e) => e.kind === "pong").length).toBe(pings);
+    expect(registrar.history.length).toBe(2);
+    expect(reg.state).toBe(REG_REGISTERED);
+  });
+
+  it("a registrar that never answers pings: after 10 s the client keeps the flow alive with OPTIONS", () => {
+    const { clock, registrar, door, reg } = world({ account: { expires: 3600 } });
+    registrar.transport.answerPings = false;
+    door.registerAll();
+    clock.advance(2 * MIN);
+    expect(door.events.some((e) => e.kind === "reg" && e.detail.includes("using OPTIONS"))).toBe(true);
+    expect(registrar.events.filter((e) => e.kind === "request" && e.detail === "OPTIONS").length).toBeGreaterThanOrEqual(3);
+    expect(reg.state).toBe(REG_REGISTERED);
+    expect(registrar.history.length).toBe(2);
+  });
+
+  it("pongs stop (the path died): the client registers again within 10 s of the missed pong", () => {
+    const { clock, network, registrar, door, reg } = world({ account: { expires: 3600 } });
+    door.registerAll();
+    clock.advance(2 * MIN); // pongs have been seen
+    network.setLink("10.0.0.100", "10.0.0.1", { loss: 1 }); // the way back is cut
+    clock.advance(45000);
+    expect(door.events.some((e) => e.kind === "reg-warn" && e.detail.includes("no pong within 10 s"))).toBe(true);
+    network.clearLink("10.0.0.100", "10.0.0.1");
+    clock.advance(5 * MIN);
+    expect(reg.state).toBe(REG_REGISTERED);
+    expect(registrar.history.filter((h) => h.status === 200).length).toBeGreaterThanOrEqual(2);
   });
 });
