@@ -86,6 +86,8 @@ export interface TcpServer {
 
 /** Everything firmware needs from a platform, created once at boot. */
 export interface Platform {
+  /** A native SHA-256 (binary string in, lowercase hex out), when the platform has one; sip-core's otherwise. */
+  sha256Hex?: (data: string) => string;
   clock: Clock;
   random: Random;
   log: Log;

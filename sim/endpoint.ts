@@ -6,7 +6,7 @@
 import type { Alarm, Platform, TcpConnection, TcpServer, UdpSocket } from "../hal/types.ts";
 import {
   DEFAULT_LIMITS, METHOD_ACK, METHOD_CANCEL, METHOD_INVITE, METHOD_OPTIONS, SipMessage, SipTransport, SipWriter,
-  Registration, StreamReader, TRANSPORT_TCP, TRANSPORT_UDP, TransactionLayer, transportForSize, writeResponseHead,
+  Registration, StreamReader, useSha256, TRANSPORT_TCP, TRANSPORT_UDP, TransactionLayer, transportForSize, writeResponseHead,
   type AccountConfig, type TimerConfig, type Transaction, type TransactionUser,
 } from "../sip-core/index.ts";
 
@@ -75,6 +75,8 @@ export class Endpoint implements TransactionUser {
     }, port, this);
     this.transport = new SipTransport(this.layer, port, DEFAULT_LIMITS, 1500);
     this.alarm = o.platform.createAlarm({ onAlarm: () => this.onAlarm() });
+    // A platform with a native SHA-256 (Espruino boards with crypto) serves the digests.
+    if (o.platform.sha256Hex !== undefined) useSha256(o.platform.sha256Hex);
     const accounts = o.accounts || [];
     for (let i = 0; i < accounts.length; i++) {
       const r = new Registration(accounts[i], this.layer, o.platform.random,

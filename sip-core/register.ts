@@ -163,6 +163,21 @@ export class Registration {
     this.send(0, now);
   }
 
+  /**
+   * The device's own address changed (DHCP renewal, another network): register the new contact
+   * now and remove the old binding in the same REGISTER.
+   */
+  setLocalAddress(address: string, port: number, now: number): void {
+    if (address === this.contactAddress && port === this.contactPort) return;
+    this.oldContactAddress = this.contactAddress;
+    this.oldContactPort = this.contactPort;
+    this.contactAddress = address;
+    this.contactPort = port;
+    this.note(LOG_INFO, "local address is now " + address + ":" + port + "; registering it");
+    this.failures = 0;
+    this.send(this.config.expires, now);
+  }
+
   /** The network went down: the binding cannot be trusted; register again when it is back. */
   networkLost(): void {
     this.keepaliveAt = this.pongDeadline = -1;

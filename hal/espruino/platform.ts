@@ -327,7 +327,25 @@ export interface EspruinoPlatformOptions {
 }
 
 /** The HAL on an Espruino board (and on Espruino's Linux build). */
+/**
+ * The board's native SHA-256, when its firmware includes crypto (ESP32 IDF3, ESP32-S3/C3 do; the
+ * facts file lists which): hex of require("crypto").SHA256(data). Undefined when there is none.
+ */
+function nativeSha256(): ((data: string) => string) | undefined {
+  let crypto: any = null;
+  try { crypto = require("crypto"); } catch (e) { return undefined; }
+  if (crypto === null || typeof crypto.SHA256 !== "function") return undefined;
+  const hex = "0123456789abcdef";
+  return function (data: string): string {
+    const bytes = new Uint8Array(crypto.SHA256(data));
+    let out = "";
+    for (let i = 0; i < bytes.length; i++) out += hex.charAt(bytes[i] >> 4) + hex.charAt(bytes[i] & 15);
+    return out;
+  };
+}
+
 export class EspruinoPlatform implements Platform {
+  sha256Hex?: (data: string) => string;
   clock: EspruinoClock;
   random: EspruinoRandom;
   log: EspruinoLog;
@@ -337,6 +355,7 @@ export class EspruinoPlatform implements Platform {
   constructor(options?: EspruinoPlatformOptions) {
     const o = options || {};
     this.clock = new EspruinoClock();
+    this.sha256Hex = nativeSha256();
     this.random = new EspruinoRandom();
     this.log = new EspruinoLog(o.logLevel !== undefined ? o.logLevel : LOG_INFO);
     this.recvBufferSize = o.recvBufferSize !== undefined ? o.recvBufferSize : 2048;

@@ -278,4 +278,33 @@ describe("registration", () => {
     expect(reg.state).toBe(REG_REGISTERED);
     expect(registrar.history.filter((h) => h.status === 200).length).toBeGreaterThanOrEqual(2);
   });
+
+  it("two accounts register independently (own Call-IDs); a local address change re-registers and removes the old binding", () => {
+    const clock = new VirtualClock();
+    const network = new VirtualNetwork({ clock, seed: 9, defaults: { latency: 20 } });
+    const registrar = new Registrar({
+      platform: new VirtualPlatform({ network, address: "10.0.0.100" }), address: "10.0.0.100", port: 5060,
+      realm: "sip.example.com", users: { "1001": "one", "1002": "two" },
+    });
+    const base = { authUser: "", domain: "sip.example.com", registrar: "10.0.0.100", registrarPort: 5060, expires: 600, instanceId: "",
+      localAddress: "10.0.0.1", localPort: 5060, backoffBase: 30, backoffMax: 1800, keepalive: 0 };
+    const door = new Endpoint({ platform: new VirtualPlatform({ network, address: "10.0.0.1" }), address: "10.0.0.1", port: 5060,
+      accounts: [{ ...base, user: "1001", password: "one" }, { ...base, user: "1002", password: "two" }] });
+    registrar.open();
+    door.open();
+    door.registerAll();
+    clock.advance(1000);
+    expect(door.registrations.map((r) => r.state)).toEqual([REG_REGISTERED, REG_REGISTERED]);
+    expect(registrar.binding("1001")).not.toBe(null);
+    expect(registrar.binding("1002")).not.toBe(null);
+    // The device believes it moved to :5062; the registrar still sees :5060 (rport), so the client
+    // registers what the registrar sees. Either way, exactly one binding is left: old ones are removed.
+    const before = registrar.history.length;
+    door.registrations[0].setLocalAddress("10.0.0.1", 5062, clock.now());
+    clock.advance(1000);
+    expect(door.events.some((e) => e.detail.includes("local address is now 10.0.0.1:5062"))).toBe(true);
+    expect(registrar.history.length).toBeGreaterThan(before);
+    expect(registrar.bindings.filter((b) => b.aor === "sip:1001@sip.example.com").length).toBe(1);
+    expect(door.registrations[0].state).toBe(REG_REGISTERED);
+  });
 });
