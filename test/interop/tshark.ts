@@ -1,0 +1,96 @@
+// tshark helpers for the interop tests: capture loopback traffic on SIP ports, then ask Wireshark's
+// dissectors for a second opinion on what the stack sent and received.
+//
+// Wireshark is lenient (a wrong Content-Length or `CSeq: abc` is not flagged), so pair it with a strict
+// peer (Kamailio answers such messages with 400). What it does catch: malformed packets, expert-info
+// warnings and errors, and datagrams on a SIP port that do not decode as SIP at all (a `SIP/3.0` start
+// line is shown as bare UDP, not flagged) — decodeProblems() reports all three.
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface Capture {
+  /** Stops the capture (flushing the file) and returns the pcap path. */
+  stop(): Promise<string>;
+}
+
+/** Runs tshark on a pcap with every port decoded as SIP; the packet summary lines. */
+function read(pcap: string, ports: number[], filter: string): string[] {
+  const args = ["-n", "-r", pcap];
+  for (const p of ports) args.push("-d", "udp.port==" + p + ",sip");
+  args.push("-Y", filter);
+  const out = execFileSync("tshark", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 20000 });
+  return out.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+}
+
+/**
+ * Captures UDP on `lo` for the given port (either direction) into a fresh pcap. Resolves once tshark
+ * says "Capturing on", so nothing sent afterwards is missed.
+ */
+export function startCapture(port: number, timeoutMs = 10000): Promise<Capture> {
+  const dir = mkdtempSync(join(tmpdir(), "doorsip-pcap-"));
+  const pcap = join(dir, "capture-" + port + ".pcap");
+  const child = spawn("tshark", ["-n", "-q", "-i", "lo", "-f", "udp port " + port, "-w", pcap], { stdio: ["ignore", "ignore", "pipe"] });
+  const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+  let stderr = "";
+  return new Promise<Capture>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error("tshark did not start capturing within " + timeoutMs + " ms: " + stderr));
+    }, timeoutMs);
+    child.on("error", (e) => { clearTimeout(timer); reject(e); });
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (d: string) => {
+      const before = stderr;
+      stderr += d;
+      if (!before.includes("Capturing on") && stderr.includes("Capturing on")) {
+        clearTimeout(timer);
+        resolve({
+          async stop() {
+            if (child.exitCode === null && child.signalCode === null) {
+              // Let the kernel hand the last datagrams to dumpcap before stopping it.
+              await new Promise((r) => setTimeout(r, 200));
+              child.kill("SIGINT");
+              const kill = setTimeout(() => child.kill("SIGKILL"), 5000);
+              await exited;
+              clearTimeout(kill);
+            }
+            return pcap;
+          },
+        });
+      }
+    });
+    void exited.then((code) => {
+      if (!stderr.includes("Capturing on")) { clearTimeout(timer); reject(new Error("tshark exited (" + code + "): " + stderr)); }
+    });
+  });
+}
+
+/** RFC 5626 keep-alives on UDP: a CRLFCRLF ping or a CRLF pong (Wireshark shows them as bare UDP). */
+const KEEPALIVE = "(udp.payload == 0d:0a:0d:0a || udp.payload == 0d:0a)";
+
+/**
+ * Packets Wireshark finds wrong: malformed, an expert-info warning or error, or a datagram on one of
+ * the SIP ports that did not decode as SIP (RFC 5626 keep-alives excepted). Empty when the capture is clean.
+ */
+export function decodeProblems(pcap: string, ports: number[]): string[] {
+  const flagged = read(pcap, ports, "_ws.malformed || _ws.expert.severity >= warning");
+  const notSip = read(pcap, ports, "udp.port in {" + ports.join(",") + "} && !sip && !" + KEEPALIVE);
+  return flagged.map((l) => "flagged: " + l).concat(notSip.map((l) => "not SIP: " + l));
+}
+
+/** RFC 5626 keep-alive datagrams (pings and pongs) on the ports. */
+export function countKeepalives(pcap: string, ports: number[]): number {
+  return read(pcap, ports, "udp.port in {" + ports.join(",") + "} && " + KEEPALIVE).length;
+}
+
+/** Packets that decode as SIP (requests and responses). */
+export function countSip(pcap: string, ports: number[]): number {
+  return read(pcap, ports, "sip").length;
+}
+
+/** The SIP summary lines (frame, addresses, `Request: REGISTER …` / `Status: 200 OK …`), for diagnostics. */
+export function sipSummary(pcap: string, ports: number[]): string[] {
+  return read(pcap, ports, "sip");
+}
