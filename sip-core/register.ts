@@ -223,7 +223,9 @@ export class Registration {
     if (this.state !== REG_REGISTERED) return;
     if (!this.useOptions && this.pinger !== null) {
       this.pinger.ping(this.targetAddress, this.targetPort, TRANSPORT_UDP);
-      this.pongDeadline = now + PONG_WAIT;
+      // The first unanswered ping sets the deadline; later pings must not push it back, or a short
+      // keep-alive period would hide a dead flow (or a server that never pongs) for ever.
+      if (this.pongDeadline < 0) this.pongDeadline = now + PONG_WAIT;
     } else this.sendOptions(now);
     this.scheduleKeepalive(now);
   }
@@ -256,6 +258,7 @@ export class Registration {
       this.useOptions = true;
       this.note(LOG_INFO, "no pong to CRLF keep-alive; using OPTIONS");
       this.sendOptions(now);
+      this.scheduleKeepalive(now); // the next OPTIONS a full period after this one
     }
     if (this.keepaliveAt >= 0 && this.keepaliveAt <= now) this.keepaliveDue(now);
     if (this.nextAttemptAt >= 0 && this.nextAttemptAt <= now) {

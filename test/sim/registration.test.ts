@@ -266,6 +266,18 @@ describe("registration", () => {
     expect(registrar.history.length).toBe(2);
   });
 
+  it("a keep-alive period shorter than the pong wait still notices missing pongs (first deadline is not pushed back)", () => {
+    const { clock, registrar, door } = world({ account: { expires: 3600, keepalive: 2 } });
+    registrar.transport.answerPings = false;
+    door.registerAll();
+    clock.advance(1000);
+    const registeredAt = clock.now();
+    clock.advance(13000);
+    const fallback = door.events.find((e) => e.kind === "reg" && e.detail.includes("using OPTIONS"));
+    expect(fallback).toBeDefined();
+    expect(fallback!.at - registeredAt).toBeLessThanOrEqual(12000);
+  });
+
   it("pongs stop (the path died): the client registers again within 10 s of the missed pong", () => {
     const { clock, network, registrar, door, reg } = world({ account: { expires: 3600 } });
     door.registerAll();
