@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { REG_REGISTERED, REG_UNREGISTERED } from "../../sip-core/index.ts";
 import { Endpoint } from "../../sim/endpoint.ts";
 import { NodePlatform } from "../../sim/node-platform.ts";
+import { countSip, decodeProblems, startCapture } from "./tshark.ts";
 
 const scenarios = new URL("./sipp/", import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), "doorsip-sipp-reg-"));
@@ -20,7 +21,8 @@ const until = async (cond: () => boolean, ms: number) => {
 };
 
 describe("sipp registrar (MD5, qop=auth)", () => {
-  it("registers with a digest sipp verifies, then unregisters with the same nonce and nc 2", async () => {
+  it("registers with a digest sipp verifies, then unregisters with the same nonce and nc 2; tshark decodes it all", async () => {
+    const capture = await startCapture(SIPP_PORT);
     const sipp = spawn("sipp", ["-sf", join(scenarios, "registrar-md5.xml"), "-i", "127.0.0.1", "-p", String(SIPP_PORT), "-m", "1",
       "-nostdin", "-timeout", "20s", "-timeout_error", "-trace_err", "-error_file", join(work, "reg.err"),
       "-trace_msg", "-message_file", join(work, "reg.msg")], { cwd: work, stdio: "ignore" });
@@ -48,5 +50,8 @@ describe("sipp registrar (MD5, qop=auth)", () => {
     expect(read("reg.err")).toBe("");
     expect(code).toBe(0);
     expect(read("reg.msg")).toMatch(/Authorization: Digest username="1001", realm="sip.example.com", nonce="47364c23432d2e131a5fb210812c"/);
+    const pcap = await capture.stop();
+    expect(decodeProblems(pcap, [SIPP_PORT])).toEqual([]);
+    expect(countSip(pcap, [SIPP_PORT])).toBe(6); // REGISTER, 401, REGISTER, 200, REGISTER (expires=0), 200
   }, 30000);
 });
