@@ -31,6 +31,8 @@ export interface EndpointEvent {
 }
 
 const ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
+/** Accounts one device registers at most (each costs a Registration and its buffers, allocated at boot). */
+export const MAX_ACCOUNTS = 4;
 /** TCP connections kept at once (to registrar, proxy, a peer); one more closes the oldest. */
 const MAX_CONNECTIONS = 8;
 /** The path MTU assumed for §18.1.1's size rule. */
@@ -79,6 +81,7 @@ export class Endpoint implements TransactionUser {
     if (o.platform.sha256Hex !== undefined) useSha256(o.platform.sha256Hex);
     const accounts = o.accounts || [];
     for (let i = 0; i < accounts.length; i++) {
+      if (i >= MAX_ACCOUNTS) { this.log("reg-warn", "account " + accounts[i].user + " ignored: at most " + MAX_ACCOUNTS + " accounts"); continue; }
       const r = new Registration(accounts[i], this.layer, o.platform.random,
         { write: (level, msg) => this.log(level <= 1 ? "reg-warn" : "reg", msg) }, 1500);
       r.pinger = this.transport;

@@ -99,6 +99,35 @@ describe("registration", () => {
     expect(reg.state).toBe(REG_REGISTERED);
   });
 
+  it("3xx: the Contact is followed once; a second redirect is not followed", () => {
+    const { clock, network, registrar, door, reg } = world();
+    const other = new Registrar({
+      platform: new VirtualPlatform({ network, address: "10.0.0.101" }), address: "10.0.0.101", port: 5060,
+      realm: "sip.example.com", users: { "1001": "front-door-secret" },
+    });
+    other.open();
+    registrar.answerNext(1, 302, "Moved Temporarily", ["Contact: <sip:10.0.0.101:5060>"]);
+    door.registerAll();
+    clock.advance(1000);
+    expect(reg.state).toBe(REG_REGISTERED);
+    expect(other.binding("1001")).not.toBe(null);
+    expect(registrar.binding("1001")).toBe(null);
+    expect(door.events.some((e) => e.detail.includes("302: following the Contact to 10.0.0.101:5060"))).toBe(true);
+    // A redirect from the new registrar as well: not followed again (bounded), backoff instead.
+    const b = world();
+    const third = new Registrar({
+      platform: new VirtualPlatform({ network: b.network, address: "10.0.0.102" }), address: "10.0.0.102", port: 5060,
+      realm: "sip.example.com", users: { "1001": "front-door-secret" },
+    });
+    third.open();
+    b.registrar.answerNext(1, 302, "Moved Temporarily", ["Contact: <sip:10.0.0.102:5060>"]);
+    third.answerNext(1, 301, "Moved Permanently", ["Contact: <sip:10.0.0.100:5060>"]);
+    b.door.registerAll();
+    b.clock.advance(1000);
+    expect(b.reg.state).toBe(REG_BACKOFF);
+    expect(b.reg.lastReason).toContain("second redirect");
+  });
+
   it("the registrar restarts (bindings and nonces gone): the next refresh is challenged stale and succeeds", () => {
     const { clock, registrar, door, reg } = world();
     door.registerAll();

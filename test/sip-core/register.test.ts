@@ -1,0 +1,35 @@
+// Registration client details that need a hand-made response: a response for another Call-ID is ignored.
+import { describe, expect, it } from "vitest";
+import {
+  DEFAULT_ACCOUNT, REG_REGISTERING, Registration, SipMessage, TRANSPORT_UDP, TransactionLayer, parseMessage,
+  type Transaction, type TransactionUser,
+} from "../../sip-core/index.ts";
+
+describe("Registration", () => {
+  it("ignores (and logs) a response that matches its transaction but carries another Call-ID", () => {
+    const sent: string[] = [];
+    const logs: string[] = [];
+    let reg: Registration | null = null;
+    const tu: TransactionUser = {
+      onRequest() {}, onTimeout() {}, onTransportError() {}, onTerminated() {}, onAck() {}, onStrayResponse() {},
+      onResponse: (tx: Transaction, msg: SipMessage) => { if (reg!.owns(tx)) reg!.onResponse(msg, 10); },
+    };
+    const layer = new TransactionLayer({ capacity: 4, bufferSize: 1500, timers: { t1: 500, t2: 4000, t4: 5000, trying: 200 }, retryAfter: 5 },
+      { send: (d, n) => { sent.push(Buffer.from(d.subarray(0, n)).toString("latin1")); return 0; } }, tu);
+    let seed = 7;
+    reg = new Registration({ ...DEFAULT_ACCOUNT, user: "1001", password: "x", domain: "example.com", registrar: "192.0.2.1", localAddress: "192.0.2.9" },
+      layer, { u32: () => (seed = (seed * 1103515245 + 12345) >>> 0) }, { write: (_l, m) => logs.push(m) }, 1500);
+    reg.start(0);
+    expect(sent.length).toBe(1);
+    const req = new SipMessage();
+    parseMessage(sent[0], 0, sent[0].length, req);
+    const branch = req.via.branch();
+    const resp = `SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.9:5060;branch=${branch}\r\nFrom: <sip:1001@example.com>;tag=a\r\n` +
+      `To: <sip:1001@example.com>;tag=b\r\nCall-ID: someone-else\r\nCSeq: 1 REGISTER\r\nContact: <sip:1001@192.0.2.9:5060>;expires=60\r\nContent-Length: 0\r\n\r\n`;
+    const m = new SipMessage();
+    expect(parseMessage(resp, 0, resp.length, m)).toBeGreaterThan(0);
+    layer.receive(m, "192.0.2.1", 5060, TRANSPORT_UDP, 10);
+    expect(reg.state).toBe(REG_REGISTERING);
+    expect(logs.some((l) => l.includes("ignored a response for another Call-ID"))).toBe(true);
+  });
+});
