@@ -22,6 +22,7 @@ const PASSWORD = "front-door-secret";
 const INSTANCE = "urn:uuid:2f6c4b2a-4d9e-4b6f-9a1e-0c3b7d5e8f21";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const settle = () => new Promise((r) => setTimeout(r, 300));
 const until = async (cond: () => boolean, ms: number) => {
   for (let t = 0; t < ms && !cond(); t += 50) await sleep(50);
   return cond();
@@ -143,6 +144,7 @@ describe("Kamailio registrar (no database, digest checked in the script)", () =>
       const registeredMs = performance.now() - t0;
       expect(reg.granted).toBe(20);
       expect(reg.lastStatus).toBe(200);
+      await settle(); // Kamailio's log lines arrive on its stderr, a moment after the SIP
       expect(kam.lines(/AUTH rc=-5 /).length).toBe(1); // the first REGISTER had no credentials: challenged
       const dump1 = await ulDump(kam);
       expect(dump1).toMatch(new RegExp("AoR: " + USER + "\\b"));
@@ -156,6 +158,7 @@ describe("Kamailio registrar (no database, digest checked in the script)", () =>
       expect(refreshAfter).toBeGreaterThan(9500);
       expect(refreshAfter).toBeLessThan(11500);
       expect(reg.state).toBe(REG_REGISTERED);
+      await settle(); // Kamailio's log lines arrive on its stderr, a moment after the SIP
       expect(kam.lines(/RX REGISTER/).length, why(d, kam)).toBe(3); // no new challenge for the refresh
       const dump2 = await ulDump(kam);
       expect(dump2).toContain("Address: " + CONTACT);
@@ -167,6 +170,7 @@ describe("Kamailio registrar (no database, digest checked in the script)", () =>
       const dump3 = await ulDump(kam);
       expect(dump3).not.toContain(CONTACT);
       expect(dump3).not.toMatch(new RegExp("AoR: " + USER + "\\b"));
+      await settle(); // Kamailio's log lines arrive on its stderr, a moment after the SIP
       expect(kam.lines(/SAVED cseq=\d+ expires=0 /).length).toBe(1);
 
       pcap = await capture.stop();
@@ -194,6 +198,7 @@ describe("Kamailio registrar (no database, digest checked in the script)", () =>
       d.registerAll();
       expect(await until(() => reg.state === REG_FAILED, 5000), why(d, kam)).toBe(true);
       expect(reg.lastStatus).toBe(403);
+      await settle(); // Kamailio's log lines arrive on its stderr, a moment after the SIP
       expect(kam.lines(/AUTH rc=-2 /).length).toBe(1);
       // Nothing more goes out (the next attempt is backoffMax away).
       await sleep(1500);
@@ -210,13 +215,19 @@ describe("Kamailio registrar (no database, digest checked in the script)", () =>
   it.concurrent("SHA-256: Kamailio challenges with algorithm=SHA-256; registered with the default grant, binding visible", async ({ expect }) => {
     const KAM = port(5);
     const kam = await startKamailio(KAM, { algorithm: "SHA-256", min: 60, max: 0 });
+    const capture = await startCapture(KAM);
     const d = await door(port(4), KAM, PASSWORD);
     const reg = d.registrations[0];
+    let pcap = "";
     try {
       d.registerAll();
       expect(await until(() => reg.state === REG_REGISTERED, 5000), why(d, kam)).toBe(true);
+      pcap = await capture.stop();
+      expect(decodeProblems(pcap, [KAM])).toEqual([]);
+      expect(countSip(pcap, [KAM])).toBe(4); // REGISTER, 401 (SHA-256), REGISTER, 200
       expect(reg.granted).toBe(60);
       expect(noted(d, /answering a SHA-256 challenge/), why(d, kam)).toBe(true);
+      await settle(); // Kamailio's log lines arrive on its stderr, a moment after the SIP
       expect(kam.lines(/AUTH rc=/).length).toBe(1); // only the credential-less first REGISTER
       const dump = await ulDump(kam);
       expect(dump).toMatch(new RegExp("AoR: " + USER + "\\b"));
@@ -225,6 +236,8 @@ describe("Kamailio registrar (no database, digest checked in the script)", () =>
     } finally {
       d.close();
       stop(kam);
+      if (pcap === "") pcap = await capture.stop();
+      rmSync(dirname(pcap), { recursive: true, force: true });
     }
   }, 20000);
 
@@ -238,6 +251,7 @@ describe("Kamailio registrar (no database, digest checked in the script)", () =>
       expect(await until(() => reg.state === REG_FAILED, 5000), why(d, kam)).toBe(true);
       expect(reg.lastStatus).toBe(401);
       await sleep(1500);
+      await settle(); // Kamailio's log lines arrive on its stderr, a moment after the SIP
       expect(kam.lines(/RX REGISTER/).length, why(d, kam)).toBe(2);
       expect(kam.lines(/AUTH rc=-2 /).length).toBe(1);
       expect(reg.state).toBe(REG_FAILED);
@@ -260,6 +274,7 @@ describe("Kamailio registrar (no database, digest checked in the script)", () =>
       expect(await until(() => grants(d).length >= 2, 9000), why(d, kam)).toBe(true);
       expect(reg.state).toBe(REG_REGISTERED);
       // REGISTER 401, REGISTER 200, refresh 401 (stale), refresh 200.
+      await settle(); // Kamailio's log lines arrive on its stderr, a moment after the SIP
       expect(kam.lines(/RX REGISTER/).length, why(d, kam)).toBe(4);
       expect(kam.lines(/AUTH rc=-4 /).length).toBe(1);
       expect(kam.lines(/SAVED/).length).toBe(2);
