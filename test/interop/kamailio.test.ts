@@ -192,8 +192,10 @@ describe("Kamailio registrar (no database, digest checked in the script)", () =>
   it.concurrent("a wrong password: 403 from Kamailio, REG_FAILED, two REGISTERs and no loop", async ({ expect }) => {
     const KAM = port(3);
     const kam = await startKamailio(KAM, { algorithm: "MD5", min: 60, max: 0 });
+    const capture = await startCapture(KAM);
     const d = await door(port(2), KAM, "back-door-secret");
     const reg = d.registrations[0];
+    let pcap = "";
     try {
       d.registerAll();
       expect(await until(() => reg.state === REG_FAILED, 5000), why(d, kam)).toBe(true);
@@ -206,9 +208,14 @@ describe("Kamailio registrar (no database, digest checked in the script)", () =>
       expect(reg.state).toBe(REG_FAILED);
       expect(reg.nextAttemptAt - performance.now()).toBeGreaterThan(1700 * 1000);
       expect(await ulDump(kam)).not.toContain(contactOf(port(2)));
+      pcap = await capture.stop();
+      expect(decodeProblems(pcap, [KAM])).toEqual([]);
+      expect(countSip(pcap, [KAM])).toBe(4); // REGISTER, 401, REGISTER, 403
     } finally {
       d.close();
       stop(kam);
+      if (pcap === "") pcap = await capture.stop();
+      rmSync(dirname(pcap), { recursive: true, force: true });
     }
   }, 20000);
 
