@@ -23,6 +23,14 @@ const INSTANCE = "urn:uuid:2f6c4b2a-4d9e-4b6f-9a1e-0c3b7d5e8f21";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const settle = () => new Promise((r) => setTimeout(r, 300));
+
+/** Ends a test's world: the endpoint, Kamailio, and the capture (stopped here if the test did not). */
+async function teardown(d: { close(): void }, kam: Parameters<typeof stop>[0], capture: { stop(): Promise<string> }, pcap: string): Promise<void> {
+  d.close();
+  stop(kam);
+  if (pcap === "") pcap = await capture.stop();
+  rmSync(dirname(pcap), { recursive: true, force: true });
+}
 const until = async (cond: () => boolean, ms: number) => {
   for (let t = 0; t < ms && !cond(); t += 50) await sleep(50);
   return cond();
@@ -182,10 +190,7 @@ describe("Kamailio registrar (no database, digest checked in the script)", () =>
       console.log("[kamailio MD5] registered in " + Math.round(registeredMs) + " ms, refresh after " + Math.round(refreshAfter)
         + " ms, " + sip + " SIP packets captured, none flagged by tshark");
     } finally {
-      d.close();
-      stop(kam);
-      if (pcap === "") pcap = await capture.stop();
-      rmSync(dirname(pcap), { recursive: true, force: true });
+      await teardown(d, kam, capture, pcap);
     }
   }, 40000);
 
@@ -212,10 +217,7 @@ describe("Kamailio registrar (no database, digest checked in the script)", () =>
       expect(decodeProblems(pcap, [KAM])).toEqual([]);
       expect(countSip(pcap, [KAM])).toBe(4); // REGISTER, 401, REGISTER, 403
     } finally {
-      d.close();
-      stop(kam);
-      if (pcap === "") pcap = await capture.stop();
-      rmSync(dirname(pcap), { recursive: true, force: true });
+      await teardown(d, kam, capture, pcap);
     }
   }, 20000);
 
@@ -241,10 +243,7 @@ describe("Kamailio registrar (no database, digest checked in the script)", () =>
       expect(dump).toContain("Address: " + contactOf(port(4)));
       expect(dump).toMatch(/Expires: (5[0-9]|60)\b/);
     } finally {
-      d.close();
-      stop(kam);
-      if (pcap === "") pcap = await capture.stop();
-      rmSync(dirname(pcap), { recursive: true, force: true });
+      await teardown(d, kam, capture, pcap);
     }
   }, 20000);
 
@@ -323,10 +322,7 @@ describe("Kamailio registrar (no database, digest checked in the script)", () =>
       expect(options).toBeLessThanOrEqual(2);
       expect(countSip(pcap, [KAM]), sipSummary(pcap, [KAM]).join("\n")).toBe(6 + 2 * options);
     } finally {
-      d.close();
-      stop(kam);
-      if (pcap === "") pcap = await capture.stop();
-      rmSync(dirname(pcap), { recursive: true, force: true });
+      await teardown(d, kam, capture, pcap);
     }
   }, 40000);
 
