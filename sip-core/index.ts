@@ -18,3 +18,4 @@ export * from "./register.ts";
 export * from "./md5.ts";
 export * from "./sha256.ts";
 export * from "./digest.ts";
+export * from "./sdp.ts";
