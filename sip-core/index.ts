@@ -19,3 +19,6 @@ export * from "./md5.ts";
 export * from "./sha256.ts";
 export * from "./digest.ts";
 export * from "./sdp.ts";
+export * from "./rtp.ts";
+export * from "./g711.ts";
+export * from "./dtmf.ts";
