@@ -191,3 +191,25 @@ export class NextIndex {
 
 const nextQuote = new NextIndex("\"");
 const nextBackslash = new NextIndex("\\");
+
+/** FNV-1a offset basis, as a signed 32-bit integer. */
+export const FNV_BASIS = 0x811c9dc5 | 0;
+
+/**
+ * One FNV-1a step: xor a byte, multiply by the prime 16777619 = 2^24 + 403 with shifts (Espruino has
+ * no Math.imul). Kept signed (`| 0`): an unsigned value above 2^31 stored in an object field would be
+ * a boxed double on V8, an allocation.
+ */
+export function fnv1aStep(h: number, byte: number): number {
+  h ^= byte;
+  return (h + (h << 1) + (h << 4) + (h << 7) + (h << 8) + (h << 24)) | 0;
+}
+
+/** FNV-1a over src[s, e), continuing from h (the step written inline: a call per byte costs on Espruino). */
+export function fnv1aSpan(src: string, s: number, e: number, h: number): number {
+  for (let i = s; i < e; i++) {
+    h ^= src.charCodeAt(i);
+    h = (h + (h << 1) + (h << 4) + (h << 7) + (h << 8) + (h << 24)) | 0;
+  }
+  return h;
+}

@@ -7,6 +7,7 @@ import {
   TX_NON_INVITE_CLIENT, TX_NON_INVITE_SERVER, Transaction, keepBytes, type TimerConfig, type TransactionUser, type TransportPort,
 } from "./transaction.ts";
 import { TimerHeap } from "./timerheap.ts";
+import { FNV_BASIS, fnv1aSpan, fnv1aStep } from "./scan.ts";
 import { SipWriter, statelessToTag, writeResponseHead } from "./writer.ts";
 import { ictOnResponse, ictOnTimer, ictStart } from "./ictrans.ts";
 import { nictOnResponse, nictOnTimer, nictStart } from "./nictrans.ts";
@@ -37,23 +38,9 @@ export class TransactionStats {
   transportErrors = 0;
 }
 
-const FNV_BASIS = 0x811c9dc5 | 0;
-
-// Hashes are kept as signed 32-bit integers (`| 0`): an unsigned one above 2^31 would be a boxed
-// double when stored in a slot's field, an allocation per transaction.
-function fnv(src: string, s: number, e: number, h: number): number {
-  for (let i = s; i < e; i++) {
-    h ^= src.charCodeAt(i);
-    h = (h + (h << 1) + (h << 4) + (h << 7) + (h << 8) + (h << 24)) | 0;
-  }
-  return h;
-}
-
+/** FNV-1a of the four bytes of a 32-bit number, continuing from h. */
 function fnvNumber(v: number, h: number): number {
-  for (let i = 0; i < 4; i++) {
-    h ^= (v >>> (i * 8)) & 0xff;
-    h = (h + (h << 1) + (h << 4) + (h << 7) + (h << 8) + (h << 24)) | 0;
-  }
+  for (let i = 0; i < 4; i++) h = fnv1aStep(h, (v >>> (i * 8)) & 0xff);
   return h;
 }
 
@@ -125,11 +112,14 @@ export class TransactionLayer {
 
   private branchHash(tx: Transaction): number {
     let h = FNV_BASIS;
-    for (let i = 0; i < tx.branchLength; i++) {
-      h ^= tx.branch[i];
-      h = (h + (h << 1) + (h << 4) + (h << 7) + (h << 8) + (h << 24)) | 0;
-    }
+    for (let i = 0; i < tx.branchLength; i++) h = fnv1aStep(h, tx.branch[i]);
     return h & this.tableMask;
+  }
+
+  /** The branch-table bucket of a received branch (its first BRANCH_CAPACITY bytes, as kept in slots). */
+  private branchBucket(src: string, s: number, e: number): number {
+    if (e - s > BRANCH_CAPACITY) e = s + BRANCH_CAPACITY;
+    return fnv1aSpan(src, s, e, FNV_BASIS) & this.tableMask;
   }
 
   private link(tx: Transaction): void {
@@ -318,9 +308,7 @@ export class TransactionLayer {
   private matchClient(msg: SipMessage): Transaction | null {
     const v = msg.via;
     if (v.branchStart < 0) return null;
-    let h = FNV_BASIS;
-    const e = v.branchEnd - v.branchStart > BRANCH_CAPACITY ? v.branchStart + BRANCH_CAPACITY : v.branchEnd;
-    h = fnv(msg.src, v.branchStart, e, h) & this.tableMask;
+    const h = this.branchBucket(msg.src, v.branchStart, v.branchEnd);
     for (let i = this.branchHeads[h]; i >= 0; i = this.pool[i].nextInBranchChain) {
       const tx = this.pool[i];
       if ((tx.kind === TX_INVITE_CLIENT || tx.kind === TX_NON_INVITE_CLIENT) && tx.method === msg.cseqMethod &&
@@ -331,13 +319,13 @@ export class TransactionLayer {
 
   private sentByHash(msg: SipMessage): number {
     const v = msg.via;
-    return fnvNumber(v.port, fnv(msg.src, v.hostStart, v.hostEnd, FNV_BASIS));
+    return fnvNumber(v.port, fnv1aSpan(msg.src, v.hostStart, v.hostEnd, FNV_BASIS));
   }
 
   /** Hash of Call-ID, From tag and CSeq number: what identifies a request across branches. */
   private requestKeyHash(msg: SipMessage): number {
-    let h = fnv(msg.src, msg.callIdStart, msg.callIdEnd, FNV_BASIS);
-    if (msg.from.tagStart >= 0) h = fnv(msg.src, msg.from.tagStart, msg.from.tagEnd, h);
+    let h = fnv1aSpan(msg.src, msg.callIdStart, msg.callIdEnd, FNV_BASIS);
+    if (msg.from.tagStart >= 0) h = fnv1aSpan(msg.src, msg.from.tagStart, msg.from.tagEnd, h);
     return fnvNumber(msg.cseq, h);
   }
 
@@ -352,8 +340,7 @@ export class TransactionLayer {
     const sentBy = this.sentByHash(msg);
     const src = msg.src;
     if (v.hasMagicCookie()) {
-      const e = v.branchEnd - v.branchStart > BRANCH_CAPACITY ? v.branchStart + BRANCH_CAPACITY : v.branchEnd;
-      const h = fnv(src, v.branchStart, e, FNV_BASIS) & this.tableMask;
+      const h = this.branchBucket(src, v.branchStart, v.branchEnd);
       for (let i = this.branchHeads[h]; i >= 0; i = this.pool[i].nextInBranchChain) {
         const tx = this.pool[i];
         if ((tx.kind === TX_INVITE_SERVER || tx.kind === TX_NON_INVITE_SERVER) && tx.method === method &&
@@ -466,8 +453,7 @@ export class TransactionLayer {
       }
       return null;
     }
-    const e = v.branchEnd - v.branchStart > BRANCH_CAPACITY ? v.branchStart + BRANCH_CAPACITY : v.branchEnd;
-    const h = fnv(cancel.src, v.branchStart, e, FNV_BASIS) & this.tableMask;
+    const h = this.branchBucket(cancel.src, v.branchStart, v.branchEnd);
     for (let i = this.branchHeads[h]; i >= 0; i = this.pool[i].nextInBranchChain) {
       const tx = this.pool[i];
       if (tx.kind === TX_INVITE_SERVER && tx.sentByHash === sentBy && this.branchMatches(tx, cancel.src, v.branchStart, v.branchEnd)) return tx;

@@ -1,6 +1,7 @@
 // RFC 3261 §7 message writer: requests and responses serialised straight into a fixed send buffer (§8.2.6 responses).
 import { HDR_CALL_ID, HDR_CONTENT_LENGTH, HDR_CSEQ, HDR_FROM, HDR_OTHER, HDR_ROUTE, HDR_TIMESTAMP, HDR_TO, HDR_VIA, HEADER_NAMES } from "./constants.ts";
 import { ERR_BUFFER_FULL } from "./errors.ts";
+import { FNV_BASIS, fnv1aSpan } from "./scan.ts";
 import type { SipMessage } from "./message.ts";
 
 /**
@@ -192,23 +193,14 @@ export function writeMessage(w: SipWriter, msg: SipMessage): number {
  * a retransmitted request gets the same tag again. Eight hex digits (allocates; reject path only).
  */
 export function statelessToTag(req: SipMessage): string {
-  let h = 0x811c9dc5;
-  if (req.callIdStart >= 0) h = fnv1a(req.src, req.callIdStart, req.callIdEnd, h);
-  if (req.from.tagStart >= 0) h = fnv1a(req.src, req.from.tagStart, req.from.tagEnd, h);
+  let h = FNV_BASIS;
+  if (req.callIdStart >= 0) h = fnv1aSpan(req.src, req.callIdStart, req.callIdEnd, h);
+  if (req.from.tagStart >= 0) h = fnv1aSpan(req.src, req.from.tagStart, req.from.tagEnd, h);
   h = (h ^ req.cseq) >>> 0;
   const hex = "0123456789abcdef";
   let out = "";
   for (let i = 28; i >= 0; i -= 4) out += hex.charAt((h >>> i) & 15);
   return out;
-}
-
-/** FNV-1a over src[s, e); the prime 16777619 = 2^24 + 403 is applied with shifts (no Math.imul on Espruino). */
-function fnv1a(src: string, s: number, e: number, h: number): number {
-  for (let i = s; i < e; i++) {
-    h ^= src.charCodeAt(i);
-    h = (h + (h << 1) + (h << 4) + (h << 7) + (h << 8) + (h << 24)) >>> 0;
-  }
-  return h;
 }
 
 /**
