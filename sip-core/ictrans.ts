@@ -12,12 +12,7 @@ const request = new SipMessage();
 /** Calling: send the INVITE; Timer A (retransmit, unreliable transports only) and Timer B (timeout). */
 export function ictStart(L: TransactionLayer, tx: Transaction, now: number): void {
   tx.state = TS_CALLING;
-  const t1 = L.timers.t1;
-  if (tx.transport === TRANSPORT_UDP) {
-    tx.retransmitInterval = t1;
-    tx.retransmitAt = now + t1;
-  }
-  tx.timeoutAt = now + 64 * t1;
+  L.armRetransmitAndTimeout(tx, now);
   L.transmit(tx);
 }
 

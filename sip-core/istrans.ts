@@ -40,11 +40,7 @@ export function istOnRespond(L: TransactionLayer, tx: Transaction, now: number):
     L.transmit(tx);
   } else {
     tx.state = TS_COMPLETED;
-    if (tx.transport === TRANSPORT_UDP) {
-      tx.retransmitInterval = L.timers.t1;
-      tx.retransmitAt = now + L.timers.t1; // Timer G
-    }
-    tx.timeoutAt = now + 64 * L.timers.t1; // Timer H
+    L.armRetransmitAndTimeout(tx, now); // Timers G and H
     L.transmit(tx);
   }
 }

@@ -6,12 +6,7 @@ import type { TransactionLayer } from "./transactions.ts";
 /** Trying: send; Timer E (retransmit, unreliable only) and Timer F (timeout). */
 export function nictStart(L: TransactionLayer, tx: Transaction, now: number): void {
   tx.state = TS_TRYING;
-  const t1 = L.timers.t1;
-  if (tx.transport === TRANSPORT_UDP) {
-    tx.retransmitInterval = t1;
-    tx.retransmitAt = now + t1;
-  }
-  tx.timeoutAt = now + 64 * t1;
+  L.armRetransmitAndTimeout(tx, now);
   L.transmit(tx);
 }
 

@@ -196,6 +196,19 @@ export class TransactionLayer {
     }
   }
 
+  /**
+   * Arms the timer pair every retransmitting state starts with (A+B, E+F, G+H): the first
+   * retransmission T1 from now on unreliable transports, and the 64×T1 timeout.
+   */
+  armRetransmitAndTimeout(tx: Transaction, now: number): void {
+    const t1 = this.timers.t1;
+    if (tx.transport === TRANSPORT_UDP) {
+      tx.retransmitInterval = t1;
+      tx.retransmitAt = now + t1;
+    }
+    tx.timeoutAt = now + 64 * t1;
+  }
+
   /** The earliest time poll() has work, or -1 when no timer runs. */
   nextDeadline(): number {
     for (;;) {
