@@ -50,21 +50,28 @@ function probeStringSet(): boolean {
  */
 export const NATIVE_STRING_SET = probeStringSet();
 
-/** Zeros for the padding (64 of them). */
+/** Zeros for the padding (64 of them), shared with sha256.ts. */
 let zeros = "\0\0\0\0\0\0\0\0";
 zeros += zeros;
 zeros += zeros;
 zeros += zeros;
-const ZEROS = zeros;
+export const PAD_ZEROS = zeros;
 
-/** Copies s[p, p + 64) into BYTES: one native call on Espruino, a loop elsewhere (JIT-compiled there). */
-function loadBlock(s: string, p: number): void {
+/**
+ * Copies s[p, p + 64) into a 64-byte block: one native call on Espruino, a loop elsewhere (JIT-compiled
+ * there). Shared with sha256.ts.
+ */
+export function copyBlock(dst: Uint8Array, s: string, p: number): void {
   if (NATIVE_STRING_SET) {
-    BYTES.set(s.substring(p, p + 64) as unknown as ArrayLike<number>);
+    dst.set(s.substring(p, p + 64) as unknown as ArrayLike<number>);
   } else {
-    const b = BYTES;
-    for (let i = 0; i < 64; i++) b[i] = s.charCodeAt(p + i);
+    for (let i = 0; i < 64; i++) dst[i] = s.charCodeAt(p + i);
   }
+}
+
+/** Loads s[p, p + 64) into BYTES as MD5's little-endian words. */
+function loadBlock(s: string, p: number): void {
+  copyBlock(BYTES, s, p);
   if (!LITTLE_ENDIAN) {
     const x = X;
     for (let i = 0; i < 16; i++) {
@@ -141,7 +148,7 @@ export function md5Hex(data: string): string {
     md5Block();
   }
   // 0x80, zeros to 56 mod 64, then the bit length n * 8 as a 64-bit little-endian number.
-  const tail = data.substring(full) + "\x80" + ZEROS.substring(0, (r < 56 ? 55 : 119) - r) +
+  const tail = data.substring(full) + "\x80" + PAD_ZEROS.substring(0, (r < 56 ? 55 : 119) - r) +
     String.fromCharCode(n << 3 & 255, n >>> 5 & 255, n >>> 13 & 255, n >>> 21 & 255, n >>> 29, 0, 0, 0);
   loadBlock(tail, 0);
   md5Block();
