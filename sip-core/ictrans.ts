@@ -60,23 +60,12 @@ export function ictOnResponse(L: TransactionLayer, tx: Transaction, msg: SipMess
 
 export function ictOnTimer(L: TransactionLayer, tx: Transaction, now: number): void {
   if (tx.timeoutAt >= 0 && tx.timeoutAt <= now) {
-    // Timer B: no response at all.
-    tx.timeoutAt = tx.retransmitAt = -1;
-    L.tu.onTimeout(tx);
-    L.terminate(tx);
+    L.giveUp(tx); // Timer B: no response at all
     return;
   }
   if (tx.retransmitAt >= 0 && tx.retransmitAt <= now && tx.state === TS_CALLING) {
-    // Timer A: resend, double the interval (no T2 cap for INVITE).
-    L.stats.retransmissionsSent++;
-    tx.retransmitInterval *= 2;
-    tx.retransmitAt = now + tx.retransmitInterval;
-    L.transmit(tx);
+    L.retransmit(tx, now, tx.retransmitInterval * 2); // Timer A: doubling, no T2 cap for INVITE
     return;
   }
-  if (tx.lingerAt >= 0 && tx.lingerAt <= now) {
-    // Timer D (Completed) or Timer M (Accepted).
-    tx.lingerAt = -1;
-    L.terminate(tx);
-  }
+  if (tx.lingerAt >= 0 && tx.lingerAt <= now) L.terminate(tx); // Timer D (Completed) or M (Accepted)
 }

@@ -71,24 +71,13 @@ export function istOnTimer(L: TransactionLayer, tx: Transaction, now: number): v
     if (tx.state !== TS_PROCEEDING) return;
   }
   if (tx.timeoutAt >= 0 && tx.timeoutAt <= now) {
-    // Timer H: the ACK never came.
-    tx.timeoutAt = tx.retransmitAt = -1;
-    L.tu.onTimeout(tx);
-    L.terminate(tx);
+    L.giveUp(tx); // Timer H: the ACK never came
     return;
   }
   if (tx.retransmitAt >= 0 && tx.retransmitAt <= now && tx.state === TS_COMPLETED) {
-    // Timer G.
-    L.stats.retransmissionsSent++;
-    tx.retransmitInterval = Math.min(tx.retransmitInterval * 2, L.timers.t2);
-    tx.retransmitAt = now + tx.retransmitInterval;
-    L.transmit(tx);
+    L.retransmit(tx, now, Math.min(tx.retransmitInterval * 2, L.timers.t2)); // Timer G
     return;
   }
-  if (tx.lingerAt >= 0 && tx.lingerAt <= now) {
-    // Timer I (Confirmed) or Timer L (Accepted).
-    tx.lingerAt = -1;
-    L.terminate(tx);
-  }
+  if (tx.lingerAt >= 0 && tx.lingerAt <= now) L.terminate(tx); // Timer I (Confirmed) or L (Accepted)
 }
 

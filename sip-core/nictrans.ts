@@ -29,23 +29,14 @@ export function nictOnResponse(L: TransactionLayer, tx: Transaction, msg: SipMes
 
 export function nictOnTimer(L: TransactionLayer, tx: Transaction, now: number): void {
   if (tx.timeoutAt >= 0 && tx.timeoutAt <= now) {
-    // Timer F.
-    tx.timeoutAt = tx.retransmitAt = -1;
-    L.tu.onTimeout(tx);
-    L.terminate(tx);
+    L.giveUp(tx); // Timer F
     return;
   }
   if (tx.retransmitAt >= 0 && tx.retransmitAt <= now) {
     // Timer E: doubling up to T2 in Trying, every T2 in Proceeding.
-    L.stats.retransmissionsSent++;
     const t2 = L.timers.t2;
-    tx.retransmitInterval = tx.state === TS_PROCEEDING ? t2 : Math.min(tx.retransmitInterval * 2, t2);
-    tx.retransmitAt = now + tx.retransmitInterval;
-    L.transmit(tx);
+    L.retransmit(tx, now, tx.state === TS_PROCEEDING ? t2 : Math.min(tx.retransmitInterval * 2, t2));
     return;
   }
-  if (tx.lingerAt >= 0 && tx.lingerAt <= now) {
-    tx.lingerAt = -1;
-    L.terminate(tx);
-  }
+  if (tx.lingerAt >= 0 && tx.lingerAt <= now) L.terminate(tx); // Timer K
 }

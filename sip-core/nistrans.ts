@@ -29,14 +29,6 @@ export function nistOnRetransmission(L: TransactionLayer, tx: Transaction, _now:
 }
 
 export function nistOnTimer(L: TransactionLayer, tx: Transaction, now: number): void {
-  if (tx.timeoutAt >= 0 && tx.timeoutAt <= now) {
-    tx.timeoutAt = -1;
-    L.tu.onTimeout(tx);
-    L.terminate(tx);
-    return;
-  }
-  if (tx.lingerAt >= 0 && tx.lingerAt <= now) {
-    tx.lingerAt = -1;
-    L.terminate(tx);
-  }
+  if (tx.timeoutAt >= 0 && tx.timeoutAt <= now) L.giveUp(tx); // the TU never answered
+  else if (tx.lingerAt >= 0 && tx.lingerAt <= now) L.terminate(tx); // Timer J
 }

@@ -209,6 +209,21 @@ export class TransactionLayer {
     tx.timeoutAt = now + 64 * t1;
   }
 
+  /** Timer B, F or H (or the non-INVITE server's guard) fired: tell the TU, end the transaction. */
+  giveUp(tx: Transaction): void {
+    tx.timeoutAt = tx.retransmitAt = -1;
+    this.tu.onTimeout(tx);
+    this.terminate(tx);
+  }
+
+  /** Timer A, E or G fired: send again, and again after `interval` unless something stops it. */
+  retransmit(tx: Transaction, now: number, interval: number): void {
+    this.stats.retransmissionsSent++;
+    tx.retransmitInterval = interval;
+    tx.retransmitAt = now + interval;
+    this.transmit(tx);
+  }
+
   /** The earliest time poll() has work, or -1 when no timer runs. */
   nextDeadline(): number {
     for (;;) {
