@@ -113,6 +113,9 @@ export class Registration {
   private nc = 0;
   /** The REGISTER in flight carried credentials: a fresh (non-stale) challenge to it means they were refused. */
   private sentCredentials = false;
+  /** Where writeHead put the branch of the request being written. */
+  private branchStart = 0;
+  private branchEnd = 0;
   private readonly auth = new AuthParams();
   /** Keep-alive: the pinger, when the next ping goes, the pong deadline, and whether pongs ever came. */
   pinger: KeepalivePinger | null = null;
@@ -231,21 +234,11 @@ export class Registration {
   }
 
   private sendOptions(now: number): void {
-    const c = this.config;
     const w = this.optionsWriter.reset();
-    w.requestLine("OPTIONS", "sip:" + c.domain);
-    w.str("Via: SIP/2.0/UDP ").str(this.contactAddress).byte(58).num(this.contactPort).str(";branch=");
-    const bs = w.pos;
-    w.str("z9hG4bK").str(this.token()).str(this.token());
-    const be = w.pos;
-    w.str(";rport\r\n").header("Max-Forwards", "70");
-    w.str("From: <sip:").str(c.user).byte(64).str(c.domain).str(">;tag=").str(this.fromTag).crlf();
-    w.str("To: <sip:").str(c.domain).str(">\r\n");
-    w.header("Call-ID", this.callId);
-    this.cseq++;
-    w.str("CSeq: ").num(this.cseq).str(" OPTIONS\r\n");
+    this.writeHead(w, "OPTIONS", false);
     const n = w.end(null, 0, 0);
-    const tx = n > 0 ? this.layer.sendRequest(w.buf, n, METHOD_OPTIONS, this.cseq, bs, be, this.targetAddress, this.targetPort, TRANSPORT_UDP, now) : null;
+    const tx = n > 0 ? this.layer.sendRequest(w.buf, n, METHOD_OPTIONS, this.cseq, this.branchStart, this.branchEnd,
+      this.targetAddress, this.targetPort, TRANSPORT_UDP, now) : null;
     if (tx !== null) { this.optionsTx = tx; this.optionsGeneration = tx.generation; }
   }
 
@@ -276,26 +269,37 @@ export class Registration {
 
   private isOptions(msg: SipMessage): boolean { return msg.cseqMethod === METHOD_OPTIONS; }
 
+  /**
+   * The start of every request this account sends (REGISTER, keep-alive OPTIONS): request line to the
+   * domain, Via with a new branch and rport, Max-Forwards, From with our tag, To (the AOR, or the
+   * domain for OPTIONS), the account's Call-ID and the next CSeq. The branch's span is left in
+   * branchStart/branchEnd for sendRequest.
+   */
+  private writeHead(w: SipWriter, method: string, toAor: boolean): void {
+    const c = this.config;
+    this.cseq++;
+    w.str(method).str(" sip:").str(c.domain).str(" SIP/2.0\r\n");
+    w.str("Via: SIP/2.0/UDP ").str(this.contactAddress).byte(58).num(this.contactPort).str(";branch=");
+    this.branchStart = w.pos;
+    w.str("z9hG4bK").str(this.token()).str(this.token());
+    this.branchEnd = w.pos;
+    w.str(";rport\r\nMax-Forwards: 70\r\n");
+    w.str("From: <sip:").str(c.user).byte(64).str(c.domain).str(">;tag=").str(this.fromTag).crlf();
+    w.str("To: <sip:");
+    if (toAor) w.str(c.user).byte(64);
+    w.str(c.domain).str(">\r\n");
+    w.header("Call-ID", this.callId);
+    w.str("CSeq: ").num(this.cseq).byte(32).str(method).crlf();
+  }
+
   private send(expires: number, now: number): void {
     this.asking = expires;
     this.state = expires === 0 ? REG_UNREGISTERING : (this.state === REG_REGISTERED ? REG_REGISTERED : REG_REGISTERING);
     const c = this.config;
     const w = this.writer.reset();
     this.sentCredentials = false;
-    const branch = "z9hG4bK" + this.token() + this.token();
-    this.cseq++;
     const ruri = "sip:" + c.domain;
-    w.requestLine("REGISTER", ruri);
-    w.str("Via: SIP/2.0/UDP ").str(this.contactAddress).byte(58).num(this.contactPort).str(";branch=");
-    const bs = w.pos;
-    w.str(branch);
-    const be = w.pos;
-    w.str(";rport\r\n");
-    w.header("Max-Forwards", "70");
-    w.str("From: <sip:").str(c.user).byte(64).str(c.domain).str(">;tag=").str(this.fromTag).crlf();
-    w.str("To: <sip:").str(c.user).byte(64).str(c.domain).str(">\r\n");
-    w.header("Call-ID", this.callId);
-    w.str("CSeq: ").num(this.cseq).str(" REGISTER\r\n");
+    this.writeHead(w, "REGISTER", true);
     w.str("Contact: <sip:").str(c.user).byte(64).str(this.contactAddress).byte(58).num(this.contactPort)
       .str(";transport=udp>;expires=").num(expires);
     if (c.instanceId !== "") w.str(";+sip.instance=\"<").str(c.instanceId).str(">\"");
@@ -325,7 +329,7 @@ export class Registration {
     w.header("User-Agent", "doorsip");
     const n = w.end(null, 0, 0);
     if (n < 0) { this.fail(0, "REGISTER does not fit the buffer", now); return; }
-    const tx = this.layer.sendRequest(w.buf, n, METHOD_REGISTER, this.cseq, bs, be, this.targetAddress, this.targetPort, TRANSPORT_UDP, now);
+    const tx = this.layer.sendRequest(w.buf, n, METHOD_REGISTER, this.cseq, this.branchStart, this.branchEnd, this.targetAddress, this.targetPort, TRANSPORT_UDP, now);
     if (tx === null) { this.retryLater(0, "transaction pool full", now, -1); return; }
     this.tx = tx;
     this.txGeneration = tx.generation;
