@@ -1,8 +1,7 @@
 // Device figures: time and variables to parse the corpus INVITE and 200 OK on Espruino's Linux interpreter (path in ESPRUINO).
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, copyFileSync, readFileSync, writeFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { runOnEspruino } from "../device/espruino-run.mjs";
 
 const MESSAGES = ["invite.sip", "200-invite.sip"];
 const ROUNDS = 20;
@@ -33,6 +32,7 @@ for (var k = 0; k < msgs.length; k++) {
   print("@@MSG " + JSON.stringify({ i: k, result: r, bytes: s.length, parseMs: tp, splitMs: ts, parseVars: u1 - u0, splitVars: u2 - u1 }));
 }
 print("@@MEM " + JSON.stringify(process.memory()));
+print("@@END");
 `;
 }
 
@@ -44,24 +44,14 @@ export async function runEspruinoBench(root) {
     return null;
   }
   const messages = MESSAGES.map((f) => readFileSync(join(root, "test/fixtures/corpus", f)).toString("latin1"));
-  const dir = mkdtempSync(join(tmpdir(), "doorsip-esp-"));
-  try {
-    mkdirSync(join(dir, "node_modules"));
-    copyFileSync(join(root, "dist/device/doorsip.js"), join(dir, "node_modules/doorsip.js"));
-    writeFileSync(join(dir, "bench.js"), script(messages));
-    const out = spawnSync(bin, ["bench.js"], { cwd: dir, encoding: "latin1", timeout: 120000 });
-    const text = out.stdout || "";
-    if (text.includes("Uncaught") || out.status !== 0) throw new Error("Espruino run failed:\n" + text.slice(-2000));
-    const version = (text.match(/(\d+v\d+[.\d]*)/) || ["?"])[0];
-    const view = Number((text.match(/@@VIEW (\d+)/) || [0, 0])[1]);
-    const rows = [...text.matchAll(/@@MSG (.*)/g)].map((m) => JSON.parse(m[1]));
-    let table = `Espruino ${version} (Linux build at ${bin}), ${ROUNDS} rounds; the reusable message view (header table, decoded Via/From/To/URI) costs ${view} variables, allocated once at start-up\n\n`;
-    table += "| message | bytes | doorsip parse | naive split(\"\\r\\n\") | variables held after parse | variables held by split |\n|---|---:|---:|---:|---:|---:|\n";
-    rows.forEach((r) => {
-      table += `| ${MESSAGES[r.i]} | ${r.bytes} | ${r.parseMs.toFixed(2)} ms | ${r.splitMs.toFixed(2)} ms | ${r.parseVars} | ${r.splitVars} |\n`;
-    });
-    return { table, results: { version, bin, view, rows } };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const text = runOnEspruino(bin, { doorsip: join(root, "dist/device/doorsip.js") }, script(messages), 120000);
+  const version = (text.match(/(\d+v\d+[.\d]*)/) || ["?"])[0];
+  const view = Number((text.match(/@@VIEW (\d+)/) || [0, 0])[1]);
+  const rows = [...text.matchAll(/@@MSG (.*)/g)].map((m) => JSON.parse(m[1]));
+  let table = `Espruino ${version} (Linux build at ${bin}), ${ROUNDS} rounds; the reusable message view (header table, decoded Via/From/To/URI) costs ${view} variables, allocated once at start-up\n\n`;
+  table += "| message | bytes | doorsip parse | naive split(\"\\r\\n\") | variables held after parse | variables held by split |\n|---|---:|---:|---:|---:|---:|\n";
+  rows.forEach((r) => {
+    table += `| ${MESSAGES[r.i]} | ${r.bytes} | ${r.parseMs.toFixed(2)} ms | ${r.splitMs.toFixed(2)} ms | ${r.parseVars} | ${r.splitVars} |\n`;
+  });
+  return { table, results: { version, bin, view, rows } };
 }

@@ -7,26 +7,20 @@
 // the RFC 7616 §3.9.1 and RFC 2617 §3.5 responses, and each algorithm/qop of a SIP REGISTER against the
 // same call in Node. Then it times one md5Hex and one sha256Hex of a 100-byte string and one digestResponse
 // of each kind (best of five batches). Prints "N passed, M failed".
-import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { binaryLiteral, espruinoPath, runOnEspruino } from "./espruino-run.mjs";
 import { bundleDevice } from "../../build.mjs";
 import { checkBundle, formatOffence } from "../../scripts/espruino-gate.mjs";
 
-const bin = process.env.ESPRUINO;
-if (!bin) {
-  console.error("test:device:digest: set ESPRUINO to the path of an Espruino interpreter (its Linux build)");
-  process.exit(2);
-}
+const bin = espruinoPath("test:device:digest");
 
 const sipCore = new URL("../../sip-core/", import.meta.url).pathname;
 const nodeHash = (alg, s) => createHash(alg).update(Buffer.from(s, "latin1")).digest("hex");
 
-/** A binary string as an ASCII-only JavaScript literal (every byte outside printable ASCII as \xHH). */
-const lit = (t) => '"' + t.replace(/[^\x20-\x7e]|["\\]/g, (ch) => "\\x" + ch.charCodeAt(0).toString(16).padStart(2, "0")) + '"';
 
 let passed = 0;
 let failed = 0;
@@ -49,32 +43,32 @@ const md5Vectors = {
   ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789: "d174ab98d277d9f5a5611c2c9f419d9f",
   ["1234567890".repeat(8)]: "57edf4a22be3c955ac49da2e2107b67a",
 };
-for (const [s, h] of Object.entries(md5Vectors)) cases.push(["RFC 1321 md5 " + JSON.stringify(s), "d.md5Hex(" + lit(s) + ")", h]);
+for (const [s, h] of Object.entries(md5Vectors)) cases.push(["RFC 1321 md5 " + JSON.stringify(s), "d.md5Hex(" + binaryLiteral(s) + ")", h]);
 const shaVectors = {
   abc: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
   abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq: "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
   "": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 };
-for (const [s, h] of Object.entries(shaVectors)) cases.push(["FIPS 180 sha256 " + JSON.stringify(s), "d.sha256Hex(" + lit(s) + ")", h]);
+for (const [s, h] of Object.entries(shaVectors)) cases.push(["FIPS 180 sha256 " + JSON.stringify(s), "d.sha256Hex(" + binaryLiteral(s) + ")", h]);
 cases.push(["md5 of 10,000 'a'", 'd.md5Hex("a".repeat(10000))', nodeHash("md5", "a".repeat(10000))]);
 cases.push(["sha256 of 10,000 'a'", 'd.sha256Hex("a".repeat(10000))', nodeHash("sha256", "a".repeat(10000))]);
 for (let n = 0; n <= 130; n++) {
   let s = "";
   for (let i = 0; i < n; i++) s += String.fromCharCode((i * 37 + n) & 255);
-  cases.push(["md5 length " + n, "d.md5Hex(" + lit(s) + ")", nodeHash("md5", s)]);
-  cases.push(["sha256 length " + n, "d.sha256Hex(" + lit(s) + ")", nodeHash("sha256", s)]);
+  cases.push(["md5 length " + n, "d.md5Hex(" + binaryLiteral(s) + ")", nodeHash("md5", s)]);
+  cases.push(["sha256 length " + n, "d.sha256Hex(" + binaryLiteral(s) + ")", nodeHash("sha256", s)]);
 }
 let bytes = "";
 for (let i = 0; i < 256; i++) bytes += String.fromCharCode(i);
-cases.push(["md5 bytes 0..255", "d.md5Hex(" + lit(bytes) + ")", nodeHash("md5", bytes)]);
-cases.push(["sha256 bytes 0..255", "d.sha256Hex(" + lit(bytes) + ")", nodeHash("sha256", bytes)]);
+cases.push(["md5 bytes 0..255", "d.md5Hex(" + binaryLiteral(bytes) + ")", nodeHash("md5", bytes)]);
+cases.push(["sha256 bytes 0..255", "d.sha256Hex(" + binaryLiteral(bytes) + ")", nodeHash("sha256", bytes)]);
 
 const rfc7616 = {
   username: "Mufasa", realm: "http-auth@example.org", password: "Circle of Life", method: "GET", uri: "/dir/index.html",
   nonce: "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", cnonce: "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ",
   nc: 1, qop: "auth", body: "",
 };
-const input = (o) => "{" + Object.entries(o).map(([k, v]) => k + ":" + (typeof v === "string" ? lit(v) : String(v))).join(",") + "}";
+const input = (o) => "{" + Object.entries(o).map(([k, v]) => k + ":" + (typeof v === "string" ? binaryLiteral(v) : String(v))).join(",") + "}";
 cases.push(["RFC 7616 §3.9.1 MD5", "d.digestResponse(" + input({ ...rfc7616, algorithm: 1 }) + ")", "8ca523f5e9506fed4657c9700eebdbec"]);
 cases.push(["RFC 7616 §3.9.1 SHA-256", "d.digestResponse(" + input({ ...rfc7616, algorithm: 3 }) + ")",
   "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"]);
@@ -125,7 +119,7 @@ function time(f, n) {
   for (var b = 0; b < 5; b++) { var t0 = getTime(); for (var i = 0; i < n; i++) f(); best = Math.min(best, (getTime() - t0) * 1000 / n); }
   return best;
 }
-var s = ${lit(s100)};
+var s = ${binaryLiteral(s100)};
 var reg = ${input({ ...register, algorithm: 1, qop: "auth" })};
 print("@@time md5Hex(100 bytes) " + time(function () { d.md5Hex(s); }, 40).toFixed(3));
 print("@@time sha256Hex(100 bytes) " + time(function () { d.sha256Hex(s); }, 10).toFixed(3));
@@ -134,12 +128,11 @@ reg.algorithm = 3;
 print("@@time digestResponse SHA-256 qop=auth " + time(function () { d.digestResponse(reg); }, 4).toFixed(3));
 print("@@END");
 `;
-  writeFileSync(join(dir, "run.js"), script);
-  rmSync(join(dir, "espruino.flash"), { force: true });
-  const out = spawnSync(bin, ["run.js"], { cwd: dir, encoding: "latin1", timeout: 300000 });
-  const text = out.stdout || "";
-  if (!text.includes("@@END") || text.includes("Uncaught")) {
-    console.error("Espruino run failed (status " + out.status + "):\n" + text.slice(-3000));
+  let text;
+  try {
+    text = runOnEspruino(bin, { "doorsip-digest": outfile }, script);
+  } catch (e) {
+    console.error(e.message);
     process.exit(1);
   }
   const lines = {};

@@ -4,18 +4,13 @@
 // interpreter, required as a module as on a board, and checks every verdict and the decoded fields
 // against the same parse in Node. It needs an interpreter the caller built (ESPRUINO names it), so it
 // is a separate command rather than a vitest suite that would be skipped where there is none.
-import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { binaryLiteral, espruinoPath, runOnEspruino } from "./espruino-run.mjs";
 
 const root = new URL("../../", import.meta.url).pathname;
-const bin = process.env.ESPRUINO;
-if (!bin) {
-  console.error("test:device: set ESPRUINO to the path of an Espruino interpreter (its Linux build)");
-  process.exit(2);
-}
+const bin = espruinoPath("test:device");
 
 // Inputs: every torture message with its verdict, and every corpus message (all accepted).
 const cases = [];
@@ -39,35 +34,26 @@ const summarise = `function summarise(d, m, s) {
     m.via.port, m.via.branch(), m.from.tag(), m.to.tag(), m.status, m.bodyEnd - m.bodyStart].join("|");
 }`;
 
-// Binary strings as an ASCII-only JavaScript array literal: every byte outside printable ASCII as \xHH,
-// so the interpreter reads exactly the bytes the message has.
-function binaryLiterals(texts) {
-  const lit = (t) => '"' + t.replace(/[^\x20-\x7e]|["\\]/g, (ch) => "\\x" + ch.charCodeAt(0).toString(16).padStart(2, "0")) + '"';
-  return "[" + texts.map(lit).join(",\n") + "]";
-}
 
 const require = createRequire(import.meta.url);
 const nodeBundle = require(join(root, "dist/device/doorsip.js"));
 const nodeSummary = new Function("d", "m", "s", summarise + "\nreturn summarise(d, m, s);");
 
-const dir = mkdtempSync(join(tmpdir(), "doorsip-device-"));
 let passed = 0;
 let failed = 0;
-try {
-  mkdirSync(join(dir, "node_modules"));
-  copyFileSync(join(root, "dist/device/doorsip.js"), join(dir, "node_modules/doorsip.js"));
+{
   const script = `var d = require("doorsip");
 var m = new d.SipMessage();
 ${summarise}
-var cases = ${binaryLiterals(cases.map((c) => c.text))};
+var cases = [${cases.map((c) => binaryLiteral(c.text)).join(",\n")}];
 for (var i = 0; i < cases.length; i++) print("@@" + i + " " + summarise(d, m, cases[i]));
 print("@@END");
 `;
-  writeFileSync(join(dir, "run.js"), script);
-  const out = spawnSync(bin, ["run.js"], { cwd: dir, encoding: "latin1", timeout: 300000 });
-  const text = out.stdout || "";
-  if (!text.includes("@@END") || text.includes("Uncaught")) {
-    console.error("Espruino run failed (status " + out.status + "):\n" + text.slice(-3000));
+  let text;
+  try {
+    text = runOnEspruino(bin, { doorsip: join(root, "dist/device/doorsip.js") }, script);
+  } catch (e) {
+    console.error(e.message);
     process.exit(1);
   }
   const lines = new Map([...text.matchAll(/@@(\d+) ([^\r\n]*)/g)].map((x) => [Number(x[1]), x[2]]));
@@ -81,8 +67,6 @@ print("@@END");
       console.log(`FAIL ${c.name}: expected ${c.expect}; device ${device}; node ${node}`);
     }
   });
-} finally {
-  rmSync(dir, { recursive: true, force: true });
 }
 console.log(`device: ${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

@@ -17,12 +17,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundleDevice } from "../../build.mjs";
 import { checkBundle, formatOffence } from "../../scripts/espruino-gate.mjs";
+import { espruinoPath } from "./espruino-run.mjs";
 
-const bin = process.env.ESPRUINO;
-if (!bin) {
-  console.error("test:device:udp: set ESPRUINO to the path of an Espruino interpreter (its Linux build)");
-  process.exit(2);
-}
+const bin = espruinoPath("test:device:udp");
 
 const HOST = "127.0.0.1";
 const TIMEOUT_MS = 30000;

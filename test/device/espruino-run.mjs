@@ -1,0 +1,44 @@
+// Runs a script on Espruino's Linux interpreter (path in ESPRUINO) with modules required as on a board.
+import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** The interpreter's path from ESPRUINO; without it, says so and exits 2 (the command cannot run here). */
+export function espruinoPath(command) {
+  const bin = process.env.ESPRUINO;
+  if (!bin) {
+    console.error(command + ": set ESPRUINO to the path of an Espruino interpreter (its Linux build)");
+    process.exit(2);
+  }
+  return bin;
+}
+
+/**
+ * Runs `script` in a fresh folder where each of `modules` (name → file) sits in node_modules, so
+ * `require(name)` loads it as a board loads a Storage module (and no stale espruino.flash can shadow it).
+ * The script must print "@@END" last. Returns its output; throws with the output's tail when the run
+ * failed: an uncaught error (Espruino may still exit 0), no "@@END", or a non-zero exit.
+ */
+export function runOnEspruino(bin, modules, script, timeoutMs = 300000) {
+  const dir = mkdtempSync(join(tmpdir(), "doorsip-espruino-"));
+  try {
+    mkdirSync(join(dir, "node_modules"));
+    for (const name of Object.keys(modules)) copyFileSync(modules[name], join(dir, "node_modules", name + ".js"));
+    writeFileSync(join(dir, "run.js"), script);
+    const out = spawnSync(bin, ["run.js"], { cwd: dir, encoding: "latin1", timeout: timeoutMs });
+    const text = out.stdout || "";
+    if (!text.includes("@@END") || text.includes("Uncaught") || out.status !== 0) {
+      throw new Error("Espruino run failed (status " + out.status + "):\n" + text.slice(-3000));
+    }
+    return text;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A binary string as an ASCII-only JavaScript literal (every byte outside printable ASCII as \xHH), so the
+ * interpreter reads exactly the bytes it holds whatever the script file's encoding. */
+export function binaryLiteral(t) {
+  return '"' + t.replace(/[^\x20-\x7e]|["\\]/g, (ch) => "\\x" + ch.charCodeAt(0).toString(16).padStart(2, "0")) + '"';
+}
