@@ -6,7 +6,7 @@
 // in place; the server TU answers 200 with writeResponseHead. Time is virtual: after each batch it
 // jumps past Timers J and K, so every transaction is created, answered, completed and freed.
 import {
-  DEFAULT_LIMITS, METHOD_OPTIONS, SipMessage, SipTransport, SipWriter, TRANSPORT_UDP, TransactionLayer,
+  DEFAULT_LIMITS, DEFAULT_TIMERS, METHOD_OPTIONS, SipMessage, SipTransport, SipWriter, TRANSPORT_UDP, TransactionLayer,
   parseMessage, writeResponseHead, type Transaction, type TransactionUser, type TransportPort,
 } from "../sip-core/index.ts";
 
@@ -67,7 +67,7 @@ class Pair implements TransactionUser {
 
   constructor(capacity: number) {
     this.queue = new Queue(capacity * 4 + 16);
-    const timers = { t1: 500, t2: 4000, t4: 5000, trying: 200 };
+    const timers = DEFAULT_TIMERS;
     const clientTu = this;
     const serverTu: TransactionUser = {
       onRequest: (tx, msg) => this.answer(tx, msg), onResponse() {}, onTimeout() {}, onTransportError() {},

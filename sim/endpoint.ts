@@ -6,7 +6,7 @@
 import type { Alarm, Platform, TcpConnection, TcpServer, UdpSocket } from "../hal/types.ts";
 import {
   DEFAULT_LIMITS, METHOD_ACK, METHOD_CANCEL, METHOD_INVITE, METHOD_OPTIONS, SipMessage, SipTransport, SipWriter,
-  Registration, StreamReader, useSha256, TRANSPORT_TCP, TRANSPORT_UDP, TransactionLayer, transportForSize, writeResponseHead,
+  DEFAULT_TIMERS, Registration, StreamReader, useSha256, TRANSPORT_TCP, TRANSPORT_UDP, TransactionLayer, transportForSize, writeResponseHead,
   type AccountConfig, type TimerConfig, type Transaction, type TransactionUser,
 } from "../sip-core/index.ts";
 
@@ -73,7 +73,7 @@ export class Endpoint implements TransactionUser {
     };
     this.layer = new TransactionLayer({
       capacity: o.capacity || 32, bufferSize: 1500,
-      timers: o.timers || { t1: 500, t2: 4000, t4: 5000, trying: 200 }, retryAfter: 5,
+      timers: o.timers || DEFAULT_TIMERS, retryAfter: 5,
     }, port, this);
     this.transport = new SipTransport(this.layer, port, DEFAULT_LIMITS, 1500);
     this.alarm = o.platform.createAlarm({ onAlarm: () => this.onAlarm() });
