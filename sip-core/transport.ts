@@ -107,14 +107,10 @@ export class SipTransport {
       if (r === -ERR_INCOMPLETE) break;
       this.stats.received++;
       reader.crlfRun = 0;
-      if (r < 0) {
-        msg.sourceAddress = address;
-        msg.sourcePort = port;
-        this.reject(msg, address, port, transport);
+      if (!this.dispatch(r, address, port, transport, now) && r < 0) {
         reader.pending = "";
-        return -1;
+        return -1; // a framing error: the stream cannot be resynchronised
       }
-      this.receiveMessage(src, off, r, address, port, transport, now);
       off += r;
     }
     reader.pending = off === 0 ? src : off >= src.length ? "" : src.substring(off);
@@ -123,8 +119,16 @@ export class SipTransport {
 
   /** One complete message src[off, off + len) from address:port over the given transport. */
   receiveMessage(src: string, off: number, len: number, address: string, port: number, transport: number, now: number): void {
+    this.dispatch(parseMessage(src, off, len, this.msg), address, port, transport, now);
+  }
+
+  /**
+   * What follows a parse whose result is r: requests are validated; failures are answered or
+   * dropped; good messages go to the transaction layer with where responses must go. Returns
+   * whether the message was accepted.
+   */
+  private dispatch(r: number, address: string, port: number, transport: number, now: number): boolean {
     const msg = this.msg;
-    let r = parseMessage(src, off, len, msg);
     msg.sourceAddress = address;
     msg.sourcePort = port;
     if (r > 0 && msg.isRequest) {
@@ -133,7 +137,7 @@ export class SipTransport {
     }
     if (r < 0) {
       this.reject(msg, address, port, transport);
-      return;
+      return false;
     }
     if (msg.isRequest) {
       if (msg.method === METHOD_ACK || transport !== TRANSPORT_UDP) {
@@ -146,10 +150,11 @@ export class SipTransport {
       } else {
         this.layer.receive(msg, address, this.responsePort(msg, port), transport, now);
       }
-      return;
+      return true;
     }
     // §18.1.2: responses go to the transaction layer, which drops those matching nothing.
     this.layer.receive(msg, address, port, transport, now);
+    return true;
   }
 
   /** A message that failed: answered statelessly when it can be (§8.2, §18.2.2), else dropped; counted. */
