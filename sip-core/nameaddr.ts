@@ -1,8 +1,8 @@
 // RFC 3261 §20.10/§20.20/§20.39 name-addr / addr-spec values (From, To, Contact, Route, Record-Route) as spans.
-import { CHAR_CLASS, C_TOKEN, CH_COLON, CH_COMMA, CH_DQUOTE, CH_GT, CH_LT, CH_SEMI, CH_STAR } from "./constants.ts";
+import { CHAR_CLASS, C_TOKEN, CH_COLON, CH_COMMA, CH_DQUOTE, CH_LT, CH_SEMI, CH_STAR } from "./constants.ts";
 import { ParamSpan, scanParam } from "./params.ts";
 import { NextIndex, UINT32_MAX, parseDecimal, quotedStringEnd, skipLws, tokenIs, trimLwsEnd, unquote } from "./scan.ts";
-import { SCHEME_SIP, SCHEME_SIPS, SipUri, parseUri } from "./uri.ts";
+import { SipUri, parseUri } from "./uri.ts";
 
 /** The value may be one of a comma-separated list (Contact, Route, Record-Route). */
 export const NA_LIST = 1;
@@ -194,7 +194,3 @@ export function parseNameAddr(src: string, p: number, end: number, out: NameAddr
   return p;
 }
 
-/** True when the URI of a parsed name-addr is a SIP or SIPS URI. */
-export function isSipUri(na: NameAddr): boolean {
-  return na.uri.scheme === SCHEME_SIP || na.uri.scheme === SCHEME_SIPS;
-}

@@ -38,15 +38,6 @@ export function skipToken(src: string, p: number, end: number): number {
   return p;
 }
 
-/** Advances over characters of the given class mask. */
-export function skipClass(src: string, p: number, end: number, mask: number): number {
-  while (p < end) {
-    const c = src.charCodeAt(p);
-    if (c > 255 || (CHAR_CLASS[c] & mask) === 0) break;
-    p++;
-  }
-  return p;
-}
 
 /**
  * Given p at a DQUOTE, returns the position after the closing DQUOTE, honouring quoted-pair
@@ -124,25 +115,7 @@ export function spanEqualsIgnoreCase(src: string, start: number, end: number, lo
   return true;
 }
 
-/** Case-insensitive comparison of two spans, possibly in different strings. */
-export function spansEqualIgnoreCase(a: string, as: number, ae: number, b: string, bs: number, be: number): boolean {
-  if (ae - as !== be - bs) return false;
-  for (let i = 0; i < ae - as; i++) {
-    let x = a.charCodeAt(as + i);
-    let y = b.charCodeAt(bs + i);
-    if (x >= 65 && x <= 90) x += 32;
-    if (y >= 65 && y <= 90) y += 32;
-    if (x !== y) return false;
-  }
-  return true;
-}
 
-/** Exact comparison of two spans, possibly in different strings. */
-export function spansEqual(a: string, as: number, ae: number, b: string, bs: number, be: number): boolean {
-  if (ae - as !== be - bs) return false;
-  for (let i = 0; i < ae - as; i++) if (a.charCodeAt(as + i) !== b.charCodeAt(bs + i)) return false;
-  return true;
-}
 
 /** Value of a hex digit, or -1. */
 export function hexValue(c: number): number {

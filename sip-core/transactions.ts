@@ -1,6 +1,5 @@
 // RFC 3261 §17 transaction layer: a fixed pool, constant-time matching (§17.1.3, §17.2.3), one timer heap, 503 when full.
 import { METHOD_ACK, METHOD_CANCEL, METHOD_INVITE } from "./constants.ts";
-import { ERR_POOL_FULL } from "./errors.ts";
 import type { SipMessage } from "./message.ts";
 import {
   BRANCH_CAPACITY, DEFAULT_TIMERS, TRANSPORT_UDP, TS_FREE, TS_TERMINATED, TX_INVITE_CLIENT, TX_INVITE_SERVER,
@@ -300,9 +299,6 @@ export class TransactionLayer {
     if (tx.state !== TS_FREE) this.schedule(tx);
     return tx;
   }
-
-  /** The error code sendRequest's null means when the pool is exhausted. */
-  readonly poolFullError = ERR_POOL_FULL;
 
   /**
    * The TU answers a server transaction with a response it wrote into data[0, length) (use

@@ -68,17 +68,6 @@ export class SipUri {
     this.lr = false;
   }
 
-  /** Copies another parsed URI's spans (both must refer to the same source string). */
-  copyFrom(o: SipUri): void {
-    this.src = o.src; this.start = o.start; this.end = o.end; this.scheme = o.scheme; this.schemeEnd = o.schemeEnd;
-    this.userStart = o.userStart; this.userEnd = o.userEnd; this.passwordStart = o.passwordStart;
-    this.passwordEnd = o.passwordEnd; this.hostStart = o.hostStart; this.hostEnd = o.hostEnd;
-    this.hostKind = o.hostKind; this.port = o.port; this.paramsStart = o.paramsStart; this.paramsEnd = o.paramsEnd;
-    this.headersStart = o.headersStart; this.headersEnd = o.headersEnd; this.transportStart = o.transportStart;
-    this.transportEnd = o.transportEnd; this.userParamStart = o.userParamStart; this.userParamEnd = o.userParamEnd;
-    this.methodStart = o.methodStart; this.methodEnd = o.methodEnd; this.maddrStart = o.maddrStart;
-    this.maddrEnd = o.maddrEnd; this.ttl = o.ttl; this.lr = o.lr;
-  }
 
   /** The host as text (IPv6 keeps its brackets). Allocates. */
   host(): string { return this.hostStart < 0 ? "" : this.src.substring(this.hostStart, this.hostEnd); }
