@@ -10,8 +10,9 @@ export const HAL_ERR_TIMEOUT = -7;
 export const HAL_ERR_NO_RESOURCES = -8;
 export const HAL_ERR_INVALID = -9;
 export const HAL_ERR_PLATFORM = -10;
+export const HAL_ERR_UNSUPPORTED = -11;
 
-const NAMES = ["ok", "closed", "address in use", "unreachable", "too large", "refused", "reset", "timeout", "no resources", "invalid argument", "platform error"];
+const NAMES = ["ok", "closed", "address in use", "unreachable", "too large", "refused", "reset", "timeout", "no resources", "invalid argument", "platform error", "unsupported"];
 
 /** Short text for a HAL error code. */
 export function halErrorText(code: number): string {

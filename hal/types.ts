@@ -96,3 +96,61 @@ export interface Platform {
   connectTcp(options: TcpOptions): TcpConnection | number;
   listenTcp(options: TcpListenOptions): TcpServer | number;
 }
+
+// ---------------------------------------------------------------------------------------------------
+// The board: GPIO (door relay, LEDs, call button) and audio. Separate from Platform: the same network
+// platform serves boards with different wiring, and the simulator gives each device a virtual board.
+
+export interface DigitalOutputOptions {
+  /** Board pin (a number, or a name such as "D4" on Espruino). */
+  pin: number | string;
+  /** The electrical level that means "on" is low (relay modules often are). */
+  activeLow?: boolean;
+}
+
+/** A digital output: the door relay or an LED. Starts off. */
+export interface DigitalOutput {
+  write(on: boolean): void;
+  /** The level last written ("on" = true). */
+  read(): boolean;
+  close(): void;
+}
+
+export interface DigitalInputOptions {
+  pin: number | string;
+  /** The pressed level is low (a button to ground with a pull-up). */
+  activeLow?: boolean;
+  /** Ignore changes shorter than this, ms (contact bounce). */
+  debounce?: number;
+  /** The debounced level changed ("on" = pressed). */
+  onChange: (on: boolean) => void;
+}
+
+export interface DigitalInput {
+  read(): boolean;
+  close(): void;
+}
+
+export interface AudioOptions {
+  /** Samples per second; 8000 for G.711. */
+  sampleRate: number;
+}
+
+/**
+ * The speaker and microphone as 16-bit mono PCM. The media session pulls one frame from the
+ * microphone and pushes one frame to the speaker every packet time; neither call blocks.
+ */
+export interface AudioDevice {
+  /** Fills pcm[off, off+n) with microphone samples; returns how many were written (0: nothing captured). */
+  read(pcm: Int16Array, off: number, n: number): number;
+  /** Plays pcm[off, off+n). */
+  write(pcm: Int16Array, off: number, n: number): void;
+  close(): void;
+}
+
+/** The device's wiring. Each open* returns the object or a negative HAL error (HAL_ERR_UNSUPPORTED when absent). */
+export interface Board {
+  openOutput(options: DigitalOutputOptions): DigitalOutput | number;
+  openInput(options: DigitalInputOptions): DigitalInput | number;
+  openAudio(options: AudioOptions): AudioDevice | number;
+}
