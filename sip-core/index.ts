@@ -18,6 +18,7 @@ export * from "./register.ts";
 export * from "./md5.ts";
 export * from "./sha256.ts";
 export * from "./digest.ts";
+export * from "./auth.ts";
 export * from "./sdp.ts";
 export * from "./rtp.ts";
 export * from "./g711.ts";

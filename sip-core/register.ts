@@ -1,7 +1,7 @@
 // RFC 3261 §10 registration client with digest (RFC 2617/7616/8760), RFC 5626 §4.5 backoff and instance id, RFC 3581 address learning.
-import { HDR_CONTACT, HDR_PROXY_AUTHENTICATE, HDR_WWW_AUTHENTICATE, METHOD_OPTIONS, METHOD_REGISTER } from "./constants.ts";
-import { AuthParams, parseAuthParams } from "./auth-header.ts";
-import { DIGEST_MD5, algorithmName, algorithmStrength, chooseQop, digestAlgorithm, digestResponse, writeCredentials } from "./digest.ts";
+import { HDR_CONTACT, METHOD_OPTIONS, METHOD_REGISTER } from "./constants.ts";
+import { AUTH_REFUSED, AUTH_UNUSABLE, DigestClient, type RandomSource } from "./auth.ts";
+import { algorithmName } from "./digest.ts";
 import { NameAddrCursor, minExpires, retryAfter } from "./headers.ts";
 import type { SipMessage } from "./message.ts";
 import { spanEquals } from "./scan.ts";
@@ -18,10 +18,7 @@ export const REG_BACKOFF = 4;
 export const REG_UNREGISTERING = 5;
 const STATE_NAMES = ["unregistered", "registering", "registered", "failed", "backing off", "unregistering"];
 
-/** A source of 32-bit random numbers (the platform's; seeded in the simulator). */
-export interface RandomSource {
-  u32(): number;
-}
+export type { RandomSource };
 
 /** Where a registration reports what happened (a log line per decision, with the reason). */
 export interface RegistrationLog {
@@ -103,20 +100,11 @@ export class Registration {
   private targetAddress: string;
   private targetPort: number;
   private redirected = false;
-  // The last digest challenge.
-  private authHeader = "";
-  private realm = "";
-  private nonce = "";
-  private opaque = "";
-  private qop = "";
-  private algorithm = 0;
-  private nc = 0;
-  /** The REGISTER in flight carried credentials: a fresh (non-stale) challenge to it means they were refused. */
-  private sentCredentials = false;
+  /** The last digest challenge, answered in every later REGISTER. */
+  private readonly digest: DigestClient;
   /** Where writeHead put the branch of the request being written. */
   private branchStart = 0;
   private branchEnd = 0;
-  private readonly auth = new AuthParams();
   /** Keep-alive: the pinger, when the next ping goes, the pong deadline, and whether pongs ever came. */
   pinger: KeepalivePinger | null = null;
   private keepaliveAt = -1;
@@ -133,6 +121,7 @@ export class Registration {
     this.random = random;
     this.log = log;
     this.writer = new SipWriter(bufferSize);
+    this.digest = new DigestClient(random);
     this.optionsWriter = new SipWriter(512);
     this.callId = this.token() + this.token() + "@" + config.localAddress;
     this.fromTag = this.token();
@@ -297,7 +286,6 @@ export class Registration {
     this.state = expires === 0 ? REG_UNREGISTERING : (this.state === REG_REGISTERED ? REG_REGISTERED : REG_REGISTERING);
     const c = this.config;
     const w = this.writer.reset();
-    this.sentCredentials = false;
     const ruri = "sip:" + c.domain;
     this.writeHead(w, "REGISTER", true);
     w.str("Contact: <sip:").str(c.user).byte(64).str(this.contactAddress).byte(58).num(this.contactPort)
@@ -311,21 +299,7 @@ export class Registration {
       this.oldContactAddress = "";
     }
     w.headerNum("Expires", expires);
-    if (this.nonce !== "") {
-      this.nc++;
-      // Credentials for a nonce just received (nc 1): a fresh challenge to them is a refusal. For a
-      // reused nonce (a refresh), a new challenge only means the server wants a new nonce.
-      this.sentCredentials = this.nc === 1;
-      const cnonce = this.token() + this.token();
-      const response = digestResponse({
-        algorithm: this.algorithm, username: c.authUser || c.user, realm: this.realm, password: c.password,
-        method: "REGISTER", uri: ruri, nonce: this.nonce, cnonce, nc: this.nc, qop: this.qop, body: "",
-      });
-      writeCredentials(w, this.authHeader, {
-        username: c.authUser || c.user, realm: this.realm, nonce: this.nonce, uri: ruri, response,
-        algorithm: algorithmName(this.algorithm), cnonce, nc: this.nc, qop: this.qop, opaque: this.opaque,
-      });
-    }
+    this.digest.write(w, c.authUser || c.user, c.password, "REGISTER", ruri, "");
     w.header("User-Agent", "doorsip");
     const n = w.end(null, 0, 0);
     if (n < 0) { this.fail(0, "REGISTER does not fit the buffer", now); return; }
@@ -439,44 +413,15 @@ export class Registration {
   }
 
   private onChallenge(msg: SipMessage, now: number): void {
-    const id = msg.status === 401 ? HDR_WWW_AUTHENTICATE : HDR_PROXY_AUTHENTICATE;
-    // Several challenges: the strongest supported algorithm wins.
-    let best = -1;
-    let bestStrength = -1;
-    for (let i = msg.findHeader(id); i >= 0; i = msg.nextHeader(id, i)) {
-      if (parseAuthParams(msg.src, msg.headerValueStart(i), msg.headerValueEnd(i), this.auth) < 0) continue;
-      const a = this.auth;
-      if (!a.digest || a.nonceStart < 0) continue;
-      const alg = digestAlgorithm(msg.src, a.algorithmStart, a.algorithmEnd);
-      if (alg === 0) continue;
-      const q = chooseQop(msg.src, a.qopStart, a.qopEnd);
-      if (q === null) continue;
-      const strength = algorithmStrength(alg);
-      if (strength > bestStrength) { best = i; bestStrength = strength; }
-    }
-    if (best < 0) {
-      this.fail(msg.status, "challenge with no usable digest (missing nonce or unknown algorithm)", now);
+    const d = this.digest;
+    const r = d.onChallenge(msg);
+    if (r === AUTH_UNUSABLE || r === AUTH_REFUSED) {
+      this.fail(msg.status, r === AUTH_UNUSABLE ? "challenge with no usable digest (missing nonce or unknown algorithm)"
+        : "credentials refused (" + msg.status + " for the nonce they answered)", now);
       this.nextAttemptAt = now + this.config.backoffMax * 1000;
       return;
     }
-    parseAuthParams(msg.src, msg.headerValueStart(best), msg.headerValueEnd(best), this.auth);
-    const a = this.auth;
-    const nonce = a.text(a.nonceStart, a.nonceEnd);
-    if (this.sentCredentials && !a.stale) {
-      // Challenged again, not for staleness, right after our credentials for this realm: they are
-      // wrong (some servers send a new nonce rather than 403). No loop.
-      this.fail(msg.status, "credentials refused (" + msg.status + " for the nonce they answered)", now);
-      this.nextAttemptAt = now + this.config.backoffMax * 1000;
-      return;
-    }
-    this.authHeader = msg.status === 401 ? "Authorization" : "Proxy-Authorization";
-    this.realm = a.text(a.realmStart, a.realmEnd);
-    this.nonce = nonce;
-    this.opaque = a.opaqueStart >= 0 ? a.text(a.opaqueStart, a.opaqueEnd) : "";
-    this.algorithm = digestAlgorithm(msg.src, a.algorithmStart, a.algorithmEnd) || DIGEST_MD5;
-    this.qop = chooseQop(msg.src, a.qopStart, a.qopEnd) as string;
-    this.nc = 0;
-    this.note(LOG_INFO, (a.stale ? "stale nonce, " : "") + "answering a " + algorithmName(this.algorithm) + " challenge for realm " + this.realm);
+    this.note(LOG_INFO, (d.stale ? "stale nonce, " : "") + "answering a " + algorithmName(d.algorithm) + " challenge for realm " + d.realm);
     this.send(this.asking === 0 ? 0 : this.config.expires, now);
   }
 
