@@ -1,0 +1,332 @@
+// DoorController: code entry ('#' and single-key codes), relay pulse timing, lockout, refused callers and the audit ring.
+import { describe, expect, it } from "vitest";
+import {
+  DEFAULT_DOOR, DOOR_DISABLED, DOOR_LOCKED, DOOR_LOCKOUT, DOOR_OPENED, DOOR_PENDING, DOOR_REFUSED, DOOR_WRONG,
+  type DoorAuditEntry, type DoorConfig, DoorController, doorCodeProblem,
+} from "../../firmware/door.ts";
+import type { DigitalOutput } from "../../hal/types.ts";
+import { VirtualClock } from "../../sim/virtual.ts";
+import { VirtualBoard } from "../../sim/virtual-board.ts";
+
+const RELAY = "D4";
+
+/** A door on a virtual board, with its owner's one alarm: poll() at nextDeadline() on the virtual clock. */
+function setup(config: Partial<DoorConfig> = {}, start = 1000) {
+  const clock = new VirtualClock({ start });
+  const board = new VirtualBoard(clock);
+  const relay = board.openOutput({ pin: RELAY, activeLow: true }) as DigitalOutput;
+  const door = new DoorController({ ...DEFAULT_DOOR, code: "1234#", ...config }, relay);
+  let ev: ReturnType<VirtualClock["schedule"]> | null = null;
+  const rearm = () => {
+    if (ev !== null) clock.cancel(ev);
+    ev = null;
+    const at = door.nextDeadline();
+    if (at >= 0) ev = clock.schedule(at, () => { ev = null; door.poll(clock.now()); rearm(); });
+  };
+  /** Types keys (a string of 0-9*#A-D) at the current time, one per `gap` ms; returns the last result. */
+  const keys = (s: string, who = "alice", authorised = true, gap = 0): number => {
+    let r = -1;
+    for (let i = 0; i < s.length; i++) {
+      if (i > 0 && gap > 0) clock.advance(gap);
+      r = door.onDigit(who, authorised, s.charCodeAt(i), clock.now());
+      rearm();
+    }
+    return r;
+  };
+  const audit = (): DoorAuditEntry[] => {
+    const out: DoorAuditEntry[] = [];
+    for (let i = 0; i < door.auditCount(); i++) {
+      const e: DoorAuditEntry = { at: 0, kind: "", who: "", detail: "" };
+      expect(door.auditEntry(i, e)).toBe(true);
+      out.push(e);
+    }
+    return out;
+  };
+  const kinds = () => audit().map((e) => e.kind);
+  return { clock, board, relay, door, keys, audit, kinds, rearm };
+}
+
+describe("DoorController: '#' codes", () => {
+  it("opens on the right code and pulses the relay for exactly pulseMs", () => {
+    const t = setup();
+    expect(t.keys("123")).toBe(DOOR_PENDING);
+    expect(t.keys("4")).toBe(DOOR_PENDING);
+    expect(t.board.transitions(RELAY)).toEqual([]);
+    expect(t.keys("#")).toBe(DOOR_OPENED);
+    expect(t.board.isOn(RELAY)).toBe(true);
+    expect(t.board.output(RELAY)!.level()).toBe(false); // active low: on drives the pin low
+    expect(t.door.nextDeadline()).toBe(4000);
+    t.clock.advance(2999);
+    expect(t.board.isOn(RELAY)).toBe(true);
+    t.clock.advance(1);
+    expect(t.board.transitions(RELAY)).toEqual([{ at: 1000, on: true }, { at: 4000, on: false }]);
+    expect(t.door.nextDeadline()).toBe(-1);
+    expect(t.door.opens).toBe(1);
+    expect(t.audit()).toEqual([{ at: 1000, kind: "open", who: "alice", detail: "code" }]);
+  });
+
+  it("honours a configured pulse length", () => {
+    const t = setup({ pulseMs: 750 });
+    t.keys("1234#");
+    t.clock.runUntilIdle(10_000);
+    expect(t.board.transitions(RELAY)).toEqual([{ at: 1000, on: true }, { at: 1750, on: false }]);
+  });
+
+  it("counts a wrong code, and a code with extra keys is wrong", () => {
+    const t = setup({ maxWrongCodes: 5 });
+    expect(t.keys("1235#")).toBe(DOOR_WRONG);
+    expect(t.keys("12345#")).toBe(DOOR_WRONG);
+    expect(t.keys("123#")).toBe(DOOR_WRONG);
+    expect(t.door.wrongCodes).toBe(3);
+    expect(t.audit().map((e) => e.kind + " " + e.detail)).toEqual(["wrong 1/5", "wrong 2/5", "wrong 3/5"]);
+    expect(t.board.transitions(RELAY)).toEqual([]);
+  });
+
+  it("'*' clears the entry", () => {
+    const t = setup();
+    expect(t.keys("99*1234#")).toBe(DOOR_OPENED);
+    expect(t.door.wrongCodes).toBe(0);
+    const u = setup();
+    expect(u.keys("12*34#")).toBe(DOOR_WRONG);
+    expect(u.door.wrongCodes).toBe(1);
+  });
+
+  it("a lone '#' is no attempt", () => {
+    const t = setup();
+    expect(t.keys("#")).toBe(DOOR_PENDING);
+    expect(t.door.wrongCodes).toBe(0);
+    expect(t.door.auditCount()).toBe(0);
+  });
+
+  it("more keys than the buffer holds are wrong, even if the code is at the end", () => {
+    const t = setup();
+    expect(t.keys("0".repeat(20) + "1234#")).toBe(DOOR_WRONG);
+    expect(t.keys("1234#")).toBe(DOOR_OPENED);
+  });
+
+  it("a pause longer than digitTimeoutMs clears the entry", () => {
+    const t = setup({ digitTimeoutMs: 5000 });
+    t.keys("12");
+    t.clock.advance(5001);
+    expect(t.keys("34#")).toBe(DOOR_WRONG); // the entry was "34"
+    const u = setup({ digitTimeoutMs: 5000 });
+    expect(u.keys("1234#", "alice", true, 5000)).toBe(DOOR_OPENED); // exactly the timeout still counts
+    expect(u.board.transitions(RELAY)[0]).toEqual({ at: 1000 + 4 * 5000, on: true });
+  });
+
+  it("the entry belongs to a call: callEnded and a new caller clear it", () => {
+    const t = setup();
+    t.keys("12", "alice");
+    t.door.callEnded("alice");
+    expect(t.door.entryLength()).toBe(0);
+    expect(t.keys("34#", "alice")).toBe(DOOR_WRONG);
+    t.keys("12", "alice");
+    t.door.callEnded("bob"); // another call: not ours
+    expect(t.door.entryLength()).toBe(2);
+    expect(t.keys("34#", "bob")).toBe(DOOR_WRONG); // bob's keys start a fresh entry
+    t.keys("12", "carol");
+    t.door.reset();
+    expect(t.keys("34#", "carol")).toBe(DOOR_LOCKOUT); // third wrong in a row
+  });
+
+  it("A-D keys can be part of a code", () => {
+    const t = setup({ code: "A1D#" });
+    expect(t.keys("A1D#")).toBe(DOOR_OPENED);
+  });
+});
+
+describe("DoorController: codes without '#'", () => {
+  it("a single key opens at once", () => {
+    const t = setup({ code: "5" });
+    expect(t.keys("5")).toBe(DOOR_OPENED);
+    expect(t.board.isOn(RELAY)).toBe(true);
+  });
+
+  it("a single wrong key counts as a wrong code", () => {
+    const t = setup({ code: "5" });
+    expect(t.keys("4")).toBe(DOOR_WRONG);
+    expect(t.keys("5")).toBe(DOOR_OPENED);
+    expect(t.door.wrongCodes).toBe(1);
+    expect(t.door.wrongStreakCount()).toBe(0);
+  });
+
+  it("a multi-key code is judged every len(code) keys, then the entry restarts", () => {
+    const t = setup({ code: "246" });
+    expect(t.keys("24")).toBe(DOOR_PENDING);
+    expect(t.keys("6")).toBe(DOOR_OPENED);
+    const u = setup({ code: "246" });
+    expect(u.keys("124")).toBe(DOOR_WRONG);
+    expect(u.keys("6")).toBe(DOOR_PENDING); // "6" alone: a new entry
+    expect(u.keys("24")).toBe(DOOR_WRONG); // "624"
+    expect(u.door.wrongStreakCount()).toBe(2);
+    expect(u.keys("246")).toBe(DOOR_OPENED);
+    expect(u.door.wrongStreakCount()).toBe(0);
+  });
+
+  it("'*' and '#' clear a partial entry", () => {
+    const t = setup({ code: "246" });
+    expect(t.keys("1*246")).toBe(DOOR_OPENED);
+    expect(t.keys("11#246")).toBe(DOOR_OPENED);
+    expect(t.door.wrongCodes).toBe(0);
+  });
+});
+
+describe("DoorController: lockout", () => {
+  it("locks DTMF out after maxWrongCodes consecutive wrong codes, for lockoutSeconds", () => {
+    const t = setup({ maxWrongCodes: 3, lockoutSeconds: 60 });
+    expect(t.keys("1111#")).toBe(DOOR_WRONG);
+    expect(t.keys("2222#")).toBe(DOOR_WRONG);
+    expect(t.keys("3333#")).toBe(DOOR_LOCKOUT);
+    expect(t.door.isLockedOut()).toBe(true);
+    expect(t.door.lockouts).toBe(1);
+    expect(t.door.nextDeadline()).toBe(61_000);
+    expect(t.keys("1234#")).toBe(DOOR_LOCKED);
+    expect(t.board.transitions(RELAY)).toEqual([]);
+    t.clock.advance(59_999);
+    expect(t.keys("1234#", "bob")).toBe(DOOR_LOCKED);
+    t.clock.advance(1); // 61 000: the alarm ends the lockout
+    expect(t.door.isLockedOut()).toBe(false);
+    expect(t.door.nextDeadline()).toBe(-1);
+    expect(t.keys("1234#", "bob")).toBe(DOOR_OPENED);
+    expect(t.audit().map((e) => [e.at, e.kind, e.who])).toEqual([
+      [1000, "wrong", "alice"], [1000, "wrong", "alice"], [1000, "wrong", "alice"], [1000, "lockout", "alice"],
+      [60_999, "locked", "bob"], [61_000, "unlock", ""], [61_000, "open", "bob"],
+    ]);
+    expect(t.audit()[3].detail).toBe("60 s");
+    expect(t.audit()[2].detail).toBe("3/3");
+  });
+
+  it("counts wrong codes across calls, and a correct code resets the streak", () => {
+    const t = setup({ maxWrongCodes: 3 });
+    t.keys("0000#", "a");
+    t.door.callEnded("a");
+    t.keys("0000#", "b");
+    expect(t.door.wrongStreakCount()).toBe(2);
+    expect(t.keys("1234#", "b")).toBe(DOOR_OPENED);
+    expect(t.door.wrongStreakCount()).toBe(0);
+    expect(t.keys("0000#0000#", "c")).toBe(DOOR_WRONG);
+    expect(t.door.isLockedOut()).toBe(false);
+    expect(t.keys("0000#", "d")).toBe(DOOR_LOCKOUT);
+    expect(t.door.wrongCodes).toBe(5);
+  });
+
+  it("audits 'locked' once per call, and the call that caused the lockout not at all", () => {
+    const t = setup({ maxWrongCodes: 1 });
+    expect(t.keys("9#")).toBe(DOOR_LOCKOUT);
+    expect(t.keys("1234#")).toBe(DOOR_LOCKED);
+    t.keys("1234#", "bob");
+    t.keys("5", "bob");
+    t.door.callEnded("bob");
+    t.keys("1", "bob");
+    expect(t.kinds()).toEqual(["wrong", "lockout", "locked", "locked"]);
+  });
+
+  it("a local open() still works during a lockout", () => {
+    const t = setup({ maxWrongCodes: 1 });
+    t.keys("9#");
+    t.door.open("button", "local button", t.clock.now());
+    t.rearm();
+    t.clock.advance(3000);
+    expect(t.board.transitions(RELAY)).toEqual([{ at: 1000, on: true }, { at: 4000, on: false }]);
+    expect(t.door.isLockedOut()).toBe(true);
+    expect(t.audit()[2]).toEqual({ at: 1000, kind: "open", who: "button", detail: "local button" });
+  });
+
+  it("maxWrongCodes 0 never locks out", () => {
+    const t = setup({ maxWrongCodes: 0 });
+    for (let i = 0; i < 10; i++) expect(t.keys("0#")).toBe(DOOR_WRONG);
+    expect(t.keys("1234#")).toBe(DOOR_OPENED);
+  });
+});
+
+describe("DoorController: callers, pulses, disabled code", () => {
+  it("an unauthorised caller never opens, and is audited once per call", () => {
+    const t = setup();
+    expect(t.keys("1234#", "mallory", false)).toBe(DOOR_REFUSED);
+    expect(t.keys("1234#", "mallory", false)).toBe(DOOR_REFUSED);
+    expect(t.board.transitions(RELAY)).toEqual([]);
+    expect(t.door.wrongCodes).toBe(0);
+    t.door.callEnded("mallory");
+    t.keys("5", "mallory", false);
+    expect(t.audit()).toEqual([
+      { at: 1000, kind: "refused", who: "mallory", detail: "caller not authorised" },
+      { at: 1000, kind: "refused", who: "mallory", detail: "caller not authorised" },
+    ]);
+  });
+
+  it("a second opening during a pulse extends it (one on, one off)", () => {
+    const t = setup();
+    t.keys("1234#");
+    t.clock.advance(2000);
+    expect(t.keys("1234#")).toBe(DOOR_OPENED);
+    expect(t.door.nextDeadline()).toBe(6000);
+    t.clock.runUntilIdle(60_000);
+    expect(t.board.transitions(RELAY)).toEqual([{ at: 1000, on: true }, { at: 6000, on: false }]);
+    expect(t.board.output(RELAY)!.writes).toBe(2);
+    expect(t.door.opens).toBe(2);
+  });
+
+  it("poll() before the deadline does nothing; a late poll still turns the relay off", () => {
+    const t = setup();
+    t.door.onDigit("a", true, "1".charCodeAt(0), 0);
+    t.door.open("a", "test", 100);
+    t.door.poll(3099);
+    expect(t.door.isRelayOn()).toBe(true);
+    t.door.poll(9999);
+    expect(t.door.isRelayOn()).toBe(false);
+    expect(t.board.transitions(RELAY).map((x) => x.on)).toEqual([true, false]);
+  });
+
+  it("an empty code disables DTMF opening", () => {
+    const t = setup({ code: "" });
+    expect(t.door.dtmfEnabled()).toBe(false);
+    expect(t.keys("1234#")).toBe(DOOR_DISABLED);
+    expect(t.keys("#")).toBe(DOOR_DISABLED);
+    expect(t.door.wrongCodes).toBe(0);
+    expect(t.door.auditCount()).toBe(0);
+    expect(t.board.transitions(RELAY)).toEqual([]);
+  });
+
+  it("an invalid code disables DTMF opening and says why", () => {
+    expect(doorCodeProblem("12*3#")).toContain("'*'");
+    expect(doorCodeProblem("1#2")).toContain("'#'");
+    expect(doorCodeProblem("#")).toBe("code is only '#'");
+    expect(doorCodeProblem("1".repeat(17))).toContain("longer");
+    expect(doorCodeProblem("1".repeat(16) + "#")).toBe("");
+    const t = setup({ code: "12*3#" });
+    expect(t.door.dtmfEnabled()).toBe(false);
+    expect(t.door.configError).toContain("'*'");
+    expect(t.keys("12*3#")).toBe(DOOR_DISABLED);
+  });
+
+  it("the default config has no code", () => {
+    expect(DEFAULT_DOOR).toEqual({ code: "", pulseMs: 3000, maxWrongCodes: 3, lockoutSeconds: 300, digitTimeoutMs: 5000, auditSize: 32 });
+  });
+});
+
+describe("DoorController: audit ring", () => {
+  it("keeps the newest auditSize entries, oldest first", () => {
+    const t = setup({ auditSize: 4, code: "7" });
+    for (let i = 0; i < 6; i++) {
+      t.door.open("who" + i, "r" + i, 100 * i);
+    }
+    expect(t.door.auditCount()).toBe(4);
+    expect(t.audit().map((e) => [e.at, e.who, e.detail])).toEqual([
+      [200, "who2", "r2"], [300, "who3", "r3"], [400, "who4", "r4"], [500, "who5", "r5"],
+    ]);
+    const e: DoorAuditEntry = { at: -1, kind: "x", who: "x", detail: "x" };
+    expect(t.door.auditEntry(4, e)).toBe(false);
+    expect(t.door.auditEntry(-1, e)).toBe(false);
+    expect(e.at).toBe(-1);
+    expect(t.door.auditText()).toBe("200 open who2 r2\n300 open who3 r3\n400 open who4 r4\n500 open who5 r5\n");
+  });
+
+  it("a one-entry ring keeps only the last", () => {
+    const t = setup({ auditSize: 1, maxWrongCodes: 2, lockoutSeconds: 10 });
+    t.keys("1#");
+    t.keys("2#"); // wrong, lockout
+    expect(t.door.auditText()).toBe("1000 lockout alice 10 s\n");
+    t.clock.advance(10_000);
+    expect(t.door.auditText()).toBe("11000 unlock -\n");
+  });
+});
