@@ -1,13 +1,14 @@
-// A SIP endpoint over any HAL platform: UDP socket + transport + transaction layer, one alarm for every timer, a minimal UA core.
+// A SIP endpoint over any HAL platform: UDP and TCP sockets, sip-core's UserAgent, one alarm for every timer.
 //
-// Used by the simulator and the interop tests until the firmware's UA core exists: it answers OPTIONS
-// (200 with Allow/Accept/Supported), answers INVITE with a configured final status, and can send
-// OPTIONS or INVITE requests of its own. The same code runs on the virtual and the real platform.
+// Used by the simulator and the interop tests: the UserAgent registers the accounts, answers OPTIONS
+// and runs calls (incoming ones by inviteStatus or onIncomingCall); hooks report call states, media
+// and INFO digits. It can also send raw OPTIONS or INVITE transactions. The same code runs on the
+// virtual and the real platform.
 import type { Alarm, Platform, TcpConnection, TcpServer, UdpSocket } from "../hal/types.ts";
 import {
-  DEFAULT_LIMITS, METHOD_ACK, METHOD_CANCEL, METHOD_INVITE, METHOD_OPTIONS, SipMessage, SipTransport, SipWriter,
-  DEFAULT_TIMERS, Registration, StreamReader, useSha256, TRANSPORT_TCP, TRANSPORT_UDP, TransactionLayer, transportForSize, writeResponseHead,
-  type AccountConfig, type TimerConfig, type Transaction, type TransactionUser,
+  CALL_ENDED, DEFAULT_CALL_CONFIG, DEFAULT_LIMITS, DEFAULT_TIMERS, METHOD_INVITE, METHOD_OPTIONS, SipMessage, SipTransport, SipWriter,
+  StreamReader, TRANSPORT_TCP, TRANSPORT_UDP, TransactionLayer, UserAgent, transportForSize, useSha256,
+  type AccountConfig, type Call, type CallConfig, type CallListener, type Registration, type TimerConfig, type Transaction,
 } from "../sip-core/index.ts";
 
 export interface EndpointOptions {
@@ -15,12 +16,16 @@ export interface EndpointOptions {
   /** Address the endpoint binds and writes into Via/Contact. */
   address: string;
   port: number;
-  /** Final status for incoming INVITEs (e.g. 486, 603, 200). */
+  /** Final status for incoming INVITEs: 200 answers (with SDP), anything else refuses (e.g. 486, 603). */
   inviteStatus?: number;
   capacity?: number;
   timers?: TimerConfig;
   /** Accounts to register (each keeps itself registered once start() is called). */
   accounts?: AccountConfig[];
+  /** Call settings over DEFAULT_CALL_CONFIG (identity, RTP ports, timers, answering policy). */
+  calls?: Partial<CallConfig>;
+  /** Calls in the pool. */
+  callCapacity?: number;
 }
 
 /** What the endpoint saw, for tests and the command line. */
@@ -30,7 +35,6 @@ export interface EndpointEvent {
   detail: string;
 }
 
-const ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
 /** Accounts one device registers at most (each costs a Registration and its buffers, allocated at boot). */
 export const MAX_ACCOUNTS = 4;
 /** TCP connections kept at once (to registrar, proxy, a peer); one more closes the oldest. */
@@ -43,18 +47,25 @@ class Flow {
   constructor(readonly address: string, readonly port: number, readonly conn: TcpConnection, readonly reader: StreamReader) {}
 }
 
-export class Endpoint implements TransactionUser {
+export class Endpoint implements CallListener {
   readonly platform: Platform;
   readonly address: string;
   port: number;
+  readonly ua: UserAgent;
   readonly layer: TransactionLayer;
   readonly transport: SipTransport;
+  readonly registrations: Registration[];
   readonly events: EndpointEvent[] = [];
   inviteStatus: number;
+  /** Hooks for tests and the demo (the door-phone firmware takes these roles on a device). */
+  onCall: ((call: Call) => void) | null = null;
+  onMedia: ((call: Call) => void) | null = null;
+  onDigit: ((call: Call, digit: number) => void) | null = null;
+  /** Decides incoming calls when set (else inviteStatus does). */
+  onIncomingCall: ((call: Call, msg: SipMessage) => number) | null = null;
   private socket: UdpSocket | null = null;
   private server: TcpServer | null = null;
   private readonly flows: Flow[] = [];
-  readonly registrations: Registration[] = [];
   private readonly alarm: Alarm;
   protected readonly writer = new SipWriter(1500);
   private counter = 0;
@@ -71,29 +82,65 @@ export class Endpoint implements TransactionUser {
         return self.socket === null ? -1 : self.socket.send(data, length, address, p);
       },
     };
-    this.layer = new TransactionLayer({
-      capacity: o.capacity || 32, bufferSize: 1500,
-      timers: o.timers || DEFAULT_TIMERS, retryAfter: 5,
-    }, port, this);
-    this.transport = new SipTransport(this.layer, port, DEFAULT_LIMITS, 1500);
+    const accounts = o.accounts || [];
+    for (let i = MAX_ACCOUNTS; i < accounts.length; i++) this.log("reg-warn", "account " + accounts[i].user + " ignored: at most " + MAX_ACCOUNTS + " accounts");
+    const calls: CallConfig = Object.assign({}, DEFAULT_CALL_CONFIG, { localAddress: o.address, localPort: o.port, rtpAddress: o.address }, o.calls || {});
+    this.ua = new UserAgent({
+      transactions: { capacity: o.capacity || 32, bufferSize: 1500, timers: o.timers || DEFAULT_TIMERS, retryAfter: 5 },
+      limits: DEFAULT_LIMITS, port, clock: o.platform.clock, random: o.platform.random,
+      log: { write: (level, msg) => this.log((msg.startsWith("call ") ? "call" : "reg") + (level <= 1 ? "-warn" : ""), msg) },
+      accounts, maxAccounts: MAX_ACCOUNTS, calls, callCapacity: o.callCapacity || 2, listener: this,
+      trace: { trace: (kind, detail) => this.log(kind, detail) },
+    });
+    this.layer = this.ua.layer;
+    this.transport = this.ua.transport;
+    this.registrations = this.ua.registrations;
     this.alarm = o.platform.createAlarm({ onAlarm: () => this.onAlarm() });
     // A platform with a native SHA-256 (Espruino boards with crypto) serves the digests.
     if (o.platform.sha256Hex !== undefined) useSha256(o.platform.sha256Hex);
-    const accounts = o.accounts || [];
-    for (let i = 0; i < accounts.length; i++) {
-      if (i >= MAX_ACCOUNTS) { this.log("reg-warn", "account " + accounts[i].user + " ignored: at most " + MAX_ACCOUNTS + " accounts"); continue; }
-      const r = new Registration(accounts[i], this.layer, o.platform.random,
-        { write: (level, msg) => this.log(level <= 1 ? "reg-warn" : "reg", msg) }, 1500);
-      r.pinger = this.transport;
-      this.registrations.push(r);
-    }
     this.transport.keepalive = {
       onPong: (address, port) => {
         this.log("pong", address + ":" + port);
-        for (let i = 0; i < this.registrations.length; i++) this.registrations[i].onPong(address, port);
+        this.ua.onPong(address, port);
         this.rearm();
       },
     };
+  }
+
+  /** Calls target (a sip: URI); null when the call could not start. */
+  call(target: string): Call | null {
+    const c = this.ua.calls === null ? null : this.ua.calls.invite(target, this.platform.clock.now());
+    this.rearm();
+    return c;
+  }
+
+  hangup(call: Call): void {
+    if (this.ua.calls !== null) this.ua.calls.hangup(call, this.platform.clock.now());
+    this.rearm();
+  }
+
+  answer(call: Call): void {
+    if (this.ua.calls !== null) this.ua.calls.answerCall(call, this.platform.clock.now());
+    this.rearm();
+  }
+
+  // --- CallListener --------------------------------------------------------------------------
+
+  onIncoming(call: Call, msg: SipMessage): number {
+    if (this.onIncomingCall !== null) return this.onIncomingCall(call, msg);
+    return this.inviteStatus === 200 ? 0 : this.inviteStatus;
+  }
+  onCallState(call: Call): void {
+    this.log("call-state", call.index + " " + call.stateName() + (call.state === CALL_ENDED ? " " + call.endStatus + " " + call.endReason : ""));
+    if (this.onCall !== null) this.onCall(call);
+  }
+  onCallMedia(call: Call): void {
+    this.log("media", call.index + " " + call.mediaRemoteAddress + ":" + call.mediaRemotePort + " pt " + call.mediaPayload + " dir " + call.mediaDirection);
+    if (this.onMedia !== null) this.onMedia(call);
+  }
+  onInfoDigit(call: Call, digit: number): void {
+    this.log("info-digit", String.fromCharCode(digit));
+    if (this.onDigit !== null) this.onDigit(call, digit);
   }
 
   /** Registers every account (boot). */
@@ -108,11 +155,6 @@ export class Endpoint implements TransactionUser {
     const now = this.platform.clock.now();
     for (let i = 0; i < this.registrations.length; i++) this.registrations[i].unregister(now);
     this.rearm();
-  }
-
-  private registrationOf(tx: Transaction): Registration | null {
-    for (let i = 0; i < this.registrations.length; i++) if (this.registrations[i].owns(tx)) return this.registrations[i];
-    return null;
   }
 
   /** Binds the UDP socket. Returns 0 or a negative HAL error. */
@@ -195,19 +237,13 @@ export class Endpoint implements TransactionUser {
   }
 
   protected rearm(): void {
-    let at = this.layer.nextDeadline();
-    for (let i = 0; i < this.registrations.length; i++) {
-      const r = this.registrations[i].nextDeadline();
-      if (r >= 0 && (at < 0 || r < at)) at = r;
-    }
+    const at = this.ua.nextDeadline();
     if (at < 0) this.alarm.cancel();
     else this.alarm.set(at);
   }
 
   private onAlarm(): void {
-    const now = this.platform.clock.now();
-    this.layer.poll(now);
-    for (let i = 0; i < this.registrations.length; i++) this.registrations[i].poll(now);
+    this.ua.poll(this.platform.clock.now());
     this.rearm();
   }
 
@@ -249,43 +285,4 @@ export class Endpoint implements TransactionUser {
     this.rearm();
     return tx;
   }
-
-  // --- TransactionUser ---------------------------------------------------------------------
-
-  onRequest(tx: Transaction, msg: SipMessage): void {
-    this.log("request", msg.methodName());
-    const w = this.writer.reset();
-    let status = 200;
-    if (msg.method === METHOD_OPTIONS) {
-      writeResponseHead(w, msg, 200, "OK", this.token());
-      w.header("Allow", ALLOW).header("Accept", "application/sdp").header("Supported", "");
-    } else if (msg.method === METHOD_INVITE) {
-      status = this.inviteStatus;
-      writeResponseHead(w, msg, status, status === 486 ? "Busy Here" : status === 603 ? "Decline" : status === 200 ? "OK" : "Error", this.token());
-    } else if (msg.method === METHOD_CANCEL) {
-      writeResponseHead(w, msg, 200, "OK", this.token());
-    } else {
-      status = 405;
-      writeResponseHead(w, msg, 405, "Method Not Allowed", this.token());
-      w.header("Allow", ALLOW);
-    }
-    const n = w.end(null, 0, 0);
-    if (n > 0) this.layer.respond(tx, w.buf, n, status, this.platform.clock.now());
-    this.rearm();
-  }
-
-  onResponse(tx: Transaction, msg: SipMessage): void {
-    this.log("response", String(msg.status));
-    const r = this.registrationOf(tx);
-    if (r !== null) { r.onResponse(msg, this.platform.clock.now()); this.rearm(); }
-  }
-  onTimeout(tx: Transaction): void {
-    this.log("timeout", tx.branchText());
-    const r = this.registrationOf(tx);
-    if (r !== null) { r.onTimeout(this.platform.clock.now(), tx); this.rearm(); }
-  }
-  onTransportError(tx: Transaction): void { this.log("transport-error", tx.branchText()); }
-  onTerminated(_tx: Transaction): void { this.log("terminated", ""); }
-  onAck(msg: SipMessage): void { if (msg.method === METHOD_ACK) this.log("ack", ""); }
-  onStrayResponse(msg: SipMessage): void { this.log("stray", String(msg.status)); }
 }

@@ -63,6 +63,7 @@ export class Registrar extends Endpoint {
     this.proxy = !!o.proxy;
     this.minExpires = o.minExpires || 60;
     this.maxExpires = o.maxExpires || 3600;
+    this.ua.requestFilter = { onRequest: (tx, msg) => this.onRegister(tx, msg) };
   }
 
   /** The next `count` REGISTERs get this status (0: no answer at all), with extra header lines. */
@@ -90,8 +91,9 @@ export class Registrar extends Endpoint {
     return n;
   }
 
-  onRequest(tx: Transaction, msg: SipMessage): void {
-    if (msg.method !== METHOD_REGISTER) { super.onRequest(tx, msg); return; }
+  /** Answers a REGISTER (digest, bindings, the script); false for other requests (the UA answers). */
+  private onRegister(tx: Transaction, msg: SipMessage): boolean {
+    if (msg.method !== METHOD_REGISTER) return false;
     const now = this.platform.clock.now();
     const record = { at: now, cseq: msg.cseq, authorized: false, status: 0, expires: -1 };
     this.history.push(record);
@@ -100,11 +102,11 @@ export class Registrar extends Endpoint {
     if (s !== undefined) {
       if (--s.count <= 0) this.script.shift();
       record.status = s.status;
-      if (s.status === 0) return; // silence: the client's Timer F decides
+      if (s.status === 0) return true; // silence: the client's Timer F decides
       writeResponseHead(w, msg, s.status, s.reason, this.token());
       for (const h of s.headers) w.str(h).crlf();
       this.finish(tx, w.end(null, 0, 0), s.status);
-      return;
+      return true;
     }
     // Credentials.
     const user = msg.to.decodeUri() ? msg.to.uri.user() : "";
@@ -142,7 +144,7 @@ export class Registrar extends Endpoint {
           .str(verdict === "stale" ? ", stale=true" : "").crlf();
       }
       this.finish(tx, w.end(null, 0, 0), code);
-      return;
+      return true;
     }
     record.authorized = true;
     // Expiry: the Contact's expires, else Expires, else 3600; 423 under the minimum; capped.
@@ -166,7 +168,7 @@ export class Registrar extends Endpoint {
       writeResponseHead(w, msg, 423, "Interval Too Brief", this.token());
       w.headerNum("Min-Expires", this.minExpires);
       this.finish(tx, w.end(null, 0, 0), 423);
-      return;
+      return true;
     }
     if (expires > this.maxExpires) expires = this.maxExpires;
     if (contact !== "") {
@@ -180,6 +182,7 @@ export class Registrar extends Endpoint {
       if (b.aor === aor && b.expiresAt > now) w.str("Contact: <" + b.contact + ">;expires=" + Math.round((b.expiresAt - now) / 1000)).crlf();
     }
     this.finish(tx, w.end(null, 0, 0), 200);
+    return true;
   }
 
   private finish(tx: Transaction, n: number, status: number): void {

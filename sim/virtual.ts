@@ -346,6 +346,8 @@ export class VirtualNetwork {
   private ringStart = 0;
   private readonly captureLimit: number;
   private captureSeq = 0;
+  /** Fault injection: a UDP datagram for which this returns true is lost (e.g. "the first ACK"). Draws no random number. */
+  dropRule: ((record: CaptureRecord) => boolean) | null = null;
 
   constructor(options: VirtualNetworkOptions) {
     this.clock = options.clock;
@@ -473,7 +475,7 @@ export class VirtualNetwork {
       this.settle(rec, "mtu");
       return;
     }
-    if (c.loss > 0 && (c.loss >= 1 || this.random.float() < c.loss)) {
+    if ((this.dropRule !== null && this.dropRule(rec)) || (c.loss > 0 && (c.loss >= 1 || this.random.float() < c.loss))) {
       st.lost++;
       this.settle(rec, "lost");
       return;

@@ -23,3 +23,6 @@ export * from "./sdp.ts";
 export * from "./rtp.ts";
 export * from "./g711.ts";
 export * from "./dtmf.ts";
+export * from "./dialog.ts";
+export * from "./call.ts";
+export * from "./ua.ts";

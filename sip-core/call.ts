@@ -1,0 +1,1018 @@
+// RFC 3261 §13–15 INVITE sessions (UAC and UAS) with RFC 3264 offer/answer: a fixed pool of calls, each one state machine with its timers.
+import {
+  HDR_CONTENT_TYPE, METHOD_ACK, METHOD_BYE, METHOD_CANCEL, METHOD_INFO, METHOD_INVITE, HDR_CONTACT,
+} from "./constants.ts";
+import { AUTH_RETRY, DigestClient, type RandomSource } from "./auth.ts";
+import { DLG_CONFIRMED, DLG_EARLY, DLG_NONE, Dialog } from "./dialog.ts";
+import { parseDtmfInfo } from "./dtmf.ts";
+import { NameAddrCursor, contentTypeIs } from "./headers.ts";
+import type { SipMessage } from "./message.ts";
+import { spanEquals } from "./scan.ts";
+import {
+  AudioAnswer, SDP_INACTIVE, SDP_SENDRECV, SdpSession, mirrorDirection, negotiateAudio, parseSdp,
+  writeSdp, writeSdpAnswer, type SdpAudioParams,
+} from "./sdp.ts";
+import { TRANSPORT_TCP, TRANSPORT_UDP, type Transaction } from "./transaction.ts";
+import type { TransactionLayer } from "./transactions.ts";
+import { SCHEME_SIP, SCHEME_SIPS, SipUri, parseUri } from "./uri.ts";
+import { SipWriter, writeResponseHead } from "./writer.ts";
+
+// Call states, as the application sees them.
+export const CALL_FREE = 0;
+/** UAC: INVITE sent, no provisional response yet. */
+export const CALL_CALLING = 1;
+/** UAC: a provisional response came (the callee rings). */
+export const CALL_RINGING = 2;
+/** UAS: an INVITE we have not answered yet (ringing when 180 was sent). */
+export const CALL_INCOMING = 3;
+/** UAS: 200 sent, waiting for the ACK. */
+export const CALL_CONNECTING = 4;
+/** Both sides agreed: media flows. */
+export const CALL_ACTIVE = 5;
+/** UAC: CANCEL sent, waiting for the INVITE's final response. */
+export const CALL_CANCELLING = 6;
+/** BYE sent, waiting for its response. */
+export const CALL_ENDING = 7;
+/** Over: the listener hears this state once, then the slot is free. */
+export const CALL_ENDED = 8;
+const STATE_NAMES = ["free", "calling", "ringing", "incoming", "connecting", "active", "cancelling", "ending", "ended"];
+
+/** What the calls of one identity need to know. */
+export interface CallConfig {
+  /** Our address of record: sip:user@domain, and a display name ("" for none). */
+  user: string;
+  domain: string;
+  displayName: string;
+  /** Digest credentials for 401/407 to an INVITE (authUser "" = user). */
+  authUser: string;
+  password: string;
+  /** Where our INVITEs go first ("" = to the target's host); written as a loose Route. */
+  outboundProxy: string;
+  outboundPort: number;
+  /** Address and port written in Via and Contact (the registration may learn a better one). */
+  localAddress: string;
+  localPort: number;
+  /** RTP: our address in SDP and the first port; call i uses rtpPortBase + 2·i. */
+  rtpAddress: string;
+  rtpPortBase: number;
+  /** Audio payload types in preference order (PCMU 0, PCMA 8). */
+  codecs: number[];
+  /** telephone-event payload type we offer (-1 = none). */
+  telephoneEvent: number;
+  /** Seconds an outgoing call may ring before it is cancelled, and an incoming one before 480. */
+  ringTimeout: number;
+  /** Longest call, seconds (0 = no limit): then BYE. */
+  maxDuration: number;
+  /** Incoming: answer this many ms after ringing (0 = at once, -1 = only when answer() is called). */
+  answerDelay: number;
+  /** Incoming: send 180 Ringing before answering. */
+  ringing: boolean;
+  /** Conversations at once (more INVITEs get 486). */
+  maxCalls: number;
+  /** 3xx Contacts followed per call. */
+  maxRedirects: number;
+}
+
+export const DEFAULT_CALL_CONFIG: CallConfig = {
+  user: "door", domain: "", displayName: "", authUser: "", password: "", outboundProxy: "", outboundPort: 5060,
+  localAddress: "", localPort: 5060, rtpAddress: "", rtpPortBase: 40000, codecs: [0, 8], telephoneEvent: 101,
+  ringTimeout: 30, maxDuration: 300, answerDelay: 0, ringing: true, maxCalls: 1, maxRedirects: 3,
+};
+
+/** What the application hears. Callbacks must not throw. */
+export interface CallListener {
+  /** A new INVITE: return 0 to take it (ring, answer per config) or a final status ≥ 300 to refuse it. */
+  onIncoming(call: Call, msg: SipMessage): number;
+  /** The call's state changed (read call.state, call.endStatus, call.endReason). */
+  onCallState(call: Call): void;
+  /** Media was agreed or changed (start or update RTP from call.media*); it stops when the call ends. */
+  onCallMedia(call: Call): void;
+  /** A DTMF digit (char code) arrived in a SIP INFO. */
+  onInfoDigit(call: Call, digit: number): void;
+}
+
+export interface CallLog {
+  write(level: number, msg: string): void;
+}
+
+const LOG_WARN = 1;
+const LOG_INFO = 2;
+/** Redirect targets one 3xx may leave to try. */
+const MAX_REDIRECT_TARGETS = 4;
+const ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
+
+/** One call: a slot in the CallManager's pool. Strings are made when the call starts. */
+export class Call {
+  readonly index: number;
+  /** Changes at every reuse of the slot; transactions carry it as their owner. */
+  serial = 0;
+  state = CALL_FREE;
+  outgoing = false;
+  /** The application's trust decision (the door opens only in authorised calls). */
+  authorised = false;
+  readonly dialog: Dialog = new Dialog();
+  /** The peer as text: the target we called, or the caller's From URI. */
+  peer = "";
+  /** Why it ended: a SIP status (0 = local) and a reason. */
+  endStatus = 0;
+  endReason = "";
+  startedAt = 0;
+  answeredAt = -1;
+  // Media agreed (our point of view): where to send RTP, the payload types, and our direction.
+  mediaPort = 0;
+  mediaRemoteAddress = "";
+  mediaRemotePort = 0;
+  mediaPayload = -1;
+  mediaTelephoneEvent = -1;
+  mediaDirection = SDP_SENDRECV;
+  /** Our SDP o= session id and version (bumped when what we describe changes). */
+  sdpVersion = 0;
+  sdpDirection = SDP_SENDRECV;
+  sdpPayload = -1;
+  // UAC: the initial INVITE.
+  target = "";
+  targetAddress = "";
+  targetPort = 5060;
+  targetTransport = TRANSPORT_UDP;
+  inviteCseq = 0;
+  inviteBranch = "";
+  /** Credentials line the INVITE carried ("" none): the ACK repeats it (§13.2.2.4). */
+  authLine = "";
+  readonly redirects: string[] = [];
+  redirectCount = 0;
+  redirectsFollowed = 0;
+  cancelPending = false;
+  byeAfterAnswer = false;
+  ackBranch = "";
+  // Transactions (handles with the generation they had).
+  inviteTx: Transaction | null = null;
+  inviteGen = -1;
+  byeTx: Transaction | null = null;
+  byeGen = -1;
+  // UAS: 2xx retransmission until the ACK (§13.3.1.4), and the offer sent in a 200 to an INVITE without SDP.
+  awaitingAck = false;
+  offerInAnswer = false;
+  // Timers: absolute ms, -1 when off.
+  ringAt = -1;
+  answerAt = -1;
+  endAt = -1;
+  ackDeadline = -1;
+  retransmitAt = -1;
+  retransmitInterval = 0;
+  giveUpAt = -1;
+  readonly digest: DigestClient;
+
+  constructor(index: number, random: RandomSource) {
+    this.index = index;
+    this.digest = new DigestClient(random);
+    for (let i = 0; i < MAX_REDIRECT_TARGETS; i++) this.redirects.push("");
+  }
+
+  stateName(): string { return STATE_NAMES[this.state]; }
+
+  /** The call is up or being set up (counts against maxCalls). */
+  live(): boolean { return this.state !== CALL_FREE && this.state !== CALL_ENDED; }
+
+  reset(): void {
+    this.state = CALL_FREE;
+    this.outgoing = this.authorised = false;
+    this.dialog.clear();
+    this.peer = this.endReason = this.target = this.targetAddress = this.inviteBranch = this.authLine = this.ackBranch = "";
+    this.endStatus = 0;
+    this.answeredAt = -1;
+    this.mediaRemoteAddress = "";
+    this.mediaRemotePort = 0;
+    this.mediaPayload = this.mediaTelephoneEvent = this.sdpPayload = -1;
+    this.mediaDirection = this.sdpDirection = SDP_SENDRECV;
+    this.sdpVersion = 0;
+    this.targetPort = 5060;
+    this.targetTransport = TRANSPORT_UDP;
+    this.inviteCseq = this.redirectCount = this.redirectsFollowed = 0;
+    this.cancelPending = this.byeAfterAnswer = this.awaitingAck = this.offerInAnswer = false;
+    this.inviteTx = this.byeTx = null;
+    this.inviteGen = this.byeGen = -1;
+    this.ringAt = this.answerAt = this.endAt = this.ackDeadline = this.retransmitAt = this.giveUpAt = -1;
+    this.retransmitInterval = 0;
+    this.digest.reset();
+  }
+}
+
+/** CallManager.invite's failures (also in lastError). */
+export const CALL_ERR_POOL_FULL = -1;
+export const CALL_ERR_TARGET = -2;
+export const CALL_ERR_SEND = -3;
+
+const contacts = new NameAddrCursor();
+const targetUri = new SipUri();
+
+/**
+ * Every INVITE session of one identity. The UA hands it INVITE, ACK, BYE, CANCEL and INFO requests
+ * and the responses of the transactions it owns; it drives the calls' timers from poll(now).
+ */
+export class CallManager {
+  readonly config: CallConfig;
+  readonly calls: Call[] = [];
+  /** Contact address (the registration may learn the one the server sees). */
+  contactAddress: string;
+  contactPort: number;
+  lastError = 0;
+  private readonly layer: TransactionLayer;
+  private readonly random: RandomSource;
+  private readonly listener: CallListener;
+  private readonly log: CallLog;
+  private readonly w: SipWriter;
+  private readonly w2: SipWriter;
+  private readonly body: SipWriter;
+  private readonly sdp = new SdpSession();
+  private readonly answer = new AudioAnswer();
+  private readonly answerPayloads: number[] = [0];
+  private readonly sdpParams: SdpAudioParams;
+  private readonly fork: Dialog = new Dialog();
+  private serials = 0;
+  /** A session id per device boot, made once. */
+  private readonly sessionId: string;
+
+  constructor(config: CallConfig, layer: TransactionLayer, random: RandomSource, listener: CallListener, log: CallLog, capacity: number, bufferSize: number) {
+    this.config = config;
+    this.layer = layer;
+    this.random = random;
+    this.listener = listener;
+    this.log = log;
+    this.contactAddress = config.localAddress;
+    this.contactPort = config.localPort;
+    this.w = new SipWriter(bufferSize);
+    this.w2 = new SipWriter(bufferSize);
+    this.body = new SipWriter(1024);
+    for (let i = 0; i < capacity; i++) this.calls.push(new Call(i, random));
+    this.sessionId = String(random.u32() >>> 0);
+    this.sdpParams = {
+      username: "-", sessionId: this.sessionId, version: 0, address: config.rtpAddress || config.localAddress, port: 0,
+      payloads: config.codecs, telephoneEvent: config.telephoneEvent, direction: SDP_SENDRECV, ptime: 20,
+    };
+  }
+
+  private token(): string { return (this.random.u32() >>> 0).toString(36); }
+
+  private note(level: number, call: Call, msg: string): void {
+    this.log.write(level, "call " + call.index + ": " + msg);
+  }
+
+  /** Calls up or being set up. */
+  liveCount(): number {
+    let n = 0;
+    for (let i = 0; i < this.calls.length; i++) if (this.calls[i].live()) n++;
+    return n;
+  }
+
+  private allocate(now: number): Call | null {
+    for (let i = 0; i < this.calls.length; i++) {
+      const c = this.calls[i];
+      if (c.state === CALL_FREE) {
+        c.reset();
+        c.serial = ++this.serials;
+        c.startedAt = now;
+        c.mediaPort = this.config.rtpPortBase + 2 * i;
+        return c;
+      }
+    }
+    return null;
+  }
+
+  /** The call a transaction belongs to, or null. */
+  callOf(tx: Transaction): Call | null {
+    if (tx.owner <= 0) return null;
+    for (let i = 0; i < this.calls.length; i++) {
+      const c = this.calls[i];
+      if (c.serial === tx.owner && c.state !== CALL_FREE) return c;
+    }
+    return null;
+  }
+
+  private ownsInvite(c: Call, tx: Transaction): boolean { return c.inviteTx === tx && tx.generation === c.inviteGen; }
+
+  // ----------------------------------------------------------------------------------------
+  // Ending
+  // ----------------------------------------------------------------------------------------
+
+  private setState(c: Call, state: number): void {
+    if (c.state === state) return;
+    c.state = state;
+    this.listener.onCallState(c);
+  }
+
+  /** The call is over: the listener hears it, then the slot is free. */
+  private end(c: Call, status: number, reason: string): void {
+    if (c.state === CALL_FREE || c.state === CALL_ENDED) return;
+    c.endStatus = status;
+    c.endReason = reason;
+    this.note(LOG_INFO, c, "ended: " + (status > 0 ? status + " " : "") + reason);
+    this.setState(c, CALL_ENDED);
+    c.reset();
+  }
+
+  // ----------------------------------------------------------------------------------------
+  // UAC: INVITE, CANCEL, ACK, BYE
+  // ----------------------------------------------------------------------------------------
+
+  /**
+   * Calls target (a sip: URI). Returns the call, or null with lastError set (pool full,
+   * bad target, could not send).
+   */
+  invite(target: string, now: number): Call | null {
+    const c = this.allocate(now);
+    if (c === null) { this.lastError = CALL_ERR_POOL_FULL; return null; }
+    c.outgoing = true;
+    c.authorised = true;
+    c.peer = target;
+    c.dialog.callId = this.token() + this.token() + "@" + this.contactAddress;
+    c.dialog.localTag = this.token();
+    const cfg = this.config;
+    c.dialog.localField = (cfg.displayName !== "" ? "\"" + cfg.displayName + "\" " : "") + "<sip:" + cfg.user + "@" + (cfg.domain || this.contactAddress) + ">;tag=" + c.dialog.localTag;
+    c.inviteCseq = 0;
+    if (!this.setTarget(c, target)) { this.lastError = CALL_ERR_TARGET; c.reset(); return null; }
+    c.state = CALL_CALLING;
+    if (cfg.ringTimeout > 0) c.ringAt = now + cfg.ringTimeout * 1000;
+    if (!this.sendInvite(c, now)) { this.lastError = CALL_ERR_SEND; c.reset(); return null; }
+    this.note(LOG_INFO, c, "calling " + target);
+    this.listener.onCallState(c);
+    return c;
+  }
+
+  /** Request-URI and next hop for a (new) target: the outbound proxy, else the URI's host. */
+  private setTarget(c: Call, target: string): boolean {
+    if (parseUri(target, 0, target.length, targetUri) !== 0 || targetUri.hostStart < 0 ||
+        (targetUri.scheme !== SCHEME_SIP && targetUri.scheme !== SCHEME_SIPS)) return false;
+    c.target = target;
+    const cfg = this.config;
+    if (cfg.outboundProxy !== "") {
+      c.targetAddress = cfg.outboundProxy;
+      c.targetPort = cfg.outboundPort;
+      c.targetTransport = TRANSPORT_UDP;
+    } else {
+      const u = targetUri;
+      let hs = u.hostStart;
+      let he = u.hostEnd;
+      if (target.charCodeAt(hs) === 91) { hs++; he--; }
+      c.targetAddress = target.substring(hs, he);
+      c.targetPort = u.port > 0 ? u.port : 5060;
+      c.targetTransport = u.transportStart >= 0 && u.transportEnd - u.transportStart === 3 &&
+        (target.charCodeAt(u.transportStart) | 0x20) === 116 ? TRANSPORT_TCP : TRANSPORT_UDP;
+    }
+    return true;
+  }
+
+  /** The head shared by INVITE and its CANCEL (§9.1: same Request-URI, Via, From, To, Call-ID, CSeq number, Route). */
+  private writeInviteHead(w: SipWriter, c: Call, method: string): number {
+    const cfg = this.config;
+    w.str(method).byte(32).str(c.target).str(" SIP/2.0\r\nVia: SIP/2.0/").str(c.targetTransport === TRANSPORT_TCP ? "TCP " : "UDP ")
+      .str(this.contactAddress).byte(58).num(this.contactPort).str(";branch=");
+    const at = w.pos;
+    w.str(c.inviteBranch).str(";rport\r\nMax-Forwards: 70\r\n");
+    w.header("From", c.dialog.localField);
+    w.str("To: <").str(c.target).str(">\r\n");
+    w.header("Call-ID", c.dialog.callId);
+    w.str("CSeq: ").num(c.inviteCseq).byte(32).str(method).crlf();
+    if (cfg.outboundProxy !== "") w.str("Route: <sip:").str(cfg.outboundProxy).byte(58).num(cfg.outboundPort).str(";lr>\r\n");
+    return at;
+  }
+
+  private writeContact(w: SipWriter): void {
+    w.str("Contact: <sip:").str(this.config.user).byte(64).str(this.contactAddress).byte(58).num(this.contactPort).str(">\r\n");
+  }
+
+  /** Our SDP (offer, or answer to this.sdp/this.answer when answering) into this.body. */
+  private writeOurSdp(c: Call, asAnswer: boolean): number {
+    const p = this.sdpParams;
+    const b = this.body.reset();
+    p.port = c.mediaPort;
+    p.address = this.config.rtpAddress || this.contactAddress;
+    if (asAnswer) {
+      this.answerPayloads[0] = this.answer.payload;
+      p.payloads = this.answerPayloads;
+      p.telephoneEvent = this.answer.telephoneEvent >= 0 && this.config.telephoneEvent >= 0 ? this.answer.telephoneEvent : -1;
+      p.direction = this.answer.direction;
+    } else {
+      p.payloads = this.config.codecs;
+      p.telephoneEvent = this.config.telephoneEvent;
+      p.direction = SDP_SENDRECV;
+    }
+    // RFC 3264 §8: the version goes up only when the description changes.
+    const first = c.sdpPayload < 0;
+    const payload = asAnswer ? this.answer.payload : -2;
+    if (!first && (payload !== c.sdpPayload || p.direction !== c.sdpDirection)) c.sdpVersion++;
+    c.sdpPayload = payload;
+    c.sdpDirection = p.direction;
+    p.version = c.sdpVersion;
+    return asAnswer ? writeSdpAnswer(b, this.sdp, this.answer, p) : writeSdp(b, p);
+  }
+
+  /** Ends a message with this.body as its SDP. */
+  private endWithBody(w: SipWriter): number {
+    const b = this.body;
+    w.str("Content-Type: application/sdp\r\nContent-Length: ").num(b.pos).str("\r\n\r\n");
+    if (w.pos + b.pos > w.buf.length) return -1;
+    w.buf.set(b.buf.subarray(0, b.pos), w.pos);
+    w.pos += b.pos;
+    return w.overflow ? -1 : w.pos;
+  }
+
+  private bodyText(): string {
+    const b = this.body;
+    let s = "";
+    for (let i = 0; i < b.pos; i++) s += String.fromCharCode(b.buf[i]);
+    return s;
+  }
+
+  private sendInvite(c: Call, now: number): boolean {
+    const cfg = this.config;
+    const w = this.w.reset();
+    c.inviteCseq++;
+    c.inviteBranch = "z9hG4bK" + this.token() + this.token();
+    const at = this.writeInviteHead(w, c, "INVITE");
+    this.writeContact(w);
+    if (this.writeOurSdp(c, false) < 0) return false;
+    const credStart = w.pos;
+    if (c.digest.nonce !== "") c.digest.write(w, cfg.authUser || cfg.user, cfg.password, "INVITE", c.target, c.digest.qop === "auth-int" ? this.bodyText() : "");
+    c.authLine = w.pos > credStart ? bytesText(w.buf, credStart, w.pos) : "";
+    w.str("Allow: ").str(ALLOW).str("\r\nUser-Agent: doorsip\r\n");
+    const n = this.endWithBody(w);
+    if (n < 0) return false;
+    const tx = this.layer.sendRequest(w.buf, n, METHOD_INVITE, c.inviteCseq, at, at + c.inviteBranch.length,
+      c.targetAddress, c.targetPort, c.targetTransport, now);
+    if (tx === null) return false;
+    tx.owner = c.serial;
+    c.inviteTx = tx;
+    c.inviteGen = tx.generation;
+    return true;
+  }
+
+  private sendCancel(c: Call, now: number): void {
+    const w = this.w.reset();
+    const at = this.writeInviteHead(w, c, "CANCEL");
+    w.str("User-Agent: doorsip\r\n");
+    const n = w.end(null, 0, 0);
+    const tx = n > 0 ? this.layer.sendRequest(w.buf, n, METHOD_CANCEL, c.inviteCseq, at, at + c.inviteBranch.length,
+      c.targetAddress, c.targetPort, c.targetTransport, now) : null;
+    if (tx !== null) tx.owner = c.serial;
+    c.cancelPending = false;
+    c.giveUpAt = now + 64 * this.layer.timers.t1; // §9.1: then the INVITE transaction is over
+    this.setState(c, CALL_CANCELLING);
+  }
+
+  /** The ACK for a 2xx (§13.2.2.4): its own branch, same CSeq number, the INVITE's credentials, no body. */
+  private sendAck(d: Dialog, cseq: number, branch: string, authLine: string): void {
+    const w = this.w.reset();
+    d.writeRequest(w, "ACK", cseq, branch, this.contactAddress, this.contactPort);
+    if (authLine !== "") w.str(authLine);
+    const n = w.end(null, 0, 0);
+    if (n > 0) this.layer.transport.send(w.buf, n, d.hopAddress, d.hopPort, d.hopTransport);
+  }
+
+  /** A request within dialog d through a new client transaction (BYE, and the BYE to a stray fork). */
+  private sendInDialog(d: Dialog, method: string, methodId: number, owner: number, now: number): Transaction | null {
+    const w = this.w.reset();
+    const branch = "z9hG4bK" + this.token() + this.token();
+    d.localCseq++;
+    const at = d.writeRequest(w, method, d.localCseq, branch, this.contactAddress, this.contactPort);
+    w.str("User-Agent: doorsip\r\n");
+    const n = w.end(null, 0, 0);
+    const tx = n > 0 ? this.layer.sendRequest(w.buf, n, methodId, d.localCseq, at, at + branch.length, d.hopAddress, d.hopPort, d.hopTransport, now) : null;
+    if (tx !== null) tx.owner = owner;
+    return tx;
+  }
+
+  private sendBye(c: Call, now: number, reason: string): void {
+    c.endReason = reason;
+    c.awaitingAck = false;
+    c.retransmitAt = c.ackDeadline = c.endAt = -1;
+    const tx = this.sendInDialog(c.dialog, "BYE", METHOD_BYE, c.serial, now);
+    if (tx === null) { this.end(c, 0, reason + " (BYE could not be sent)"); return; }
+    c.byeTx = tx;
+    c.byeGen = tx.generation;
+    this.setState(c, CALL_ENDING);
+  }
+
+  /**
+   * Hangs up whatever the state: CANCEL while ringing (after the first provisional, §9.1), BYE
+   * once answered, 486/603-like refusal for an unanswered incoming call (status).
+   */
+  hangup(c: Call, now: number): void {
+    switch (c.state) {
+      case CALL_CALLING:
+        c.cancelPending = true; // a CANCEL may go only once a provisional came
+        if (c.giveUpAt < 0) c.giveUpAt = now + 64 * this.layer.timers.t1;
+        return;
+      case CALL_RINGING: this.sendCancel(c, now); return;
+      case CALL_INCOMING: this.reject(c, 603, now); return;
+      case CALL_CONNECTING: case CALL_ACTIVE: this.sendBye(c, now, "local hangup"); return;
+      case CALL_CANCELLING: c.byeAfterAnswer = true; return;
+    }
+  }
+
+  /** A 2xx to our INVITE: the dialog is confirmed; ACK it (again for retransmissions). */
+  private onInvite2xx(c: Call, msg: SipMessage, now: number): void {
+    const d = c.dialog;
+    if (d.state === DLG_CONFIRMED) {
+      if (spanEquals(msg.src, msg.to.tagStart, msg.to.tagEnd, d.remoteTag)) {
+        this.sendAck(d, c.inviteCseq, c.ackBranch, c.authLine); // a retransmission: our ACK was lost
+      } else this.byeFork(c, msg, now);
+      return;
+    }
+    if (msg.to.tagStart < 0) { this.note(LOG_WARN, c, "2xx without To tag ignored"); return; }
+    d.localCseq = c.inviteCseq;
+    if (d.remoteTarget === "") d.remoteTarget = c.target;
+    const r = d.fromResponse(msg);
+    if (r < 0) this.note(LOG_WARN, c, "2xx with an unusable Contact or route set (" + r + ")");
+    d.state = DLG_CONFIRMED;
+    c.ackBranch = "z9hG4bK" + this.token() + this.token();
+    this.sendAck(d, c.inviteCseq, c.ackBranch, c.authLine);
+    c.ringAt = -1;
+    c.answeredAt = now;
+    if (r < 0) { this.sendBye(c, now, "unusable 2xx"); return; }
+    if (c.state === CALL_CANCELLING || c.cancelPending || c.byeAfterAnswer) {
+      // The 200 crossed our CANCEL (§9.1): the call was answered after all; end it properly.
+      this.sendBye(c, now, "answered after cancel");
+      return;
+    }
+    if (!this.takeAnswer(c, msg)) { this.sendBye(c, now, "no usable media in the answer"); return; }
+    if (this.config.maxDuration > 0) c.endAt = now + this.config.maxDuration * 1000;
+    this.setState(c, CALL_ACTIVE);
+    this.listener.onCallMedia(c);
+  }
+
+  /** A 2xx from a second fork (§13.2.2.4): ACK it, then BYE that dialog. */
+  private byeFork(c: Call, msg: SipMessage, now: number): void {
+    const f = this.fork;
+    f.clear();
+    f.callId = c.dialog.callId;
+    f.localTag = c.dialog.localTag;
+    f.localField = c.dialog.localField;
+    f.localCseq = c.inviteCseq;
+    f.remoteTarget = c.target;
+    if (f.fromResponse(msg) < 0) return;
+    this.sendAck(f, c.inviteCseq, "z9hG4bK" + this.token() + this.token(), c.authLine);
+    this.sendInDialog(f, "BYE", METHOD_BYE, 0, now);
+    this.note(LOG_INFO, c, "a second fork answered: ACK and BYE to it");
+  }
+
+  /** The SDP answer in a 2xx (or a 1xx with SDP): the media we send and receive. */
+  private takeAnswer(c: Call, msg: SipMessage): boolean {
+    if (msg.bodyEnd <= msg.bodyStart || !contentTypeIs(msg, "application", "sdp")) return c.mediaPayload >= 0;
+    const s = this.sdp;
+    if (parseSdp(msg.src, msg.bodyStart, msg.bodyEnd, s) < 0 || !negotiateAudio(s, this.config.codecs, this.answer)) return false;
+    this.setMedia(c, s, mirrorDirection(this.answer.direction));
+    return true;
+  }
+
+  private setMedia(c: Call, s: SdpSession, direction: number): void {
+    const a = this.answer;
+    c.mediaRemoteAddress = s.text(a.addrStart, a.addrEnd);
+    c.mediaRemotePort = a.port;
+    c.mediaPayload = a.payload;
+    c.mediaTelephoneEvent = this.config.telephoneEvent >= 0 ? a.telephoneEvent : -1;
+    // RFC 2543 hold: a connection address of 0.0.0.0 means "do not send".
+    c.mediaDirection = c.mediaRemoteAddress === "0.0.0.0" ? SDP_INACTIVE : direction;
+  }
+
+  private onInviteResponse(c: Call, tx: Transaction, msg: SipMessage, now: number): void {
+    const s = msg.status;
+    if (s < 200) {
+      if (s === 100) return;
+      if (msg.to.tagStart >= 0 && c.dialog.state === DLG_NONE) {
+        const d = c.dialog;
+        d.localCseq = c.inviteCseq;
+        d.remoteTarget = c.target;
+        d.fromResponse(msg);
+        if (msg.bodyEnd > msg.bodyStart && this.takeAnswer(c, msg)) this.listener.onCallMedia(c); // early media
+      }
+      if (c.cancelPending) { this.sendCancel(c, now); return; }
+      if (c.state === CALL_CALLING) this.setState(c, CALL_RINGING);
+      return;
+    }
+    if (s < 300) { this.onInvite2xx(c, msg, now); return; }
+    if (c.dialog.state === DLG_CONFIRMED) return; // a late failure from another fork
+    if (c.state === CALL_CANCELLING || c.cancelPending) { this.end(c, s, s === 487 ? "cancelled" : "cancelled (" + s + ")"); return; }
+    if (s >= 300 && s < 400 && this.redirect(c, msg, now)) return;
+    if ((s === 401 || s === 407) && c.digest.onChallenge(msg) === AUTH_RETRY) {
+      c.dialog.state = DLG_NONE;
+      if (this.sendInvite(c, now)) { this.note(LOG_INFO, c, "answering a " + s + " challenge"); return; }
+    }
+    this.end(c, s, msg.reason());
+    void tx;
+  }
+
+  /** 3xx: remember the Contacts (bounded), then try the next one. */
+  private redirect(c: Call, msg: SipMessage, now: number): boolean {
+    if (c.redirectsFollowed >= this.config.maxRedirects) return false;
+    c.redirectCount = 0;
+    const k = contacts.begin(msg, HDR_CONTACT);
+    while (k.next() && c.redirectCount < MAX_REDIRECT_TARGETS) {
+      if (!k.value.decodeUri() || k.value.star) continue;
+      const u = k.value.uri;
+      if (u.scheme !== SCHEME_SIP && u.scheme !== SCHEME_SIPS) continue;
+      c.redirects[c.redirectCount++] = msg.src.substring(u.start, u.end);
+    }
+    for (let i = 0; i < c.redirectCount; i++) {
+      c.redirectsFollowed++;
+      const next = c.redirects[i];
+      if (next === c.target || !this.setTarget(c, next)) continue;
+      c.dialog.state = DLG_NONE;
+      c.digest.reset();
+      if (this.sendInvite(c, now)) {
+        this.note(LOG_INFO, c, msg.status + ": following the redirect to " + next);
+        c.peer = next;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // ----------------------------------------------------------------------------------------
+  // UAS: INVITE, ACK, CANCEL, BYE, INFO, re-INVITE
+  // ----------------------------------------------------------------------------------------
+
+  private respond(tx: Transaction, msg: SipMessage, status: number, reason: string, toTag: string | null, now: number): void {
+    const w = this.w.reset();
+    writeResponseHead(w, msg, status, reason, toTag);
+    if (status === 405 || status === 415) w.str("Allow: ").str(ALLOW).crlf();
+    if (status === 415) w.str("Accept: application/sdp, application/dtmf-relay, application/dtmf\r\n");
+    if (status === 500) w.str("Retry-After: ").num((this.random.u32() >>> 0) % 10).crlf();
+    w.str("Server: doorsip\r\n");
+    const n = w.end(null, 0, 0);
+    if (n > 0) this.layer.respond(tx, w.buf, n, status, now);
+  }
+
+  /** The SDP offer of an INVITE: 0 ok (this.answer filled), or the status to refuse it with. */
+  private readOffer(msg: SipMessage): number {
+    if (msg.bodyEnd <= msg.bodyStart) return 0;
+    if (!contentTypeIs(msg, "application", "sdp")) return msg.findHeader(HDR_CONTENT_TYPE) < 0 ? 400 : 415;
+    if (parseSdp(msg.src, msg.bodyStart, msg.bodyEnd, this.sdp) < 0) return 400;
+    return negotiateAudio(this.sdp, this.config.codecs, this.answer) ? 0 : 488;
+  }
+
+  /** A new INVITE (no To tag). */
+  private onNewInvite(tx: Transaction, msg: SipMessage, now: number): void {
+    if (this.liveCount() >= this.config.maxCalls) { this.respond(tx, msg, 486, "Busy Here", this.token(), now); return; }
+    const offer = this.readOffer(msg);
+    if (offer !== 0) {
+      this.respond(tx, msg, offer, offer === 488 ? "Not Acceptable Here" : offer === 415 ? "Unsupported Media Type" : "Bad Request (SDP)", this.token(), now);
+      return;
+    }
+    const c = this.allocate(now);
+    if (c === null) { this.respond(tx, msg, 486, "Busy Here", this.token(), now); return; }
+    const hasOffer = msg.bodyEnd > msg.bodyStart;
+    const r = c.dialog.fromRequest(msg, this.token());
+    if (r < 0) {
+      c.reset();
+      this.respond(tx, msg, 400, "Bad Request (Contact or Record-Route)", this.token(), now);
+      return;
+    }
+    c.outgoing = false;
+    c.inviteTx = tx;
+    c.inviteGen = tx.generation;
+    tx.owner = c.serial;
+    c.peer = msg.from.decodeUri() ? msg.src.substring(msg.from.uri.start, msg.from.uri.end) : "";
+    c.offerInAnswer = !hasOffer;
+    if (hasOffer) this.setMedia(c, this.sdp, this.answer.direction);
+    c.state = CALL_INCOMING;
+    const verdict = this.listener.onIncoming(c, msg);
+    if (verdict >= 300) {
+      this.respond(tx, msg, verdict, reasonPhrase(verdict), c.dialog.localTag, now);
+      this.end(c, verdict, "refused");
+      return;
+    }
+    const cfg = this.config;
+    if (cfg.ringing && cfg.answerDelay !== 0) this.sendProvisional(c, msg, now);
+    if (cfg.ringTimeout > 0) c.ringAt = now + cfg.ringTimeout * 1000;
+    if (cfg.answerDelay === 0) this.answerWith(c, msg, now);
+    else if (cfg.answerDelay > 0) c.answerAt = now + cfg.answerDelay;
+    this.listener.onCallState(c);
+  }
+
+  private sendProvisional(c: Call, msg: SipMessage, now: number): void {
+    const w = this.w.reset();
+    writeResponseHead(w, msg, 180, "Ringing", c.dialog.localTag);
+    this.writeContact(w);
+    const n = w.end(null, 0, 0);
+    if (n > 0 && c.inviteTx !== null) this.layer.respond(c.inviteTx, w.buf, n, 180, now);
+  }
+
+  /** Sends the 200 with our SDP (answer, or offer for an INVITE without one). */
+  private answerWith(c: Call, msg: SipMessage | null, now: number): void {
+    const tx = c.inviteTx;
+    if (tx === null || tx.generation !== c.inviteGen) { this.end(c, 0, "INVITE transaction gone"); return; }
+    const w = this.w.reset();
+    if (msg !== null) writeResponseHead(w, msg, 200, "OK", c.dialog.localTag);
+    else if (!this.rewriteHead(w, tx)) { this.end(c, 0, "could not re-read the INVITE"); return; }
+    this.writeContact(w);
+    w.str("Allow: ").str(ALLOW).str("\r\nSupported: \r\nServer: doorsip\r\n");
+    if (this.writeOurSdp(c, !c.offerInAnswer) < 0) { this.end(c, 500, "SDP does not fit"); return; }
+    const n = this.endWithBody(w);
+    if (n < 0 || !this.layer.respond(tx, w.buf, n, 200, now)) { this.end(c, 500, "200 does not fit"); return; }
+    c.answeredAt = now;
+    c.answerAt = c.ringAt = -1;
+    c.awaitingAck = true;
+    c.retransmitInterval = this.layer.timers.t1;
+    c.retransmitAt = now + c.retransmitInterval;
+    c.ackDeadline = now + 64 * this.layer.timers.t1;
+    if (this.config.maxDuration > 0) c.endAt = now + this.config.maxDuration * 1000;
+    if (c.dialog.state === DLG_EARLY) c.dialog.state = DLG_CONFIRMED;
+    this.setState(c, CALL_CONNECTING);
+    if (!c.offerInAnswer) this.listener.onCallMedia(c);
+  }
+
+  /**
+   * The response head again when the INVITE is no longer at hand (a delayed answer): the
+   * transaction kept the last response it sent (100 or 180), whose head is what a 200 needs.
+   */
+  private rewriteHead(w: SipWriter, tx: Transaction): boolean {
+    const b = tx.buffer;
+    let p = 0;
+    while (p < tx.length && b[p] !== 10) p++; // skip the status line
+    w.str("SIP/2.0 200 OK\r\n");
+    const start = p + 1;
+    // Copy header lines up to the blank line, leaving out Content-Length and Contact (rewritten).
+    let q = start;
+    while (q < tx.length) {
+      let e = q;
+      while (e < tx.length && b[e] !== 10) e++;
+      if (e - q <= 1) break; // blank line
+      const c0 = b[q] | 0x20;
+      const isLength = c0 === 99 && (b[q + 1] | 0x20) === 111 && (b[q + 8] | 0x20) === 108; // Content-Length
+      const isContact = c0 === 99 && (b[q + 1] | 0x20) === 111 && (b[q + 7] === 58); // "Contact:"
+      const isTrying = c0 === 116 && (b[q + 1] | 0x20) === 105; // Timestamp (100 only)
+      if (!isLength && !isContact && !isTrying) for (let i = q; i <= e && i < tx.length; i++) w.byte(b[i]);
+      q = e + 1;
+    }
+    if (tx.status === 100) return false; // the 100 has no To tag: only a 180 head will do
+    return true;
+  }
+
+  /** The application answers an incoming call (answerDelay -1). */
+  answerCall(c: Call, now: number): void {
+    if (c.state === CALL_INCOMING) this.answerWith(c, null, now);
+  }
+
+  /** The application refuses an incoming call it has not answered (486, 603, 480...). */
+  reject(c: Call, status: number, now: number): void {
+    if (c.state !== CALL_INCOMING) return;
+    this.respondInvite(c, status, now);
+    this.end(c, status, status === 480 ? "not answered" : "refused");
+  }
+
+  /** Requests for the calls: INVITE, BYE, INFO, CANCEL. Returns false for what the UA answers itself. */
+  onRequest(tx: Transaction, msg: SipMessage, now: number): boolean {
+    const m = msg.method;
+    if (m === METHOD_CANCEL) { this.onCancel(tx, msg, now); return true; }
+    if (m === METHOD_INVITE && msg.to.tagStart < 0) { this.onNewInvite(tx, msg, now); return true; }
+    if (m !== METHOD_INVITE && m !== METHOD_BYE && m !== METHOD_INFO) return false;
+    const c = this.findDialog(msg);
+    if (c === null) { this.respond(tx, msg, 481, "Call/Transaction Does Not Exist", null, now); return true; }
+    if (!c.dialog.acceptCseq(msg)) { this.respond(tx, msg, 500, "CSeq Out of Order", null, now); return true; }
+    if (m === METHOD_BYE) {
+      this.respond(tx, msg, 200, "OK", null, now);
+      if (c.state === CALL_INCOMING) this.respondInvite(c, 487, now);
+      this.end(c, 0, "remote hangup");
+    } else if (m === METHOD_INFO) {
+      this.onInfo(c, tx, msg, now);
+    } else this.onReinvite(c, tx, msg, now);
+    return true;
+  }
+
+  private findDialog(msg: SipMessage): Call | null {
+    for (let i = 0; i < this.calls.length; i++) {
+      const c = this.calls[i];
+      if (c.state !== CALL_FREE && c.dialog.matchesRequest(msg)) return c;
+    }
+    return null;
+  }
+
+  private onInfo(c: Call, tx: Transaction, msg: SipMessage, now: number): void {
+    if (msg.bodyEnd <= msg.bodyStart) { this.respond(tx, msg, 200, "OK", null, now); return; }
+    const relay = contentTypeIs(msg, "application", "dtmf-relay");
+    if (!relay && !contentTypeIs(msg, "application", "dtmf")) { this.respond(tx, msg, 415, "Unsupported Media Type", null, now); return; }
+    const digit = parseDtmfInfo(msg.src, msg.bodyStart, msg.bodyEnd, relay);
+    if (digit < 0) { this.respond(tx, msg, 400, "Bad Request (DTMF body)", null, now); return; }
+    this.respond(tx, msg, 200, "OK", null, now);
+    this.listener.onInfoDigit(c, digit);
+  }
+
+  /** A re-INVITE (§14.2): a new offer (hold, resume, new address) or none (we offer in the 200). */
+  private onReinvite(c: Call, tx: Transaction, msg: SipMessage, now: number): void {
+    if (c.state !== CALL_ACTIVE || c.awaitingAck) {
+      // §14.2: an INVITE before we answered the previous one is 500 with Retry-After.
+      this.respond(tx, msg, c.state === CALL_ACTIVE ? 500 : 491, c.state === CALL_ACTIVE ? "Server Internal Error" : "Request Pending", null, now);
+      return;
+    }
+    const offer = this.readOffer(msg);
+    if (offer !== 0) { this.respond(tx, msg, offer, offer === 488 ? "Not Acceptable Here" : "Bad Request (SDP)", null, now); return; }
+    c.dialog.refreshTarget(msg);
+    const hasOffer = msg.bodyEnd > msg.bodyStart;
+    c.offerInAnswer = !hasOffer;
+    if (hasOffer) this.setMedia(c, this.sdp, this.answer.direction);
+    c.inviteTx = tx;
+    c.inviteGen = tx.generation;
+    tx.owner = c.serial;
+    const w = this.w.reset();
+    writeResponseHead(w, msg, 200, "OK", null);
+    this.writeContact(w);
+    w.str("Allow: ").str(ALLOW).str("\r\nServer: doorsip\r\n");
+    if (hasOffer) {
+      if (this.writeOurSdp(c, true) < 0) return;
+    } else {
+      // No offer: offer what we have now (RFC 3264 §8), with the current answer's payload first.
+      if (this.writeOurSdp(c, false) < 0) return;
+    }
+    const n = this.endWithBody(w);
+    if (n < 0 || !this.layer.respond(tx, w.buf, n, 200, now)) return;
+    c.awaitingAck = true;
+    c.retransmitInterval = this.layer.timers.t1;
+    c.retransmitAt = now + c.retransmitInterval;
+    c.ackDeadline = now + 64 * this.layer.timers.t1;
+    this.note(LOG_INFO, c, "re-INVITE answered (" + (hasOffer ? "new offer" : "we offered") + ")");
+    if (hasOffer) this.listener.onCallMedia(c);
+  }
+
+  /** Sends a final status to the call's unanswered INVITE (487 after CANCEL or BYE, 480, a refusal). */
+  private respondInvite(c: Call, status: number, now: number): void {
+    const tx = c.inviteTx;
+    if (tx === null || tx.generation !== c.inviteGen) return;
+    const h = this.w2.reset();
+    if (!this.rewriteHead(h, tx)) return;
+    // rewriteHead wrote "SIP/2.0 200 OK\r\n" (16 bytes) then the head: copy it under the right status line.
+    const w = this.w.reset();
+    w.str("SIP/2.0 ").num(status).byte(32).str(reasonPhrase(status)).crlf();
+    for (let i = 16; i < h.pos; i++) w.byte(h.buf[i]);
+    const n = w.end(null, 0, 0);
+    if (n > 0) this.layer.respond(tx, w.buf, n, status, now);
+  }
+
+  /** CANCEL (§9.2): 200 to it; when the INVITE is still unanswered, 487 to the INVITE and the call ends. */
+  private onCancel(tx: Transaction, msg: SipMessage, now: number): void {
+    const target = this.layer.findCancelTarget(msg);
+    const c = target === null ? null : this.callOf(target);
+    if (target === null) { this.respond(tx, msg, 481, "Call/Transaction Does Not Exist", null, now); return; }
+    this.respond(tx, msg, 200, "OK", null, now);
+    if (c !== null && c.state === CALL_INCOMING) {
+      this.respondInvite(c, 487, now);
+      this.end(c, 487, "cancelled by the caller");
+    }
+  }
+
+  /** An ACK for a 2xx we sent (the transaction layer passes those to the TU). */
+  onAck(msg: SipMessage, now: number): void {
+    if (msg.method !== METHOD_ACK) return;
+    const c = this.findDialog(msg);
+    if (c === null || !c.awaitingAck) return;
+    c.awaitingAck = false;
+    c.retransmitAt = c.ackDeadline = -1;
+    if (c.offerInAnswer) {
+      // The ACK carries the answer to the offer in our 200.
+      c.offerInAnswer = false;
+      if (msg.bodyEnd > msg.bodyStart && parseSdp(msg.src, msg.bodyStart, msg.bodyEnd, this.sdp) === 0 &&
+          negotiateAudio(this.sdp, this.config.codecs, this.answer)) {
+        this.setMedia(c, this.sdp, mirrorDirection(this.answer.direction));
+        this.listener.onCallMedia(c);
+      } else if (c.mediaPayload < 0) {
+        this.setState(c, CALL_ACTIVE);
+        this.sendBye(c, now, "no usable answer in the ACK");
+        return;
+      }
+    }
+    this.setState(c, CALL_ACTIVE);
+  }
+
+  // ----------------------------------------------------------------------------------------
+  // Responses and timers
+  // ----------------------------------------------------------------------------------------
+
+  /** A response to a transaction this manager owns (callOf(tx) !== null). */
+  onResponse(tx: Transaction, msg: SipMessage, now: number): void {
+    const c = this.callOf(tx);
+    if (c === null) return;
+    if (this.ownsInvite(c, tx) && msg.cseqMethod === METHOD_INVITE) { this.onInviteResponse(c, tx, msg, now); return; }
+    if (c.byeTx === tx && tx.generation === c.byeGen && msg.status >= 200) { this.end(c, msg.status, c.endReason || "hung up"); return; }
+    // A CANCEL's response needs nothing: the INVITE's 487 (or 200) decides.
+  }
+
+  /** A 2xx retransmission after the INVITE transaction ended (Timer M): ACK again. */
+  onStrayResponse(msg: SipMessage): void {
+    if (msg.cseqMethod !== METHOD_INVITE || msg.status < 200 || msg.status >= 300) return;
+    for (let i = 0; i < this.calls.length; i++) {
+      const c = this.calls[i];
+      const d = c.dialog;
+      if (c.outgoing && d.state === DLG_CONFIRMED && msg.cseq === c.inviteCseq &&
+          spanEquals(msg.src, msg.callIdStart, msg.callIdEnd, d.callId) &&
+          spanEquals(msg.src, msg.to.tagStart, msg.to.tagEnd, d.remoteTag)) {
+        this.sendAck(d, c.inviteCseq, c.ackBranch, c.authLine);
+        return;
+      }
+    }
+  }
+
+  /** Timer B/F or a transport failure on one of our transactions. */
+  onTimeout(tx: Transaction, now: number, transportError: boolean): void {
+    const c = this.callOf(tx);
+    if (c === null) return;
+    if (this.ownsInvite(c, tx)) {
+      if (c.outgoing && c.dialog.state !== DLG_CONFIRMED) this.end(c, transportError ? 503 : 408, transportError ? "could not send" : "no answer (timeout)");
+      return;
+    }
+    if (c.byeTx === tx && tx.generation === c.byeGen) this.end(c, 408, c.endReason + " (BYE unanswered)");
+    void now;
+  }
+
+  /** The earliest time poll() has work, -1 when none. */
+  nextDeadline(): number {
+    let at = -1;
+    for (let i = 0; i < this.calls.length; i++) {
+      const c = this.calls[i];
+      if (c.state === CALL_FREE) continue;
+      at = earliest(at, c.ringAt);
+      at = earliest(at, c.answerAt);
+      at = earliest(at, c.endAt);
+      at = earliest(at, c.ackDeadline);
+      at = earliest(at, c.retransmitAt);
+      at = earliest(at, c.giveUpAt);
+    }
+    return at;
+  }
+
+  poll(now: number): void {
+    for (let i = 0; i < this.calls.length; i++) {
+      const c = this.calls[i];
+      if (c.state !== CALL_FREE) this.pollCall(c, now);
+    }
+  }
+
+  private pollCall(c: Call, now: number): void {
+    if (c.giveUpAt >= 0 && c.giveUpAt <= now) {
+      c.giveUpAt = -1;
+      if (c.state === CALL_CANCELLING || c.state === CALL_CALLING) {
+        // §9.1: no final response 64·T1 after CANCEL: the INVITE transaction is given up.
+        if (c.inviteTx !== null && c.inviteTx.generation === c.inviteGen) this.layer.terminate(c.inviteTx);
+        this.end(c, 408, "cancelled (no final response)");
+        return;
+      }
+    }
+    if (c.answerAt >= 0 && c.answerAt <= now) {
+      c.answerAt = -1;
+      if (c.state === CALL_INCOMING) this.answerWith(c, null, now);
+    }
+    if (c.ringAt >= 0 && c.ringAt <= now) {
+      c.ringAt = -1;
+      if (c.state === CALL_INCOMING) {
+        this.respondInvite(c, 480, now);
+        this.end(c, 480, "not answered");
+        return;
+      }
+      if (c.state === CALL_CALLING || c.state === CALL_RINGING) {
+        this.note(LOG_INFO, c, "ring timeout");
+        this.hangup(c, now);
+      }
+    }
+    if (c.awaitingAck && c.ackDeadline >= 0 && c.ackDeadline <= now) {
+      // §13.3.1.4: no ACK for 64·T1: the session ends with a BYE.
+      this.setState(c, CALL_ACTIVE);
+      this.sendBye(c, now, "no ACK");
+      return;
+    }
+    if (c.awaitingAck && c.retransmitAt >= 0 && c.retransmitAt <= now) {
+      const tx = c.inviteTx;
+      if (tx !== null && tx.generation === c.inviteGen && tx.transport === TRANSPORT_UDP) this.layer.respond(tx, tx.buffer, tx.length, 200, now);
+      const t2 = this.layer.timers.t2;
+      c.retransmitInterval = c.retransmitInterval * 2 > t2 ? t2 : c.retransmitInterval * 2;
+      c.retransmitAt = now + c.retransmitInterval;
+    }
+    if (c.endAt >= 0 && c.endAt <= now) {
+      c.endAt = -1;
+      if (c.state === CALL_ACTIVE || c.state === CALL_CONNECTING) this.sendBye(c, now, "maximum call duration");
+    }
+  }
+}
+
+/** Reason phrases of the final statuses a call sends on its own. */
+function reasonPhrase(status: number): string {
+  switch (status) {
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 480: return "Temporarily Unavailable";
+    case 486: return "Busy Here";
+    case 487: return "Request Terminated";
+    case 488: return "Not Acceptable Here";
+    case 603: return "Decline";
+  }
+  return status < 500 ? "Request Failed" : status < 600 ? "Server Error" : "Decline";
+}
+
+function earliest(at: number, t: number): number {
+  return t >= 0 && (at < 0 || t < at) ? t : at;
+}
+
+/** buf[s, e) as a binary string (rare paths: the credentials line an ACK repeats). */
+function bytesText(buf: Uint8Array, s: number, e: number): string {
+  let out = "";
+  for (let i = s; i < e; i++) out += String.fromCharCode(buf[i]);
+  return out;
+}
+

@@ -1,0 +1,280 @@
+// INVITE sessions on the virtual network (RFC 3261 §13–15, RFC 3264, RFC 6026): both ends are the stack, every flow as a ladder.
+import { describe, expect, it } from "vitest";
+import {
+  CALL_ACTIVE, CALL_CALLING, CALL_CANCELLING, CALL_FREE, CALL_INCOMING, CALL_RINGING, SDP_SENDRECV,
+  type Call, type CallConfig,
+} from "../../sip-core/index.ts";
+import { Endpoint } from "../../sim/endpoint.ts";
+import { VirtualClock, VirtualNetwork, VirtualPlatform, type CaptureRecord } from "../../sim/virtual.ts";
+
+const first = (d: string) => d.substring(0, d.indexOf("\r\n"));
+
+/** "A>B INVITE sip:…" / "B>A SIP/2.0 200 OK" lines of every SIP datagram, in send order, lost ones marked. */
+function ladder(network: VirtualNetwork): string[] {
+  const name = (a: string) => (a === "10.0.0.1" ? "A" : a === "10.0.0.2" ? "B" : a);
+  return network.capture().filter((r) => r.proto === "udp" && r.fromPort === 5060 && r.toPort === 5060 && !r.duplicate)
+    .map((r) => name(r.from) + ">" + name(r.to) + " " + first(r.data).replace(/^(\w+) \S+ SIP\/2.0$/, "$1").replace(/^SIP\/2.0 /, "") + (r.fate === "lost" ? " (lost)" : ""));
+}
+
+function world(o: { a?: Partial<CallConfig>; b?: Partial<CallConfig>; bStatus?: number; latency?: number; seed?: number } = {}) {
+  const clock = new VirtualClock();
+  const network = new VirtualNetwork({ clock, seed: o.seed ?? 1, defaults: { latency: o.latency ?? 10 } });
+  const a = new Endpoint({ platform: new VirtualPlatform({ network, address: "10.0.0.1" }), address: "10.0.0.1", port: 5060,
+    calls: { user: "door", rtpPortBase: 40000, ...o.a } });
+  const b = new Endpoint({ platform: new VirtualPlatform({ network, address: "10.0.0.2" }), address: "10.0.0.2", port: 5060,
+    inviteStatus: o.bStatus ?? 200, calls: { user: "resident", rtpPortBase: 50000, answerDelay: 2000, ...o.b } });
+  expect(a.open()).toBe(0);
+  expect(b.open()).toBe(0);
+  const states = (e: Endpoint) => e.events.filter((x) => x.kind === "call-state").map((x) => x.detail.split(" ").slice(1).join(" "));
+  return { clock, network, a, b, states };
+}
+
+const B_URI = "sip:resident@10.0.0.2:5060";
+
+describe("outgoing and incoming calls between two stacks", () => {
+  it("INVITE/100/180/200/ACK, media agreed both ways, BYE/200; both pools empty afterwards", () => {
+    const { clock, network, a, b, states } = world();
+    const call = a.call(B_URI) as Call;
+    expect(call).not.toBe(null);
+    expect(call.state).toBe(CALL_CALLING);
+    clock.advance(1000);
+    expect(call.state).toBe(CALL_RINGING);
+    clock.advance(2000);
+    expect(call.state).toBe(CALL_ACTIVE);
+    const bc = b.ua.calls!.calls[0];
+    expect(bc.state).toBe(CALL_ACTIVE);
+    // A sends RTP to B's port and B to A's; both chose PCMU (first in A's offer) with telephone-event 101.
+    expect([call.mediaRemoteAddress, call.mediaRemotePort, call.mediaPayload, call.mediaTelephoneEvent, call.mediaDirection]).toEqual(["10.0.0.2", 50000, 0, 101, SDP_SENDRECV]);
+    expect([bc.mediaRemoteAddress, bc.mediaRemotePort, bc.mediaPayload, bc.mediaTelephoneEvent]).toEqual(["10.0.0.1", 40000, 0, 101]);
+    a.hangup(call);
+    clock.advance(100);
+    expect(ladder(network)).toEqual(["A>B INVITE", "B>A 180 Ringing", "B>A 200 OK", "A>B ACK", "A>B BYE", "B>A 200 OK"]);
+    expect(states(a)).toEqual(["calling", "ringing", "active", "ending", "ended 200 local hangup"]);
+    expect(states(b)).toEqual(["incoming", "connecting", "active", "ended 0 remote hangup"]);
+    clock.advance(64 * 500);
+    expect(a.layer.active).toBe(0);
+    expect(b.layer.active).toBe(0);
+    expect(a.ua.calls!.calls.every((c) => c.state === CALL_FREE)).toBe(true);
+  });
+
+  it("the ACK and BYE are routed by the dialog: Request-URI is the callee's Contact, CSeq rules hold, tags match", () => {
+    const { clock, network, a } = world();
+    const call = a.call(B_URI) as Call;
+    clock.advance(3000);
+    a.hangup(call);
+    clock.advance(100);
+    const msgs = network.capture().filter((r) => r.proto === "udp" && r.toPort === 5060).map((r) => r.data);
+    const invite = msgs.find((m) => m.startsWith("INVITE"))!;
+    const ok = msgs.find((m) => m.startsWith("SIP/2.0 200") && /CSeq: 1 INVITE/.test(m))!;
+    const ack = msgs.find((m) => m.startsWith("ACK"))!;
+    const bye = msgs.find((m) => m.startsWith("BYE"))!;
+    expect(first(ack)).toBe("ACK sip:resident@10.0.0.2:5060 SIP/2.0");
+    expect(first(bye)).toBe("BYE sip:resident@10.0.0.2:5060 SIP/2.0");
+    expect(ack).toMatch(/CSeq: 1 ACK/);
+    expect(bye).toMatch(/CSeq: 2 BYE/);
+    const toTag = /^To: .*;tag=(\S+)$/m.exec(ok)![1];
+    expect(ack).toContain(";tag=" + toTag);
+    expect(bye).toContain(";tag=" + toTag);
+    // The ACK for a 2xx is a new transaction: its branch differs from the INVITE's.
+    const branch = (m: string) => /branch=([^;\r]+)/.exec(m)![1];
+    expect(branch(ack)).not.toBe(branch(invite));
+    expect(ack).not.toMatch(/Content-Type/);
+    expect(invite).toMatch(/Content-Type: application\/sdp/);
+    expect(invite).toMatch(/m=audio 40000 RTP\/AVP 0 8 101/);
+  });
+
+  it("busy callee: 486, the INVITE transaction ACKs it, the call ends with 486", () => {
+    const { clock, network, a, states } = world({ bStatus: 486 });
+    const call = a.call(B_URI) as Call;
+    clock.advance(500);
+    expect(ladder(network)).toEqual(["A>B INVITE", "B>A 486 Busy Here", "A>B ACK"]);
+    expect(states(a)).toEqual(["calling", "ended 486 Busy Here"]);
+    expect(call.state).toBe(CALL_FREE);
+  });
+
+  it("a call already up makes a second INVITE 486 Busy Here (maxCalls 1)", () => {
+    const { clock, network, a, b } = world();
+    a.call(B_URI);
+    clock.advance(3000);
+    const c = new Endpoint({ platform: new VirtualPlatform({ network, address: "10.0.0.3" }), address: "10.0.0.3", port: 5060 });
+    expect(c.open()).toBe(0);
+    const second = c.call(B_URI) as Call;
+    clock.advance(500);
+    expect(c.events.filter((e) => e.kind === "call-state").at(-1)!.detail).toContain("ended 486");
+    expect(b.ua.calls!.liveCount()).toBe(1);
+    expect(second.state).toBe(CALL_FREE);
+  });
+
+  it("the caller gives up while it rings: CANCEL, 200, 487, ACK; both ends see the call end", () => {
+    const { clock, network, a, b, states } = world({ b: { answerDelay: -1 } });
+    const call = a.call(B_URI) as Call;
+    clock.advance(1000);
+    a.hangup(call);
+    expect(call.state).toBe(CALL_CANCELLING);
+    clock.advance(500);
+    expect(ladder(network)).toEqual(["A>B INVITE", "B>A 180 Ringing", "A>B CANCEL", "B>A 200 OK", "B>A 487 Request Terminated", "A>B ACK"]);
+    expect(states(a)).toEqual(["calling", "ringing", "cancelling", "ended 487 cancelled"]);
+    expect(states(b)).toEqual(["incoming", "ended 487 cancelled by the caller"]);
+  });
+
+  it("hanging up before any provisional: the CANCEL waits for the first provisional (§9.1)", () => {
+    const { clock, network, a } = world({ b: { answerDelay: -1 }, latency: 300 });
+    const call = a.call(B_URI) as Call;
+    a.hangup(call);
+    clock.advance(100);
+    expect(ladder(network)).toEqual(["A>B INVITE"]);
+    clock.advance(3000);
+    const l = ladder(network);
+    expect(l.indexOf("A>B CANCEL")).toBeGreaterThan(l.indexOf("B>A 100 Trying"));
+    expect(l).toContain("B>A 487 Request Terminated");
+    expect(call.state).toBe(CALL_FREE);
+  });
+
+  it("CANCEL/200 race: the 200 crosses the CANCEL; the caller ACKs and then BYEs it", () => {
+    // B answers 2 s after the INVITE arrived (t = 2010) and its 200 arrives at A at 2020; A cancels at 2015.
+    const { clock, network, a, b, states } = world();
+    const call = a.call(B_URI) as Call;
+    clock.advanceTo(2015);
+    a.hangup(call);
+    clock.advance(1000);
+    const l = ladder(network);
+    // In send order: the 200 leaves B at 2010 and reaches A at 2020, after A's CANCEL (2015); A ACKs and BYEs at
+    // once; B answers the CANCEL 200 (it changes nothing, §9.2) and the BYE 200.
+    expect(l).toEqual(["A>B INVITE", "B>A 180 Ringing", "B>A 200 OK", "A>B CANCEL", "A>B ACK", "A>B BYE", "B>A 200 OK", "B>A 200 OK"]);
+    expect(states(a)).toEqual(["calling", "ringing", "cancelling", "ending", "ended 200 answered after cancel"]);
+    expect(states(b).at(-1)).toBe("ended 0 remote hangup");
+    expect(b.ua.calls!.liveCount()).toBe(0);
+  });
+
+  it("ring timeout: an unanswered call is cancelled after ringTimeout", () => {
+    const { clock, network, a } = world({ a: { ringTimeout: 5 }, b: { answerDelay: -1, ringTimeout: 60 } });
+    const call = a.call(B_URI) as Call;
+    clock.advance(4900);
+    expect(call.state).toBe(CALL_RINGING);
+    clock.advance(500);
+    const cancel = network.capture().find((r) => r.data.startsWith("CANCEL"))!;
+    expect(cancel.time).toBe(5000);
+    expect(call.state).toBe(CALL_FREE);
+  });
+
+  it("an incoming call nobody answers gets 480 after the callee's ring timeout", () => {
+    const { clock, network, a, states } = world({ b: { answerDelay: -1, ringTimeout: 10 } });
+    a.call(B_URI);
+    clock.advance(10500);
+    expect(ladder(network).slice(-2)).toEqual(["B>A 480 Temporarily Unavailable", "A>B ACK"]);
+    expect(states(a).at(-1)).toBe("ended 480 Temporarily Unavailable");
+  });
+
+  it("a lost ACK: the callee retransmits its 200 after T1, the caller ACKs again", () => {
+    const { clock, network, a, b } = world();
+    let dropped = 0;
+    network.dropRule = (r: CaptureRecord) => r.data.startsWith("ACK") && dropped++ === 0;
+    a.call(B_URI);
+    clock.advance(4000);
+    expect(ladder(network)).toEqual(["A>B INVITE", "B>A 180 Ringing", "B>A 200 OK", "A>B ACK (lost)", "B>A 200 OK", "A>B ACK"]);
+    const oks = network.capture().filter((r) => r.data.startsWith("SIP/2.0 200"));
+    expect(oks[1].time - oks[0].time).toBe(500);
+    expect(b.ua.calls!.calls[0].state).toBe(CALL_ACTIVE);
+  });
+
+  it("no ACK at all: the 200 is retransmitted (T1, 2T1 … T2) for 64·T1, then the callee sends BYE", () => {
+    const { clock, network, a, b, states } = world();
+    network.dropRule = (r: CaptureRecord) => r.data.startsWith("ACK");
+    a.call(B_URI);
+    clock.advance(40000);
+    const oks = network.capture().filter((r) => r.from === "10.0.0.2" && r.data.startsWith("SIP/2.0 200") && /INVITE/.test(r.data));
+    const gaps = oks.slice(1).map((r, i) => r.time - oks[i].time);
+    expect(gaps.slice(0, 5)).toEqual([500, 1000, 2000, 4000, 4000]);
+    const bye = network.capture().find((r) => r.data.startsWith("BYE"))!;
+    expect(bye.from).toBe("10.0.0.2");
+    expect(bye.time).toBe(oks[0].time + 32000);
+    expect(states(b).at(-1)).toBe("ended 200 no ACK");
+    expect(states(a).at(-1)).toBe("ended 0 remote hangup");
+  });
+
+  it("a lost BYE is retransmitted by its transaction; the call still ends cleanly", () => {
+    const { clock, network, a, b } = world();
+    let dropped = 0;
+    network.dropRule = (r: CaptureRecord) => r.data.startsWith("BYE") && dropped++ === 0;
+    const call = a.call(B_URI) as Call;
+    clock.advance(3000);
+    a.hangup(call);
+    clock.advance(2000);
+    expect(ladder(network).slice(-3)).toEqual(["A>B BYE (lost)", "A>B BYE", "B>A 200 OK"]);
+    expect(call.state).toBe(CALL_FREE);
+    expect(b.ua.calls!.liveCount()).toBe(0);
+  });
+
+  it("BYE to a dead peer: Timer F ends the call locally with 408", () => {
+    const { clock, network, a, states } = world();
+    const call = a.call(B_URI) as Call;
+    clock.advance(3000);
+    network.setLinks("10.0.0.1", "10.0.0.2", { loss: 1 });
+    a.hangup(call);
+    clock.advance(33000);
+    expect(states(a).at(-1)).toBe("ended 408 local hangup (BYE unanswered)");
+  });
+
+  it("maximum call duration: BYE when it runs out", () => {
+    const { clock, network, a, states } = world({ a: { maxDuration: 60 } });
+    a.call(B_URI);
+    clock.advance(3000);
+    clock.advance(60000);
+    const bye = network.capture().find((r) => r.data.startsWith("BYE"))!;
+    expect(bye.time).toBe(2020 + 60000);
+    expect(states(a).at(-1)).toBe("ended 200 maximum call duration");
+  });
+
+  it("a refused call (policy 603) gets 603 Decline", () => {
+    const { clock, network, a, b } = world();
+    b.onIncomingCall = () => 603;
+    a.call(B_URI);
+    clock.advance(500);
+    expect(ladder(network)).toEqual(["A>B INVITE", "B>A 603 Decline", "A>B ACK"]);
+  });
+
+  it("no common codec: 488 Not Acceptable Here", () => {
+    const { clock, network, a } = world({ a: { codecs: [9] }, b: { codecs: [0, 8] } });
+    a.call(B_URI);
+    clock.advance(500);
+    expect(ladder(network)).toEqual(["A>B INVITE", "B>A 488 Not Acceptable Here", "A>B ACK"]);
+  });
+
+  it("the answer keeps the offer's payload numbers and order of preference: PCMA when the caller offers it first", () => {
+    const { clock, a, b } = world({ a: { codecs: [8, 0] } });
+    const call = a.call(B_URI) as Call;
+    clock.advance(3000);
+    expect(call.mediaPayload).toBe(8);
+    expect(b.ua.calls!.calls[0].mediaPayload).toBe(8);
+  });
+
+  it("a dead callee: Timer B ends the call with 408 after 64·T1", () => {
+    const { clock, network, a, states } = world();
+    network.setLinks("10.0.0.1", "10.0.0.2", { loss: 1 });
+    a.call(B_URI);
+    clock.advance(33000);
+    expect(states(a).at(-1)).toBe("ended 408 no answer (timeout)");
+    expect(network.capture().filter((r) => r.data.startsWith("INVITE")).map((r) => r.time)).toEqual([0, 500, 1500, 3500, 7500, 15500, 31500]);
+  });
+
+  it("answerDelay 0 answers at once; the call is active after one round trip", () => {
+    const { clock, network, a } = world({ b: { answerDelay: 0 } });
+    const call = a.call(B_URI) as Call;
+    clock.advance(100);
+    expect(ladder(network)).toEqual(["A>B INVITE", "B>A 200 OK", "A>B ACK"]);
+    expect(call.state).toBe(CALL_ACTIVE);
+  });
+
+  it("incoming calls wait for answer() when answerDelay is -1", () => {
+    const { clock, a, b } = world({ b: { answerDelay: -1 } });
+    const call = a.call(B_URI) as Call;
+    clock.advance(5000);
+    const bc = b.ua.calls!.calls[0];
+    expect(bc.state).toBe(CALL_INCOMING);
+    b.answer(bc);
+    clock.advance(100);
+    expect(call.state).toBe(CALL_ACTIVE);
+    expect(bc.state).toBe(CALL_ACTIVE);
+  });
+
+});
