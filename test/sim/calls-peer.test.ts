@@ -1,0 +1,353 @@
+// The call layer against a scripted peer on the virtual network: forking, redirects, digest on INVITE, re-INVITE, INFO DTMF, §8.2 answers, route sets.
+import { describe, expect, it } from "vitest";
+import { CALL_ACTIVE, CALL_FREE, SDP_INACTIVE, SDP_RECVONLY, SDP_SENDRECV, type Call } from "../../sip-core/index.ts";
+import { Endpoint } from "../../sim/endpoint.ts";
+import { VirtualClock, VirtualNetwork, VirtualPlatform } from "../../sim/virtual.ts";
+import { RawPeer, body, header, parse, sdpBody, startLine, type Received } from "./call-peer.ts";
+
+const PEER = "10.0.0.9";
+
+function world() {
+  const clock = new VirtualClock();
+  const network = new VirtualNetwork({ clock, seed: 3, defaults: { latency: 10 } });
+  const door = new Endpoint({ platform: new VirtualPlatform({ network, address: "10.0.0.1" }), address: "10.0.0.1", port: 5060, inviteStatus: 200,
+    calls: { user: "door", domain: "example.com", authUser: "door", password: "s3cret", rtpPortBase: 40000, answerDelay: 0 } });
+  expect(door.open()).toBe(0);
+  const peer = new RawPeer(network, PEER, 5060);
+  const digits: string[] = [];
+  door.onDigit = (_c, d) => digits.push(String.fromCharCode(d));
+  return { clock, network, door, peer, digits };
+}
+
+/** An INVITE from the peer to the door (cseq, optional To tag for a re-INVITE, SDP or none). */
+function inviteText(o: { callId?: string; cseq?: number; toTag?: string; sdp?: string | null; method?: string; extra?: string[]; branch?: string; contact?: string }): string {
+  const sdp = o.sdp === undefined ? sdpBody(PEER, 30000, [0, 8, 101]) : o.sdp;
+  const method = o.method ?? "INVITE";
+  const lines = [
+    `${method} sip:door@10.0.0.1:5060 SIP/2.0`,
+    `Via: SIP/2.0/UDP ${PEER}:5060;branch=${o.branch ?? "z9hG4bK" + Math.random().toString(36).slice(2)};rport`,
+    "Max-Forwards: 70",
+    `From: <sip:resident@${PEER}>;tag=peer1`,
+    `To: <sip:door@10.0.0.1>` + (o.toTag ? ";tag=" + o.toTag : ""),
+    `Call-ID: ${o.callId ?? "call-1@peer"}`,
+    `CSeq: ${o.cseq ?? 1} ${method}`,
+    `Contact: <${o.contact ?? "sip:resident@" + PEER + ":5060"}>`,
+    ...(o.extra ?? []),
+  ];
+  if (sdp !== null) lines.push("Content-Type: application/sdp");
+  lines.push("Content-Length: " + (sdp === null ? 0 : sdp.length), "", sdp ?? "");
+  return lines.join("\r\n");
+}
+
+function ackText(toTag: string, cseq = 1, sdp: string | null = null): string {
+  const lines = [
+    "ACK sip:door@10.0.0.1:5060 SIP/2.0", `Via: SIP/2.0/UDP ${PEER}:5060;branch=z9hG4bKack${cseq};rport`, "Max-Forwards: 70",
+    `From: <sip:resident@${PEER}>;tag=peer1`, `To: <sip:door@10.0.0.1>;tag=${toTag}`, "Call-ID: call-1@peer", `CSeq: ${cseq} ACK`,
+  ];
+  if (sdp !== null) lines.push("Content-Type: application/sdp");
+  lines.push("Content-Length: " + (sdp === null ? 0 : sdp.length), "", sdp ?? "");
+  return lines.join("\r\n");
+}
+
+function inDialog(method: string, toTag: string, cseq: number, extra: string[], content: [string, string] | null): string {
+  const lines = [
+    `${method} sip:door@10.0.0.1:5060 SIP/2.0`, `Via: SIP/2.0/UDP ${PEER}:5060;branch=z9hG4bK${method}${cseq};rport`, "Max-Forwards: 70",
+    `From: <sip:resident@${PEER}>;tag=peer1`, `To: <sip:door@10.0.0.1>;tag=${toTag}`, "Call-ID: call-1@peer", `CSeq: ${cseq} ${method}`, ...extra,
+  ];
+  if (content !== null) lines.push("Content-Type: " + content[0]);
+  lines.push("Content-Length: " + (content === null ? 0 : content[1].length), "", content === null ? "" : content[1]);
+  return lines.join("\r\n");
+}
+
+const tagOf = (r: Received) => /;tag=([^;\s]+)/.exec(header(r.text, "To"))![1];
+
+/** The peer calls the door; returns the door's To tag once the call is up. */
+function callIn(clock: VirtualClock, peer: RawPeer): string {
+  peer.send(inviteText({}), "10.0.0.1", 5060);
+  clock.advance(50);
+  const ok = peer.responses(200)[0];
+  expect(ok).toBeDefined();
+  const tag = tagOf(ok);
+  peer.send(ackText(tag), "10.0.0.1", 5060);
+  clock.advance(50);
+  return tag;
+}
+
+describe("the door answers a scripted caller", () => {
+  it("an offer in the INVITE: 200 with an answer keeping the offer's payload numbers, telephone-event included", () => {
+    const { clock, door, peer } = world();
+    callIn(clock, peer);
+    const ok = peer.responses(200)[0].text;
+    const sdp = body(ok);
+    expect(sdp).toMatch(/^m=audio 40000 RTP\/AVP 0 101\r$/m);
+    expect(sdp).toMatch(/a=rtpmap:101 telephone-event\/8000/);
+    expect(sdp).toMatch(/a=sendrecv/);
+    expect(header(ok, "Contact")).toBe("<sip:door@10.0.0.1:5060>");
+    expect(header(ok, "Allow")).toBe("INVITE, ACK, BYE, CANCEL, OPTIONS, INFO");
+    expect(door.ua.calls!.calls[0].state).toBe(CALL_ACTIVE);
+  });
+
+  it("unsupported m-lines are rejected with port 0, in order", () => {
+    const { clock, peer } = world();
+    const offer = sdpBody(PEER, 30000, [0]) + "m=video 30002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
+    peer.send(inviteText({ sdp: offer }), "10.0.0.1", 5060);
+    clock.advance(50);
+    const sdp = body(peer.responses(200)[0].text);
+    expect(sdp).toMatch(/m=audio 40000 RTP\/AVP 0\r\n[\s\S]*m=video 0 RTP\/AVP 96\r\n/);
+  });
+
+  it("INVITE without SDP: the 200 carries our offer and the ACK the answer", () => {
+    const { clock, door, peer } = world();
+    peer.send(inviteText({ sdp: null }), "10.0.0.1", 5060);
+    clock.advance(50);
+    const ok = peer.responses(200)[0];
+    expect(body(ok.text)).toMatch(/m=audio 40000 RTP\/AVP 0 8 101/);
+    const c = door.ua.calls!.calls[0];
+    expect(c.mediaPayload).toBe(-1);
+    peer.send(ackText(tagOf(ok), 1, sdpBody(PEER, 30004, [8, 101])), "10.0.0.1", 5060);
+    clock.advance(50);
+    expect([c.state, c.mediaPayload, c.mediaRemotePort]).toEqual([CALL_ACTIVE, 8, 30004]);
+  });
+
+  it("re-INVITE to hold (sendonly) and resume: answered recvonly then sendrecv, o= version bumped only on change", () => {
+    const { clock, door, peer } = world();
+    const tag = callIn(clock, peer);
+    const c = door.ua.calls!.calls[0];
+    const version = (t: string) => Number(/^o=\S+ \S+ (\d+)/m.exec(body(t))![1]);
+    const v0 = version(peer.responses(200)[0].text);
+    peer.send(inviteText({ toTag: tag, cseq: 2, sdp: sdpBody(PEER, 30000, [0, 101], ["a=sendonly"], 2) }), "10.0.0.1", 5060);
+    clock.advance(50);
+    const hold = peer.responses(200)[1].text;
+    expect(body(hold)).toMatch(/a=recvonly/);
+    expect(version(hold)).toBe(v0 + 1);
+    expect(c.mediaDirection).toBe(SDP_RECVONLY);
+    peer.send(ackText(tag, 2), "10.0.0.1", 5060);
+    clock.advance(50);
+    // The same offer again (a session refresh): the version stays.
+    peer.send(inviteText({ toTag: tag, cseq: 3, sdp: sdpBody(PEER, 30000, [0, 101], ["a=sendonly"], 2) }), "10.0.0.1", 5060);
+    clock.advance(50);
+    expect(version(peer.responses(200)[2].text)).toBe(v0 + 1);
+    peer.send(ackText(tag, 3), "10.0.0.1", 5060);
+    clock.advance(50);
+    peer.send(inviteText({ toTag: tag, cseq: 4, sdp: sdpBody(PEER, 30008, [0, 101], [], 3) }), "10.0.0.1", 5060);
+    clock.advance(50);
+    const resume = peer.responses(200)[3].text;
+    expect(body(resume)).toMatch(/a=sendrecv/);
+    expect(version(resume)).toBe(v0 + 2);
+    expect([c.mediaDirection, c.mediaRemotePort]).toEqual([SDP_SENDRECV, 30008]);
+  });
+
+  it("RFC 2543 hold (c=0.0.0.0) makes our media inactive", () => {
+    const { clock, door, peer } = world();
+    const tag = callIn(clock, peer);
+    peer.send(inviteText({ toTag: tag, cseq: 2, sdp: sdpBody("0.0.0.0", 30000, [0]) }), "10.0.0.1", 5060);
+    clock.advance(50);
+    expect(door.ua.calls!.calls[0].mediaDirection).toBe(SDP_INACTIVE);
+  });
+
+  it("a re-INVITE with a lower CSeq gets 500; one while the last 200 is unacknowledged gets 500 with Retry-After", () => {
+    const { clock, peer } = world();
+    const tag = callIn(clock, peer);
+    peer.send(inviteText({ toTag: tag, cseq: 5 }), "10.0.0.1", 5060);
+    clock.advance(50);
+    peer.send(inviteText({ toTag: tag, cseq: 6 }), "10.0.0.1", 5060);
+    clock.advance(50);
+    const busy = peer.responses(500)[0].text;
+    expect(header(busy, "CSeq")).toBe("6 INVITE");
+    expect(header(busy, "Retry-After")).toMatch(/^\d$/);
+    peer.send(inDialog("BYE", tag, 4, [], null), "10.0.0.1", 5060);
+    clock.advance(50);
+    expect(startLine(peer.received.at(-1)!.text)).toBe("SIP/2.0 500 CSeq Out of Order");
+  });
+
+  it("INFO DTMF: application/dtmf-relay and application/dtmf digits reach the application; other bodies get 415", () => {
+    const { clock, peer, digits } = world();
+    const tag = callIn(clock, peer);
+    peer.send(inDialog("INFO", tag, 2, [], ["application/dtmf-relay", "Signal=1\r\nDuration=160\r\n"]), "10.0.0.1", 5060);
+    peer.send(inDialog("INFO", tag, 3, [], ["application/dtmf", "#"]), "10.0.0.1", 5060);
+    peer.send(inDialog("INFO", tag, 4, [], ["text/plain", "hello"]), "10.0.0.1", 5060);
+    clock.advance(50);
+    expect(digits).toEqual(["1", "#"]);
+    const answers = peer.received.filter((r) => /INFO/.test(header(r.text, "CSeq"))).map((r) => startLine(r.text));
+    expect(answers).toEqual(["SIP/2.0 200 OK", "SIP/2.0 200 OK", "SIP/2.0 415 Unsupported Media Type"]);
+    expect(header(peer.received.at(-1)!.text, "Accept")).toContain("application/dtmf-relay");
+  });
+
+  it("OPTIONS in a dialog is answered like one outside: 200 with Allow, Accept and Supported", () => {
+    const { clock, peer } = world();
+    const tag = callIn(clock, peer);
+    peer.send(inDialog("OPTIONS", tag, 2, [], null), "10.0.0.1", 5060);
+    clock.advance(50);
+    const r = peer.received.at(-1)!.text;
+    expect(startLine(r)).toBe("SIP/2.0 200 OK");
+    expect(header(r, "Allow")).toBe("INVITE, ACK, BYE, CANCEL, OPTIONS, INFO");
+    expect(header(r, "Accept")).toBe("application/sdp");
+    expect(/^Supported:/m.test(r)).toBe(true);
+  });
+
+  it("§8.2 answers: unknown dialog 481, Require 420 with Unsupported, known method 405 with Allow, unknown method 501, tel: URI 416", () => {
+    const { clock, peer } = world();
+    const answer = () => { clock.advance(50); return peer.received.at(-1)!.text; };
+    peer.send(inDialog("BYE", "nosuchtag", 1, [], null), "10.0.0.1", 5060);
+    expect(startLine(answer())).toBe("SIP/2.0 481 Call/Transaction Does Not Exist");
+    peer.send(inDialog("INFO", "nosuchtag", 1, [], null), "10.0.0.1", 5060);
+    expect(startLine(answer())).toBe("SIP/2.0 481 Call/Transaction Does Not Exist");
+    peer.send(inviteText({ extra: ["Require: 100rel, timer"], callId: "c2" }), "10.0.0.1", 5060);
+    let r = answer();
+    expect(startLine(r)).toBe("SIP/2.0 420 Bad Extension");
+    expect(header(r, "Unsupported")).toBe("100rel, timer");
+    peer.send(inviteText({ method: "SUBSCRIBE", sdp: null, callId: "c3" }), "10.0.0.1", 5060);
+    r = answer();
+    expect(startLine(r)).toBe("SIP/2.0 405 Method Not Allowed");
+    expect(header(r, "Allow")).toBe("INVITE, ACK, BYE, CANCEL, OPTIONS, INFO");
+    peer.send(inviteText({ method: "FOOBAR", sdp: null, callId: "c4" }), "10.0.0.1", 5060);
+    expect(startLine(answer())).toBe("SIP/2.0 501 Not Implemented");
+    peer.send(inviteText({ callId: "c5" }).replace("INVITE sip:door@10.0.0.1:5060", "INVITE tel:+15551234"), "10.0.0.1", 5060);
+    expect(startLine(answer())).toBe("SIP/2.0 416 Unsupported URI Scheme");
+  });
+
+  it("a body that is not SDP gets 415; a malformed SDP 400", () => {
+    const { clock, peer } = world();
+    const bad = inviteText({ callId: "c6" }).replace("Content-Type: application/sdp", "Content-Type: text/plain");
+    peer.send(bad, "10.0.0.1", 5060);
+    clock.advance(50);
+    expect(startLine(peer.received.at(-1)!.text)).toBe("SIP/2.0 415 Unsupported Media Type");
+    peer.send(inviteText({ callId: "c7", sdp: "v=0\r\nthis is not sdp\r\n" }), "10.0.0.1", 5060);
+    clock.advance(50);
+    expect(startLine(peer.received.at(-1)!.text)).toMatch(/^SIP\/2.0 400 /);
+  });
+
+  it("the route set comes from Record-Route: our BYE goes to the first proxy with Route headers in order", () => {
+    const { clock, door, peer } = world();
+    const proxy = new RawPeer(peer.platform.network, "10.0.0.5", 5060);
+    const invite = inviteText({ extra: ["Record-Route: <sip:10.0.0.5;lr>", "Record-Route: <sip:10.0.0.6;lr>"] });
+    peer.send(invite, "10.0.0.1", 5060);
+    clock.advance(50);
+    const ok = peer.responses(200)[0];
+    peer.send(ackText(tagOf(ok)), "10.0.0.1", 5060);
+    clock.advance(50);
+    door.hangup(door.ua.calls!.calls[0]);
+    clock.advance(50);
+    const bye = proxy.requests("BYE")[0].text;
+    expect(startLine(bye)).toBe(`BYE sip:resident@${PEER}:5060 SIP/2.0`);
+    expect(bye.match(/^Route: .*$/gm)).toEqual(["Route: <sip:10.0.0.5;lr>", "Route: <sip:10.0.0.6;lr>"]);
+  });
+});
+
+describe("the door calls a scripted callee", () => {
+  function uac() {
+    const w = world();
+    const call = w.door.call(`sip:resident@${PEER}:5060`) as Call;
+    w.clock.advance(50);
+    const invite = w.peer.requests("INVITE")[0];
+    return { ...w, call, invite };
+  }
+
+  it("a forking proxy delivers two 200s: the first fork's dialog is kept, the second is ACKed and BYEd", () => {
+    const { clock, peer, call, invite } = uac();
+    peer.respond(invite, "180 Ringing", "fork-a", [`Contact: <sip:a@${PEER}:5060>`], null);
+    peer.respond(invite, "200 OK", "fork-a", [`Contact: <sip:a@${PEER}:5060>`], sdpBody(PEER, 30000, [0, 101]));
+    peer.respond(invite, "200 OK", "fork-b", [`Contact: <sip:b@${PEER}:5060>`], sdpBody(PEER, 30010, [0, 101]));
+    clock.advance(100);
+    const acks = peer.requests("ACK").map((r) => startLine(r.text) + " " + tagOf(r));
+    expect(acks).toEqual([`ACK sip:a@${PEER}:5060 SIP/2.0 fork-a`, `ACK sip:b@${PEER}:5060 SIP/2.0 fork-b`]);
+    const byes = peer.requests("BYE");
+    expect(byes.map((r) => startLine(r.text) + " " + tagOf(r))).toEqual([`BYE sip:b@${PEER}:5060 SIP/2.0 fork-b`]);
+    expect(call.state).toBe(CALL_ACTIVE);
+    expect(call.dialog.remoteTag).toBe("fork-a");
+    expect(call.mediaRemotePort).toBe(30000);
+  });
+
+  it("a retransmitted 2xx is ACKed again, also after the INVITE transaction is gone (Timer M)", () => {
+    const { clock, peer, invite } = uac();
+    peer.respond(invite, "200 OK", "t1", [`Contact: <sip:a@${PEER}:5060>`], sdpBody(PEER, 30000, [0]));
+    clock.advance(100);
+    peer.respond(invite, "200 OK", "t1", [`Contact: <sip:a@${PEER}:5060>`], sdpBody(PEER, 30000, [0]));
+    clock.advance(40000);
+    peer.respond(invite, "200 OK", "t1", [`Contact: <sip:a@${PEER}:5060>`], sdpBody(PEER, 30000, [0]));
+    clock.advance(100);
+    const acks = peer.requests("ACK");
+    expect(acks.length).toBe(3);
+    // All three are the same ACK (same branch).
+    expect(new Set(acks.map((a) => header(a.text, "Via"))).size).toBe(1);
+  });
+
+  it("302: the INVITE follows the Contact (CSeq + 1, same Call-ID and From tag)", () => {
+    const { clock, network, peer, call, invite } = uac();
+    const other = new RawPeer(network, "10.0.0.7", 5060);
+    peer.respond(invite, "302 Moved Temporarily", "r1", ["Contact: <sip:resident@10.0.0.7:5060>"], null);
+    clock.advance(100);
+    expect(startLine(peer.requests("ACK")[0].text)).toBe(`ACK sip:resident@${PEER}:5060 SIP/2.0`);
+    const again = other.requests("INVITE")[0];
+    expect(startLine(again.text)).toBe("INVITE sip:resident@10.0.0.7:5060 SIP/2.0");
+    expect(header(again.text, "CSeq")).toBe("2 INVITE");
+    expect(header(again.text, "Call-ID")).toBe(header(invite.text, "Call-ID"));
+    expect(header(again.text, "From")).toBe(header(invite.text, "From"));
+    other.respond(again, "200 OK", "x", ["Contact: <sip:resident@10.0.0.7:5060>"], sdpBody("10.0.0.7", 30000, [0]));
+    clock.advance(100);
+    expect(call.state).toBe(CALL_ACTIVE);
+    expect(call.peer).toBe("sip:resident@10.0.0.7:5060");
+  });
+
+  it("redirects are bounded: a 302 loop ends the call with the 302", () => {
+    const { clock, peer, door, invite } = uac();
+    let last = invite;
+    for (let i = 0; i < 6; i++) {
+      peer.respond(last, "302 Moved Temporarily", "r" + i, [`Contact: <sip:hop${i}@${PEER}:5060>`], null);
+      clock.advance(100);
+      const invites = peer.requests("INVITE");
+      last = invites.at(-1)!;
+    }
+    expect(peer.requests("INVITE").length).toBe(4); // the first and three redirects (maxRedirects 3)
+    expect(door.events.filter((e) => e.kind === "call-state").at(-1)!.detail).toContain("ended 302");
+  });
+
+  it("407 on INVITE: resent with Proxy-Authorization (same Call-ID, CSeq + 1); the ACK carries the same credentials", () => {
+    const { clock, peer, call, invite } = uac();
+    peer.respond(invite, "407 Proxy Authentication Required", "p1", ['Proxy-Authenticate: Digest realm="example.com", nonce="abc123", qop="auth", algorithm=MD5'], null);
+    clock.advance(100);
+    const again = peer.requests("INVITE")[1];
+    expect(header(again.text, "CSeq")).toBe("2 INVITE");
+    const cred = header(again.text, "Proxy-Authorization");
+    expect(cred).toMatch(/^Digest username="door", realm="example.com", nonce="abc123", uri="sip:resident@10.0.0.9:5060", response="[0-9a-f]{32}", algorithm=MD5, cnonce="\w+", qop=auth, nc=00000001$/);
+    peer.respond(again, "200 OK", "ok", [`Contact: <sip:resident@${PEER}:5060>`], sdpBody(PEER, 30000, [0]));
+    clock.advance(100);
+    expect(call.state).toBe(CALL_ACTIVE);
+    const ack = peer.requests("ACK").at(-1)!;
+    expect(header(ack.text, "CSeq")).toBe("2 ACK");
+    expect(header(ack.text, "Proxy-Authorization")).toBe(cred);
+  });
+
+  it("a second 407 to fresh credentials is a refusal: the call ends with 407, no loop", () => {
+    const { clock, peer, door, invite } = uac();
+    const challenge = ['Proxy-Authenticate: Digest realm="example.com", nonce="n1", qop="auth"'];
+    peer.respond(invite, "407 Proxy Authentication Required", "p1", challenge, null);
+    clock.advance(100);
+    peer.respond(peer.requests("INVITE")[1], "407 Proxy Authentication Required", "p2", ['Proxy-Authenticate: Digest realm="example.com", nonce="n2", qop="auth"'], null);
+    clock.advance(100);
+    expect(peer.requests("INVITE").length).toBe(2);
+    expect(door.events.filter((e) => e.kind === "call-state").at(-1)!.detail).toBe("0 ended 407 Proxy Authentication Required");
+  });
+
+  it("5xx and 6xx end the call with that status", () => {
+    for (const status of ["503 Service Unavailable", "603 Decline", "404 Not Found"]) {
+      const { clock, peer, door, invite, call } = uac();
+      peer.respond(invite, status, "x", [], null);
+      clock.advance(100);
+      expect(call.state).toBe(CALL_FREE);
+      expect(door.events.filter((e) => e.kind === "call-state").at(-1)!.detail).toBe("0 ended " + status);
+      expect(peer.requests("ACK").length).toBe(1);
+    }
+  });
+
+  it("183 with SDP starts early media before the answer", () => {
+    const { clock, peer, door, invite, call } = uac();
+    peer.respond(invite, "183 Session Progress", "e1", [`Contact: <sip:resident@${PEER}:5060>`], sdpBody(PEER, 30020, [8]));
+    clock.advance(100);
+    expect(call.mediaRemotePort).toBe(30020);
+    expect(call.mediaPayload).toBe(8);
+    expect(door.events.some((e) => e.kind === "media")).toBe(true);
+    const inv = parse(invite.text);
+    expect(inv.method).toBe(1);
+  });
+});
