@@ -1,15 +1,16 @@
-// A SIP endpoint over any HAL platform: UDP and TCP sockets, sip-core's UserAgent, one alarm for every timer.
+// The simulator's SIP endpoint: a SipNode (sockets + UserAgent) with an event log and hooks, for tests, the demo and the CLI.
 //
-// Used by the simulator and the interop tests: the UserAgent registers the accounts, answers OPTIONS
-// and runs calls (incoming ones by inviteStatus or onIncomingCall); hooks report call states, media
-// and INFO digits. It can also send raw OPTIONS or INVITE transactions. The same code runs on the
-// virtual and the real platform.
-import type { Alarm, Platform, TcpConnection, TcpServer, UdpSocket } from "../hal/types.ts";
+// Incoming calls are decided by inviteStatus (200 answers, anything else refuses) or onIncomingCall;
+// hooks report call states, media and INFO digits. It can also send raw OPTIONS or INVITE
+// transactions. The same code runs on the virtual and the real platform.
+import type { Platform } from "../hal/types.ts";
+import { MAX_ACCOUNTS, SipNode } from "../firmware/sip-node.ts";
 import {
-  CALL_ENDED, DEFAULT_CALL_CONFIG, DEFAULT_LIMITS, DEFAULT_TIMERS, METHOD_INVITE, METHOD_OPTIONS, SipMessage, SipTransport, SipWriter,
-  StreamReader, TRANSPORT_TCP, TRANSPORT_UDP, TransactionLayer, UserAgent, transportForSize, useSha256,
-  type AccountConfig, type Call, type CallConfig, type CallListener, type Registration, type TimerConfig, type Transaction,
+  CALL_ENDED, DEFAULT_CALL_CONFIG, METHOD_INVITE, METHOD_OPTIONS, SipMessage, SipWriter, TRANSPORT_TCP, transportForSize,
+  type AccountConfig, type Call, type CallConfig, type TimerConfig, type Transaction,
 } from "../sip-core/index.ts";
+
+export { MAX_ACCOUNTS };
 
 export interface EndpointOptions {
   platform: Platform;
@@ -35,26 +36,10 @@ export interface EndpointEvent {
   detail: string;
 }
 
-/** Accounts one device registers at most (each costs a Registration and its buffers, allocated at boot). */
-export const MAX_ACCOUNTS = 4;
-/** TCP connections kept at once (to registrar, proxy, a peer); one more closes the oldest. */
-const MAX_CONNECTIONS = 8;
 /** The path MTU assumed for §18.1.1's size rule. */
 const PATH_MTU = 1500;
 
-/** One TCP connection and its stream state, by remote address:port. */
-class Flow {
-  constructor(readonly address: string, readonly port: number, readonly conn: TcpConnection, readonly reader: StreamReader) {}
-}
-
-export class Endpoint implements CallListener {
-  readonly platform: Platform;
-  readonly address: string;
-  port: number;
-  readonly ua: UserAgent;
-  readonly layer: TransactionLayer;
-  readonly transport: SipTransport;
-  readonly registrations: Registration[];
+export class Endpoint extends SipNode {
   readonly events: EndpointEvent[] = [];
   inviteStatus: number;
   /** Hooks for tests and the demo (the door-phone firmware takes these roles on a device). */
@@ -63,65 +48,28 @@ export class Endpoint implements CallListener {
   onDigit: ((call: Call, digit: number) => void) | null = null;
   /** Decides incoming calls when set (else inviteStatus does). */
   onIncomingCall: ((call: Call, msg: SipMessage) => number) | null = null;
-  private socket: UdpSocket | null = null;
-  private server: TcpServer | null = null;
-  private readonly flows: Flow[] = [];
-  private readonly alarm: Alarm;
   protected readonly writer = new SipWriter(1500);
   private counter = 0;
 
   constructor(o: EndpointOptions) {
-    this.platform = o.platform;
-    this.address = o.address;
-    this.port = o.port;
+    super({
+      platform: o.platform, address: o.address, port: o.port, capacity: o.capacity || 32, timers: o.timers || null,
+      accounts: o.accounts || [],
+      calls: Object.assign({}, DEFAULT_CALL_CONFIG, { localAddress: o.address, localPort: o.port, rtpAddress: o.address }, o.calls || {}),
+      callCapacity: o.callCapacity || 2,
+    });
     this.inviteStatus = o.inviteStatus || 486;
-    const self = this;
-    const port = {
-      send(data: Uint8Array, length: number, address: string, p: number, transport: number): number {
-        if (transport === TRANSPORT_TCP) return self.sendTcp(data, length, address, p);
-        return self.socket === null ? -1 : self.socket.send(data, length, address, p);
-      },
-    };
     const accounts = o.accounts || [];
     for (let i = MAX_ACCOUNTS; i < accounts.length; i++) this.log("reg-warn", "account " + accounts[i].user + " ignored: at most " + MAX_ACCOUNTS + " accounts");
-    const calls: CallConfig = Object.assign({}, DEFAULT_CALL_CONFIG, { localAddress: o.address, localPort: o.port, rtpAddress: o.address }, o.calls || {});
-    this.ua = new UserAgent({
-      transactions: { capacity: o.capacity || 32, bufferSize: 1500, timers: o.timers || DEFAULT_TIMERS, retryAfter: 5 },
-      limits: DEFAULT_LIMITS, port, clock: o.platform.clock, random: o.platform.random,
-      log: { write: (level, msg) => this.log((msg.startsWith("call ") ? "call" : "reg") + (level <= 1 ? "-warn" : ""), msg) },
-      accounts, maxAccounts: MAX_ACCOUNTS, calls, callCapacity: o.callCapacity || 2, listener: this,
-      trace: { trace: (kind, detail) => this.log(kind, detail) },
-    });
-    this.layer = this.ua.layer;
-    this.transport = this.ua.transport;
-    this.registrations = this.ua.registrations;
-    this.alarm = o.platform.createAlarm({ onAlarm: () => this.onAlarm() });
-    // A platform with a native SHA-256 (Espruino boards with crypto) serves the digests.
-    if (o.platform.sha256Hex !== undefined) useSha256(o.platform.sha256Hex);
-    this.transport.keepalive = {
-      onPong: (address, port) => {
-        this.log("pong", address + ":" + port);
-        this.ua.onPong(address, port);
-        this.rearm();
-      },
-    };
   }
 
-  /** Calls target (a sip: URI); null when the call could not start. */
-  call(target: string): Call | null {
-    const c = this.ua.calls === null ? null : this.ua.calls.invite(target, this.platform.clock.now());
-    this.rearm();
-    return c;
+  protected note(level: number, msg: string): void {
+    this.log((msg.startsWith("call ") ? "call" : "reg") + (level <= 1 ? "-warn" : ""), msg);
   }
+  protected trace(kind: string, detail: string): void { this.log(kind, detail); }
 
-  hangup(call: Call): void {
-    if (this.ua.calls !== null) this.ua.calls.hangup(call, this.platform.clock.now());
-    this.rearm();
-  }
-
-  answer(call: Call): void {
-    if (this.ua.calls !== null) this.ua.calls.answerCall(call, this.platform.clock.now());
-    this.rearm();
+  protected log(kind: string, detail: string): void {
+    this.events.push({ at: this.platform.clock.now(), kind, detail });
   }
 
   // --- CallListener --------------------------------------------------------------------------
@@ -141,110 +89,6 @@ export class Endpoint implements CallListener {
   onInfoDigit(call: Call, digit: number): void {
     this.log("info-digit", String.fromCharCode(digit));
     if (this.onDigit !== null) this.onDigit(call, digit);
-  }
-
-  /** Registers every account (boot). */
-  registerAll(): void {
-    const now = this.platform.clock.now();
-    for (let i = 0; i < this.registrations.length; i++) this.registrations[i].start(now);
-    this.rearm();
-  }
-
-  /** Unregisters every account (orderly shutdown). */
-  unregisterAll(): void {
-    const now = this.platform.clock.now();
-    for (let i = 0; i < this.registrations.length; i++) this.registrations[i].unregister(now);
-    this.rearm();
-  }
-
-  /** Binds the UDP socket. Returns 0 or a negative HAL error. */
-  open(): number {
-    const s = this.platform.openUdp({
-      port: this.port,
-      address: this.address,
-      onMessage: (data, address, port) => {
-        this.transport.receiveDatagram(data, address, port, this.platform.clock.now());
-        this.rearm();
-      },
-    });
-    if (typeof s === "number") return s;
-    this.socket = s;
-    const server = this.platform.listenTcp({
-      port: this.port,
-      address: this.address,
-      onConnection: (conn) => {
-        const flow = this.addFlow(conn.remoteAddress, conn.remotePort, conn);
-        return { onData: (d: string) => this.onStream(flow, d), onClose: () => this.dropFlow(flow) };
-      },
-    });
-    if (typeof server !== "number") this.server = server;
-    return 0;
-  }
-
-  private addFlow(address: string, port: number, conn: TcpConnection): Flow {
-    if (this.flows.length >= MAX_CONNECTIONS) {
-      const oldest = this.flows.shift() as Flow;
-      oldest.conn.close();
-    }
-    const flow = new Flow(address, port, conn, new StreamReader());
-    this.flows.push(flow);
-    return flow;
-  }
-
-  private dropFlow(flow: Flow): void {
-    const i = this.flows.indexOf(flow);
-    if (i >= 0) this.flows.splice(i, 1);
-  }
-
-  private onStream(flow: Flow, data: string): void {
-    const r = this.transport.receiveStream(flow.reader, data, flow.address, flow.port, TRANSPORT_TCP, this.platform.clock.now());
-    if (r < 0) { flow.conn.close(); this.dropFlow(flow); }
-    this.rearm();
-  }
-
-  /** Sends over the connection to address:port, opening one when there is none. */
-  private sendTcp(data: Uint8Array, length: number, address: string, port: number): number {
-    for (let i = 0; i < this.flows.length; i++) {
-      const f = this.flows[i];
-      if (f.address === address && f.port === port) return f.conn.send(data, length);
-    }
-    let flow: Flow | null = null;
-    const conn = this.platform.connectTcp({
-      address, port,
-      onData: (d) => { if (flow !== null) this.onStream(flow, d); },
-      onClose: () => { if (flow !== null) this.dropFlow(flow); },
-    });
-    if (typeof conn === "number") return conn;
-    flow = this.addFlow(address, port, conn);
-    return conn.send(data, length);
-  }
-
-  /** The bound port (when 0 was asked, the one the platform picked). */
-  boundPort(): number { return this.socket === null ? 0 : this.socket.port; }
-
-  close(): void {
-    this.alarm.cancel();
-    if (this.socket !== null) this.socket.close();
-    this.socket = null;
-    if (this.server !== null) this.server.close();
-    this.server = null;
-    for (let i = 0; i < this.flows.length; i++) this.flows[i].conn.close();
-    this.flows.length = 0;
-  }
-
-  protected log(kind: string, detail: string): void {
-    this.events.push({ at: this.platform.clock.now(), kind, detail });
-  }
-
-  protected rearm(): void {
-    const at = this.ua.nextDeadline();
-    if (at < 0) this.alarm.cancel();
-    else this.alarm.set(at);
-  }
-
-  private onAlarm(): void {
-    this.ua.poll(this.platform.clock.now());
-    this.rearm();
   }
 
   protected token(): string {
@@ -275,7 +119,7 @@ export class Endpoint implements CallListener {
     const n = w.end(null, 0, 0);
     if (n < 0) return null;
     // §18.1.1: near the MTU, TCP; the Via's transport token has the same length either way.
-    const transport = transportForSize(n, PATH_MTU, this.server !== null);
+    const transport = transportForSize(n, PATH_MTU, this.hasTcp());
     if (transport === TRANSPORT_TCP) {
       const t = branchStart - ";branch=".length - local.length - 4;
       w.buf[t] = 84; w.buf[t + 1] = 67; w.buf[t + 2] = 80; // "UDP" → "TCP"

@@ -1,0 +1,238 @@
+// The device's SIP node: the HAL's UDP and TCP sockets under sip-core's UserAgent, one alarm for every timer.
+//
+// Subclasses are the applications (the door phone; the simulator's test endpoint): they override the
+// CallListener methods and add their own deadlines through `extraDeadline`/`pollExtra`.
+import type { Alarm, Platform, TcpConnection, TcpServer, UdpSocket } from "../hal/types.ts";
+import {
+  CALL_ENDED, DEFAULT_LIMITS, DEFAULT_TIMERS, SipTransport, StreamReader, TRANSPORT_TCP, UserAgent, useSha256,
+  type AccountConfig, type Call, type CallConfig, type CallListener, type Registration, type SipMessage, type TimerConfig, type TransactionLayer,
+} from "../sip-core/index.ts";
+
+/** TCP connections kept at once (to registrar, proxy, a peer); one more closes the oldest. */
+export const MAX_CONNECTIONS = 8;
+/** Accounts one device registers at most (each costs a Registration and its buffers, allocated at boot). */
+export const MAX_ACCOUNTS = 4;
+
+export interface SipNodeOptions {
+  platform: Platform;
+  /** Address to bind and to write into Via/Contact. */
+  address: string;
+  port: number;
+  /** Transactions in the pool; the buffer size is the largest message (1500). */
+  capacity: number;
+  timers: TimerConfig | null;
+  accounts: AccountConfig[];
+  /** Calls: identity and policy (null: this node makes no calls) and how many at once in the pool. */
+  calls: CallConfig | null;
+  callCapacity: number;
+}
+
+/** One TCP connection and its stream state, by remote address:port. */
+class Flow {
+  readonly address: string;
+  readonly port: number;
+  readonly conn: TcpConnection;
+  readonly reader: StreamReader;
+  constructor(address: string, port: number, conn: TcpConnection, reader: StreamReader) {
+    this.address = address;
+    this.port = port;
+    this.conn = conn;
+    this.reader = reader;
+  }
+}
+
+export class SipNode implements CallListener {
+  readonly platform: Platform;
+  readonly address: string;
+  port: number;
+  readonly ua: UserAgent;
+  readonly layer: TransactionLayer;
+  readonly transport: SipTransport;
+  readonly registrations: Registration[];
+  protected socket: UdpSocket | null = null;
+  protected server: TcpServer | null = null;
+  private readonly flows: Flow[] = [];
+  private readonly alarm: Alarm;
+
+  constructor(o: SipNodeOptions) {
+    this.platform = o.platform;
+    this.address = o.address;
+    this.port = o.port;
+    const self = this;
+    const port = {
+      send: function (data: Uint8Array, length: number, address: string, p: number, transport: number): number {
+        if (transport === TRANSPORT_TCP) return self.sendTcp(data, length, address, p);
+        return self.socket === null ? -1 : self.socket.send(data, length, address, p);
+      },
+    };
+    this.ua = new UserAgent({
+      transactions: { capacity: o.capacity, bufferSize: 1500, timers: o.timers || DEFAULT_TIMERS, retryAfter: 5 },
+      limits: DEFAULT_LIMITS, port, clock: o.platform.clock, random: o.platform.random,
+      log: { write: function (level: number, msg: string): void { self.note(level, msg); } },
+      accounts: o.accounts, maxAccounts: MAX_ACCOUNTS, calls: o.calls, callCapacity: o.callCapacity, listener: this,
+      trace: { trace: function (kind: string, detail: string): void { self.trace(kind, detail); } },
+    });
+    this.layer = this.ua.layer;
+    this.transport = this.ua.transport;
+    this.registrations = this.ua.registrations;
+    this.alarm = o.platform.createAlarm({ onAlarm: function (): void { self.onAlarm(); } });
+    // A platform with a native SHA-256 (Espruino boards with crypto) serves the digests.
+    if (o.platform.sha256Hex !== undefined) useSha256(o.platform.sha256Hex);
+    this.transport.keepalive = {
+      onPong: function (address: string, p: number): void {
+        self.trace("pong", address + ":" + p);
+        self.ua.onPong(address, p);
+        self.rearm();
+      },
+    };
+  }
+
+  // --- what subclasses override --------------------------------------------------------------
+
+  /** A log line from registrations and calls (level: 0 error … 3 debug). */
+  protected note(level: number, msg: string): void { this.platform.log.write(level, msg); }
+  /** Every request/response/timeout the UA handles (for ladders and tests); nothing by default. */
+  protected trace(kind: string, detail: string): void { void kind; void detail; }
+  /** The application's own next deadline (door relay, media), -1 when none. */
+  protected extraDeadline(): number { return -1; }
+  protected pollExtra(now: number): void { void now; }
+
+  onIncoming(call: Call, msg: SipMessage): number { void call; void msg; return 480; }
+  onCallState(call: Call): void { if (call.state === CALL_ENDED) this.note(2, "call " + call.index + " ended"); }
+  onCallMedia(call: Call): void { void call; }
+  onInfoDigit(call: Call, digit: number): void { void call; void digit; }
+
+  // --- operations ----------------------------------------------------------------------------
+
+  now(): number { return this.platform.clock.now(); }
+
+  /** Calls target (a sip: URI); null when the call could not start. */
+  call(target: string): Call | null {
+    const c = this.ua.calls === null ? null : this.ua.calls.invite(target, this.now());
+    this.rearm();
+    return c;
+  }
+
+  hangup(call: Call): void {
+    if (this.ua.calls !== null) this.ua.calls.hangup(call, this.now());
+    this.rearm();
+  }
+
+  answer(call: Call): void {
+    if (this.ua.calls !== null) this.ua.calls.answerCall(call, this.now());
+    this.rearm();
+  }
+
+  /** Registers every account (boot). */
+  registerAll(): void {
+    const now = this.now();
+    for (let i = 0; i < this.registrations.length; i++) this.registrations[i].start(now);
+    this.rearm();
+  }
+
+  /** Unregisters every account (orderly shutdown). */
+  unregisterAll(): void {
+    const now = this.now();
+    for (let i = 0; i < this.registrations.length; i++) this.registrations[i].unregister(now);
+    this.rearm();
+  }
+
+  /** Binds the UDP socket and listens on TCP. Returns 0 or a negative HAL error. */
+  open(): number {
+    const self = this;
+    const s = this.platform.openUdp({
+      port: this.port,
+      address: this.address,
+      onMessage: function (data: string, address: string, p: number): void {
+        self.transport.receiveDatagram(data, address, p, self.now());
+        self.rearm();
+      },
+    });
+    if (typeof s === "number") return s;
+    this.socket = s;
+    const server = this.platform.listenTcp({
+      port: this.port,
+      address: this.address,
+      onConnection: function (conn: TcpConnection) {
+        const flow = self.addFlow(conn.remoteAddress, conn.remotePort, conn);
+        return {
+          onData: function (d: string): void { self.onStream(flow, d); },
+          onClose: function (): void { self.dropFlow(flow); },
+        };
+      },
+    });
+    if (typeof server !== "number") this.server = server;
+    return 0;
+  }
+
+  private addFlow(address: string, port: number, conn: TcpConnection): Flow {
+    if (this.flows.length >= MAX_CONNECTIONS) {
+      const oldest = this.flows.shift() as Flow;
+      oldest.conn.close();
+    }
+    const flow = new Flow(address, port, conn, new StreamReader());
+    this.flows.push(flow);
+    return flow;
+  }
+
+  private dropFlow(flow: Flow): void {
+    const i = this.flows.indexOf(flow);
+    if (i >= 0) this.flows.splice(i, 1);
+  }
+
+  private onStream(flow: Flow, data: string): void {
+    const r = this.transport.receiveStream(flow.reader, data, flow.address, flow.port, TRANSPORT_TCP, this.now());
+    if (r < 0) { flow.conn.close(); this.dropFlow(flow); }
+    this.rearm();
+  }
+
+  /** Sends over the connection to address:port, opening one when there is none. */
+  protected sendTcp(data: Uint8Array, length: number, address: string, port: number): number {
+    for (let i = 0; i < this.flows.length; i++) {
+      const f = this.flows[i];
+      if (f.address === address && f.port === port) return f.conn.send(data, length);
+    }
+    const self = this;
+    let flow: Flow | null = null;
+    const conn = this.platform.connectTcp({
+      address: address, port: port,
+      onData: function (d: string): void { if (flow !== null) self.onStream(flow, d); },
+      onClose: function (): void { if (flow !== null) self.dropFlow(flow); },
+    });
+    if (typeof conn === "number") return conn;
+    flow = this.addFlow(address, port, conn);
+    return conn.send(data, length);
+  }
+
+  /** The bound port (when 0 was asked, the one the platform picked). */
+  boundPort(): number { return this.socket === null ? 0 : this.socket.port; }
+
+  /** TCP is available (a listening socket): §18.1.1's size rule may switch to it. */
+  hasTcp(): boolean { return this.server !== null; }
+
+  close(): void {
+    this.alarm.cancel();
+    if (this.socket !== null) this.socket.close();
+    this.socket = null;
+    if (this.server !== null) this.server.close();
+    this.server = null;
+    for (let i = 0; i < this.flows.length; i++) this.flows[i].conn.close();
+    this.flows.length = 0;
+  }
+
+  /** Sets the one alarm to the earliest deadline of the stack and the application. */
+  rearm(): void {
+    let at = this.ua.nextDeadline();
+    const x = this.extraDeadline();
+    if (x >= 0 && (at < 0 || x < at)) at = x;
+    if (at < 0) this.alarm.cancel();
+    else this.alarm.set(at);
+  }
+
+  private onAlarm(): void {
+    const now = this.now();
+    this.ua.poll(now);
+    this.pollExtra(now);
+    this.rearm();
+  }
+}
