@@ -274,7 +274,11 @@ export class EspruinoTcpConnection implements TcpConnection {
     if (this.closed) return HAL_ERR_CLOSED;
     if (badLength(data, length)) return HAL_ERR_INVALID;
     if (length === 0) return 0;
-    const s = toBinary(data, length);
+    // E.toString of a whole typed array can share its memory, and net may still hold the string after
+    // write() returns (a queued send) while the stack reuses its buffer: send a copy.
+    const copy = new Uint8Array(length);
+    copy.set(data.subarray(0, length));
+    const s = toBinary(copy, length);
     if (s === undefined) return HAL_ERR_NO_RESOURCES;
     try {
       this.sock.write(s);
