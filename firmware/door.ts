@@ -305,7 +305,7 @@ export class DoorController {
     let s = "";
     for (let i = 0; i < this.auditLen; i++) {
       this.auditEntry(i, e);
-      s += e.at + " " + e.kind + " " + (e.who === "" ? "-" : e.who) + (e.detail === "" ? "" : " " + e.detail) + "\n";
+      s += (e.at / 1000).toFixed(3) + " s " + e.kind + " " + (e.who === "" ? "-" : e.who) + (e.detail === "" ? "" : " " + e.detail) + "\n";
     }
     return s;
   }

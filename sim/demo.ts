@@ -1,11 +1,25 @@
-// The `npm start` demo: the door phone's stack on the virtual network, registering with digest and reaching a phone, as a ladder.
+// The `npm start` demo: the door phone on the virtual network — registration with digest, a visitor's call, the door code, the relay — as a ladder.
 //
-// Until the firmware exists (issue 6) and the demo runs on real sockets (issue 7), this plays what the
-// stack does today: boot, REGISTER / 401 / REGISTER / 200 with a simulated registrar, an OPTIONS ping to
-// the resident's phone, a refresh, and the orderly unregister, on a deterministic virtual clock.
-import { Endpoint } from "./endpoint.ts";
+// Until the demo runs on real sockets (issue 7), this plays the firmware on a deterministic virtual clock:
+// boot, REGISTER / 401 / REGISTER / 200 with a simulated registrar; the visitor presses the button; the
+// door calls the resident's phone, which answers; they talk (RTP both ways); the resident keys 1234#
+// (RFC 4733) and the relay pulses; the resident hangs up; keep-alive and refresh; the orderly unregister.
+import { DEFAULT_DOOR } from "../firmware/door.ts";
+import { DoorPhone, type PhoneConfig } from "../firmware/phone.ts";
+import { DEFAULT_CALL_CONFIG, type AccountConfig } from "../sip-core/index.ts";
 import { Registrar } from "./registrar.ts";
+import { ToneAudio } from "./virtual-audio.ts";
+import { VirtualBoard } from "./virtual-board.ts";
 import { VirtualClock, VirtualNetwork, VirtualPlatform, type CaptureRecord } from "./virtual.ts";
+
+function phoneConfig(address: string, user: string, accounts: AccountConfig[], extra: Partial<PhoneConfig>): PhoneConfig {
+  return Object.assign({
+    address, port: 5060, accounts, callCapacity: 2, transactions: 32, timers: null,
+    calls: Object.assign({}, DEFAULT_CALL_CONFIG, { user, domain: "sip.example.com", localAddress: address, localPort: 5060, rtpAddress: address, answerDelay: 2000 }),
+    door: Object.assign({}, DEFAULT_DOOR, { code: "1234#" }), relayPin: "D4", relayActiveLow: false, buttonPin: "D0",
+    callTargets: [], trusted: [], answerUntrusted: false,
+  }, extra);
+}
 
 const NAMES: Record<string, string> = { "10.0.0.1": "door", "10.0.0.100": "registrar", "10.0.0.2": "phone" };
 const COLUMNS = ["door", "registrar", "phone"];
@@ -43,37 +57,53 @@ export function runDemo(args: string[]): number {
   const verbose = args.indexOf("--verbose") >= 0;
   const clock = new VirtualClock();
   const lines: string[] = [];
+  let rtp = 0;
   const network = new VirtualNetwork({
     clock, seed: 2026, defaults: { latency: 12, jitter: 6 },
-    observer: (r) => { if (r.proto === "udp" && r.fate !== "pending") lines.push(ladderLine(r) + (verbose ? "\n" + r.data : "")); },
+    observer: (r) => {
+      if (r.proto !== "udp" || r.fate === "pending") return;
+      if (r.fromPort !== 5060 || r.toPort !== 5060) { rtp++; return; } // RTP: counted, not drawn
+      lines.push(ladderLine(r) + (verbose ? "\n" + r.data : ""));
+    },
   });
   const registrar = new Registrar({
     platform: new VirtualPlatform({ network, address: "10.0.0.100" }), address: "10.0.0.100", port: 5060,
     realm: "sip.example.com", users: { "1001": "front-door-secret" }, maxExpires: 120,
   });
-  const phone = new Endpoint({ platform: new VirtualPlatform({ network, address: "10.0.0.2" }), address: "10.0.0.2", port: 5060 });
-  const door = new Endpoint({
-    platform: new VirtualPlatform({ network, address: "10.0.0.1" }), address: "10.0.0.1", port: 5060,
-    accounts: [{
-      user: "1001", authUser: "", password: "front-door-secret", domain: "sip.example.com", registrar: "10.0.0.100",
-      registrarPort: 5060, expires: 120, instanceId: "urn:uuid:2f6c4b2a-4d9e-4b6f-9a1e-0c3b7d5e8f21",
-      localAddress: "10.0.0.1", localPort: 5060, backoffBase: 30, backoffMax: 1800, keepalive: 28,
-    }],
-  });
+  const doorBoard = new VirtualBoard(clock, new ToneAudio({ frequencies: 440 }));
+  const door = new DoorPhone(new VirtualPlatform({ network, address: "10.0.0.1" }), doorBoard, phoneConfig("10.0.0.1", "1001", [{
+    user: "1001", authUser: "", password: "front-door-secret", domain: "sip.example.com", registrar: "10.0.0.100",
+    registrarPort: 5060, expires: 120, instanceId: "urn:uuid:2f6c4b2a-4d9e-4b6f-9a1e-0c3b7d5e8f21",
+    localAddress: "10.0.0.1", localPort: 5060, backoffBase: 30, backoffMax: 1800, keepalive: 28,
+  }], { callTargets: ["sip:resident@10.0.0.2:5060"] }));
+  const phone = new DoorPhone(new VirtualPlatform({ network, address: "10.0.0.2" }), new VirtualBoard(clock, new ToneAudio({ frequencies: 1000 })),
+    phoneConfig("10.0.0.2", "resident", [], { door: DEFAULT_DOOR, relayPin: "D5", buttonPin: "", trusted: ["10.0.0.1"] }));
   if (registrar.open() !== 0 || phone.open() !== 0 || door.open() !== 0) { console.error("demo: could not open sockets"); return 1; }
 
-  console.log("doorsip demo: the door (10.0.0.1) registers with a registrar (10.0.0.100, digest) and pings the resident's phone (10.0.0.2)");
+  console.log("doorsip demo: the door (10.0.0.1) registers with a registrar (10.0.0.100, digest); a visitor presses the button;");
+  console.log("the door calls the resident's phone (10.0.0.2), which answers and keys 1234# (RFC 4733): the relay opens the door.");
   console.log("virtual network: 12 ms latency, 6 ms jitter; virtual time, seeded: every run is the same\n");
   console.log(`   time s  ${COLUMNS.map((c, i) => (i === COLUMNS.length - 1 ? c : c.padEnd(WIDTH))).join("")}  Call-ID`);
   door.registerAll();
   clock.advance(2000);
-  door.sendRequest("OPTIONS", "sip:resident@10.0.0.2", "10.0.0.2", 5060);
-  clock.advance(70000); // a keep-alive or two and the refresh at half the 120 s grant
+  doorBoard.pressButton("D0", 300);
+  clock.advance(6000); // rings 2 s, then the call is up and audio flows
+  for (const d of "1234#") phone.sessions[0].sendDigit(d.charCodeAt(0), 120);
+  clock.advance(4000);
+  const call = phone.ua.calls !== null ? phone.ua.calls.calls[0] : null;
+  if (call !== null && call.live()) phone.hangup(call);
+  const media = door.sessions[0];
+  const sent = media.packetsSent;
+  const received = media.packetsReceived;
+  clock.advance(60000); // keep-alive and the refresh at half the 120 s grant
   door.unregisterAll();
   clock.advance(6000); // past Timer K, so every transaction has ended
   for (const l of lines) console.log(l);
   const reg = door.registrations[0];
-  console.log(`\nregistration: ${reg.stateName()} (last status ${reg.lastStatus} ${reg.lastReason}); registrar bindings: ${registrar.bindings.length}`);
+  const relay = doorBoard.transitions("D4").map((t) => (t.on ? "on" : "off") + " at " + (t.at / 1000).toFixed(3) + " s").join(", ");
+  console.log(`\ncall: RTP ${sent} packets sent and ${received} received by the door (${rtp} RTP datagrams in all); digits received ${door.rtpDigits}`);
+  console.log(`door relay: ${relay || "never opened"}; audit: ${door.door.auditText().trim().split("\n").join(" | ")}`);
+  console.log(`registration: ${reg.stateName()} (last status ${reg.lastStatus} ${reg.lastReason}); registrar bindings: ${registrar.bindings.length}`);
   console.log(`transactions: ${door.layer.stats.created} created, ${door.layer.active} still live; datagrams: ${network.stats.sent} sent, ${network.stats.lost} lost`);
-  return reg.stateName() === "unregistered" && registrar.bindings.length === 0 ? 0 : 1;
+  return reg.stateName() === "unregistered" && registrar.bindings.length === 0 && door.door.opens === 1 ? 0 : 1;
 }

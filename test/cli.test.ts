@@ -172,19 +172,21 @@ describe("command line errors", () => {
 });
 
 describe("demo (npm start)", () => {
-  it("plays registration with digest, an OPTIONS ping, keep-alive, refresh and unregister as a ladder; exit 0", () => {
+  it("plays registration with digest, a button call answered by the resident, the code opening the door, keep-alive, refresh and unregister; exit 0", () => {
     const r = run(["demo"]);
     expect(r.status).toBe(0);
     expect(r.stderr).toBe("");
     const ladder = r.stdout.split("\n").filter((l) => /^\s+\d+\.\d{3}  \|/.test(l)).map((l) => l.replace(/[-|<> ]+/g, " ").trim().split(" ").slice(1).join(" "));
     // Time, then the arrow's label, then the short Call-ID: the story in order.
     const labels = ladder.map((l) => l.replace(/ [0-9a-z]{6,8}$/, ""));
-    expect(labels.slice(0, 6)).toEqual(["REGISTER", "401 Unauthorized", "REGISTER", "200 OK", "OPTIONS", "200 OK"]);
+    expect(labels.slice(0, 10)).toEqual(["REGISTER", "401 Unauthorized", "REGISTER", "200 OK", "INVITE", "180 Ringing", "200 OK", "ACK", "BYE", "200 OK"]);
     expect(labels).toContain("ping");
     expect(labels).toContain("pong");
     expect(labels.slice(-2)).toEqual(["REGISTER", "200 OK"]);
     expect(r.stdout).toContain("registration: unregistered (last status 200 OK); registrar bindings: 0");
     expect(r.stdout).toContain("0 still live");
+    expect(r.stdout).toMatch(/digits received 5\n/);
+    expect(r.stdout).toMatch(/door relay: on at (\d+\.\d+) s, off at \d+\.\d+ s; audit: \d+\.\d{3} s open sip:resident@10\.0\.0\.2:5060 code/);
     // Deterministic: a second run prints the same thing.
     expect(run(["demo"]).stdout).toBe(r.stdout);
   });

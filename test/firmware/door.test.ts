@@ -318,15 +318,15 @@ describe("DoorController: audit ring", () => {
     expect(t.door.auditEntry(4, e)).toBe(false);
     expect(t.door.auditEntry(-1, e)).toBe(false);
     expect(e.at).toBe(-1);
-    expect(t.door.auditText()).toBe("200 open who2 r2\n300 open who3 r3\n400 open who4 r4\n500 open who5 r5\n");
+    expect(t.door.auditText()).toBe("0.200 s open who2 r2\n0.300 s open who3 r3\n0.400 s open who4 r4\n0.500 s open who5 r5\n");
   });
 
   it("a one-entry ring keeps only the last", () => {
     const t = setup({ auditSize: 1, maxWrongCodes: 2, lockoutSeconds: 10 });
     t.keys("1#");
     t.keys("2#"); // wrong, lockout
-    expect(t.door.auditText()).toBe("1000 lockout alice 10 s\n");
+    expect(t.door.auditText()).toBe("1.000 s lockout alice 10 s\n");
     t.clock.advance(10_000);
-    expect(t.door.auditText()).toBe("11000 unlock -\n");
+    expect(t.door.auditText()).toBe("11.000 s unlock -\n");
   });
 });
