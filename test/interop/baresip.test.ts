@@ -45,7 +45,6 @@ describe("baresip calls the door", () => {
   it("the door answers (180, then 200 after 500 ms), baresip keys 1234# as RFC 4733 events, the relay pulses; audio both ways; tshark-clean", async () => {
     const { door, audio, baresip, relay } = await setup(4);
     const capture = await startCapture(DOOR_PORT + 4);
-    await sleep(300);
     const since = baresip.events.length;
     await baresip.dial(`sip:door@127.0.0.1:${DOOR_PORT + 4}`);
     await baresip.waitEvent("CALL_ESTABLISHED", 5000, since);
@@ -88,7 +87,6 @@ describe("the door calls baresip", () => {
   it("button press: baresip auto-answers, RTP flows both ways, the door hangs up with BYE", async () => {
     const { door, baresip } = await setup(5);
     const capture = await startCapture(DOOR_PORT + 5);
-    await sleep(300);
     const since = baresip.events.length;
     const call = door.buttonPressed();
     expect(call).not.toBe(null);

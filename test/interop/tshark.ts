@@ -46,7 +46,9 @@ export function startCapture(port: number, timeoutMs = 10000): Promise<Capture> 
       stderr += d;
       if (!before.includes("Capturing on") && stderr.includes("Capturing on")) {
         clearTimeout(timer);
-        resolve({
+        // "Capturing on" comes before dumpcap really sees packets: the first 20–80 ms were missing in
+        // runs, so the capture counts as started a little later.
+        setTimeout(() => resolve({
           async stop() {
             if (child.exitCode === null && child.signalCode === null) {
               // Let the kernel hand the last datagrams to dumpcap before stopping it.
@@ -58,7 +60,7 @@ export function startCapture(port: number, timeoutMs = 10000): Promise<Capture> 
             }
             return pcap;
           },
-        });
+        }), 300);
       }
     });
     void exited.then((code) => {
