@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import * as core from "../sip-core/index.ts";
+import { DEFAULT_DOOR } from "../firmware/door.ts";
 
 const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
 
@@ -25,4 +26,24 @@ describe("README limits", () => {
       expect(readme).toContain("| `" + key + "` | " + value + " |");
     }
   });
+});
+
+describe("README configuration reference", () => {
+  /** The `| key | default | meaning |` rows of the table under `### title`. */
+  function table(title: string): Map<string, string> {
+    const start = readme.indexOf("### " + title + "\n");
+    expect(start, "README has ### " + title).toBeGreaterThanOrEqual(0);
+    const end = readme.indexOf("\n#", start + 4);
+    const rows = new Map<string, string>();
+    for (const m of readme.slice(start, end).matchAll(/^\| `(\w+)` \| `([^`]*)` \| [^|]+ \|$/gm)) rows.set(m[1], m[2]);
+    return rows;
+  }
+  const cases: [string, object][] = [["CallConfig", core.DEFAULT_CALL_CONFIG], ["DoorConfig", DEFAULT_DOOR], ["AccountConfig", core.DEFAULT_ACCOUNT]];
+  for (const [title, defaults] of cases) {
+    it(title + ": every key is documented with its default, and nothing else", () => {
+      const rows = table(title);
+      expect([...rows.keys()].sort()).toEqual(Object.keys(defaults).sort());
+      for (const [key, value] of Object.entries(defaults)) expect(rows.get(key), key).toBe(String(value));
+    });
+  }
 });
