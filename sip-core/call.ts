@@ -12,7 +12,7 @@ import {
   AudioAnswer, SDP_INACTIVE, SDP_SENDRECV, SdpSession, mirrorDirection, negotiateAudio, parseSdp,
   writeSdp, writeSdpAnswer, type SdpAudioParams,
 } from "./sdp.ts";
-import { TRANSPORT_TCP, TRANSPORT_UDP, type Transaction } from "./transaction.ts";
+import { TRANSPORT_TCP, TRANSPORT_UDP, TS_PROCEEDING, type Transaction } from "./transaction.ts";
 import type { TransactionLayer } from "./transactions.ts";
 import { SCHEME_SIP, SCHEME_SIPS, SipUri, parseUri } from "./uri.ts";
 import { SipWriter, writeResponseHead } from "./writer.ts";
@@ -499,7 +499,9 @@ export class CallManager {
   hangup(c: Call, now: number): void {
     switch (c.state) {
       case CALL_CALLING:
-        c.cancelPending = true; // a CANCEL may go only once a provisional came
+        // A CANCEL may go once any provisional came (a 100 included: the transaction is Proceeding).
+        if (c.inviteTx !== null && c.inviteTx.generation === c.inviteGen && c.inviteTx.state === TS_PROCEEDING) { this.sendCancel(c, now); return; }
+        c.cancelPending = true;
         if (c.giveUpAt < 0) c.giveUpAt = now + 64 * this.layer.timers.t1;
         return;
       case CALL_RINGING: this.sendCancel(c, now); return;
@@ -577,7 +579,7 @@ export class CallManager {
   private onInviteResponse(c: Call, tx: Transaction, msg: SipMessage, now: number): void {
     const s = msg.status;
     if (s < 200) {
-      if (s === 100) return;
+      if (s === 100) { if (c.cancelPending) this.sendCancel(c, now); return; }
       if (msg.to.tagStart >= 0 && c.dialog.state === DLG_NONE) {
         const d = c.dialog;
         d.localCseq = c.inviteCseq;
@@ -703,7 +705,7 @@ export class CallManager {
     if (tx === null || tx.generation !== c.inviteGen) { this.end(c, 0, "INVITE transaction gone"); return; }
     const w = this.w.reset();
     if (msg !== null) writeResponseHead(w, msg, 200, "OK", c.dialog.localTag);
-    else if (!this.rewriteHead(w, tx)) { this.end(c, 0, "could not re-read the INVITE"); return; }
+    else if (!this.rewriteHead(w, tx, c.dialog.localTag)) { this.end(c, 0, "could not re-read the INVITE"); return; }
     this.writeContact(w);
     w.str("Allow: ").str(ALLOW).str("\r\nSupported: \r\nServer: doorsip\r\n");
     if (this.writeOurSdp(c, !c.offerInAnswer) < 0) { this.end(c, 500, "SDP does not fit"); return; }
@@ -722,30 +724,39 @@ export class CallManager {
   }
 
   /**
-   * The response head again when the INVITE is no longer at hand (a delayed answer): the
-   * transaction kept the last response it sent (100 or 180), whose head is what a 200 needs.
+   * The response head again when the INVITE is no longer at hand (a delayed answer, CANCEL, ring
+   * timeout): the transaction keeps the last response it sent (the 100 it prepared, or our 180),
+   * whose Via, From, To, Call-ID and CSeq are what a final response needs. Writes "SIP/2.0 200 OK"
+   * (16 bytes, the caller may replace it) and those lines, leaving out Content-Length, Contact and
+   * Timestamp, and adds our tag to a To without one (the 100's).
    */
-  private rewriteHead(w: SipWriter, tx: Transaction): boolean {
+  private rewriteHead(w: SipWriter, tx: Transaction, toTag: string): boolean {
     const b = tx.buffer;
-    let p = 0;
-    while (p < tx.length && b[p] !== 10) p++; // skip the status line
+    const len = tx.length;
+    let q = 0;
+    while (q < len && b[q] !== 10) q++; // skip the status line
+    q++;
+    if (q >= len) return false;
     w.str("SIP/2.0 200 OK\r\n");
-    const start = p + 1;
-    // Copy header lines up to the blank line, leaving out Content-Length and Contact (rewritten).
-    let q = start;
-    while (q < tx.length) {
+    while (q < len) {
       let e = q;
-      while (e < tx.length && b[e] !== 10) e++;
-      if (e - q <= 1) break; // blank line
+      while (e < len && b[e] !== 10) e++;
+      if (e - q <= 1) break; // the blank line
       const c0 = b[q] | 0x20;
-      const isLength = c0 === 99 && (b[q + 1] | 0x20) === 111 && (b[q + 8] | 0x20) === 108; // Content-Length
-      const isContact = c0 === 99 && (b[q + 1] | 0x20) === 111 && (b[q + 7] === 58); // "Contact:"
-      const isTrying = c0 === 116 && (b[q + 1] | 0x20) === 105; // Timestamp (100 only)
-      if (!isLength && !isContact && !isTrying) for (let i = q; i <= e && i < tx.length; i++) w.byte(b[i]);
+      const c1 = b[q + 1] | 0x20;
+      const isContentLength = c0 === 99 && c1 === 111 && b[q + 7] === 45; // "Content-"
+      const isContact = c0 === 99 && c1 === 111 && b[q + 7] === 58; // "Contact:"
+      const isTimestamp = c0 === 116 && c1 === 105; // "Timestamp:"
+      const isTo = c0 === 116 && b[q + 1] === 111 && b[q + 2] === 58; // "To:"
+      if (isTo && !hasTag(b, q, e)) {
+        for (let i = q; i < e - 1; i++) w.byte(b[i]); // without the CR LF
+        w.str(";tag=").str(toTag).crlf();
+      } else if (!isContentLength && !isContact && !isTimestamp) {
+        for (let i = q; i <= e; i++) w.byte(b[i]);
+      }
       q = e + 1;
     }
-    if (tx.status === 100) return false; // the 100 has no To tag: only a 180 head will do
-    return true;
+    return !w.overflow;
   }
 
   /** The application answers an incoming call (answerDelay -1). */
@@ -838,7 +849,7 @@ export class CallManager {
     const tx = c.inviteTx;
     if (tx === null || tx.generation !== c.inviteGen) return;
     const h = this.w2.reset();
-    if (!this.rewriteHead(h, tx)) return;
+    if (!this.rewriteHead(h, tx, c.dialog.localTag)) return;
     // rewriteHead wrote "SIP/2.0 200 OK\r\n" (16 bytes) then the head: copy it under the right status line.
     const w = this.w.reset();
     w.str("SIP/2.0 ").num(status).byte(32).str(reasonPhrase(status)).crlf();
@@ -989,6 +1000,14 @@ export class CallManager {
       if (c.state === CALL_ACTIVE || c.state === CALL_CONNECTING) this.sendBye(c, now, "maximum call duration");
     }
   }
+}
+
+/** The header line b[s, e) has a ";tag=" parameter. */
+function hasTag(b: Uint8Array, s: number, e: number): boolean {
+  for (let i = s; i + 4 < e; i++) {
+    if (b[i] === 59 && (b[i + 1] | 0x20) === 116 && (b[i + 2] | 0x20) === 97 && (b[i + 3] | 0x20) === 103 && b[i + 4] === 61) return true;
+  }
+  return false;
 }
 
 /** Reason phrases of the final statuses a call sends on its own. */

@@ -278,3 +278,44 @@ describe("outgoing and incoming calls between two stacks", () => {
   });
 
 });
+
+describe("answering without a 180 and several calls at once", () => {
+  it("ringing off and a delayed answer: the transaction's 100 at 200 ms, then the 200 (with our To tag) at the answer delay", () => {
+    const { clock, network, a } = world({ b: { ringing: false, answerDelay: 1000 } });
+    const call = a.call(B_URI) as Call;
+    clock.advance(1500);
+    expect(ladder(network)).toEqual(["A>B INVITE", "B>A 100 Trying", "B>A 200 OK", "A>B ACK"]);
+    const ok = network.capture().find((r) => r.data.startsWith("SIP/2.0 200"))!;
+    expect(ok.data).toMatch(/^To: <sip:resident@10\.0\.0\.2:5060>;tag=\w+\r$/m);
+    expect(ok.data).not.toMatch(/Timestamp/);
+    expect(ok.time).toBe(1010);
+    expect(call.state).toBe(CALL_ACTIVE);
+  });
+
+  it("ringing off and CANCEL: the 487 carries a To tag too", () => {
+    const { clock, network, a } = world({ b: { ringing: false, answerDelay: -1 } });
+    const call = a.call(B_URI) as Call;
+    clock.advance(500);
+    a.hangup(call);
+    clock.advance(500);
+    const r487 = network.capture().find((r) => r.data.startsWith("SIP/2.0 487"))!;
+    expect(r487.data).toMatch(/^To: <sip:resident@10\.0\.0\.2:5060>;tag=\w+\r$/m);
+    expect(ladder(network).slice(-3)).toEqual(["B>A 200 OK", "B>A 487 Request Terminated", "A>B ACK"]);
+  });
+
+  it("maxCalls 2: two callers are answered at once; a third finds the pool full and gets 486", () => {
+    const { clock, network, b } = world({ b: { maxCalls: 2, answerDelay: 0 } });
+    const callers = ["10.0.0.3", "10.0.0.4", "10.0.0.5"].map((addr) => {
+      const e = new Endpoint({ platform: new VirtualPlatform({ network, address: addr }), address: addr, port: 5060 });
+      expect(e.open()).toBe(0);
+      return e;
+    });
+    const calls = callers.map((e) => e.call(B_URI) as Call);
+    clock.advance(500);
+    expect(calls.map((c) => c.state)).toEqual([CALL_ACTIVE, CALL_ACTIVE, CALL_FREE]);
+    expect(callers[2].events.filter((e) => e.kind === "call-state").at(-1)!.detail).toContain("ended 486");
+    expect(b.ua.calls!.liveCount()).toBe(2);
+    const ports = b.ua.calls!.calls.map((c) => c.mediaPort);
+    expect(ports).toEqual([50000, 50002]);
+  });
+});
