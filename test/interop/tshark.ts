@@ -26,7 +26,7 @@ function read(pcap: string, ports: number[], filter: string): string[] {
 
 /**
  * Captures UDP on `lo` for the given port (either direction) into a fresh pcap. Resolves once tshark
- * says "Capturing on", so nothing sent afterwards is missed.
+ * says "Capture started.", so nothing sent afterwards is missed.
  */
 export function startCapture(port: number, timeoutMs = 10000): Promise<Capture> {
   const dir = mkdtempSync(join(tmpdir(), "doorsip-pcap-"));
@@ -44,10 +44,10 @@ export function startCapture(port: number, timeoutMs = 10000): Promise<Capture> 
     child.stderr.on("data", (d: string) => {
       const before = stderr;
       stderr += d;
-      if (!before.includes("Capturing on") && stderr.includes("Capturing on")) {
+      // Packets are recorded only from "Capture started." on ("Capturing on" comes 20 ms to much longer
+      // before it under load: captures missed their first messages).
+      if (!before.includes("Capture started") && stderr.includes("Capture started")) {
         clearTimeout(timer);
-        // "Capturing on" comes before dumpcap really sees packets: the first 20–80 ms were missing in
-        // runs, so the capture counts as started a little later.
         setTimeout(() => resolve({
           async stop() {
             if (child.exitCode === null && child.signalCode === null) {
@@ -60,11 +60,11 @@ export function startCapture(port: number, timeoutMs = 10000): Promise<Capture> 
             }
             return pcap;
           },
-        }), 300);
+        }), 50);
       }
     });
     void exited.then((code) => {
-      if (!stderr.includes("Capturing on")) { clearTimeout(timer); reject(new Error("tshark exited (" + code + "): " + stderr)); }
+      if (!stderr.includes("Capture started")) { clearTimeout(timer); reject(new Error("tshark exited (" + code + "): " + stderr)); }
     });
   });
 }
