@@ -25,6 +25,9 @@ const MAX_BEHIND = 5;
  * all lost is over (RFC 4733 leaves this to the receiver; the sender updates every packet time).
  */
 const EVENT_TIMEOUT_TICKS = 4;
+/** G.711 encodings of a zero sample (ITU-T G.711 tables: μ-law 0xFF, A-law 0xD5). */
+const ULAW_SILENCE = 0xff;
+const ALAW_SILENCE = 0xd5;
 /** Ticks between attempts to reopen a socket the platform closed (Espruino prints each failed bind). */
 const REOPEN_TICKS = 50;
 
@@ -495,9 +498,15 @@ export class MediaSession {
     }
     let got = this.audio !== null ? this.audio.read(this.mic, 0, n) : 0;
     if (!(got > 0)) got = 0;
-    if (got < n) this.mic.fill(0, got, n);
-    if (this.payloadType === PCMA) alawEncode(this.mic, 0, n, this.payloadBuf, 0);
-    else ulawEncode(this.mic, 0, n, this.payloadBuf, 0);
+    if (got === 0) {
+      // Nothing captured: the silence byte, filled natively (encoding 160 zero samples costs ~1.8 ms of a
+      // 20 ms tick on the interpreter).
+      this.payloadBuf.fill(this.payloadType === PCMA ? ALAW_SILENCE : ULAW_SILENCE, 0, n);
+    } else {
+      if (got < n) this.mic.fill(0, got, n);
+      if (this.payloadType === PCMA) alawEncode(this.mic, 0, n, this.payloadBuf, 0);
+      else ulawEncode(this.mic, 0, n, this.payloadBuf, 0);
+    }
     s.nextFrame(n);
     this.transmit(n);
   }

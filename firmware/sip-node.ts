@@ -217,7 +217,7 @@ export class SipNode implements CallListener {
     if (this.server !== null) this.server.close();
     this.server = null;
     for (let i = 0; i < this.flows.length; i++) this.flows[i].conn.close();
-    this.flows.length = 0;
+    this.flows.splice(0, this.flows.length); // Espruino refuses assignments to an array's length
   }
 
   /** Sets the one alarm to the earliest deadline of the stack and the application. */

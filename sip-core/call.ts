@@ -684,11 +684,11 @@ export class CallManager {
       return;
     }
     const cfg = this.config;
+    this.listener.onCallState(c);
     if (cfg.ringing && cfg.answerDelay !== 0) this.sendProvisional(c, msg, now);
     if (cfg.ringTimeout > 0) c.ringAt = now + cfg.ringTimeout * 1000;
     if (cfg.answerDelay === 0) this.answerWith(c, msg, now);
     else if (cfg.answerDelay > 0) c.answerAt = now + cfg.answerDelay;
-    this.listener.onCallState(c);
   }
 
   private sendProvisional(c: Call, msg: SipMessage, now: number): void {

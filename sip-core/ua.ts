@@ -15,6 +15,10 @@ import { SipWriter, writeResponseHead } from "./writer.ts";
 
 export const UA_ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
 
+// Module-level, not a field: on Espruino 2v29 a derived class (TokenCursor extends ListWalker) cannot be
+// constructed while another class's super() call is running (the door phone's super() builds this UA).
+const requireTokens = new TokenCursor();
+
 export interface UaClock {
   now(): number;
 }
@@ -73,7 +77,6 @@ export class UserAgent implements TransactionUser {
   private readonly clock: UaClock;
   private readonly trace: UaTrace | null;
   private readonly w: SipWriter;
-  private readonly tokens = new TokenCursor();
   private counter = 0;
   private readonly random: RandomSource;
 
@@ -143,7 +146,7 @@ export class UserAgent implements TransactionUser {
     if (status === 420) {
       // Unsupported lists every option of Require (§8.2.2.3).
       w.str("Unsupported: ");
-      const t = this.tokens.begin(msg, HDR_REQUIRE);
+      const t = requireTokens.begin(msg, HDR_REQUIRE);
       let first = true;
       while (t.next()) {
         if (!first) w.str(", ");
@@ -176,7 +179,7 @@ export class UserAgent implements TransactionUser {
       this.answer(tx, msg, 416, "Unsupported URI Scheme", now);
       return;
     }
-    if (m !== METHOD_CANCEL && msg.findHeader(HDR_REQUIRE) >= 0 && this.tokens.begin(msg, HDR_REQUIRE).next()) {
+    if (m !== METHOD_CANCEL && msg.findHeader(HDR_REQUIRE) >= 0 && requireTokens.begin(msg, HDR_REQUIRE).next()) {
       s.badExtension++;
       this.answer(tx, msg, 420, "Bad Extension", now);
       return;

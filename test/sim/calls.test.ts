@@ -257,12 +257,13 @@ describe("outgoing and incoming calls between two stacks", () => {
     expect(network.capture().filter((r) => r.data.startsWith("INVITE")).map((r) => r.time)).toEqual([0, 500, 1500, 3500, 7500, 15500, 31500]);
   });
 
-  it("answerDelay 0 answers at once; the call is active after one round trip", () => {
-    const { clock, network, a } = world({ b: { answerDelay: 0 } });
+  it("answerDelay 0 answers at once; the call is active after one round trip; the callee hears incoming, connecting, active", () => {
+    const { clock, network, a, b, states } = world({ b: { answerDelay: 0 } });
     const call = a.call(B_URI) as Call;
     clock.advance(100);
     expect(ladder(network)).toEqual(["A>B INVITE", "B>A 200 OK", "A>B ACK"]);
     expect(call.state).toBe(CALL_ACTIVE);
+    expect(states(b)).toEqual(["incoming", "connecting", "active"]);
   });
 
   it("incoming calls wait for answer() when answerDelay is -1", () => {
