@@ -234,6 +234,22 @@ describe("the door answers a scripted caller", () => {
   });
 });
 
+describe("strict routing", () => {
+  it("a Record-Route without lr: the BYE's Request-URI is that route, and the remote target ends the Route list (§12.2.1.1)", () => {
+    const { clock, door, peer } = world();
+    const proxy = new RawPeer(peer.platform.network, "10.0.0.5", 5060);
+    peer.send(inviteText({ extra: ["Record-Route: <sip:10.0.0.5>", "Record-Route: <sip:10.0.0.6;lr>"] }), "10.0.0.1", 5060);
+    clock.advance(50);
+    peer.send(ackText(tagOf(peer.responses(200)[0])), "10.0.0.1", 5060);
+    clock.advance(50);
+    door.hangup(door.ua.calls!.calls[0]);
+    clock.advance(50);
+    const bye = proxy.requests("BYE")[0].text;
+    expect(startLine(bye)).toBe("BYE sip:10.0.0.5 SIP/2.0");
+    expect(bye.match(/^Route: .*$/gm)).toEqual(["Route: <sip:10.0.0.6;lr>", `Route: <sip:resident@${PEER}:5060>`]);
+  });
+});
+
 describe("the door calls a scripted callee", () => {
   function uac() {
     const w = world();
