@@ -30,7 +30,7 @@ import { pathToFileURL } from "node:url";
 import * as esbuild from "esbuild";
 import { bundleDevice, root } from "../../build.mjs";
 import { checkBundle, formatOffence } from "../../scripts/espruino-gate.mjs";
-import { espruinoPath } from "./espruino-run.mjs";
+import { checks, espruinoPath, spawnDevice } from "./espruino-run.mjs";
 
 const bin = espruinoPath("test:device:call");
 
@@ -43,15 +43,7 @@ const TIMEOUT_MS = 50000;
 const CALL_ACTIVE = 5;
 const CALL_ENDED = 8;
 
-let passed = 0;
-let failed = 0;
-function check(name, ok, detail) {
-  if (ok) passed++;
-  else {
-    failed++;
-    console.log("FAIL " + name + (detail !== undefined && detail !== "" ? ": " + detail : ""));
-  }
-}
+const { check, failures, finish } = checks("device call");
 const figures = [];
 function figure(name, value) {
   figures.push([name, value]);
@@ -238,13 +230,11 @@ print("@@READY");
   const poke = () => {
     for (let i = waiters.length - 1; i >= 0; i--) if (waiters[i].pred()) waiters.splice(i, 1)[0].resolve(true);
   };
-  let exited = null;
-  let stdout = "";
   const deadline = Date.now() + TIMEOUT_MS;
   /** Waits until pred() holds (true) or ms pass / the interpreter exits / the deadline comes (false). */
   const until = (pred, ms) => new Promise((resolve) => {
-    if (pred() || exited !== null) return resolve(pred());
-    const w = { pred: () => pred() || exited !== null, resolve: () => resolve(pred()) };
+    if (pred() || dev.exit() !== null) return resolve(pred());
+    const w = { pred: () => pred() || dev.exit() !== null, resolve: () => resolve(pred()) };
     waiters.push(w);
     setTimeout(() => {
       const i = waiters.indexOf(w);
@@ -255,31 +245,14 @@ print("@@READY");
   const pollTimer = setInterval(poke, 20); // Node-side state (calls, sessions) changes without device output
   cleanups.push(() => clearInterval(pollTimer));
 
-  // stdin is a pipe left open: with /dev/null the Linux build's input thread reads EOF as characters (getch()
-  // returns an uninitialised byte when read() returns 0), which fill the console FIFO ("FIFO_FULL").
-  child = spawn(bin, ["run.js"], { cwd: dir, stdio: ["pipe", "pipe", "pipe"] });
-  child.stdout.setEncoding("latin1");
-  child.stderr.setEncoding("latin1");
-  let pending = "";
-  child.stdout.on("data", (data) => {
-    stdout += data;
-    pending += data;
-    let nl;
-    while ((nl = pending.indexOf("\n")) >= 0) {
-      const line = pending.slice(0, nl).replace(/\r$/, "");
-      pending = pending.slice(nl + 1);
-      const m = /@@(\w+) ?(.*)$/.exec(line);
-      if (m) lines.push([m[1], m[2], performance.now()]);
-    }
-    poke();
-  });
-  child.stderr.on("data", (data) => (stdout += data));
-  const exitPromise = new Promise((resolve) => child.on("exit", (code, signal) => { exited = { code, signal }; poke(); resolve(); }));
+  const dev = spawnDevice(bin, dir, (kind, rest) => lines.push([kind, rest, performance.now()]), () => poke());
+  child = dev.child;
+  const exitPromise = dev.exited;
   const all = (kind) => lines.filter((l) => l[0] === kind);
   const last = (kind) => { const a = all(kind); return a.length ? a[a.length - 1] : null; };
 
   const ready = await until(() => last("READY") !== null, 15000);
-  check("device starts and reports ready", ready, stdout.slice(-2000));
+  check("device starts and reports ready", ready, dev.output().slice(-2000));
   const construct = all("CONSTRUCT").map((l) => l[1]);
   check("new DoorPhone(EspruinoPlatform, EspruinoBoard, config) on the interpreter", construct[0] === "ok",
     (construct[0] || "(not reported)") + (construct.length > 1 ? " — the rest ran on the test's work-around (" + construct[1] + ")" : ""));
@@ -511,10 +484,10 @@ print("@@READY");
 
   // 6. Done: the device closes the phone and its control socket; with nothing left, the interpreter exits.
   command("quit");
-  await until(() => exited !== null, 5000);
+  await until(() => dev.exit() !== null, 5000);
   check("device prints @@END after phone.close()", last("END") !== null);
-  check("interpreter exits after phone.close() (nothing left running)", exited !== null && exited.code === 0, JSON.stringify(exited));
-  if (exited === null) child.kill("SIGKILL");
+  check("interpreter exits after phone.close() (nothing left running)", dev.exit() !== null && dev.exit().code === 0, JSON.stringify(dev.exit()));
+  if (dev.exit() === null) child.kill("SIGKILL");
   await Promise.race([exitPromise, sleep(2000)]);
   figure("interpreter error flags at the end (E.getErrorFlags)", last("FLAGS") ? last("FLAGS")[1] : "(not reported)");
   const closeLine = (last("CLOSE") || ["", "(not reported)"])[1];
@@ -524,10 +497,10 @@ print("@@READY");
   if (sip !== null) figure("device time per SIP datagram received (all calls)", (sip.sip * 1000 / Math.max(1, sip.sipN)).toFixed(2) + " ms × " + sip.sipN);
   const kinds = last("STATS") ? JSON.parse(last("STATS")[1]).sipKinds : {};
   for (const k of Object.keys(kinds)) if (kinds[k][1] > 0) figure("device time per " + k + " received: mean / max", (kinds[k][0] / kinds[k][1]).toFixed(2) + " / " + kinds[k][2].toFixed(2) + " ms × " + kinds[k][1]);
-  const unexpected = stdout.split("\n").filter((l) => !l.includes("@@") && /Uncaught|Error|ERROR|FIFO_FULL/.test(l));
+  const unexpected = dev.output().split("\n").filter((l) => !l.includes("@@") && /Uncaught|Error|ERROR|FIFO_FULL/.test(l));
   check("no other errors on the interpreter", unexpected.length === 0, unexpected.join(" | "));
-  if (failed > 0 || process.env.DOORSIP_VERBOSE) {
-    console.log("--- interpreter output ---\n" + (process.env.DOORSIP_VERBOSE ? stdout : stdout.slice(-4000)));
+  if (failures() > 0 || process.env.DOORSIP_VERBOSE) {
+    console.log("--- interpreter output ---\n" + (process.env.DOORSIP_VERBOSE ? dev.output() : dev.output().slice(-4000)));
     console.log("--- Node endpoint log ---\n" + logLines.slice(-40).join("\n") + "\n" + ep.events.slice(-30).map((e) => e.at.toFixed(0) + " " + e.kind + " " + e.detail).join("\n"));
   }
 } catch (e) {
@@ -538,5 +511,4 @@ print("@@READY");
   rmSync(dir, { recursive: true, force: true });
 }
 for (const [name, value] of figures) console.log("  " + name + ": " + value);
-console.log(`device call: ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+finish();

@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { binaryLiteral, espruinoPath, runOnEspruino } from "./espruino-run.mjs";
+import { binaryLiteral, checks, espruinoPath, runOnEspruino } from "./espruino-run.mjs";
 import { bundleDevice } from "../../build.mjs";
 import { checkBundle, formatOffence } from "../../scripts/espruino-gate.mjs";
 
@@ -22,15 +22,7 @@ const sipCore = new URL("../../sip-core/", import.meta.url).pathname;
 const nodeHash = (alg, s) => createHash(alg).update(Buffer.from(s, "latin1")).digest("hex");
 
 
-let passed = 0;
-let failed = 0;
-function check(name, ok, detail) {
-  if (ok) passed++;
-  else {
-    failed++;
-    console.log("FAIL " + name + (detail ? ": " + detail : ""));
-  }
-}
+const { check, finish } = checks("device digest");
 
 // name -> [expression evaluated on the device, expected value]
 const cases = [];
@@ -143,5 +135,4 @@ print("@@END");
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+finish();

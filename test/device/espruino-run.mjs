@@ -1,5 +1,5 @@
 // Runs a script on Espruino's Linux interpreter (path in ESPRUINO) with modules required as on a board.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,4 +41,58 @@ export function runOnEspruino(bin, modules, script, timeoutMs = 300000) {
  * interpreter reads exactly the bytes it holds whatever the script file's encoding. */
 export function binaryLiteral(t) {
   return '"' + t.replace(/[^\x20-\x7e]|["\\]/g, (ch) => "\\x" + ch.charCodeAt(0).toString(16).padStart(2, "0")) + '"';
+}
+
+/**
+ * Named checks with a tally: check(name, ok, detail) prints "FAIL name: detail" when ok is false;
+ * finish() prints "<label>: N passed, M failed" and exits 1 on a failure.
+ */
+export function checks(label) {
+  let passed = 0;
+  let failed = 0;
+  return {
+    check(name, ok, detail) {
+      if (ok) passed++;
+      else {
+        failed++;
+        console.log("FAIL " + name + (detail !== undefined && detail !== "" ? ": " + detail : ""));
+      }
+    },
+    failures: () => failed,
+    finish() {
+      console.log(`${label}: ${passed} passed, ${failed} failed`);
+      process.exit(failed === 0 ? 0 : 1);
+    },
+  };
+}
+
+/**
+ * Starts `run.js` in dir on the interpreter, stdin a pipe left open (with /dev/null the Linux build's input
+ * thread reads EOF as characters: getch() returns an uninitialised byte when read() returns 0, which fill the
+ * console FIFO). Each output line "@@KIND rest" calls onDirective(kind, rest), then onOutput() runs after
+ * every chunk. Returns the child, output() (everything printed, stdout and stderr), exited (a promise of
+ * {code, signal}) and exit() (that value once known, else null).
+ */
+export function spawnDevice(bin, dir, onDirective, onOutput) {
+  const child = spawn(bin, ["run.js"], { cwd: dir, stdio: ["pipe", "pipe", "pipe"] });
+  let out = "";
+  let pending = "";
+  let exit = null;
+  child.stdout.setEncoding("latin1");
+  child.stderr.setEncoding("latin1");
+  child.stdout.on("data", (d) => {
+    out += d;
+    pending += d;
+    let nl;
+    while ((nl = pending.indexOf("\n")) >= 0) {
+      const line = pending.slice(0, nl).replace(/\r$/, "");
+      pending = pending.slice(nl + 1);
+      const m = /@@(\w+) ?(.*)$/.exec(line);
+      if (m) onDirective(m[1], m[2]);
+    }
+    onOutput();
+  });
+  child.stderr.on("data", (d) => { out += d; });
+  const exited = new Promise((resolve) => child.on("exit", (code, signal) => { exit = { code, signal }; onOutput(); resolve(exit); }));
+  return { child, output: () => out, exited, exit: () => exit };
 }

@@ -9,7 +9,6 @@
 //
 // Negative control: DOORSIP_RECV_BUFFER=0 creates the sockets with Espruino's default receive buffer,
 // and the echoes of 529 bytes and more then fail, cut to 528 bytes.
-import { spawn } from "node:child_process";
 import * as dgram from "node:dgram";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as net from "node:net";
@@ -17,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundleDevice } from "../../build.mjs";
 import { checkBundle, formatOffence } from "../../scripts/espruino-gate.mjs";
-import { espruinoPath } from "./espruino-run.mjs";
+import { checks, espruinoPath, spawnDevice } from "./espruino-run.mjs";
 
 const bin = espruinoPath("test:device:udp");
 
@@ -26,15 +25,7 @@ const TIMEOUT_MS = 30000;
 /** Datagram sizes the peer sends and expects echoed: around the 528-byte default limit, and a full Ethernet payload. */
 const SIZES = [1, 100, 527, 528, 529, 1000, 1400, 1472];
 
-let passed = 0;
-let failed = 0;
-function check(name, ok, detail) {
-  if (ok) passed++;
-  else {
-    failed++;
-    console.log("FAIL " + name + (detail ? ": " + detail : ""));
-  }
-}
+const { check, failures, finish } = checks("device udp");
 
 /** Bytes of a test datagram: a pattern that differs per size and covers every byte value. */
 function pattern(size, salt) {
@@ -163,32 +154,16 @@ if (typeof srv === "number") fail("listenTcp", srv); else print("@@TCPPORT " + s
   const poke = () => {
     for (let i = waiters.length - 1; i >= 0; i--) if (waiters[i].pred()) waiters.splice(i, 1)[0].resolve();
   };
-  let stdout = "";
   let bye = false;
-  let exited = null;
-  child = spawn(bin, ["run.js"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
-  child.stdout.setEncoding("latin1");
-  child.stderr.setEncoding("latin1");
-  let pending = "";
-  child.stdout.on("data", (d) => {
-    stdout += d;
-    pending += d;
-    let nl;
-    while ((nl = pending.indexOf("\n")) >= 0) {
-      const line = pending.slice(0, nl);
-      pending = pending.slice(nl + 1);
-      const m = /@@(\w+) ?([^\r\n]*)/.exec(line);
-      if (!m) continue;
-      if (m[1] === "OK") results.push([true, m[2]]);
-      else if (m[1] === "FAIL") results.push([false, m[2]]);
-      else if (m[1] === "PORT") devicePort = Number(m[2]);
-      else if (m[1] === "TCPPORT") tcpPort = Number(m[2]);
-      else if (m[1] === "BYE") bye = true;
-    }
-    poke();
-  });
-  child.stderr.on("data", (d) => (stdout += d));
-  const exitPromise = new Promise((resolve) => child.on("exit", (code, signal) => { exited = { code, signal }; poke(); resolve(); }));
+  const dev = spawnDevice(bin, dir, (kind, rest) => {
+    if (kind === "OK") results.push([true, rest]);
+    else if (kind === "FAIL") results.push([false, rest]);
+    else if (kind === "PORT") devicePort = Number(rest);
+    else if (kind === "TCPPORT") tcpPort = Number(rest);
+    else if (kind === "BYE") bye = true;
+  }, () => poke());
+  child = dev.child;
+  const exitPromise = dev.exited;
 
   const inbox = [];
   peer.on("message", (msg, rinfo) => {
@@ -197,7 +172,7 @@ if (typeof srv === "number") fail("listenTcp", srv); else print("@@TCPPORT " + s
   });
   const deadline = Date.now() + TIMEOUT_MS;
   const timeout = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-  const within = (pred, ms) => Promise.race([waitFor(() => pred() || exited !== null), timeout(Math.min(ms, Math.max(0, deadline - Date.now())))]).then(() => pred());
+  const within = (pred, ms) => Promise.race([waitFor(() => pred() || dev.exit() !== null), timeout(Math.min(ms, Math.max(0, deadline - Date.now())))]).then(() => pred());
 
   // Device → peer: 256 byte values and 1,400 bytes, from the port the device reported.
   const gotFirst = await within(() => inbox.length >= 2 && devicePort > 0, 10000);
@@ -241,18 +216,18 @@ if (typeof srv === "number") fail("listenTcp", srv); else print("@@TCPPORT " + s
   // Done: the device closes its socket and, with nothing left to wait for, exits.
   await timeout(400); // let the device's own timed checks finish
   if (devicePort > 0) peer.send("bye", devicePort, HOST);
-  await within(() => bye && exited !== null, 10000);
+  await within(() => bye && dev.exit() !== null, 10000);
   check("device closed its socket on request", bye);
-  check("interpreter exits when nothing is left", exited !== null && exited.code === 0, JSON.stringify(exited));
-  if (exited === null) child.kill("SIGKILL");
+  check("interpreter exits when nothing is left", dev.exit() !== null && dev.exit().code === 0, JSON.stringify(dev.exit()));
+  if (dev.exit() === null) child.kill("SIGKILL");
   await Promise.race([exitPromise, timeout(2000)]);
 
   for (const [ok, text] of results) check("device: " + text.split(" ").slice(0, 12).join(" "), ok, text);
   const expectedDeviceChecks = new Set([...script.matchAll(/(?:expect|ok)\("([^"]+)"/g)].map((m) => m[1])).size;
   check("every device check reported", results.length === expectedDeviceChecks, results.length + " of " + expectedDeviceChecks);
-  if (failed > 0 || /Uncaught|Error/.test(stdout.replace(/ERROR: Socket bind failed|ERROR: Connect failed \(err 111\)/g, ""))) {
-    console.log("--- interpreter output ---\n" + stdout.slice(-4000));
-    if (failed === 0) check("no uncaught errors on the interpreter", false);
+  if (failures() > 0 || /Uncaught|Error/.test(dev.output().replace(/ERROR: Socket bind failed|ERROR: Connect failed \(err 111\)/g, ""))) {
+    console.log("--- interpreter output ---\n" + dev.output().slice(-4000));
+    if (failures() === 0) check("no uncaught errors on the interpreter", false);
   }
 } catch (e) {
   check("test harness", false, e && e.stack ? e.stack : String(e));
@@ -261,5 +236,4 @@ if (typeof srv === "number") fail("listenTcp", srv); else print("@@TCPPORT " + s
   for (const f of cleanups) try { f(); } catch {}
   rmSync(dir, { recursive: true, force: true });
 }
-console.log(`device udp: ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+finish();
