@@ -19,7 +19,6 @@
 // cannot construct a derived class while super() runs a base constructor, and `array.length = 0` throws.
 // Should construction fail again, the device program goes on with a work-around, so the calls are still
 // tested and measured while the construction check fails.
-import { spawn } from "node:child_process";
 import * as dgram from "node:dgram";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as net from "node:net";
