@@ -154,3 +154,35 @@ export interface Board {
   openInput(options: DigitalInputOptions): DigitalInput | number;
   openAudio(options: AudioOptions): AudioDevice | number;
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Storage: small named files (the configuration, the door audit). Espruino: the Storage module in flash;
+// the simulator: files in a folder.
+
+export interface Storage {
+  /** The file's contents as a (binary) string, or null when there is none. */
+  read(name: string): string | null;
+  /** Replaces the file. Returns 0, or a negative HAL error (HAL_ERR_NO_RESOURCES when full). */
+  write(name: string, data: string): number;
+  erase(name: string): void;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The IP network link (Wi-Fi or Ethernet): brought up at boot, watched for loss.
+
+export interface NetworkOptions {
+  /** Wi-Fi credentials (ignored by wired links and the simulator). */
+  ssid: string;
+  password: string;
+  /** The link is up with this address (again after a loss). */
+  onUp: (address: string) => void;
+  /** The link went down (the stack re-registers when it is back). */
+  onDown: () => void;
+}
+
+export interface NetworkLink {
+  /** Starts connecting; onUp/onDown report. Returns 0 or a negative HAL error. */
+  connect(options: NetworkOptions): number;
+  /** The current address, "" while down. */
+  address(): string;
+}
