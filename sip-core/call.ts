@@ -79,9 +79,22 @@ export const DEFAULT_CALL_CONFIG: CallConfig = {
   ringTimeout: 30, maxDuration: 300, answerDelay: 0, ringing: true, maxCalls: 1, maxRedirects: 3,
 };
 
+// What CallListener.onIncoming decides (besides a final status ≥ 300 that refuses the call).
+/** Take the call: ring, then answer after the configured answerDelay. */
+export const INCOMING_ANSWER = 0;
+/** Take the call and ring until the application calls answerCall (or the ring timeout: 480). */
+export const INCOMING_RING = 1;
+/** Drop the INVITE without any answer (a scanner learns nothing). */
+export const INCOMING_DROP = -1;
+
+/** Writes the WWW-Authenticate header line of a 401 the application asked for (digest for direct calls). */
+export interface ChallengeWriter {
+  writeChallenge(w: SipWriter): void;
+}
+
 /** What the application hears. Callbacks must not throw. */
 export interface CallListener {
-  /** A new INVITE: return 0 to take it (ring, answer per config) or a final status ≥ 300 to refuse it. */
+  /** A new INVITE: INCOMING_ANSWER, INCOMING_RING, INCOMING_DROP, or a final status ≥ 300 (401: challenged). */
   onIncoming(call: Call, msg: SipMessage): number;
   /** The call's state changed (read call.state, call.endStatus, call.endReason). */
   onCallState(call: Call): void;
@@ -143,6 +156,8 @@ export class Call {
   redirectsFollowed = 0;
   cancelPending = false;
   byeAfterAnswer = false;
+  /** The ring timeout ended it (an outgoing call nobody answered: a plan moves on). */
+  ringExpired = false;
   ackBranch = "";
   // Transactions (handles with the generation they had).
   inviteTx: Transaction | null = null;
@@ -188,7 +203,7 @@ export class Call {
     this.targetPort = 5060;
     this.targetTransport = TRANSPORT_UDP;
     this.inviteCseq = this.redirectCount = this.redirectsFollowed = 0;
-    this.cancelPending = this.byeAfterAnswer = this.awaitingAck = this.offerInAnswer = false;
+    this.cancelPending = this.byeAfterAnswer = this.awaitingAck = this.offerInAnswer = this.ringExpired = false;
     this.inviteTx = this.byeTx = null;
     this.inviteGen = this.byeGen = -1;
     this.ringAt = this.answerAt = this.endAt = this.ackDeadline = this.retransmitAt = this.giveUpAt = -1;
@@ -216,6 +231,8 @@ export class CallManager {
   contactAddress: string;
   contactPort: number;
   lastError = 0;
+  /** Writes the challenge of a 401 the listener returns (null: a 401 goes without one). */
+  challenger: ChallengeWriter | null = null;
   private readonly layer: TransactionLayer;
   private readonly random: RandomSource;
   private readonly listener: CallListener;
@@ -639,6 +656,7 @@ export class CallManager {
     if (status === 405 || status === 415) w.str("Allow: ").str(ALLOW).crlf();
     if (status === 415) w.str("Accept: application/sdp, application/dtmf-relay, application/dtmf\r\n");
     if (status === 500) w.str("Retry-After: ").num((this.random.u32() >>> 0) % 10).crlf();
+    if (status === 401 && this.challenger !== null) this.challenger.writeChallenge(w);
     w.str("Server: doorsip\r\n");
     const n = w.end(null, 0, 0);
     if (n > 0) this.layer.respond(tx, w.buf, n, status, now);
@@ -652,17 +670,13 @@ export class CallManager {
     return negotiateAudio(this.sdp, this.config.codecs, this.answer) ? 0 : 488;
   }
 
-  /** A new INVITE (no To tag). */
+  /**
+   * A new INVITE (no To tag). The application's policy speaks first (a refused or dropped caller learns
+   * nothing else, not even that we are busy); then capacity (486) and the offer (488/415/400).
+   */
   private onNewInvite(tx: Transaction, msg: SipMessage, now: number): void {
-    if (this.liveCount() >= this.config.maxCalls) { this.respond(tx, msg, 486, "Busy Here", this.token(), now); return; }
-    const offer = this.readOffer(msg);
-    if (offer !== 0) {
-      this.respond(tx, msg, offer, offer === 488 ? "Not Acceptable Here" : offer === 415 ? "Unsupported Media Type" : "Bad Request (SDP)", this.token(), now);
-      return;
-    }
     const c = this.allocate(now);
     if (c === null) { this.respond(tx, msg, 486, "Busy Here", this.token(), now); return; }
-    const hasOffer = msg.bodyEnd > msg.bodyStart;
     const r = c.dialog.fromRequest(msg, this.token());
     if (r < 0) {
       c.reset();
@@ -670,25 +684,37 @@ export class CallManager {
       return;
     }
     c.outgoing = false;
+    c.peer = msg.from.decodeUri() ? msg.src.substring(msg.from.uri.start, msg.from.uri.end) : "";
+    c.state = CALL_INCOMING;
+    const verdict = this.listener.onIncoming(c, msg);
+    if (verdict === INCOMING_DROP || verdict >= 300) {
+      // Refused by policy: the slot goes back silently (the application decided, it needs no event).
+      const tag = c.dialog.localTag;
+      c.reset();
+      if (verdict === INCOMING_DROP) this.layer.terminate(tx); // no answer at all, not even 100 Trying
+      else this.respond(tx, msg, verdict, reasonPhrase(verdict), tag, now);
+      return;
+    }
+    const offer = this.liveCount() > this.config.maxCalls ? 486 : this.readOffer(msg);
+    if (offer !== 0) {
+      this.respond(tx, msg, offer, reasonPhrase(offer), c.dialog.localTag, now);
+      c.reset();
+      return;
+    }
+    const hasOffer = msg.bodyEnd > msg.bodyStart;
     c.inviteTx = tx;
     c.inviteGen = tx.generation;
     tx.owner = c.serial;
-    c.peer = msg.from.decodeUri() ? msg.src.substring(msg.from.uri.start, msg.from.uri.end) : "";
     c.offerInAnswer = !hasOffer;
     if (hasOffer) this.setMedia(c, this.sdp, this.answer.direction);
-    c.state = CALL_INCOMING;
-    const verdict = this.listener.onIncoming(c, msg);
-    if (verdict >= 300) {
-      this.respond(tx, msg, verdict, reasonPhrase(verdict), c.dialog.localTag, now);
-      this.end(c, verdict, "refused");
-      return;
-    }
     const cfg = this.config;
     this.listener.onCallState(c);
-    if (cfg.ringing && cfg.answerDelay !== 0) this.sendProvisional(c, msg, now);
+    // INCOMING_RING: ring until the application answers; else the configured answer delay.
+    const delay = verdict === INCOMING_RING ? -1 : cfg.answerDelay;
+    if (cfg.ringing && delay !== 0) this.sendProvisional(c, msg, now);
     if (cfg.ringTimeout > 0) c.ringAt = now + cfg.ringTimeout * 1000;
-    if (cfg.answerDelay === 0) this.answerWith(c, msg, now);
-    else if (cfg.answerDelay > 0) c.answerAt = now + cfg.answerDelay;
+    if (delay === 0) this.answerWith(c, msg, now);
+    else if (delay > 0) c.answerAt = now + delay;
   }
 
   private sendProvisional(c: Call, msg: SipMessage, now: number): void {
@@ -979,6 +1005,7 @@ export class CallManager {
       }
       if (c.state === CALL_CALLING || c.state === CALL_RINGING) {
         this.note(LOG_INFO, c, "ring timeout");
+        c.ringExpired = true;
         this.hangup(c, now);
       }
     }
@@ -1013,7 +1040,10 @@ function hasTag(b: Uint8Array, s: number, e: number): boolean {
 /** Reason phrases of the final statuses a call sends on its own. */
 function reasonPhrase(status: number): string {
   switch (status) {
+    case 400: return "Bad Request (SDP)";
+    case 401: return "Unauthorized";
     case 403: return "Forbidden";
+    case 415: return "Unsupported Media Type";
     case 404: return "Not Found";
     case 480: return "Temporarily Unavailable";
     case 486: return "Busy Here";

@@ -19,6 +19,7 @@ export * from "./md5.ts";
 export * from "./sha256.ts";
 export * from "./digest.ts";
 export * from "./auth.ts";
+export * from "./auth-server.ts";
 export * from "./sdp.ts";
 export * from "./rtp.ts";
 export * from "./g711.ts";

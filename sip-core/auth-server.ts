@@ -1,0 +1,104 @@
+// RFC 3261 §22.4 / RFC 7616 digest as a UAS: the 401 challenge for direct calls and the check of the credentials that answer it.
+import { HDR_AUTHORIZATION } from "./constants.ts";
+import { AuthParams, parseAuthParams } from "./auth-header.ts";
+import type { RandomSource } from "./auth.ts";
+import { DIGEST_MD5, digestAlgorithm, digestResponse } from "./digest.ts";
+import type { SipMessage } from "./message.ts";
+import { spanEquals } from "./scan.ts";
+import type { SipWriter } from "./writer.ts";
+
+/** Nonces remembered at once; an older one is forgotten (its caller is challenged again). */
+const NONCES = 4;
+/** A nonce is good this long, ms. */
+const NONCE_LIFE = 60000;
+
+const params = new AuthParams();
+
+/**
+ * One set of credentials (user, password, realm) guarding direct calls. Nonces are random, kept in a
+ * small ring with their issue time, and each answers at most one request per nonce count: a replayed
+ * Authorization (same nonce and nc) is refused. MD5 with qop=auth.
+ */
+export class DigestServer {
+  readonly user: string;
+  readonly password: string;
+  readonly realm: string;
+  private readonly random: RandomSource;
+  private readonly nonces: string[] = [];
+  private readonly issuedAt: number[] = [];
+  private readonly lastNc: number[] = [];
+  private next = 0;
+  /** Time for issuing (the owner sets it before writeChallenge: writers get no clock). */
+  now = 0;
+  /** Credentials checked and refused. */
+  refused = 0;
+
+  constructor(user: string, password: string, realm: string, random: RandomSource) {
+    this.user = user;
+    this.password = password;
+    this.realm = realm;
+    this.random = random;
+    for (let i = 0; i < NONCES; i++) { this.nonces.push(""); this.issuedAt.push(0); this.lastNc.push(0); }
+  }
+
+  /** Writes a WWW-Authenticate line with a fresh nonce. */
+  writeChallenge(w: SipWriter): void {
+    const i = this.next;
+    this.next = (i + 1) % NONCES;
+    const nonce = (this.random.u32() >>> 0).toString(36) + (this.random.u32() >>> 0).toString(36) + (this.random.u32() >>> 0).toString(36);
+    this.nonces[i] = nonce;
+    this.issuedAt[i] = this.now;
+    this.lastNc[i] = 0;
+    w.str("WWW-Authenticate: Digest realm=\"").str(this.realm).str("\", nonce=\"").str(nonce)
+      .str("\", algorithm=MD5, qop=\"auth\"\r\n");
+  }
+
+  /**
+   * True when msg carries an Authorization for our user and realm, answering one of our live nonces
+   * with the right digest for its method and uri (and a nonce count above the last one used).
+   */
+  verify(msg: SipMessage, now: number): boolean {
+    const src = msg.src;
+    for (let h = msg.findHeader(HDR_AUTHORIZATION); h >= 0; h = msg.nextHeader(HDR_AUTHORIZATION, h)) {
+      const a = params;
+      if (parseAuthParams(src, msg.headerValueStart(h), msg.headerValueEnd(h), a) < 0 || !a.digest) continue;
+      if (a.nonceStart < 0 || a.responseStart < 0 || a.uriStart < 0 || a.usernameStart < 0) continue;
+      if (a.text(a.usernameStart, a.usernameEnd) !== this.user || a.text(a.realmStart, a.realmEnd) !== this.realm) continue;
+      const alg = a.algorithmStart < 0 ? DIGEST_MD5 : digestAlgorithm(src, a.algorithmStart, a.algorithmEnd);
+      if (alg !== DIGEST_MD5) continue;
+      const nonce = a.text(a.nonceStart, a.nonceEnd);
+      let k = -1;
+      for (let i = 0; i < NONCES; i++) if (this.nonces[i] !== "" && this.nonces[i] === nonce) k = i;
+      if (k < 0 || now - this.issuedAt[k] > NONCE_LIFE) continue;
+      const qop = a.qopStart >= 0 ? a.text(a.qopStart, a.qopEnd) : "";
+      if (qop !== "auth") continue;
+      const nc = a.ncStart >= 0 ? parseHex(src, a.ncStart, a.ncEnd) : -1;
+      if (nc <= this.lastNc[k]) continue; // a replay
+      const expected = digestResponse({
+        algorithm: DIGEST_MD5, username: this.user, realm: this.realm, password: this.password,
+        method: msg.cseqMethodStart >= 0 ? src.substring(msg.cseqMethodStart, msg.cseqMethodEnd) : "INVITE",
+        uri: a.text(a.uriStart, a.uriEnd), nonce, cnonce: a.cnonceStart >= 0 ? a.text(a.cnonceStart, a.cnonceEnd) : "",
+        nc, qop, body: "",
+      });
+      if (spanEquals(src, a.responseStart, a.responseEnd, expected)) {
+        this.lastNc[k] = nc;
+        return true;
+      }
+    }
+    this.refused++;
+    return false;
+  }
+}
+
+/** An 8-hex-digit nonce count; -1 when malformed. */
+function parseHex(src: string, s: number, e: number): number {
+  if (e - s !== 8) return -1;
+  let v = 0;
+  for (let i = s; i < e; i++) {
+    const c = src.charCodeAt(i) | 0x20;
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+    if (d < 0) return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
