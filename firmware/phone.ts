@@ -1,37 +1,16 @@
-// The door-phone application: SIP node, one RTP session per call slot, the door relay and the call button, over the HAL.
+// The door-phone application: SIP node, one RTP session per call slot, the door relay, buttons with call plans, trust policy, status LED and diagnostics, over the HAL.
 import type { AudioDevice, Board, DigitalInput, DigitalOutput, Platform } from "../hal/types.ts";
 import {
-  CALL_ACTIVE, CALL_ENDED, type AccountConfig, type Call, type CallConfig, type SipMessage, type TimerConfig,
+  CALL_ACTIVE, CALL_CALLING, CALL_CANCELLING, CALL_CONNECTING, CALL_ENDED, CALL_INCOMING, CALL_RINGING, DigestServer,
+  INCOMING_ANSWER, INCOMING_DROP, INCOMING_RING, REG_BACKOFF, REG_FAILED, REG_REGISTERED, type Call, type CallConfig, type SipMessage,
 } from "../sip-core/index.ts";
-import { DoorController, type DoorConfig } from "./door.ts";
+import { DoorController } from "./door.ts";
 import { MediaSession, type MediaParams } from "./media.ts";
+import { PlanRunner } from "./plan.ts";
+import { REFUSE_DROP, type ButtonConfig, type PhoneConfig } from "./phone-config.ts";
 import { SipNode } from "./sip-node.ts";
 
-export interface PhoneConfig {
-  address: string;
-  port: number;
-  accounts: AccountConfig[];
-  calls: CallConfig;
-  /** Call slots (each has its RTP session, allocated at boot). */
-  callCapacity: number;
-  transactions: number;
-  timers: TimerConfig | null;
-  door: DoorConfig;
-  relayPin: number | string;
-  relayActiveLow: boolean;
-  /** The call button ("" for none); pressed = low (to ground, pull-up). */
-  buttonPin: number | string;
-  /** What a button press calls (the first target; the plan is the firmware's job). */
-  callTargets: string[];
-  /**
-   * Callers whose calls are authorised to open the door: "user@host" matches the From URI's
-   * user and host, "host" the From host or the address the INVITE came from. Outgoing calls to
-   * callTargets are authorised.
-   */
-  trusted: string[];
-  /** Answer callers who are not trusted (they can talk, the door never opens); else 403. */
-  answerUntrusted: boolean;
-}
+export type { PhoneConfig };
 
 /** Per-slot media parameters, reused. */
 function paramsOf(c: Call, out: MediaParams): MediaParams {
@@ -44,39 +23,105 @@ function paramsOf(c: Call, out: MediaParams): MediaParams {
   return out;
 }
 
+// Status LED patterns: half-period in ms, 0 steady on, -1 steady off.
+const LED_OFF = -1;
+const LED_ON = 0;
+const LED_CALLING = 250;
+const LED_IN_CALL = 1000;
+const LED_ERROR = 100;
+
+// Trace kinds.
+const TRACE_KINDS = ["in", "out", "timeout", "ack", "stray", "other"];
+
+/** What the trust policy and the UA counted. */
+export class PhoneCounters {
+  accepted = 0;
+  refused = 0;
+  dropped = 0;
+  challenged = 0;
+  buttonPresses = 0;
+}
+
+/** An entry per SIP event, the newest traceSize kept (diagnostics; the strings are the UA's own). */
+class TraceRing {
+  private readonly at: number[] = [];
+  private readonly kind: Uint8Array;
+  private readonly detail: string[] = [];
+  private next = 0;
+  private count = 0;
+  private readonly size: number;
+  constructor(size: number) {
+    this.size = size;
+    this.kind = new Uint8Array(size > 0 ? size : 1);
+    for (let i = 0; i < size; i++) { this.at.push(0); this.detail.push(""); }
+  }
+  add(now: number, kind: number, detail: string): void {
+    if (this.size === 0) return;
+    this.at[this.next] = now;
+    this.kind[this.next] = kind;
+    this.detail[this.next] = detail;
+    this.next = (this.next + 1) % this.size;
+    if (this.count < this.size) this.count++;
+  }
+  text(): string {
+    let s = "";
+    for (let i = 0; i < this.count; i++) {
+      const k = (this.next - this.count + i + this.size) % this.size;
+      s += (this.at[k] / 1000).toFixed(3) + " " + TRACE_KINDS[this.kind[k]] + " " + this.detail[k] + "\n";
+    }
+    return s;
+  }
+}
+
 export class DoorPhone extends SipNode {
   readonly config: PhoneConfig;
   readonly door: DoorController;
   readonly sessions: MediaSession[] = [];
   readonly relay: DigitalOutput | null;
-  readonly button: DigitalInput | null = null;
+  readonly buttons: (DigitalInput | null)[] = [];
+  readonly led: DigitalOutput | null = null;
   readonly audio: AudioDevice | null;
+  readonly plan: PlanRunner;
+  readonly counters = new PhoneCounters();
+  /** Digest for direct calls (trust.challengeUser set), else null. */
+  readonly digest: DigestServer | null = null;
   /** Digits received per source (tests and diagnostics). */
   rtpDigits = 0;
   infoDigits = 0;
   private readonly params: MediaParams = { localPort: 0, remoteAddress: "", remotePort: 0, payload: 0, telephoneEvent: -1, direction: 0 };
+  private readonly traceRing: TraceRing;
+  private ledAt = -1;
+  private ledOn = false;
 
   constructor(platform: Platform, board: Board, config: PhoneConfig) {
     super({
       platform: platform, address: config.address, port: config.port, capacity: config.transactions, timers: config.timers,
-      accounts: config.accounts, calls: config.calls, callCapacity: config.callCapacity,
+      accounts: config.accounts, calls: callConfigOf(config), callCapacity: config.callCapacity,
     });
     this.config = config;
+    platform.log.level = config.logLevel;
+    this.traceRing = new TraceRing(config.traceSize);
     const self = this;
+    this.plan = new PlanRunner(this);
     const relay = board.openOutput({ pin: config.relayPin, activeLow: config.relayActiveLow });
     this.relay = typeof relay === "number" ? null : relay;
     if (this.relay === null) this.note(0, "door relay on pin " + config.relayPin + " unavailable (" + relay + ")");
     this.door = new DoorController(config.door, this.relay !== null ? this.relay : NO_RELAY);
+    if (this.door.configError !== "") this.note(1, "door code: " + this.door.configError + "; DTMF opening is off");
     const audio = board.openAudio({ sampleRate: 8000 });
     this.audio = typeof audio === "number" ? null : audio;
     for (let i = 0; i < config.callCapacity; i++) this.sessions.push(this.makeSession(i));
-    if (config.buttonPin !== "") {
-      const b = board.openInput({
-        pin: config.buttonPin, activeLow: true, debounce: 50,
-        onChange: function (on: boolean): void { if (on) self.buttonPressed(); },
-      });
-      this.button = typeof b === "number" ? null : b;
+    for (let i = 0; i < config.buttons.length; i++) this.buttons.push(this.openButton(board, config.buttons[i]));
+    if (config.statusLed !== "") {
+      const led = board.openOutput({ pin: config.statusLed, activeLow: config.ledActiveLow });
+      this.led = typeof led === "number" ? null : led;
     }
+    const t = config.trust;
+    if (t.challengeUser !== "") {
+      this.digest = new DigestServer(t.challengeUser, t.challengePassword, t.challengeRealm, platform.random);
+      if (this.ua.calls !== null) this.ua.calls.challenger = this.digest;
+    }
+    void self;
   }
 
   private makeSession(i: number): MediaSession {
@@ -85,6 +130,50 @@ export class DoorPhone extends SipNode {
       platform: this.platform, audio: this.audio,
       onDigit: function (digit: number): void { self.rtpDigits++; self.digit(i, digit); },
     });
+  }
+
+  private openButton(board: Board, b: ButtonConfig): DigitalInput | null {
+    const self = this;
+    const input = board.openInput({
+      pin: b.pin, activeLow: true, debounce: 50,
+      onChange: function (on: boolean): void { if (on) self.press(b); },
+    });
+    if (typeof input === "number") { this.note(0, "button on pin " + b.pin + " unavailable (" + input + ")"); return null; }
+    return input;
+  }
+
+  private liveCalls(): number { return this.ua.calls === null ? 0 : this.ua.calls.liveCount(); }
+
+  /**
+   * A button press: answers an incoming call that rings; during a call hangs up (when configured) or is
+   * ignored; when idle starts the button's plan.
+   */
+  press(b: ButtonConfig): void {
+    this.counters.buttonPresses++;
+    const calls = this.ua.calls;
+    if (calls === null) return;
+    for (let i = 0; i < calls.calls.length; i++) {
+      const c = calls.calls[i];
+      if (c.state === CALL_INCOMING) { this.answer(c); return; }
+    }
+    if (this.liveCalls() > 0 || this.plan.running()) {
+      if (!b.hangupDuringCall) return;
+      this.plan.stop(calls.calls);
+      for (let i = 0; i < calls.calls.length; i++) if (calls.calls[i].live()) this.hangup(calls.calls[i]);
+      return;
+    }
+    if (!this.plan.start(b.plan)) this.note(1, "button " + b.pin + ": nothing could be called");
+    this.rearm();
+  }
+
+  /** The first button's press (the simulator and tests; a board's buttons call press() themselves). */
+  buttonPressed(): Call | null {
+    if (this.config.buttons.length === 0) return null;
+    this.press(this.config.buttons[0]);
+    const calls = this.ua.calls;
+    if (calls === null) return null;
+    for (let i = 0; i < calls.calls.length; i++) if (calls.calls[i].live() && calls.calls[i].outgoing) return calls.calls[i];
+    return null;
   }
 
   private callAt(i: number): Call | null {
@@ -102,26 +191,30 @@ export class DoorPhone extends SipNode {
     this.rearm();
   }
 
-  /** The call button: call the first target unless a call is already up. */
-  buttonPressed(): Call | null {
-    if (this.config.callTargets.length === 0 || this.ua.calls === null || this.ua.calls.liveCount() > 0) return null;
-    return this.call(this.config.callTargets[0]);
+  // --- the trust policy ----------------------------------------------------------------------
+
+  /** entry matches the caller: "host" (From host or source address), "user@host", or "sip:user@host". */
+  private matches(entry: string, msg: SipMessage, user: string, host: string): boolean {
+    let e = entry;
+    if (e.indexOf("sip:") === 0) e = e.substring(4);
+    else if (e.indexOf("sips:") === 0) e = e.substring(5);
+    const at = e.indexOf("@");
+    if (at >= 0) return e.substring(0, at) === user && e.substring(at + 1).toLowerCase() === host;
+    return e.toLowerCase() === host || e === msg.sourceAddress;
   }
 
-  private trustedCaller(msg: SipMessage): boolean {
-    const t = this.config.trusted;
-    const from = msg.from;
-    if (!from.decodeUri()) return false;
-    const u = from.uri;
-    const src = msg.src;
-    const host = u.hostStart >= 0 ? src.substring(u.hostStart, u.hostEnd).toLowerCase() : "";
-    const user = u.userStart >= 0 ? src.substring(u.userStart, u.userEnd) : "";
-    for (let i = 0; i < t.length; i++) {
-      const e = t[i];
-      const at = e.indexOf("@");
-      if (at >= 0) {
-        if (e.substring(0, at) === user && e.substring(at + 1).toLowerCase() === host) return true;
-      } else if (e.toLowerCase() === host || e === msg.sourceAddress) return true;
+  private inList(list: string[], msg: SipMessage, user: string, host: string): boolean {
+    for (let i = 0; i < list.length; i++) if (this.matches(list[i], msg, user, host)) return true;
+    return false;
+  }
+
+  /** The INVITE came from the registrar or outbound proxy of an account that is registered. */
+  private fromRegistrar(msg: SipMessage): boolean {
+    const a = msg.sourceAddress;
+    const proxy = this.config.calls.outboundProxy;
+    for (let i = 0; i < this.registrations.length; i++) {
+      const r = this.registrations[i];
+      if (r.state === REG_REGISTERED && (r.config.registrar === a || (proxy !== "" && proxy === a))) return true;
     }
     return false;
   }
@@ -129,21 +222,51 @@ export class DoorPhone extends SipNode {
   // --- CallListener --------------------------------------------------------------------------
 
   onIncoming(call: Call, msg: SipMessage): number {
-    call.authorised = this.trustedCaller(msg);
-    if (!call.authorised && !this.config.answerUntrusted) {
-      this.note(1, "call from " + call.peer + " refused: not a trusted caller");
+    const t = this.config.trust;
+    const from = msg.from;
+    const ok = from.decodeUri();
+    const src = msg.src;
+    const host = ok && from.uri.hostStart >= 0 ? src.substring(from.uri.hostStart, from.uri.hostEnd).toLowerCase() : "";
+    const user = ok && from.uri.userStart >= 0 ? src.substring(from.uri.userStart, from.uri.userEnd) : "";
+    const viaRegistrar = t.registrar && this.fromRegistrar(msg);
+    let accepted = viaRegistrar || this.inList(t.allow, msg, user, host);
+    if (!accepted && this.digest !== null) {
+      if (this.digest.verify(msg, this.now())) accepted = true;
+      else {
+        this.counters.challenged++;
+        this.digest.now = this.now();
+        return 401;
+      }
+    }
+    if (!accepted) {
+      if (t.refuse === REFUSE_DROP) { this.counters.dropped++; return INCOMING_DROP; }
+      this.counters.refused++;
+      this.note(1, "call from " + call.peer + " (" + msg.sourceAddress + ") refused: not allowed by the trust policy");
       return 403;
     }
-    this.note(2, "call from " + call.peer + (call.authorised ? " (trusted)" : " (untrusted: the door stays shut)"));
-    return 0;
+    this.counters.accepted++;
+    call.authorised = true;
+    const aa = this.config.autoAnswer;
+    const auto = aa.enabled && (aa.from.length === 0 || this.inList(aa.from, msg, user, host) ||
+      (viaRegistrar && this.inListWord(aa.from, "registrar")));
+    this.note(2, "call from " + call.peer + (auto ? ": answering" : ": ringing until the button answers"));
+    return auto ? INCOMING_ANSWER : INCOMING_RING;
+  }
+
+  private inListWord(list: string[], word: string): boolean {
+    for (let i = 0; i < list.length; i++) if (list[i] === word) return true;
+    return false;
   }
 
   onCallState(call: Call): void {
+    const calls = this.ua.calls;
+    if (calls !== null) this.plan.onCallState(call, calls.calls);
     if (call.state === CALL_ENDED) {
       this.sessions[call.index].stop();
       this.door.callEnded(call.peer);
       this.note(2, "call " + call.index + " ended: " + call.endStatus + " " + call.endReason);
     }
+    this.updateLed();
   }
 
   onCallMedia(call: Call): void {
@@ -158,13 +281,99 @@ export class DoorPhone extends SipNode {
     this.digit(call.index, digit);
   }
 
-  protected extraDeadline(): number { return this.door.nextDeadline(); }
-  protected pollExtra(now: number): void { this.door.poll(now); }
+  // --- status LED, diagnostics ---------------------------------------------------------------
+
+  /** The LED pattern for the current state. */
+  ledPattern(): number {
+    if (this.door.isRelayOn()) return LED_ON;
+    const calls = this.ua.calls;
+    if (calls !== null) {
+      let calling = false;
+      for (let i = 0; i < calls.calls.length; i++) {
+        const s = calls.calls[i].state;
+        if (s === CALL_ACTIVE || s === CALL_CONNECTING) return LED_IN_CALL;
+        if (s === CALL_CALLING || s === CALL_RINGING || s === CALL_INCOMING || s === CALL_CANCELLING) calling = true;
+      }
+      if (calling) return LED_CALLING;
+    }
+    let registered = this.registrations.length === 0;
+    for (let i = 0; i < this.registrations.length; i++) {
+      const st = this.registrations[i].state;
+      if (st === REG_FAILED) return LED_ERROR;
+      if (st === REG_REGISTERED) registered = true;
+      if (st === REG_BACKOFF && !registered) return LED_ERROR;
+    }
+    return registered ? LED_ON : LED_OFF;
+  }
+
+  private updateLed(): void {
+    if (this.led === null) return;
+    const p = this.ledPattern();
+    if (p <= 0) {
+      this.ledAt = -1;
+      const on = p === LED_ON;
+      if (on !== this.ledOn) { this.ledOn = on; this.led.write(on); }
+      return;
+    }
+    if (this.ledAt < 0) this.ledAt = this.now();
+  }
+
+  protected extraDeadline(): number {
+    const d = this.door.nextDeadline();
+    return this.ledAt >= 0 && (d < 0 || this.ledAt < d) ? this.ledAt : d;
+  }
+
+  protected pollExtra(now: number): void {
+    this.door.poll(now);
+    if (this.led !== null && this.ledAt >= 0 && this.ledAt <= now) {
+      const p = this.ledPattern();
+      if (p > 0) {
+        this.ledOn = !this.ledOn;
+        this.led.write(this.ledOn);
+        this.ledAt = now + p;
+      } else this.ledAt = -1;
+    }
+    this.updateLed();
+  }
+
+  protected trace(kind: string, detail: string): void {
+    const k = kind === "request" ? 0 : kind === "response" ? 1 : kind === "timeout" ? 2 : kind === "ack" ? 3 : kind === "stray" ? 4 : 5;
+    this.traceRing.add(this.now(), k, detail);
+    if (kind === "response" || kind === "timeout") this.updateLed();
+  }
+
+  /** Status and diagnostics as one JSON text (on demand: it allocates). */
+  status(): string {
+    const regs: object[] = [];
+    for (let i = 0; i < this.registrations.length; i++) {
+      const r = this.registrations[i];
+      regs.push({ user: r.config.user, domain: r.config.domain, state: r.stateName(), lastStatus: r.lastStatus, lastReason: r.lastReason });
+    }
+    const t = this.transport.stats;
+    const l = this.layer.stats;
+    return JSON.stringify({
+      registrations: regs,
+      calls: this.liveCalls(),
+      counters: {
+        accepted: this.counters.accepted, refused: this.counters.refused, dropped: this.counters.dropped,
+        challenged: this.counters.challenged, buttonPresses: this.counters.buttonPresses,
+        transport: t, transactions: l, ua: this.ua.stats,
+      },
+      door: { opens: this.door.opens, wrongCodes: this.door.wrongCodes, lockouts: this.door.lockouts, lockedOut: this.door.isLockedOut() },
+      audit: this.door.auditText(),
+      trace: this.traceRing.text(),
+    });
+  }
 
   close(): void {
     for (let i = 0; i < this.sessions.length; i++) this.sessions[i].stop();
     super.close();
   }
+}
+
+/** The call settings with the auto-answer delay (a copy: the configured object is not changed). */
+function callConfigOf(config: PhoneConfig): CallConfig {
+  return Object.assign({}, config.calls, { answerDelay: config.autoAnswer.delayMs });
 }
 
 /** Stands in for a relay the board could not open: the door logic still runs and audits. */

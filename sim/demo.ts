@@ -4,22 +4,13 @@
 // boot, REGISTER / 401 / REGISTER / 200 with a simulated registrar; the visitor presses the button; the
 // door calls the resident's phone, which answers; they talk (RTP both ways); the resident keys 1234#
 // (RFC 4733) and the relay pulses; the resident hangs up; keep-alive and refresh; the orderly unregister.
-import { DEFAULT_DOOR } from "../firmware/door.ts";
-import { DoorPhone, type PhoneConfig } from "../firmware/phone.ts";
-import { DEFAULT_CALL_CONFIG, type AccountConfig } from "../sip-core/index.ts";
+import { DoorPhone } from "../firmware/phone.ts";
+import { simPhoneConfig } from "./phone-setup.ts";
 import { Registrar } from "./registrar.ts";
 import { ToneAudio } from "./virtual-audio.ts";
 import { VirtualBoard } from "./virtual-board.ts";
 import { VirtualClock, VirtualNetwork, VirtualPlatform, type CaptureRecord } from "./virtual.ts";
 
-function phoneConfig(address: string, user: string, accounts: AccountConfig[], extra: Partial<PhoneConfig>): PhoneConfig {
-  return Object.assign({
-    address, port: 5060, accounts, callCapacity: 2, transactions: 32, timers: null,
-    calls: Object.assign({}, DEFAULT_CALL_CONFIG, { user, domain: "sip.example.com", localAddress: address, localPort: 5060, rtpAddress: address, answerDelay: 2000 }),
-    door: Object.assign({}, DEFAULT_DOOR, { code: "1234#" }), relayPin: "D4", relayActiveLow: false, buttonPin: "D0",
-    callTargets: [], trusted: [], answerUntrusted: false,
-  }, extra);
-}
 
 const NAMES: Record<string, string> = { "10.0.0.1": "door", "10.0.0.100": "registrar", "10.0.0.2": "phone" };
 const COLUMNS = ["door", "registrar", "phone"];
@@ -71,13 +62,16 @@ export function runDemo(args: string[]): number {
     realm: "sip.example.com", users: { "1001": "front-door-secret" }, maxExpires: 120,
   });
   const doorBoard = new VirtualBoard(clock, new ToneAudio({ frequencies: 440 }));
-  const door = new DoorPhone(new VirtualPlatform({ network, address: "10.0.0.1" }), doorBoard, phoneConfig("10.0.0.1", "1001", [{
-    user: "1001", authUser: "", password: "front-door-secret", domain: "sip.example.com", registrar: "10.0.0.100",
-    registrarPort: 5060, expires: 120, instanceId: "urn:uuid:2f6c4b2a-4d9e-4b6f-9a1e-0c3b7d5e8f21",
-    localAddress: "10.0.0.1", localPort: 5060, backoffBase: 30, backoffMax: 1800, keepalive: 28,
-  }], { callTargets: ["sip:resident@10.0.0.2:5060"] }));
+  const door = new DoorPhone(new VirtualPlatform({ network, address: "10.0.0.1" }), doorBoard, simPhoneConfig("10.0.0.1", {
+    user: "1001", code: "1234#", targets: ["sip:resident@10.0.0.2:5060"], calls: { domain: "sip.example.com" },
+    accounts: [{
+      user: "1001", authUser: "", password: "front-door-secret", domain: "sip.example.com", registrar: "10.0.0.100",
+      registrarPort: 5060, expires: 120, instanceId: "urn:uuid:2f6c4b2a-4d9e-4b6f-9a1e-0c3b7d5e8f21",
+      localAddress: "10.0.0.1", localPort: 5060, backoffBase: 30, backoffMax: 1800, keepalive: 28,
+    }],
+  }));
   const phone = new DoorPhone(new VirtualPlatform({ network, address: "10.0.0.2" }), new VirtualBoard(clock, new ToneAudio({ frequencies: 1000 })),
-    phoneConfig("10.0.0.2", "resident", [], { door: DEFAULT_DOOR, relayPin: "D5", buttonPin: "", trusted: ["10.0.0.1"] }));
+    simPhoneConfig("10.0.0.2", { user: "resident", relayPin: "D5", buttonPin: "", allow: ["10.0.0.1"], autoAnswer: { delayMs: 2000 } }));
   if (registrar.open() !== 0 || phone.open() !== 0 || door.open() !== 0) { console.error("demo: could not open sockets"); return 1; }
 
   console.log("doorsip demo: the door (10.0.0.1) registers with a registrar (10.0.0.100, digest); a visitor presses the button;");

@@ -85,6 +85,7 @@ try {
   writeFileSync(join(dir, "entry.ts"),
     `export { DoorPhone } from ${src("firmware/phone.ts")};\n` +
     `export { DEFAULT_DOOR } from ${src("firmware/door.ts")};\n` +
+    `export { DEFAULT_PHONE, DEFAULT_PLAN, DEFAULT_TRUST, DEFAULT_AUTO_ANSWER } from ${src("firmware/phone-config.ts")};\n` +
     `export { EspruinoPlatform } from ${src("hal/espruino/platform.ts")};\n` +
     `export { EspruinoBoard } from ${src("hal/espruino/board.ts")};\n` +
     `export { DEFAULT_CALL_CONFIG } from ${src("sip-core/index.ts")};\n`);
@@ -122,11 +123,14 @@ var platform = new d.EspruinoPlatform({ logLevel: 2 });
 var board = new d.EspruinoBoard();
 var calls = Object.assign({}, d.DEFAULT_CALL_CONFIG, { user: "door", localAddress: "${HOST}", localPort: ${DEV_SIP},
   rtpAddress: "${HOST}", rtpPortBase: ${DEV_RTP}, answerDelay: 0 });
-var config = {
+var plan = Object.assign({}, d.DEFAULT_PLAN, { targets: [{ uri: "sip:resident@${HOST}:${NODE_SIP}", ringTimeout: 0 }] });
+var config = Object.assign({}, d.DEFAULT_PHONE, {
   address: "${HOST}", port: ${DEV_SIP}, accounts: [], calls: calls, callCapacity: 2, transactions: ${TRANSACTIONS}, timers: null,
   door: Object.assign({}, d.DEFAULT_DOOR, { code: "${CODE}", pulseMs: ${PULSE_MS} }), relayPin: "D4", relayActiveLow: false,
-  buttonPin: "", callTargets: ["sip:resident@${HOST}:${NODE_SIP}"], trusted: ["${HOST}"], answerUntrusted: false
-};
+  buttons: [{ pin: "D0", plan: plan, hangupDuringCall: true }],
+  trust: Object.assign({}, d.DEFAULT_TRUST, { allow: ["${HOST}"] }),
+  autoAnswer: Object.assign({}, d.DEFAULT_AUTO_ANSWER, { delayMs: 0 })
+});
 var phone = null;
 try {
   phone = new d.DoorPhone(platform, board, config);

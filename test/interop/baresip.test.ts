@@ -1,8 +1,8 @@
 // The door phone (firmware on the Node platform, 127.0.0.1) against baresip 1.0.0: calls both ways, RTP both ways, the code as RFC 4733 events opening the relay.
 import { afterAll, describe, expect, it } from "vitest";
-import { DEFAULT_DOOR } from "../../firmware/door.ts";
 import { DoorPhone } from "../../firmware/phone.ts";
-import { CALL_ACTIVE, DEFAULT_CALL_CONFIG } from "../../sip-core/index.ts";
+import { CALL_ACTIVE } from "../../sip-core/index.ts";
+import { simPhoneConfig } from "../../sim/phone-setup.ts";
 import { NodePlatform } from "../../sim/node-platform.ts";
 import { ToneAudio, goertzelPower } from "../../sim/virtual-audio.ts";
 import { VirtualBoard } from "../../sim/virtual-board.ts";
@@ -29,12 +29,10 @@ async function setup(slot: number) {
   const board = new VirtualBoard(platform.clock, audio);
   const baresip = await startBaresip({ name: "resident", slot, source: { sine: 1000 } });
   running.push(baresip);
-  const door = new DoorPhone(platform, board, {
-    address: "127.0.0.1", port: DOOR_PORT + slot, accounts: [], callCapacity: 2, transactions: 32, timers: null,
-    calls: { ...DEFAULT_CALL_CONFIG, user: "door", localAddress: "127.0.0.1", localPort: DOOR_PORT + slot, rtpAddress: "127.0.0.1", rtpPortBase: DOOR_RTP + 10 * slot, answerDelay: 500 },
-    door: { ...DEFAULT_DOOR, code: "1234#", pulseMs: 1000 }, relayPin: "D4", relayActiveLow: false, buttonPin: "",
-    callTargets: [baresip.uri], trusted: ["127.0.0.1"], answerUntrusted: false,
-  });
+  const door = new DoorPhone(platform, board, simPhoneConfig("127.0.0.1", {
+    port: DOOR_PORT + slot, code: "1234#", door: { pulseMs: 1000 }, targets: [baresip.uri], allow: ["127.0.0.1"],
+    calls: { rtpPortBase: DOOR_RTP + 10 * slot }, autoAnswer: { delayMs: 500 },
+  }));
   phones.push(door);
   expect(door.open()).toBe(0);
   await sleep(100);

@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { DEFAULT_DOOR } from "../../firmware/door.ts";
-import { DoorPhone, type PhoneConfig } from "../../firmware/phone.ts";
-import { DEFAULT_CALL_CONFIG, type Call, type CallConfig } from "../../sip-core/index.ts";
+import { DoorPhone } from "../../firmware/phone.ts";
+import type { Call } from "../../sip-core/index.ts";
+import { simPhoneConfig } from "../../sim/phone-setup.ts";
 import { Endpoint } from "../../sim/endpoint.ts";
 import { writePcap } from "../../sim/pcap.ts";
 import { ToneAudio } from "../../sim/virtual-audio.ts";
@@ -25,24 +25,17 @@ function tshark(pcap: string, decode: string[], filter: string): string[] {
   return execFileSync("tshark", args, { encoding: "utf8", timeout: 30000 }).split("\n").map((l) => l.trim()).filter((l) => l !== "");
 }
 
-function phoneConfig(address: string, user: string, extra: Partial<PhoneConfig>, calls: Partial<CallConfig>): PhoneConfig {
-  return {
-    address, port: 5060, accounts: [], callCapacity: 2, transactions: 32, timers: null,
-    calls: { ...DEFAULT_CALL_CONFIG, user, localAddress: address, localPort: 5060, rtpAddress: address, answerDelay: 1000, authUser: user, password: "pw", ...calls },
-    door: { ...DEFAULT_DOOR, code: "1234#" }, relayPin: "D4", relayActiveLow: false, buttonPin: "D0",
-    callTargets: [], trusted: [], answerUntrusted: true, ...extra,
-  };
-}
 
 /** Plays most call flows on one virtual network and returns the pcap of what the stack sent. */
 function play(): { pcap: string; stack: Set<string> } {
   const clock = new VirtualClock();
   const network = new VirtualNetwork({ clock, seed: 9, defaults: { latency: 10, jitter: 4 } });
   const board = new VirtualBoard(clock, new ToneAudio({ frequencies: 440 }));
-  const door = new DoorPhone(new VirtualPlatform({ network, address: "10.0.0.1" }), board,
-    phoneConfig("10.0.0.1", "door", { trusted: ["10.0.0.2", "10.0.0.9"], callTargets: ["sip:resident@10.0.0.2:5060"] }, {}));
+  const door = new DoorPhone(new VirtualPlatform({ network, address: "10.0.0.1" }), board, simPhoneConfig("10.0.0.1", {
+    code: "1234#", allow: ["10.0.0.2", "10.0.0.9"], targets: ["sip:resident@10.0.0.2:5060"], calls: { authUser: "door", password: "pw" },
+  }));
   const resident = new DoorPhone(new VirtualPlatform({ network, address: "10.0.0.2" }), new VirtualBoard(clock, new ToneAudio({ frequencies: 1000 })),
-    phoneConfig("10.0.0.2", "resident", { relayPin: "D5", buttonPin: "" }, {}));
+    simPhoneConfig("10.0.0.2", { user: "resident", relayPin: "D5", buttonPin: "", allow: ["10.0.0.1"] }));
   const busy = new Endpoint({ platform: new VirtualPlatform({ network, address: "10.0.0.3" }), address: "10.0.0.3", port: 5060, inviteStatus: 486 });
   for (const n of [door, resident, busy]) expect(n.open()).toBe(0);
   const peer = new RawPeer(network, "10.0.0.9", 5060);

@@ -1,0 +1,133 @@
+// Call plans: what a button press calls — one target, a sequence (each target rings for its time; busy, decline, no answer move on), or a parallel group (the first answer cancels the others).
+import { CALL_ACTIVE, CALL_ENDED, type Call } from "../sip-core/index.ts";
+import { PLAN_PARALLEL, PLAN_SEQUENTIAL, type CallPlan } from "./phone-config.ts";
+
+/** Targets a plan follows at most (each parallel one needs a call slot). */
+export const MAX_PLAN_TARGETS = 4;
+
+// How a plan ended.
+export const PLAN_IDLE = 0;
+export const PLAN_RUNNING = 1;
+export const PLAN_ANSWERED = 2;
+export const PLAN_FAILED = 3;
+export const PLAN_STOPPED = 4;
+
+/** What a plan needs from the phone. */
+export interface Dialer {
+  call(uri: string): Call | null;
+  hangup(call: Call): void;
+  now(): number;
+}
+
+/** Why a call of a plan failed, as the plan's nextOn options name it. */
+function failureKind(c: Call): number {
+  const s = c.endStatus;
+  if (c.ringExpired || s === 408 || s === 480) return 2; // no answer
+  if (s === 486 || s === 600) return 0; // busy
+  if (s === 603 || s === 403) return 1; // decline
+  return 3; // error (4xx/5xx/6xx, transport)
+}
+
+/**
+ * Runs one plan at a time. Calls it starts are remembered by slot and serial (slots are reused), so
+ * state changes of other calls are ignored.
+ */
+export class PlanRunner {
+  state = PLAN_IDLE;
+  private plan: CallPlan | null = null;
+  private next = 0;
+  private readonly slots: Int16Array = new Int16Array(MAX_PLAN_TARGETS);
+  private readonly serials: Int32Array = new Int32Array(MAX_PLAN_TARGETS);
+  private count = 0;
+  private readonly dialer: Dialer;
+  /** The call that answered, while it lasts. */
+  answered: Call | null = null;
+
+  constructor(dialer: Dialer) {
+    this.dialer = dialer;
+  }
+
+  running(): boolean { return this.state === PLAN_RUNNING; }
+
+  /** Starts plan; false when it has no target or nothing could be called. */
+  start(plan: CallPlan): boolean {
+    this.plan = plan;
+    this.count = 0;
+    this.next = 0;
+    this.answered = null;
+    this.state = PLAN_RUNNING;
+    const n = plan.targets.length < MAX_PLAN_TARGETS ? plan.targets.length : MAX_PLAN_TARGETS;
+    if (plan.mode === PLAN_PARALLEL) {
+      for (let i = 0; i < n; i++) this.dial(i);
+      this.next = n;
+    } else {
+      while (this.next < n && !this.dial(this.next++)) { /* a target that cannot be called: the next one */ }
+    }
+    if (this.count === 0) this.state = PLAN_FAILED;
+    return this.count > 0;
+  }
+
+  private dial(i: number): boolean {
+    const plan = this.plan as CallPlan;
+    const t = plan.targets[i];
+    const c = this.dialer.call(t.uri);
+    if (c === null) return false;
+    if (t.ringTimeout > 0) c.ringAt = this.dialer.now() + t.ringTimeout * 1000;
+    // A single-target plan still uses the slot table (count 1).
+    this.slots[this.count] = c.index;
+    this.serials[this.count] = c.serial;
+    this.count++;
+    return true;
+  }
+
+  private mine(c: Call): number {
+    for (let i = 0; i < this.count; i++) if (this.slots[i] === c.index && this.serials[i] === c.serial) return i;
+    return -1;
+  }
+
+  /** The caller gave up: every call the plan still has ringing is cancelled (an answered one is not the plan's any more). */
+  stop(all: Call[]): void {
+    if (this.state !== PLAN_RUNNING) return;
+    this.state = PLAN_STOPPED; // first: the ends these hang-ups cause must not restart the plan
+    for (let i = 0; i < this.count; i++) {
+      const o = all[this.slots[i]];
+      if (o.serial === this.serials[i] && o.live()) this.dialer.hangup(o);
+    }
+  }
+
+  /** Every call state change of the phone. */
+  onCallState(c: Call, all: Call[]): void {
+    if (this.state !== PLAN_RUNNING) {
+      if (this.answered === c && c.state === CALL_ENDED) this.answered = null;
+      return;
+    }
+    const k = this.mine(c);
+    if (k < 0) return;
+    if (c.state === CALL_ACTIVE) {
+      this.state = PLAN_ANSWERED;
+      this.answered = c;
+      // Parallel: the first answer wins; the others are cancelled.
+      for (let i = 0; i < this.count; i++) {
+        if (i === k) continue;
+        const o = all[this.slots[i]];
+        if (o.serial === this.serials[i] && o.live()) this.dialer.hangup(o);
+      }
+      return;
+    }
+    if (c.state !== CALL_ENDED) return;
+    const plan = this.plan as CallPlan;
+    this.serials[k] = -1; // ended
+    if (plan.mode === PLAN_PARALLEL) {
+      for (let i = 0; i < this.count; i++) if (this.serials[i] >= 0) return; // others still ring
+      this.state = PLAN_FAILED;
+      return;
+    }
+    const kind = failureKind(c);
+    const go = plan.mode === PLAN_SEQUENTIAL &&
+      (kind === 0 ? plan.nextOnBusy : kind === 1 ? plan.nextOnDecline : kind === 2 ? plan.nextOnNoAnswer : plan.nextOnError);
+    const n = plan.targets.length < MAX_PLAN_TARGETS ? plan.targets.length : MAX_PLAN_TARGETS;
+    const before = this.count;
+    if (go) while (this.next < n && this.count === before && this.count < MAX_PLAN_TARGETS) this.dial(this.next++);
+    if (this.count === before) this.state = PLAN_FAILED;
+  }
+}
