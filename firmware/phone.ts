@@ -365,6 +365,12 @@ export class DoorPhone extends SipNode {
     });
   }
 
+  open(): number {
+    const r = super.open();
+    this.updateLed();
+    return r;
+  }
+
   close(): void {
     for (let i = 0; i < this.sessions.length; i++) this.sessions[i].stop();
     super.close();
