@@ -365,6 +365,32 @@ export class DoorPhone extends SipNode {
     });
   }
 
+  /**
+   * The network is up with address: calls and registrations use it in Contact/Via, and every account
+   * registers (moved: the address changed, so the old binding is removed in the same REGISTER).
+   */
+  linkUp(address: string, moved: boolean): void {
+    const now = this.now();
+    const usable = address !== "" && address !== "0.0.0.0";
+    if (usable && this.ua.calls !== null) this.ua.calls.contactAddress = address;
+    for (let i = 0; i < this.registrations.length; i++) {
+      const r = this.registrations[i];
+      if (moved && usable) r.setLocalAddress(address, this.port, now);
+      else {
+        if (usable) r.contactAddress = address;
+        r.start(now);
+      }
+    }
+    this.rearm();
+  }
+
+  /** The network dropped: bindings cannot be trusted until it is back. */
+  linkDown(): void {
+    for (let i = 0; i < this.registrations.length; i++) this.registrations[i].networkLost();
+    this.updateLed();
+    this.rearm();
+  }
+
   open(): number {
     const r = super.open();
     this.updateLed();
