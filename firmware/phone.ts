@@ -208,13 +208,15 @@ export class DoorPhone extends SipNode {
     return false;
   }
 
-  /** The INVITE came from the registrar or outbound proxy of an account that is registered. */
+  /** The INVITE came from the registrar or outbound proxy (address and port) of an account that is registered. */
   private fromRegistrar(msg: SipMessage): boolean {
     const a = msg.sourceAddress;
-    const proxy = this.config.calls.outboundProxy;
+    const p = msg.sourcePort;
+    const c = this.config.calls;
     for (let i = 0; i < this.registrations.length; i++) {
       const r = this.registrations[i];
-      if (r.state === REG_REGISTERED && (r.config.registrar === a || (proxy !== "" && proxy === a))) return true;
+      if (r.state !== REG_REGISTERED) continue;
+      if ((r.config.registrar === a && r.config.registrarPort === p) || (c.outboundProxy === a && c.outboundPort === p)) return true;
     }
     return false;
   }

@@ -393,6 +393,11 @@ export class CallManager {
     return at;
   }
 
+  /** §12.1.1: a response that makes a dialog copies the request's Record-Route (the UAS route set, in order). */
+  private writeRecordRoutes(w: SipWriter, d: Dialog): void {
+    for (let i = 0; i < d.routeCount; i++) w.str("Record-Route: ").str(d.routes[i]).crlf();
+  }
+
   private writeContact(w: SipWriter): void {
     w.str("Contact: <sip:").str(this.config.user).byte(64).str(this.contactAddress).byte(58).num(this.contactPort).str(">\r\n");
   }
@@ -720,6 +725,7 @@ export class CallManager {
   private sendProvisional(c: Call, msg: SipMessage, now: number): void {
     const w = this.w.reset();
     writeResponseHead(w, msg, 180, "Ringing", c.dialog.localTag);
+    this.writeRecordRoutes(w, c.dialog);
     this.writeContact(w);
     const n = w.end(null, 0, 0);
     if (n > 0 && c.inviteTx !== null) this.layer.respond(c.inviteTx, w.buf, n, 180, now);
@@ -732,6 +738,7 @@ export class CallManager {
     const w = this.w.reset();
     if (msg !== null) writeResponseHead(w, msg, 200, "OK", c.dialog.localTag);
     else if (!this.rewriteHead(w, tx, c.dialog.localTag)) { this.end(c, 0, "could not re-read the INVITE"); return; }
+    this.writeRecordRoutes(w, c.dialog);
     this.writeContact(w);
     w.str("Allow: ").str(ALLOW).str("\r\nSupported: \r\nServer: doorsip\r\n");
     if (this.writeOurSdp(c, !c.offerInAnswer) < 0) { this.end(c, 500, "SDP does not fit"); return; }
@@ -774,10 +781,11 @@ export class CallManager {
       const isContact = c0 === 99 && c1 === 111 && b[q + 7] === 58; // "Contact:"
       const isTimestamp = c0 === 116 && c1 === 105; // "Timestamp:"
       const isTo = c0 === 116 && b[q + 1] === 111 && b[q + 2] === 58; // "To:"
+      const isRecordRoute = c0 === 114 && b[q + 6] === 45 && (b[q + 7] | 0x20) === 114; // "Record-Route" (rewritten)
       if (isTo && !hasTag(b, q, e)) {
         for (let i = q; i < e - 1; i++) w.byte(b[i]); // without the CR LF
         w.str(";tag=").str(toTag).crlf();
-      } else if (!isContentLength && !isContact && !isTimestamp) {
+      } else if (!isContentLength && !isContact && !isTimestamp && !isRecordRoute) {
         for (let i = q; i <= e; i++) w.byte(b[i]);
       }
       q = e + 1;

@@ -2,18 +2,16 @@
 // script with pv_www_authenticate), MD5 and SHA-256 challenges, wrong passwords, an expired nonce, keep-alive,
 // with tshark decoding the traffic. Each test gets a fresh Kamailio (bindings would survive otherwise) and
 // its own ports, so the tests run concurrently: the file takes as long as its longest test (~23 s).
-import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { readFileSync, rmSync } from "node:fs";
+import { dirname } from "node:path";
 import { afterAll, describe, it } from "vitest";
 import { REG_FAILED, REG_REGISTERED, REG_UNREGISTERED, type AccountConfig } from "../../sip-core/index.ts";
 import { Endpoint } from "../../sim/endpoint.ts";
 import { NodePlatform } from "../../sim/node-platform.ts";
+import { startKamailio as launch, stopAllKamailio, stopKamailio, ulDump, type Kamailio } from "./kamailio.ts";
 import { countKeepalives, countSip, decodeProblems, sipSummary, startCapture } from "./tshark.ts";
 
 const template = readFileSync(new URL("./kamailio/registrar.cfg.tmpl", import.meta.url), "utf8");
-const work = mkdtempSync(join(tmpdir(), "doorsip-kamailio-"));
 // Other interop tests use 25060+ and 26060+ (pid % 200). These use 27000..28399: slot k is
 // 27000 + 100·k + pid % 100; each test takes two slots (the stack's port, Kamailio's).
 const port = (k: number) => 27000 + 100 * k + (process.pid % 100);
@@ -36,36 +34,12 @@ const until = async (cond: () => boolean, ms: number) => {
   return cond();
 };
 
-interface Kamailio {
-  port: number;
-  ctl: string;
-  proc: ChildProcess;
-  exited: Promise<void>;
-  /** Lines of its log (stderr with -E) matching re: the script's xlog lines RX, AUTH, SAVED, SANITY. */
-  lines(re: RegExp): string[];
-}
-
-const running: Kamailio[] = [];
 const cleanups: (() => Promise<unknown> | void)[] = [];
 
 afterAll(async () => {
   for (const c of cleanups) await c();
-  // SIGTERM: Kamailio exits about 1.6 s later.
-  await Promise.all(running.map(async (k) => {
-    if (k.proc.exitCode === null && k.proc.signalCode === null) k.proc.kill("SIGTERM");
-    const hard = setTimeout(() => k.proc.kill("SIGKILL"), 5000);
-    await k.exited;
-    clearTimeout(hard);
-  }));
-  rmSync(work, { recursive: true, force: true });
+  await stopAllKamailio(); // SIGTERM: Kamailio exits about 1.6 s later.
 }, 15000);
-
-const kamcmd = (k: Kamailio, ...cmd: string[]) => new Promise<string>((resolve, reject) => {
-  execFile("kamcmd", ["-s", "unix:" + k.ctl, ...cmd], { encoding: "utf8", timeout: 5000 }, (err, out) => (err ? reject(err) : resolve(out)));
-});
-
-/** Kamailio's location table (usrloc, in memory) as kamcmd prints it. */
-const ulDump = (k: Kamailio) => kamcmd(k, "ul.dump");
 
 interface KamailioOptions {
   algorithm: "MD5" | "SHA-256";
@@ -78,37 +52,18 @@ interface KamailioOptions {
   onWrongPassword?: "forbidden" | "challenge";
 }
 
-/** Fills the template, checks it with `kamailio -c`, starts Kamailio in the foreground, waits until its ctl socket answers. */
-async function startKamailio(kamPort: number, o: KamailioOptions): Promise<Kamailio> {
-  const dir = mkdtempSync(join(work, "k" + kamPort + "-"));
-  const ctl = join(dir, "ctl");
-  const cfg = join(dir, "registrar.cfg");
-  const values: Record<string, string> = {
-    PORT: String(kamPort), ALGORITHM: o.algorithm, USER, PASSWORD, CTL: ctl, FIFO: join(dir, "rpc.fifo"),
-    MIN_EXPIRES: String(o.min), MAX_EXPIRES: String(o.max), NONCE_EXPIRE: String(o.nonceExpire ?? 300),
-    ON_WRONG_PASSWORD: o.onWrongPassword ?? "forbidden",
-  };
-  writeFileSync(cfg, template.replace(/\{\{([A-Z_]+)\}\}/g, (_, name: string) => {
-    if (!(name in values)) throw new Error("template placeholder " + name + " has no value");
-    return values[name];
-  }));
-  execFileSync("kamailio", ["-c", "-f", cfg], { stdio: "pipe", timeout: 10000 });
-  // -Y: its runtime directory (not /run/kamailio), so several instances can run at once.
-  const proc = spawn("kamailio", ["-f", cfg, "-DD", "-E", "-m", "64", "-M", "8", "-Y", dir], { stdio: ["ignore", "ignore", "pipe"] });
-  let text = "";
-  proc.stderr!.setEncoding("utf8");
-  proc.stderr!.on("data", (d: string) => { text += d; });
-  const exited = new Promise<void>((r) => proc.on("exit", () => r()));
-  const k: Kamailio = { port: kamPort, ctl, proc, exited, lines: (re) => text.split("\n").filter((l) => re.test(l)) };
-  running.push(k);
-  for (let t = 0; t < 5000; t += 100) {
-    if (proc.exitCode !== null) throw new Error("kamailio exited (" + proc.exitCode + "):\n" + text);
-    try { await kamcmd(k, "core.version"); return k; } catch { await sleep(100); }
-  }
-  throw new Error("kamailio did not answer on its ctl socket:\n" + text);
+/** Kamailio with the registrar template (see ./kamailio.ts): its log lines RX, AUTH, SAVED, SANITY. */
+function startKamailio(kamPort: number, o: KamailioOptions): Promise<Kamailio> {
+  return launch({
+    template, port: kamPort,
+    values: {
+      ALGORITHM: o.algorithm, USER, PASSWORD, MIN_EXPIRES: String(o.min), MAX_EXPIRES: String(o.max),
+      NONCE_EXPIRE: String(o.nonceExpire ?? 300), ON_WRONG_PASSWORD: o.onWrongPassword ?? "forbidden",
+    },
+  });
 }
 
-const stop = (k: Kamailio) => { if (k.proc.exitCode === null && k.proc.signalCode === null) k.proc.kill("SIGTERM"); };
+const stop = stopKamailio;
 
 /** The door: one account for user 1001 at 127.0.0.1; keep-alive off unless asked (it has its own tests). */
 async function door(stackPort: number, registrarPort: number, password: string, keepalive = 0): Promise<Endpoint> {

@@ -51,8 +51,9 @@ export function startCapture(port: number, timeoutMs = 10000): Promise<Capture> 
         setTimeout(() => resolve({
           async stop() {
             if (child.exitCode === null && child.signalCode === null) {
-              // Let the kernel hand the last datagrams to dumpcap before stopping it.
-              await new Promise((r) => setTimeout(r, 200));
+              // Let the kernel hand the last datagrams to dumpcap before stopping it (libpcap delivers in blocks,
+              // on a read timeout: with 200 ms the last messages of a call were missing from the file).
+              await new Promise((r) => setTimeout(r, 700));
               child.kill("SIGINT");
               const kill = setTimeout(() => child.kill("SIGKILL"), 5000);
               await exited;

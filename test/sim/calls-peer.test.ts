@@ -217,13 +217,14 @@ describe("the door answers a scripted caller", () => {
     expect(startLine(peer.received.at(-1)!.text)).toMatch(/^SIP\/2.0 400 /);
   });
 
-  it("the route set comes from Record-Route: our BYE goes to the first proxy with Route headers in order", () => {
+  it("the route set comes from Record-Route: the 180 and 200 copy it (§12.1.1); our BYE goes to the first proxy with Route headers in order", () => {
     const { clock, door, peer } = world();
     const proxy = new RawPeer(peer.platform.network, "10.0.0.5", 5060);
     const invite = inviteText({ extra: ["Record-Route: <sip:10.0.0.5;lr>", "Record-Route: <sip:10.0.0.6;lr>"] });
     peer.send(invite, "10.0.0.1", 5060);
     clock.advance(50);
     const ok = peer.responses(200)[0];
+    expect(ok.text.match(/^Record-Route: .*$/gm)).toEqual(["Record-Route: <sip:10.0.0.5;lr>", "Record-Route: <sip:10.0.0.6;lr>"]);
     peer.send(ackText(tagOf(ok)), "10.0.0.1", 5060);
     clock.advance(50);
     door.hangup(door.ua.calls!.calls[0]);

@@ -320,3 +320,27 @@ describe("answering without a 180 and several calls at once", () => {
     expect(ports).toEqual([50000, 50002]);
   });
 });
+
+describe("Record-Route in the callee's answers", () => {
+  it("a delayed 200 rebuilt from the kept 180 (or 100) carries the Record-Route once, in order", () => {
+    for (const ringing of [true, false]) {
+      const clock = new VirtualClock();
+      const network = new VirtualNetwork({ clock, seed: 1, defaults: { latency: 10 } });
+      const b = new Endpoint({ platform: new VirtualPlatform({ network, address: "10.0.0.2" }), address: "10.0.0.2", port: 5060, inviteStatus: 200,
+        calls: { user: "resident", answerDelay: 1000, ringing } });
+      expect(b.open()).toBe(0);
+      const raw = new VirtualPlatform({ network, address: "10.0.0.9" });
+      const got: string[] = [];
+      const sock = raw.openUdp({ port: 5060, onMessage: (d) => got.push(d) }) as { send(d: Uint8Array, n: number, a: string, p: number): number };
+      const sdp = "v=0\r\no=p 1 1 IN IP4 10.0.0.9\r\ns=-\r\nc=IN IP4 10.0.0.9\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0\r\n";
+      const inv = ["INVITE sip:resident@10.0.0.2 SIP/2.0", "Via: SIP/2.0/UDP 10.0.0.9:5060;branch=z9hG4bKrr1", "Max-Forwards: 70",
+        "From: <sip:p@10.0.0.9>;tag=a", "To: <sip:resident@10.0.0.2>", "Call-ID: rr-1", "CSeq: 1 INVITE", "Contact: <sip:p@10.0.0.9>",
+        "Record-Route: <sip:10.0.0.5;lr>, <sip:10.0.0.6;lr>", "Content-Type: application/sdp", "Content-Length: " + sdp.length, "", sdp].join("\r\n");
+      const bytes = Buffer.from(inv, "latin1");
+      sock.send(new Uint8Array(bytes), bytes.length, "10.0.0.2", 5060);
+      clock.advance(1500);
+      const ok = got.find((m) => m.startsWith("SIP/2.0 200"))!;
+      expect(ok.match(/^Record-Route: .*$/gm), "ringing " + ringing).toEqual(["Record-Route: <sip:10.0.0.5;lr>", "Record-Route: <sip:10.0.0.6;lr>"]);
+    }
+  });
+});
