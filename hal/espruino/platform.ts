@@ -93,10 +93,15 @@ export class EspruinoClock implements Clock {
 }
 
 export class EspruinoRandom implements Random {
-  constructor() {}
+  /** The boot time mixed in: Espruino's Linux build gives the same E.hwRand() sequence on every start. */
+  private readonly salt: number;
+
+  constructor() {
+    this.salt = Math.floor((getTime() * 1000) % 4294967296) | 0;
+  }
 
   u32(): number {
-    return E.hwRand() >>> 0;
+    return (E.hwRand() ^ this.salt) >>> 0;
   }
 }
 
