@@ -6,10 +6,14 @@
 //   --quiet                   no size report unless something fails
 //
 // Device bundle format. esbuild emits `format: "cjs"` from a generated entry that imports the named exports
-// of firmware/main.ts and assigns them to `module.exports` as a plain object; a banner/footer wraps it all
-// in `(function(){ … })();` so nothing leaks out of the function scope. Espruino's require() of a Storage
-// module runs the text with `module` and `exports` in scope and returns `module.exports`; Node runs the same
-// file as CommonJS (dist/device/package.json says so) or through `new Function("module", "exports", …)`.
+// of firmware/main.ts and assigns them to `module.exports` as a plain object. Espruino's require() of a
+// Storage module runs the text in a scope of its own (with `module` and `exports`) and returns
+// `module.exports`, so the bundle's top-level `var`s and functions stay out of the global scope; Node runs the
+// same file as CommonJS (dist/device/package.json says so) or through `new Function("module", "exports", …)`.
+// No `(function(){ … })();` wrapper: on Espruino every function keeps its chain of enclosing scopes, one scope
+// is kept as a reference but two (the module's and a wrapper's) as a copied array, 3 more variables per
+// function (measured on 2v29: 6 variables for a one-parameter function from Storage, 9 inside a wrapper;
+// the phone bundle has ~580 functions).
 // Why not `format: "iife"` + `globalName`: for a namespace export esbuild then adds `__export` (a getter per
 // export) and `__toCommonJS`, whose `for (let key …)` loop builds getter closures — Espruino shares one
 // binding across such iterations, so every getter would read the last key. And in iife/esm esbuild routes
@@ -21,7 +25,7 @@
 import * as esbuild from "esbuild";
 import { builtinModules } from "node:module";
 import { gzipSync } from "node:zlib";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { checkBundle, formatOffence } from "./scripts/espruino-gate.mjs";
@@ -61,6 +65,101 @@ const devicePolicy = {
   },
 };
 
+// ---------------------------------------------------------------------------------------------
+// Property mangling. On Espruino every property name is a variable of the pool, two when it is longer
+// than 8 characters (Linux build; a board's smaller variables hold fewer), once per method on its
+// prototype and once per field on every instance: 16 transactions × 26 fields, 4 SDP media lines, 2 calls
+// and 2 media sessions of ~55 fields each. So the device bundle renames the properties our own classes
+// declare to short names, which also takes ~30 % off the bundle. A name keeps its spelling when anything
+// outside our classes can see it:
+//   - members of interfaces and type literals (configuration read from JSON, the HAL's contracts, the
+//     Espruino globals declared in hal/espruino), and keys of object literals (option bags, JSON output);
+//   - names the ES library declares (length, push, charCodeAt, value, next…), any property read from a
+//     value typed any (Espruino modules, parsed JSON), and any identifier-like string in the device sources
+//     (obj["x"], "x" in obj, tables of keys);
+//   - fields of the counter classes (…Stats, …Counters: status() serialises them as JSON);
+//   - names that the bundle's users outside it spell: the device tests, the benchmarks and README.md
+//     (every `.name` and quoted identifier there).
+// The classes' names and module exports are not properties and keep their names regardless.
+// ---------------------------------------------------------------------------------------------
+const deviceDirs = ["sip-core", "hal", "firmware"];
+const outsideUsers = ["test/device", "test/bench", "README.md"];
+let mangleNames = null;
+
+/** The property names the device bundle renames (see above), computed once per process from the sources. */
+export async function devicePropertyNames() {
+  if (mangleNames !== null) return mangleNames;
+  const { default: ts } = await import("typescript");
+  // The device sources as tsconfig.device.json compiles them (set here: a copy of the build may lack it).
+  const rootNames = [];
+  const sources = (dir) => {
+    for (const f of readdirSync(dir)) {
+      const abs = join(dir, f);
+      if (statSync(abs).isDirectory()) sources(abs);
+      else if (f.endsWith(".ts")) rootNames.push(abs);
+    }
+  };
+  for (const d of deviceDirs) if (existsSync(resolve(root, d))) sources(resolve(root, d));
+  const options = {
+    target: ts.ScriptTarget.ES2020, module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler,
+    lib: ["lib.es2017.d.ts"], types: [], strict: true, noEmit: true, skipLibCheck: true, allowImportingTsExtensions: true,
+  };
+  const program = ts.createProgram({ rootNames, options });
+  const checker = program.getTypeChecker();
+  const ours = (f) => deviceDirs.some((d) => f.fileName.startsWith(resolve(root, d) + "/"));
+  const declared = new Set();
+  const reserved = new Set(["constructor", "prototype", "__proto__", "length", "name", "toString", "toJSON", "valueOf"]);
+  const nameOf = (n) => (n && (ts.isIdentifier(n) || ts.isPrivateIdentifier(n) || ts.isStringLiteral(n) || ts.isNumericLiteral(n)) ? n.text : null);
+  const add = (set, n) => { const t = nameOf(n); if (t !== null) set.add(t); };
+  for (const sf of program.getSourceFiles()) {
+    const mine = ours(sf);
+    const visit = (node) => {
+      if (ts.isClassLike(node)) {
+        const counters = node.name !== undefined && /(Stats|Counters)$/.test(node.name.text);
+        for (const m of node.members) {
+          if (ts.isConstructorDeclaration(m)) {
+            for (const p of m.parameters) if (p.modifiers && p.modifiers.length) add(mine && !counters ? declared : reserved, p.name);
+          } else if (m.name) add(mine && !counters ? declared : reserved, m.name);
+        }
+      } else if (ts.isPropertySignature(node) || ts.isMethodSignature(node)) add(reserved, node.name);
+      else if (ts.isObjectLiteralExpression(node)) for (const p of node.properties) add(reserved, p.name);
+      else if (mine && ts.isPropertyAccessExpression(node)) {
+        const t = checker.getTypeAtLocation(node.expression);
+        const sym = checker.getSymbolAtLocation(node.name);
+        const foreign = !sym || !sym.declarations || sym.declarations.some((d) => !ours(d.getSourceFile()));
+        if ((t.flags & (ts.TypeFlags.Any | ts.TypeFlags.Unknown)) !== 0 || foreign) reserved.add(node.name.text);
+      } else if (mine && (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) && /^[A-Za-z_$][\w$]*$/.test(node.text)) {
+        // Any identifier-like string may name a property (obj["x"], "x" in obj, a table of keys a loop assigns).
+        reserved.add(node.text);
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(sf);
+  }
+  // What the bundle's users outside it spell.
+  const files = [];
+  const collect = (p) => {
+    const abs = resolve(root, p);
+    if (!existsSync(abs)) return;
+    if (statSync(abs).isDirectory()) for (const f of readdirSync(abs)) collect(join(p, f));
+    else if (/\.(mjs|js|md)$/.test(p)) files.push(abs);
+  };
+  for (const p of outsideUsers) collect(p);
+  for (const f of files) {
+    const text = readFileSync(f, "utf8");
+    for (const m of text.matchAll(/\.([A-Za-z_$][\w$]*)|["'`]([A-Za-z_$][\w$]*)["'`]/g)) reserved.add(m[1] || m[2]);
+  }
+  mangleNames = [...declared].filter((n) => !reserved.has(n) && /^[A-Za-z_$][\w$]*$/.test(n)).sort();
+  return mangleNames;
+}
+
+/** esbuild's mangleProps for the device bundle: exactly the names devicePropertyNames() lists. */
+async function deviceMangleOptions() {
+  if (process.env.DOORSIP_NO_MANGLE) return {};
+  const names = await devicePropertyNames();
+  return names.length ? { mangleProps: new RegExp("^(?:" + names.join("|") + ")$") } : {};
+}
+
 // Options shared by every device build (the real one and the gate's tests).
 export const deviceOptions = {
   bundle: true,
@@ -71,8 +170,6 @@ export const deviceOptions = {
   sourcemap: "external",
   legalComments: "none",
   charset: "ascii", // keep the bundle plain ASCII (Storage files and the REPL are byte oriented)
-  banner: { js: "(function(){" },
-  footer: { js: "})();" },
   plugins: [devicePolicy],
   logLevel: "warning",
 };
@@ -88,7 +185,8 @@ async function entryExports(entry) {
 }
 
 /**
- * Bundles a device entry. Returns { code, map, metafile }; writes outfile and outfile.map when `write`.
+ * Bundles a device entry. Returns { code, map, metafile, mangleCache } (mangleCache: original property name →
+ * its name in the bundle, false for a name kept); writes outfile and outfile.map when `write`.
  * Throws esbuild's error (already printed) when the build fails.
  */
 export async function bundleDevice({ entry = deviceEntry, outfile = deviceOutfile, write = true } = {}) {
@@ -105,6 +203,8 @@ export async function bundleDevice({ entry = deviceEntry, outfile = deviceOutfil
     `module.exports = { ${names.map((n, i) => `${JSON.stringify(n)}: e${i}`).join(", ")} };\n`;
   const result = await esbuild.build({
     ...deviceOptions,
+    ...(await deviceMangleOptions()),
+    mangleCache: {},
     stdin: { contents, resolveDir: root, sourcefile: "doorsip-device-entry.js", loader: "js" },
     outfile: resolve(root, outfile),
     absWorkingDir: root,
@@ -113,14 +213,171 @@ export async function bundleDevice({ entry = deviceEntry, outfile = deviceOutfil
   });
   const js = result.outputFiles.find((f) => f.path.endsWith(".js"));
   const map = result.outputFiles.find((f) => f.path.endsWith(".map"));
+  const out = await inlineConstants(js.text, map.text, js.path);
   if (write) {
     mkdirSync(dirname(js.path), { recursive: true });
-    writeFileSync(js.path, js.contents);
-    writeFileSync(map.path, map.contents);
+    writeFileSync(js.path, out.code);
+    writeFileSync(map.path, out.map);
     // The repo is "type": "module"; this lets Node require() the bundle as the CommonJS file it is.
     writeFileSync(join(dirname(js.path), "package.json"), '{ "type": "commonjs" }\n');
   }
-  return { code: js.text, map: map.text, metafile: result.metafile };
+  return { code: out.code, map: out.map, metafile: result.metafile, mangleCache: result.mangleCache || {} };
+}
+
+const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/** Source-map "mappings" decoded: per generated line, segments of absolute [column, source, line, column, name]. */
+function decodeMappings(text) {
+  const lines = [];
+  const state = [0, 0, 0, 0, 0];
+  for (const lineText of text.split(";")) {
+    const segs = [];
+    state[0] = 0;
+    for (const segText of lineText.split(",")) {
+      if (segText === "") continue;
+      const seg = [];
+      let value = 0, shift = 0;
+      for (const ch of segText) {
+        const d = B64.indexOf(ch);
+        value += (d & 31) << shift;
+        if (d & 32) { shift += 5; continue; }
+        const v = value & 1 ? -(value >>> 1) : value >>> 1;
+        state[seg.length] += v;
+        seg.push(state[seg.length]);
+        value = 0;
+        shift = 0;
+      }
+      segs.push(seg);
+    }
+    lines.push(segs);
+  }
+  return lines;
+}
+
+function encodeMappings(lines) {
+  const state = [0, 0, 0, 0, 0];
+  const vlq = (v) => {
+    let x = v < 0 ? (-v << 1) | 1 : v << 1, out = "";
+    do { let d = x & 31; x >>>= 5; if (x > 0) d |= 32; out += B64[d]; } while (x > 0);
+    return out;
+  };
+  return lines.map((segs) => {
+    state[0] = 0;
+    return segs.map((seg) => seg.map((v, i) => { const r = vlq(v - state[i]); state[i] = v; return r; }).join("")).join(",");
+  }).join(";");
+}
+
+/** Moves mappings for deletions [line, column, length] (within lines, not overlapping). */
+function shiftMappings(text, cuts) {
+  if (cuts.length === 0) return text;
+  const lines = decodeMappings(text);
+  const byLine = new Map();
+  for (const c of cuts) { if (!byLine.has(c[0])) byLine.set(c[0], []); byLine.get(c[0]).push(c); }
+  for (const [line, cs] of byLine) {
+    if (line >= lines.length) continue;
+    cs.sort((a, b) => a[1] - b[1]);
+    lines[line] = lines[line].filter((seg) => !cs.some((c) => seg[0] >= c[1] && seg[0] < c[1] + c[2])).map((seg) => {
+      let col = seg[0];
+      for (const c of cs) if (c[1] + c[2] <= seg[0]) col -= c[2];
+      return [col, ...seg.slice(1)];
+    });
+  }
+  return encodeMappings(lines);
+}
+
+/**
+ * Inlines the bundle's numeric constants (HDR_VIA, CH_CR, TS_TRYING…: ~200 in the phone). esbuild folds a
+ * `const` into its uses only within one file, so after bundling each stays a top-level `var`: on Espruino a
+ * variable of the module's scope each (and a scope lookup at every use). This pass moves the top-level
+ * `var NAME = <number>` declarations to the top as `const` and lets esbuild's minifier fold them, as an ES
+ * module (whose top level is its own), then turns `export default` back into `module.exports =`. A name that
+ * is assigned somewhere is not constant: esbuild says so, and it stays a `var`. The source map is chained.
+ */
+async function inlineConstants(code, map, path) {
+  const { parse } = await import("acorn");
+  const body = code.replace(/\n\/\/# sourceMappingURL=[^\n]*\n?$/, "\n");
+  const ast = parse(body, { ecmaVersion: 2022, sourceType: "script" });
+  const isNumber = (e) => e !== null && ((e.type === "Literal" && typeof e.value === "number") ||
+    (e.type === "UnaryExpression" && e.operator === "-" && e.argument.type === "Literal" && typeof e.argument.value === "number"));
+  const last = ast.body[ast.body.length - 1];
+  const exportsAt = last && last.type === "ExpressionStatement" && last.expression.type === "AssignmentExpression" &&
+    body.slice(last.start, last.expression.right.start).replace(/\s/g, "") === "module.exports=" ? last : null;
+  if (exportsAt === null) return { code, map };
+  // The edits delete characters within lines (declarators and their commas) and put the constants on a line
+  // of their own above the bundle; the first pass's source map is moved to match (deleted columns go, the
+  // rest shift left; one more line on top), so the second pass chains to the TypeScript positions.
+  const lineStarts = [0];
+  for (let i = body.indexOf("\n"); i >= 0; i = body.indexOf("\n", i + 1)) lineStarts.push(i + 1);
+  const lineOf = (pos) => { let lo = 0, hi = lineStarts.length - 1; while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (lineStarts[mid] <= pos) lo = mid; else hi = mid - 1; } return lo; };
+  const attempt = async (keep) => {
+    const consts = [];
+    const cuts = []; // [start, end) of body, each within one line
+    for (const st of ast.body) {
+      if (st.type !== "VariableDeclaration" || st.kind !== "var") continue;
+      const ds = st.declarations;
+      const folded = ds.map((d) => d.id.type === "Identifier" && isNumber(d.init) && !keep.has(d.id.name) && lineOf(d.start) === lineOf(st.start) && lineOf(d.end) === lineOf(st.end));
+      if (!folded.some((f) => f)) continue;
+      if (folded.every((f) => f)) cuts.push([st.start, st.end]);
+      else {
+        let keptBefore = false;
+        for (let i = 0; i < ds.length; i++) {
+          if (!folded[i]) { keptBefore = true; continue; }
+          cuts.push(keptBefore ? [ds[i - 1].end, ds[i].end] : [ds[i].start, ds[i + 1].start]);
+        }
+      }
+      for (let i = 0; i < ds.length; i++) if (folded[i]) consts.push(body.slice(ds[i].start, ds[i].end));
+    }
+    let text = "";
+    let at = 0;
+    for (const [cs, ce] of cuts) { text += body.slice(at, cs); at = ce; }
+    text += body.slice(at);
+    // `module.exports=` → `export default `: the same length, at the end (no cut after it).
+    const ex = text.lastIndexOf("module.exports=");
+    text = text.slice(0, ex) + "export default " + text.slice(ex + 15);
+    text = "const " + (consts.length ? consts.join(",") : "_$=0") + ";\n" + text;
+    const m = JSON.parse(map);
+    m.mappings = ";" + shiftMappings(m.mappings, cuts.map(([cs, ce]) => [lineOf(cs), cs - lineStarts[lineOf(cs)], ce - cs]));
+    text += "\n//# sourceMappingURL=data:application/json;base64," + Buffer.from(JSON.stringify(m)).toString("base64") + "\n";
+    return esbuild.transform(text, {
+      minify: true, treeShaking: true, format: "esm", target: deviceOptions.target, charset: deviceOptions.charset, legalComments: "none",
+      sourcemap: "external", sourcefile: path, logLevel: "silent",
+    });
+  };
+  const keep = new Set();
+  for (let tries = 0; tries < 20; tries++) {
+    let r;
+    try {
+      r = await attempt(keep);
+    } catch (e) {
+      const names = (e.errors || []).map((x) => /Cannot assign to "([^"]+)"/.exec(x.text)).filter((m) => m !== null).map((m) => m[1]);
+      if (names.length === 0) throw e;
+      for (const n of names) keep.add(n);
+      continue;
+    }
+    // A top-level const or let that was not folded away becomes a var (Espruino keeps a module's top-level
+    // let/const in a block scope of its own); "const" → "var  " keeps every column of the source map.
+    let folded = r.code;
+    for (const st of parse(folded, { ecmaVersion: 2022, sourceType: "module" }).body) {
+      if (st.type === "VariableDeclaration" && st.kind !== "var") folded = folded.slice(0, st.start) + (st.kind === "const" ? "var  " : "var") + folded.slice(st.start + st.kind.length);
+    }
+    r = { code: folded, map: r.map };
+    // esbuild ends an ES module with `export { x as default };` or `export default …;`: back to CommonJS.
+    const m = /export\s*\{\s*([\w$]+)\s+as\s+default\s*\};?\s*$/.exec(r.code) || /export\s+default\s+/.exec(r.code);
+    if (m === null) throw new Error("build: unexpected end of the constant-inlining pass");
+    const outCode = m[0].startsWith("export default")
+      ? r.code.slice(0, m.index) + "module.exports=" + r.code.slice(m.index + m[0].length)
+      : r.code.slice(0, m.index) + "module.exports=" + m[1] + ";\n";
+    // Sources as the first pass wrote them (relative to the bundle's folder).
+    const outMap = JSON.parse(r.map);
+    const first = JSON.parse(map);
+    outMap.sources = outMap.sources.map((src) => {
+      const abs = resolve(dirname(path), src);
+      const known = first.sources.find((f) => resolve(dirname(path), f) === abs || abs.endsWith("/" + f.replace(/^(\.\.\/)+/, "")));
+      return known !== undefined ? known : relative(dirname(path), abs);
+    });
+    return { code: outCode + "//# sourceMappingURL=" + path.split("/").pop() + ".map\n", map: JSON.stringify(outMap) };
+  }
+  throw new Error("build: the constant-inlining pass did not settle");
 }
 
 function budgetBytes() {

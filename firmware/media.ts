@@ -57,6 +57,11 @@ export interface MediaSessionOptions {
 }
 
 
+/** The frame buffers of a session without an audio device. */
+const NO_SAMPLES = new Int16Array(0);
+/** The receive buffer every session decodes into, made with the first session. */
+let sharedRx: Uint8Array | null = null;
+
 /** Copies a binary string (one char per byte, no longer than out) into out; returns its length. */
 function binaryToBytes(s: string, out: Uint8Array): number {
   const n = s.length;
@@ -208,11 +213,15 @@ export class MediaSession {
     this.sock = null;
     this.reopenWait = 0;
 
-    this.mic = new Int16Array(this.samples);
-    this.speaker = new Int16Array(this.samples);
+    // Frame buffers for the audio device only when there is one; the receive buffer is shared by every
+    // session (a datagram is decoded and played within its handler), the send buffers are not (a send is
+    // queued, and on Espruino its string may share the packet's memory).
+    this.mic = this.audio !== null ? new Int16Array(this.samples) : NO_SAMPLES;
+    this.speaker = this.audio !== null ? new Int16Array(this.samples) : NO_SAMPLES;
     this.payloadBuf = new Uint8Array(this.samples);
     this.packet = new Uint8Array(RTP_HEADER_SIZE + this.samples);
-    this.rx = new Uint8Array(MEDIA_MAX_DATAGRAM);
+    if (sharedRx === null) sharedRx = new Uint8Array(MEDIA_MAX_DATAGRAM);
+    this.rx = sharedRx;
     this.rxHeader = new RtpHeader();
 
     this.running = false;

@@ -25,6 +25,13 @@ export interface SipNodeOptions {
   /** Calls: identity and policy (null: this node makes no calls) and how many at once in the pool. */
   calls: CallConfig | null;
   callCapacity: number;
+  /**
+   * Retransmission copies sized to each message and kept only while a retransmission can need them
+   * (TransactionLayerConfig.exactCopies): ~60 variables less per transaction slot on Espruino while idle,
+   * at the price of memory that follows what is in flight (a call's 2xx and a BYE's 200 are held until
+   * Timers L and J, 32 s). Default false: one 1,500-byte buffer per slot, allocated at start-up.
+   */
+  exactCopies?: boolean;
 }
 
 /** One TCP connection and its stream state, by remote address:port. */
@@ -66,7 +73,7 @@ export class SipNode implements CallListener {
       },
     };
     this.ua = new UserAgent({
-      transactions: { capacity: o.capacity, bufferSize: 1500, timers: o.timers || DEFAULT_TIMERS, retryAfter: 5 },
+      transactions: { capacity: o.capacity, bufferSize: 1500, timers: o.timers || DEFAULT_TIMERS, retryAfter: 5, exactCopies: o.exactCopies === true },
       limits: DEFAULT_LIMITS, port, clock: o.platform.clock, random: o.platform.random,
       log: { write: function (level: number, msg: string): void { self.note(level, msg); } },
       accounts: o.accounts, maxAccounts: MAX_ACCOUNTS, calls: o.calls, callCapacity: o.callCapacity, listener: this,

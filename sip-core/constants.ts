@@ -216,30 +216,28 @@ for (const id of [
 // ---------------------------------------------------------------------------------------------
 // Header-name resolver: an open-addressed table keyed by (first letter, length, last letter),
 // lower-cased. Resolving a name costs one hash plus one case-insensitive compare of the winner;
-// no substring is made. Built once at start-up.
+// no substring is made. Built once at start-up. A slot holds the header id and, for a compact
+// form, its letter; the name to compare is HEADER_NAMES[id] (two arrays of 256 strings would
+// cost ~1,000 variables on Espruino, these two byte tables ~25).
 // ---------------------------------------------------------------------------------------------
 const NAME_TABLE_SIZE = 256; // power of two, > 3 × the number of names
 const nameSlotId = new Uint8Array(NAME_TABLE_SIZE); // 0 = empty, else header id
-// Filled arrays, not sparse ones: an engine keeps a dense array in fast elements mode.
-const nameSlotLower: string[] = new Array(NAME_TABLE_SIZE).fill("");
-const nameSlotCanonical: string[] = new Array(NAME_TABLE_SIZE).fill("");
+const nameSlotCompact = new Uint8Array(NAME_TABLE_SIZE); // a compact form's lower-case letter, 0 for a full name
 
 /** Hash of a header name from its first char, last char and length (all lower-cased). */
 export function headerNameHash(first: number, last: number, len: number): number {
   return (((first | 0x20) * 7) ^ ((last | 0x20) * 31) ^ (len * 131)) & (NAME_TABLE_SIZE - 1);
 }
 
-function addName(name: string, id: number): void {
-  const lower = name.toLowerCase();
-  let h = headerNameHash(lower.charCodeAt(0), lower.charCodeAt(lower.length - 1), lower.length);
+function addName(name: string, id: number, compact: number): void {
+  let h = headerNameHash(name.charCodeAt(0), name.charCodeAt(name.length - 1), name.length);
   while (nameSlotId[h] !== 0) h = (h + 1) & (NAME_TABLE_SIZE - 1);
   nameSlotId[h] = id;
-  nameSlotLower[h] = lower;
-  nameSlotCanonical[h] = name;
+  nameSlotCompact[h] = compact;
 }
 
-for (let id = 1; id < HDR_COUNT; id++) addName(HEADER_NAMES[id], id);
-for (let i = 0; i < COMPACT_IDS.length; i++) addName(HEADER_COMPACT.charAt(i * 2), COMPACT_IDS[i]);
+for (let id = 1; id < HDR_COUNT; id++) addName(HEADER_NAMES[id], id, 0);
+for (let i = 0; i < COMPACT_IDS.length; i++) addName(HEADER_COMPACT.charAt(i * 2), COMPACT_IDS[i], HEADER_COMPACT.charCodeAt(i * 2));
 
 /**
  * Resolves the header name src[start, end) to a header id, case-insensitively, compact forms
@@ -252,15 +250,20 @@ export function resolveHeaderName(src: string, start: number, end: number): numb
   for (;;) {
     const id = nameSlotId[h];
     if (id === 0) return HDR_OTHER;
-    const lower = nameSlotLower[h];
-    if (lower.length === len) {
-      // Most senders spell names canonically: one native comparison, no per-char loop.
-      if (src.startsWith(nameSlotCanonical[h], start)) return id;
-      let i = 0;
-      // Header names are tokens (ASCII), so OR-ing 0x20 folds case for letters and leaves
-      // "-" and digits distinct from any letter.
-      while (i < len && (src.charCodeAt(start + i) | 0x20) === lower.charCodeAt(i)) i++;
-      if (i === len) return id;
+    const compact = nameSlotCompact[h];
+    if (compact !== 0) {
+      if (len === 1 && (src.charCodeAt(start) | 0x20) === compact) return id;
+    } else {
+      const name = HEADER_NAMES[id];
+      if (name.length === len) {
+        // Most senders spell names canonically: one native comparison, no per-char loop.
+        if (src.startsWith(name, start)) return id;
+        let i = 0;
+        // Header names are tokens (ASCII), so OR-ing 0x20 folds case for letters and leaves
+        // "-" and digits distinct from any letter.
+        while (i < len && (src.charCodeAt(start + i) | 0x20) === (name.charCodeAt(i) | 0x20)) i++;
+        if (i === len) return id;
+      }
     }
     h = (h + 1) & (NAME_TABLE_SIZE - 1);
   }

@@ -127,6 +127,14 @@ export class TokenCursor extends ListWalker {
 
 const tokens = new TokenCursor();
 
+/**
+ * One name-addr walker and one token walker for the callers that walk one list at a time and never nest
+ * their walks (validation, the registration's Contacts, the UA core's Require): one instance each instead
+ * of one per module (a NameAddrCursor holds a NameAddr with its URI, ~90 variables on Espruino).
+ */
+export const nameAddrWalker = new NameAddrCursor();
+export const tokenWalker = tokens;
+
 /** True when a list header (Supported, Require, Allow…) of msg holds the token lowerLit. */
 export function hasToken(msg: SipMessage, id: number, lowerLit: string): boolean {
   tokens.begin(msg, id);

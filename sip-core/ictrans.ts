@@ -1,13 +1,10 @@
 // RFC 3261 §17.1.1 INVITE client transaction (Figure 5) with RFC 6026's Accepted state and Timer M.
-import { SipMessage, parseMessage } from "./message.ts";
+import type { SipMessage } from "./message.ts";
 import {
   TRANSPORT_UDP, TS_ACCEPTED, TS_CALLING, TS_COMPLETED, TS_PROCEEDING, type Transaction,
 } from "./transaction.ts";
 import type { TransactionLayer } from "./transactions.ts";
-import { bytesToBinaryString, writeAckForNon2xx } from "./writer.ts";
-
-// The kept request, re-read only to build the ACK for a non-2xx final response (rare).
-const request = new SipMessage();
+import { bytesToBinaryString, writeAckForNon2xxFrom } from "./writer.ts";
 
 /** Calling: send the INVITE; Timer A (retransmit, unreliable transports only) and Timer B (timeout). */
 export function ictStart(L: TransactionLayer, tx: Transaction, now: number): void {
@@ -16,11 +13,11 @@ export function ictStart(L: TransactionLayer, tx: Transaction, now: number): voi
   L.transmit(tx);
 }
 
+/** The ACK for a non-2xx final response, from the kept request (rare: no message view is kept for it). */
 function sendAck(L: TransactionLayer, tx: Transaction, resp: SipMessage): void {
   const src = bytesToBinaryString(tx.buffer, tx.length);
-  if (parseMessage(src, 0, src.length, request) < 0) return;
   const w = L.scratch.reset();
-  const n = writeAckForNon2xx(w, request, resp);
+  const n = writeAckForNon2xxFrom(w, src, tx.cseq, resp);
   if (n > 0) L.transport.send(w.buf, n, tx.address, tx.port, tx.transport);
 }
 
@@ -39,6 +36,7 @@ export function ictOnResponse(L: TransactionLayer, tx: Transaction, msg: SipMess
       } else if (status < 300) {
         // RFC 6026: wait in Accepted for 2xx retransmissions from other forks; the TU ACKs them.
         tx.state = TS_ACCEPTED;
+        L.release(tx); // the TU ACKs 2xx itself; the INVITE is not sent again
         tx.lingerAt = now + 64 * L.timers.t1;
         L.tu.onResponse(tx, msg);
       } else {

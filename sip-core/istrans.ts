@@ -1,7 +1,7 @@
 // RFC 3261 §17.2.1 INVITE server transaction (Figure 7) with RFC 6026's Accepted state; Timers G, H, I, L and 100 Trying.
 import type { SipMessage } from "./message.ts";
 import {
-  TRANSPORT_UDP, TS_ACCEPTED, TS_COMPLETED, TS_CONFIRMED, TS_PROCEEDING, keepBytes, type Transaction,
+  TRANSPORT_UDP, TS_ACCEPTED, TS_COMPLETED, TS_CONFIRMED, TS_PROCEEDING, type Transaction,
 } from "./transaction.ts";
 import type { TransactionLayer } from "./transactions.ts";
 import { writeResponseHead } from "./writer.ts";
@@ -17,8 +17,7 @@ export function istStart(L: TransactionLayer, tx: Transaction, msg: SipMessage, 
   writeResponseHead(w, msg, 100, "Trying", null);
   const n = w.end(null, 0, 0);
   if (n > 0) {
-    keepBytes(tx.buffer, w.buf, n);
-    tx.length = n;
+    L.keep(tx, w.buf, n);
     tx.status = 100;
   }
 }

@@ -12,7 +12,7 @@ import {
   ERR_HEADER_VALUE, ERR_TO, ERR_TOO_MANY_HEADERS, ERR_URI_TOO_LONG, ERR_VERSION, ERR_VIA, errorReason, errorStatus,
 } from "./errors.ts";
 import { NA_LAZY_URI, NameAddr, parseNameAddr } from "./nameaddr.ts";
-import { NameAddrCursor, ViaCursor } from "./headers.ts";
+import { ViaCursor, nameAddrWalker } from "./headers.ts";
 import { UINT32_MAX, parseDecimal, skipLws, skipToken, spanEquals, spanEqualsIgnoreCase, trimLwsEnd } from "./scan.ts";
 import { SCHEME_SIP, SCHEME_SIPS, SipUri, parseUri } from "./uri.ts";
 import { ViaValue, parseViaValue } from "./via.ts";
@@ -527,7 +527,7 @@ export function parseMessage(src: string, off: number, len: number, msg: SipMess
 }
 
 const viaCursor = new ViaCursor();
-const nameAddrCursor = new NameAddrCursor();
+const nameAddrCursor = nameAddrWalker;
 
 /**
  * The checks parseMessage leaves to the layer that acts on a message: the Request-URI, the

@@ -23,6 +23,7 @@ export function nictOnResponse(L: TransactionLayer, tx: Transaction, msg: SipMes
   }
   tx.state = TS_COMPLETED;
   tx.retransmitAt = tx.timeoutAt = -1;
+  L.release(tx); // Completed only absorbs: the request is not sent again
   tx.lingerAt = tx.transport === TRANSPORT_UDP ? now + L.timers.t4 : now; // Timer K
   L.tu.onResponse(tx, msg);
 }

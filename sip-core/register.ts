@@ -2,7 +2,7 @@
 import { HDR_CONTACT, METHOD_OPTIONS, METHOD_REGISTER } from "./constants.ts";
 import { AUTH_REFUSED, AUTH_UNUSABLE, DigestClient, type RandomSource } from "./auth.ts";
 import { algorithmName } from "./digest.ts";
-import { NameAddrCursor, minExpires, retryAfter } from "./headers.ts";
+import { minExpires, nameAddrWalker, retryAfter } from "./headers.ts";
 import type { SipMessage } from "./message.ts";
 import { spanEquals } from "./scan.ts";
 import { TRANSPORT_UDP, type Transaction } from "./transaction.ts";
@@ -120,9 +120,11 @@ export class Registration {
     this.layer = layer;
     this.random = random;
     this.log = log;
-    this.writer = new SipWriter(bufferSize);
+    // REGISTER and OPTIONS are written and handed to sendRequest (which copies them) at once: the layer's
+    // scratch writer serves, unless this registration was given a larger buffer.
+    this.writer = bufferSize <= layer.scratch.buf.length ? layer.scratch : new SipWriter(bufferSize);
     this.digest = new DigestClient(random);
-    this.optionsWriter = new SipWriter(512);
+    this.optionsWriter = layer.scratch.buf.length >= 512 ? layer.scratch : new SipWriter(512);
     this.callId = this.token() + this.token() + "@" + config.localAddress;
     this.fromTag = this.token();
     this.contactAddress = config.localAddress;
@@ -470,5 +472,5 @@ export class Registration {
   }
 }
 
-const contactCursor = new NameAddrCursor();
+const contactCursor = nameAddrWalker;
 

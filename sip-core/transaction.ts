@@ -80,8 +80,11 @@ export class Transaction {
   address = "";
   port = 0;
   transport = TRANSPORT_UDP;
-  /** The request (client) or the last response (server), kept for retransmission. */
-  readonly buffer: Uint8Array;
+  /**
+   * The request (client) or the last response (server), kept for retransmission: bytes [0, length). A
+   * preallocated slot buffer, or (TransactionLayerConfig.exactCopies) an array of the message's own size.
+   */
+  buffer: Uint8Array;
   length = 0;
   /** Status of the last response sent (server) or received (client). */
   status = 0;
@@ -100,9 +103,10 @@ export class Transaction {
   nextInBranchChain = -1;
   nextInKeyChain = -1;
 
+  /** bufferSize 0: no buffer of its own (the layer makes exact copies). */
   constructor(index: number, bufferSize: number) {
     this.index = index;
-    this.buffer = new Uint8Array(bufferSize);
+    this.buffer = bufferSize > 0 ? new Uint8Array(bufferSize) : NO_BYTES;
   }
 
   /** The branch as text (allocates). */
@@ -112,6 +116,9 @@ export class Transaction {
     return s;
   }
 }
+
+/** The buffer of a slot that keeps nothing (exact copies). */
+export const NO_BYTES = new Uint8Array(0);
 
 /**
  * Copies src[0, length) into dst without making a view: when src fits, the whole array is copied

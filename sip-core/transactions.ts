@@ -2,7 +2,7 @@
 import { METHOD_ACK, METHOD_CANCEL, METHOD_INVITE } from "./constants.ts";
 import type { SipMessage } from "./message.ts";
 import {
-  BRANCH_CAPACITY, DEFAULT_TIMERS, TRANSPORT_UDP, TS_FREE, TS_TERMINATED, TX_INVITE_CLIENT, TX_INVITE_SERVER,
+  BRANCH_CAPACITY, DEFAULT_TIMERS, NO_BYTES, TRANSPORT_UDP, TS_FREE, TS_TERMINATED, TX_INVITE_CLIENT, TX_INVITE_SERVER,
   TX_NON_INVITE_CLIENT, TX_NON_INVITE_SERVER, Transaction, keepBytes, type TimerConfig, type TransactionUser, type TransportPort,
 } from "./transaction.ts";
 import { TimerHeap } from "./timerheap.ts";
@@ -21,6 +21,14 @@ export interface TransactionLayerConfig {
   timers: TimerConfig;
   /** Seconds put in Retry-After of the 503 sent when the pool is full. */
   retryAfter: number;
+  /**
+   * Keep each retransmission copy in an array of the message's own size, made when it is kept and dropped
+   * as soon as no retransmission can need it (a non-INVITE client's after its final response, an INVITE
+   * client's after a 2xx, every slot's when it ends): memory follows what is in flight instead of
+   * capacity × bufferSize allocated at start-up (a device: 16 slots × 1,500 bytes are ~1,000 variables on
+   * Espruino). Allocates per transaction. Default false: one bufferSize buffer per slot, at start-up.
+   */
+  exactCopies?: boolean;
 }
 
 export const DEFAULT_TRANSACTION_CONFIG: TransactionLayerConfig = { capacity: 32, bufferSize: 1500, timers: DEFAULT_TIMERS, retryAfter: 5 };
@@ -60,16 +68,22 @@ export class TransactionLayer {
   private readonly tableMask: number;
   private readonly branchHeads: Int32Array;
   private readonly keyHeads: Int32Array;
-  /** Scratch writer for stateless answers (503, 482) and ACKs for non-2xx. */
+  /**
+   * Scratch writer for stateless answers (503, 482), ACKs for non-2xx and the 100 Trying; shared by the
+   * transport, the UA core and the registrations, which each write one message at a time into it and hand
+   * it over at once (sendRequest and respond copy what they keep).
+   */
   readonly scratch: SipWriter;
+  private readonly exact: boolean;
 
   constructor(config: TransactionLayerConfig, transport: TransportPort, tu: TransactionUser) {
     this.config = config;
     this.timers = config.timers;
     this.transport = transport;
     this.tu = tu;
+    this.exact = config.exactCopies === true;
     for (let i = 0; i < config.capacity; i++) {
-      const tx = new Transaction(i, config.bufferSize);
+      const tx = new Transaction(i, this.exact ? 0 : config.bufferSize);
       tx.nextFree = i + 1 < config.capacity ? i + 1 : -1;
       this.pool.push(tx);
     }
@@ -153,10 +167,29 @@ export class TransactionLayer {
     }
   }
 
+  /** Keeps data[0, length) in the slot for retransmission (length ≤ bufferSize, checked by the caller). */
+  keep(tx: Transaction, data: Uint8Array, length: number): void {
+    tx.length = length;
+    if (!this.exact) { keepBytes(tx.buffer, data, length); return; }
+    // A TU resending what the slot keeps (a 2xx retransmission) passes the slot's own copy.
+    if (data === tx.buffer && data.length === length) return;
+    const b = new Uint8Array(length);
+    b.set(length === data.length ? data : data.subarray(0, length));
+    tx.buffer = b;
+  }
+
+  /** No retransmission can need the kept copy any more: with exact copies it is dropped. */
+  release(tx: Transaction): void {
+    if (!this.exact) return;
+    tx.buffer = NO_BYTES;
+    tx.length = 0;
+  }
+
   /** Ends a transaction: out of the indexes, slot back to the pool, TU told. */
   terminate(tx: Transaction): void {
     if (tx.state === TS_FREE) return;
     tx.state = TS_TERMINATED;
+    this.release(tx);
     this.unlink(tx);
     tx.nextAt = -1;
     this.active--;
@@ -282,8 +315,7 @@ export class TransactionLayer {
     if (length > this.config.bufferSize || branchLength <= 0 || branchLength > BRANCH_CAPACITY) return null;
     const tx = this.allocate(method === METHOD_INVITE ? TX_INVITE_CLIENT : TX_NON_INVITE_CLIENT);
     if (tx === null) { this.stats.poolFull++; return null; }
-    keepBytes(tx.buffer, data, length);
-    tx.length = length;
+    this.keep(tx, data, length);
     tx.method = method;
     tx.cseq = cseq;
     tx.branchLength = branchLength;
@@ -307,8 +339,7 @@ export class TransactionLayer {
   respond(tx: Transaction, data: Uint8Array, length: number, status: number, now: number): boolean {
     if (tx.state === TS_FREE || (tx.kind !== TX_INVITE_SERVER && tx.kind !== TX_NON_INVITE_SERVER)) return false;
     if (length > this.config.bufferSize) return false;
-    keepBytes(tx.buffer, data, length);
-    tx.length = length;
+    this.keep(tx, data, length);
     tx.status = status;
     if (tx.kind === TX_INVITE_SERVER) istOnRespond(this, tx, now);
     else nistOnRespond(this, tx, now);

@@ -50,7 +50,8 @@ export class SipTransport {
     this.layer = layer;
     this.port = port;
     this.msg = new SipMessage(limits);
-    this.writer = new SipWriter(writerSize);
+    // The layer's scratch writer serves the rejections too (one message at a time, sent at once).
+    this.writer = writerSize <= layer.scratch.buf.length ? layer.scratch : new SipWriter(writerSize);
   }
 
   /** A datagram from address:port arrived. Never throws. */

@@ -4,7 +4,7 @@ import {
 } from "./constants.ts";
 import type { RandomSource } from "./auth.ts";
 import { CallManager, type CallConfig, type CallListener, type CallLog } from "./call.ts";
-import { TokenCursor } from "./headers.ts";
+import { tokenWalker } from "./headers.ts";
 import type { ParserLimits, SipMessage } from "./message.ts";
 import { Registration, type AccountConfig } from "./register.ts";
 import type { Transaction, TransactionUser, TransportPort } from "./transaction.ts";
@@ -17,7 +17,8 @@ export const UA_ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
 
 // Module-level, not a field: on Espruino 2v29 a derived class (TokenCursor extends ListWalker) cannot be
 // constructed while another class's super() call is running (the door phone's super() builds this UA).
-const requireTokens = new TokenCursor();
+// The shared walker of headers.ts: the UA walks Require once per request, nothing nested.
+const requireTokens = tokenWalker;
 
 export interface UaClock {
   now(): number;
@@ -86,7 +87,7 @@ export class UserAgent implements TransactionUser {
     this.random = o.random;
     this.layer = new TransactionLayer(o.transactions, o.port, this);
     this.transport = new SipTransport(this.layer, o.port, o.limits, o.transactions.bufferSize);
-    this.w = new SipWriter(o.transactions.bufferSize);
+    this.w = this.layer.scratch; // the §8.2 answers are written and handed to respond() at once
     for (let i = 0; i < o.accounts.length && i < o.maxAccounts; i++) {
       const r = new Registration(o.accounts[i], this.layer, o.random, o.log, o.transactions.bufferSize);
       r.pinger = this.transport;

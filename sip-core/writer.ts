@@ -1,7 +1,7 @@
 // RFC 3261 §7 message writer: requests and responses serialised straight into a fixed send buffer (§8.2.6 responses).
-import { HDR_CALL_ID, HDR_CONTENT_LENGTH, HDR_CSEQ, HDR_FROM, HDR_OTHER, HDR_ROUTE, HDR_TIMESTAMP, HDR_TO, HDR_VIA, HEADER_NAMES } from "./constants.ts";
-import { ERR_BUFFER_FULL } from "./errors.ts";
-import { FNV_BASIS, fnv1aSpan } from "./scan.ts";
+import { HDR_CALL_ID, HDR_CONTENT_LENGTH, HDR_CSEQ, HDR_FROM, HDR_OTHER, HDR_ROUTE, HDR_TIMESTAMP, HDR_TO, HDR_VIA, HEADER_NAMES, resolveHeaderName } from "./constants.ts";
+import { ERR_BUFFER_FULL, ERR_MISSING_CALL_ID, ERR_MISSING_FROM, ERR_MISSING_VIA, ERR_START_LINE } from "./errors.ts";
+import { FNV_BASIS, fnv1aSpan, quotedStringEnd, skipLws, trimLwsEnd } from "./scan.ts";
 import type { SipMessage } from "./message.ts";
 
 /**
@@ -222,6 +222,79 @@ export function writeAckForNon2xx(w: SipWriter, req: SipMessage, resp: SipMessag
   w.headerSpan("To", resp.src, resp.headerValueStart(ti), resp.headerValueEnd(ti));
   w.headerSpan("Call-ID", src, req.callIdStart, req.callIdEnd);
   w.str("CSeq: ").num(req.cseq).str(" ACK\r\n");
+  return w.end(null, 0, 0);
+}
+
+// Where headerAt found its value.
+let hvStart = 0;
+let hvEnd = 0;
+
+/**
+ * The next header line of `id` in a message's text from position p (the start of a header line): returns
+ * the start of the line after it (folded lines included), or -1 at the blank line or the end; the value's
+ * span is left in hvStart/hvEnd. Names are resolved as the parser does (any case, compact forms).
+ */
+function headerAt(src: string, id: number, p: number): number {
+  for (;;) {
+    let e = src.indexOf("\r\n", p);
+    if (e <= p) return -1;
+    while (e + 2 < src.length && (src.charCodeAt(e + 2) === 32 || src.charCodeAt(e + 2) === 9)) {
+      const f = src.indexOf("\r\n", e + 2);
+      if (f < 0) break;
+      e = f;
+    }
+    const colon = src.indexOf(":", p);
+    if (colon > p && colon < e) {
+      let ne = colon;
+      while (ne > p && (src.charCodeAt(ne - 1) === 32 || src.charCodeAt(ne - 1) === 9)) ne--;
+      if (resolveHeaderName(src, p, ne) === id) {
+        hvStart = skipLws(src, colon + 1, e);
+        hvEnd = trimLwsEnd(src, hvStart, e);
+        return e + 2;
+      }
+    }
+    p = e + 2;
+  }
+}
+
+/** The end of the first value of a comma-separated list in src[s, e) (commas inside quoted strings do not count). */
+function firstValueEnd(src: string, s: number, e: number): number {
+  let p = s;
+  while (p < e) {
+    const c = src.charCodeAt(p);
+    if (c === 44) break;
+    if (c === 34) {
+      const q = quotedStringEnd(src, p, e);
+      if (q < 0) return e;
+      p = q;
+    } else p++;
+  }
+  return trimLwsEnd(src, s, p);
+}
+
+/**
+ * writeAckForNon2xx from the request's text as it was sent (what a client transaction keeps), without a
+ * message view: its Request-URI, top Via value, Route lines, From and Call-ID, the CSeq number given, and
+ * the response's To. Returns the length, or a negative error (-ERR_BUFFER_FULL, or the ERR_ code of what
+ * the request lacks).
+ */
+export function writeAckForNon2xxFrom(w: SipWriter, req: string, cseq: number, resp: SipMessage): number {
+  const sp1 = req.indexOf(" ");
+  const sp2 = sp1 < 0 ? -1 : req.indexOf(" ", sp1 + 1);
+  const head = req.indexOf("\r\n") + 2;
+  if (sp2 < 0 || head < sp2) return -ERR_START_LINE;
+  w.str("ACK ").span(req, sp1 + 1, sp2).str(" SIP/2.0\r\n");
+  if (headerAt(req, HDR_VIA, head) < 0) return -ERR_MISSING_VIA;
+  w.headerSpan("Via", req, hvStart, firstValueEnd(req, hvStart, hvEnd));
+  for (let p = headerAt(req, HDR_ROUTE, head); p >= 0; p = headerAt(req, HDR_ROUTE, p)) w.headerSpan("Route", req, hvStart, hvEnd);
+  w.str("Max-Forwards: 70\r\n");
+  if (headerAt(req, HDR_FROM, head) < 0) return -ERR_MISSING_FROM;
+  w.headerSpan("From", req, hvStart, hvEnd);
+  const ti = resp.findHeader(HDR_TO);
+  w.headerSpan("To", resp.src, resp.headerValueStart(ti), resp.headerValueEnd(ti));
+  if (headerAt(req, HDR_CALL_ID, head) < 0) return -ERR_MISSING_CALL_ID;
+  w.headerSpan("Call-ID", req, hvStart, hvEnd);
+  w.str("CSeq: ").num(cseq).str(" ACK\r\n");
   return w.end(null, 0, 0);
 }
 

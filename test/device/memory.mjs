@@ -1,0 +1,539 @@
+// `npm run test:device:memory`: the door phone's memory (process.memory().usage, in variables) on Espruino's
+// Linux interpreter (ESPRUINO=path), with the module held the way a board holds it: in Storage.
+//
+// The phone is bundled the way the device bundle is (build.mjs bundleDevice, then the Espruino gate) and written
+// into the interpreter's Storage by a first run (the Linux build keeps Storage in ./espruino.flash); the measured
+// run loads it with require("doorsip") from Storage, so function bodies stay in flash as on a board. Then:
+//   boot → module loaded → DoorPhone constructed → open() → instrumented (control socket, wrappers)
+//   → registered (a Node registrar on 127.0.0.1 with MD5 digest, sim/registrar.ts)
+//   → a call (a Node endpoint calls the door, RTP both ways, the door code as RFC 4733 events, Node hangs up)
+//   → after the call → after phone.close().
+// The peak is sampled (without GC) after every SIP datagram, every RTP tick and receive, every SIP send and
+// every poll of the stack. At "registered" and mid-call the device walks the phone's object graph and prints
+// what each part costs (own fields, typed arrays, strings, nested objects; a node reached twice is counted
+// at its first path) and the cost per class.
+//
+// Checks the issue's budget (DOORSIP_MEMORY_BUDGET, default 3000 variables) at every stage and the peak, counting
+// what the door phone holds (the interpreter's own ~40 included; the test's harness module, its class table and
+// its instrumentation not), and prints the figures. DOORSIP_TRANSACTIONS and DOORSIP_CALL_SLOTS set the device's
+// pools; DOORSIP_KEEP=1 keeps the run's folder (bundle, map, flash file). Exits 1 on a failure, 2 without
+// ESPRUINO. DOORSIP_VERBOSE=1 prints the device's output.
+//
+// Espruino facts this relies on (2v29, Linux build): Storage lives in ./espruino.flash (256 KB) and require()
+// looks there before node_modules; a running script's own text is held until it finishes (hence the harness
+// is a Storage module too); === and indexOf call two typed arrays of equal contents equal (the walk does not
+// deduplicate them); E.getSizeOf of a class instance reaches its prototype and the module's whole scope, so
+// the walk counts fields itself.
+import * as dgram from "node:dgram";
+import { mkdtempSync, rmSync, writeFileSync, existsSync, statSync } from "node:fs";
+import * as net from "node:net";
+import { spawnSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { pathToFileURL } from "node:url";
+import * as acorn from "acorn";
+import { TraceMap, originalPositionFor } from "@jridgewell/trace-mapping";
+import * as esbuild from "esbuild";
+import { bundleDevice, root } from "../../build.mjs";
+import { checkBundle, formatOffence } from "../../scripts/espruino-gate.mjs";
+import { checks, espruinoPath, spawnDevice } from "./espruino-run.mjs";
+
+const bin = espruinoPath("test:device:memory");
+
+const HOST = "127.0.0.1";
+const CODE = "1234#";
+const BUDGET = Number(process.env.DOORSIP_MEMORY_BUDGET || 3000);
+/** Transaction slots and call slots of the device (DOORSIP_TRANSACTIONS, DOORSIP_CALL_SLOTS); -1: the phone's default. */
+const TRANSACTIONS = process.env.DOORSIP_TRANSACTIONS ? Number(process.env.DOORSIP_TRANSACTIONS) : -1;
+const CALL_SLOTS = process.env.DOORSIP_CALL_SLOTS ? Number(process.env.DOORSIP_CALL_SLOTS) : -1;
+const TIMEOUT_MS = 60000;
+const CALL_ACTIVE = 5;
+const CALL_ENDED = 8;
+
+const { check, finish } = checks("device memory");
+const figures = [];
+const figure = (name, value) => figures.push([name, value]);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** True when port is free for UDP and TCP on every interface (Espruino binds 0.0.0.0). */
+async function portFree(port) {
+  const udp = await new Promise((resolve) => {
+    const s = dgram.createSocket("udp4");
+    s.once("error", () => { s.close(); resolve(false); });
+    s.bind(port, "0.0.0.0", () => s.close(() => resolve(true)));
+  });
+  if (!udp) return false;
+  return new Promise((resolve) => {
+    const t = net.createServer();
+    t.once("error", () => resolve(false));
+    t.listen(port, "0.0.0.0", () => t.close(() => resolve(true)));
+  });
+}
+
+/** A base port with `n` free ports after it (48000–59999, clear of the other device tests and the interop tests). */
+async function freeBlock(n) {
+  for (let tries = 0; tries < 50; tries++) {
+    const base = 48000 + 16 * Math.floor(Math.random() * 750);
+    let ok = true;
+    for (let i = 0; i < n && ok; i++) ok = await portFree(base + i);
+    if (ok) return base;
+  }
+  throw new Error("no block of " + n + " free ports");
+}
+
+// Classes the device names in its breakdown (the bundle is minified: constructors are matched by identity).
+const CLASSES = {
+  "sip-core/index.ts": ["SipMessage", "SipWriter", "Transaction", "TransactionLayer", "TransactionStats", "SipTransport", "TransportStats",
+    "UserAgent", "UaStats", "Registration", "CallManager", "Call", "Dialog", "DigestClient", "SdpSession", "SdpMedia", "AudioAnswer",
+    "SipUri", "ViaValue", "NameAddr", "TimerHeap", "RtpHeader", "RtpSender", "DtmfSender", "DtmfReceiver", "TelephoneEvent", "AuthParams",
+    "ParamSpan", "NextIndex", "StreamReader", "UriParamValue", "MediaType"],
+  "firmware/media.ts": ["MediaSession"],
+  "firmware/door.ts": ["DoorController"],
+  "hal/espruino/platform.ts": ["EspruinoPlatform", "EspruinoClock", "EspruinoRandom", "EspruinoLog", "EspruinoAlarm", "EspruinoUdpSocket", "EspruinoTcpServer"],
+  "hal/espruino/board.ts": ["EspruinoBoard", "EspruinoOutput", "EspruinoInput"],
+};
+
+/** Minified top-level name → its TypeScript file and name, from the bundle's source map. */
+function topLevelOrigins(code, map) {
+  const tm = new TraceMap(map);
+  const ast = acorn.parse(code, { ecmaVersion: 2022, sourceType: "script", locations: true });
+  const out = new Map();
+  const m = JSON.parse(map);
+  const add = (id) => {
+    const p = originalPositionFor(tm, { line: id.loc.start.line, column: id.loc.start.column });
+    let name = p.name;
+    if (!name && p.source) {
+      // The map has no names after the build's second pass: read the declaration at the mapped position.
+      const content = m.sourcesContent && m.sourcesContent[m.sources.indexOf(p.source)];
+      const line = content ? content.split("\n")[p.line - 1] || "" : "";
+      const d = /^(?:export\s+)?(?:const|let|var|function|class)\s+([\w$]+)|^([\w$]+)/.exec(line.slice(p.column));
+      if (d) name = d[1] || d[2];
+    }
+    out.set(id.name, { file: p.source ? p.source.replace(/^.*?(sip-core|firmware|hal)\//, "$1/") : "?", name: name || id.name });
+  };
+  for (const st of ast.body) {
+    if (st.type === "FunctionDeclaration" || st.type === "ClassDeclaration") add(st.id);
+    else if (st.type === "VariableDeclaration") for (const dcl of st.declarations) if (dcl.id.type === "Identifier") add(dcl.id);
+  }
+  return out;
+}
+
+let unmangle = (path) => path;
+const dir = mkdtempSync(join(tmpdir(), "doorsip-device-memory-"));
+let child = null;
+const cleanups = [];
+try {
+  // 1. The phone as a device module, through the same build and gate as the firmware bundle.
+  const src = (p) => JSON.stringify(join(root, p));
+  writeFileSync(join(dir, "entry.ts"),
+    `export { DoorPhone } from ${src("firmware/phone.ts")};\n` +
+    `export { DEFAULT_DOOR } from ${src("firmware/door.ts")};\n` +
+    `export { DEFAULT_PHONE } from ${src("firmware/phone-config.ts")};\n` +
+    `export { EspruinoPlatform } from ${src("hal/espruino/platform.ts")};\n` +
+    `export { EspruinoBoard } from ${src("hal/espruino/board.ts")};\n` +
+    `export { DEFAULT_CALL_CONFIG, DEFAULT_ACCOUNT } from ${src("sip-core/index.ts")};\n` +
+    Object.entries(CLASSES).map(([f, names]) => `import { ${names.map((n) => n + " as C_" + n).join(", ")} } from ${src(f)};\n`).join("") +
+    `export const classes = { ${Object.values(CLASSES).flat().map((n) => `${n}: C_${n}`).join(", ")} };\n`);
+  const { code, map, metafile, mangleCache } = await bundleDevice({ entry: join(dir, "entry.ts"), outfile: join(dir, "doorsip.js"), write: true });
+  // The bundle's property names back to the sources' (the device prints what it sees).
+  const original = new Map(Object.entries(mangleCache || {}).filter(([, v]) => v !== false).map(([k, v]) => [v, k]));
+  unmangle = (path) => path.split(".").map((p) => original.get(p) || p).join(".");
+  const offences = checkBundle(code, map);
+  for (const o of offences) console.log(formatOffence(o, "doorsip.js", dir));
+  check("Espruino gate on the phone bundle", offences.length === 0, offences.length + " offences");
+  figure("phone bundle: minified / gzip -9", Buffer.byteLength(code).toLocaleString("en-US") + " B / " + gzipSync(code, { level: 9 }).length.toLocaleString("en-US") + " B");
+  const outKey = Object.keys(metafile.outputs).find((k) => k.endsWith(".js"));
+  const inputs = Object.entries(metafile.outputs[outKey].inputs).map(([p, v]) => [p, v.bytesInOutput]).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
+  figure("phone bundle: largest inputs (bytes in the minified output)", "\n" + inputs.slice(0, 12).map(([p, n]) => "      " + String(n).padStart(7) + "  " + p.replace(/^.*?(sip-core|firmware|hal)\//, "$1/")).join("\n"));
+
+  // The Node peers: the simulator's registrar and endpoint, the Node HAL and the firmware's MediaSession.
+  writeFileSync(join(dir, "node-entry.ts"),
+    `export { Endpoint } from ${src("sim/endpoint.ts")};\n` +
+    `export { Registrar } from ${src("sim/registrar.ts")};\n` +
+    `export { NodePlatform } from ${src("sim/node-platform.ts")};\n` +
+    `export { MediaSession } from ${src("firmware/media.ts")};\n`);
+  await esbuild.build({
+    entryPoints: [join(dir, "node-entry.ts")], outfile: join(dir, "node-side.mjs"), bundle: true, platform: "node",
+    format: "esm", target: "node20", packages: "external", absWorkingDir: root, logLevel: "warning",
+  });
+  const { Endpoint, Registrar, NodePlatform, MediaSession } = await import(pathToFileURL(join(dir, "node-side.mjs")).href);
+
+  // 3. Ports: device SIP (UDP+TCP) and control, registrar, Node SIP, RTP for two call slots each side.
+  const base = await freeBlock(12);
+  const DEV_SIP = base, DEV_CTL = base + 1, REG_SIP = base + 2, NODE_SIP = base + 3;
+  const DEV_RTP = base + 4, NODE_RTP = base + 8;
+
+  // 4. The device program: a harness module, also in Storage (its functions stay in flash too), started by a
+  // one-line run.js. "boot" is the interpreter with the harness loaded, before the door phone's module.
+  const script = `
+function mem(tag) { var m = process.memory(); print("@@MEM " + tag + " " + m.usage + " " + m.total); }
+mem("boot");
+var d = require("doorsip");
+mem("loaded");
+var platform = new d.EspruinoPlatform({ logLevel: 1 });
+var board = new d.EspruinoBoard();
+var calls = Object.assign({}, d.DEFAULT_CALL_CONFIG, { user: "door", localAddress: "${HOST}", localPort: ${DEV_SIP},
+  rtpAddress: "${HOST}", rtpPortBase: ${DEV_RTP}, answerDelay: 0 });
+var account = Object.assign({}, d.DEFAULT_ACCOUNT, { user: "door", password: "secret", domain: "${HOST}", registrar: "${HOST}",
+  registrarPort: ${REG_SIP}, expires: 600, instanceId: "urn:uuid:00000000-0000-4000-8000-000000000001", localAddress: "${HOST}",
+  localPort: ${DEV_SIP}, keepalive: 0 });
+var P = d.DEFAULT_PHONE;
+var config = Object.assign({}, P, {
+  address: "${HOST}", port: ${DEV_SIP}, accounts: [account], calls: calls, timers: null,
+  door: Object.assign({}, d.DEFAULT_DOOR, { code: "${CODE}", pulseMs: 300 }), relayPin: "D4", relayActiveLow: false, buttons: [],
+  trust: Object.assign({}, P.trust, { allow: ["${HOST}"] }), autoAnswer: Object.assign({}, P.autoAnswer, { enabled: true, delayMs: 0 }), logLevel: 1
+});
+${TRANSACTIONS < 0 ? "" : "config.transactions = " + TRANSACTIONS + ";"}
+${CALL_SLOTS < 0 ? "" : "config.callCapacity = " + CALL_SLOTS + ";"}
+print("@@CONFIG " + config.transactions + " " + config.callCapacity);
+var phone = new d.DoorPhone(platform, board, config);
+mem("constructed");
+var rc = phone.open();
+print("@@OPEN " + rc);
+mem("opened");
+
+// --- instrumentation: a peak sampler (no GC) around everything the stack does, a control port ---
+var peak = { usage: 0, at: "", on: true };
+var stage = "idle";
+function sample(where) {
+  if (!peak.on) return;
+  var u = process.memory(false).usage;
+  if (u > peak.usage) { peak.usage = u; peak.at = stage + "/" + where; }
+}
+function wrap(obj, name, where) {
+  var f = obj[name];
+  obj[name] = function (a, b, c, e, g, h, i, j, k, l) { sample(where + ">"); var r = f.call(obj, a, b, c, e, g, h, i, j, k, l); sample(where); return r; };
+}
+wrap(phone.transport, "receiveDatagram", "sip-rx");
+wrap(phone.ua, "poll", "poll");
+for (var si = 0; si < phone.sessions.length; si++) { wrap(phone.sessions[si], "tick", "rtp-tick"); wrap(phone.sessions[si], "receive", "rtp-rx"); }
+(function () { var s = phone.socket; var f = s.send; s.send = function (a, b, c, e) { sample("sip-tx"); return f.call(s, a, b, c, e); }; })();
+var reported = false;
+(function () {
+  var t = phone.transport, f = t.receiveDatagram;
+  t.receiveDatagram = function (a, b, c, e) {
+    f.call(t, a, b, c, e);
+    if (!reported && phone.registrations[0].state === 2) { reported = true; setTimeout(function () { mem("registered"); print("@@REGISTERED"); }, 20); }
+  };
+})();
+var onCallState = phone.onCallState;
+phone.onCallState = function (c) {
+  onCallState.call(phone, c);
+  var st = c.stateName(), sess = phone.sessions[c.index];
+  setTimeout(function () { print("@@STATE " + c.index + " " + st + " " + sess.packetsSent + " " + sess.packetsReceived + " " + phone.rtpDigits + " " + phone.door.opens); }, 0);
+};
+
+// --- the breakdown: a walk of the object graph from the phone ---
+var CL = d.classes;
+function className(o) {
+  if (Array.isArray(o)) return "Array";
+  if (isTyped(o)) return "TypedArray";
+  var p = Object.getPrototypeOf(o);
+  for (var k in CL) if (CL[k].prototype === p) return k;
+  if (p === d.DoorPhone.prototype) return "DoorPhone";
+  if (p === Object.prototype) return "Object";
+  return "?";
+}
+/** Variables one property costs when its value is a primitive, string or typed array (its name var + the value). */
+function fieldCost(k, v) { var t = {}; t[k] = v; return E.getSizeOf(t) - 1; }
+/**
+ * Variables of a function's own parts: itself, its parameters, its code (a flash string from Storage), the
+ * reference to its scope (not the scope: that is counted where it lives), and for a class its prototype's
+ * methods and its static members.
+ */
+function fnCost(f) {
+  var items = E.getSizeOf(f, 1), n = 1;
+  if (typeof items === "number") return items;
+  for (var i = 0; i < items.length; i++) {
+    var nm = items[i].name;
+    if (nm === "\\xFFsco") n += 1;
+    else if (nm === "prototype") n += 1 + protoCost(f.prototype);
+    else if (nm.charCodeAt(0) === 255) n += items[i].size;
+    else { var v = f[nm]; n += typeof v === "function" ? fieldCost(nm, 0) + fnCost(v) : items[i].size; }
+  }
+  return n;
+}
+function protoCost(p) {
+  var items = E.getSizeOf(p, 1), n = 1;
+  if (typeof items === "number") return items;
+  for (var i = 0; i < items.length; i++) {
+    var nm = items[i].name;
+    if (nm === "constructor" || nm === "__proto__") { n += 1; continue; }
+    var desc = Object.getOwnPropertyDescriptor(p, nm);
+    n += fieldCost(nm, 0);
+    if (desc === undefined) continue;
+    if (typeof desc.value === "function") n += fnCost(desc.value);
+    else if (desc.get || desc.set) n += 1 + (desc.get ? fnCost(desc.get) : 0) + (desc.set ? fnCost(desc.set) : 0);
+    else n += fieldCost(nm, desc.value) - fieldCost(nm, 0);
+  }
+  return n;
+}
+/** The module's own scope: each top-level name's cost (code: functions and classes; data: the rest). */
+function moduleBreakdown() {
+  peak.on = false;
+  var sc = d.DoorPhone["\\xFFsco"];
+  if (Array.isArray(sc)) sc = sc[sc.length - 1]; // a bundle inside a function wrapper: its scope is the last
+  walk = { seen: [sc, d, platform, board, config, phone], byClass: {}, parts: [] };
+  // What the phone reaches is counted with the phone (a cursor may still point at the last message).
+  var roots = [phone.layer, phone.transport, phone.ua, phone.sessions, phone.door];
+  for (var r = 0; r < roots.length; r++) if (walk.seen.indexOf(roots[r]) < 0) size(roots[r], "", 9);
+  for (var p in phone) { var pv = phone[p]; if (isObj(pv) && walk.seen.indexOf(pv) < 0) size(pv, "", 9); }
+  walk.byClass = {}; walk.parts = [];
+  var keys = Object.keys(sc), out = [];
+  for (var i = 0; i < keys.length; i++) {
+    var k = keys[i], v = sc[k];
+    if (k === "module" || k === "exports") continue;
+    if (typeof v === "function") { walk.seen.push(v); out.push([k, "code", fieldCost(k, 0) + fnCost(v)]); }
+    else if (isObj(v)) out.push([k, "data", walk.seen.indexOf(v) >= 0 ? fieldCost(k, 0) : fieldCost(k, 0) + size(v, k, 0)]);
+    else out.push([k, "data", fieldCost(k, v)]);
+  }
+  print("@@MODULE " + JSON.stringify({ names: keys.length, items: out }));
+  walk = null;
+}
+var walk = { seen: [], byClass: {}, parts: [] };
+function isTyped(v) { return v.buffer instanceof ArrayBuffer; }
+function isObj(v) { return v !== null && typeof v === "object" && !isTyped(v); }
+function size(o, path, depth) {
+  walk.seen.push(o);
+  var cls = className(o);
+  var own = cls === "Array" || cls === "Object" ? 1 : 2; // the object, and __proto__ for class instances
+  var nested = 0;
+  var keys = Object.keys(o);
+  for (var i = 0; i < keys.length; i++) {
+    var k = keys[i], v = o[k];
+    if (isObj(v) || typeof v === "function") {
+      own += fieldCost(k, 0);
+      if (walk.seen.indexOf(v) >= 0) continue;
+      if (typeof v === "function") { walk.seen.push(v); own += fnCost(v); continue; }
+      nested += size(v, path + "." + k, depth + 1);
+    } else if (v !== null && typeof v === "object") {
+      // A typed array (not deduplicated: Espruino's === and indexOf call two typed arrays of equal contents equal).
+      own += fieldCost(k, v);
+    } else own += fieldCost(k, v);
+  }
+  var bc = walk.byClass[cls] || (walk.byClass[cls] = [0, 0]);
+  bc[0]++; bc[1] += own;
+  if (depth <= 2) walk.parts.push([path, own + nested, cls]);
+  return own + nested;
+}
+function breakdown(tag) {
+  peak.on = false;
+  walk = { seen: [platform, board, config, account, calls, config.door, config.trust, config.autoAnswer, d.DEFAULT_PHONE, d.DEFAULT_CALL_CONFIG, d.DEFAULT_ACCOUNT, d.DEFAULT_DOOR], byClass: {}, parts: [] };
+  // Parts in this order, each counting what no earlier part reached.
+  var ua = phone.ua, roots = [["layer", phone.layer], ["transport", phone.transport], ["registrations", ua.registrations], ["calls", ua.calls],
+    ["ua", ua], ["sessions", phone.sessions], ["door", phone.door], ["phone", phone]];
+  var total = 0;
+  for (var i = 0; i < roots.length; i++) if (roots[i][1]) walk.seen.push(roots[i][1]);
+  for (var i = 0; i < roots.length; i++) if (roots[i][1]) total += size(roots[i][1], roots[i][0], 0);
+  var cls = [];
+  for (var k in walk.byClass) cls.push([k, walk.byClass[k][0], walk.byClass[k][1]]);
+  print("@@WALK " + JSON.stringify({ tag: tag, total: total, parts: walk.parts, classes: cls }));
+  walk = null;
+  peak.on = true;
+}
+
+var ctl = require("dgram").createSocket("udp4");
+ctl.bind(${DEV_CTL});
+ctl.on("message", function (msg) {
+  if (msg === "register") { stage = "register"; phone.registerAll(); }
+  else if (msg.substr(0, 6) === "stage ") stage = msg.substr(6);
+  else if (msg.substr(0, 5) === "walk ") breakdown(msg.substr(5));
+  else if (msg === "peak") print("@@PEAK " + peak.usage + " " + peak.at);
+  else if (msg.substr(0, 4) === "mem ") mem(msg.substr(4));
+  else if (msg === "quit") {
+    print("@@PEAK " + peak.usage + " " + peak.at);
+    peak.on = false;
+    phone.close();
+    moduleBreakdown();
+    ctl.close();
+    setTimeout(function () { mem("closed"); print("@@FLAGS " + JSON.stringify(E.getErrorFlags())); print("@@END"); }, 50);
+  }
+});
+mem("instrumented");
+print("@@READY");
+`;
+  writeFileSync(join(dir, "harness.js"), script);
+  writeFileSync(join(dir, "run.js"), `var m = process.memory(); print("@@MEM interpreter " + m.usage + " " + m.total); require("dsmem");\n`);
+
+  // 2. Into Storage: a first run on the interpreter writes it (./espruino.flash), as an upload to a board does.
+  writeFileSync(join(dir, "install.js"),
+    `var s = require("Storage"); s.erase("doorsip"); s.write("doorsip", require("fs").readFileSync("doorsip.js"));\n` +
+    `s.erase("dsmem"); s.write("dsmem", require("fs").readFileSync("harness.js"));\n` +
+    `print("@@INSTALLED " + s.read("doorsip").length + " " + s.getFree()); print("@@END");\n`);
+  const inst = spawnSync(bin, ["install.js"], { cwd: dir, encoding: "latin1", timeout: 60000, input: "" });
+  const installed = /@@INSTALLED (\d+) (\d+)/.exec(inst.stdout || "");
+  check("the bundle is written into Storage", installed !== null && Number(installed[1]) === Buffer.byteLength(code) && existsSync(join(dir, "espruino.flash")),
+    (inst.stdout || "").slice(-1000));
+  if (installed === null) throw new Error("could not write the bundle into Storage");
+  figure("Storage free after the install (bytes of " + statSync(join(dir, "espruino.flash")).size.toLocaleString("en-US") + ")", Number(installed[2]).toLocaleString("en-US"));
+  rmSync(join(dir, "doorsip.js")); // the measured run can only find them in Storage
+  rmSync(join(dir, "harness.js"));
+
+
+  // 5. Run it; follow what it prints.
+  const lines = [];
+  const waiters = [];
+  const poke = () => { for (let i = waiters.length - 1; i >= 0; i--) if (waiters[i].pred()) waiters.splice(i, 1)[0].resolve(true); };
+  const deadline = Date.now() + TIMEOUT_MS;
+  const until = (pred, ms) => new Promise((resolve) => {
+    if (pred() || dev.exit() !== null) return resolve(pred());
+    const w = { pred: () => pred() || dev.exit() !== null, resolve: () => resolve(pred()) };
+    waiters.push(w);
+    setTimeout(() => { const i = waiters.indexOf(w); if (i >= 0) waiters.splice(i, 1); resolve(pred()); }, Math.max(0, Math.min(ms, deadline - Date.now())));
+  });
+  const pollTimer = setInterval(poke, 20);
+  cleanups.push(() => clearInterval(pollTimer));
+  const dev = spawnDevice(bin, dir, (kind, rest) => lines.push([kind, rest]), () => poke());
+  child = dev.child;
+  const all = (kind) => lines.filter((l) => l[0] === kind);
+  const last = (kind) => { const a = all(kind); return a.length ? a[a.length - 1] : null; };
+  const usage = (tag) => { const l = all("MEM").find((x) => x[1].startsWith(tag + " ")); return l ? Number(l[1].split(" ")[1]) : NaN; };
+
+  check("device starts and reports ready", await until(() => last("READY") !== null, 20000), dev.output().slice(-3000));
+  if (last("READY") === null) throw new Error("the device did not start");
+  check("phone.open() returns 0", (last("OPEN") || ["", ""])[1] === "0", (last("OPEN") || ["", "(none)"])[1]);
+
+  const ctl = dgram.createSocket("udp4");
+  cleanups.push(() => ctl.close());
+  await new Promise((r) => ctl.bind(0, HOST, r));
+  const command = (c) => ctl.send(c, DEV_CTL, HOST);
+
+  // 6. The registrar, then registration.
+  const logLines = [];
+  const platform = new NodePlatform({ address: HOST, logLevel: 2, logSink: (l) => logLines.push(l) });
+  const registrar = new Registrar({ platform, address: HOST, port: REG_SIP, realm: HOST, users: { door: "secret" } });
+  cleanups.push(() => registrar.close());
+  check("Node registrar opens", registrar.open() === 0);
+  const ep = new Endpoint({ platform, address: HOST, port: NODE_SIP, inviteStatus: 200, calls: { user: "resident", rtpPortBase: NODE_RTP, answerDelay: 0 } });
+  cleanups.push(() => ep.close());
+  check("Node endpoint opens", ep.open() === 0);
+  const sessions = [0, 1].map(() => new MediaSession({ platform, audio: null, onDigit: () => {} }));
+  cleanups.push(() => sessions.forEach((s) => s.stop()));
+  ep.onMedia = (c) => {
+    const s = sessions[c.index];
+    const p = { localPort: c.mediaPort, remoteAddress: c.mediaRemoteAddress, remotePort: c.mediaRemotePort, payload: c.mediaPayload, telephoneEvent: c.mediaTelephoneEvent, direction: c.mediaDirection };
+    if ((s.isRunning() ? s.update(p) : s.start(p)) < 0) logLines.push("media start failed");
+  };
+  ep.onCall = (c) => { if (c.state === CALL_ENDED) sessions[c.index].stop(); };
+  await sleep(100);
+
+  command("register");
+  const registered = await until(() => last("REGISTERED") !== null, 10000);
+  check("the device registers (MD5 digest) with the Node registrar", registered && registrar.binding("door") !== null,
+    registrar.history.map((h) => h.status).join(","));
+  await sleep(200);
+  command("walk registered");
+  await until(() => all("WALK").length >= 1, 20000);
+
+  // 7. A call: Node calls the door, RTP both ways, the code as RFC 4733 events, Node hangs up.
+  command("stage call");
+  await sleep(50);
+  const call = ep.call(`sip:door@${HOST}:${DEV_SIP}`);
+  const active = await until(() => call !== null && call.state === CALL_ACTIVE, 5000);
+  check("the device answers the call", active, call && call.stateName());
+  if (active) {
+    const s = sessions[call.index];
+    await sleep(1500);
+    check("RTP flows from the device", s.packetsReceived > 20, "packetsReceived " + s.packetsReceived);
+    for (const ch of CODE) s.sendDigit(ch.charCodeAt(0), 100);
+    await sleep(1500);
+    command("mem in-call");
+    await sleep(100);
+    command("peak");
+    await until(() => all("PEAK").length >= 1, 3000);
+    command("walk in-call");
+    await until(() => all("WALK").length >= 2, 20000);
+    command("stage call");
+    await sleep(1000);
+    command("stage hangup");
+    ep.hangup(call);
+    check("the device sees the call end", await until(() => all("STATE").some((l) => / ended /.test(l[1])), 5000), JSON.stringify(all("STATE")));
+    const ended = all("STATE").find((l) => / ended /.test(l[1]));
+    if (ended) {
+      const f = ended[1].split(" "); // index state sent received rtpDigits opens
+      check("the device got the code and opened the door", f[4] === "5" && f[5] === "1", ended[1]);
+      figure("call: RTP packets sent / received by the device", f[2] + " / " + f[3]);
+    }
+    await sleep(500);
+    command("stage idle");
+    command("mem after-call");
+  }
+  await sleep(300);
+  command("quit");
+  await until(() => dev.exit() !== null, 5000);
+  check("device prints @@END after phone.close()", last("END") !== null, dev.output().slice(-2000));
+  if (dev.exit() === null) child.kill("SIGKILL");
+
+  // 8. Figures.
+  // The module's own scope, walked by the device after close (top-level names mapped back to the sources).
+  const mod = last("MODULE");
+  const moduleItems = mod === null ? [] : JSON.parse(mod[1]).items;
+  const origin = topLevelOrigins(code, map);
+  const originOf = (n) => origin.get(n) || { file: "?", name: n };
+  // The class table this test's bundle exports to name what it walks (not part of the phone's firmware).
+  const table = moduleItems.find((i) => originOf(i[0]).name === "classes" && originOf(i[0]).file.endsWith("entry.ts"));
+  const testTable = table ? table[2] : 0;
+  const cfg = (last("CONFIG") || ["", "? ?"])[1].split(" ");
+  figure("device configuration: transaction slots / call slots", cfg[0] + " / " + cfg[1]);
+  const stages = ["interpreter", "boot", "loaded", "constructed", "opened", "instrumented", "registered", "in-call", "after-call", "closed"];
+  figure("device memory (variables used): " + stages.join(" / "), stages.map(usage).join(" / "));
+  figure("  the test's harness module (from Storage)", usage("boot") - usage("interpreter"));
+  figure("  the module from Storage (require; with the test's class table of " + testTable + ")", usage("loaded") - usage("boot"));
+  figure("  DoorPhone construction", usage("constructed") - usage("loaded"));
+  figure("  open() (sockets)", usage("opened") - usage("constructed"));
+  figure("  the test's instrumentation (control socket, wrappers, walker code)", usage("instrumented") - usage("opened"));
+  figure("  registration", usage("registered") - usage("instrumented"));
+  const peakLine = last("PEAK");
+  const peakUsage = peakLine ? Number(peakLine[1].split(" ")[0]) : NaN;
+  figure("  peak (sampled without GC, includes the instrumentation and garbage not yet collected)", peakLine ? peakLine[1] : "(not reported)");
+  // What the door phone holds: the usage less the test's harness, its class table and, from "instrumented" on,
+  // its instrumentation.
+  const harness = usage("boot") - usage("interpreter") + testTable;
+  const instr = usage("instrumented") - usage("opened");
+  const phoneUsage = (tag) => usage(tag) - harness - (["constructed", "opened", "loaded"].includes(tag) ? 0 : instr);
+  const net = ["loaded", "constructed", "opened", "registered", "in-call", "after-call"];
+  figure("the door phone's usage (the interpreter's own included; the test's harness, class table and instrumentation not): " + net.join(" / "), net.map(phoneUsage).join(" / "));
+  figure("  peak during the call", peakUsage - harness - instr);
+  for (const tag of net.slice(1)) check(`memory at "${tag}" under ${BUDGET} variables`, phoneUsage(tag) < BUDGET, String(phoneUsage(tag)));
+  check(`peak under ${BUDGET} variables`, peakUsage - harness - instr < BUDGET, String(peakUsage - harness - instr));
+  for (const w of all("WALK")) {
+    const r = JSON.parse(w[1]);
+    const roots = r.parts.filter((p) => p[0].indexOf(".") < 0);
+    const parts = r.parts.filter((p) => p[0].indexOf(".") >= 0).sort((a, b) => b[1] - a[1]);
+    figure(`walk at "${r.tag}": the phone's object graph`, r.total + " variables: " + roots.map((p) => p[0] + " " + p[1]).join(", "));
+    figure(`  top parts at "${r.tag}" (path: variables, class)`, "\n" + parts.slice(0, 16).map((p) => "      " + String(p[1]).padStart(6) + "  " + unmangle(p[0]) + " (" + p[2] + ")").join("\n"));
+    const cls = r.classes.sort((a, b) => b[2] - a[2]);
+    figure(`  per class at "${r.tag}" (own fields, typed arrays and strings; instances)`, "\n" + cls.slice(0, 16).map((c) => "      " + String(c[2]).padStart(6) + "  " + c[0] + " ×" + c[1]).join("\n"));
+  }
+  if (mod !== null) {
+    const r = JSON.parse(mod[1]);
+    const byFile = {};
+    let codeVars = 0, dataVars = 0;
+    for (const [name, kind, cost] of r.items) {
+      const o = origin.get(name) || { file: "?", name };
+      const f = byFile[o.file] || (byFile[o.file] = { code: 0, data: 0, n: 0 });
+      f[kind] += cost; f.n++;
+      if (kind === "code") codeVars += cost; else dataVars += cost;
+    }
+    figure("the module's scope (walked after close)", `${r.names} top-level names; code (functions, classes with their methods) ${codeVars}, data ${dataVars} variables`);
+    const files = Object.entries(byFile).sort((a, b) => (b[1].code + b[1].data) - (a[1].code + a[1].data));
+    figure("  per source file: code + data variables", "\n" + files.slice(0, 45).map(([f, v]) => "      " + String(v.code).padStart(6) + " + " + String(v.data).padStart(5) + "  " + f).join("\n"));
+    const data = r.items.filter((i) => i[1] === "data").sort((a, b) => b[2] - a[2]);
+    figure("  largest module-level data", "\n" + data.slice(0, 30).map(([n, , c]) => { const o = origin.get(n) || { file: "?", name: n }; return "      " + String(c).padStart(6) + "  " + o.name + " (" + o.file + ")"; }).join("\n"));
+  }
+  const flags = last("FLAGS");
+  figure("interpreter error flags at the end", flags ? flags[1] : "(not reported)");
+  const unexpected = dev.output().split("\n").filter((l) => !l.includes("@@") && /Uncaught|Error|ERROR|FIFO_FULL/.test(l));
+  check("no errors on the interpreter", unexpected.length === 0, unexpected.join(" | "));
+  if (process.env.DOORSIP_VERBOSE) console.log("--- interpreter output ---\n" + dev.output() + "\n--- Node log ---\n" + logLines.join("\n"));
+} catch (e) {
+  check("test harness", false, e && e.stack ? e.stack : String(e));
+} finally {
+  if (child && child.exitCode === null) child.kill("SIGKILL");
+  for (const f of cleanups) try { f(); } catch {}
+  if (process.env.DOORSIP_KEEP) console.log("kept " + dir);
+  else rmSync(dir, { recursive: true, force: true });
+}
+for (const [name, value] of figures) console.log("  " + name + ": " + value);
+finish();
