@@ -22,14 +22,13 @@
 import { spawn } from "node:child_process";
 import * as dgram from "node:dgram";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { gzipSync } from "node:zlib";
 import { bundleDevice, root } from "../../build.mjs";
 import { checkBundle, formatOffence } from "../../scripts/espruino-gate.mjs";
-import { checks, espruinoPath, spawnDevice } from "./espruino-run.mjs";
+import { checks, espruinoPath, freeBlock, spawnDevice } from "./espruino-run.mjs";
 
 const bin = espruinoPath("test:device:boot");
 
@@ -49,31 +48,6 @@ const figures = [];
 const figure = (name, value) => figures.push([name, value]);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** True when port is free for UDP and TCP on every interface (Espruino binds 0.0.0.0 for TCP). */
-async function portFree(port) {
-  const udp = await new Promise((resolve) => {
-    const s = dgram.createSocket("udp4");
-    s.once("error", () => { s.close(); resolve(false); });
-    s.bind(port, "0.0.0.0", () => s.close(() => resolve(true)));
-  });
-  if (!udp) return false;
-  return new Promise((resolve) => {
-    const t = net.createServer();
-    t.once("error", () => resolve(false));
-    t.listen(port, "0.0.0.0", () => t.close(() => resolve(true)));
-  });
-}
-
-/** A base port with `n` free ports after it (48000–59999: clear of the interop tests and test:device:call's). */
-async function freeBlock(n) {
-  for (let tries = 0; tries < 50; tries++) {
-    const base = 48000 + 16 * Math.floor(Math.random() * 750);
-    let ok = true;
-    for (let i = 0; i < n && ok; i++) ok = await portFree(base + i);
-    if (ok) return base;
-  }
-  throw new Error("no block of " + n + " free ports");
-}
 
 /** Something has a UDP socket bound to 127.0.0.1:port (or 0.0.0.0:port): it is ready to receive. */
 function udpBound(port) {
@@ -105,7 +79,7 @@ try {
   if (!FROM_STORAGE) copyFileSync(bundleFile, join(dir, "node_modules/doorsip.js"));
 
   // 2. Ports: device SIP (UDP + TCP) and control, the two sipps and their media, the device's RTP (2 slots).
-  const base = await freeBlock(16);
+  const base = await freeBlock(16, 48000, 750);
   const DEV_SIP = base, DEV_CTL = base + 1, REG = base + 2, CALLER = base + 3, DEV_RTP = base + 4, CALLER_MEDIA = base + 8;
 
   // 3. The configuration in the interpreter's Storage (espruino.flash in the work folder), and the module there too

@@ -21,7 +21,6 @@
 // tested and measured while the construction check fails.
 import * as dgram from "node:dgram";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -29,7 +28,7 @@ import { pathToFileURL } from "node:url";
 import * as esbuild from "esbuild";
 import { bundleDevice, root } from "../../build.mjs";
 import { checkBundle, formatOffence } from "../../scripts/espruino-gate.mjs";
-import { checks, espruinoPath, spawnDevice } from "./espruino-run.mjs";
+import { checks, espruinoPath, freeBlock, spawnDevice } from "./espruino-run.mjs";
 
 const bin = espruinoPath("test:device:call");
 
@@ -50,31 +49,6 @@ function figure(name, value) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** True when port is free for UDP and TCP on every interface (Espruino binds 0.0.0.0). */
-async function portFree(port) {
-  const udp = await new Promise((resolve) => {
-    const s = dgram.createSocket("udp4");
-    s.once("error", () => { s.close(); resolve(false); });
-    s.bind(port, "0.0.0.0", () => s.close(() => resolve(true)));
-  });
-  if (!udp) return false;
-  return new Promise((resolve) => {
-    const t = net.createServer();
-    t.once("error", () => resolve(false));
-    t.listen(port, "0.0.0.0", () => t.close(() => resolve(true)));
-  });
-}
-
-/** A base port with `n` free ports after it (31000–47999, clear of the interop tests' 20000–30999). */
-async function freeBlock(n) {
-  for (let tries = 0; tries < 50; tries++) {
-    const base = 31000 + 16 * Math.floor(Math.random() * 1000);
-    let ok = true;
-    for (let i = 0; i < n && ok; i++) ok = await portFree(base + i);
-    if (ok) return base;
-  }
-  throw new Error("no block of " + n + " free ports");
-}
 
 const dir = mkdtempSync(join(tmpdir(), "doorsip-device-call-"));
 let child = null;
@@ -107,7 +81,7 @@ try {
   const { Endpoint, NodePlatform, MediaSession } = await import(pathToFileURL(join(dir, "node-side.mjs")).href);
 
   // 2. Ports: device SIP (UDP+TCP) and control, Node SIP and raw INFO socket, RTP for two call slots each side.
-  const base = await freeBlock(12);
+  const base = await freeBlock(12, 31000, 1000);
   const DEV_SIP = base, DEV_CTL = base + 1, NODE_SIP = base + 2, NODE_RAW = base + 3;
   const DEV_RTP = base + 4, NODE_RTP = base + 8;
 

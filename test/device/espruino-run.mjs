@@ -1,5 +1,7 @@
 // Runs a script on Espruino's Linux interpreter (path in ESPRUINO) with modules required as on a board.
 import { spawn, spawnSync } from "node:child_process";
+import * as dgram from "node:dgram";
+import * as net from "node:net";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -95,4 +97,33 @@ export function spawnDevice(bin, dir, onDirective, onOutput) {
   child.stderr.on("data", (d) => { out += d; });
   const exited = new Promise((resolve) => child.on("exit", (code, signal) => { exit = { code, signal }; onOutput(); resolve(exit); }));
   return { child, output: () => out, exited, exit: () => exit };
+}
+
+/** True when port is free for UDP and TCP on every interface (Espruino binds 0.0.0.0 for TCP). */
+export async function portFree(port) {
+  const udp = await new Promise((resolve) => {
+    const s = dgram.createSocket("udp4");
+    s.once("error", () => { s.close(); resolve(false); });
+    s.bind(port, "0.0.0.0", () => s.close(() => resolve(true)));
+  });
+  if (!udp) return false;
+  return new Promise((resolve) => {
+    const t = net.createServer();
+    t.once("error", () => resolve(false));
+    t.listen(port, "0.0.0.0", () => t.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A base port with `n` free ports after it, in blocks of 16 from `from` (device tests: call.mjs 31000–46999,
+ * boot.mjs and memory.mjs 48000–59999; clear of the interop tests).
+ */
+export async function freeBlock(n, from, blocks) {
+  for (let tries = 0; tries < 50; tries++) {
+    const base = from + 16 * Math.floor(Math.random() * blocks);
+    let ok = true;
+    for (let i = 0; i < n && ok; i++) ok = await portFree(base + i);
+    if (ok) return base;
+  }
+  throw new Error("no block of " + n + " free ports");
 }

@@ -26,7 +26,6 @@
 // the walk counts fields itself.
 import * as dgram from "node:dgram";
 import { mkdtempSync, rmSync, writeFileSync, existsSync, statSync } from "node:fs";
-import * as net from "node:net";
 import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -37,7 +36,7 @@ import { TraceMap, originalPositionFor } from "@jridgewell/trace-mapping";
 import * as esbuild from "esbuild";
 import { bundleDevice, root } from "../../build.mjs";
 import { checkBundle, formatOffence } from "../../scripts/espruino-gate.mjs";
-import { checks, espruinoPath, spawnDevice } from "./espruino-run.mjs";
+import { checks, espruinoPath, freeBlock, spawnDevice } from "./espruino-run.mjs";
 
 const bin = espruinoPath("test:device:memory");
 
@@ -56,31 +55,6 @@ const figures = [];
 const figure = (name, value) => figures.push([name, value]);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** True when port is free for UDP and TCP on every interface (Espruino binds 0.0.0.0). */
-async function portFree(port) {
-  const udp = await new Promise((resolve) => {
-    const s = dgram.createSocket("udp4");
-    s.once("error", () => { s.close(); resolve(false); });
-    s.bind(port, "0.0.0.0", () => s.close(() => resolve(true)));
-  });
-  if (!udp) return false;
-  return new Promise((resolve) => {
-    const t = net.createServer();
-    t.once("error", () => resolve(false));
-    t.listen(port, "0.0.0.0", () => t.close(() => resolve(true)));
-  });
-}
-
-/** A base port with `n` free ports after it (48000–59999, clear of the other device tests and the interop tests). */
-async function freeBlock(n) {
-  for (let tries = 0; tries < 50; tries++) {
-    const base = 48000 + 16 * Math.floor(Math.random() * 750);
-    let ok = true;
-    for (let i = 0; i < n && ok; i++) ok = await portFree(base + i);
-    if (ok) return base;
-  }
-  throw new Error("no block of " + n + " free ports");
-}
 
 // Classes the device names in its breakdown (the bundle is minified: constructors are matched by identity).
 const CLASSES = {
@@ -160,7 +134,7 @@ try {
   const { Endpoint, Registrar, NodePlatform, MediaSession } = await import(pathToFileURL(join(dir, "node-side.mjs")).href);
 
   // 3. Ports: device SIP (UDP+TCP) and control, registrar, Node SIP, RTP for two call slots each side.
-  const base = await freeBlock(12);
+  const base = await freeBlock(12, 48000, 750);
   const DEV_SIP = base, DEV_CTL = base + 1, REG_SIP = base + 2, NODE_SIP = base + 3;
   const DEV_RTP = base + 4, NODE_RTP = base + 8;
 
