@@ -97,6 +97,8 @@ export class DoorPhone extends SipNode {
     super({
       platform: platform, address: config.address, port: config.port, capacity: config.transactions, timers: config.timers,
       accounts: config.accounts, calls: callConfigOf(config), callCapacity: config.callCapacity,
+      // Retransmission copies sized to their message and dropped when no longer needed (~60 variables per idle slot).
+      exactCopies: true,
     });
     this.config = config;
     platform.log.level = config.logLevel;

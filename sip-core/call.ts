@@ -5,7 +5,7 @@ import {
 import { AUTH_RETRY, DigestClient, type RandomSource } from "./auth.ts";
 import { DLG_CONFIRMED, DLG_EARLY, DLG_NONE, Dialog } from "./dialog.ts";
 import { parseDtmfInfo } from "./dtmf.ts";
-import { NameAddrCursor, contentTypeIs } from "./headers.ts";
+import { contentTypeIs, nameAddrWalker } from "./headers.ts";
 import type { SipMessage } from "./message.ts";
 import { spanEquals } from "./scan.ts";
 import {
@@ -217,7 +217,7 @@ export const CALL_ERR_POOL_FULL = -1;
 export const CALL_ERR_TARGET = -2;
 export const CALL_ERR_SEND = -3;
 
-const contacts = new NameAddrCursor();
+const contacts = nameAddrWalker; // shared: list walks never nest
 const targetUri = new SipUri();
 
 /**
@@ -238,7 +238,6 @@ export class CallManager {
   private readonly listener: CallListener;
   private readonly log: CallLog;
   private readonly w: SipWriter;
-  private readonly w2: SipWriter;
   private readonly body: SipWriter;
   private readonly sdp = new SdpSession();
   private readonly answer = new AudioAnswer();
@@ -257,8 +256,8 @@ export class CallManager {
     this.log = log;
     this.contactAddress = config.localAddress;
     this.contactPort = config.localPort;
-    this.w = new SipWriter(bufferSize);
-    this.w2 = new SipWriter(bufferSize);
+    // The layer's scratch writer: every message is written and handed over before another is begun.
+    this.w = layer.scratch;
     this.body = new SipWriter(1024);
     for (let i = 0; i < capacity; i++) this.calls.push(new Call(i, random));
     this.sessionId = String(random.u32() >>> 0);
@@ -737,7 +736,7 @@ export class CallManager {
     if (tx === null || tx.generation !== c.inviteGen) { this.end(c, 0, "INVITE transaction gone"); return; }
     const w = this.w.reset();
     if (msg !== null) writeResponseHead(w, msg, 200, "OK", c.dialog.localTag);
-    else if (!this.rewriteHead(w, tx, c.dialog.localTag)) { this.end(c, 0, "could not re-read the INVITE"); return; }
+    else if (!this.rewriteHead(w, tx, c.dialog.localTag, 200, "OK")) { this.end(c, 0, "could not re-read the INVITE"); return; }
     this.writeRecordRoutes(w, c.dialog);
     this.writeContact(w);
     w.str("Allow: ").str(ALLOW).str("\r\nSupported: \r\nServer: doorsip\r\n");
@@ -759,18 +758,18 @@ export class CallManager {
   /**
    * The response head again when the INVITE is no longer at hand (a delayed answer, CANCEL, ring
    * timeout): the transaction keeps the last response it sent (the 100 it prepared, or our 180),
-   * whose Via, From, To, Call-ID and CSeq are what a final response needs. Writes "SIP/2.0 200 OK"
-   * (16 bytes, the caller may replace it) and those lines, leaving out Content-Length, Contact and
-   * Timestamp, and adds our tag to a To without one (the 100's).
+   * whose Via, From, To, Call-ID and CSeq are what a final response needs. Writes the status line and
+   * those lines, leaving out Content-Length, Contact, Record-Route and Timestamp, and adds our tag to a
+   * To without one (the 100's).
    */
-  private rewriteHead(w: SipWriter, tx: Transaction, toTag: string): boolean {
+  private rewriteHead(w: SipWriter, tx: Transaction, toTag: string, status: number, reason: string): boolean {
     const b = tx.buffer;
     const len = tx.length;
     let q = 0;
     while (q < len && b[q] !== 10) q++; // skip the status line
     q++;
     if (q >= len) return false;
-    w.str("SIP/2.0 200 OK\r\n");
+    w.statusLine(status, reason);
     while (q < len) {
       let e = q;
       while (e < len && b[e] !== 10) e++;
@@ -882,12 +881,8 @@ export class CallManager {
   private respondInvite(c: Call, status: number, now: number): void {
     const tx = c.inviteTx;
     if (tx === null || tx.generation !== c.inviteGen) return;
-    const h = this.w2.reset();
-    if (!this.rewriteHead(h, tx, c.dialog.localTag)) return;
-    // rewriteHead wrote "SIP/2.0 200 OK\r\n" (16 bytes) then the head: copy it under the right status line.
     const w = this.w.reset();
-    w.str("SIP/2.0 ").num(status).byte(32).str(reasonPhrase(status)).crlf();
-    for (let i = 16; i < h.pos; i++) w.byte(h.buf[i]);
+    if (!this.rewriteHead(w, tx, c.dialog.localTag, status, reasonPhrase(status))) return;
     const n = w.end(null, 0, 0);
     if (n > 0) this.layer.respond(tx, w.buf, n, status, now);
   }

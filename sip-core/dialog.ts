@@ -1,6 +1,6 @@
 // RFC 3261 §12 dialogs: identity (Call-ID and tags), route set, remote target, CSeq rules, and the head of a request sent within one.
 import { HDR_CONTACT, HDR_FROM, HDR_RECORD_ROUTE, HDR_TO } from "./constants.ts";
-import { NameAddrCursor } from "./headers.ts";
+import { nameAddrWalker } from "./headers.ts";
 import type { SipMessage } from "./message.ts";
 import { spanEquals } from "./scan.ts";
 import { TRANSPORT_TCP, TRANSPORT_UDP } from "./transaction.ts";
@@ -19,7 +19,7 @@ export const DLG_ERR_NO_TAG = -1;
 export const DLG_ERR_CONTACT = -2;
 export const DLG_ERR_ROUTES = -3;
 
-const cursor = new NameAddrCursor();
+const cursor = nameAddrWalker; // shared: list walks never nest
 const hopUri = new SipUri();
 const transportParam = new UriParamValue();
 

@@ -183,11 +183,19 @@ phone.onCallState = function (c) {
 
 var ctl = require("dgram").createSocket("udp4");
 ctl.bind(${DEV_CTL});
+// Variables held by transactions' retransmission copies (sized to their message; a call's last 200s stay
+// for Timers L and J, 32 s): left out when comparing memory after a call with idle.
+function keptCopies() {
+  var n = 0;
+  for (var i = 0; i < phone.layer.config.capacity; i++) { var b = phone.layer.slot(i).buffer; if (b.length > 0) n += E.getSizeOf(b) + 1; }
+  return n;
+}
 ctl.on("message", function (msg, rinfo) {
   if (msg === "stats") {
     var m = process.memory();
     print("@@STATS " + JSON.stringify({ time: getTime(), busy: busy, free: m.free, usage: m.usage,
-      s: [sessJson(phone.sessions[0]), sessJson(phone.sessions[1])], live: phone.ua.calls.liveCount(), sipKinds: sipKinds }));
+      s: [sessJson(phone.sessions[0]), sessJson(phone.sessions[1])], live: phone.ua.calls.liveCount(), sipKinds: sipKinds,
+      kept: keptCopies() }));
   } else if (msg === "press") {
     var c = phone.buttonPressed();
     print("@@PRESS " + (c === null ? -1 : c.index));
@@ -380,7 +388,8 @@ print("@@READY");
   await sleep(300);
   const after1 = await stats();
   if (after1 !== null) figure("device memory after call 1 (variables used)", after1.usage + " (+" + (after1.usage - idle.usage) + " over idle before it)");
-  if (after1 !== null) check("device memory after call 1 within 40 variables of idle (the audit entry, the slot's strings)", after1.usage - idle.usage <= 40, idle.usage + " → " + after1.usage);
+  if (after1 !== null) check("device memory after call 1 within 40 variables of idle (the audit entry, the slot's strings; kept retransmission copies aside)",
+    after1.usage - after1.kept - (idle.usage - idle.kept) <= 40, idle.usage + " → " + after1.usage + " (copies " + idle.kept + " → " + after1.kept + ")");
 
   // --- call 2: the code as SIP INFO ---
   {
@@ -455,7 +464,8 @@ print("@@READY");
   if (after !== null) {
     figure("device memory after the three calls (variables used)", after.usage + " (+" + (after.usage - idle.usage) + " over idle before call 1)");
     // What stays after a call: its audit entry (the ring holds DEFAULT_DOOR.auditSize) and the slot's strings until reuse.
-    check("device memory after three calls within 3 × 40 variables of idle", after.usage - idle.usage <= 120, idle.usage + " → " + after.usage);
+    check("device memory after three calls within 3 × 40 variables of idle (kept retransmission copies aside)",
+      after.usage - after.kept - (idle.usage - idle.kept) <= 120, idle.usage + " → " + after.usage + " (copies " + idle.kept + " → " + after.kept + ")");
     check("no call left on the device", after.live === 0, "liveCount " + after.live);
   }
 
