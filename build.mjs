@@ -42,6 +42,12 @@ export const espruinoModules = ["Storage", "Wifi", "dgram", "net", "crypto", "ht
 export const root = dirname(fileURLToPath(import.meta.url));
 export const deviceEntry = "firmware/main.ts";
 export const deviceOutfile = "dist/device/doorsip.js";
+/**
+ * The whole door-phone firmware (firmware/device.ts: boot, SIP, calls, media, door) as its own device
+ * bundle: gated like the other, its size reported but not yet held to the budget (issue 6: it is ~2.5×).
+ */
+export const firmwareEntry = "firmware/device.ts";
+export const firmwareOutfile = "dist/device/doorsip-firmware.js";
 
 // Resolve-time policy for the device bundle: Espruino modules stay external (as require calls only), and
 // Node built-ins are refused outright — on platform "neutral" esbuild would otherwise quietly bundle an npm
@@ -412,6 +418,21 @@ async function buildDevice(quiet) {
     for (const [path, n] of inputs.slice(0, 5)) console.log(`        ${kb(n).padStart(9)}  ${path}`);
   }
   let failures = 0;
+  // The firmware bundle: gated, measured, reported.
+  const fw = await bundleDevice({ entry: firmwareEntry, outfile: firmwareOutfile });
+  const fwBytes = Buffer.byteLength(fw.code);
+  const fwGzip = gzipSync(fw.code, { level: 9 }).length;
+  report.firmware = { bundle: firmwareOutfile, bytes: fwBytes, gzipBytes: fwGzip, withinBudget: fwBytes <= budget };
+  writeFileSync(resolve(root, "dist/device/size.json"), JSON.stringify(report, null, 2) + "\n");
+  const fwOffences = checkBundle(fw.code, fw.map);
+  if (!quiet || fwOffences.length > 0) {
+    console.log(`device  ${firmwareOutfile}  ${kb(fwBytes)} minified, ${kb(fwGzip)} gzip -9  (${fwBytes <= budget ? "within" : "over"} the ${kb(budget)} budget: reported, not enforced yet)`);
+  }
+  if (fwOffences.length > 0) {
+    for (const o of fwOffences) console.error(formatOffence(o, firmwareOutfile, dirname(resolve(root, firmwareOutfile))));
+    console.error(`build: Espruino gate found ${fwOffences.length} construct(s) in the firmware bundle that Espruino cannot run`);
+    failures++;
+  }
   if (!withinBudget) {
     console.error(`build: device bundle is ${kb(bytes)}, over the ${kb(budget)} budget by ${kb(bytes - budget)} (set DOORSIP_SIZE_BUDGET or sizeBudget in build.mjs to change it)`);
     failures++;
