@@ -1,10 +1,14 @@
 // The `npm start` demo: the door phone on the virtual network — registration with digest, a visitor's call, the door code, the relay — as a ladder.
 //
 // Until the demo runs on real sockets (issue 7), this plays the firmware on a deterministic virtual clock:
-// boot, REGISTER / 401 / REGISTER / 200 with a simulated registrar; the visitor presses the button; the
+// boot from an embedded configuration file (firmware/boot.ts), REGISTER / 401 / REGISTER / 200 with a simulated registrar; the visitor presses the button; the
 // door calls the resident's phone, which answers; they talk (RTP both ways); the resident keys 1234#
 // (RFC 4733) and the relay pulses; the resident hangs up; keep-alive and refresh; the orderly unregister.
+import { INSTANCE_FILE, boot } from "../firmware/boot.ts";
+import { CONFIG_FILE } from "../firmware/config.ts";
 import { DoorPhone } from "../firmware/phone.ts";
+import { MemoryStorage } from "./file-storage.ts";
+import { VirtualLink } from "./virtual-link.ts";
 import { simPhoneConfig } from "./phone-setup.ts";
 import { Registrar } from "./registrar.ts";
 import { ToneAudio } from "./virtual-audio.ts";
@@ -44,6 +48,14 @@ function ladderLine(r: CaptureRecord): string {
   return `${t}  ${cells.join("")}  ${callId ? callId[1] : ""}${fate}`;
 }
 
+/** The door's configuration file, as a device stores it (README: "The configuration file"). */
+const DEMO_CONFIG = {
+  sip: { address: "10.0.0.1", port: 5060 },
+  accounts: [{ user: "1001", password: "front-door-secret", domain: "sip.example.com", registrar: "10.0.0.100", expires: 120, keepalive: 28 }],
+  buttons: [{ pin: "D0", plan: { mode: "single", targets: ["sip:resident@10.0.0.2:5060"] } }],
+  door: { code: "1234#", relayPin: "D4" },
+};
+
 export function runDemo(args: string[]): number {
   const verbose = args.indexOf("--verbose") >= 0;
   const clock = new VirtualClock();
@@ -62,24 +74,23 @@ export function runDemo(args: string[]): number {
     realm: "sip.example.com", users: { "1001": "front-door-secret" }, maxExpires: 120,
   });
   const doorBoard = new VirtualBoard(clock, new ToneAudio({ frequencies: 440 }));
-  const door = new DoorPhone(new VirtualPlatform({ network, address: "10.0.0.1" }), doorBoard, simPhoneConfig("10.0.0.1", {
-    user: "1001", code: "1234#", targets: ["sip:resident@10.0.0.2:5060"], calls: { domain: "sip.example.com" },
-    accounts: [{
-      user: "1001", authUser: "", password: "front-door-secret", domain: "sip.example.com", registrar: "10.0.0.100",
-      registrarPort: 5060, expires: 120, instanceId: "urn:uuid:2f6c4b2a-4d9e-4b6f-9a1e-0c3b7d5e8f21",
-      localAddress: "10.0.0.1", localPort: 5060, backoffBase: 30, backoffMax: 1800, keepalive: 28,
-    }],
-  }));
+  // The door boots as the firmware does: its configuration from storage (the embedded default below), then the link.
+  const storage = new MemoryStorage();
+  storage.write(CONFIG_FILE, JSON.stringify(DEMO_CONFIG));
+  storage.write(INSTANCE_FILE, "urn:uuid:2f6c4b2a-4d9e-4b6f-9a1e-0c3b7d5e8f21");
+  const booted = boot(new VirtualPlatform({ network, address: "10.0.0.1" }), doorBoard, storage,
+    new VirtualLink("10.0.0.1", (fn) => clock.schedule(clock.now(), fn)));
+  for (const p of booted.problems) console.error("demo config: " + p.path + ": " + p.why);
+  const door = booted.phone;
   const phone = new DoorPhone(new VirtualPlatform({ network, address: "10.0.0.2" }), new VirtualBoard(clock, new ToneAudio({ frequencies: 1000 })),
     simPhoneConfig("10.0.0.2", { user: "resident", relayPin: "D5", buttonPin: "", allow: ["10.0.0.1"], autoAnswer: { delayMs: 2000 } }));
-  if (registrar.open() !== 0 || phone.open() !== 0 || door.open() !== 0) { console.error("demo: could not open sockets"); return 1; }
+  if (registrar.open() !== 0 || phone.open() !== 0) { console.error("demo: could not open sockets"); return 1; }
 
   console.log("doorsip demo: the door (10.0.0.1) registers with a registrar (10.0.0.100, digest); a visitor presses the button;");
   console.log("the door calls the resident's phone (10.0.0.2), which answers and keys 1234# (RFC 4733): the relay opens the door.");
   console.log("virtual network: 12 ms latency, 6 ms jitter; virtual time, seeded: every run is the same\n");
   console.log(`   time s  ${COLUMNS.map((c, i) => (i === COLUMNS.length - 1 ? c : c.padEnd(WIDTH))).join("")}  Call-ID`);
-  door.registerAll();
-  clock.advance(2000);
+  clock.advance(2000); // boot: the link comes up, the sockets open, the account registers
   doorBoard.pressButton("D0", 300);
   clock.advance(6000); // rings 2 s, then the call is up and audio flows
   for (const d of "1234#") phone.sessions[0].sendDigit(d.charCodeAt(0), 120);
