@@ -664,6 +664,8 @@ export class CallManager {
     w.str("Server: doorsip\r\n");
     const n = w.end(null, 0, 0);
     if (n > 0) this.layer.respond(tx, w.buf, n, status, now);
+    // No such dialog: answered statelessly (§8.2.7), so guessed BYEs and INFOs cannot fill the pool.
+    if (status === 481) this.layer.terminate(tx);
   }
 
   /** The SDP offer of an INVITE: 0 ok (this.answer filled), or the status to refuse it with. */
@@ -695,8 +697,10 @@ export class CallManager {
       // Refused by policy: the slot goes back silently (the application decided, it needs no event).
       const tag = c.dialog.localTag;
       c.reset();
-      if (verdict === INCOMING_DROP) this.layer.terminate(tx); // no answer at all, not even 100 Trying
-      else this.respond(tx, msg, verdict, reasonPhrase(verdict), tag, now);
+      // Answered statelessly (§8.2.7): the transaction ends at once, so a scanner that never ACKs cannot
+      // hold the pool for Timer H; a retransmitted INVITE is judged (and answered) again.
+      if (verdict !== INCOMING_DROP) this.respond(tx, msg, verdict, reasonPhrase(verdict), tag, now);
+      this.layer.terminate(tx); // a drop: no answer at all, not even 100 Trying
       return;
     }
     const offer = this.liveCount() > this.config.maxCalls ? 486 : this.readOffer(msg);

@@ -159,6 +159,9 @@ export class UserAgent implements TransactionUser {
     w.str("Server: doorsip\r\n");
     const n = w.end(null, 0, 0);
     if (n > 0) this.layer.respond(tx, w.buf, n, status, now);
+    // What the UA answers on its own (OPTIONS, §8.2 refusals, 481) is answered statelessly (§8.2.7): a
+    // retransmission is answered again, and a flood of them does not hold the pool for Timer J.
+    this.layer.terminate(tx);
   }
 
   // --- TransactionUser ---------------------------------------------------------------------
