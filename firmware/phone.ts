@@ -35,6 +35,8 @@ const TRACE_KINDS = ["in", "out", "timeout", "ack", "stray", "other"];
 
 /** What the trust policy and the UA counted. */
 export class PhoneCounters {
+  /** SIP messages (datagrams and stream writes) sent. */
+  sent = 0;
   accepted = 0;
   refused = 0;
   dropped = 0;
@@ -92,6 +94,8 @@ export class DoorPhone extends SipNode {
   private readonly traceRing: TraceRing;
   private ledAt = -1;
   private ledOn = false;
+  /** The last SIP failure seen (a call that ended with a status ≥ 400, a registration that failed), for status(). */
+  lastError = "";
 
   constructor(platform: Platform, board: Board, config: PhoneConfig) {
     super({
@@ -266,6 +270,7 @@ export class DoorPhone extends SipNode {
     const calls = this.ua.calls;
     if (calls !== null) this.plan.onCallState(call, calls.calls);
     if (call.state === CALL_ENDED) {
+      if (call.endStatus >= 400) this.lastError = "call " + call.peer + ": " + call.endStatus + " " + call.endReason;
       this.sessions[call.index].stop();
       this.door.callEnded(call.peer);
       this.note(2, "call " + call.index + " ended: " + call.endStatus + " " + call.endReason);
@@ -340,10 +345,17 @@ export class DoorPhone extends SipNode {
     this.updateLed();
   }
 
+  protected sentMessage(): void { this.counters.sent++; }
+
   protected trace(kind: string, detail: string): void {
     const k = kind === "request" ? 0 : kind === "response" ? 1 : kind === "timeout" ? 2 : kind === "ack" ? 3 : kind === "stray" ? 4 : 5;
     this.traceRing.add(this.now(), k, detail);
     if (kind === "response" || kind === "timeout") this.updateLed();
+  }
+
+  /** Writes status() to the HAL log (info), for a device read over its console. */
+  logStatus(): void {
+    this.platform.log.write(2, "status " + this.status());
   }
 
   /** Status and diagnostics as one JSON text (on demand: it allocates). */
@@ -355,11 +367,17 @@ export class DoorPhone extends SipNode {
     }
     const t = this.transport.stats;
     const l = this.layer.stats;
+    let lastError = this.lastError;
+    for (let i = 0; i < this.registrations.length; i++) {
+      const r = this.registrations[i];
+      if (r.state === REG_FAILED || r.state === REG_BACKOFF) lastError = r.config.user + " registration: " + r.lastStatus + " " + r.lastReason;
+    }
     return JSON.stringify({
       registrations: regs,
+      lastError: lastError,
       calls: this.liveCalls(),
       counters: {
-        accepted: this.counters.accepted, refused: this.counters.refused, dropped: this.counters.dropped,
+        sent: this.counters.sent, accepted: this.counters.accepted, refused: this.counters.refused, dropped: this.counters.dropped,
         challenged: this.counters.challenged, buttonPresses: this.counters.buttonPresses,
         transport: t, transactions: l, ua: this.ua.stats,
       },

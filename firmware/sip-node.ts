@@ -68,6 +68,7 @@ export class SipNode implements CallListener {
     const self = this;
     const port = {
       send: function (data: Uint8Array, length: number, address: string, p: number, transport: number): number {
+        self.sentMessage();
         if (transport === TRANSPORT_TCP) return self.sendTcp(data, length, address, p);
         return self.socket === null ? -1 : self.socket.send(data, length, address, p);
       },
@@ -100,6 +101,8 @@ export class SipNode implements CallListener {
   protected note(level: number, msg: string): void { this.platform.log.write(level, msg); }
   /** Every request/response/timeout the UA handles (for ladders and tests); nothing by default. */
   protected trace(kind: string, detail: string): void { void kind; void detail; }
+  /** A SIP message (or keep-alive) went to the transport; counted by applications that report it. */
+  protected sentMessage(): void {}
   /** The application's own next deadline (door relay, media), -1 when none. */
   protected extraDeadline(): number { return -1; }
   protected pollExtra(now: number): void { void now; }

@@ -64,6 +64,9 @@ describe("call plans", () => {
     w.clock.advance(3000);
     expect(w.inviteTimes("10.0.0.3")).toEqual([]);
     expect(w.phone.plan.state).toBe(PLAN_FAILED);
+    expect(JSON.parse(w.phone.status()).lastError).toBe(`call ${uri("10.0.0.2")}: 603 Decline`);
+    w.phone.logStatus();
+    expect((w.phone.platform.log as unknown as { lines: string[] }).lines.at(-1)).toMatch(/ status \{"registrations":\[\],"lastError":"call sip:r@10\.0\.0\.2:5060: 603 Decline"/);
   });
 
   it("parallel: both ring, the first to answer wins and the other is cancelled", () => {
@@ -186,6 +189,9 @@ describe("status LED and diagnostics", () => {
     expect(inCall.length).toBeLessThanOrEqual(4); // 1000 ms half-periods
     const s = JSON.parse(w.phone.status());
     expect(s.calls).toBe(1);
+    expect(s.counters.sent).toBe(2); // the INVITE and the ACK
+    expect(s.counters.transport.received).toBeGreaterThanOrEqual(2);
+    expect(s.lastError).toBe("");
     expect(s.counters.buttonPresses).toBe(1);
     expect(s.trace).toMatch(/out 180\n.*out 200\n/);
   });
