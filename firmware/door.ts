@@ -6,7 +6,10 @@
 import type { DigitalOutput } from "../hal/types.ts";
 
 export interface DoorConfig {
-  /** DTMF code, e.g. "1234#" (submitted by '#') or "5" (opens as soon as typed); "" disables DTMF opening. */
+  /**
+   * DTMF code, e.g. "1234#" (submitted by '#') or "5" (opens as soon as typed); several separated by commas
+   * ("1234#,9876#": all with '#' or none, codes without '#' of one length); "" disables DTMF opening.
+   */
   code: string;
   /** Relay on time, ms. */
   pulseMs: number;
@@ -69,15 +72,41 @@ export interface DoorAuditEntry {
   detail: string;
 }
 
-/** "" when the code is usable, else why not (the controller then disables DTMF opening). */
-export function doorCodeProblem(code: string): string {
-  if (typeof code !== "string") return "code is not a string";
+/** Why one code (no commas) is unusable, "" when fine. */
+function oneCodeProblem(code: string): string {
   let n = code.length;
   if (n > 0 && code.charCodeAt(n - 1) === HASH) n--;
-  if (n === 0) return code.length === 0 ? "" : "code is only '#'";
+  if (n === 0) return code.length === 0 ? "empty code in the list" : "code is only '#'";
   if (n > DOOR_ENTRY_CAPACITY) return "code longer than " + DOOR_ENTRY_CAPACITY + " keys";
   for (let i = 0; i < n; i++) {
     if (CODE_KEYS.indexOf(code.charAt(i)) < 0) return "code key '" + code.charAt(i) + "' not one of 0-9 A-D ('#' only at the end)";
+  }
+  return "";
+}
+
+/**
+ * "" when the code is usable, else why not (the controller then disables DTMF opening). Several codes
+ * (one per resident) are separated by commas: "1234#,9876#". They must all end with '#', or none, and
+ * codes without '#' must have the same length (an entry is judged after that many keys).
+ */
+export function doorCodeProblem(code: string): string {
+  if (typeof code !== "string") return "code is not a string";
+  if (code.length === 0) return "";
+  let hash = -1;
+  let len = -1;
+  let p = 0;
+  while (p <= code.length) {
+    let e = code.indexOf(",", p);
+    if (e < 0) e = code.length;
+    const c = code.substring(p, e);
+    const why = oneCodeProblem(c);
+    if (why !== "") return why;
+    const h = c.charCodeAt(c.length - 1) === HASH ? 1 : 0;
+    if (hash >= 0 && h !== hash) return "codes mix '#' and no '#'";
+    if (h === 0 && len >= 0 && c.length !== len) return "codes without '#' must have the same length";
+    hash = h;
+    len = c.length;
+    p = e + 1;
   }
   return "";
 }
@@ -95,8 +124,10 @@ export class DoorController {
   private maxWrong: number;
   private lockoutMs: number;
   private digitTimeoutMs: number;
-  /** The code's keys without the final '#', and whether '#' submits it; "" = DTMF opening disabled. */
-  private code: string;
+  /** The codes' keys without the final '#' (none: DTMF opening disabled), and whether '#' submits them. */
+  private codes: string[];
+  /** Keys of a code without '#' (they all have it); 0 in '#' mode. */
+  private codeLen: number;
   private hashMode: boolean;
 
   private entry: Uint8Array;
@@ -131,10 +162,14 @@ export class DoorController {
     this.digitTimeoutMs = config.digitTimeoutMs > 0 ? config.digitTimeoutMs : 0;
     const problem = doorCodeProblem(config.code);
     this.configError = problem;
-    let code = problem === "" ? config.code : "";
+    const code = problem === "" ? config.code : "";
+    this.codes = code.length > 0 ? code.split(",") : [];
     this.hashMode = code.length > 0 && code.charCodeAt(code.length - 1) === HASH;
-    if (this.hashMode) code = code.substring(0, code.length - 1);
-    this.code = code;
+    for (let i = 0; i < this.codes.length; i++) {
+      const c = this.codes[i];
+      if (this.hashMode) this.codes[i] = c.substring(0, c.length - 1);
+    }
+    this.codeLen = this.codes.length > 0 && !this.hashMode ? this.codes[0].length : 0;
 
     this.entry = new Uint8Array(DOOR_ENTRY_CAPACITY);
     this.entryLen = 0;
@@ -168,7 +203,7 @@ export class DoorController {
 
   /** True when a code is configured (and valid): DTMF can open the door. */
   dtmfEnabled(): boolean {
-    return this.code.length > 0;
+    return this.codes.length > 0;
   }
 
   /**
@@ -187,7 +222,7 @@ export class DoorController {
       }
       return DOOR_REFUSED;
     }
-    if (this.code.length === 0) return DOOR_DISABLED;
+    if (this.codes.length === 0) return DOOR_DISABLED;
     if (this.locked) {
       if (!this.callerLocked) {
         this.callerLocked = true;
@@ -208,9 +243,9 @@ export class DoorController {
         return DOOR_PENDING;
       }
       if (this.entryLen === 0 && !this.entryOverflow) return DOOR_PENDING; // a lone '#' is no attempt
-      const ok = this.entryMatches();
+      const k = this.entryMatches();
       this.clearEntry();
-      return ok ? this.correct(who, now) : this.wrong(who, now);
+      return k >= 0 ? this.correct(who, k, now) : this.wrong(who, now);
     }
     // Code without '#': judged every len(code) keys; '#' is just a clear key here.
     if (digit === HASH) {
@@ -218,10 +253,10 @@ export class DoorController {
       return DOOR_PENDING;
     }
     this.push(digit);
-    if (this.entryLen < this.code.length) return DOOR_PENDING;
-    const ok = this.entryMatches();
+    if (this.entryLen < this.codeLen) return DOOR_PENDING;
+    const k = this.entryMatches();
     this.clearEntry();
-    return ok ? this.correct(who, now) : this.wrong(who, now);
+    return k >= 0 ? this.correct(who, k, now) : this.wrong(who, now);
   }
 
   /** The call `who` ended: its partial entry goes (lockout and the wrong-code streak stay). */
@@ -312,9 +347,10 @@ export class DoorController {
 
   // --- internals
 
-  private correct(who: string, now: number): number {
+  /** Code k opened: audited as "code" (one code) or "code k+1" (which resident's code, never its keys). */
+  private correct(who: string, k: number, now: number): number {
     this.wrongStreak = 0;
-    this.open(who, "code", now);
+    this.open(who, this.codes.length > 1 ? "code " + (k + 1) : "code", now);
     return DOOR_OPENED;
   }
 
@@ -357,13 +393,19 @@ export class DoorController {
     else this.entryOverflow = true;
   }
 
-  private entryMatches(): boolean {
-    const code = this.code;
-    if (this.entryOverflow || this.entryLen !== code.length) return false;
-    // Every key is compared (no early exit), so timing does not tell how many keys were right.
-    let diff = 0;
-    for (let i = 0; i < code.length; i++) diff |= this.entry[i] ^ code.charCodeAt(i);
-    return diff === 0;
+  /** The index of the code the entry equals, -1 when none. */
+  private entryMatches(): number {
+    let found = -1;
+    if (this.entryOverflow) return -1;
+    for (let k = 0; k < this.codes.length; k++) {
+      const code = this.codes[k];
+      if (this.entryLen !== code.length) continue;
+      // Every key is compared (no early exit), so timing does not tell how many keys were right.
+      let diff = 0;
+      for (let i = 0; i < code.length; i++) diff |= this.entry[i] ^ code.charCodeAt(i);
+      if (diff === 0 && found < 0) found = k;
+    }
+    return found;
   }
 
   private audit(now: number, kind: number, who: string, detail: string): void {

@@ -330,3 +330,31 @@ describe("DoorController: audit ring", () => {
     expect(t.door.auditText()).toBe("11.000 s unlock -\n");
   });
 });
+
+describe("several codes (one per resident)", () => {
+  it("'#' codes: each opens, the audit says which (never the keys); another entry is wrong", () => {
+    const t = setup({ code: "1234#,98765#" });
+    expect(t.keys("98765#")).toBe(DOOR_OPENED);
+    expect(t.keys("1234#")).toBe(DOOR_OPENED);
+    expect(t.keys("9876#")).toBe(DOOR_WRONG);
+    const opens = t.audit().filter((e) => e.kind === "open").map((e) => e.detail);
+    expect(opens).toEqual(["code 2", "code 1"]);
+    expect(t.door.auditText()).not.toMatch(/1234|98765/);
+  });
+
+  it("codes without '#': all of one length, judged after that many keys", () => {
+    const t = setup({ code: "12,34" });
+    expect(t.keys("3")).toBe(DOOR_PENDING);
+    expect(t.keys("4")).toBe(DOOR_OPENED);
+    expect(t.keys("13")).toBe(DOOR_WRONG);
+  });
+
+  it("a list that mixes modes or lengths, or has an empty code, disables DTMF opening with the reason", () => {
+    expect(doorCodeProblem("1234#,5678")).toBe("codes mix '#' and no '#'");
+    expect(doorCodeProblem("12,345")).toBe("codes without '#' must have the same length");
+    expect(doorCodeProblem("1234#,")).toBe("empty code in the list");
+    const t = setup({ code: "12,345" });
+    expect(t.door.dtmfEnabled()).toBe(false);
+    expect(t.keys("12")).toBe(DOOR_DISABLED);
+  });
+});
