@@ -20,7 +20,7 @@
 //                  "plan": { "mode": "single" | "sequential" | "parallel",
 //                            "targets": [ "sip:a@x" | { "uri": "sip:a@x", "ringTimeout": 20 } ],
 //                            "nextOn": ["busy", "decline", "noanswer", "error"] } } ],
-//   "calls": { "ringTimeout": 30, "maxDuration": 300, "maxCalls": 1, "maxRedirects": 3 },
+//   "calls": { "ringTimeout": 30, "maxDuration": 300, "rtpTimeout": 30, "maxCalls": 1, "maxRedirects": 3 },
 //   "autoAnswer": { "enabled": true, "delayMs": 1000, "from": [] },
 //   "trust": { "registrar": true, "allow": ["10.0.0.5", "sip:alice@example.com"],
 //              "challenge": { "user": "", "password": "", "realm": "doorsip" }, "refuse": "reject" | "drop" },
@@ -108,7 +108,7 @@ const IDENTITY = [["user", STR], ["displayName", STR]];
 const BUTTON = [["pin", PIN, 0], ["hangupDuringCall", BOOL], ["plan", SKIP]];
 const PLAN = [["mode", ENUM, MODES], ["targets", SKIP], ["nextOn", SKIP]];
 const TARGET = [["uri", URI], ["ringTimeout", INT, 0, 600]];
-const CALLS = [["ringTimeout", INT, 1, 600], ["maxDuration", INT, 0, 86400], ["maxCalls", INT, 1, 8], ["maxRedirects", INT, 0, 10]];
+const CALLS = [["ringTimeout", INT, 1, 600], ["maxDuration", INT, 0, 86400], ["rtpTimeout", INT, 0, 3600], ["maxCalls", INT, 1, 8], ["maxRedirects", INT, 0, 10]];
 const AUTO = [["enabled", BOOL], ["delayMs", INT, 0, 60000], ["from", SKIP]];
 const TRUST = [["registrar", BOOL], ["allow", SKIP], ["challenge", SKIP], ["refuse", ENUM, REFUSALS]];
 const CHALLENGE = [["user", STR, 0, 0, "challengeUser"], ["password", STR, 0, 0, "challengePassword"],

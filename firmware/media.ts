@@ -92,6 +92,8 @@ export class MediaSession {
   bytesSent: number;
   /** Valid packets of a known payload type from the peer, duplicates included (RFC 3550 A.3). */
   packetsReceived: number;
+  /** Clock time of the last RTP packet from the peer (the start time until one comes). */
+  lastReceivedAt: number;
   /** Their payload octets. */
   bytesReceived: number;
   digitsSent: number;
@@ -191,6 +193,7 @@ export class MediaSession {
     this.packetsSent = 0;
     this.bytesSent = 0;
     this.packetsReceived = 0;
+    this.lastReceivedAt = 0;
     this.bytesReceived = 0;
     this.digitsSent = 0;
     this.digitsReceived = 0;
@@ -289,6 +292,7 @@ export class MediaSession {
     this.qCount = 0;
     this.running = true;
     this.startTime = this.platform.clock.now();
+    this.lastReceivedAt = this.startTime;
     this.tickNo = 0;
     this.alarm.set(this.startTime + this.ptime);
     return 0;
@@ -576,6 +580,7 @@ export class MediaSession {
     }
     this.packetsReceived++;
     this.bytesReceived += h.payloadLength;
+    this.lastReceivedAt = this.platform.clock.now();
     if (!this.sequence(h.ssrc, h.sequence)) return;
     const inOrder = this.maxSeq === h.sequence;
     if (!this.mayReceive()) return;

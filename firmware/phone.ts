@@ -2,7 +2,7 @@
 import type { AudioDevice, Board, DigitalInput, DigitalOutput, Platform } from "../hal/types.ts";
 import {
   CALL_ACTIVE, CALL_CALLING, CALL_CANCELLING, CALL_CONNECTING, CALL_ENDED, CALL_INCOMING, CALL_RINGING, DigestServer,
-  INCOMING_ANSWER, INCOMING_DROP, INCOMING_RING, REG_BACKOFF, REG_FAILED, REG_REGISTERED, type Call, type CallConfig, type SipMessage,
+  INCOMING_ANSWER, INCOMING_DROP, INCOMING_RING, REG_BACKOFF, REG_FAILED, REG_REGISTERED, SDP_INACTIVE, SDP_SENDONLY, type Call, type CallConfig, type SipMessage,
 } from "../sip-core/index.ts";
 import { DoorController } from "./door.ts";
 import { MediaSession, type MediaParams } from "./media.ts";
@@ -327,13 +327,40 @@ export class DoorPhone extends SipNode {
     if (this.ledAt < 0) this.ledAt = this.now();
   }
 
+  /**
+   * When an active call whose media we should be receiving has heard no RTP for calls.rtpTimeout, it is
+   * over (the peer vanished, its BYE was lost or refused): the earliest such time, -1 when none.
+   */
+  private rtpDeadline(hangupNow: number): number {
+    const limit = this.config.calls.rtpTimeout * 1000;
+    const calls = this.ua.calls;
+    if (limit <= 0 || calls === null) return -1;
+    let at = -1;
+    for (let i = 0; i < calls.calls.length; i++) {
+      const c = calls.calls[i];
+      const s = this.sessions[i];
+      if (c.state !== CALL_ACTIVE || !s.isRunning() || c.mediaDirection === SDP_SENDONLY || c.mediaDirection === SDP_INACTIVE) continue;
+      const due = s.lastReceivedAt + limit;
+      if (hangupNow >= 0 && due <= hangupNow) {
+        this.note(1, "call " + i + ": no RTP for " + this.config.calls.rtpTimeout + " s; hanging up");
+        this.hangup(c);
+        continue;
+      }
+      if (at < 0 || due < at) at = due;
+    }
+    return at;
+  }
+
   protected extraDeadline(): number {
-    const d = this.door.nextDeadline();
-    return this.ledAt >= 0 && (d < 0 || this.ledAt < d) ? this.ledAt : d;
+    let d = this.door.nextDeadline();
+    if (this.ledAt >= 0 && (d < 0 || this.ledAt < d)) d = this.ledAt;
+    const r = this.rtpDeadline(-1);
+    return r >= 0 && (d < 0 || r < d) ? r : d;
   }
 
   protected pollExtra(now: number): void {
     this.door.poll(now);
+    this.rtpDeadline(now);
     if (this.led !== null && this.ledAt >= 0 && this.ledAt <= now) {
       const p = this.ledPattern();
       if (p > 0) {

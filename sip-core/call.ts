@@ -63,6 +63,8 @@ export interface CallConfig {
   ringTimeout: number;
   /** Longest call, seconds (0 = no limit): then BYE. */
   maxDuration: number;
+  /** Seconds without RTP from the peer after which the application hangs up (0 = never). */
+  rtpTimeout: number;
   /** Incoming: answer this many ms after ringing (0 = at once, -1 = only when answer() is called). */
   answerDelay: number;
   /** Incoming: send 180 Ringing before answering. */
@@ -76,7 +78,7 @@ export interface CallConfig {
 export const DEFAULT_CALL_CONFIG: CallConfig = {
   user: "door", domain: "", displayName: "", authUser: "", password: "", outboundProxy: "", outboundPort: 5060,
   localAddress: "", localPort: 5060, rtpAddress: "", rtpPortBase: 40000, codecs: [0, 8], telephoneEvent: 101,
-  ringTimeout: 30, maxDuration: 300, answerDelay: 0, ringing: true, maxCalls: 1, maxRedirects: 3,
+  ringTimeout: 30, maxDuration: 300, rtpTimeout: 30, answerDelay: 0, ringing: true, maxCalls: 1, maxRedirects: 3,
 };
 
 // What CallListener.onIncoming decides (besides a final status ≥ 300 that refuses the call).

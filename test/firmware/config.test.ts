@@ -65,7 +65,7 @@ describe("the README example", () => {
         calls: {
           user: "1001", domain: "sip.example.com", displayName: "Front door", authUser: "", password: "door-secret",
           outboundProxy: "", outboundPort: 5060, localAddress: "0.0.0.0", localPort: 5060, rtpAddress: "", rtpPortBase: 40000,
-          codecs: [0, 8], telephoneEvent: 101, ringTimeout: 30, maxDuration: 300, answerDelay: 0, ringing: true, maxCalls: 1,
+          codecs: [0, 8], telephoneEvent: 101, ringTimeout: 30, maxDuration: 300, rtpTimeout: 30, answerDelay: 0, ringing: true, maxCalls: 1,
           maxRedirects: 3,
         },
         door: { code: "1234#", pulseMs: 3000, maxWrongCodes: 3, lockoutSeconds: 300, digitTimeoutMs: 5000, auditSize: 32 },

@@ -160,3 +160,34 @@ describe("door phone: calls with audio, DTMF and the relay", () => {
     expect(network.stats.sent).toBe(sent); // silence after the BYE
   });
 });
+
+describe("RTP timeout", () => {
+  it("the peer vanishes mid-call: after rtpTimeout without RTP the door hangs up (BYE), not before", () => {
+    const { clock, network, door, resident } = world({ door: { calls: { rtpTimeout: 10 } } });
+    resident.call(`sip:door@${DOOR}:5060`);
+    clock.advance(4000);
+    expect(door.ua.calls!.calls[0].state).toBe(CALL_ACTIVE);
+    const cut = clock.now();
+    network.setLinks(DOOR, RESIDENT, { loss: 1 }); // the resident's phone is gone
+    clock.advance(9500);
+    expect(network.capture().some((r) => r.from === DOOR && r.data.startsWith("BYE"))).toBe(false);
+    clock.advance(1500);
+    const bye = network.capture().find((r) => r.from === DOOR && r.data.startsWith("BYE"))!;
+    expect(bye).toBeDefined();
+    expect(bye.time - cut).toBeGreaterThanOrEqual(10000);
+    expect(bye.time - cut).toBeLessThan(10100);
+    clock.advance(40000);
+    expect(door.ua.calls!.liveCount()).toBe(0);
+    expect(door.sessions[0].isRunning()).toBe(false);
+  });
+
+  it("0 turns it off", () => {
+    const { clock, network, door, resident } = world({ door: { calls: { rtpTimeout: 0, maxDuration: 0 } } });
+    resident.call(`sip:door@${DOOR}:5060`);
+    clock.advance(4000);
+    network.setLinks(DOOR, RESIDENT, { loss: 1 });
+    clock.advance(120000);
+    expect(network.capture().some((r) => r.from === DOOR && r.data.startsWith("BYE"))).toBe(false);
+    expect(door.ua.calls!.calls[0].state).toBe(CALL_ACTIVE);
+  });
+});
