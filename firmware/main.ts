@@ -1,4 +1,4 @@
-// Door-phone firmware entry: the device bundle's exports (the application itself lands with the firmware issue).
+// The message-layer device bundle (dist/device/doorsip.js, held to the size budget); the whole firmware is firmware/device.ts.
 export {
   SipMessage, parseMessage, validateMessage, SipWriter, writeResponseHead, writeMessage, statelessToTag,
   errorReason, errorStatus, DEFAULT_LIMITS,
