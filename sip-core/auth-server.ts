@@ -4,7 +4,7 @@ import { AuthParams, parseAuthParams } from "./auth-header.ts";
 import type { RandomSource } from "./auth.ts";
 import { DIGEST_MD5, digestAlgorithm, digestResponse } from "./digest.ts";
 import type { SipMessage } from "./message.ts";
-import { spanEquals } from "./scan.ts";
+import { hexValue, spanEquals } from "./scan.ts";
 import type { SipWriter } from "./writer.ts";
 
 /** Nonces remembered at once; an older one is forgotten (its caller is challenged again). */
@@ -95,8 +95,7 @@ function parseHex(src: string, s: number, e: number): number {
   if (e - s !== 8) return -1;
   let v = 0;
   for (let i = s; i < e; i++) {
-    const c = src.charCodeAt(i) | 0x20;
-    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+    const d = hexValue(src.charCodeAt(i));
     if (d < 0) return -1;
     v = v * 16 + d;
   }

@@ -15,7 +15,7 @@ import {
 import { TRANSPORT_TCP, TRANSPORT_UDP, TS_PROCEEDING, type Transaction } from "./transaction.ts";
 import type { TransactionLayer } from "./transactions.ts";
 import { SCHEME_SIP, SCHEME_SIPS, SipUri, parseUri } from "./uri.ts";
-import { SipWriter, writeResponseHead } from "./writer.ts";
+import { SipWriter, bytesToBinaryString, writeResponseHead } from "./writer.ts";
 
 // Call states, as the application sees them.
 export const CALL_FREE = 0;
@@ -439,13 +439,6 @@ export class CallManager {
     return w.overflow ? -1 : w.pos;
   }
 
-  private bodyText(): string {
-    const b = this.body;
-    let s = "";
-    for (let i = 0; i < b.pos; i++) s += String.fromCharCode(b.buf[i]);
-    return s;
-  }
-
   private sendInvite(c: Call, now: number): boolean {
     const cfg = this.config;
     const w = this.w.reset();
@@ -455,8 +448,8 @@ export class CallManager {
     this.writeContact(w);
     if (this.writeOurSdp(c, false) < 0) return false;
     const credStart = w.pos;
-    if (c.digest.nonce !== "") c.digest.write(w, cfg.authUser || cfg.user, cfg.password, "INVITE", c.target, c.digest.qop === "auth-int" ? this.bodyText() : "");
-    c.authLine = w.pos > credStart ? bytesText(w.buf, credStart, w.pos) : "";
+    if (c.digest.nonce !== "") c.digest.write(w, cfg.authUser || cfg.user, cfg.password, "INVITE", c.target, c.digest.qop === "auth-int" ? bytesToBinaryString(this.body.buf, this.body.pos) : "");
+    c.authLine = w.pos > credStart ? bytesToBinaryString(w.buf.subarray(credStart, w.pos), w.pos - credStart) : ""; // rare: auth only
     w.str("Allow: ").str(ALLOW).str("\r\nUser-Agent: doorsip\r\n");
     const n = this.endWithBody(w);
     if (n < 0) return false;
@@ -599,7 +592,7 @@ export class CallManager {
     c.mediaDirection = c.mediaRemoteAddress === "0.0.0.0" ? SDP_INACTIVE : direction;
   }
 
-  private onInviteResponse(c: Call, tx: Transaction, msg: SipMessage, now: number): void {
+  private onInviteResponse(c: Call, msg: SipMessage, now: number): void {
     const s = msg.status;
     if (s < 200) {
       if (s === 100) { if (c.cancelPending) this.sendCancel(c, now); return; }
@@ -623,7 +616,6 @@ export class CallManager {
       if (this.sendInvite(c, now)) { this.note(LOG_INFO, c, "answering a " + s + " challenge"); return; }
     }
     this.end(c, s, msg.reason());
-    void tx;
   }
 
   /** 3xx: remember the Contacts (bounded), then try the next one. */
@@ -936,7 +928,7 @@ export class CallManager {
   onResponse(tx: Transaction, msg: SipMessage, now: number): void {
     const c = this.callOf(tx);
     if (c === null) return;
-    if (this.ownsInvite(c, tx) && msg.cseqMethod === METHOD_INVITE) { this.onInviteResponse(c, tx, msg, now); return; }
+    if (this.ownsInvite(c, tx) && msg.cseqMethod === METHOD_INVITE) { this.onInviteResponse(c, msg, now); return; }
     if (c.byeTx === tx && tx.generation === c.byeGen && msg.status >= 200) { this.end(c, msg.status, c.endReason || "hung up"); return; }
     // A CANCEL's response needs nothing: the INVITE's 487 (or 200) decides.
   }
@@ -1067,10 +1059,4 @@ function earliest(at: number, t: number): number {
   return t >= 0 && (at < 0 || t < at) ? t : at;
 }
 
-/** buf[s, e) as a binary string (rare paths: the credentials line an ACK repeats). */
-function bytesText(buf: Uint8Array, s: number, e: number): string {
-  let out = "";
-  for (let i = s; i < e; i++) out += String.fromCharCode(buf[i]);
-  return out;
-}
 

@@ -23,6 +23,13 @@ const cursor = nameAddrWalker; // shared: list walks never nest
 const hopUri = new SipUri();
 const transportParam = new UriParamValue();
 
+/** The URI of a Route/Record-Route value ("<sip:p;lr>" → "sip:p;lr"; an addr-spec as it is). */
+function routeUri(r: string): string {
+  const lt = r.indexOf("<");
+  const gt = r.indexOf(">");
+  return lt >= 0 && gt > lt ? r.substring(lt + 1, gt) : r;
+}
+
 /** One dialog. Its strings are made once, when the dialog is created or its target refreshed. */
 export class Dialog {
   state = DLG_NONE;
@@ -65,19 +72,6 @@ export class Dialog {
     this.hopPort = 5060;
     this.hopTransport = TRANSPORT_UDP;
     this.uac = false;
-  }
-
-  /** Copies another dialog (the second fork's 2xx borrows the call's identity). */
-  copyFrom(d: Dialog): void {
-    this.state = d.state;
-    this.callId = d.callId; this.localTag = d.localTag; this.remoteTag = d.remoteTag;
-    this.localField = d.localField; this.remoteField = d.remoteField; this.remoteTarget = d.remoteTarget;
-    for (let i = 0; i < d.routeCount; i++) this.routes[i] = d.routes[i];
-    this.routeCount = d.routeCount;
-    this.strict = d.strict;
-    this.localCseq = d.localCseq; this.remoteCseq = d.remoteCseq;
-    this.hopAddress = d.hopAddress; this.hopPort = d.hopPort; this.hopTransport = d.hopTransport;
-    this.uac = d.uac;
   }
 
   /**
@@ -150,10 +144,7 @@ export class Dialog {
     let s = this.remoteTarget;
     this.strict = false;
     if (this.routeCount > 0) {
-      const r = this.routes[0];
-      const lt = r.indexOf("<");
-      const gt = r.indexOf(">");
-      s = lt >= 0 && gt > lt ? r.substring(lt + 1, gt) : r;
+      s = routeUri(this.routes[0]);
     }
     if (parseUri(s, 0, s.length, hopUri) !== 0 || hopUri.hostStart < 0) return false;
     if (this.routeCount > 0) this.strict = !hopUri.lr;
@@ -200,12 +191,7 @@ export class Dialog {
   writeRequest(w: SipWriter, method: string, cseq: number, branch: string, viaHost: string, viaPort: number): number {
     const strict = this.strict && this.routeCount > 0;
     w.str(method).byte(32);
-    if (strict) {
-      const r = this.routes[0];
-      const lt = r.indexOf("<");
-      const gt = r.indexOf(">");
-      w.str(lt >= 0 && gt > lt ? r.substring(lt + 1, gt) : r);
-    } else w.str(this.remoteTarget);
+    w.str(strict ? routeUri(this.routes[0]) : this.remoteTarget);
     w.str(" SIP/2.0\r\nVia: SIP/2.0/").str(this.hopTransport === TRANSPORT_TCP ? "TCP " : "UDP ")
       .str(viaHost).byte(58).num(viaPort).str(";branch=");
     const at = w.pos;
