@@ -2,7 +2,8 @@
 import type { AudioDevice, Board, DigitalInput, DigitalOutput, Platform } from "../hal/types.ts";
 import {
   CALL_ACTIVE, CALL_CALLING, CALL_CANCELLING, CALL_CONNECTING, CALL_ENDED, CALL_INCOMING, CALL_RINGING, DigestServer,
-  INCOMING_ANSWER, INCOMING_DROP, INCOMING_RING, REG_BACKOFF, REG_FAILED, REG_REGISTERED, SDP_INACTIVE, SDP_SENDONLY, type Call, type CallConfig, type SipMessage,
+  INCOMING_ANSWER, INCOMING_DROP, INCOMING_RING, METHOD_NAMES, REG_BACKOFF, REG_FAILED, REG_REGISTERED, SDP_INACTIVE, SDP_SENDONLY,
+  TRACE_ACK, TRACE_NAMES, TRACE_REQUEST, TRACE_RESPONSE, TRACE_TERMINATED, TRACE_TIMEOUT, type Call, type Transaction, type CallConfig, type SipMessage,
 } from "../sip-core/index.ts";
 import { DoorController } from "./door.ts";
 import { MediaSession, type MediaParams } from "./media.ts";
@@ -30,8 +31,6 @@ const LED_CALLING = 250;
 const LED_IN_CALL = 1000;
 const LED_ERROR = 100;
 
-// Trace kinds.
-const TRACE_KINDS = ["in", "out", "timeout", "ack", "stray", "other"];
 
 /** What the trust policy and the UA counted. */
 export class PhoneCounters {
@@ -44,24 +43,29 @@ export class PhoneCounters {
   buttonPresses = 0;
 }
 
-/** An entry per SIP event, the newest traceSize kept (diagnostics; the strings are the UA's own). */
+/**
+ * An entry per SIP event, the newest traceSize kept: time, kind (TRACE_*) and a number (the method of a
+ * request or ACK, the status of a response). Text is made only when status() asks.
+ */
 class TraceRing {
-  private readonly at: number[] = [];
+  private readonly at: Float64Array;
   private readonly kind: Uint8Array;
-  private readonly detail: string[] = [];
+  private readonly code: Int16Array;
   private next = 0;
   private count = 0;
   private readonly size: number;
   constructor(size: number) {
     this.size = size;
-    this.kind = new Uint8Array(size > 0 ? size : 1);
-    for (let i = 0; i < size; i++) { this.at.push(0); this.detail.push(""); }
+    const n = size > 0 ? size : 1;
+    this.at = new Float64Array(n);
+    this.kind = new Uint8Array(n);
+    this.code = new Int16Array(n);
   }
-  add(now: number, kind: number, detail: string): void {
+  add(now: number, kind: number, code: number): void {
     if (this.size === 0) return;
     this.at[this.next] = now;
     this.kind[this.next] = kind;
-    this.detail[this.next] = detail;
+    this.code[this.next] = code;
     this.next = (this.next + 1) % this.size;
     if (this.count < this.size) this.count++;
   }
@@ -69,7 +73,10 @@ class TraceRing {
     let s = "";
     for (let i = 0; i < this.count; i++) {
       const k = (this.next - this.count + i + this.size) % this.size;
-      s += (this.at[k] / 1000).toFixed(3) + " " + TRACE_KINDS[this.kind[k]] + " " + this.detail[k] + "\n";
+      const kind = this.kind[k];
+      const code = this.code[k];
+      const detail = kind === TRACE_REQUEST || kind === TRACE_ACK ? METHOD_NAMES[code] || "other" : code > 0 ? String(code) : "";
+      s += (this.at[k] / 1000).toFixed(3) + " " + TRACE_NAMES[kind] + (detail !== "" ? " " + detail : "") + "\n";
     }
     return s;
   }
@@ -107,7 +114,6 @@ export class DoorPhone extends SipNode {
     this.config = config;
     platform.log.level = config.logLevel;
     this.traceRing = new TraceRing(config.traceSize);
-    const self = this;
     this.plan = new PlanRunner(this);
     const relay = board.openOutput({ pin: config.relayPin, activeLow: config.relayActiveLow });
     this.relay = typeof relay === "number" ? null : relay;
@@ -127,7 +133,6 @@ export class DoorPhone extends SipNode {
       this.digest = new DigestServer(t.challengeUser, t.challengePassword, t.challengeRealm, platform.random);
       if (this.ua.calls !== null) this.ua.calls.challenger = this.digest;
     }
-    void self;
   }
 
   private makeSession(i: number): MediaSession {
@@ -374,10 +379,12 @@ export class DoorPhone extends SipNode {
 
   protected sentMessage(): void { this.counters.sent++; }
 
-  protected trace(kind: string, detail: string): void {
-    const k = kind === "request" ? 0 : kind === "response" ? 1 : kind === "timeout" ? 2 : kind === "ack" ? 3 : kind === "stray" ? 4 : 5;
-    this.traceRing.add(this.now(), k, detail);
-    if (kind === "response" || kind === "timeout") this.updateLed();
+  protected trace(kind: number, msg: SipMessage | null, tx: Transaction | null): void {
+    if (kind === TRACE_TERMINATED) return; // every transaction ends: not worth a slot of the ring
+    const code = msg === null ? 0 : msg.isRequest ? msg.method : msg.status;
+    this.traceRing.add(this.now(), kind, code);
+    if (kind === TRACE_RESPONSE || kind === TRACE_TIMEOUT) this.updateLed();
+    void tx;
   }
 
   /** Writes status() to the HAL log (info), for a device read over its console. */
@@ -403,11 +410,8 @@ export class DoorPhone extends SipNode {
       registrations: regs,
       lastError: lastError,
       calls: this.liveCalls(),
-      counters: {
-        sent: this.counters.sent, accepted: this.counters.accepted, refused: this.counters.refused, dropped: this.counters.dropped,
-        challenged: this.counters.challenged, buttonPresses: this.counters.buttonPresses,
-        transport: t, transactions: l, ua: this.ua.stats,
-      },
+      // PhoneCounters' fields (all of them, as they are) with the stack's own counters beside them.
+      counters: Object.assign({ transport: t, transactions: l, ua: this.ua.stats }, this.counters),
       door: { opens: this.door.opens, wrongCodes: this.door.wrongCodes, lockouts: this.door.lockouts, lockedOut: this.door.isLockedOut() },
       audit: this.door.auditText(),
       trace: this.traceRing.text(),

@@ -5,7 +5,7 @@
 import type { Alarm, Platform, TcpConnection, TcpServer, UdpSocket } from "../hal/types.ts";
 import {
   CALL_ENDED, DEFAULT_LIMITS, DEFAULT_TIMERS, SipTransport, StreamReader, TRANSPORT_TCP, UserAgent, useSha256,
-  type AccountConfig, type Call, type CallConfig, type CallListener, type Registration, type SipMessage, type TimerConfig, type TransactionLayer,
+  type AccountConfig, type Call, type CallConfig, type CallListener, type Registration, type SipMessage, type TimerConfig, type Transaction, type TransactionLayer,
 } from "../sip-core/index.ts";
 
 /** TCP connections kept at once (to registrar, proxy, a peer); one more closes the oldest. */
@@ -78,7 +78,7 @@ export class SipNode implements CallListener {
       limits: DEFAULT_LIMITS, port, clock: o.platform.clock, random: o.platform.random,
       log: { write: function (level: number, msg: string): void { self.note(level, msg); } },
       accounts: o.accounts, maxAccounts: MAX_ACCOUNTS, calls: o.calls, callCapacity: o.callCapacity, listener: this,
-      trace: { trace: function (kind: string, detail: string): void { self.trace(kind, detail); } },
+      trace: { trace: function (kind: number, msg: SipMessage | null, tx: Transaction | null): void { self.trace(kind, msg, tx); } },
     });
     this.layer = this.ua.layer;
     this.transport = this.ua.transport;
@@ -88,7 +88,7 @@ export class SipNode implements CallListener {
     if (o.platform.sha256Hex !== undefined) useSha256(o.platform.sha256Hex);
     this.transport.keepalive = {
       onPong: function (address: string, p: number): void {
-        self.trace("pong", address + ":" + p);
+        self.tracePong(address, p);
         self.ua.onPong(address, p);
         self.rearm();
       },
@@ -99,8 +99,10 @@ export class SipNode implements CallListener {
 
   /** A log line from registrations and calls (level: 0 error … 3 debug). */
   protected note(level: number, msg: string): void { this.platform.log.write(level, msg); }
-  /** Every request/response/timeout the UA handles (for ladders and tests); nothing by default. */
-  protected trace(kind: string, detail: string): void { void kind; void detail; }
+  /** Every request, response and transaction end the UA handles (TRACE_*; for ladders and tests); nothing by default. */
+  protected trace(kind: number, msg: SipMessage | null, tx: Transaction | null): void { void kind; void msg; void tx; }
+  /** An RFC 5626 pong came from address:port. */
+  protected tracePong(address: string, port: number): void { void address; void port; }
   /** A SIP message (or keep-alive) went to the transport; counted by applications that report it. */
   protected sentMessage(): void {}
   /** The application's own next deadline (door relay, media), -1 when none. */

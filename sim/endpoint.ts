@@ -6,7 +6,8 @@
 import type { Platform } from "../hal/types.ts";
 import { MAX_ACCOUNTS, SipNode } from "../firmware/sip-node.ts";
 import {
-  CALL_ENDED, DEFAULT_CALL_CONFIG, METHOD_INVITE, METHOD_OPTIONS, SipMessage, SipWriter, TRANSPORT_TCP, transportForSize,
+  CALL_ENDED, DEFAULT_CALL_CONFIG, METHOD_INVITE, METHOD_OPTIONS, SipMessage, SipWriter, TRACE_NAMES, TRACE_REQUEST, TRACE_RESPONSE,
+  TRACE_STRAY, TRACE_TIMEOUT, TRACE_TRANSPORT_ERROR, TRANSPORT_TCP, transportForSize,
   type AccountConfig, type Call, type CallConfig, type TimerConfig, type Transaction,
 } from "../sip-core/index.ts";
 
@@ -66,7 +67,14 @@ export class Endpoint extends SipNode {
   protected note(level: number, msg: string): void {
     this.log((msg.startsWith("call ") ? "call" : "reg") + (level <= 1 ? "-warn" : ""), msg);
   }
-  protected trace(kind: string, detail: string): void { this.log(kind, detail); }
+  protected trace(kind: number, msg: SipMessage | null, tx: Transaction | null): void {
+    let detail = "";
+    if (msg !== null && (kind === TRACE_REQUEST)) detail = msg.methodName();
+    else if (msg !== null && (kind === TRACE_RESPONSE || kind === TRACE_STRAY)) detail = String(msg.status);
+    else if (tx !== null && (kind === TRACE_TIMEOUT || kind === TRACE_TRANSPORT_ERROR)) detail = tx.branchText();
+    this.log(TRACE_NAMES[kind], detail);
+  }
+  protected tracePong(address: string, port: number): void { this.log("pong", address + ":" + port); }
 
   protected log(kind: string, detail: string): void {
     this.events.push({ at: this.platform.clock.now(), kind, detail });

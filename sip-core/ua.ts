@@ -24,9 +24,23 @@ export interface UaClock {
   now(): number;
 }
 
-/** Hears every request and response the UA handles, for logs and tests (kind, detail). */
+// What a UaTrace hears (index into TRACE_NAMES).
+export const TRACE_REQUEST = 0;
+export const TRACE_RESPONSE = 1;
+export const TRACE_TIMEOUT = 2;
+export const TRACE_TRANSPORT_ERROR = 3;
+export const TRACE_TERMINATED = 4;
+export const TRACE_ACK = 5;
+export const TRACE_STRAY = 6;
+export const TRACE_NAMES = ["request", "response", "timeout", "transport-error", "terminated", "ack", "stray"];
+
+/**
+ * Hears every request, response and transaction end the UA handles, for logs and tests. It gets the
+ * message or transaction itself and makes text only if it wants some: nothing is allocated per message
+ * on the device's path.
+ */
 export interface UaTrace {
-  trace(kind: string, detail: string): void;
+  trace(kind: number, msg: SipMessage | null, tx: Transaction | null): void;
 }
 
 /** Sees each new request first and may take it (a registrar or a test double built on the UA). */
@@ -169,7 +183,7 @@ export class UserAgent implements TransactionUser {
   onRequest(tx: Transaction, msg: SipMessage): void {
     const now = this.clock.now();
     const m = msg.method;
-    if (this.trace !== null) this.trace.trace("request", msg.methodName());
+    if (this.trace !== null) this.trace.trace(TRACE_REQUEST, msg, tx);
     if (this.requestFilter !== null && this.requestFilter.onRequest(tx, msg)) return;
     const s = this.stats;
     if (m === METHOD_OTHER) { s.notImplemented++; this.answer(tx, msg, 501, "Not Implemented", now); return; }
@@ -197,7 +211,7 @@ export class UserAgent implements TransactionUser {
 
   onResponse(tx: Transaction, msg: SipMessage): void {
     const now = this.clock.now();
-    if (this.trace !== null) this.trace.trace("response", String(msg.status));
+    if (this.trace !== null) this.trace.trace(TRACE_RESPONSE, msg, tx);
     const r = this.registrationOf(tx);
     if (r !== null) { r.onResponse(msg, now); this.syncContact(); return; }
     if (this.calls !== null) this.calls.onResponse(tx, msg, now);
@@ -205,28 +219,28 @@ export class UserAgent implements TransactionUser {
 
   onTimeout(tx: Transaction): void {
     const now = this.clock.now();
-    if (this.trace !== null) this.trace.trace("timeout", tx.branchText());
+    if (this.trace !== null) this.trace.trace(TRACE_TIMEOUT, null, tx);
     const r = this.registrationOf(tx);
     if (r !== null) { r.onTimeout(now, tx); return; }
     if (this.calls !== null) this.calls.onTimeout(tx, now, false);
   }
 
   onTransportError(tx: Transaction): void {
-    if (this.trace !== null) this.trace.trace("transport-error", tx.branchText());
+    if (this.trace !== null) this.trace.trace(TRACE_TRANSPORT_ERROR, null, tx);
     if (this.calls !== null) this.calls.onTimeout(tx, this.clock.now(), true);
   }
 
-  onTerminated(_tx: Transaction): void {
-    if (this.trace !== null) this.trace.trace("terminated", "");
+  onTerminated(tx: Transaction): void {
+    if (this.trace !== null) this.trace.trace(TRACE_TERMINATED, null, tx);
   }
 
   onAck(msg: SipMessage, _address: string, _port: number): void {
-    if (this.trace !== null) this.trace.trace("ack", "");
+    if (this.trace !== null) this.trace.trace(TRACE_ACK, msg, null);
     if (this.calls !== null) this.calls.onAck(msg, this.clock.now());
   }
 
   onStrayResponse(msg: SipMessage, _address: string, _port: number): void {
-    if (this.trace !== null) this.trace.trace("stray", String(msg.status));
+    if (this.trace !== null) this.trace.trace(TRACE_STRAY, msg, null);
     if (this.calls !== null) this.calls.onStrayResponse(msg);
   }
 }

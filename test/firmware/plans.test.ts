@@ -193,6 +193,6 @@ describe("status LED and diagnostics", () => {
     expect(s.counters.transport.received).toBeGreaterThanOrEqual(2);
     expect(s.lastError).toBe("");
     expect(s.counters.buttonPresses).toBe(1);
-    expect(s.trace).toMatch(/out 180\n.*out 200\n/);
+    expect(s.trace).toMatch(/response 180\n.*response 200\n/);
   });
 });
