@@ -26,9 +26,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { gzipSync } from "node:zlib";
-import { bundleDevice, root } from "../../build.mjs";
-import { checkBundle, formatOffence } from "../../scripts/espruino-gate.mjs";
-import { checks, espruinoPath, freeBlock, spawnDevice } from "./espruino-run.mjs";
+import { root } from "../../build.mjs";
+import { bundleGated, checks, espruinoPath, freeBlock, spawnDevice } from "./espruino-run.mjs";
 
 const bin = espruinoPath("test:device:boot");
 
@@ -69,10 +68,7 @@ try {
   mkdirSync(join(dir, "bundle"));
   mkdirSync(join(dir, "node_modules"));
   const bundleFile = join(dir, "bundle/doorsip.js");
-  const { code, map } = await bundleDevice({ entry: join(root, "firmware/device.ts"), outfile: bundleFile, write: true });
-  const offences = checkBundle(code, map);
-  for (const o of offences) console.log(formatOffence(o, "doorsip.js", join(dir, "bundle")));
-  check("Espruino gate on the device bundle (firmware/device.ts)", offences.length === 0, offences.length + " offences");
+  const { code } = await bundleGated(join(root, "firmware/device.ts"), bundleFile, check, "Espruino gate on the device bundle (firmware/device.ts)");
   const bytes = Buffer.byteLength(code);
   figure("device bundle (firmware/device.ts, minified)", bytes.toLocaleString("en-US") + " B, " +
     gzipSync(code, { level: 9 }).length.toLocaleString("en-US") + " B gzip -9");

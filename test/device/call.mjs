@@ -26,9 +26,8 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
 import * as esbuild from "esbuild";
-import { bundleDevice, root } from "../../build.mjs";
-import { checkBundle, formatOffence } from "../../scripts/espruino-gate.mjs";
-import { checks, espruinoPath, freeBlock, spawnDevice } from "./espruino-run.mjs";
+import { root } from "../../build.mjs";
+import { bundleGated, checks, espruinoPath, freeBlock, spawnDevice } from "./espruino-run.mjs";
 
 const bin = espruinoPath("test:device:call");
 
@@ -63,10 +62,7 @@ try {
     `export { EspruinoPlatform } from ${src("hal/espruino/platform.ts")};\n` +
     `export { EspruinoBoard } from ${src("hal/espruino/board.ts")};\n` +
     `export { DEFAULT_CALL_CONFIG } from ${src("sip-core/index.ts")};\n`);
-  const { code, map } = await bundleDevice({ entry: join(dir, "entry.ts"), outfile: join(dir, "node_modules/doorsip-phone.js"), write: true });
-  const offences = checkBundle(code, map);
-  for (const o of offences) console.log(formatOffence(o, "doorsip-phone.js", join(dir, "node_modules")));
-  check("Espruino gate on the phone bundle", offences.length === 0, offences.length + " offences");
+  const { code } = await bundleGated(join(dir, "entry.ts"), join(dir, "node_modules/doorsip-phone.js"), check, "Espruino gate on the phone bundle");
   figure("phone bundle (minified)", Buffer.byteLength(code).toLocaleString("en-US") + " B");
 
   // The Node peers' code: the simulator endpoint, the Node HAL and the firmware's MediaSession, bundled for Node.

@@ -11,9 +11,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { binaryLiteral, checks, espruinoPath, runOnEspruino } from "./espruino-run.mjs";
-import { bundleDevice } from "../../build.mjs";
-import { checkBundle, formatOffence } from "../../scripts/espruino-gate.mjs";
+import { binaryLiteral, bundleGated, checks, espruinoPath, runOnEspruino } from "./espruino-run.mjs";
 
 const bin = espruinoPath("test:device:config");
 const root = new URL("../../", import.meta.url).pathname;
@@ -66,10 +64,7 @@ try {
     `export { loadConfig, describeProblems, CONFIG_FILE } from "${root}firmware/config.ts";\n` +
     `export { EspruinoStorage } from "${root}hal/espruino/storage.ts";\n`);
   const outfile = join(dir, "node_modules/doorsip-config.js");
-  const { code, map, metafile } = await bundleDevice({ entry: join(dir, "entry.ts"), outfile, write: true });
-  const offences = checkBundle(code, map);
-  for (const o of offences) console.log(formatOffence(o, "doorsip-config.js", join(dir, "node_modules")));
-  check("Espruino gate", offences.length === 0, offences.length + " offences");
+  const { code, metafile } = await bundleGated(join(dir, "entry.ts"), outfile, check, "Espruino gate");
   // The bundle also carries the sip-core modules that run code at load (firmware/phone-config.ts imports
   // sip-core/index.ts); the device bundle has them anyway, so the figure that matters is config.ts's own.
   const out = Object.values(metafile.outputs).find((o) => o.inputs && Object.keys(o.inputs).length > 0);

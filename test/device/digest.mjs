@@ -12,9 +12,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { binaryLiteral, checks, espruinoPath, runOnEspruino } from "./espruino-run.mjs";
-import { bundleDevice } from "../../build.mjs";
-import { checkBundle, formatOffence } from "../../scripts/espruino-gate.mjs";
+import { binaryLiteral, bundleGated, checks, espruinoPath, runOnEspruino } from "./espruino-run.mjs";
 
 const bin = espruinoPath("test:device:digest");
 
@@ -77,10 +75,7 @@ try {
     `export { sha256Hex } from "${sipCore}sha256.ts";\n` +
     `export { digestResponse, DIGEST_MD5, DIGEST_MD5_SESS, DIGEST_SHA256, DIGEST_SHA256_SESS } from "${sipCore}digest.ts";\n`);
   const outfile = join(dir, "node_modules/doorsip-digest.js");
-  const { code, map } = await bundleDevice({ entry: join(dir, "entry.ts"), outfile, write: true });
-  const offences = checkBundle(code, map);
-  for (const o of offences) console.log(formatOffence(o, "doorsip-digest.js", join(dir, "node_modules")));
-  check("Espruino gate", offences.length === 0, offences.length + " offences");
+  const { code } = await bundleGated(join(dir, "entry.ts"), outfile, check, "Espruino gate");
 
   // A SIP REGISTER, every algorithm and qop: the device against the same bundle in Node.
   const nodeBundle = createRequire(import.meta.url)(outfile);

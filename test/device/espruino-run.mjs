@@ -4,7 +4,9 @@ import * as dgram from "node:dgram";
 import * as net from "node:net";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
+import { bundleDevice } from "../../build.mjs";
+import { checkBundle, formatOffence } from "../../scripts/espruino-gate.mjs";
 
 /** The interpreter's path from ESPRUINO; without it, says so and exits 2 (the command cannot run here). */
 export function espruinoPath(command) {
@@ -126,4 +128,17 @@ export async function freeBlock(n, from, blocks) {
     if (ok) return base;
   }
   throw new Error("no block of " + n + " free ports");
+}
+
+/**
+ * Bundles entry the way the device bundle is built (build.mjs bundleDevice) into outfile and runs the Espruino
+ * gate on it: each offence is printed with its TypeScript location, and check(label) records the verdict.
+ * Returns bundleDevice's result (code, map, metafile, mangleCache).
+ */
+export async function bundleGated(entry, outfile, check, label) {
+  const r = await bundleDevice({ entry, outfile, write: true });
+  const offences = checkBundle(r.code, r.map);
+  for (const o of offences) console.log(formatOffence(o, basename(outfile), dirname(outfile)));
+  check(label, offences.length === 0, offences.length + " offences");
+  return r;
 }

@@ -34,9 +34,8 @@ import { pathToFileURL } from "node:url";
 import * as acorn from "acorn";
 import { TraceMap, originalPositionFor } from "@jridgewell/trace-mapping";
 import * as esbuild from "esbuild";
-import { bundleDevice, root } from "../../build.mjs";
-import { checkBundle, formatOffence } from "../../scripts/espruino-gate.mjs";
-import { checks, espruinoPath, freeBlock, spawnDevice } from "./espruino-run.mjs";
+import { root } from "../../build.mjs";
+import { bundleGated, checks, espruinoPath, freeBlock, spawnDevice } from "./espruino-run.mjs";
 
 const bin = espruinoPath("test:device:memory");
 
@@ -109,13 +108,10 @@ try {
     `export { DEFAULT_CALL_CONFIG, DEFAULT_ACCOUNT } from ${src("sip-core/index.ts")};\n` +
     Object.entries(CLASSES).map(([f, names]) => `import { ${names.map((n) => n + " as C_" + n).join(", ")} } from ${src(f)};\n`).join("") +
     `export const classes = { ${Object.values(CLASSES).flat().map((n) => `${n}: C_${n}`).join(", ")} };\n`);
-  const { code, map, metafile, mangleCache } = await bundleDevice({ entry: join(dir, "entry.ts"), outfile: join(dir, "doorsip.js"), write: true });
+  const { code, map, metafile, mangleCache } = await bundleGated(join(dir, "entry.ts"), join(dir, "doorsip.js"), check, "Espruino gate on the phone bundle");
   // The bundle's property names back to the sources' (the device prints what it sees).
   const original = new Map(Object.entries(mangleCache || {}).filter(([, v]) => v !== false).map(([k, v]) => [v, k]));
   unmangle = (path) => path.split(".").map((p) => original.get(p) || p).join(".");
-  const offences = checkBundle(code, map);
-  for (const o of offences) console.log(formatOffence(o, "doorsip.js", dir));
-  check("Espruino gate on the phone bundle", offences.length === 0, offences.length + " offences");
   figure("phone bundle: minified / gzip -9", Buffer.byteLength(code).toLocaleString("en-US") + " B / " + gzipSync(code, { level: 9 }).length.toLocaleString("en-US") + " B");
   const outKey = Object.keys(metafile.outputs).find((k) => k.endsWith(".js"));
   const inputs = Object.entries(metafile.outputs[outKey].inputs).map(([p, v]) => [p, v.bytesInOutput]).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);

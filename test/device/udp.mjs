@@ -14,9 +14,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bundleDevice } from "../../build.mjs";
-import { checkBundle, formatOffence } from "../../scripts/espruino-gate.mjs";
-import { checks, espruinoPath, spawnDevice } from "./espruino-run.mjs";
+import { bundleGated, checks, espruinoPath, spawnDevice } from "./espruino-run.mjs";
 
 const bin = espruinoPath("test:device:udp");
 
@@ -40,10 +38,7 @@ const cleanups = [];
 try {
   // 1. The HAL as a device module, through the same build and gate as the firmware bundle.
   writeFileSync(join(dir, "entry.ts"), 'export { EspruinoPlatform } from "' + new URL("../../hal/espruino/platform.ts", import.meta.url).pathname + '";\n');
-  const { code, map } = await bundleDevice({ entry: join(dir, "entry.ts"), outfile: join(dir, "node_modules/doorsip-hal.js"), write: true });
-  const offences = checkBundle(code, map);
-  for (const o of offences) console.log(formatOffence(o, "doorsip-hal.js", join(dir, "node_modules")));
-  check("Espruino gate on the HAL bundle", offences.length === 0, offences.length + " offences");
+  const { code } = await bundleGated(join(dir, "entry.ts"), join(dir, "node_modules/doorsip-hal.js"), check, "Espruino gate on the HAL bundle");
 
   // 2. The Node peers: UDP on 127.0.0.1, and a TCP echo server.
   const peer = dgram.createSocket("udp4");
