@@ -203,28 +203,6 @@ export function statelessToTag(req: SipMessage): string {
   return out;
 }
 
-/**
- * The ACK an INVITE client transaction sends for a non-2xx final response (RFC 3261 §17.1.1.3):
- * the request's Request-URI, top Via, Route headers, From, Call-ID and CSeq number, and the
- * response's To (with its tag). Returns the length, or -ERR_BUFFER_FULL.
- */
-export function writeAckForNon2xx(w: SipWriter, req: SipMessage, resp: SipMessage): number {
-  const src = req.src;
-  w.str("ACK ").span(src, req.uriStart, req.uriEnd).str(" SIP/2.0\r\n");
-  w.headerSpan("Via", src, req.via.start, req.via.end);
-  for (let i = 0; i < req.headerCount; i++) {
-    if (req.headerId(i) === HDR_ROUTE) w.headerSpan("Route", src, req.headerValueStart(i), req.headerValueEnd(i));
-  }
-  w.str("Max-Forwards: 70\r\n");
-  const fi = req.findHeader(HDR_FROM);
-  w.headerSpan("From", src, req.headerValueStart(fi), req.headerValueEnd(fi));
-  const ti = resp.findHeader(HDR_TO);
-  w.headerSpan("To", resp.src, resp.headerValueStart(ti), resp.headerValueEnd(ti));
-  w.headerSpan("Call-ID", src, req.callIdStart, req.callIdEnd);
-  w.str("CSeq: ").num(req.cseq).str(" ACK\r\n");
-  return w.end(null, 0, 0);
-}
-
 // Where headerAt found its value.
 let hvStart = 0;
 let hvEnd = 0;
@@ -273,8 +251,8 @@ function firstValueEnd(src: string, s: number, e: number): number {
 }
 
 /**
- * writeAckForNon2xx from the request's text as it was sent (what a client transaction keeps), without a
- * message view: its Request-URI, top Via value, Route lines, From and Call-ID, the CSeq number given, and
+ * The ACK an INVITE client transaction sends for a non-2xx final response (RFC 3261 §17.1.1.3), from the
+ * request's text as it was sent (what the transaction keeps), without a message view: its Request-URI, top Via value, Route lines, From and Call-ID, the CSeq number given, and
  * the response's To. Returns the length, or a negative error (-ERR_BUFFER_FULL, or the ERR_ code of what
  * the request lacks).
  */
