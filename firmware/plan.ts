@@ -19,6 +19,11 @@ export interface Dialer {
   now(): number;
 }
 
+/** The targets a plan follows (at most MAX_PLAN_TARGETS). */
+function targetCount(plan: CallPlan): number {
+  return plan.targets.length < MAX_PLAN_TARGETS ? plan.targets.length : MAX_PLAN_TARGETS;
+}
+
 /** Why a call of a plan failed, as the plan's nextOn options name it. */
 function failureKind(c: Call): number {
   const s = c.endStatus;
@@ -56,7 +61,7 @@ export class PlanRunner {
     this.next = 0;
     this.answered = null;
     this.state = PLAN_RUNNING;
-    const n = plan.targets.length < MAX_PLAN_TARGETS ? plan.targets.length : MAX_PLAN_TARGETS;
+    const n = targetCount(plan);
     if (plan.mode === PLAN_PARALLEL) {
       for (let i = 0; i < n; i++) this.dial(i);
       this.next = n;
@@ -125,7 +130,7 @@ export class PlanRunner {
     const kind = failureKind(c);
     const go = plan.mode === PLAN_SEQUENTIAL &&
       (kind === 0 ? plan.nextOnBusy : kind === 1 ? plan.nextOnDecline : kind === 2 ? plan.nextOnNoAnswer : plan.nextOnError);
-    const n = plan.targets.length < MAX_PLAN_TARGETS ? plan.targets.length : MAX_PLAN_TARGETS;
+    const n = targetCount(plan);
     const before = this.count;
     if (go) while (this.next < n && this.count === before && this.count < MAX_PLAN_TARGETS) this.dial(this.next++);
     if (this.count === before) this.state = PLAN_FAILED;
