@@ -15,7 +15,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const build = (budget: string) =>
   spawnSync(process.execPath, ["build.mjs", "--device"], { cwd: dir, encoding: "utf8", env: { ...process.env, DOORSIP_SIZE_BUDGET: budget } });
 
-describe("device size budget", () => {
+// Each build runs the TypeScript checker for property mangling: seconds, more on a loaded CI machine.
+const BUILD_TIMEOUT_MS = 120_000;
+
+describe("device size budget", { timeout: BUILD_TIMEOUT_MS }, () => {
   it("passes and reports minified and gzipped sizes under a generous budget", () => {
     const r = build("1000000");
     expect(r.status).toBe(0);

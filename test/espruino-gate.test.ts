@@ -253,7 +253,7 @@ describe("the real device bundle", () => {
   beforeAll(async () => {
     // `npm test` runs `node build.mjs` first; build here too when this file is run on its own.
     if (!existsSync(file)) await build.bundleDevice();
-  });
+  }, 120_000);
 
   it("passes the Espruino gate", () => {
     const code = readFileSync(file, "utf8");
