@@ -172,7 +172,7 @@ describe("checkBundle accepts what Espruino runs", () => {
   });
 });
 
-describe("device build options and source maps", () => {
+describe("device build options and source maps", { timeout: 60_000 }, () => {
   let dir = "";
   beforeAll(() => {
     mkdirSync(join(root, "tmp"), { recursive: true }); // inside the repo so tsconfig.json applies as for real code
