@@ -278,7 +278,9 @@ export function loadConfig(text: string | null, problems: ConfigProblem[]): Stor
     }
   }
   fill(doc, "", null, TOP);
-  section(doc, "", "sip", phone, SIP);
+  const sip = section(doc, "", "sip", phone, SIP);
+  // Without sip.calls the slots follow the plans: one, or the largest parallel group (each slot holds RTP buffers).
+  const slotsFromPlans = sip.calls === undefined;
   calls.localAddress = phone.address;
   calls.localPort = phone.port;
 
@@ -331,10 +333,6 @@ export function loadConfig(text: string | null, problems: ConfigProblem[]): Stor
   calls.displayName = ident.displayName;
 
   section(doc, "", "calls", calls, CALLS);
-  if (calls.maxCalls > phone.callCapacity) {
-    problem("calls.maxCalls", calls.maxCalls, "more than sip.calls, the call slots (" + phone.callCapacity + " used)");
-    calls.maxCalls = phone.callCapacity;
-  }
 
   l = list(doc.buttons, "buttons", MAX_BUTTONS) || [];
   for (let i = 0; i < l.length; i++) {
@@ -360,6 +358,7 @@ export function loadConfig(text: string | null, problems: ConfigProblem[]): Stor
       problem(q + "targets", undefined, "mode single takes one target (the first is used)");
       plan.targets.splice(1, n - 1);
     }
+    if (plan.mode === PLAN_PARALLEL && slotsFromPlans && n > phone.callCapacity) phone.callCapacity = n;
     if (plan.mode === PLAN_PARALLEL && n > phone.callCapacity) {
       problem(q + "targets", undefined, "more parallel targets than sip.calls, the call slots (the first " + phone.callCapacity + " used)");
       plan.targets.splice(phone.callCapacity, n - phone.callCapacity);
@@ -374,6 +373,11 @@ export function loadConfig(text: string | null, problems: ConfigProblem[]): Stor
     if (b.pin === "") problem(p, undefined, "no valid pin (button ignored)");
     else if (n === 0) problem(q + "targets", undefined, "no targets (button ignored)");
     else phone.buttons.push(b);
+  }
+
+  if (calls.maxCalls > phone.callCapacity) {
+    problem("calls.maxCalls", calls.maxCalls, "more than sip.calls, the call slots (" + phone.callCapacity + " used)");
+    calls.maxCalls = phone.callCapacity;
   }
 
   o = section(doc, "", "autoAnswer", auto, AUTO);

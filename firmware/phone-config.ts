@@ -100,7 +100,7 @@ export const DEFAULT_TRUST: TrustConfig = {
 export const DEFAULT_AUTO_ANSWER: AutoAnswerConfig = { enabled: true, delayMs: 1000, from: [] };
 
 export const DEFAULT_PHONE: PhoneConfig = {
-  address: "0.0.0.0", port: 5060, accounts: [], calls: DEFAULT_CALL_CONFIG, callCapacity: 2, transactions: 16, timers: null,
+  address: "0.0.0.0", port: 5060, accounts: [], calls: DEFAULT_CALL_CONFIG, callCapacity: 1, transactions: 16, timers: null,
   door: DEFAULT_DOOR, relayPin: "D4", relayActiveLow: false, buttons: [], statusLed: "", ledActiveLow: false,
   trust: DEFAULT_TRUST, autoAnswer: DEFAULT_AUTO_ANSWER, traceSize: 16, logLevel: 2,
 };

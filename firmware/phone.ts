@@ -357,6 +357,7 @@ export class DoorPhone extends SipNode {
   }
 
   protected extraDeadline(): number {
+    if (this.plan.pending) return this.now();
     let d = this.door.nextDeadline();
     if (this.ledAt >= 0 && (d < 0 || this.ledAt < d)) d = this.ledAt;
     const r = this.rtpDeadline(-1);
@@ -364,6 +365,7 @@ export class DoorPhone extends SipNode {
   }
 
   protected pollExtra(now: number): void {
+    this.plan.poll();
     this.door.poll(now);
     this.rtpDeadline(now);
     if (this.led !== null && this.ledAt >= 0 && this.ledAt <= now) {

@@ -47,6 +47,11 @@ export class PlanRunner {
   private readonly dialer: Dialer;
   /** The call that answered, while it lasts. */
   answered: Call | null = null;
+  /**
+   * A sequential plan moves on at the next poll, not inside the ended call's state change: the slot that
+   * call held is free only once every listener has heard the end (a one-slot phone reuses it).
+   */
+  pending = false;
 
   constructor(dialer: Dialer) {
     this.dialer = dialer;
@@ -57,6 +62,7 @@ export class PlanRunner {
   /** Starts plan; false when it has no target or nothing could be called. */
   start(plan: CallPlan): boolean {
     this.plan = plan;
+    this.pending = false;
     this.count = 0;
     this.next = 0;
     this.answered = null;
@@ -93,6 +99,7 @@ export class PlanRunner {
   /** The caller gave up: every call the plan still has ringing is cancelled (an answered one is not the plan's any more). */
   stop(all: Call[]): void {
     if (this.state !== PLAN_RUNNING) return;
+    this.pending = false;
     this.state = PLAN_STOPPED; // first: the ends these hang-ups cause must not restart the plan
     for (let i = 0; i < this.count; i++) {
       const o = all[this.slots[i]];
@@ -130,9 +137,17 @@ export class PlanRunner {
     const kind = failureKind(c);
     const go = plan.mode === PLAN_SEQUENTIAL &&
       (kind === 0 ? plan.nextOnBusy : kind === 1 ? plan.nextOnDecline : kind === 2 ? plan.nextOnNoAnswer : plan.nextOnError);
-    const n = targetCount(plan);
+    if (go && this.next < targetCount(plan)) this.pending = true;
+    else this.state = PLAN_FAILED;
+  }
+
+  /** Dials the next target of a sequential plan when one is due (see pending). */
+  poll(): void {
+    if (!this.pending || this.state !== PLAN_RUNNING) return;
+    this.pending = false;
+    const n = targetCount(this.plan as CallPlan);
     const before = this.count;
-    if (go) while (this.next < n && this.count === before && this.count < MAX_PLAN_TARGETS) this.dial(this.next++);
+    while (this.next < n && this.count === before && this.count < MAX_PLAN_TARGETS) this.dial(this.next++);
     if (this.count === before) this.state = PLAN_FAILED;
   }
 }

@@ -47,6 +47,7 @@ describe("boot", () => {
     expect(b.problems).toEqual([]);
     expect(w.link.ssid).toBe("home");
     const phone = b.phone;
+    expect(phone.sessions.length).toBe(1); // no sip.calls and no parallel plan: one call slot, reused by the plan
     w.clock.advance(2000);
     expect(w.registrar.history.length).toBe(0); // no network yet
     w.clock.advance(2000);

@@ -357,13 +357,26 @@ describe("mistakes: each reported, the default kept", () => {
     let r = load({ buttons: [{ pin: "D0", plan: { targets } }] });
     expect(r.problems).toEqual([{ path: "buttons[0].plan.targets", value: "", why: "mode single takes one target (the first is used)" }]);
     expect(r.cfg.phone.buttons[0].plan.targets).toEqual([{ uri: "sip:a@x", ringTimeout: 0 }]);
-    r = load({ buttons: [{ pin: "D0", plan: { mode: "parallel", targets } }] });
+    expect(r.cfg.phone.callCapacity).toBe(1);
+    r = load({ sip: { calls: 2 }, buttons: [{ pin: "D0", plan: { mode: "parallel", targets } }] });
     expect(whys(r.problems)).toEqual(["buttons[0].plan.targets: more parallel targets than sip.calls, the call slots (the first 2 used)"]);
     expect(r.cfg.phone.buttons[0].plan.mode).toBe(PLAN_PARALLEL);
     expect(r.cfg.phone.buttons[0].plan.targets.map((t) => t.uri)).toEqual(["sip:a@x", "sip:b@x"]);
     r = load({ sip: { calls: 3 }, buttons: [{ pin: "D0", plan: { mode: "parallel", targets } }] });
     expect(r.problems).toEqual([]);
     expect(r.cfg.phone.buttons[0].plan.targets.length).toBe(3);
+  });
+
+  it("without sip.calls, the call slots follow the largest parallel plan (one slot otherwise)", () => {
+    const r = load({ buttons: [
+      { pin: "D0", plan: { mode: "parallel", targets: ["sip:a@x", "sip:b@x"] } },
+      { pin: "D1", plan: { mode: "parallel", targets: ["sip:a@x", "sip:b@x", "sip:c@x"] } },
+      { pin: "D2", plan: { mode: "sequential", targets: ["sip:a@x", "sip:b@x", "sip:c@x", "sip:d@x"] } },
+    ] });
+    expect(r.problems).toEqual([]);
+    expect(r.cfg.phone.callCapacity).toBe(3);
+    expect(r.cfg.phone.buttons.map((b) => b.plan.targets.length)).toEqual([2, 3, 4]);
+    expect(load({ buttons: [{ pin: "D0", plan: { mode: "sequential", targets: ["sip:a@x", "sip:b@x"] } }] }).cfg.phone.callCapacity).toBe(1);
   });
 
   it("a bad door code: DTMF opening off, the code never shown", () => {
@@ -423,9 +436,13 @@ describe("mistakes: each reported, the default kept", () => {
   });
 
   it("maxCalls above the call slots is cut to them", () => {
-    const { cfg, problems } = load({ calls: { maxCalls: 3 } });
+    const { cfg, problems } = load({ sip: { calls: 2 }, calls: { maxCalls: 3 } });
     expect(problems).toEqual([{ path: "calls.maxCalls", value: "3", why: "more than sip.calls, the call slots (2 used)" }]);
     expect(cfg.phone.calls.maxCalls).toBe(2);
+    // slots that follow a parallel plan count
+    const r = load({ calls: { maxCalls: 3 }, buttons: [{ pin: "D0", plan: { mode: "parallel", targets: ["sip:a@x", "sip:b@x", "sip:c@x"] } }] });
+    expect(r.problems).toEqual([]);
+    expect(r.cfg.phone.calls.maxCalls).toBe(3);
   });
 
   it("many mistakes at once still give a working configuration", () => {
