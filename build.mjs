@@ -219,7 +219,9 @@ export async function bundleDevice({ entry = deviceEntry, outfile = deviceOutfil
   });
   const js = result.outputFiles.find((f) => f.path.endsWith(".js"));
   const map = result.outputFiles.find((f) => f.path.endsWith(".map"));
-  const out = await inlineConstants(js.text, map.text, js.path);
+  const cache = result.mangleCache || {};
+  const mangled = new Set(Object.values(cache).filter((v) => typeof v === "string"));
+  const out = await inlineConstants(js.text, map.text, js.path, mangled);
   if (write) {
     mkdirSync(dirname(js.path), { recursive: true });
     writeFileSync(js.path, out.code);
@@ -299,10 +301,11 @@ function shiftMappings(text, cuts) {
  * module (whose top level is its own), then turns `export default` back into `module.exports =`. A name that
  * is assigned somewhere is not constant: esbuild says so, and it stays a `var`. The source map is chained.
  */
-async function inlineConstants(code, map, path) {
+async function inlineConstants(code, map, path, mangled) {
   const { parse } = await import("acorn");
   const body = code.replace(/\n\/\/# sourceMappingURL=[^\n]*\n?$/, "\n");
   const ast = parse(body, { ecmaVersion: 2022, sourceType: "script" });
+  const dead = deadMethods(ast, mangled);
   const isNumber = (e) => e !== null && ((e.type === "Literal" && typeof e.value === "number") ||
     (e.type === "UnaryExpression" && e.operator === "-" && e.argument.type === "Literal" && typeof e.argument.value === "number"));
   const last = ast.body[ast.body.length - 1];
@@ -333,6 +336,8 @@ async function inlineConstants(code, map, path) {
       }
       for (let i = 0; i < ds.length; i++) if (folded[i]) consts.push(body.slice(ds[i].start, ds[i].end));
     }
+    for (const m of dead) if (lineOf(m.start) === lineOf(m.end)) cuts.push([m.start, m.end]);
+    cuts.sort((a, b) => a[0] - b[0]);
     let text = "";
     let at = 0;
     for (const [cs, ce] of cuts) { text += body.slice(at, cs); at = ce; }
@@ -384,6 +389,38 @@ async function inlineConstants(code, map, path) {
     return { code: outCode + "//# sourceMappingURL=" + path.split("/").pop() + ".map\n", map: JSON.stringify(outMap) };
   }
   throw new Error("build: the constant-inlining pass did not settle");
+}
+
+/**
+ * Methods of the device's classes that nothing in the bundle calls: those the sim and the tests use (a
+ * getter for a test, a helper of the simulator's subclass). Each would cost Espruino ~6 variables for its
+ * function object. Only renamed (mangled) names are candidates: a name that kept its spelling may be called
+ * from outside the bundle. A method is dead when its name is never read as a property, written as an object
+ * key or spelled as a string anywhere but inside other dead methods (found to a fixed point).
+ */
+export function deadMethods(ast, mangled) {
+  const methods = [];
+  const find = (n) => {
+    if (!n || typeof n.type !== "string") return;
+    if (n.type === "MethodDefinition" && n.kind !== "constructor" && !n.computed && n.key.type === "Identifier" && mangled.has(n.key.name)) methods.push(n);
+    for (const k in n) { const v = n[k]; if (Array.isArray(v)) v.forEach(find); else if (v && typeof v === "object" && typeof v.type === "string") find(v); }
+  };
+  find(ast);
+  const removed = new Set();
+  for (;;) {
+    const used = new Set();
+    const walk = (n) => {
+      if (!n || typeof n.type !== "string" || removed.has(n)) return;
+      if (n.type === "MemberExpression" && !n.computed) used.add(n.property.name);
+      else if (n.type === "Property" && !n.computed && n.key.type === "Identifier") used.add(n.key.name);
+      else if (n.type === "Literal" && typeof n.value === "string") used.add(n.value);
+      for (const k in n) { const v = n[k]; if (Array.isArray(v)) v.forEach(walk); else if (v && typeof v === "object" && typeof v.type === "string") walk(v); }
+    };
+    walk(ast);
+    const more = methods.filter((m) => !removed.has(m) && !used.has(m.key.name));
+    if (more.length === 0) return [...removed];
+    for (const m of more) removed.add(m);
+  }
 }
 
 function budgetBytes() {

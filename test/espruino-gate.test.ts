@@ -247,6 +247,23 @@ describe("device build options and source maps", { timeout: 60_000 }, () => {
   });
 });
 
+describe("dead methods: the device build drops renamed methods nothing calls", () => {
+  const dead = async (code: string, names: string[]) => {
+    const { parse } = await import("acorn");
+    const ast = parse(code, { ecmaVersion: 2022, sourceType: "script" });
+    return (build.deadMethods(ast, new Set(names)) as { key: { name: string } }[]).map((m) => m.key.name).sort();
+  };
+  it("finds a method never read, and one only the dead method calls (to a fixed point)", async () => {
+    const code = "var K=class{a(){return this.b()}b(){return 1}c(){return 2}get g(){return 3}};var k=new K;k.c();";
+    expect(await dead(code, ["a", "b", "c", "g"])).toEqual(["a", "b", "g"]);
+  });
+  it("keeps what is read as a property, written as a key or spelled as a string, and names that kept their spelling", async () => {
+    const code = "var K=class{a(){}b(){}c(){}d(){}};var o={b:1};f(o,\"c\");K.prototype.a;";
+    expect(await dead(code, ["a", "b", "c"])).toEqual([]);
+    expect(await dead(code, ["a", "b", "c", "d"])).toEqual(["d"]);
+  });
+});
+
 describe("the real device bundle", () => {
   const file = join(root, "dist/device/doorsip.js");
 
