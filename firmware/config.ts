@@ -86,39 +86,6 @@ const IP = 7;
 /** A trust-list entry: an address or host, user@host, or a SIP URI. */
 const PEER = 8;
 
-// Names whose index is the value (PLAN_*, REFUSE_*, logLevel, payload via CODEC_PT).
-const MODES = ["single", "sequential", "parallel"];
-const REFUSALS = ["reject", "drop"];
-const LEVELS = ["error", "warn", "info", "debug"];
-const CODECS = ["PCMU", "PCMA"];
-const CODEC_PT = [0, 8];
-const TRANSPORTS = ["udp", "tcp"];
-const NEXT_ON = ["busy", "decline", "noanswer", "error"];
-
-// Each section's keys: [key, kind, a, b, field (when it differs from key)].
-const TOP = [["sip", SKIP], ["rtp", SKIP], ["accounts", SKIP], ["identity", SKIP], ["buttons", SKIP], ["calls", SKIP],
-  ["autoAnswer", SKIP], ["trust", SKIP], ["door", SKIP], ["led", SKIP], ["network", SKIP], ["log", SKIP]];
-const SIP = [["address", IP, 0], ["port", INT, 1, 65535], ["transactions", INT, 4, 128], ["calls", INT, 1, 8, "callCapacity"]];
-const RTP = [["address", IP, 1, 0, "rtpAddress"], ["portBase", INT, 1024, 65534, "rtpPortBase"], ["codecs", SKIP],
-  ["telephoneEvent", INT, -1, 127]];
-const ACCOUNT = [["user", STR], ["authUser", STR], ["password", STR], ["domain", STR], ["registrar", IP, 0],
-  ["registrarPort", INT, 1, 65535], ["outboundProxy", SKIP], ["outboundPort", SKIP], ["expires", INT, 10, 86400],
-  ["transport", SKIP], ["keepalive", INT, 0, 3600], ["instanceId", STR]];
-const IDENTITY = [["user", STR], ["displayName", STR]];
-const BUTTON = [["pin", PIN, 0], ["hangupDuringCall", BOOL], ["plan", SKIP]];
-const PLAN = [["mode", ENUM, MODES], ["targets", SKIP], ["nextOn", SKIP]];
-const TARGET = [["uri", URI], ["ringTimeout", INT, 0, 600]];
-const CALLS = [["ringTimeout", INT, 1, 600], ["maxDuration", INT, 0, 86400], ["rtpTimeout", INT, 0, 3600], ["maxCalls", INT, 1, 8], ["maxRedirects", INT, 0, 10]];
-const AUTO = [["enabled", BOOL], ["delayMs", INT, 0, 60000], ["from", SKIP]];
-const TRUST = [["registrar", BOOL], ["allow", SKIP], ["challenge", SKIP], ["refuse", ENUM, REFUSALS]];
-const CHALLENGE = [["user", STR, 0, 0, "challengeUser"], ["password", STR, 0, 0, "challengePassword"],
-  ["realm", STR, 0, 0, "challengeRealm"]];
-const DOOR = [["code", STR], ["relayPin", SKIP], ["relayActiveLow", SKIP], ["pulseMs", INT, 50, 60000],
-  ["maxWrongCodes", INT, 0, 100], ["lockoutSeconds", INT, 0, 86400], ["digitTimeoutMs", INT, 0, 60000], ["auditSize", INT, 1, 256]];
-const LED = [["pin", PIN, 1, 0, "statusLed"], ["activeLow", BOOL, 0, 0, "ledActiveLow"]];
-const NETWORK = [["ssid", STR], ["password", STR, 0, 0, "wifiPassword"]];
-const LOG = [["level", ENUM, LEVELS, 0, "logLevel"], ["traceSize", INT, 0, 256]];
-
 /** The list loadConfig is filling (one load at a time; loading runs to its end without yielding). */
 let found: ConfigProblem[] = [];
 
@@ -250,6 +217,41 @@ function copy<T>(o: T): T {
  * appended to `problems`. Never throws; the DEFAULT_* objects are copied, never changed.
  */
 export function loadConfig(text: string | null, problems: ConfigProblem[]): StoredConfig {
+  // The tables are made for this load and dropped with it: at module level Espruino would keep them
+  // (~520 variables, measured) for as long as the device runs, and they are needed once, at boot.
+  // Names whose index is the value (PLAN_*, REFUSE_*, logLevel, payload via CODEC_PT).
+  const MODES = ["single", "sequential", "parallel"];
+  const REFUSALS = ["reject", "drop"];
+  const LEVELS = ["error", "warn", "info", "debug"];
+  const CODECS = ["PCMU", "PCMA"];
+  const CODEC_PT = [0, 8];
+  const TRANSPORTS = ["udp", "tcp"];
+  const NEXT_ON = ["busy", "decline", "noanswer", "error"];
+
+  // Each section's keys: [key, kind, a, b, field (when it differs from key)].
+  const TOP = [["sip", SKIP], ["rtp", SKIP], ["accounts", SKIP], ["identity", SKIP], ["buttons", SKIP], ["calls", SKIP],
+    ["autoAnswer", SKIP], ["trust", SKIP], ["door", SKIP], ["led", SKIP], ["network", SKIP], ["log", SKIP]];
+  const SIP = [["address", IP, 0], ["port", INT, 1, 65535], ["transactions", INT, 4, 128], ["calls", INT, 1, 8, "callCapacity"]];
+  const RTP = [["address", IP, 1, 0, "rtpAddress"], ["portBase", INT, 1024, 65534, "rtpPortBase"], ["codecs", SKIP],
+    ["telephoneEvent", INT, -1, 127]];
+  const ACCOUNT = [["user", STR], ["authUser", STR], ["password", STR], ["domain", STR], ["registrar", IP, 0],
+    ["registrarPort", INT, 1, 65535], ["outboundProxy", SKIP], ["outboundPort", SKIP], ["expires", INT, 10, 86400],
+    ["transport", SKIP], ["keepalive", INT, 0, 3600], ["instanceId", STR]];
+  const IDENTITY = [["user", STR], ["displayName", STR]];
+  const BUTTON = [["pin", PIN, 0], ["hangupDuringCall", BOOL], ["plan", SKIP]];
+  const PLAN = [["mode", ENUM, MODES], ["targets", SKIP], ["nextOn", SKIP]];
+  const TARGET = [["uri", URI], ["ringTimeout", INT, 0, 600]];
+  const CALLS = [["ringTimeout", INT, 1, 600], ["maxDuration", INT, 0, 86400], ["rtpTimeout", INT, 0, 3600], ["maxCalls", INT, 1, 8], ["maxRedirects", INT, 0, 10]];
+  const AUTO = [["enabled", BOOL], ["delayMs", INT, 0, 60000], ["from", SKIP]];
+  const TRUST = [["registrar", BOOL], ["allow", SKIP], ["challenge", SKIP], ["refuse", ENUM, REFUSALS]];
+  const CHALLENGE = [["user", STR, 0, 0, "challengeUser"], ["password", STR, 0, 0, "challengePassword"],
+    ["realm", STR, 0, 0, "challengeRealm"]];
+  const DOOR = [["code", STR], ["relayPin", SKIP], ["relayActiveLow", SKIP], ["pulseMs", INT, 50, 60000],
+    ["maxWrongCodes", INT, 0, 100], ["lockoutSeconds", INT, 0, 86400], ["digitTimeoutMs", INT, 0, 60000], ["auditSize", INT, 1, 256]];
+  const LED = [["pin", PIN, 1, 0, "statusLed"], ["activeLow", BOOL, 0, 0, "ledActiveLow"]];
+  const NETWORK = [["ssid", STR], ["password", STR, 0, 0, "wifiPassword"]];
+  const LOG = [["level", ENUM, LEVELS, 0, "logLevel"], ["traceSize", INT, 0, 256]];
+
   found = problems;
   const calls = copy(DEFAULT_CALL_CONFIG);
   calls.codecs = calls.codecs.slice();
