@@ -37,11 +37,11 @@
 // keys of calls; an account's outboundProxy (when set) is where its REGISTERs go (registrar/registrarPort);
 // a domain "" is the registrar's address; door.relayPin/relayActiveLow → relayPin/relayActiveLow; led.* →
 // statusLed/ledActiveLow; log.level → logLevel (0..3); network.* → StoredConfig.ssid/wifiPassword.
-import { DEFAULT_ACCOUNT, DEFAULT_CALL_CONFIG } from "../sip-core/index.ts";
-import { DEFAULT_DOOR, doorCodeProblem } from "./door.ts";
+import { defaultAccount, defaultCallConfig } from "../sip-core/index.ts";
+import { doorCodeProblem } from "./door.ts";
 import { MAX_PLAN_TARGETS } from "./plan.ts";
 import {
-  DEFAULT_AUTO_ANSWER, DEFAULT_PHONE, DEFAULT_PLAN, DEFAULT_TRUST, PLAN_PARALLEL, PLAN_SINGLE,
+  defaultPhone, defaultPlan, PLAN_PARALLEL, PLAN_SINGLE,
   type ButtonConfig, type CallTarget, type PhoneConfig,
 } from "./phone-config.ts";
 
@@ -208,13 +208,9 @@ function section(parent: any, path: string, key: string, target: any, table: any
   return o;
 }
 
-function copy<T>(o: T): T {
-  return Object.assign({}, o);
-}
-
 /**
  * The configuration in `text` (the file's contents; null when there is no file), with every problem
- * appended to `problems`. Never throws; the DEFAULT_* objects are copied, never changed.
+ * appended to `problems`. Never throws; every object in the result is its own (made by the default* functions).
  */
 export function loadConfig(text: string | null, problems: ConfigProblem[]): StoredConfig {
   // The tables are made for this load and dropped with it: at module level Espruino would keep them
@@ -253,20 +249,11 @@ export function loadConfig(text: string | null, problems: ConfigProblem[]): Stor
   const LOG = [["level", ENUM, LEVELS, 0, "logLevel"], ["traceSize", INT, 0, 256]];
 
   found = problems;
-  const calls = copy(DEFAULT_CALL_CONFIG);
-  calls.codecs = calls.codecs.slice();
-  const door = copy(DEFAULT_DOOR);
-  const trust = copy(DEFAULT_TRUST);
-  trust.allow = [];
-  const auto = copy(DEFAULT_AUTO_ANSWER);
-  auto.from = [];
-  const phone = copy(DEFAULT_PHONE);
-  phone.calls = calls;
-  phone.door = door;
-  phone.trust = trust;
-  phone.autoAnswer = auto;
-  phone.accounts = [];
-  phone.buttons = [];
+  const phone = defaultPhone();
+  const calls = phone.calls;
+  const door = phone.door;
+  const trust = phone.trust;
+  const auto = phone.autoAnswer;
   const result: StoredConfig = { phone: phone, ssid: "", wifiPassword: "" };
 
   let doc: any = {};
@@ -289,7 +276,7 @@ export function loadConfig(text: string | null, problems: ConfigProblem[]): Stor
   let o = section(doc, "", "rtp", calls, RTP);
   if (calls.telephoneEvent >= 0 && calls.telephoneEvent < 96) {
     problem("rtp.telephoneEvent", calls.telephoneEvent, "not -1 (none) or a dynamic payload type 96..127");
-    calls.telephoneEvent = DEFAULT_CALL_CONFIG.telephoneEvent;
+    calls.telephoneEvent = defaultCallConfig().telephoneEvent;
   }
   const codecs = items(o.codecs, "rtp.codecs", 2, ENUM, CODECS);
   if (codecs !== null && codecs.length === 0) problem("rtp.codecs", o.codecs, "no codec (PCMU, PCMA used)");
@@ -305,7 +292,7 @@ export function loadConfig(text: string | null, problems: ConfigProblem[]): Stor
   for (let i = 0; i < l.length; i++) {
     const p = "accounts[" + i + "]";
     o = obj(l[i], p);
-    const a = copy(DEFAULT_ACCOUNT);
+    const a = defaultAccount();
     fill(o, p + ".", a, ACCOUNT);
     const proxy = val(o.outboundProxy, p + ".outboundProxy", IP, "", 1);
     const proxyPort = val(o.outboundPort, p + ".outboundPort", INT, 5060, 1, 65535);
@@ -340,7 +327,7 @@ export function loadConfig(text: string | null, problems: ConfigProblem[]): Stor
   for (let i = 0; i < l.length; i++) {
     const p = "buttons[" + i + "]";
     o = obj(l[i], p);
-    const plan = copy(DEFAULT_PLAN);
+    const plan = defaultPlan();
     plan.targets = [];
     const b: ButtonConfig = { pin: "", plan: plan, hangupDuringCall: true };
     fill(o, p + ".", b, BUTTON);

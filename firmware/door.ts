@@ -23,14 +23,11 @@ export interface DoorConfig {
 }
 
 // No default code: a device must never ship with a code anyone can read in the source.
-export const DEFAULT_DOOR: DoorConfig = {
-  code: "",
-  pulseMs: 3000,
-  maxWrongCodes: 3,
-  lockoutSeconds: 300,
-  digitTimeoutMs: 5000,
-  auditSize: 32,
-};
+export function defaultDoor(): DoorConfig {
+  return { code: "", pulseMs: 3000, maxWrongCodes: 3, lockoutSeconds: 300, digitTimeoutMs: 5000, auditSize: 32 };
+}
+/** The defaults as one shared object, never changed. */
+export const DEFAULT_DOOR: DoorConfig = /* @__PURE__ */ defaultDoor();
 
 /** Digits held in the entry buffer (and the longest code accepted). */
 export const DOOR_ENTRY_CAPACITY = 16;

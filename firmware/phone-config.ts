@@ -1,6 +1,6 @@
 // The door phone's runtime configuration: what firmware/config.ts produces from the stored JSON, with the defaults.
-import { DEFAULT_CALL_CONFIG, type AccountConfig, type CallConfig, type TimerConfig } from "../sip-core/index.ts";
-import { DEFAULT_DOOR, type DoorConfig } from "./door.ts";
+import { defaultCallConfig, type AccountConfig, type CallConfig, type TimerConfig } from "../sip-core/index.ts";
+import { defaultDoor, type DoorConfig } from "./door.ts";
 
 // Call plan modes.
 /** One target. */
@@ -89,18 +89,31 @@ export interface PhoneConfig {
   logLevel: number;
 }
 
-export const DEFAULT_PLAN: CallPlan = {
-  mode: PLAN_SINGLE, targets: [], nextOnBusy: true, nextOnDecline: true, nextOnNoAnswer: true, nextOnError: true,
-};
+// Defaults are made fresh by these functions: the device keeps no template alive once its configuration is
+// loaded. The DEFAULT_* objects are the same values shared (the simulator and tests; never changed), dropped
+// from a bundle that does not use them.
 
-export const DEFAULT_TRUST: TrustConfig = {
-  registrar: true, allow: [], challengeUser: "", challengePassword: "", challengeRealm: "doorsip", refuse: REFUSE_REJECT,
-};
+export function defaultPlan(): CallPlan {
+  return { mode: PLAN_SINGLE, targets: [], nextOnBusy: true, nextOnDecline: true, nextOnNoAnswer: true, nextOnError: true };
+}
 
-export const DEFAULT_AUTO_ANSWER: AutoAnswerConfig = { enabled: true, delayMs: 1000, from: [] };
+export function defaultTrust(): TrustConfig {
+  return { registrar: true, allow: [], challengeUser: "", challengePassword: "", challengeRealm: "doorsip", refuse: REFUSE_REJECT };
+}
 
-export const DEFAULT_PHONE: PhoneConfig = {
-  address: "0.0.0.0", port: 5060, accounts: [], calls: DEFAULT_CALL_CONFIG, callCapacity: 1, transactions: 16, timers: null,
-  door: DEFAULT_DOOR, relayPin: "D4", relayActiveLow: false, buttons: [], statusLed: "", ledActiveLow: false,
-  trust: DEFAULT_TRUST, autoAnswer: DEFAULT_AUTO_ANSWER, traceSize: 16, logLevel: 2,
-};
+export function defaultAutoAnswer(): AutoAnswerConfig {
+  return { enabled: true, delayMs: 1000, from: [] };
+}
+
+export function defaultPhone(): PhoneConfig {
+  return {
+    address: "0.0.0.0", port: 5060, accounts: [], calls: defaultCallConfig(), callCapacity: 1, transactions: 16, timers: null,
+    door: defaultDoor(), relayPin: "D4", relayActiveLow: false, buttons: [], statusLed: "", ledActiveLow: false,
+    trust: defaultTrust(), autoAnswer: defaultAutoAnswer(), traceSize: 16, logLevel: 2,
+  };
+}
+
+export const DEFAULT_PLAN: CallPlan = /* @__PURE__ */ defaultPlan();
+export const DEFAULT_TRUST: TrustConfig = /* @__PURE__ */ defaultTrust();
+export const DEFAULT_AUTO_ANSWER: AutoAnswerConfig = /* @__PURE__ */ defaultAutoAnswer();
+export const DEFAULT_PHONE: PhoneConfig = /* @__PURE__ */ defaultPhone();

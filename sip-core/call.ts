@@ -75,11 +75,16 @@ export interface CallConfig {
   maxRedirects: number;
 }
 
-export const DEFAULT_CALL_CONFIG: CallConfig = {
-  user: "door", domain: "", displayName: "", authUser: "", password: "", outboundProxy: "", outboundPort: 5060,
-  localAddress: "", localPort: 5060, rtpAddress: "", rtpPortBase: 40000, codecs: [0, 8], telephoneEvent: 101,
-  ringTimeout: 30, maxDuration: 300, rtpTimeout: 30, answerDelay: 0, ringing: true, maxCalls: 1, maxRedirects: 3,
-};
+/** The defaults, made fresh: the device keeps no template alive once its configuration is loaded. */
+export function defaultCallConfig(): CallConfig {
+  return {
+    user: "door", domain: "", displayName: "", authUser: "", password: "", outboundProxy: "", outboundPort: 5060,
+    localAddress: "", localPort: 5060, rtpAddress: "", rtpPortBase: 40000, codecs: [0, 8], telephoneEvent: 101,
+    ringTimeout: 30, maxDuration: 300, rtpTimeout: 30, answerDelay: 0, ringing: true, maxCalls: 1, maxRedirects: 3,
+  };
+}
+/** The defaults as one shared object, never changed (dropped from a bundle that does not use it). */
+export const DEFAULT_CALL_CONFIG: CallConfig = /* @__PURE__ */ defaultCallConfig();
 
 // What CallListener.onIncoming decides (besides a final status ≥ 300 that refuses the call).
 /** Take the call: ring, then answer after the configured answerDelay. */

@@ -49,10 +49,15 @@ export interface AccountConfig {
   keepalive: number;
 }
 
-export const DEFAULT_ACCOUNT: AccountConfig = {
-  user: "", authUser: "", password: "", domain: "", registrar: "", registrarPort: 5060, expires: 3600,
-  instanceId: "", localAddress: "", localPort: 5060, backoffBase: 30, backoffMax: 1800, keepalive: 28,
-};
+/** The defaults, made fresh (see defaultCallConfig). */
+export function defaultAccount(): AccountConfig {
+  return {
+    user: "", authUser: "", password: "", domain: "", registrar: "", registrarPort: 5060, expires: 3600,
+    instanceId: "", localAddress: "", localPort: 5060, backoffBase: 30, backoffMax: 1800, keepalive: 28,
+  };
+}
+/** The defaults as one shared object, never changed. */
+export const DEFAULT_ACCOUNT: AccountConfig = /* @__PURE__ */ defaultAccount();
 
 /** Sends a RFC 5626 keep-alive ping (CRLFCRLF) on the flow to a server. */
 export interface KeepalivePinger {
