@@ -381,6 +381,8 @@ export class DoorPhone extends SipNode {
 
   protected sentMessage(): void { this.counters.sent++; }
 
+  protected tracePong(address: string, port: number): void { void address; void port; }
+
   protected trace(kind: number, msg: SipMessage | null, tx: Transaction | null): void {
     if (kind === TRACE_TERMINATED) return; // every transaction ends: not worth a slot of the ring
     const code = msg === null ? 0 : msg.isRequest ? msg.method : msg.status;

@@ -4,7 +4,7 @@
 // CallListener methods and add their own deadlines through `extraDeadline`/`pollExtra`.
 import type { Alarm, Platform, TcpConnection, TcpServer, UdpSocket } from "../hal/types.ts";
 import {
-  CALL_ENDED, DEFAULT_LIMITS, DEFAULT_TIMERS, SipTransport, StreamReader, TRANSPORT_TCP, UserAgent, useSha256,
+  DEFAULT_LIMITS, DEFAULT_TIMERS, SipTransport, StreamReader, TRANSPORT_TCP, UserAgent, useSha256,
   type AccountConfig, type Call, type CallConfig, type CallListener, type Registration, type SipMessage, type TimerConfig, type Transaction, type TransactionLayer,
 } from "../sip-core/index.ts";
 
@@ -48,7 +48,7 @@ class Flow {
   }
 }
 
-export class SipNode implements CallListener {
+export abstract class SipNode implements CallListener {
   readonly platform: Platform;
   readonly address: string;
   port: number;
@@ -99,20 +99,21 @@ export class SipNode implements CallListener {
 
   /** A log line from registrations and calls (level: 0 error … 3 debug). */
   protected note(level: number, msg: string): void { this.platform.log.write(level, msg); }
-  /** Every request, response and transaction end the UA handles (TRACE_*; for ladders and tests); nothing by default. */
-  protected trace(kind: number, msg: SipMessage | null, tx: Transaction | null): void { void kind; void msg; void tx; }
+  // Abstract rather than no-op defaults: each would be a function object the device keeps (~7 variables).
+  /** Every request, response and transaction end the UA handles (TRACE_*; for ladders, tests, diagnostics). */
+  protected abstract trace(kind: number, msg: SipMessage | null, tx: Transaction | null): void;
   /** An RFC 5626 pong came from address:port. */
-  protected tracePong(address: string, port: number): void { void address; void port; }
-  /** A SIP message (or keep-alive) went to the transport; counted by applications that report it. */
-  protected sentMessage(): void {}
+  protected abstract tracePong(address: string, port: number): void;
+  /** A SIP message (or keep-alive) went to the transport. */
+  protected abstract sentMessage(): void;
   /** The application's own next deadline (door relay, media), -1 when none. */
-  protected extraDeadline(): number { return -1; }
-  protected pollExtra(now: number): void { void now; }
+  protected abstract extraDeadline(): number;
+  protected abstract pollExtra(now: number): void;
 
-  onIncoming(call: Call, msg: SipMessage): number { void call; void msg; return 480; }
-  onCallState(call: Call): void { if (call.state === CALL_ENDED) this.note(2, "call " + call.index + " ended"); }
-  onCallMedia(call: Call): void { void call; }
-  onInfoDigit(call: Call, digit: number): void { void call; void digit; }
+  abstract onIncoming(call: Call, msg: SipMessage): number;
+  abstract onCallState(call: Call): void;
+  abstract onCallMedia(call: Call): void;
+  abstract onInfoDigit(call: Call, digit: number): void;
 
   // --- operations ----------------------------------------------------------------------------
 

@@ -75,6 +75,9 @@ export class Endpoint extends SipNode {
     this.log(TRACE_NAMES[kind], detail);
   }
   protected tracePong(address: string, port: number): void { this.log("pong", address + ":" + port); }
+  protected sentMessage(): void {}
+  protected extraDeadline(): number { return -1; }
+  protected pollExtra(now: number): void { void now; }
 
   protected log(kind: string, detail: string): void {
     this.events.push({ at: this.platform.clock.now(), kind, detail });
