@@ -86,135 +86,135 @@ const IP = 7;
 /** A trust-list entry: an address or host, user@host, or a SIP URI. */
 const PEER = 8;
 
-/** The list loadConfig is filling (one load at a time; loading runs to its end without yielding). */
-let found: ConfigProblem[] = [];
-
-function problem(path: string, v: any, why: string): void {
-  const t = typeof v;
-  let s = v === undefined ? "" : t === "string" ? JSON.stringify(v) : t !== "object" || v === null ? String(v) : Array.isArray(v) ? "[...]" : "{...}";
-  const p = path.toLowerCase();
-  if (s !== "" && (p.indexOf("pass") >= 0 || p.endsWith("code"))) s = "***";
-  if (s.length > 48) s = s.substring(0, 45) + "...";
-  found.push({ path: path, value: s, why: why });
-}
-
-/** The index after the run of characters lo..hi from i. */
-function span(s: string, i: number, lo: number, hi: number): number {
-  while (i < s.length && s.charCodeAt(i) >= lo && s.charCodeAt(i) <= hi) i++;
-  return i;
-}
-
-/** "D4", "LED1": one to four capitals, then one or two digits. */
-function pinName(s: string): boolean {
-  const i = span(s, 0, 65, 90);
-  const j = span(s, i, 48, 57);
-  return i > 0 && i < 5 && j > i && j < i + 3 && j === s.length;
-}
-
-function ipv4(s: string): boolean {
-  const p = s.split(".");
-  let ok = p.length === 4;
-  for (let i = 0; ok && i < 4; i++) ok = p[i].length > 0 && p[i].length < 4 && span(p[i], 0, 48, 57) === p[i].length && +p[i] < 256;
-  return ok;
-}
-
-/** v checked as `kind`; def (and a problem at path) when it is not one; def, silently, when it is undefined. */
-function val(v: any, path: string, kind: number, def: any, a?: any, b?: any): any {
-  if (v === undefined) return def;
-  const t = typeof v;
-  let r = v;
-  let why = "";
-  if (kind === INT) {
-    why = t !== "number" ? "not a number" : Math.floor(v) !== v ? "not a whole number" : v < a || v > b ? "not in " + a + ".." + b : "";
-  } else if (kind === BOOL) {
-    if (t !== "boolean") why = "not true or false";
-  } else if (kind === PIN) {
-    if (t === "number" ? !(v >= 0 && v < 256 && Math.floor(v) === v) : t !== "string" || !(v === "" ? a : pinName(v))) {
-      why = "not a pin (0..255 or a name like D4)";
-    }
-  } else if (t !== "string") {
-    why = "not a string";
-  } else if (kind === ENUM) {
-    r = a.indexOf(v);
-    if (r < 0) why = "not one of " + a.join(", ");
-  } else if (kind === IP) {
-    if (!(v === "" ? a : ipv4(v))) why = "not an IPv4 address";
-  } else if (kind === URI || (kind === PEER && v.indexOf(":") >= 0)) {
-    const c = v.indexOf(":");
-    const scheme = v.substring(0, c).toLowerCase();
-    const host = v.substring(v.indexOf("@") + 1 || c + 1).split(";")[0].split("?")[0].split(":")[0];
-    if (scheme !== "sip" && scheme !== "sips") why = "not a sip: or sips: URI";
-    else if (host === "" || host.indexOf(" ") >= 0) why = "no host in the URI";
-  } else if (kind === PEER) {
-    if (v === "" || v.indexOf(" ") >= 0) why = "not an address, host, user@host or SIP URI";
-  }
-  if (why === "") return r;
-  problem(path, v, why);
-  return def;
-}
-
-/** v as an object to read keys from: {} when missing or not an object (a problem). */
-function obj(v: any, path: string): any {
-  if (v !== undefined && (typeof v !== "object" || v === null || Array.isArray(v))) {
-    problem(path, v, "not an object");
-    v = undefined;
-  }
-  return v === undefined ? {} : v;
-}
-
-/** v as a list of at most max entries (the rest dropped, a problem); null when missing or not a list. */
-function list(v: any, path: string, max: number): any[] | null {
-  if (v === undefined) return null;
-  if (!Array.isArray(v)) {
-    problem(path, v, "not a list");
-    return null;
-  }
-  if (v.length <= max) return v;
-  problem(path, v, "more than " + max + " entries (the rest ignored)");
-  return v.slice(0, max);
-}
-
-/** A list whose entries are values of one kind: the valid ones (each invalid one a problem), or null. */
-function items(v: any, path: string, max: number, kind: number, a?: any): any[] | null {
-  const l = list(v, path, max);
-  if (l === null) return null;
-  const r: any[] = [];
-  for (let i = 0; i < l.length; i++) {
-    const x = val(l[i], path + "[" + i + "]", kind, null, a);
-    if (x !== null) r.push(x);
-  }
-  return r;
-}
-
-/** Reads section o's keys into target by table (path ends in "." below the top); other keys are problems. */
-function fill(o: any, path: string, target: any, table: any[][]): void {
-  const names = Object.keys(o);
-  for (let i = 0; i < names.length; i++) {
-    let j = 0;
-    while (j < table.length && table[j][0] !== names[i]) j++;
-    if (j === table.length) problem(path + names[i], undefined, "unknown key (ignored)");
-  }
-  for (let i = 0; i < table.length; i++) {
-    const k = table[i];
-    const f = k[4] || k[0];
-    if (k[1] !== SKIP) target[f] = val(o[k[0]], path + k[0], k[1], target[f], k[2], k[3]);
-  }
-}
-
-/** Reads parent[key] (at path + key) as a section by table; returns it ({} when missing or not an object). */
-function section(parent: any, path: string, key: string, target: any, table: any[][]): any {
-  const o = obj(parent[key], path + key);
-  fill(o, path + key + ".", target, table);
-  return o;
-}
-
 /**
  * The configuration in `text` (the file's contents; null when there is no file), with every problem
  * appended to `problems`. Never throws; every object in the result is its own (made by the default* functions).
  */
 export function loadConfig(text: string | null, problems: ConfigProblem[]): StoredConfig {
-  // The tables are made for this load and dropped with it: at module level Espruino would keep them
-  // (~520 variables, measured) for as long as the device runs, and they are needed once, at boot.
+  // The helpers and tables are made for this load and dropped with it: at module level Espruino would keep
+  // them (function objects and arrays: ~600 variables, measured) for as long as the device runs, and they
+  // are needed once, at boot.
+  const found = problems;
+
+  function problem(path: string, v: any, why: string): void {
+    const t = typeof v;
+    let s = v === undefined ? "" : t === "string" ? JSON.stringify(v) : t !== "object" || v === null ? String(v) : Array.isArray(v) ? "[...]" : "{...}";
+    const p = path.toLowerCase();
+    if (s !== "" && (p.indexOf("pass") >= 0 || p.endsWith("code"))) s = "***";
+    if (s.length > 48) s = s.substring(0, 45) + "...";
+    found.push({ path: path, value: s, why: why });
+  }
+
+  /** The index after the run of characters lo..hi from i. */
+  function span(s: string, i: number, lo: number, hi: number): number {
+    while (i < s.length && s.charCodeAt(i) >= lo && s.charCodeAt(i) <= hi) i++;
+    return i;
+  }
+
+  /** "D4", "LED1": one to four capitals, then one or two digits. */
+  function pinName(s: string): boolean {
+    const i = span(s, 0, 65, 90);
+    const j = span(s, i, 48, 57);
+    return i > 0 && i < 5 && j > i && j < i + 3 && j === s.length;
+  }
+
+  function ipv4(s: string): boolean {
+    const p = s.split(".");
+    let ok = p.length === 4;
+    for (let i = 0; ok && i < 4; i++) ok = p[i].length > 0 && p[i].length < 4 && span(p[i], 0, 48, 57) === p[i].length && +p[i] < 256;
+    return ok;
+  }
+
+  /** v checked as `kind`; def (and a problem at path) when it is not one; def, silently, when it is undefined. */
+  function val(v: any, path: string, kind: number, def: any, a?: any, b?: any): any {
+    if (v === undefined) return def;
+    const t = typeof v;
+    let r = v;
+    let why = "";
+    if (kind === INT) {
+      why = t !== "number" ? "not a number" : Math.floor(v) !== v ? "not a whole number" : v < a || v > b ? "not in " + a + ".." + b : "";
+    } else if (kind === BOOL) {
+      if (t !== "boolean") why = "not true or false";
+    } else if (kind === PIN) {
+      if (t === "number" ? !(v >= 0 && v < 256 && Math.floor(v) === v) : t !== "string" || !(v === "" ? a : pinName(v))) {
+        why = "not a pin (0..255 or a name like D4)";
+      }
+    } else if (t !== "string") {
+      why = "not a string";
+    } else if (kind === ENUM) {
+      r = a.indexOf(v);
+      if (r < 0) why = "not one of " + a.join(", ");
+    } else if (kind === IP) {
+      if (!(v === "" ? a : ipv4(v))) why = "not an IPv4 address";
+    } else if (kind === URI || (kind === PEER && v.indexOf(":") >= 0)) {
+      const c = v.indexOf(":");
+      const scheme = v.substring(0, c).toLowerCase();
+      const host = v.substring(v.indexOf("@") + 1 || c + 1).split(";")[0].split("?")[0].split(":")[0];
+      if (scheme !== "sip" && scheme !== "sips") why = "not a sip: or sips: URI";
+      else if (host === "" || host.indexOf(" ") >= 0) why = "no host in the URI";
+    } else if (kind === PEER) {
+      if (v === "" || v.indexOf(" ") >= 0) why = "not an address, host, user@host or SIP URI";
+    }
+    if (why === "") return r;
+    problem(path, v, why);
+    return def;
+  }
+
+  /** v as an object to read keys from: {} when missing or not an object (a problem). */
+  function obj(v: any, path: string): any {
+    if (v !== undefined && (typeof v !== "object" || v === null || Array.isArray(v))) {
+      problem(path, v, "not an object");
+      v = undefined;
+    }
+    return v === undefined ? {} : v;
+  }
+
+  /** v as a list of at most max entries (the rest dropped, a problem); null when missing or not a list. */
+  function list(v: any, path: string, max: number): any[] | null {
+    if (v === undefined) return null;
+    if (!Array.isArray(v)) {
+      problem(path, v, "not a list");
+      return null;
+    }
+    if (v.length <= max) return v;
+    problem(path, v, "more than " + max + " entries (the rest ignored)");
+    return v.slice(0, max);
+  }
+
+  /** A list whose entries are values of one kind: the valid ones (each invalid one a problem), or null. */
+  function items(v: any, path: string, max: number, kind: number, a?: any): any[] | null {
+    const l = list(v, path, max);
+    if (l === null) return null;
+    const r: any[] = [];
+    for (let i = 0; i < l.length; i++) {
+      const x = val(l[i], path + "[" + i + "]", kind, null, a);
+      if (x !== null) r.push(x);
+    }
+    return r;
+  }
+
+  /** Reads section o's keys into target by table (path ends in "." below the top); other keys are problems. */
+  function fill(o: any, path: string, target: any, table: any[][]): void {
+    const names = Object.keys(o);
+    for (let i = 0; i < names.length; i++) {
+      let j = 0;
+      while (j < table.length && table[j][0] !== names[i]) j++;
+      if (j === table.length) problem(path + names[i], undefined, "unknown key (ignored)");
+    }
+    for (let i = 0; i < table.length; i++) {
+      const k = table[i];
+      const f = k[4] || k[0];
+      if (k[1] !== SKIP) target[f] = val(o[k[0]], path + k[0], k[1], target[f], k[2], k[3]);
+    }
+  }
+
+  /** Reads parent[key] (at path + key) as a section by table; returns it ({} when missing or not an object). */
+  function section(parent: any, path: string, key: string, target: any, table: any[][]): any {
+    const o = obj(parent[key], path + key);
+    fill(o, path + key + ".", target, table);
+    return o;
+  }
+
   // Names whose index is the value (PLAN_*, REFUSE_*, logLevel, payload via CODEC_PT).
   const MODES = ["single", "sequential", "parallel"];
   const REFUSALS = ["reject", "drop"];
@@ -248,7 +248,6 @@ export function loadConfig(text: string | null, problems: ConfigProblem[]): Stor
   const NETWORK = [["ssid", STR], ["password", STR, 0, 0, "wifiPassword"]];
   const LOG = [["level", ENUM, LEVELS, 0, "logLevel"], ["traceSize", INT, 0, 256]];
 
-  found = problems;
   const phone = defaultPhone();
   const calls = phone.calls;
   const door = phone.door;
