@@ -33,7 +33,7 @@
 // Where values go: sip.address/port → address/port, calls.localAddress/localPort and every account's
 // localAddress/localPort; sip.calls → callCapacity; rtp.* → calls.rtpAddress/rtpPortBase/codecs (PCMU 0,
 // PCMA 8)/telephoneEvent; identity.user (else the first account's user) and displayName → calls.user and
-// calls.displayName; the first account's domain, authUser, password, outboundProxy/outboundPort → the same
+// calls.displayName; the first account's domain, authUser, password, outboundProxy/outboundPort/transport → the same
 // keys of calls; an account's outboundProxy (when set) is where its REGISTERs go (registrar/registrarPort);
 // a domain "" is the registrar's address; door.relayPin/relayActiveLow → relayPin/relayActiveLow; led.* →
 // statusLed/ledActiveLow; log.level → logLevel (0..3); network.* → StoredConfig.ssid/wifiPassword.
@@ -232,7 +232,7 @@ export function loadConfig(text: string | null, problems: ConfigProblem[]): Stor
     ["telephoneEvent", INT, -1, 127]];
   const ACCOUNT = [["user", STR], ["authUser", STR], ["password", STR], ["domain", STR], ["registrar", IP, 0],
     ["registrarPort", INT, 1, 65535], ["outboundProxy", SKIP], ["outboundPort", SKIP], ["expires", INT, 10, 86400],
-    ["transport", SKIP], ["keepalive", INT, 0, 3600], ["instanceId", STR]];
+    ["transport", ENUM, TRANSPORTS], ["keepalive", INT, 0, 3600], ["instanceId", STR]];
   const IDENTITY = [["user", STR], ["displayName", STR]];
   const BUTTON = [["pin", PIN, 0], ["hangupDuringCall", BOOL], ["plan", SKIP]];
   const PLAN = [["mode", ENUM, MODES], ["targets", SKIP], ["nextOn", SKIP]];
@@ -295,7 +295,6 @@ export function loadConfig(text: string | null, problems: ConfigProblem[]): Stor
     fill(o, p + ".", a, ACCOUNT);
     const proxy = val(o.outboundProxy, p + ".outboundProxy", IP, "", 1);
     const proxyPort = val(o.outboundPort, p + ".outboundPort", INT, 5060, 1, 65535);
-    if (val(o.transport, p + ".transport", ENUM, 0, TRANSPORTS) > 0) problem(p + ".transport", o.transport, "not supported yet (udp used)");
     if (a.user === "" || a.registrar === "") {
       problem(p, undefined, "needs a user and a registrar (account ignored)");
       continue;
@@ -308,6 +307,7 @@ export function loadConfig(text: string | null, problems: ConfigProblem[]): Stor
       calls.password = a.password;
       calls.outboundProxy = proxy;
       calls.outboundPort = proxyPort;
+      calls.outboundTransport = a.transport; // the account's transport reaches its proxy for calls too
     }
     if (proxy !== "") {
       a.registrar = proxy;

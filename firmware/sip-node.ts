@@ -214,6 +214,7 @@ export abstract class SipNode implements CallListener {
     });
     if (typeof conn === "number") return conn;
     flow = this.addFlow(address, port, conn);
+    flow.reader.outgoing = true;
     return conn.send(data, length);
   }
 

@@ -49,6 +49,8 @@ export interface CallConfig {
   /** Where our INVITEs go first ("" = to the target's host); written as a loose Route. */
   outboundProxy: string;
   outboundPort: number;
+  /** How we reach the outbound proxy (TRANSPORT_UDP or TRANSPORT_TCP). */
+  outboundTransport: number;
   /** Address and port written in Via and Contact (the registration may learn a better one). */
   localAddress: string;
   localPort: number;
@@ -79,7 +81,7 @@ export interface CallConfig {
 export function defaultCallConfig(): CallConfig {
   return {
     user: "door", domain: "", displayName: "", authUser: "", password: "", outboundProxy: "", outboundPort: 5060,
-    localAddress: "", localPort: 5060, rtpAddress: "", rtpPortBase: 40000, codecs: [0, 8], telephoneEvent: 101,
+    outboundTransport: TRANSPORT_UDP, localAddress: "", localPort: 5060, rtpAddress: "", rtpPortBase: 40000, codecs: [0, 8], telephoneEvent: 101,
     ringTimeout: 30, maxDuration: 300, rtpTimeout: 30, answerDelay: 0, ringing: true, maxCalls: 1, maxRedirects: 3,
   };
 }
@@ -370,7 +372,7 @@ export class CallManager {
     if (cfg.outboundProxy !== "") {
       c.targetAddress = cfg.outboundProxy;
       c.targetPort = cfg.outboundPort;
-      c.targetTransport = TRANSPORT_UDP;
+      c.targetTransport = cfg.outboundTransport;
     } else {
       const u = targetUri;
       let hs = u.hostStart;
@@ -395,7 +397,10 @@ export class CallManager {
     w.str("To: <").str(c.target).str(">\r\n");
     w.header("Call-ID", c.dialog.callId);
     w.str("CSeq: ").num(c.inviteCseq).byte(32).str(method).crlf();
-    if (cfg.outboundProxy !== "") w.str("Route: <sip:").str(cfg.outboundProxy).byte(58).num(cfg.outboundPort).str(";lr>\r\n");
+    if (cfg.outboundProxy !== "") {
+      w.str("Route: <sip:").str(cfg.outboundProxy).byte(58).num(cfg.outboundPort);
+      w.str(cfg.outboundTransport === TRANSPORT_TCP ? ";transport=tcp;lr>\r\n" : ";lr>\r\n");
+    }
     return at;
   }
 
@@ -404,8 +409,10 @@ export class CallManager {
     for (let i = 0; i < d.routeCount; i++) w.str("Record-Route: ").str(d.routes[i]).crlf();
   }
 
-  private writeContact(w: SipWriter): void {
-    w.str("Contact: <sip:").str(this.config.user).byte(64).str(this.contactAddress).byte(58).num(this.contactPort).str(">\r\n");
+  /** Contact: transport=tcp when the peer must reach us over TCP (our INVITE went that way). */
+  private writeContact(w: SipWriter, transport: number): void {
+    w.str("Contact: <sip:").str(this.config.user).byte(64).str(this.contactAddress).byte(58).num(this.contactPort)
+      .str(transport === TRANSPORT_TCP ? ";transport=tcp>\r\n" : ">\r\n");
   }
 
   /** Our SDP (offer, or answer to this.sdp/this.answer when answering) into this.body. */
@@ -450,7 +457,7 @@ export class CallManager {
     c.inviteCseq++;
     c.inviteBranch = "z9hG4bK" + this.token() + this.token();
     const at = this.writeInviteHead(w, c, "INVITE");
-    this.writeContact(w);
+    this.writeContact(w, c.targetTransport);
     if (this.writeOurSdp(c, false) < 0) return false;
     const credStart = w.pos;
     if (c.digest.nonce !== "") c.digest.write(w, cfg.authUser || cfg.user, cfg.password, "INVITE", c.target, c.digest.qop === "auth-int" ? bytesToBinaryString(this.body.buf, this.body.pos) : "");
@@ -728,7 +735,7 @@ export class CallManager {
     const w = this.w.reset();
     writeResponseHead(w, msg, 180, "Ringing", c.dialog.localTag);
     this.writeRecordRoutes(w, c.dialog);
-    this.writeContact(w);
+    this.writeContact(w, msg.sourceTransport);
     const n = w.end(null, 0, 0);
     if (n > 0 && c.inviteTx !== null) this.layer.respond(c.inviteTx, w.buf, n, 180, now);
   }
@@ -741,7 +748,7 @@ export class CallManager {
     if (msg !== null) writeResponseHead(w, msg, 200, "OK", c.dialog.localTag);
     else if (!this.rewriteHead(w, tx, c.dialog.localTag, 200, "OK")) { this.end(c, 0, "could not re-read the INVITE"); return; }
     this.writeRecordRoutes(w, c.dialog);
-    this.writeContact(w);
+    this.writeContact(w, tx.transport);
     w.str("Allow: ").str(ALLOW).str("\r\nSupported: \r\nServer: doorsip\r\n");
     if (this.writeOurSdp(c, !c.offerInAnswer) < 0) { this.end(c, 500, "SDP does not fit"); return; }
     const n = this.endWithBody(w);
@@ -862,7 +869,7 @@ export class CallManager {
     tx.owner = c.serial;
     const w = this.w.reset();
     writeResponseHead(w, msg, 200, "OK", null);
-    this.writeContact(w);
+    this.writeContact(w, tx.transport);
     w.str("Allow: ").str(ALLOW).str("\r\nServer: doorsip\r\n");
     if (hasOffer) {
       if (this.writeOurSdp(c, true) < 0) return;

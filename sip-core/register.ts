@@ -5,7 +5,7 @@ import { algorithmName } from "./digest.ts";
 import { minExpires, nameAddrWalker, retryAfter } from "./headers.ts";
 import type { SipMessage } from "./message.ts";
 import { spanEquals } from "./scan.ts";
-import { TRANSPORT_UDP, type Transaction } from "./transaction.ts";
+import { TRANSPORT_TCP, TRANSPORT_UDP, type Transaction } from "./transaction.ts";
 import type { TransactionLayer } from "./transactions.ts";
 import { SipWriter } from "./writer.ts";
 
@@ -35,6 +35,8 @@ export interface AccountConfig {
   /** Where REGISTER goes: the registrar or an outbound proxy. */
   registrar: string;
   registrarPort: number;
+  /** How it is reached (TRANSPORT_UDP or TRANSPORT_TCP: one connection, kept alive with CRLF pings). */
+  transport: number;
   /** Expiry to ask for, seconds. */
   expires: number;
   /** RFC 5626 instance id (urn:uuid:…), stable for the device. */
@@ -52,7 +54,7 @@ export interface AccountConfig {
 /** The defaults, made fresh (see defaultCallConfig). */
 export function defaultAccount(): AccountConfig {
   return {
-    user: "", authUser: "", password: "", domain: "", registrar: "", registrarPort: 5060, expires: 3600,
+    user: "", authUser: "", password: "", domain: "", registrar: "", registrarPort: 5060, transport: TRANSPORT_UDP, expires: 3600,
     instanceId: "", localAddress: "", localPort: 5060, backoffBase: 30, backoffMax: 1800, keepalive: 28,
   };
 }
@@ -221,7 +223,7 @@ export class Registration {
     this.keepaliveAt = -1;
     if (this.state !== REG_REGISTERED) return;
     if (!this.useOptions && this.pinger !== null) {
-      this.pinger.ping(this.targetAddress, this.targetPort, TRANSPORT_UDP);
+      this.pinger.ping(this.targetAddress, this.targetPort, this.config.transport);
       // The first unanswered ping sets the deadline; later pings must not push it back, or a short
       // keep-alive period would hide a dead flow (or a server that never pongs) for ever.
       if (this.pongDeadline < 0) this.pongDeadline = now + PONG_WAIT;
@@ -234,7 +236,7 @@ export class Registration {
     this.writeHead(w, "OPTIONS", false);
     const n = w.end(null, 0, 0);
     const tx = n > 0 ? this.layer.sendRequest(w.buf, n, METHOD_OPTIONS, this.cseq, this.branchStart, this.branchEnd,
-      this.targetAddress, this.targetPort, TRANSPORT_UDP, now) : null;
+      this.targetAddress, this.targetPort, this.config.transport, now) : null;
     if (tx !== null) { this.optionsTx = tx; this.optionsGeneration = tx.generation; }
   }
 
@@ -275,7 +277,7 @@ export class Registration {
     const c = this.config;
     this.cseq++;
     w.str(method).str(" sip:").str(c.domain).str(" SIP/2.0\r\n");
-    w.str("Via: SIP/2.0/UDP ").str(this.contactAddress).byte(58).num(this.contactPort).str(";branch=");
+    w.str(c.transport === TRANSPORT_TCP ? "Via: SIP/2.0/TCP " : "Via: SIP/2.0/UDP ").str(this.contactAddress).byte(58).num(this.contactPort).str(";branch=");
     this.branchStart = w.pos;
     w.str("z9hG4bK").str(this.token()).str(this.token());
     this.branchEnd = w.pos;
@@ -296,13 +298,13 @@ export class Registration {
     const ruri = "sip:" + c.domain;
     this.writeHead(w, "REGISTER", true);
     w.str("Contact: <sip:").str(c.user).byte(64).str(this.contactAddress).byte(58).num(this.contactPort)
-      .str(";transport=udp>;expires=").num(expires);
+      .str(c.transport === TRANSPORT_TCP ? ";transport=tcp>;expires=" : ";transport=udp>;expires=").num(expires);
     if (c.instanceId !== "") w.str(";+sip.instance=\"<").str(c.instanceId).str(">\"");
     w.crlf();
     if (this.oldContactAddress !== "") {
       // The binding of the address we had: removed, so calls stop going there.
       w.str("Contact: <sip:").str(c.user).byte(64).str(this.oldContactAddress).byte(58).num(this.oldContactPort)
-        .str(";transport=udp>;expires=0\r\n");
+        .str(c.transport === TRANSPORT_TCP ? ";transport=tcp>;expires=0\r\n" : ";transport=udp>;expires=0\r\n");
       this.oldContactAddress = "";
     }
     w.headerNum("Expires", expires);
@@ -310,7 +312,7 @@ export class Registration {
     w.header("User-Agent", "doorsip");
     const n = w.end(null, 0, 0);
     if (n < 0) { this.fail(0, "REGISTER does not fit the buffer", now); return; }
-    const tx = this.layer.sendRequest(w.buf, n, METHOD_REGISTER, this.cseq, this.branchStart, this.branchEnd, this.targetAddress, this.targetPort, TRANSPORT_UDP, now);
+    const tx = this.layer.sendRequest(w.buf, n, METHOD_REGISTER, this.cseq, this.branchStart, this.branchEnd, this.targetAddress, this.targetPort, c.transport, now);
     if (tx === null) { this.retryLater(0, "transaction pool full", now, -1); return; }
     this.tx = tx;
     this.txGeneration = tx.generation;
@@ -370,9 +372,10 @@ export class Registration {
       this.note(LOG_INFO, "unregistered");
       return;
     }
-    // Address learning (RFC 3581): the registrar saw us at received:rport.
+    // Address learning (RFC 3581): the registrar saw us at received:rport. Over TCP the port it saw is the
+    // connection's ephemeral one, not where we listen: the registrar reaches us on the connection (RFC 5626).
     const v = msg.via;
-    if (v.receivedStart >= 0 && v.rport > 0) {
+    if (this.config.transport !== TRANSPORT_TCP && v.receivedStart >= 0 && v.rport > 0) {
       const seen = msg.src.substring(v.receivedStart, v.receivedEnd);
       if (seen !== this.contactAddress || v.rport !== this.contactPort) {
         this.note(LOG_INFO, "the registrar sees us at " + seen + ":" + v.rport + "; registering that address");

@@ -21,6 +21,11 @@ export class StreamReader {
   pending = "";
   /** CRLF pairs seen since the last message: the first is a pong, the second makes a ping. */
   crlfRun = 0;
+  /**
+   * We opened the connection (we are the flow's client, RFC 5626 §4.4.1): every CRLF from the server is a
+   * pong, however many arrive between messages; only an accepted connection receives pings.
+   */
+  outgoing = false;
 }
 
 /** Told when a keep-alive pong (a lone CRLF) arrives: the flow to that peer is alive (RFC 5626 §4.4.1). */
@@ -92,7 +97,7 @@ export class SipTransport {
       // ping (a double CRLF), answered with a pong. A ping split across chunks is still one ping.
       while (off + 1 < src.length && src.charCodeAt(off) === 13 && src.charCodeAt(off + 1) === 10) {
         off += 2;
-        if (++reader.crlfRun === 2) {
+        if (!reader.outgoing && ++reader.crlfRun === 2) {
           reader.crlfRun = 0;
           this.stats.keepalivePings++;
           this.port.send(CRLF, 2, address, port, transport);
@@ -132,6 +137,7 @@ export class SipTransport {
     const msg = this.msg;
     msg.sourceAddress = address;
     msg.sourcePort = port;
+    msg.sourceTransport = transport;
     if (r > 0 && msg.isRequest) {
       const v = validateMessage(msg);
       if (v < 0) r = v;

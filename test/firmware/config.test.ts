@@ -13,7 +13,7 @@ import {
   REFUSE_REJECT,
 } from "../../firmware/phone-config.ts";
 import { HAL_ERR_INVALID, HAL_ERR_NO_RESOURCES, HAL_OK } from "../../hal/errors.ts";
-import { DEFAULT_ACCOUNT, DEFAULT_CALL_CONFIG } from "../../sip-core/index.ts";
+import { DEFAULT_ACCOUNT, DEFAULT_CALL_CONFIG, TRANSPORT_TCP, TRANSPORT_UDP } from "../../sip-core/index.ts";
 import { FileStorage, MemoryStorage } from "../../sim/file-storage.ts";
 
 const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
@@ -64,7 +64,7 @@ describe("the README example", () => {
         }],
         calls: {
           user: "1001", domain: "sip.example.com", displayName: "Front door", authUser: "", password: "door-secret",
-          outboundProxy: "", outboundPort: 5060, localAddress: "0.0.0.0", localPort: 5060, rtpAddress: "", rtpPortBase: 40000,
+          outboundProxy: "", outboundPort: 5060, outboundTransport: TRANSPORT_UDP, localAddress: "0.0.0.0", localPort: 5060, rtpAddress: "", rtpPortBase: 40000,
           codecs: [0, 8], telephoneEvent: 101, ringTimeout: 30, maxDuration: 300, rtpTimeout: 30, answerDelay: 0, ringing: true, maxCalls: 1,
           maxRedirects: 3,
         },
@@ -420,7 +420,6 @@ describe("mistakes: each reported, the default kept", () => {
     });
     expect(problems).toEqual([
       { path: "accounts[0]", value: "", why: "needs a user and a registrar (account ignored)" },
-      { path: "accounts[1].transport", value: '"tcp"', why: "not supported yet (udp used)" },
       { path: "accounts[2].transport", value: '"sctp"', why: "not one of udp, tcp" },
       { path: "accounts[3]", value: '"sip:2003@example.org"', why: "not an object" },
       { path: "accounts[3]", value: "", why: "needs a user and a registrar (account ignored)" },
@@ -429,8 +428,9 @@ describe("mistakes: each reported, the default kept", () => {
     expect(cfg.phone.accounts.length).toBe(2);
     expect([a.user, a.domain, a.registrar, a.registrarPort, a.authUser, a.password]).toEqual(["2001", "10.0.0.2", "10.0.0.9", 5080, "a2001", "p1"]);
     expect([b.user, b.domain, b.registrar, b.registrarPort]).toEqual(["2002", "example.org", "10.0.0.3", 5060]);
+    expect([a.transport, b.transport]).toEqual([TRANSPORT_TCP, TRANSPORT_UDP]); // "sctp" keeps the default
     const c = cfg.phone.calls;
-    expect([c.user, c.domain, c.authUser, c.password, c.outboundProxy, c.outboundPort]).toEqual(["door", "10.0.0.2", "a2001", "p1", "10.0.0.9", 5080]);
+    expect([c.user, c.domain, c.authUser, c.password, c.outboundProxy, c.outboundPort, c.outboundTransport]).toEqual(["door", "10.0.0.2", "a2001", "p1", "10.0.0.9", 5080, TRANSPORT_TCP]);
     expect(load({ accounts: [{ user: "7", registrar: "10.0.0.1" }] }).cfg.phone.calls.user).toBe("7");
     expect(load({}).cfg.phone.calls.user).toBe("door");
   });

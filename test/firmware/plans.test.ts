@@ -146,7 +146,7 @@ describe("trust policy and auto-answer", () => {
       realm: "r", users: { "1001": "pw" }, inviteStatus: 200 });
     expect(registrar.open()).toBe(0);
     const phone = new DoorPhone(new VirtualPlatform({ network, address: DOOR }), new VirtualBoard(clock, null), simPhoneConfig(DOOR, {
-      accounts: [{ user: "1001", authUser: "", password: "pw", domain: "r", registrar: "10.0.0.100", registrarPort: 5060, expires: 600,
+      accounts: [{ user: "1001", authUser: "", password: "pw", domain: "r", registrar: "10.0.0.100", registrarPort: 5060, transport: 0, expires: 600,
         instanceId: "", localAddress: DOOR, localPort: 5060, backoffBase: 30, backoffMax: 1800, keepalive: 0 }],
     }));
     expect(phone.open()).toBe(0);

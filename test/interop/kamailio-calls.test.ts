@@ -98,7 +98,7 @@ async function setup(t: number): Promise<World> {
     const platform = new NodePlatform({ logSink: (line) => log.push(Math.round(performance.now()) + " " + line) });
     const board = new VirtualBoard(platform.clock, new ToneAudio({ frequencies: 600 }));
     const account: AccountConfig = {
-      user: "door", authUser: "", password: USERS.door, domain: DOMAIN, registrar: "127.0.0.1", registrarPort: kport,
+      user: "door", authUser: "", password: USERS.door, domain: DOMAIN, registrar: "127.0.0.1", registrarPort: kport, transport: 0,
       expires: 600, instanceId: INSTANCE, localAddress: "127.0.0.1", localPort: dport, backoffBase: 30, backoffMax: 1800, keepalive: 0,
     };
     door = new DoorPhone(platform, board, simPhoneConfig("127.0.0.1", {

@@ -5,7 +5,7 @@
 import { readFileSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { afterAll, describe, it } from "vitest";
-import { REG_FAILED, REG_REGISTERED, REG_UNREGISTERED, type AccountConfig } from "../../sip-core/index.ts";
+import { REG_FAILED, REG_REGISTERED, REG_UNREGISTERED, TRANSPORT_TCP, TRANSPORT_UDP, type AccountConfig } from "../../sip-core/index.ts";
 import { Endpoint } from "../../sim/endpoint.ts";
 import { NodePlatform } from "../../sim/node-platform.ts";
 import { startKamailio as launch, stopAllKamailio, stopKamailio, ulDump, type Kamailio } from "./kamailio.ts";
@@ -66,9 +66,9 @@ function startKamailio(kamPort: number, o: KamailioOptions): Promise<Kamailio> {
 const stop = stopKamailio;
 
 /** The door: one account for user 1001 at 127.0.0.1; keep-alive off unless asked (it has its own tests). */
-async function door(stackPort: number, registrarPort: number, password: string, keepalive = 0): Promise<Endpoint> {
+async function door(stackPort: number, registrarPort: number, password: string, keepalive = 0, transport = TRANSPORT_UDP): Promise<Endpoint> {
   const account: AccountConfig = {
-    user: USER, authUser: "", password, domain: "127.0.0.1", registrar: "127.0.0.1", registrarPort, expires: 60,
+    user: USER, authUser: "", password, domain: "127.0.0.1", registrar: "127.0.0.1", registrarPort, transport, expires: 60,
     instanceId: INSTANCE, localAddress: "127.0.0.1", localPort: stackPort, backoffBase: 30, backoffMax: 1800, keepalive,
   };
   const d = new Endpoint({ platform: new NodePlatform(), address: "127.0.0.1", port: stackPort, accounts: [account] });
@@ -246,6 +246,33 @@ describe("Kamailio registrar (no database, digest checked in the script)", () =>
       stop(kam);
     }
   }, 20000);
+
+  it.concurrent("over TCP: REGISTER and its challenge on one connection, binding with transport=tcp, CRLF pings answered on it", async ({ expect }) => {
+    const STACK = port(14);
+    const KAM = port(15);
+    const kam = await startKamailio(KAM, { algorithm: "MD5", min: 10, max: 0 });
+    const d = await door(STACK, KAM, PASSWORD, 2, TRANSPORT_TCP);
+    const reg = d.registrations[0];
+    try {
+      d.registerAll();
+      expect(await until(() => reg.state === REG_REGISTERED, 5000), why(d, kam)).toBe(true);
+      await settle();
+      const rx = kam.lines(/RX REGISTER/);
+      expect(rx.length, why(d, kam)).toBe(2);
+      for (const line of rx) expect(line).toContain("proto=tcp");
+      const dump = await ulDump(kam);
+      expect(dump).toContain("Address: sip:" + USER + "@127.0.0.1:" + STACK + ";transport=tcp");
+      expect(dump).toContain("Socket: tcp:127.0.0.1:" + KAM);
+      // Keep-alive every 2 s: Kamailio answers each CRLFCRLF with a CRLF on the connection.
+      expect(await until(() => d.events.filter((e) => e.kind === "pong").length >= 3, 9000), why(d, kam)).toBe(true);
+      expect(noted(d, /no pong/)).toBe(false);
+      expect(reg.state).toBe(REG_REGISTERED);
+      expect(kam.lines(/RX (REGISTER|OPTIONS)/).length, why(d, kam)).toBe(2); // no OPTIONS fallback, no re-registration
+    } finally {
+      d.close();
+      stop(kam);
+    }
+  }, 30000);
 
   it.concurrent("keep-alive: Kamailio does not pong UDP CRLF pings, so the stack falls back to OPTIONS (200); no re-registration", async ({ expect }) => {
     const KAM = port(11);

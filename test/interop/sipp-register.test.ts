@@ -32,7 +32,7 @@ describe("sipp registrar (MD5, qop=auth)", () => {
       platform: new NodePlatform(), address: "127.0.0.1", port: STACK_PORT,
       accounts: [{
         user: "1001", authUser: "", password: "front-door-secret", domain: "sip.example.com", registrar: "127.0.0.1",
-        registrarPort: SIPP_PORT, expires: 600, instanceId: "urn:uuid:2f6c4b2a-4d9e-4b6f-9a1e-0c3b7d5e8f21",
+        registrarPort: SIPP_PORT, transport: 0, expires: 600, instanceId: "urn:uuid:2f6c4b2a-4d9e-4b6f-9a1e-0c3b7d5e8f21",
         localAddress: "127.0.0.1", localPort: STACK_PORT, backoffBase: 30, backoffMax: 1800, keepalive: 0,
       }],
     });

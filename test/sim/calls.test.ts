@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import {
   CALL_ACTIVE, CALL_CALLING, CALL_CANCELLING, CALL_FREE, CALL_INCOMING, CALL_RINGING, SDP_SENDRECV,
-  type Call, type CallConfig,
+  TRANSPORT_TCP, type Call, type CallConfig,
 } from "../../sip-core/index.ts";
 import { Endpoint } from "../../sim/endpoint.ts";
 import { VirtualClock, VirtualNetwork, VirtualPlatform, type CaptureRecord } from "../../sim/virtual.ts";
@@ -55,6 +55,26 @@ describe("outgoing and incoming calls between two stacks", () => {
     expect(a.layer.active).toBe(0);
     expect(b.layer.active).toBe(0);
     expect(a.ua.calls!.calls.every((c) => c.state === CALL_FREE)).toBe(true);
+  });
+
+  it("through an outbound proxy reached over TCP: INVITE on a connection with Via TCP, Route transport=tcp, Contact transport=tcp", () => {
+    const { clock, network, a, b } = world({ a: { outboundProxy: "10.0.0.2", outboundPort: 5060, outboundTransport: TRANSPORT_TCP } });
+    const call = a.call(B_URI) as Call;
+    clock.advance(3000);
+    expect(call.state).toBe(CALL_ACTIVE);
+    expect(b.ua.calls!.calls[0].state).toBe(CALL_ACTIVE);
+    a.hangup(call);
+    clock.advance(1000);
+    const cap = network.capture();
+    expect(cap.filter((r) => r.proto === "udp" && r.toPort === 5060 && r.from === "10.0.0.1").map((r) => first(r.data))).toEqual([]);
+    const sent = cap.filter((r) => r.proto === "tcp" && r.from === "10.0.0.1").map((r) => r.data).join("");
+    const invite = sent.substring(sent.indexOf("INVITE "), sent.indexOf("\r\n\r\n", sent.indexOf("INVITE ")));
+    expect(invite).toContain("\r\nVia: SIP/2.0/TCP 10.0.0.1:5060;branch=z9hG4bK");
+    expect(invite).toContain("\r\nRoute: <sip:10.0.0.2:5060;transport=tcp;lr>\r\n");
+    expect(invite).toContain("\r\nContact: <sip:door@10.0.0.1:5060;transport=tcp>\r\n");
+    expect(sent).toContain("ACK ");
+    expect(sent).toContain("BYE ");
+    expect(a.ua.calls!.calls[0].state).toBe(CALL_FREE);
   });
 
   it("the ACK and BYE are routed by the dialog: Request-URI is the callee's Contact, CSeq rules hold, tags match", () => {

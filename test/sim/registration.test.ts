@@ -1,6 +1,6 @@
 // Registration on the virtual network: digest, refresh, 423, 5xx backoff, no answer, restart, outage, NAT, unregister.
 import { describe, expect, it } from "vitest";
-import { REG_BACKOFF, REG_FAILED, REG_REGISTERED, REG_UNREGISTERED, type AccountConfig } from "../../sip-core/index.ts";
+import { REG_BACKOFF, REG_FAILED, REG_REGISTERED, REG_UNREGISTERED, TRANSPORT_TCP, type AccountConfig } from "../../sip-core/index.ts";
 import { Endpoint } from "../../sim/endpoint.ts";
 import { Registrar, type RegistrarOptions } from "../../sim/registrar.ts";
 import { VirtualClock, VirtualNetwork, VirtualPlatform } from "../../sim/virtual.ts";
@@ -16,7 +16,7 @@ function world(opts: { loss?: number; seed?: number; password?: string; account?
   });
   const account: AccountConfig = {
     user: "1001", authUser: "", password: opts.password ?? "front-door-secret", domain: "sip.example.com",
-    registrar: "10.0.0.100", registrarPort: 5060, expires: 600, instanceId: "urn:uuid:2f6c4b2a-4d9e-4b6f-9a1e-0c3b7d5e8f21",
+    registrar: "10.0.0.100", registrarPort: 5060, transport: 0, expires: 600, instanceId: "urn:uuid:2f6c4b2a-4d9e-4b6f-9a1e-0c3b7d5e8f21",
     localAddress: "10.0.0.1", localPort: 5060, backoffBase: 30, backoffMax: 1800, keepalive: 28, ...opts.account,
   };
   const door = new Endpoint({ platform: new VirtualPlatform({ network, address: "10.0.0.1", seed: (opts.seed ?? 1) + 10 }), address: "10.0.0.1", port: 5060, accounts: [account] });
@@ -38,6 +38,28 @@ describe("registration", () => {
     clock.advance(5 * MIN);
     expect(registrar.history.map((h) => [Math.round(h.at / 1000), h.status])).toEqual([[0, 401], [0, 200], [300, 200]]);
     expect(registrar.history.map((h) => h.cseq)).toEqual([1, 2, 3]);
+    expect(reg.state).toBe(REG_REGISTERED);
+  });
+
+  it("over TCP (accounts[].transport): REGISTER, challenge and refresh on one connection, Via TCP, Contact transport=tcp, CRLF pings on it", () => {
+    const { clock, network, registrar, door, reg } = world({ account: { transport: TRANSPORT_TCP } });
+    door.registerAll();
+    clock.advance(1000);
+    expect(reg.state).toBe(REG_REGISTERED);
+    expect(registrar.history.map((h) => h.status)).toEqual([401, 200]);
+    expect(registrar.binding("1001")?.contact).toBe("sip:1001@10.0.0.1:5060;transport=tcp");
+    clock.advance(5 * MIN);
+    expect(registrar.history.map((h) => h.status)).toEqual([401, 200, 200]);
+    const cap = network.capture();
+    expect(cap.filter((r) => r.proto === "udp").map((r) => r.data.split("\r\n")[0])).toEqual([]);
+    const tcp = cap.filter((r) => r.proto === "tcp" && r.from === "10.0.0.1").map((r) => r.data).join("");
+    const registers = tcp.split("REGISTER sip:").slice(1);
+    expect(registers.length).toBe(3);
+    for (const m of registers) {
+      expect(m).toContain("\r\nVia: SIP/2.0/TCP 10.0.0.1:5060;branch=z9hG4bK");
+      expect(m).toContain(";transport=tcp>;expires=600");
+    }
+    expect(tcp).toContain("\r\n\r\n\r\n\r\n"); // a CRLFCRLF keep-alive after a message's end
     expect(reg.state).toBe(REG_REGISTERED);
   });
 
@@ -327,7 +349,7 @@ describe("registration", () => {
       platform: new VirtualPlatform({ network, address: "10.0.0.100" }), address: "10.0.0.100", port: 5060,
       realm: "sip.example.com", users: { "1001": "one", "1002": "two" },
     });
-    const base = { authUser: "", domain: "sip.example.com", registrar: "10.0.0.100", registrarPort: 5060, expires: 600, instanceId: "",
+    const base = { authUser: "", domain: "sip.example.com", registrar: "10.0.0.100", registrarPort: 5060, transport: 0, expires: 600, instanceId: "",
       localAddress: "10.0.0.1", localPort: 5060, backoffBase: 30, backoffMax: 1800, keepalive: 0 };
     const door = new Endpoint({ platform: new VirtualPlatform({ network, address: "10.0.0.1" }), address: "10.0.0.1", port: 5060,
       accounts: [{ ...base, user: "1001", password: "one" }, { ...base, user: "1002", password: "two" }] });

@@ -132,6 +132,21 @@ describe("stream framing (TCP, §18.3)", () => {
     }
   });
 
+  it("on a connection we opened every CRLF is a pong, one per keep-alive period; on an accepted one two make a ping", () => {
+    const t = setup();
+    const pongs: number[] = [];
+    t.transport.keepalive = { onPong: () => pongs.push(pongs.length) };
+    const ours = new StreamReader();
+    ours.outgoing = true;
+    for (let i = 0; i < 3; i++) expect(t.transport.receiveStream(ours, "\r\n", "10.1.1.1", 5060, 1, 0)).toBe(0);
+    expect(pongs.length).toBe(3);
+    expect(t.sent).toEqual([]);
+    const theirs = new StreamReader();
+    t.transport.receiveStream(theirs, "\r\n", "10.1.1.2", 40000, 1, 0);
+    t.transport.receiveStream(theirs, "\r\n", "10.1.1.2", 40000, 1, 0);
+    expect(t.sent.map((x) => x.text)).toEqual(["\r\n"]);
+  });
+
   it("a message without Content-Length is an error on a stream: answered 400, the connection is to be closed", () => {
     const t = setup();
     const reader = new StreamReader();
