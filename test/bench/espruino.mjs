@@ -11,7 +11,7 @@ const ROUNDS = 20;
 // while the result is held, and E.getSizeOf of the reusable message view.
 function script(messages) {
   return `
-var d = require("doorsip");
+var d = require("doorsip-core");
 var msgs = ${JSON.stringify(messages)};
 var before = process.memory().usage;
 var view = new d.SipMessage();
@@ -44,7 +44,7 @@ export async function runEspruinoBench(root) {
     return null;
   }
   const messages = MESSAGES.map((f) => readFileSync(join(root, "test/fixtures/corpus", f)).toString("latin1"));
-  const text = runOnEspruino(bin, { doorsip: join(root, "dist/device/doorsip.js") }, script(messages), 120000);
+  const text = runOnEspruino(bin, { "doorsip-core": join(root, "dist/device/doorsip-core.js") }, script(messages), 120000);
   const version = (text.match(/(\d+v\d+[.\d]*)/) || ["?"])[0];
   const view = Number((text.match(/@@VIEW (\d+)/) || [0, 0])[1]);
   const rows = [...text.matchAll(/@@MSG (.*)/g)].map((m) => JSON.parse(m[1]));

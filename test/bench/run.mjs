@@ -13,7 +13,7 @@ import { runEspruinoBench } from "./espruino.mjs";
 const root = new URL("../../", import.meta.url).pathname;
 const require = createRequire(import.meta.url);
 // The device bundle itself (minified, Espruino-compatible), not a Node-only build of the sources.
-const device = require(root + "dist/device/doorsip.js");
+const device = require(root + "dist/device/doorsip-core.js");
 
 const corpusDir = root + "test/fixtures/corpus/";
 const names = readdirSync(corpusDir).filter((f) => f.endsWith(".sip")).sort();

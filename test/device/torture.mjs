@@ -1,6 +1,6 @@
 // `npm run test:device`: the RFC 4475/5118 verdicts and the corpus, parsed by the device bundle on Espruino (ESPRUINO=path).
 //
-// Node passing proves little about the device: this runs dist/device/doorsip.js on Espruino's Linux
+// Node passing proves little about the device: this runs dist/device/doorsip-core.js on Espruino's Linux
 // interpreter, required as a module as on a board, and checks every verdict and the decoded fields
 // against the same parse in Node. It needs an interpreter the caller built (ESPRUINO names it), so it
 // is a separate command rather than a vitest suite that would be skipped where there is none.
@@ -36,13 +36,13 @@ const summarise = `function summarise(d, m, s) {
 
 
 const require = createRequire(import.meta.url);
-const nodeBundle = require(join(root, "dist/device/doorsip.js"));
+const nodeBundle = require(join(root, "dist/device/doorsip-core.js"));
 const nodeSummary = new Function("d", "m", "s", summarise + "\nreturn summarise(d, m, s);");
 
 let passed = 0;
 let failed = 0;
 {
-  const script = `var d = require("doorsip");
+  const script = `var d = require("doorsip-core");
 var m = new d.SipMessage();
 ${summarise}
 var cases = [${cases.map((c) => binaryLiteral(c.text)).join(",\n")}];
@@ -51,7 +51,7 @@ print("@@END");
 `;
   let text;
   try {
-    text = runOnEspruino(bin, { doorsip: join(root, "dist/device/doorsip.js") }, script);
+    text = runOnEspruino(bin, { "doorsip-core": join(root, "dist/device/doorsip-core.js") }, script);
   } catch (e) {
     console.error(e.message);
     process.exit(1);
