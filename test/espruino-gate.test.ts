@@ -264,6 +264,34 @@ describe("dead methods: the device build drops renamed methods nothing calls", (
   });
 });
 
+describe("parameters from arguments: the device build's rewrite of functions not nested in another", () => {
+  const code = [
+    "function add(a,b){return a+b}",
+    "var K=class{constructor(x){this.x=x}m(y,z){return this.x+y+(z===void 0?0:z)}};",
+    "function outer(p){var f=function(q){return p+q};return f(2)+[1,2].map(function(v){return v*p}).join(\",\")}",
+    "var g=(u)=>u*3;",
+    "module.exports={add:add,K:K,outer:outer,g:g};",
+  ].join("\n");
+  const load = (text: string) => {
+    const module = { exports: {} as any };
+    new Function("module", "exports", text)(module, module.exports);
+    return module.exports;
+  };
+
+  it("rewrites top-level functions, constructors and methods; leaves closures and arrows their parameters; same results", async () => {
+    const { code: out, map } = await build.paramsToArguments(code, JSON.stringify({ version: 3, sources: [], names: [], mappings: "" }));
+    expect(out).toContain("function add(){var a=arguments[0],b=arguments[1];return a+b}");
+    expect(out).toContain("constructor(){var x=arguments[0];");
+    expect(out).toContain("m(){var y=arguments[0],z=arguments[1];");
+    expect(out).toContain("function outer(){var p=arguments[0];var f=function(q){return p+q}");
+    expect(out).toContain("function(v){return v*p}");
+    expect(out).toContain("var g=(u)=>u*3;");
+    expect(JSON.parse(map).version).toBe(3);
+    const a = load(code), b = load(out);
+    expect([b.add(2, 3), new b.K(1).m(2), new b.K(1).m(2, 3), b.outer(5), b.g(2)]).toEqual([a.add(2, 3), new a.K(1).m(2), new a.K(1).m(2, 3), a.outer(5), a.g(2)]);
+  });
+});
+
 // The firmware (dist/device/doorsip.js) and the message layer (dist/device/doorsip-core.js, held to the budget).
 describe.each([["doorsip.js", false], ["doorsip-core.js", true]])("the real device bundle %s", (name, budgeted) => {
   const file = join(root, "dist/device", name);

@@ -337,7 +337,8 @@ print("@@READY");
     check(label + ": the relay pulses on then off", got && r.length === 2 && r[0].on && r[0].read && !r[1].on && !r[1].read, JSON.stringify(r));
     if (got && r.length === 2) {
       const width = r[1].at - r[0].at;
-      check(label + ": pulse width ≈ " + PULSE_MS + " ms (device clock)", width >= PULSE_MS && width <= PULSE_MS + 150, width + " ms");
+      // The door times the pulse from the digit's arrival; this harness logs the relay write, a few ms later on the interpreter.
+      check(label + ": pulse width ≈ " + PULSE_MS + " ms (device clock)", width >= PULSE_MS - 20 && width <= PULSE_MS + 150, width + " ms");
       figure(label + ": relay pulse (device clock)", width + " ms");
     }
   }
