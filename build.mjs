@@ -280,20 +280,7 @@ function encodeMappings(lines) {
 
 /** Moves mappings for deletions [line, column, length] (within lines, not overlapping). */
 function shiftMappings(text, cuts) {
-  if (cuts.length === 0) return text;
-  const lines = decodeMappings(text);
-  const byLine = new Map();
-  for (const c of cuts) { if (!byLine.has(c[0])) byLine.set(c[0], []); byLine.get(c[0]).push(c); }
-  for (const [line, cs] of byLine) {
-    if (line >= lines.length) continue;
-    cs.sort((a, b) => a[1] - b[1]);
-    lines[line] = lines[line].filter((seg) => !cs.some((c) => seg[0] >= c[1] && seg[0] < c[1] + c[2])).map((seg) => {
-      let col = seg[0];
-      for (const c of cs) if (c[1] + c[2] <= seg[0]) col -= c[2];
-      return [col, ...seg.slice(1)];
-    });
-  }
-  return encodeMappings(lines);
+  return editMappings(text, cuts.map((c) => [c[0], c[1], c[2], 0]));
 }
 
 /**
