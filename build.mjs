@@ -455,9 +455,22 @@ export async function paramsToArguments(code, map) {
         n.params.every((p) => p.type === "Identifier") && n.body.type === "BlockStatement") {
       const first = n.params[0], last = n.params[n.params.length - 1];
       const open = n.body.start + 1;
-      if (lineOf(first.start) === lineOf(last.end) && lineOf(open) === lineOf(open)) {
+      if (lineOf(first.start) === lineOf(last.end)) {
+        // Only the parameters the body reads (a callback's unused ones cost nothing then).
+        const read = new Set();
+        const names = (x) => {
+          if (!x || typeof x.type !== "string") return;
+          if (x.type === "Identifier") read.add(x.name);
+          for (const k in x) {
+            if (k === "key" && !x.computed || k === "property" && x.type === "MemberExpression" && !x.computed) continue;
+            const v = x[k];
+            if (Array.isArray(v)) v.forEach(names); else if (v && typeof v === "object" && typeof v.type === "string") names(v);
+          }
+        };
+        names(n.body);
+        const vars = n.params.map((p, i) => (read.has(p.name) ? p.name + "=arguments[" + i + "]" : "")).filter((v) => v !== "");
         edits.push([first.start, last.end, ""]);
-        edits.push([open, open, "var " + n.params.map((p, i) => p.name + "=arguments[" + i + "]").join(",") + ";"]);
+        if (vars.length > 0) edits.push([open, open, "var " + vars.join(",") + ";"]);
       }
     }
     for (const k in n) { const v = n[k]; if (Array.isArray(v)) v.forEach((c) => walk(c, inFunction || isFn)); else if (v && typeof v === "object" && typeof v.type === "string") walk(v, inFunction || isFn); }

@@ -270,6 +270,8 @@ describe("parameters from arguments: the device build's rewrite of functions not
     "var K=class{constructor(x){this.x=x}m(y,z){return this.x+y+(z===void 0?0:z)}};",
     "function outer(p){var f=function(q){return p+q};return f(2)+[1,2].map(function(v){return v*p}).join(\",\")}",
     "var g=(u)=>u*3;",
+    "function ignore(a,b){return 1}",
+    "function second(a,b){return b.a}",
     "module.exports={add:add,K:K,outer:outer,g:g};",
   ].join("\n");
   const load = (text: string) => {
@@ -286,6 +288,8 @@ describe("parameters from arguments: the device build's rewrite of functions not
     expect(out).toContain("function outer(){var p=arguments[0];var f=function(q){return p+q}");
     expect(out).toContain("function(v){return v*p}");
     expect(out).toContain("var g=(u)=>u*3;");
+    expect(out).toContain("function ignore(){return 1}"); // unread parameters cost nothing
+    expect(out).toContain("function second(){var b=arguments[1];return b.a}"); // b.a reads b, not a
     expect(JSON.parse(map).version).toBe(3);
     const a = load(code), b = load(out);
     expect([b.add(2, 3), new b.K(1).m(2), new b.K(1).m(2, 3), b.outer(5), b.g(2)]).toEqual([a.add(2, 3), new a.K(1).m(2), new a.K(1).m(2, 3), a.outer(5), a.g(2)]);
