@@ -190,7 +190,11 @@ export abstract class SipNode implements CallListener {
 
   private dropFlow(flow: Flow): void {
     const i = this.flows.indexOf(flow);
-    if (i >= 0) this.flows.splice(i, 1);
+    if (i < 0) return;
+    this.flows.splice(i, 1);
+    if (this.socket === null) return; // shutting down
+    this.ua.onFlowClosed(flow.address, flow.port, this.now());
+    this.rearm();
   }
 
   private onStream(flow: Flow, data: string): void {

@@ -118,6 +118,8 @@ export class Registration {
   private pongDeadline = -1;
   private pongsSeen = false;
   private useOptions = false;
+  /** When a closed connection last made this account register again (-1: never). */
+  private flowClosedAt = -1;
   private optionsTx: Transaction | null = null;
   private optionsGeneration = -1;
   private readonly optionsWriter: SipWriter;
@@ -210,6 +212,19 @@ export class Registration {
     // 80–100 % of the period, so a fleet of devices does not ping in step.
     const ms = k * 1000;
     this.keepaliveAt = now + ms - ((this.random.u32() >>> 0) % (ms / 5 + 1));
+  }
+
+  /**
+   * The connection to address:port closed. Over TCP the binding rides on it (RFC 5626 §4.4.1): register
+   * again now, on a new one. At most once per backoff base, so a server that closes every connection
+   * cannot make a loop of it (the keep-alive and the refresh still run).
+   */
+  onFlowClosed(address: string, port: number, now: number): void {
+    if (this.config.transport !== TRANSPORT_TCP || address !== this.targetAddress || port !== this.targetPort) return;
+    if (this.state !== REG_REGISTERED || this.tx !== null) return;
+    if (this.flowClosedAt >= 0 && now - this.flowClosedAt < this.config.backoffBase * 1000) return;
+    this.flowClosedAt = now;
+    this.flowFailed(now, "the connection to the registrar closed");
   }
 
   /** The flow died (no pong, OPTIONS unanswered): register again now, the address may have changed. */

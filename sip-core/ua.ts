@@ -131,6 +131,11 @@ export class UserAgent implements TransactionUser {
     if (this.calls !== null) this.calls.poll(now);
   }
 
+  /** The connection to address:port closed (TCP): registrations that rode on it register again. */
+  onFlowClosed(address: string, port: number, now: number): void {
+    for (let i = 0; i < this.registrations.length; i++) this.registrations[i].onFlowClosed(address, port, now);
+  }
+
   /** A pong came from address:port (RFC 5626 keep-alive). */
   onPong(address: string, port: number): void {
     for (let i = 0; i < this.registrations.length; i++) this.registrations[i].onPong(address, port);

@@ -63,6 +63,31 @@ describe("registration", () => {
     expect(reg.state).toBe(REG_REGISTERED);
   });
 
+  it("over TCP, the registrar restarts and its connection closes: registered again at once on a new one; not more than once per backoff base", () => {
+    const { clock, network, registrar, door, reg } = world({ account: { transport: TRANSPORT_TCP, keepalive: 0 } });
+    door.registerAll();
+    clock.advance(1000);
+    expect(registrar.history.map((h) => h.status)).toEqual([401, 200]);
+    registrar.close();
+    registrar.restart();
+    expect(registrar.open()).toBe(0);
+    clock.advance(1000);
+    expect(door.events.some((e) => e.kind === "reg-warn" && /connection to the registrar closed; registering again/.test(e.detail))).toBe(true);
+    expect(registrar.history.map((h) => h.status)).toEqual([401, 200, 401, 200]);
+    expect(reg.state).toBe(REG_REGISTERED);
+    expect(registrar.binding("1001")?.contact).toBe("sip:1001@10.0.0.1:5060;transport=tcp");
+    const connects = () => network.capture().filter((r) => r.proto === "tcp" && r.from === "10.0.0.1" && r.data.startsWith("REGISTER")).length;
+    expect(connects()).toBe(4);
+    // Closed again within the backoff base (30 s): no second immediate REGISTER; the refresh still comes.
+    registrar.close();
+    expect(registrar.open()).toBe(0);
+    clock.advance(5000);
+    expect(connects()).toBe(4);
+    clock.advance(5 * MIN);
+    expect(reg.state).toBe(REG_REGISTERED);
+    expect(connects()).toBeGreaterThan(4);
+  });
+
   it("a wrong password ends in the failed state with 403: no loop", () => {
     const { clock, registrar, door, reg } = world({ password: "wrong" });
     door.registerAll();
