@@ -189,12 +189,13 @@ export const HEADER_NAMES: string[] = [
 
 /** Compact forms (RFC 3261 §7.3.3 and the extensions that register them), letter → header id. */
 export const HEADER_COMPACT: string = "i m e l c f s k t v o u r b x y a j d n";
-const COMPACT_IDS: number[] = [
+// A typed array: on Espruino a plain array keeps a variable per element for the device's life.
+const COMPACT_IDS = new Uint8Array([
   HDR_CALL_ID, HDR_CONTACT, HDR_CONTENT_ENCODING, HDR_CONTENT_LENGTH, HDR_CONTENT_TYPE, HDR_FROM,
   HDR_SUBJECT, HDR_SUPPORTED, HDR_TO, HDR_VIA, HDR_EVENT, HDR_ALLOW_EVENTS, HDR_REFER_TO,
   HDR_REFERRED_BY, HDR_SESSION_EXPIRES, HDR_IDENTITY, HDR_ACCEPT_CONTACT, HDR_REJECT_CONTACT,
   HDR_REQUEST_DISPOSITION, HDR_IDENTITY_INFO,
-];
+]);
 
 /** Header ids whose values are comma-separated lists (RFC 3261 §7.3.1): walked value by value. */
 export const HEADER_IS_LIST = new Uint8Array(HDR_COUNT);

@@ -40,7 +40,7 @@ interface EspruinoSocketError {
 }
 
 /** Espruino socket error codes (-1 closed … -14) as HAL codes; index = -code. -9 and -11 depend on whether the socket was connected. */
-const ESPRUINO_ERRORS = [
+const ESPRUINO_ERRORS = new Int8Array([
   HAL_ERR_PLATFORM, // 0: not an Espruino code
   HAL_OK, // -1 closed (not an error)
   HAL_ERR_NO_RESOURCES, // -2 out of memory
@@ -56,7 +56,7 @@ const ESPRUINO_ERRORS = [
   HAL_ERR_INVALID, // -12 bad argument
   HAL_ERR_PLATFORM, // -13 SSL handshake failed
   HAL_ERR_PLATFORM, // -14 invalid SSL data
-];
+]); // typed: a plain array would keep a variable per element
 
 /** An Espruino socket error code as a HAL code; `connected` tells a reset from a refusal. */
 export function halErrorFromEspruino(code: number, connected: boolean): number {
