@@ -99,7 +99,7 @@ export abstract class SipNode implements CallListener {
 
   /** A log line from registrations and calls (level: 0 error … 3 debug). */
   protected note(level: number, msg: string): void { this.platform.log.write(level, msg); }
-  // Abstract rather than no-op defaults: each would be a function object the device keeps (~7 variables).
+  // Abstract rather than no-op defaults: each would be a function object the device keeps (~5 variables).
   /** Every request, response and transaction end the UA handles (TRACE_*; for ladders, tests, diagnostics). */
   protected abstract trace(kind: number, msg: SipMessage | null, tx: Transaction | null): void;
   /** An RFC 5626 pong came from address:port. */
