@@ -94,7 +94,6 @@ export function loadConfig(text: string | null, problems: ConfigProblem[]): Stor
   // The helpers and tables are made for this load and dropped with it: at module level Espruino would keep
   // them (function objects and arrays: ~600 variables, measured) for as long as the device runs, and they
   // are needed once, at boot.
-  const found = problems;
 
   function problem(path: string, v: any, why: string): void {
     const t = typeof v;
@@ -102,7 +101,7 @@ export function loadConfig(text: string | null, problems: ConfigProblem[]): Stor
     const p = path.toLowerCase();
     if (s !== "" && (p.indexOf("pass") >= 0 || p.endsWith("code"))) s = "***";
     if (s.length > 48) s = s.substring(0, 45) + "...";
-    found.push({ path: path, value: s, why: why });
+    problems.push({ path: path, value: s, why: why });
   }
 
   /** The index after the run of characters lo..hi from i. */
