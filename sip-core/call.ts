@@ -732,12 +732,14 @@ export class CallManager {
   }
 
   private sendProvisional(c: Call, msg: SipMessage, now: number): void {
+    const tx = c.inviteTx;
+    if (tx === null) return;
     const w = this.w.reset();
     writeResponseHead(w, msg, 180, "Ringing", c.dialog.localTag);
     this.writeRecordRoutes(w, c.dialog);
-    this.writeContact(w, msg.sourceTransport);
+    this.writeContact(w, tx.transport);
     const n = w.end(null, 0, 0);
-    if (n > 0 && c.inviteTx !== null) this.layer.respond(c.inviteTx, w.buf, n, 180, now);
+    if (n > 0) this.layer.respond(tx, w.buf, n, 180, now);
   }
 
   /** Sends the 200 with our SDP (answer, or offer for an INVITE without one). */

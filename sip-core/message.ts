@@ -99,8 +99,6 @@ export class SipMessage {
   /** Where the message came from, set by the transport ("" when unknown): §18.2.1 received/rport. */
   sourceAddress = "";
   sourcePort = 0;
-  /** The transport it came over (TRANSPORT_*: 0 UDP, 1 TCP), set by the transport. */
-  sourceTransport = 0;
 
   /** First error met (an ERR_ code), 0 when the message was accepted. */
   error = 0;

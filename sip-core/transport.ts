@@ -137,7 +137,6 @@ export class SipTransport {
     const msg = this.msg;
     msg.sourceAddress = address;
     msg.sourcePort = port;
-    msg.sourceTransport = transport;
     if (r > 0 && msg.isRequest) {
       const v = validateMessage(msg);
       if (v < 0) r = v;
