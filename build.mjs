@@ -278,9 +278,35 @@ function encodeMappings(lines) {
   }).join(";");
 }
 
-/** Moves mappings for deletions [line, column, length] (within lines, not overlapping). */
-function shiftMappings(text, cuts) {
-  return editMappings(text, cuts.map((c) => [c[0], c[1], c[2], 0]));
+/** Calls fn(child, key) for each child node of an acorn node (in arrays too). */
+function eachChild(n, fn) {
+  for (const k in n) {
+    const v = n[k];
+    if (Array.isArray(v)) { for (const c of v) if (c && typeof c.type === "string") fn(c, k); }
+    else if (v && typeof v === "object" && typeof v.type === "string") fn(v, k);
+  }
+}
+
+/** The line (0-based) of an offset of text, and its column. */
+function lineIndex(text) {
+  const starts = [0];
+  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) starts.push(i + 1);
+  const lineOf = (pos) => { let lo = 0, hi = starts.length - 1; while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (starts[mid] <= pos) lo = mid; else hi = mid - 1; } return lo; };
+  return { lineOf, columnOf: (pos) => pos - starts[lineOf(pos)] };
+}
+
+/**
+ * Applies edits [start, end, inserted] (sorted, not overlapping, each within one line) to text, and moves the
+ * source map's mappings to match: what is deleted loses its mappings, what follows on the line shifts.
+ */
+function applyEdits(text, map, edits) {
+  let out = "", at = 0;
+  for (const [s, e, t] of edits) { out += text.slice(at, s) + t; at = e; }
+  out += text.slice(at);
+  const { lineOf, columnOf } = lineIndex(text);
+  const m = JSON.parse(map);
+  m.mappings = editMappings(m.mappings, edits.map(([s, e, t]) => [lineOf(s), columnOf(s), e - s, t.length]));
+  return { code: out, map: m };
 }
 
 /**
@@ -305,9 +331,7 @@ async function inlineConstants(code, map, path, mangled) {
   // The edits delete characters within lines (declarators and their commas) and put the constants on a line
   // of their own above the bundle; the first pass's source map is moved to match (deleted columns go, the
   // rest shift left; one more line on top), so the second pass chains to the TypeScript positions.
-  const lineStarts = [0];
-  for (let i = body.indexOf("\n"); i >= 0; i = body.indexOf("\n", i + 1)) lineStarts.push(i + 1);
-  const lineOf = (pos) => { let lo = 0, hi = lineStarts.length - 1; while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (lineStarts[mid] <= pos) lo = mid; else hi = mid - 1; } return lo; };
+  const { lineOf } = lineIndex(body);
   const attempt = async (keep) => {
     const consts = [];
     const cuts = []; // [start, end) of body, each within one line
@@ -328,16 +352,14 @@ async function inlineConstants(code, map, path, mangled) {
     }
     for (const m of dead) if (lineOf(m.start) === lineOf(m.end)) cuts.push([m.start, m.end]);
     cuts.sort((a, b) => a[0] - b[0]);
-    let text = "";
-    let at = 0;
-    for (const [cs, ce] of cuts) { text += body.slice(at, cs); at = ce; }
-    text += body.slice(at);
+    const edited = applyEdits(body, map, cuts.map(([cs, ce]) => [cs, ce, ""]));
+    let text = edited.code;
+    const m = edited.map;
     // `module.exports=` → `export default `: the same length, at the end (no cut after it).
     const ex = text.lastIndexOf("module.exports=");
     text = text.slice(0, ex) + "export default " + text.slice(ex + 15);
     text = "const " + (consts.length ? consts.join(",") : "_$=0") + ";\n" + text;
-    const m = JSON.parse(map);
-    m.mappings = ";" + shiftMappings(m.mappings, cuts.map(([cs, ce]) => [lineOf(cs), cs - lineStarts[lineOf(cs)], ce - cs]));
+    m.mappings = ";" + m.mappings;
     text += "\n//# sourceMappingURL=data:application/json;base64," + Buffer.from(JSON.stringify(m)).toString("base64") + "\n";
     return esbuild.transform(text, {
       minify: true, treeShaking: true, format: "esm", target: deviceOptions.target, charset: deviceOptions.charset, legalComments: "none",
@@ -391,20 +413,19 @@ async function inlineConstants(code, map, path, mangled) {
 export function deadMethods(ast, mangled) {
   const methods = [];
   const find = (n) => {
-    if (!n || typeof n.type !== "string") return;
     if (n.type === "MethodDefinition" && n.kind !== "constructor" && !n.computed && n.key.type === "Identifier" && mangled.has(n.key.name)) methods.push(n);
-    for (const k in n) { const v = n[k]; if (Array.isArray(v)) v.forEach(find); else if (v && typeof v === "object" && typeof v.type === "string") find(v); }
+    eachChild(n, find);
   };
   find(ast);
   const removed = new Set();
   for (;;) {
     const used = new Set();
     const walk = (n) => {
-      if (!n || typeof n.type !== "string" || removed.has(n)) return;
+      if (removed.has(n)) return;
       if (n.type === "MemberExpression" && !n.computed) used.add(n.property.name);
       else if (n.type === "Property" && !n.computed && n.key.type === "Identifier") used.add(n.key.name);
       else if (n.type === "Literal" && typeof n.value === "string") used.add(n.value);
-      for (const k in n) { const v = n[k]; if (Array.isArray(v)) v.forEach(walk); else if (v && typeof v === "object" && typeof v.type === "string") walk(v); }
+      eachChild(n, walk);
     };
     walk(ast);
     const more = methods.filter((m) => !removed.has(m) && !used.has(m.key.name));
@@ -443,12 +464,9 @@ function editMappings(text, edits) {
 export async function paramsToArguments(code, map) {
   const { parse } = await import("acorn");
   const ast = parse(code, { ecmaVersion: 2022, sourceType: "script" });
-  const lineStarts = [0];
-  for (let i = code.indexOf("\n"); i >= 0; i = code.indexOf("\n", i + 1)) lineStarts.push(i + 1);
-  const lineOf = (pos) => { let lo = 0, hi = lineStarts.length - 1; while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (lineStarts[mid] <= pos) lo = mid; else hi = mid - 1; } return lo; };
+  const { lineOf } = lineIndex(code);
   const edits = [];
   const walk = (n, inFunction) => {
-    if (!n || typeof n.type !== "string") return;
     const isFn = n.type === "FunctionDeclaration" || n.type === "FunctionExpression" || n.type === "ArrowFunctionExpression";
     // Only functions not nested in another: Espruino resolves `arguments` in a nested function to the outer one's.
     if (!inFunction && (n.type === "FunctionDeclaration" || n.type === "FunctionExpression") && n.params.length > 0 &&
@@ -459,13 +477,8 @@ export async function paramsToArguments(code, map) {
         // Only the parameters the body reads (a callback's unused ones cost nothing then).
         const read = new Set();
         const names = (x) => {
-          if (!x || typeof x.type !== "string") return;
           if (x.type === "Identifier") read.add(x.name);
-          for (const k in x) {
-            if (k === "key" && !x.computed || k === "property" && x.type === "MemberExpression" && !x.computed) continue;
-            const v = x[k];
-            if (Array.isArray(v)) v.forEach(names); else if (v && typeof v === "object" && typeof v.type === "string") names(v);
-          }
+          eachChild(x, (c, k) => { if (!((k === "key" || k === "property" && x.type === "MemberExpression") && !x.computed)) names(c); });
         };
         names(n.body);
         const vars = n.params.map((p, i) => (read.has(p.name) ? p.name + "=arguments[" + i + "]" : "")).filter((v) => v !== "");
@@ -473,16 +486,12 @@ export async function paramsToArguments(code, map) {
         if (vars.length > 0) edits.push([open, open, "var " + vars.join(",") + ";"]);
       }
     }
-    for (const k in n) { const v = n[k]; if (Array.isArray(v)) v.forEach((c) => walk(c, inFunction || isFn)); else if (v && typeof v === "object" && typeof v.type === "string") walk(v, inFunction || isFn); }
+    eachChild(n, (c) => walk(c, inFunction || isFn));
   };
   walk(ast, false);
   edits.sort((a, b) => a[0] - b[0]);
-  let out = "", at = 0;
-  for (const [s, e, t] of edits) { out += code.slice(at, s) + t; at = e; }
-  out += code.slice(at);
-  const m = JSON.parse(map);
-  m.mappings = editMappings(m.mappings, edits.map(([s, e, t]) => [lineOf(s), s - lineStarts[lineOf(s)], e - s, t.length]));
-  return { code: out, map: JSON.stringify(m) };
+  const out = applyEdits(code, map, edits);
+  return { code: out.code, map: JSON.stringify(out.map) };
 }
 
 function budgetBytes() {
