@@ -139,6 +139,16 @@ function whenActive(d: Endpoint): { at: Snapshot | null } {
 /** Waits for the call to end (the call-state event "ended …"). */
 const ended = (d: Endpoint, ms = 5000) => until(() => states(d).some((s) => s.startsWith("ended")), ms);
 
+/** Calls sipp at `at`, waits until the call is active (w, from whenActive), hangs up and waits for the end. */
+async function callThenHangUp(d: Endpoint, at: string, w: { at: Snapshot | null }): Promise<void> {
+  const call = d.call("sip:sipp@" + at);
+  expect(call).not.toBe(null);
+  expect(await until(() => w.at !== null, 5000)).toBe(true);
+  await sleep(100);
+  d.hangup(call!);
+  expect(await ended(d)).toBe(true);
+}
+
 /** RFC 2617 digest response (MD5, qop=auth) recomputed from a credentials header's own fields. */
 function digestResponse(header: string, method: string, user: string, password: string): { expected: string; got: string } {
   const p = (name: string) => {
@@ -162,14 +172,7 @@ describe("the stack calls sipp", () => {
 
   it("302: the stack ACKs it and INVITEs the Contact (same Call-ID, CSeq 2); 180/200/ACK, then the test's BYE", async () => {
     let w: { at: Snapshot | null } = { at: null };
-    const { d } = await exchange(1, "call-302.xml", 9, { setup: (d) => { w = whenActive(d); } }, async (d, at) => {
-      const call = d.call("sip:sipp@" + at);
-      expect(call).not.toBe(null);
-      expect(await until(() => w.at !== null, 5000)).toBe(true);
-      await sleep(100);
-      d.hangup(call!);
-      expect(await ended(d)).toBe(true);
-    });
+    const { d } = await exchange(1, "call-302.xml", 9, { setup: (d) => { w = whenActive(d); } }, (d, at) => callThenHangUp(d, at, w));
     expect(states(d)).toEqual(["calling", "ringing", "active", "ending", "ended 200 local hangup"]);
     expect(w.at).toEqual({ peer: "sip:other@127.0.0.1:" + sippPort(1), remoteTag: "other200",
       remoteTarget: "sip:other@127.0.0.1:" + sippPort(1), payload: 0, port: expect.any(Number) });
@@ -178,14 +181,7 @@ describe("the stack calls sipp", () => {
   it("407: the INVITE is resent with Proxy-Authorization (CSeq 2) whose digest checks out; the ACK repeats it", async () => {
     const PASSWORD = "porch-7Qx-secret";
     let w: { at: Snapshot | null } = { at: null };
-    const { d, trace } = await exchange(2, "call-407.xml", 8, { calls: { password: PASSWORD }, setup: (d) => { w = whenActive(d); } }, async (d, at) => {
-      const call = d.call("sip:sipp@" + at);
-      expect(call).not.toBe(null);
-      expect(await until(() => w.at !== null, 5000)).toBe(true);
-      await sleep(100);
-      d.hangup(call!);
-      expect(await ended(d)).toBe(true);
-    });
+    const { d, trace } = await exchange(2, "call-407.xml", 8, { calls: { password: PASSWORD }, setup: (d) => { w = whenActive(d); } }, (d, at) => callThenHangUp(d, at, w));
     expect(states(d)).toEqual(["calling", "active", "ending", "ended 200 local hangup"]);
     expect(w.at).toMatchObject({ remoteTag: "auth200", payload: 8 });
     // sipp 3.6.1's verifyauth reads only an Authorization header: recompute the digest from what sipp received.
