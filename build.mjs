@@ -405,7 +405,7 @@ async function inlineConstants(code, map, path, mangled) {
 
 /**
  * Methods of the device's classes that nothing in the bundle calls: those the sim and the tests use (a
- * getter for a test, a helper of the simulator's subclass). Each would cost Espruino ~6 variables for its
+ * getter for a test, a helper of the simulator's subclass). Each would cost Espruino ~5 variables for its
  * function object. Only renamed (mangled) names are candidates: a name that kept its spelling may be called
  * from outside the bundle. A method is dead when its name is never read as a property, written as an object
  * key or spelled as a string anywhere but inside other dead methods (found to a fixed point).
