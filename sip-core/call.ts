@@ -7,9 +7,9 @@ import { DLG_CONFIRMED, DLG_EARLY, DLG_NONE, Dialog } from "./dialog.ts";
 import { parseDtmfInfo } from "./dtmf.ts";
 import { contentTypeIs, nameAddrWalker } from "./headers.ts";
 import type { SipMessage } from "./message.ts";
-import { spanEquals } from "./scan.ts";
+import { FNV_BASIS, fnv1aStep, spanEquals } from "./scan.ts";
 import {
-  AudioAnswer, SDP_INACTIVE, SDP_SENDRECV, SdpSession, mirrorDirection, negotiateAudio, parseSdp,
+  AudioAnswer, SDP_INACTIVE, SDP_SENDRECV, SdpSession, negotiateAudio, parseSdp,
   writeSdp, writeSdpAnswer, type SdpAudioParams,
 } from "./sdp.ts";
 import { TRANSPORT_TCP, TRANSPORT_UDP, TS_PROCEEDING, type Transaction } from "./transaction.ts";
@@ -147,10 +147,10 @@ export class Call {
   mediaPayload = -1;
   mediaTelephoneEvent = -1;
   mediaDirection = SDP_SENDRECV;
-  /** Our SDP o= session id and version (bumped when what we describe changes). */
+  /** Our SDP o= session id ("" until the call's first description) and version, bumped when the hash of the rest changes. */
+  sdpSession = "";
   sdpVersion = 0;
-  sdpDirection = SDP_SENDRECV;
-  sdpPayload = -1;
+  sdpHash = 0;
   // UAC: the initial INVITE.
   target = "";
   targetAddress = "";
@@ -206,9 +206,10 @@ export class Call {
     this.answeredAt = -1;
     this.mediaRemoteAddress = "";
     this.mediaRemotePort = 0;
-    this.mediaPayload = this.mediaTelephoneEvent = this.sdpPayload = -1;
-    this.mediaDirection = this.sdpDirection = SDP_SENDRECV;
-    this.sdpVersion = 0;
+    this.mediaPayload = this.mediaTelephoneEvent = -1;
+    this.mediaDirection = SDP_SENDRECV;
+    this.sdpSession = "";
+    this.sdpVersion = this.sdpHash = 0;
     this.targetPort = 5060;
     this.targetTransport = TRANSPORT_UDP;
     this.inviteCseq = this.redirectCount = this.redirectsFollowed = 0;
@@ -255,7 +256,6 @@ export class CallManager {
   private readonly fork: Dialog = new Dialog();
   private serials = 0;
   /** A session id per device boot, made once. */
-  private readonly sessionId: string;
 
   constructor(config: CallConfig, layer: TransactionLayer, random: RandomSource, listener: CallListener, log: CallLog, capacity: number, bufferSize: number) {
     this.config = config;
@@ -269,9 +269,8 @@ export class CallManager {
     this.w = layer.scratch;
     this.body = new SipWriter(1024);
     for (let i = 0; i < capacity; i++) this.calls.push(new Call(i, random));
-    this.sessionId = String(random.u32() >>> 0);
     this.sdpParams = {
-      username: "-", sessionId: this.sessionId, version: 0, address: config.rtpAddress || config.localAddress, port: 0,
+      username: "-", sessionId: "", version: 0, address: config.rtpAddress || config.localAddress, port: 0,
       payloads: config.codecs, telephoneEvent: config.telephoneEvent, direction: SDP_SENDRECV, ptime: 20,
     };
   }
@@ -431,14 +430,21 @@ export class CallManager {
       p.telephoneEvent = this.config.telephoneEvent;
       p.direction = SDP_SENDRECV;
     }
-    // RFC 3264 §8: the version goes up only when the description changes.
-    const first = c.sdpPayload < 0;
-    const payload = asAnswer ? this.answer.payload : -2;
-    if (!first && (payload !== c.sdpPayload || p.direction !== c.sdpDirection)) c.sdpVersion++;
-    c.sdpPayload = payload;
-    c.sdpDirection = p.direction;
+    // RFC 3264 §8: the version goes up exactly when the description changes (anything after the o= line).
+    const first = c.sdpSession === "";
+    if (first) c.sdpSession = String(this.random.u32() >>> 0); // RFC 4566 §5.2: one session id per call
+    p.sessionId = c.sdpSession;
     p.version = c.sdpVersion;
-    return asAnswer ? writeSdpAnswer(b, this.sdp, this.answer, p) : writeSdp(b, p);
+    let n = asAnswer ? writeSdpAnswer(b, this.sdp, this.answer, p) : writeSdp(b, p);
+    if (n < 0) return n;
+    const h = bodyHashAfterOrigin(b.buf, n);
+    if (!first && h !== c.sdpHash) {
+      p.version = ++c.sdpVersion;
+      b.reset();
+      n = asAnswer ? writeSdpAnswer(b, this.sdp, this.answer, p) : writeSdp(b, p);
+    }
+    c.sdpHash = h;
+    return n;
   }
 
   /** Ends a message with this.body as its SDP. */
@@ -590,7 +596,7 @@ export class CallManager {
     if (msg.bodyEnd <= msg.bodyStart || !contentTypeIs(msg, "application", "sdp")) return c.mediaPayload >= 0;
     const s = this.sdp;
     if (parseSdp(msg.src, msg.bodyStart, msg.bodyEnd, s) < 0 || !negotiateAudio(s, this.config.codecs, this.answer)) return false;
-    this.setMedia(c, s, mirrorDirection(this.answer.direction));
+    this.setMedia(c, s, this.answer.direction);
     return true;
   }
 
@@ -923,7 +929,7 @@ export class CallManager {
       c.offerInAnswer = false;
       if (msg.bodyEnd > msg.bodyStart && parseSdp(msg.src, msg.bodyStart, msg.bodyEnd, this.sdp) === 0 &&
           negotiateAudio(this.sdp, this.config.codecs, this.answer)) {
-        this.setMedia(c, this.sdp, mirrorDirection(this.answer.direction));
+        this.setMedia(c, this.sdp, this.answer.direction);
         this.listener.onCallMedia(c);
       } else if (c.mediaPayload < 0) {
         this.setState(c, CALL_ACTIVE);
@@ -1074,3 +1080,12 @@ function earliest(at: number, t: number): number {
 }
 
 
+
+/** FNV-1a of an SDP body after its o= line (the second line): what a version number stands for. */
+function bodyHashAfterOrigin(b: Uint8Array, n: number): number {
+  let i = 0;
+  for (let lines = 0; i < n && lines < 2; i++) if (b[i] === 10) lines++;
+  let h = FNV_BASIS;
+  for (; i < n; i++) h = fnv1aStep(h, b[i]);
+  return h;
+}

@@ -1,6 +1,6 @@
 // The call layer against a scripted peer on the virtual network: forking, redirects, digest on INVITE, re-INVITE, INFO DTMF, §8.2 answers, route sets.
 import { describe, expect, it } from "vitest";
-import { CALL_ACTIVE, CALL_FREE, SDP_INACTIVE, SDP_RECVONLY, SDP_SENDRECV, type Call } from "../../sip-core/index.ts";
+import { CALL_ACTIVE, CALL_FREE, SDP_INACTIVE, SDP_RECVONLY, SDP_SENDONLY, SDP_SENDRECV, type Call } from "../../sip-core/index.ts";
 import { Endpoint } from "../../sim/endpoint.ts";
 import { VirtualClock, VirtualNetwork, VirtualPlatform } from "../../sim/virtual.ts";
 import { RawPeer, body, header, parse, sdpBody, startLine, type Received } from "./call-peer.ts";
@@ -85,6 +85,19 @@ describe("the door answers a scripted caller", () => {
     expect(header(ok, "Contact")).toBe("<sip:door@10.0.0.1:5060>");
     expect(header(ok, "Allow")).toBe("INVITE, ACK, BYE, CANCEL, OPTIONS, INFO");
     expect(door.ua.calls!.calls[0].state).toBe(CALL_ACTIVE);
+  });
+
+  it("the answer keeps the offer's payload numbers: telephone-event offered as 97 is answered as 97, and sent as 97", () => {
+    const { clock, door, peer } = world();
+    const offer = sdpBody(PEER, 30000, [8, 0]).replace("RTP/AVP 8 0", "RTP/AVP 8 0 97") + "a=rtpmap:97 telephone-event/8000\r\na=fmtp:97 0-15\r\n";
+    peer.send(inviteText({ sdp: offer }), "10.0.0.1", 5060);
+    clock.advance(50);
+    const sdp = body(peer.responses(200)[0].text);
+    expect(sdp).toMatch(/^m=audio 40000 RTP\/AVP 8 97\r$/m);
+    expect(sdp).toMatch(/a=rtpmap:97 telephone-event\/8000/);
+    expect(sdp).not.toMatch(/101/);
+    const c = door.ua.calls!.calls[0];
+    expect([c.mediaPayload, c.mediaTelephoneEvent]).toEqual([8, 97]);
   });
 
   it("unsupported m-lines are rejected with port 0, in order", () => {
@@ -355,6 +368,62 @@ describe("the door calls a scripted callee", () => {
       expect(door.events.filter((e) => e.kind === "call-state").at(-1)!.detail).toBe("0 ended " + status);
       expect(peer.requests("ACK").length).toBe(1);
     }
+  });
+
+  it("the callee's answer speaks from its side: recvonly means we only send, sendonly that we only receive", () => {
+    for (const [attr, ours] of [["a=recvonly", SDP_SENDONLY], ["a=sendonly", SDP_RECVONLY], ["a=inactive", SDP_INACTIVE]] as const) {
+      const { clock, peer, call, invite } = uac();
+      peer.respond(invite, "200 OK", "t1", [`Contact: <sip:a@${PEER}:5060>`], sdpBody(PEER, 30000, [0], [attr]));
+      clock.advance(100);
+      expect([attr, call.state, call.mediaDirection]).toEqual([attr, CALL_ACTIVE, ours]);
+    }
+  });
+
+  it("a call the door placed: o= keeps its version for the same description and bumps it once per change (hold, telephone-event dropped)", () => {
+    const { clock, peer, call, invite } = uac();
+    peer.respond(invite, "200 OK", "t1", [`Contact: <sip:a@${PEER}:5060>`], sdpBody(PEER, 30000, [0, 101]));
+    clock.advance(100);
+    expect(call.state).toBe(CALL_ACTIVE);
+    const origin = (t: string) => /^o=\S+ (\S+) (\d+)/m.exec(body(t))!;
+    const [, session, v0] = origin(invite.text);
+    // The callee's re-INVITEs: From/To swapped from our INVITE, its own CSeq.
+    const ours = header(invite.text, "From");
+    const reinvite = (cseq: number, sdp: string) => [
+      `INVITE sip:door@10.0.0.1:5060 SIP/2.0`, `Via: SIP/2.0/UDP ${PEER}:5060;branch=z9hG4bKre${cseq}`, "Max-Forwards: 70",
+      `From: <sip:a@${PEER}>;tag=t1`, `To: ${ours}`, `Call-ID: ${header(invite.text, "Call-ID")}`, `CSeq: ${cseq} INVITE`,
+      `Contact: <sip:a@${PEER}:5060>`, "Content-Type: application/sdp", `Content-Length: ${sdp.length}`, "", sdp,
+    ].join("\r\n");
+    const answers: string[] = [];
+    for (const [cseq, sdp] of [
+      [1, sdpBody(PEER, 30000, [0, 101], ["a=sendonly"], 2)], // hold: changes our direction
+      [2, sdpBody(PEER, 30000, [0, 101], ["a=sendonly"], 2)], // the same offer: same answer
+      [3, sdpBody(PEER, 30000, [0], [], 3)],                  // resume without telephone-event
+    ] as const) {
+      peer.send(reinvite(cseq, sdp), "10.0.0.1", 5060);
+      clock.advance(50);
+      const ok = peer.responses(200).at(-1)!;
+      expect(header(ok.text, "CSeq")).toBe(cseq + " INVITE");
+      answers.push(ok.text);
+      peer.send(reinvite(cseq, "").replace(/^INVITE/, "ACK").replace(/CSeq: (\d+) INVITE/, "CSeq: $1 ACK")
+        .replace(/branch=z9hG4bKre/, "branch=z9hG4bKack").replace("Content-Type: application/sdp\r\n", ""), "10.0.0.1", 5060);
+      clock.advance(50);
+    }
+    expect(answers.map((t) => origin(t)[1])).toEqual([session, session, session]);
+    expect(answers.map((t) => Number(origin(t)[2]) - Number(v0))).toEqual([1, 1, 2]);
+    expect(body(answers[0])).toMatch(/a=recvonly/);
+    expect(body(answers[2])).toMatch(/^m=audio 40000 RTP\/AVP 0\r$/m);
+    expect(call.mediaDirection).toBe(SDP_SENDRECV);
+  });
+
+  it("two calls at once describe two sessions: distinct o= session ids", () => {
+    const { clock, door, peer } = world();
+    door.ua.calls!.config.maxCalls = 2;
+    expect(typeof door.call(`sip:a@${PEER}:5060`)).toBe("object");
+    expect(typeof door.call(`sip:b@${PEER}:5060`)).toBe("object");
+    clock.advance(50);
+    const ids = peer.requests("INVITE").map((r) => /^o=\S+ (\S+)/m.exec(body(r.text))![1]);
+    expect(ids.length).toBe(2);
+    expect(ids[0]).not.toBe(ids[1]);
   });
 
   it("183 with SDP starts early media before the answer", () => {
