@@ -234,7 +234,7 @@ export class DoorPhone extends SipNode {
 
   // --- CallListener --------------------------------------------------------------------------
 
-  onIncoming(call: Call, msg: SipMessage): number {
+  onIncoming(call: Call | null, msg: SipMessage): number {
     const t = this.config.trust;
     const from = msg.from;
     const ok = from.decodeUri();
@@ -254,9 +254,10 @@ export class DoorPhone extends SipNode {
     if (!accepted) {
       if (t.refuse === REFUSE_DROP) { this.counters.dropped++; return INCOMING_DROP; }
       this.counters.refused++;
-      this.note(1, "call from " + call.peer + " (" + msg.sourceAddress + ") refused: not allowed by the trust policy");
+      this.note(1, "call from " + (ok ? src.substring(from.uri.start, from.uri.end) : "?") + " (" + msg.sourceAddress + ") refused: not allowed by the trust policy");
       return 403;
     }
+    if (call === null) { this.note(1, "call from " + msg.sourceAddress + ": busy"); return 486; }
     this.counters.accepted++;
     call.authorised = true;
     const aa = this.config.autoAnswer;

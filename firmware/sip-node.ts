@@ -110,7 +110,7 @@ export abstract class SipNode implements CallListener {
   protected abstract extraDeadline(): number;
   protected abstract pollExtra(now: number): void;
 
-  abstract onIncoming(call: Call, msg: SipMessage): number;
+  abstract onIncoming(call: Call | null, msg: SipMessage): number;
   abstract onCallState(call: Call): void;
   abstract onCallMedia(call: Call): void;
   abstract onInfoDigit(call: Call, digit: number): void;

@@ -48,7 +48,7 @@ export class Endpoint extends SipNode {
   onMedia: ((call: Call) => void) | null = null;
   onDigit: ((call: Call, digit: number) => void) | null = null;
   /** Decides incoming calls when set (else inviteStatus does). */
-  onIncomingCall: ((call: Call, msg: SipMessage) => number) | null = null;
+  onIncomingCall: ((call: Call | null, msg: SipMessage) => number) | null = null;
   protected readonly writer = new SipWriter(1500);
   private counter = 0;
 
@@ -85,7 +85,7 @@ export class Endpoint extends SipNode {
 
   // --- CallListener --------------------------------------------------------------------------
 
-  onIncoming(call: Call, msg: SipMessage): number {
+  onIncoming(call: Call | null, msg: SipMessage): number {
     if (this.onIncomingCall !== null) return this.onIncomingCall(call, msg);
     return this.inviteStatus === 200 ? 0 : this.inviteStatus;
   }

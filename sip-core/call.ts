@@ -15,7 +15,7 @@ import {
 import { TRANSPORT_TCP, TRANSPORT_UDP, TS_PROCEEDING, type Transaction } from "./transaction.ts";
 import type { TransactionLayer } from "./transactions.ts";
 import { SCHEME_SIP, SCHEME_SIPS, SipUri, parseUri } from "./uri.ts";
-import { SipWriter, bytesToBinaryString, writeResponseHead } from "./writer.ts";
+import { SipWriter, bytesToBinaryString, statelessToTag, writeResponseHead } from "./writer.ts";
 
 // Call states, as the application sees them.
 export const CALL_FREE = 0;
@@ -103,8 +103,11 @@ export interface ChallengeWriter {
 
 /** What the application hears. Callbacks must not throw. */
 export interface CallListener {
-  /** A new INVITE: INCOMING_ANSWER, INCOMING_RING, INCOMING_DROP, or a final status ≥ 300 (401: challenged). */
-  onIncoming(call: Call, msg: SipMessage): number;
+  /**
+   * A new INVITE: INCOMING_ANSWER, INCOMING_RING, INCOMING_DROP, or a final status ≥ 300 (401: challenged).
+   * call is null when every slot is taken: the policy still speaks first, an accepted caller then gets 486.
+   */
+  onIncoming(call: Call | null, msg: SipMessage): number;
   /** The call's state changed (read call.state, call.endStatus, call.endReason). */
   onCallState(call: Call): void;
   /** Media was agreed or changed (start or update RTP from call.media*); it stops when the call ends. */
@@ -694,25 +697,26 @@ export class CallManager {
    */
   private onNewInvite(tx: Transaction, msg: SipMessage, now: number): void {
     const c = this.allocate(now);
-    if (c === null) { this.respond(tx, msg, 486, "Busy Here", this.token(), now); return; }
+    if (c !== null) {
+      c.outgoing = false;
+      c.peer = msg.from.decodeUri() ? msg.src.substring(msg.from.uri.start, msg.from.uri.end) : "";
+      c.state = CALL_INCOMING;
+    }
+    const verdict = this.listener.onIncoming(c, msg);
+    const refused = verdict === INCOMING_DROP || verdict >= 300;
+    if (refused || c === null) {
+      // Refused by policy, or busy: the slot goes back silently (the application decided, it needs no event).
+      if (c !== null) c.reset();
+      // Answered statelessly (§8.2.7): the transaction ends at once, so a scanner that never ACKs cannot
+      // hold the pool for Timer H; a retransmitted INVITE is judged (and answered) again.
+      if (verdict !== INCOMING_DROP) this.respond(tx, msg, refused ? verdict : 486, reasonPhrase(refused ? verdict : 486), statelessToTag(msg), now);
+      this.layer.terminate(tx); // a drop: no answer at all, not even 100 Trying
+      return;
+    }
     const r = c.dialog.fromRequest(msg, this.token());
     if (r < 0) {
       c.reset();
       this.respond(tx, msg, 400, "Bad Request (Contact or Record-Route)", this.token(), now);
-      return;
-    }
-    c.outgoing = false;
-    c.peer = msg.from.decodeUri() ? msg.src.substring(msg.from.uri.start, msg.from.uri.end) : "";
-    c.state = CALL_INCOMING;
-    const verdict = this.listener.onIncoming(c, msg);
-    if (verdict === INCOMING_DROP || verdict >= 300) {
-      // Refused by policy: the slot goes back silently (the application decided, it needs no event).
-      const tag = c.dialog.localTag;
-      c.reset();
-      // Answered statelessly (§8.2.7): the transaction ends at once, so a scanner that never ACKs cannot
-      // hold the pool for Timer H; a retransmitted INVITE is judged (and answered) again.
-      if (verdict !== INCOMING_DROP) this.respond(tx, msg, verdict, reasonPhrase(verdict), tag, now);
-      this.layer.terminate(tx); // a drop: no answer at all, not even 100 Trying
       return;
     }
     const offer = this.liveCount() > this.config.maxCalls ? 486 : this.readOffer(msg);
@@ -909,8 +913,9 @@ export class CallManager {
   private onCancel(tx: Transaction, msg: SipMessage, now: number): void {
     const target = this.layer.findCancelTarget(msg);
     const c = target === null ? null : this.callOf(target);
-    if (target === null) { this.respond(tx, msg, 481, "Call/Transaction Does Not Exist", null, now); return; }
-    this.respond(tx, msg, 200, "OK", null, now);
+    // §8.2.6.2, §9.2: a To tag on both answers, the 200's the one the 487 carries.
+    if (target === null) { this.respond(tx, msg, 481, "Call/Transaction Does Not Exist", statelessToTag(msg), now); return; }
+    this.respond(tx, msg, 200, "OK", c !== null ? c.dialog.localTag : statelessToTag(msg), now);
     if (c !== null && c.state === CALL_INCOMING) {
       this.respondInvite(c, 487, now);
       this.end(c, 487, "cancelled by the caller");

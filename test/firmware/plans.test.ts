@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { DoorPhone } from "../../firmware/phone.ts";
 import { PLAN_ANSWERED, PLAN_FAILED } from "../../firmware/plan.ts";
-import { PLAN_PARALLEL, PLAN_SEQUENTIAL, REFUSE_DROP } from "../../firmware/phone-config.ts";
+import { PLAN_PARALLEL, PLAN_SEQUENTIAL, REFUSE_DROP, REFUSE_REJECT } from "../../firmware/phone-config.ts";
 import { CALL_ACTIVE, CALL_INCOMING, REG_REGISTERED, type Call } from "../../sip-core/index.ts";
 import { Endpoint } from "../../sim/endpoint.ts";
 import { simPhoneConfig, type SimPhoneOptions } from "../../sim/phone-setup.ts";
@@ -120,6 +120,27 @@ describe("trust policy and auto-answer", () => {
     expect(w.network.capture().filter((r) => r.from === DOOR && r.to === "10.0.0.3")).toEqual([]);
     expect(w.last(w.peers[0])).toContain("ended 408");
     expect(w.phone.counters.dropped).toBe(7); // the INVITE and its six retransmissions
+  });
+
+  it("busy: with every slot taken the policy still speaks first (403, or nothing when dropping); only an allowed caller learns 486", () => {
+    for (const refuse of [REFUSE_REJECT, REFUSE_DROP]) {
+      const w = world({ allow: ["10.0.0.2", "10.0.0.4"], callCapacity: 1, trust: { refuse }, calls: { maxCalls: 1 } },
+        [{ address: "10.0.0.2", status: 200 }, { address: "10.0.0.3", status: 200 }, { address: "10.0.0.4", status: 200 }]);
+      const up = w.peers[0].call(`sip:door@${DOOR}:5060`) as Call;
+      w.clock.advance(3000);
+      expect(up.state).toBe(CALL_ACTIVE);
+      w.peers[1].call(`sip:door@${DOOR}:5060`);
+      w.peers[2].call(`sip:door@${DOOR}:5060`);
+      w.clock.advance(3000);
+      expect(up.state).toBe(CALL_ACTIVE);
+      expect(w.last(w.peers[2])).toContain("ended 486");
+      if (refuse === REFUSE_REJECT) expect(w.last(w.peers[1])).toContain("ended 403");
+      w.clock.advance(40000);
+      if (refuse === REFUSE_DROP) {
+        expect(w.last(w.peers[1])).toContain("ended 408");
+        expect(w.network.capture().filter((r) => r.from === DOOR && r.to === "10.0.0.3")).toEqual([]);
+      }
+    }
   });
 
   it("digest challenge for direct calls: the right credentials get in, wrong ones are challenged again and give up", () => {

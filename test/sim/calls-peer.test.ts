@@ -219,6 +219,27 @@ describe("the door answers a scripted caller", () => {
     expect(startLine(answer())).toBe("SIP/2.0 416 Unsupported URI Scheme");
   });
 
+  it("CANCEL (§9.2): the 200 to it carries the To tag the INVITE's 487 carries; a CANCEL matching nothing gets 481, tagged too", () => {
+    const { clock, door, peer } = world();
+    door.onIncomingCall = () => 1; // INCOMING_RING: it rings until answered
+    peer.send(inviteText({ branch: "z9hG4bKring1" }), "10.0.0.1", 5060);
+    clock.advance(50);
+    expect(peer.responses(180).length).toBe(1);
+    const cancel = (branch: string, callId: string) => inviteText({ branch, callId, sdp: null, method: "CANCEL" }).replace(/^Contact:.*\r\n/m, "");
+    peer.send(cancel("z9hG4bKring1", "call-1@peer"), "10.0.0.1", 5060);
+    peer.send(cancel("z9hG4bKnothing", "other@peer"), "10.0.0.1", 5060);
+    clock.advance(50);
+    const cseq = (r: Received) => header(r.text, "CSeq");
+    const ok = peer.responses(200).filter((r) => cseq(r) === "1 CANCEL");
+    const terminated = peer.responses(487);
+    expect([ok.length, terminated.length]).toEqual([1, 1]);
+    expect(tagOf(ok[0])).toBe(tagOf(terminated[0]));
+    expect(tagOf(ok[0])).toBe(tagOf(peer.responses(180)[0]));
+    const none = peer.responses(481);
+    expect(none.map((r) => header(r.text, "Via"))).toEqual([expect.stringContaining("z9hG4bKnothing")]);
+    expect(tagOf(none[0])).toMatch(/^[0-9a-f]{8}$/);
+  });
+
   it("a body that is not SDP gets 415; a malformed SDP 400", () => {
     const { clock, peer } = world();
     const bad = inviteText({ callId: "c6" }).replace("Content-Type: application/sdp", "Content-Type: text/plain");
