@@ -163,8 +163,13 @@ export class Call {
   inviteBranch = "";
   /** Credentials line the INVITE carried ("" none): the ACK repeats it (§13.2.2.4). */
   authLine = "";
+  /** The URI the application called: the To of every INVITE, also after a redirect (only the Request-URI moves). */
+  toUri = "";
+  /** 3xx Contacts by q (highest first, thousandths), the next one to try, and how many were tried. */
   readonly redirects: string[] = [];
+  readonly redirectQ: number[] = [];
   redirectCount = 0;
+  redirectNext = 0;
   redirectsFollowed = 0;
   cancelPending = false;
   byeAfterAnswer = false;
@@ -192,7 +197,7 @@ export class Call {
   constructor(index: number, random: RandomSource) {
     this.index = index;
     this.digest = new DigestClient(random);
-    for (let i = 0; i < MAX_REDIRECT_TARGETS; i++) this.redirects.push("");
+    for (let i = 0; i < MAX_REDIRECT_TARGETS; i++) { this.redirects.push(""); this.redirectQ.push(0); }
   }
 
   stateName(): string { return STATE_NAMES[this.state]; }
@@ -204,7 +209,7 @@ export class Call {
     this.state = CALL_FREE;
     this.outgoing = this.authorised = false;
     this.dialog.clear();
-    this.peer = this.endReason = this.target = this.targetAddress = this.inviteBranch = this.authLine = this.ackBranch = "";
+    this.peer = this.endReason = this.target = this.toUri = this.targetAddress = this.inviteBranch = this.authLine = this.ackBranch = "";
     this.endStatus = 0;
     this.answeredAt = -1;
     this.mediaRemoteAddress = "";
@@ -215,7 +220,7 @@ export class Call {
     this.sdpVersion = this.sdpHash = 0;
     this.targetPort = 5060;
     this.targetTransport = TRANSPORT_UDP;
-    this.inviteCseq = this.redirectCount = this.redirectsFollowed = 0;
+    this.inviteCseq = this.redirectCount = this.redirectNext = this.redirectsFollowed = 0;
     this.cancelPending = this.byeAfterAnswer = this.awaitingAck = this.offerInAnswer = this.ringExpired = false;
     this.inviteTx = this.byeTx = null;
     this.inviteGen = this.byeGen = -1;
@@ -357,6 +362,7 @@ export class CallManager {
     c.dialog.localField = (cfg.displayName !== "" ? "\"" + cfg.displayName + "\" " : "") + "<sip:" + cfg.user + "@" + (cfg.domain || this.contactAddress) + ">;tag=" + c.dialog.localTag;
     c.inviteCseq = 0;
     if (!this.setTarget(c, target)) { this.lastError = CALL_ERR_TARGET; c.reset(); return null; }
+    c.toUri = target;
     c.state = CALL_CALLING;
     if (cfg.ringTimeout > 0) c.ringAt = now + cfg.ringTimeout * 1000;
     if (!this.sendInvite(c, now)) { this.lastError = CALL_ERR_SEND; c.reset(); return null; }
@@ -396,7 +402,7 @@ export class CallManager {
     const at = w.pos;
     w.str(c.inviteBranch).str(";rport\r\nMax-Forwards: 70\r\n");
     w.header("From", c.dialog.localField);
-    w.str("To: <").str(c.target).str(">\r\n");
+    w.str("To: <").str(c.toUri).str(">\r\n");
     w.header("Call-ID", c.dialog.callId);
     w.str("CSeq: ").num(c.inviteCseq).byte(32).str(method).crlf();
     if (cfg.outboundProxy !== "") {
@@ -631,33 +637,46 @@ export class CallManager {
     if (s < 300) { this.onInvite2xx(c, msg, now); return; }
     if (c.dialog.state === DLG_CONFIRMED) return; // a late failure from another fork
     if (c.state === CALL_CANCELLING || c.cancelPending) { this.end(c, s, s === 487 ? "cancelled" : "cancelled (" + s + ")"); return; }
-    if (s >= 300 && s < 400 && this.redirect(c, msg, now)) return;
+    if (s < 400 && this.redirect(c, msg, now)) return;
     if ((s === 401 || s === 407) && c.digest.onChallenge(msg) === AUTH_RETRY) {
       c.dialog.state = DLG_NONE;
       if (this.sendInvite(c, now)) { this.note(LOG_INFO, c, "answering a " + s + " challenge"); return; }
     }
+    // A redirect target that failed (not globally, 6xx): the next one it named.
+    if (s < 600 && this.nextRedirect(c, s, now)) return;
     this.end(c, s, msg.reason());
   }
 
-  /** 3xx: remember the Contacts (bounded), then try the next one. */
+  /** 3xx (§8.1.3.4): remember the Contacts (bounded) in order of q, then try the first. */
   private redirect(c: Call, msg: SipMessage, now: number): boolean {
-    if (c.redirectsFollowed >= this.config.maxRedirects) return false;
-    c.redirectCount = 0;
+    c.redirectCount = c.redirectNext = 0;
     const k = contacts.begin(msg, HDR_CONTACT);
     while (k.next() && c.redirectCount < MAX_REDIRECT_TARGETS) {
-      if (!k.value.decodeUri() || k.value.star) continue;
-      const u = k.value.uri;
+      const v = k.value;
+      if (!v.decodeUri() || v.star) continue;
+      const u = v.uri;
       if (u.scheme !== SCHEME_SIP && u.scheme !== SCHEME_SIPS) continue;
-      c.redirects[c.redirectCount++] = msg.src.substring(u.start, u.end);
+      const q = v.qStart < 0 ? 1000 : qValue(msg.src, v.qStart, v.qEnd);
+      if (q <= 0) continue; // q=0 (or a malformed q): do not try it
+      // Insertion by q, highest first; equal q keep the order they came in.
+      let i = c.redirectCount++;
+      for (; i > 0 && c.redirectQ[i - 1] < q; i--) { c.redirects[i] = c.redirects[i - 1]; c.redirectQ[i] = c.redirectQ[i - 1]; }
+      c.redirects[i] = msg.src.substring(u.start, u.end);
+      c.redirectQ[i] = q;
     }
-    for (let i = 0; i < c.redirectCount; i++) {
+    return this.nextRedirect(c, msg.status, now);
+  }
+
+  /** The next remembered redirect target (after a 3xx, or when the last one failed); false when none is left. */
+  private nextRedirect(c: Call, status: number, now: number): boolean {
+    while (c.redirectNext < c.redirectCount && c.redirectsFollowed < this.config.maxRedirects) {
+      const next = c.redirects[c.redirectNext++];
       c.redirectsFollowed++;
-      const next = c.redirects[i];
       if (next === c.target || !this.setTarget(c, next)) continue;
       c.dialog.state = DLG_NONE;
       c.digest.reset();
       if (this.sendInvite(c, now)) {
-        this.note(LOG_INFO, c, msg.status + ": following the redirect to " + next);
+        this.note(LOG_INFO, c, status + ": trying the redirect target " + next);
         c.peer = next;
         return true;
       }
@@ -978,11 +997,13 @@ export class CallManager {
     const c = this.callOf(tx);
     if (c === null) return;
     if (this.ownsInvite(c, tx)) {
-      if (c.outgoing && c.dialog.state !== DLG_CONFIRMED) this.end(c, transportError ? 503 : 408, transportError ? "could not send" : "no answer (timeout)");
+      const giveUp = c.cancelPending || c.state === CALL_CANCELLING;
+      if (c.outgoing && c.dialog.state !== DLG_CONFIRMED && (giveUp || !this.nextRedirect(c, 408, now))) {
+        this.end(c, transportError ? 503 : 408, transportError ? "could not send" : "no answer (timeout)");
+      }
       return;
     }
     if (c.byeTx === tx && tx.generation === c.byeGen) this.end(c, 408, c.endReason + " (BYE unanswered)");
-    void now;
   }
 
   /** The earliest time poll() has work, -1 when none. */
@@ -1093,4 +1114,17 @@ function bodyHashAfterOrigin(b: Uint8Array, n: number): number {
   let h = FNV_BASIS;
   for (; i < n; i++) h = fnv1aStep(h, b[i]);
   return h;
+}
+
+/** A q value (RFC 3261 §25.1 qvalue) in thousandths: "0.5" 500, "1" 1000; -1 when malformed. */
+function qValue(src: string, s: number, e: number): number {
+  const lead = src.charCodeAt(s);
+  if (e <= s || (lead !== 48 && lead !== 49) || (e > s + 1 && src.charCodeAt(s + 1) !== 46) || e > s + 5) return -1;
+  let v = (lead - 48) * 1000;
+  for (let i = s + 2, scale = 100; i < e; i++, scale /= 10) {
+    const d = src.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    v += d * scale;
+  }
+  return v > 1000 ? -1 : v;
 }

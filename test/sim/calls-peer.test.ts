@@ -334,10 +334,45 @@ describe("the door calls a scripted callee", () => {
     expect(header(again.text, "CSeq")).toBe("2 INVITE");
     expect(header(again.text, "Call-ID")).toBe(header(invite.text, "Call-ID"));
     expect(header(again.text, "From")).toBe(header(invite.text, "From"));
+    expect(header(again.text, "To")).toBe(header(invite.text, "To")); // only the Request-URI moves
     other.respond(again, "200 OK", "x", ["Contact: <sip:resident@10.0.0.7:5060>"], sdpBody("10.0.0.7", 30000, [0]));
     clock.advance(100);
     expect(call.state).toBe(CALL_ACTIVE);
     expect(call.peer).toBe("sip:resident@10.0.0.7:5060");
+  });
+
+  it("a 3xx with several Contacts: tried by q, highest first; a failed one (486, timeout) moves on to the next; a 6xx ends it", () => {
+    const { clock, network, door, peer } = world();
+    door.ua.calls!.config.ringTimeout = 120;
+    const call = door.call(`sip:resident@${PEER}:5060`) as Call;
+    clock.advance(50);
+    const invite = peer.requests("INVITE")[0];
+    const a = new RawPeer(network, "10.0.0.7", 5060);
+    const b = new RawPeer(network, "10.0.0.8", 5060);
+    const z = new RawPeer(network, "10.0.0.6", 5060);
+    peer.respond(invite, "300 Multiple Choices", "r1", [
+      "Contact: <sip:low@10.0.0.6:5060>;q=0.1, <sip:never@10.0.0.6:5060>;q=0",
+      "Contact: <sip:first@10.0.0.7:5060>;q=0.9, <sip:second@10.0.0.8:5060>;q=0.5",
+    ], null);
+    clock.advance(100);
+    const first = a.requests("INVITE");
+    expect(first.map((r) => startLine(r.text))).toEqual(["INVITE sip:first@10.0.0.7:5060 SIP/2.0"]);
+    expect(b.requests("INVITE")).toEqual([]);
+    a.respond(first[0], "486 Busy Here", "a1", [], null);
+    clock.advance(100);
+    expect(startLine(a.requests("ACK")[0].text)).toBe("ACK sip:first@10.0.0.7:5060 SIP/2.0");
+    const second = b.requests("INVITE");
+    expect(second.map((r) => header(r.text, "CSeq"))).toEqual(["3 INVITE"]);
+    expect(call.state).not.toBe(CALL_FREE);
+    // No answer at all from the second: Timer B (32 s), then the third.
+    clock.advance(33000);
+    const third = z.requests("INVITE");
+    expect(startLine(third[0].text)).toBe("INVITE sip:low@10.0.0.6:5060 SIP/2.0");
+    z.respond(third[0], "603 Decline", "z1", [], null);
+    clock.advance(100);
+    expect(call.state).toBe(CALL_FREE);
+    expect(door.events.filter((e) => e.kind === "call-state").at(-1)!.detail).toContain("ended 603");
+    expect(z.requests("INVITE").every((r) => startLine(r.text).includes("low@"))).toBe(true); // q=0 is never tried
   });
 
   it("redirects are bounded: a 302 loop ends the call with the 302", () => {
