@@ -1064,7 +1064,8 @@ export class CallManager {
     }
     if (c.awaitingAck && c.retransmitAt >= 0 && c.retransmitAt <= now) {
       const tx = c.inviteTx;
-      if (tx !== null && tx.generation === c.inviteGen && tx.transport === TRANSPORT_UDP) this.layer.respond(tx, tx.buffer, tx.length, 200, now);
+      // Over TCP too: a proxy further on may forward it over UDP (§13.3.1.4 "independent of the transport").
+      if (tx !== null && tx.generation === c.inviteGen) this.layer.respond(tx, tx.buffer, tx.length, 200, now);
       const t2 = this.layer.timers.t2;
       c.retransmitInterval = c.retransmitInterval * 2 > t2 ? t2 : c.retransmitInterval * 2;
       c.retransmitAt = now + c.retransmitInterval;

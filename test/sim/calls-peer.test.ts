@@ -150,6 +150,24 @@ describe("the door answers a scripted caller", () => {
     expect([c.mediaDirection, c.mediaRemotePort]).toEqual([SDP_SENDRECV, 30008]);
   });
 
+  it("over TCP the 200 is retransmitted too until the ACK (§13.3.1.4: a proxy further on may use UDP)", () => {
+    const { clock, network, door } = world();
+    const platform = new VirtualPlatform({ network, address: "10.0.0.11" });
+    let stream = "";
+    const conn = platform.connectTcp({ address: "10.0.0.1", port: 5060, onData: (d) => { stream += d; } });
+    if (typeof conn === "number") throw new Error("connect " + conn);
+    const send = (text: string) => { const b = Buffer.from(text, "latin1"); conn.send(new Uint8Array(b), b.length); };
+    send(inviteText({}).replace(`Via: SIP/2.0/UDP ${PEER}:5060`, "Via: SIP/2.0/TCP 10.0.0.11:5060"));
+    clock.advance(4000);
+    const oks = () => stream.split("SIP/2.0 200 OK").length - 1;
+    expect(oks()).toBe(4); // at 0, T1, 3·T1, 7·T1
+    const tag = /To: [^\r]*;tag=([^;\r]+)/.exec(stream)![1];
+    send(ackText(tag).replace(`Via: SIP/2.0/UDP ${PEER}:5060`, "Via: SIP/2.0/TCP 10.0.0.11:5060"));
+    clock.advance(20000);
+    expect(oks()).toBe(4);
+    expect(door.ua.calls!.calls[0].state).toBe(CALL_ACTIVE);
+  });
+
   it("RFC 2543 hold (c=0.0.0.0) makes our media inactive", () => {
     const { clock, door, peer } = world();
     const tag = callIn(clock, peer);
