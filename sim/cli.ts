@@ -9,7 +9,7 @@ commands:
   parse <file|->   parse one SIP message (a file, or - for standard input) and print it as JSON;
                    a rejected message prints "error <code> at <offset>: <reason>", the response
                    the stack would send, and exits 1; an unreadable input exits 2
-  demo             the start-up demo (npm start)
+  demo             the start-up demo (npm start); demo --help for its options (WAV microphone, recordings)
 `;
 
 /** The reason of a file-system error without Node's "ENOENT: " prefix and ", open '<path>'" suffix. */

@@ -4,6 +4,7 @@
 // boot from an embedded configuration file (firmware/boot.ts), REGISTER / 401 / REGISTER / 200 with a simulated registrar; the visitor presses the button; the
 // door calls the resident's phone, which answers; they talk (RTP both ways); the resident keys 1234#
 // (RFC 4733) and the relay pulses; the resident hangs up; keep-alive and refresh; the orderly unregister.
+import { readFileSync, writeFileSync } from "node:fs";
 import { INSTANCE_FILE, boot } from "../firmware/boot.ts";
 import { CONFIG_FILE } from "../firmware/config.ts";
 import { DoorPhone } from "../firmware/phone.ts";
@@ -11,7 +12,7 @@ import { MemoryStorage } from "./file-storage.ts";
 import { VirtualLink } from "./virtual-link.ts";
 import { simPhoneConfig } from "./phone-setup.ts";
 import { Registrar } from "./registrar.ts";
-import { ToneAudio } from "./virtual-audio.ts";
+import { ToneAudio, WavAudio, wavBytes, type RecordingSpeaker } from "./virtual-audio.ts";
 import { VirtualBoard } from "./virtual-board.ts";
 import { VirtualClock, VirtualNetwork, VirtualPlatform, type CaptureRecord } from "./virtual.ts";
 
@@ -56,8 +57,37 @@ const DEMO_CONFIG = {
   door: { code: "1234#", relayPin: "D4" },
 };
 
+export const DEMO_USAGE = `usage: doorsip-sim demo [--verbose] [--mic in.wav] [--record door.wav] [--phone-record phone.wav]
+
+  --verbose             print every SIP message under its ladder line
+  --mic in.wav          the door's microphone plays this file (PCM 16-bit mono, 8000 Hz; looped) instead of a 440 Hz tone
+  --record door.wav     write what the door's speaker played (the resident's side) as a WAV file
+  --phone-record p.wav  write what the resident's phone played (the door's side) as a WAV file
+`;
+
+/** The value after a --flag, "" when the flag is absent, null when it has no value. */
+function optionValue(args: string[], flag: string): string | null {
+  const i = args.indexOf(flag);
+  if (i < 0) return "";
+  const v = args[i + 1];
+  return v === undefined || v.startsWith("--") ? null : v;
+}
+
 export function runDemo(args: string[]): number {
+  if (args.indexOf("--help") >= 0) { process.stdout.write(DEMO_USAGE); return 0; }
   const verbose = args.indexOf("--verbose") >= 0;
+  const mic = optionValue(args, "--mic");
+  const record = optionValue(args, "--record");
+  const phoneRecord = optionValue(args, "--phone-record");
+  if (mic === null || record === null || phoneRecord === null) { process.stderr.write("demo: an option lacks its file\n" + DEMO_USAGE); return 2; }
+  let doorAudio: ToneAudio | WavAudio;
+  try {
+    doorAudio = mic === "" ? new ToneAudio({ frequencies: 440 }) : new WavAudio({ wav: new Uint8Array(readFileSync(mic)), loop: true });
+  } catch (e) {
+    process.stderr.write("demo: --mic " + mic + ": " + (e instanceof Error ? e.message : String(e)) + "\n");
+    return 2;
+  }
+  const phoneAudio = new ToneAudio({ frequencies: 1000 });
   const clock = new VirtualClock();
   const lines: string[] = [];
   let rtp = 0;
@@ -73,7 +103,7 @@ export function runDemo(args: string[]): number {
     platform: new VirtualPlatform({ network, address: "10.0.0.100" }), address: "10.0.0.100", port: 5060,
     realm: "sip.example.com", users: { "1001": "front-door-secret" }, maxExpires: 120,
   });
-  const doorBoard = new VirtualBoard(clock, new ToneAudio({ frequencies: 440 }));
+  const doorBoard = new VirtualBoard(clock, doorAudio);
   // The door boots as the firmware does: its configuration from storage (the embedded default below), then the link.
   const storage = new MemoryStorage();
   storage.write(CONFIG_FILE, JSON.stringify(DEMO_CONFIG));
@@ -82,7 +112,7 @@ export function runDemo(args: string[]): number {
     new VirtualLink("10.0.0.1", (fn) => clock.schedule(clock.now(), fn)));
   for (const p of booted.problems) console.error("demo config: " + p.path + ": " + p.why);
   const door = booted.phone;
-  const phone = new DoorPhone(new VirtualPlatform({ network, address: "10.0.0.2" }), new VirtualBoard(clock, new ToneAudio({ frequencies: 1000 })),
+  const phone = new DoorPhone(new VirtualPlatform({ network, address: "10.0.0.2" }), new VirtualBoard(clock, phoneAudio),
     simPhoneConfig("10.0.0.2", { user: "resident", relayPin: "D5", buttonPin: "", allow: ["10.0.0.1"], autoAnswer: { delayMs: 2000 } }));
   if (registrar.open() !== 0 || phone.open() !== 0) { console.error("demo: could not open sockets"); return 1; }
 
@@ -110,5 +140,20 @@ export function runDemo(args: string[]): number {
   console.log(`door relay: ${relay || "never opened"}; audit: ${door.door.auditText().trim().split("\n").join(" | ")}`);
   console.log(`registration: ${reg.stateName()} (last status ${reg.lastStatus} ${reg.lastReason}); registrar bindings: ${registrar.bindings.length}`);
   console.log(`transactions: ${door.layer.stats.created} created, ${door.layer.active} still live; datagrams: ${network.stats.sent} sent, ${network.stats.lost} lost`);
-  return reg.stateName() === "unregistered" && registrar.bindings.length === 0 && door.door.opens === 1 ? 0 : 1;
+  const saved = saveRecording(record, doorAudio, "door") && saveRecording(phoneRecord, phoneAudio, "phone");
+  return saved && reg.stateName() === "unregistered" && registrar.bindings.length === 0 && door.door.opens === 1 ? 0 : 1;
+}
+
+/** Writes what a speaker played as a WAV file (nothing when no file was asked for); false when it cannot. */
+function saveRecording(file: string, speaker: RecordingSpeaker, who: string): boolean {
+  if (file === "") return true;
+  const samples = speaker.recorded();
+  try {
+    writeFileSync(file, wavBytes(samples));
+  } catch (e) {
+    process.stderr.write("demo: cannot write " + file + ": " + (e instanceof Error ? e.message : String(e)) + "\n");
+    return false;
+  }
+  console.log(`${who} speaker: ${(samples.length / 8000).toFixed(2)} s written to ${file}`);
+  return true;
 }

@@ -122,7 +122,10 @@ export function parseWav(bytes: Uint8Array): { sampleRate: number; samples: Int1
     const size = dv.getUint32(p + 4, true);
     const body = p + 8;
     if (id === "fmt ") {
-      const format = dv.getUint16(body, true);
+      if (size < 16 || body + 16 > bytes.length) throw new Error("parseWav: truncated fmt chunk");
+      let format = dv.getUint16(body, true);
+      // WAVE_FORMAT_EXTENSIBLE: the sub-format GUID starts with the real format tag.
+      if (format === 0xfffe && size >= 40 && body + 26 <= bytes.length) format = dv.getUint16(body + 24, true);
       const channels = dv.getUint16(body + 2, true);
       rate = dv.getUint32(body + 4, true);
       const bits = dv.getUint16(body + 14, true);

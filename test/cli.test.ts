@@ -1,9 +1,11 @@
 // The simulator command line as a user runs it: `node dist/sim/cli.js <command>`, exit codes, stdout and stderr.
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
+import { goertzelPower, parseWav, wavBytes } from "../sim/virtual-audio.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const cli = join(root, "dist/sim/cli.js");
@@ -189,6 +191,33 @@ describe("demo (npm start)", () => {
     expect(r.stdout).toMatch(/door relay: on at (\d+\.\d+) s, off at \d+\.\d+ s; audit: \d+\.\d{3} s open sip:resident@10\.0\.0\.2:5060 code/);
     // Deterministic: a second run prints the same thing.
     expect(run(["demo"]).stdout).toBe(r.stdout);
+  });
+
+  it("--mic plays a WAV file into the call; --record and --phone-record write what each side heard", () => {
+    const dir = mkdtempSync(join(tmpdir(), "doorsip-demo-"));
+    try {
+      const tone = new Int16Array(8000);
+      for (let i = 0; i < tone.length; i++) tone[i] = Math.round(6000 * Math.sin((2 * Math.PI * 700 * i) / 8000));
+      writeFileSync(join(dir, "mic.wav"), wavBytes(tone));
+      const r = run(["demo", "--mic", join(dir, "mic.wav"), "--record", join(dir, "door.wav"), "--phone-record", join(dir, "phone.wav")]);
+      expect(r.stderr).toBe("");
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/door speaker: \d+\.\d\d s written to .*door\.wav/);
+      const heard = (f: string) => parseWav(new Uint8Array(readFileSync(join(dir, f)))).samples;
+      const phone = heard("phone.wav");
+      const door = heard("door.wav");
+      expect(phone.length).toBeGreaterThan(8000 * 2); // seconds of talk
+      // The resident hears the door's WAV (700 Hz), the door the resident's 1000 Hz tone; not the other way round.
+      const mid = (x: Int16Array) => Math.floor(x.length / 2);
+      expect(goertzelPower(phone, 700, 8000, mid(phone), 1600)).toBeGreaterThan(100 * goertzelPower(phone, 440, 8000, mid(phone), 1600));
+      expect(goertzelPower(door, 1000, 8000, mid(door), 1600)).toBeGreaterThan(100 * goertzelPower(door, 700, 8000, mid(door), 1600));
+      // A file that is not a WAV is refused with a reason, exit 2.
+      writeFileSync(join(dir, "bad.wav"), "not a wav file");
+      const bad = run(["demo", "--mic", join(dir, "bad.wav")]);
+      expect([bad.status, bad.stderr.trim()]).toEqual([2, "demo: --mic " + join(dir, "bad.wav") + ": parseWav: not a RIFF/WAVE file"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -715,6 +715,20 @@ describe("virtual audio devices", () => {
     expect(parsed.sampleRate).toBe(8000);
     expect(Array.from(parsed.samples)).toEqual(Array.from(pcm));
     expect(() => parseWav(wavBytes(pcm, 8000).subarray(0, 20))).toThrow();
+    expect(() => parseWav(wavBytes(pcm, 8000).subarray(0, 30))).toThrow(/truncated fmt chunk/);
+    // WAVE_FORMAT_EXTENSIBLE (as many editors write 16-bit mono): read through its sub-format.
+    const ext = new Uint8Array(68 + 800);
+    const dv = new DataView(ext.buffer);
+    ext.set(wav.subarray(0, 36));
+    dv.setUint32(4, 60 + 800, true);
+    dv.setUint32(16, 40, true);
+    dv.setUint16(20, 0xfffe, true);
+    dv.setUint16(36, 22, true); // cbSize
+    dv.setUint16(38, 16, true); // valid bits
+    dv.setUint32(40, 4, true); // channel mask: front centre
+    dv.setUint16(44, 1, true); // sub-format GUID begins with PCM (1)
+    ext.set(wav.subarray(36), 60);
+    expect(Array.from(parseWav(ext).samples)).toEqual(Array.from(pcm));
     expect(() => new WavAudio({ wav: wavBytes(pcm, 16000) })).toThrow(/16000/);
 
     const once = new WavAudio({ wav });
