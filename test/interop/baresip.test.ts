@@ -7,7 +7,7 @@ import { NodePlatform } from "../../sim/node-platform.ts";
 import { ToneAudio, goertzelPower } from "../../sim/virtual-audio.ts";
 import { VirtualBoard } from "../../sim/virtual-board.ts";
 import { readWav, startBaresip, toneShare, type Baresip } from "./baresip.ts";
-import { decodeProblems, startCapture } from "./tshark.ts";
+import { decodeProblems, sipFields, startCapture } from "./tshark.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const until = async (cond: () => boolean, ms: number) => {
@@ -78,6 +78,12 @@ describe("baresip calls the door", () => {
     expect(toneShare(w.samples.subarray(1600), w.rate, 600).share).toBeGreaterThan(0.8);
     const pcap = await capture.stop();
     expect(decodeProblems(pcap, [DOOR_PORT + 4])).toEqual([]);
+    // The door's answers to the INVITE: 180 at once, the 200 after the 500 ms answer delay (a lower bound only:
+    // the door's timer cannot fire early; how late the scheduler is, is not the test's business).
+    const answers = sipFields(pcap, [DOOR_PORT + 4], `udp.srcport == ${DOOR_PORT + 4} && sip.CSeq.method == "INVITE"`,
+      ["frame.time_relative", "sip.Status-Code"]);
+    expect(answers.map((a) => a[1])).toEqual(["180", "200"]);
+    expect(Number(answers[1][0]) - Number(answers[0][0])).toBeGreaterThanOrEqual(0.45);
   }, 30000);
 });
 

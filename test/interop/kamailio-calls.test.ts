@@ -10,7 +10,6 @@
 //
 // Each test has its own Kamailio (bindings live as long as the process), baresip, door and ports, and takes
 // about 6.5–8 s, plus up to ~2.5 s in afterEach (Kamailio exits ~1.6 s after SIGTERM; it is waited for).
-import { execFileSync } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
@@ -22,7 +21,7 @@ import { ToneAudio } from "../../sim/virtual-audio.ts";
 import { VirtualBoard } from "../../sim/virtual-board.ts";
 import { startBaresip, type Baresip } from "./baresip.ts";
 import { startKamailio, stopAllKamailio, stopKamailioAndWait, ulDump, type Kamailio } from "./kamailio.ts";
-import { type Capture, decodeProblems, sipSummary, startCapture } from "./tshark.ts";
+import { type Capture, decodeProblems, sipFields, sipSummary, startCapture } from "./tshark.ts";
 
 const template = readFileSync(new URL("./kamailio/proxy.cfg.tmpl", import.meta.url), "utf8");
 const DOMAIN = "doorsip.test";
@@ -135,15 +134,6 @@ async function setup(t: number): Promise<World> {
   }
 }
 
-/** Fields of the SIP packets in a pcap (the given ports decoded as SIP) matching filter, tab-separated. */
-function sipFields(pcap: string, ports: number[], filter: string, fields: string[]): string[][] {
-  const args = ["-n", "-r", pcap];
-  for (const p of ports) args.push("-d", "udp.port==" + p + ",sip");
-  args.push("-Y", filter, "-T", "fields", "-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=|");
-  for (const f of fields) args.push("-e", f);
-  const out = execFileSync("tshark", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 20000 });
-  return out.split("\n").filter((l) => l.trim() !== "").map((l) => l.split("\t"));
-}
 
 /** Stops the door's capture (tshark.ts waits for the last datagrams to reach the file). */
 async function stopCapture(w: World): Promise<string> {

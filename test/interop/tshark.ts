@@ -97,3 +97,13 @@ export function countSip(pcap: string, ports: number[]): number {
 export function sipSummary(pcap: string, ports: number[]): string[] {
   return read(pcap, ports, "sip");
 }
+
+/** Fields of the SIP packets in a pcap (the given ports decoded as SIP) matching filter, tab-separated. */
+export function sipFields(pcap: string, ports: number[], filter: string, fields: string[]): string[][] {
+  const args = ["-n", "-r", pcap];
+  for (const p of ports) args.push("-d", "udp.port==" + p + ",sip");
+  args.push("-Y", filter, "-T", "fields", "-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=|");
+  for (const f of fields) args.push("-e", f);
+  const out = execFileSync("tshark", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 20000 });
+  return out.split("\n").filter((l) => l.trim() !== "").map((l) => l.split("\t"));
+}
