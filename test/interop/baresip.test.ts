@@ -7,7 +7,7 @@ import { NodePlatform } from "../../sim/node-platform.ts";
 import { ToneAudio, goertzelPower } from "../../sim/virtual-audio.ts";
 import { VirtualBoard } from "../../sim/virtual-board.ts";
 import { readWav, startBaresip, toneShare, type Baresip } from "./baresip.ts";
-import { decodeProblems, sipFields, startCapture } from "./tshark.ts";
+import { decodeProblems, rtpSent, sipFields, startCapture } from "./tshark.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const until = async (cond: () => boolean, ms: number) => {
@@ -42,7 +42,7 @@ async function setup(slot: number) {
 describe("baresip calls the door", () => {
   it("the door answers (180, then 200 after 500 ms), baresip keys 1234# as RFC 4733 events, the relay pulses; audio both ways; tshark-clean", async () => {
     const { door, audio, baresip, relay } = await setup(4);
-    const capture = await startCapture(DOOR_PORT + 4);
+    const capture = await startCapture(DOOR_PORT + 4, 10000, [DOOR_RTP + 40]);
     const since = baresip.events.length;
     await baresip.dial(`sip:door@127.0.0.1:${DOOR_PORT + 4}`);
     await baresip.waitEvent("CALL_ESTABLISHED", 5000, since);
@@ -84,13 +84,17 @@ describe("baresip calls the door", () => {
       ["frame.time_relative", "sip.Status-Code"]);
     expect(answers.map((a) => a[1])).toEqual(["180", "200"]);
     expect(Number(answers[1][0]) - Number(answers[0][0])).toBeGreaterThanOrEqual(0.45);
+    // The door's RTP as Wireshark reads it: PCMU frames, nothing flagged.
+    const rtp = rtpSent(pcap, DOOR_RTP + 40);
+    expect(rtp.flagged).toEqual([]);
+    expect(rtp.byType["0"]).toBeGreaterThan(80);
   }, 30000);
 });
 
 describe("the door calls baresip", () => {
   it("button press: baresip auto-answers, RTP flows both ways, the door hangs up with BYE", async () => {
     const { door, baresip } = await setup(5);
-    const capture = await startCapture(DOOR_PORT + 5);
+    const capture = await startCapture(DOOR_PORT + 5, 10000, [DOOR_RTP + 50]);
     const since = baresip.events.length;
     const call = door.buttonPressed();
     expect(call).not.toBe(null);
@@ -108,5 +112,8 @@ describe("the door calls baresip", () => {
     expect(await until(() => door.ua.calls!.liveCount() === 0, 2000)).toBe(true);
     const pcap = await capture.stop();
     expect(decodeProblems(pcap, [DOOR_PORT + 5])).toEqual([]);
+    const rtp = rtpSent(pcap, DOOR_RTP + 50);
+    expect(rtp.flagged).toEqual([]);
+    expect(rtp.byType["0"]).toBeGreaterThan(80);
   }, 30000);
 });

@@ -25,13 +25,14 @@ function read(pcap: string, ports: number[], filter: string): string[] {
 }
 
 /**
- * Captures UDP on `lo` for the given port (either direction) into a fresh pcap. Resolves once tshark
- * says "Capture started.", so nothing sent afterwards is missed.
+ * Captures UDP on `lo` for the given port (either direction), and any extra ports (RTP), into a fresh
+ * pcap. Resolves once tshark says "Capture started.", so nothing sent afterwards is missed.
  */
-export function startCapture(port: number, timeoutMs = 10000): Promise<Capture> {
+export function startCapture(port: number, timeoutMs = 10000, extraPorts: number[] = []): Promise<Capture> {
   const dir = mkdtempSync(join(tmpdir(), "doorsip-pcap-"));
   const pcap = join(dir, "capture-" + port + ".pcap");
-  const child = spawn("tshark", ["-n", "-q", "-i", "lo", "-f", "udp port " + port, "-w", pcap], { stdio: ["ignore", "ignore", "pipe"] });
+  const filter = [port, ...extraPorts].map((p) => "udp port " + p).join(" or ");
+  const child = spawn("tshark", ["-n", "-q", "-i", "lo", "-f", filter, "-w", pcap], { stdio: ["ignore", "ignore", "pipe"] });
   const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
   let stderr = "";
   return new Promise<Capture>((resolve, reject) => {
@@ -106,4 +107,20 @@ export function sipFields(pcap: string, ports: number[], filter: string, fields:
   for (const f of fields) args.push("-e", f);
   const out = execFileSync("tshark", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 20000 });
   return out.split("\n").filter((l) => l.trim() !== "").map((l) => l.split("\t"));
+}
+
+/**
+ * What Wireshark makes of the RTP the stack sent from `rtpPort`: the packets of each payload type, and
+ * the ones it flags (malformed, or an expert warning or error).
+ */
+export function rtpSent(pcap: string, rtpPort: number): { byType: Record<string, number>; flagged: string[] } {
+  const args = (filter: string, fields: string[]) => {
+    const a = ["-n", "-r", pcap, "-d", "udp.port==" + rtpPort + ",rtp", "-Y", "udp.srcport == " + rtpPort + " && (" + filter + ")"];
+    if (fields.length > 0) { a.push("-T", "fields"); for (const f of fields) a.push("-e", f); }
+    return execFileSync("tshark", a, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 20000 })
+      .split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  };
+  const byType: Record<string, number> = {};
+  for (const t of args("rtp", ["rtp.p_type"])) byType[t] = (byType[t] ?? 0) + 1;
+  return { byType, flagged: args("!rtp || _ws.malformed || _ws.expert.severity >= warning", []) };
 }
