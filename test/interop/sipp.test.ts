@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NodePlatform } from "../../sim/node-platform.ts";
 import { Endpoint } from "../../sim/endpoint.ts";
+import { countSip, decodeProblems, startCapture } from "./tshark.ts";
 
 const scenarios = new URL("./sipp/", import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), "doorsip-sipp-"));
@@ -32,6 +33,16 @@ function sipp(scenario: string, extra: string[]): Promise<{ code: number | null;
 
 let endpoint: Endpoint;
 
+/** Runs an exchange under a capture of the stack's port: tshark must decode at least `sip` SIP messages, none flagged. */
+async function decodedClean<T>(sip: number, exchange: () => Promise<T>): Promise<T> {
+  const capture = await startCapture(STACK_PORT);
+  const result = await exchange();
+  const pcap = await capture.stop();
+  expect(decodeProblems(pcap, [STACK_PORT, SIPP_PORT])).toEqual([]);
+  expect(countSip(pcap, [STACK_PORT, SIPP_PORT])).toBeGreaterThanOrEqual(sip);
+  return result;
+}
+
 beforeAll(async () => {
   endpoint = new Endpoint({ platform: new NodePlatform(), address: "127.0.0.1", port: STACK_PORT, inviteStatus: 486 });
   expect(endpoint.open()).toBe(0);
@@ -45,7 +56,7 @@ afterAll(() => {
 
 describe("sipp calls the stack", () => {
   it("OPTIONS is answered 200 with Allow, and rport filled in", async () => {
-    const r = await sipp("uac-options.xml", ["127.0.0.1:" + STACK_PORT]);
+    const r = await decodedClean(2, () => sipp("uac-options.xml", ["127.0.0.1:" + STACK_PORT]));
     expect(r.errors).toBe("");
     expect(r.code).toBe(0);
     expect(endpoint.events.some((e) => e.kind === "request" && e.detail === "OPTIONS")).toBe(true);
@@ -53,7 +64,7 @@ describe("sipp calls the stack", () => {
 
   it("INVITE is answered 486 and sipp's ACK completes the server transaction", async () => {
     const before = endpoint.layer.stats.terminated;
-    const r = await sipp("uac-invite.xml", ["127.0.0.1:" + STACK_PORT]);
+    const r = await decodedClean(3, () => sipp("uac-invite.xml", ["127.0.0.1:" + STACK_PORT]));
     expect(r.errors).toBe("");
     expect(r.code).toBe(0);
     expect(r.messages).toContain("SIP/2.0 486 Busy Here");
@@ -65,22 +76,24 @@ describe("sipp calls the stack", () => {
 
 describe("the stack calls sipp", () => {
   it("an OPTIONS transaction completes with 200", async () => {
-    const run = sipp("uas-options.xml", []);
-    await new Promise((r) => setTimeout(r, 300));
-    const tx = endpoint.sendRequest("OPTIONS", "sip:sipp@127.0.0.1:" + SIPP_PORT, "127.0.0.1", SIPP_PORT);
-    expect(tx).not.toBe(null);
-    const r = await run;
+    const r = await decodedClean(2, async () => {
+      const run = sipp("uas-options.xml", []);
+      await new Promise((res) => setTimeout(res, 300));
+      expect(endpoint.sendRequest("OPTIONS", "sip:sipp@127.0.0.1:" + SIPP_PORT, "127.0.0.1", SIPP_PORT)).not.toBe(null);
+      return run;
+    });
     expect(r.errors).toBe("");
     expect(r.code).toBe(0);
     expect(endpoint.events.some((e) => e.kind === "response" && e.detail === "200")).toBe(true);
   });
 
   it("an INVITE transaction gets 100 and 486, and the transaction's own ACK satisfies sipp", async () => {
-    const run = sipp("uas-invite.xml", []);
-    await new Promise((r) => setTimeout(r, 300));
-    const tx = endpoint.sendRequest("INVITE", "sip:sipp@127.0.0.1:" + SIPP_PORT, "127.0.0.1", SIPP_PORT);
-    expect(tx).not.toBe(null);
-    const r = await run;
+    const r = await decodedClean(4, async () => {
+      const run = sipp("uas-invite.xml", []);
+      await new Promise((res) => setTimeout(res, 300));
+      expect(endpoint.sendRequest("INVITE", "sip:sipp@127.0.0.1:" + SIPP_PORT, "127.0.0.1", SIPP_PORT)).not.toBe(null);
+      return run;
+    });
     expect(r.errors).toBe("");
     expect(r.code).toBe(0);
     const got = endpoint.events.filter((e) => e.kind === "response").map((e) => e.detail);
