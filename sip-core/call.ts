@@ -588,6 +588,11 @@ export class CallManager {
   /** A 2xx from a second fork (§13.2.2.4): ACK it, then BYE that dialog. */
   private byeFork(c: Call, msg: SipMessage, now: number): void {
     const f = this.fork;
+    if (f.callId === c.dialog.callId && spanEquals(msg.src, msg.to.tagStart, msg.to.tagEnd, f.remoteTag)) {
+      // That fork's 2xx again (our ACK was lost): ACK it again; its BYE is already on its way.
+      this.sendAck(f, c.inviteCseq, "z9hG4bK" + this.token() + this.token(), c.authLine);
+      return;
+    }
     f.clear();
     f.callId = c.dialog.callId;
     f.localTag = c.dialog.localTag;
@@ -905,7 +910,7 @@ export class CallManager {
     if (hasOffer) {
       if (this.writeOurSdp(c, true) < 0) return;
     } else {
-      // No offer: offer what we have now (RFC 3264 §8), with the current answer's payload first.
+      // No offer: offer our codecs again (RFC 3264 §8), in the configured order; the ACK's answer picks one.
       if (this.writeOurSdp(c, false) < 0) return;
     }
     const n = this.endWithBody(w);
