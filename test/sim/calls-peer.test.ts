@@ -1,6 +1,6 @@
 // The call layer against a scripted peer on the virtual network: forking, redirects, digest on INVITE, re-INVITE, INFO DTMF, §8.2 answers, route sets.
 import { describe, expect, it } from "vitest";
-import { CALL_ACTIVE, CALL_FREE, SDP_INACTIVE, SDP_RECVONLY, SDP_SENDONLY, SDP_SENDRECV, type Call } from "../../sip-core/index.ts";
+import { CALL_ACTIVE, CALL_CALLING, CALL_FREE, CALL_RINGING, DLG_CONFIRMED, DLG_EARLY, DLG_NONE, SDP_INACTIVE, SDP_RECVONLY, SDP_SENDONLY, SDP_SENDRECV, type Call } from "../../sip-core/index.ts";
 import { Endpoint } from "../../sim/endpoint.ts";
 import { VirtualClock, VirtualNetwork, VirtualPlatform } from "../../sim/virtual.ts";
 import { RawPeer, body, header, parse, sdpBody, startLine, type Received } from "./call-peer.ts";
@@ -285,6 +285,107 @@ describe("the door answers a scripted caller", () => {
     expect(startLine(bye)).toBe(`BYE sip:resident@${PEER}:5060 SIP/2.0`);
     expect(bye.match(/^Route: .*$/gm)).toEqual(["Route: <sip:10.0.0.5;lr>", "Route: <sip:10.0.0.6;lr>"]);
   });
+
+  it("a re-INVITE's Contact refreshes the remote target (§12.2.2): our BYE goes to the new Contact", () => {
+    const { clock, network, door, peer } = world();
+    const tag = callIn(clock, peer);
+    peer.send(inviteText({ toTag: tag, cseq: 2, contact: `sip:resident@${PEER}:5070` }), "10.0.0.1", 5060);
+    clock.advance(50);
+    expect(header(peer.responses(200)[1].text, "CSeq")).toBe("2 INVITE");
+    peer.send(ackText(tag, 2), "10.0.0.1", 5060);
+    clock.advance(50);
+    door.hangup(door.ua.calls!.calls[0]);
+    clock.advance(50);
+    const byes = network.capture().filter((r) => r.data.startsWith("BYE "));
+    expect(byes.map((r) => [startLine(r.data), r.to, r.toPort])).toEqual([[`BYE sip:resident@${PEER}:5070 SIP/2.0`, PEER, 5070]]);
+    expect(peer.requests("BYE")).toEqual([]); // nothing to the old Contact
+  });
+
+  it("a re-INVITE without SDP: our 200 carries an offer, the ACK the answer, and media follows the ACK's answer", () => {
+    const { clock, door, peer } = world();
+    const tag = callIn(clock, peer);
+    const c = door.ua.calls!.calls[0];
+    peer.send(inviteText({ toTag: tag, cseq: 2, sdp: null }), "10.0.0.1", 5060);
+    clock.advance(50);
+    const ok = peer.responses(200)[1].text;
+    expect(header(ok, "CSeq")).toBe("2 INVITE");
+    expect(header(ok, "Content-Type")).toBe("application/sdp");
+    expect(body(ok)).toMatch(/^m=audio 40000 RTP\/AVP 0 8 101\r$/m);
+    expect(body(ok)).toMatch(/a=sendrecv/);
+    expect([c.mediaRemotePort, c.mediaPayload]).toEqual([30000, 0]); // unchanged until the answer
+    peer.send(ackText(tag, 2, sdpBody(PEER, 30006, [8, 101])), "10.0.0.1", 5060);
+    clock.advance(50);
+    expect([c.state, c.mediaRemotePort, c.mediaPayload, c.mediaTelephoneEvent]).toEqual([CALL_ACTIVE, 30006, 8, 101]);
+    expect(door.events.filter((e) => e.kind === "media").at(-1)!.detail).toBe(`0 ${PEER}:30006 pt 8 dir ${SDP_SENDRECV}`);
+    // The ACK stopped the 200's retransmissions.
+    clock.advance(5000);
+    expect(peer.responses(200).filter((r) => header(r.text, "CSeq") === "2 INVITE").length).toBe(1);
+  });
+
+  it("as callee, maxDuration ends the call: BYE exactly maxDuration after the 200", () => {
+    const { clock, door, peer } = world();
+    door.ua.calls!.config.maxDuration = 10;
+    const tag = callIn(clock, peer);
+    const ok = peer.responses(200)[0];
+    clock.advance(9900);
+    expect(peer.requests("BYE")).toEqual([]);
+    clock.advance(200);
+    const byes = peer.requests("BYE");
+    expect(byes.length).toBe(1);
+    expect(byes[0].at - ok.at).toBe(10000); // same latency both ways: sent 10 s after the 200 was
+    const bye = byes[0].text;
+    expect(startLine(bye)).toBe(`BYE sip:resident@${PEER}:5060 SIP/2.0`);
+    expect(header(bye, "CSeq")).toBe("1 BYE");
+    expect(tagOf(byes[0])).toBe("peer1"); // To is the caller, From us
+    expect(header(bye, "From")).toContain(";tag=" + tag);
+    peer.respond(byes[0], "200 OK", null, [], null);
+    clock.advance(50);
+    expect(door.events.filter((e) => e.kind === "call-state").at(-1)!.detail).toBe("0 ended 200 maximum call duration");
+  });
+
+  it("hanging up a ringing incoming call: 603 Decline with the 180's To tag, retransmitted until the ACK, which is absorbed", () => {
+    const { clock, door, peer } = world();
+    door.onIncomingCall = () => 1; // INCOMING_RING
+    peer.send(inviteText({ branch: "z9hG4bKring7" }), "10.0.0.1", 5060);
+    clock.advance(50);
+    const ringing = peer.responses(180);
+    expect(ringing.length).toBe(1);
+    const c = door.ua.calls!.calls[0];
+    door.hangup(c);
+    clock.advance(600); // the 603 at 50, again at T1 (550) without an ACK
+    const declined = peer.responses(603);
+    expect(declined.map((r) => startLine(r.text))).toEqual(["SIP/2.0 603 Decline", "SIP/2.0 603 Decline"]);
+    expect(tagOf(declined[0])).toBe(tagOf(ringing[0]));
+    expect(header(declined[0].text, "CSeq")).toBe("1 INVITE");
+    expect(c.state).toBe(CALL_FREE);
+    // The ACK for a non-2xx is part of the INVITE transaction (same branch, §17.1.1.3).
+    const seen = peer.received.length;
+    peer.send(inviteText({ branch: "z9hG4bKring7", method: "ACK", toTag: tagOf(ringing[0]), sdp: null }), "10.0.0.1", 5060);
+    clock.advance(32000);
+    expect(peer.received.slice(seen).map((r) => startLine(r.text))).toEqual([]); // no answer to it, no more 603s
+    expect(door.events.filter((e) => e.kind === "call-state").at(-1)!.detail).toBe("0 ended 603 refused");
+  });
+
+  it("a re-INVITE with a To tag of no dialog gets 481 and the call stays up; OPTIONS outside a dialog gets 200 with Allow, Accept, Supported", () => {
+    const { clock, door, peer } = world();
+    callIn(clock, peer);
+    peer.send(inviteText({ toTag: "notours", cseq: 2 }), "10.0.0.1", 5060);
+    clock.advance(50);
+    let r = peer.received.at(-1)!.text;
+    expect(startLine(r)).toBe("SIP/2.0 481 Call/Transaction Does Not Exist");
+    expect(header(r, "CSeq")).toBe("2 INVITE");
+    expect(tagOf(peer.received.at(-1)!)).toBe("notours");
+    expect(door.ua.calls!.calls[0].state).toBe(CALL_ACTIVE);
+    peer.send(inviteText({ method: "OPTIONS", sdp: null, callId: "opt-1@peer" }), "10.0.0.1", 5060);
+    clock.advance(50);
+    r = peer.received.at(-1)!.text;
+    expect(startLine(r)).toBe("SIP/2.0 200 OK");
+    expect(header(r, "CSeq")).toBe("1 OPTIONS");
+    expect(header(r, "Allow")).toBe("INVITE, ACK, BYE, CANCEL, OPTIONS, INFO");
+    expect(header(r, "Accept").split(/\s*,\s*/)).toContain("application/sdp");
+    expect(/^Supported:/m.test(r)).toBe(true);
+    expect(tagOf(peer.received.at(-1)!)).toMatch(/^\w+$/); // §8.2.6.2: a To tag of its own
+  });
 });
 
 describe("strict routing", () => {
@@ -325,6 +426,11 @@ describe("the door calls a scripted callee", () => {
     expect(call.state).toBe(CALL_ACTIVE);
     expect(call.dialog.remoteTag).toBe("fork-a");
     expect(call.mediaRemotePort).toBe(30000);
+    // fork-b's 2xx again (its ACK was lost): ACKed again, no second BYE.
+    peer.respond(invite, "200 OK", "fork-b", [`Contact: <sip:b@${PEER}:5060>`], sdpBody(PEER, 30010, [0, 101]));
+    clock.advance(100);
+    expect(peer.requests("ACK").map((r) => tagOf(r))).toEqual(["fork-a", "fork-b", "fork-b"]);
+    expect(peer.requests("BYE").length).toBe(1);
   });
 
   it("a retransmitted 2xx is ACKed again, also after the INVITE transaction is gone (Timer M)", () => {
@@ -509,5 +615,75 @@ describe("the door calls a scripted callee", () => {
     expect(door.events.some((e) => e.kind === "media")).toBe(true);
     const inv = parse(invite.text);
     expect(inv.method).toBe(1);
+  });
+
+  it("the UAC's dialog: none after a 180 without To tag, early after a 180 with one, confirmed after the 200", () => {
+    const { clock, peer, call, invite } = uac();
+    peer.respond(invite, "180 Ringing", null, [], null);
+    clock.advance(100);
+    expect([call.state, call.dialog.state]).toEqual([CALL_RINGING, DLG_NONE]);
+    peer.respond(invite, "180 Ringing", "t1", [`Contact: <sip:a@${PEER}:5060>`], null);
+    clock.advance(100);
+    expect([call.state, call.dialog.state, call.dialog.remoteTag]).toEqual([CALL_RINGING, DLG_EARLY, "t1"]);
+    expect(peer.requests("ACK")).toEqual([]);
+    peer.respond(invite, "200 OK", "t1", [`Contact: <sip:a@${PEER}:5060>`], sdpBody(PEER, 30000, [0]));
+    clock.advance(100);
+    expect([call.state, call.dialog.state, call.dialog.remoteTag]).toEqual([CALL_ACTIVE, DLG_CONFIRMED, "t1"]);
+    expect(peer.requests("ACK").map((r) => startLine(r.text) + " " + tagOf(r))).toEqual([`ACK sip:a@${PEER}:5060 SIP/2.0 t1`]);
+  });
+
+  it("a 2xx from another fork than the 180's takes over the early dialog: its tag, its Contact for the ACK and BYE, no BYE to it", () => {
+    const { clock, door, peer, call, invite } = uac();
+    peer.respond(invite, "180 Ringing", "fork-a", [`Contact: <sip:a@${PEER}:5060>`], null);
+    clock.advance(100);
+    expect([call.dialog.state, call.dialog.remoteTag]).toEqual([DLG_EARLY, "fork-a"]);
+    peer.respond(invite, "200 OK", "fork-b", [`Contact: <sip:b@${PEER}:5060>`], sdpBody(PEER, 30010, [0]));
+    clock.advance(100);
+    expect([call.state, call.dialog.state, call.dialog.remoteTag, call.mediaRemotePort]).toEqual([CALL_ACTIVE, DLG_CONFIRMED, "fork-b", 30010]);
+    expect(peer.requests("ACK").map((r) => startLine(r.text) + " " + tagOf(r))).toEqual([`ACK sip:b@${PEER}:5060 SIP/2.0 fork-b`]);
+    expect(peer.requests("BYE")).toEqual([]);
+    door.hangup(call);
+    clock.advance(50);
+    expect(peer.requests("BYE").map((r) => startLine(r.text) + " " + tagOf(r))).toEqual([`BYE sip:b@${PEER}:5060 SIP/2.0 fork-b`]);
+  });
+
+  it("a 100 Trying alone: no INVITE retransmissions, no Timer B; the ring timeout sends the CANCEL", () => {
+    const { clock, peer, call, invite } = uac();
+    peer.respond(invite, "100 Trying", null, [], null);
+    clock.advance(10000);
+    expect(peer.requests("INVITE").length).toBe(1);
+    expect(call.state).toBe(CALL_CALLING);
+    clock.advance(19900); // t = 29950: still waiting
+    expect(peer.requests("CANCEL")).toEqual([]);
+    expect(call.state).toBe(CALL_CALLING);
+    clock.advance(100);
+    const cancel = peer.requests("CANCEL");
+    expect(cancel.map((r) => r.at)).toEqual([30010]); // sent at ringTimeout (30 s), 10 ms on the wire
+    expect(startLine(cancel[0].text)).toBe(`CANCEL sip:resident@${PEER}:5060 SIP/2.0`);
+    expect(header(cancel[0].text, "CSeq")).toBe("1 CANCEL");
+    expect(header(cancel[0].text, "Via")).toBe(header(invite.text, "Via"));
+    expect(peer.requests("INVITE").length).toBe(1);
+    peer.respond(cancel[0], "200 OK", "c1", [], null);
+    peer.respond(invite, "487 Request Terminated", "c1", [], null);
+    clock.advance(100);
+    expect(call.state).toBe(CALL_FREE);
+  });
+
+  it("a Record-Route list in the 200 is reversed (§12.1.2): ACK and BYE go to the last entry, Route headers in reverse order", () => {
+    for (const rr of [["Record-Route: <sip:p1@10.0.0.5;lr>, <sip:p2@10.0.0.6;lr>"], ["Record-Route: <sip:p1@10.0.0.5;lr>", "Record-Route: <sip:p2@10.0.0.6;lr>"]]) {
+      const { clock, network, door, peer, call, invite } = uac();
+      const p1 = new RawPeer(network, "10.0.0.5", 5060);
+      const p2 = new RawPeer(network, "10.0.0.6", 5060);
+      peer.respond(invite, "200 OK", "t1", [...rr, `Contact: <sip:resident@${PEER}:5060>`], sdpBody(PEER, 30000, [0]));
+      clock.advance(100);
+      expect(call.state).toBe(CALL_ACTIVE);
+      door.hangup(call);
+      clock.advance(50);
+      expect(p2.lines(), rr.join(" | ")).toEqual([`ACK sip:resident@${PEER}:5060 SIP/2.0`, `BYE sip:resident@${PEER}:5060 SIP/2.0`]);
+      for (const r of p2.received) expect(r.text.match(/^Route: .*$/gm)).toEqual(["Route: <sip:p2@10.0.0.6;lr>", "Route: <sip:p1@10.0.0.5;lr>"]);
+      expect(p1.received).toEqual([]);
+      expect(peer.requests("ACK")).toEqual([]);
+      expect(peer.requests("BYE")).toEqual([]);
+    }
   });
 });

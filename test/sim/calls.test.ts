@@ -1,7 +1,7 @@
 // INVITE sessions on the virtual network (RFC 3261 §13–15, RFC 3264, RFC 6026): both ends are the stack, every flow as a ladder.
 import { describe, expect, it } from "vitest";
 import {
-  CALL_ACTIVE, CALL_CALLING, CALL_CANCELLING, CALL_FREE, CALL_INCOMING, CALL_RINGING, SDP_SENDRECV,
+  CALL_ACTIVE, CALL_CALLING, CALL_CANCELLING, CALL_ERR_POOL_FULL, CALL_FREE, CALL_INCOMING, CALL_RINGING, SDP_SENDRECV,
   TRANSPORT_TCP, type Call, type CallConfig,
 } from "../../sip-core/index.ts";
 import { Endpoint } from "../../sim/endpoint.ts";
@@ -338,6 +338,18 @@ describe("answering without a 180 and several calls at once", () => {
     expect(b.ua.calls!.liveCount()).toBe(2);
     const ports = b.ua.calls!.calls.map((c) => c.mediaPort);
     expect(ports).toEqual([50000, 50002]);
+  });
+
+  it("a full pool: call() returns null with lastError CALL_ERR_POOL_FULL and sends nothing", () => {
+    const { clock, network, a } = world({ b: { maxCalls: 2, answerDelay: 0 } });
+    const calls = [a.call(B_URI), a.call(B_URI)];
+    expect(calls.every((c) => c !== null)).toBe(true); // callCapacity 2
+    expect(a.call(B_URI)).toBe(null);
+    expect(a.ua.calls!.lastError).toBe(CALL_ERR_POOL_FULL);
+    clock.advance(500);
+    expect(ladder(network).filter((l) => l.startsWith("A>B INVITE"))).toEqual(["A>B INVITE", "A>B INVITE"]);
+    expect(calls.map((c) => c!.state)).toEqual([CALL_ACTIVE, CALL_ACTIVE]);
+    expect(a.ua.calls!.liveCount()).toBe(2);
   });
 });
 
