@@ -262,6 +262,14 @@ export class CallManager {
   private readonly answerPayloads: number[] = [0];
   private readonly sdpParams: SdpAudioParams;
   private readonly fork: Dialog = new Dialog();
+  /**
+   * The outgoing call that ended last, for a fork's 2xx that comes after it (§13.2.2.4 until Timer M,
+   * 64·T1): its INVITE's Call-ID (the rest is in this.fork), CSeq, credentials line, and until when.
+   */
+  private endedCallId = "";
+  private endedCseq = 0;
+  private endedAuthLine = "";
+  private endedUntil = -1;
   private serials = 0;
   /** A session id per device boot, made once. */
 
@@ -333,11 +341,12 @@ export class CallManager {
   }
 
   /** The call is over: the listener hears it, then the slot is free. */
-  private end(c: Call, status: number, reason: string): void {
+  private end(c: Call, now: number, status: number, reason: string): void {
     if (c.state === CALL_FREE || c.state === CALL_ENDED) return;
     c.endStatus = status;
     c.endReason = reason;
     this.note(LOG_INFO, c, "ended: " + (status > 0 ? status + " " : "") + reason);
+    if (c.outgoing && c.inviteCseq > 0) this.rememberEnded(c, now);
     this.setState(c, CALL_ENDED);
     c.reset();
   }
@@ -529,7 +538,7 @@ export class CallManager {
     c.awaitingAck = false;
     c.retransmitAt = c.ackDeadline = c.endAt = -1;
     const tx = this.sendInDialog(c.dialog, "BYE", METHOD_BYE, c.serial, now);
-    if (tx === null) { this.end(c, 0, reason + " (BYE could not be sent)"); return; }
+    if (tx === null) { this.end(c, now, 0, reason + " (BYE could not be sent)"); return; }
     c.byeTx = tx;
     c.byeGen = tx.generation;
     this.setState(c, CALL_ENDING);
@@ -583,6 +592,19 @@ export class CallManager {
     if (this.config.maxDuration > 0) c.endAt = now + this.config.maxDuration * 1000;
     this.setState(c, CALL_ACTIVE);
     this.listener.onCallMedia(c);
+  }
+
+  /** Keeps what a late fork's 2xx needs to be ACKed and BYEd once the call is gone (the fork scratch dialog). */
+  private rememberEnded(c: Call, now: number): void {
+    const f = this.fork;
+    f.clear();
+    f.callId = this.endedCallId = c.dialog.callId;
+    f.localTag = c.dialog.localTag;
+    f.localField = c.dialog.localField;
+    f.localCseq = this.endedCseq = c.inviteCseq;
+    f.remoteTarget = c.target;
+    this.endedAuthLine = c.authLine;
+    this.endedUntil = now + 64 * this.layer.timers.t1;
   }
 
   /** A 2xx from a second fork (§13.2.2.4): ACK it, then BYE that dialog. */
@@ -641,7 +663,7 @@ export class CallManager {
     }
     if (s < 300) { this.onInvite2xx(c, msg, now); return; }
     if (c.dialog.state === DLG_CONFIRMED) return; // a late failure from another fork
-    if (c.state === CALL_CANCELLING || c.cancelPending) { this.end(c, s, s === 487 ? "cancelled" : "cancelled (" + s + ")"); return; }
+    if (c.state === CALL_CANCELLING || c.cancelPending) { this.end(c, now, s, s === 487 ? "cancelled" : "cancelled (" + s + ")"); return; }
     if (s < 400 && this.redirect(c, msg, now)) return;
     if ((s === 401 || s === 407) && c.digest.onChallenge(msg) === AUTH_RETRY) {
       c.dialog.state = DLG_NONE;
@@ -649,7 +671,7 @@ export class CallManager {
     }
     // A redirect target that failed (not globally, 6xx): the next one it named.
     if (s < 600 && this.nextRedirect(c, s, now)) return;
-    this.end(c, s, msg.reason());
+    this.end(c, now, s, msg.reason());
   }
 
   /** 3xx (§8.1.3.4): remember the Contacts (bounded) in order of q, then try the first. */
@@ -779,16 +801,16 @@ export class CallManager {
   /** Sends the 200 with our SDP (answer, or offer for an INVITE without one). */
   private answerWith(c: Call, msg: SipMessage | null, now: number): void {
     const tx = c.inviteTx;
-    if (tx === null || tx.generation !== c.inviteGen) { this.end(c, 0, "INVITE transaction gone"); return; }
+    if (tx === null || tx.generation !== c.inviteGen) { this.end(c, now, 0, "INVITE transaction gone"); return; }
     const w = this.w.reset();
     if (msg !== null) writeResponseHead(w, msg, 200, "OK", c.dialog.localTag);
-    else if (!this.rewriteHead(w, tx, c.dialog.localTag, 200, "OK")) { this.end(c, 0, "could not re-read the INVITE"); return; }
+    else if (!this.rewriteHead(w, tx, c.dialog.localTag, 200, "OK")) { this.end(c, now, 0, "could not re-read the INVITE"); return; }
     this.writeRecordRoutes(w, c.dialog);
     this.writeContact(w, tx.transport);
     w.str("Allow: ").str(ALLOW).str("\r\nSupported: \r\nServer: doorsip\r\n");
-    if (this.writeOurSdp(c, !c.offerInAnswer) < 0) { this.end(c, 500, "SDP does not fit"); return; }
+    if (this.writeOurSdp(c, !c.offerInAnswer) < 0) { this.end(c, now, 500, "SDP does not fit"); return; }
     const n = this.endWithBody(w);
-    if (n < 0 || !this.layer.respond(tx, w.buf, n, 200, now)) { this.end(c, 500, "200 does not fit"); return; }
+    if (n < 0 || !this.layer.respond(tx, w.buf, n, 200, now)) { this.end(c, now, 500, "200 does not fit"); return; }
     c.answeredAt = now;
     c.answerAt = c.ringAt = -1;
     c.awaitingAck = true;
@@ -847,7 +869,7 @@ export class CallManager {
   reject(c: Call, status: number, now: number): void {
     if (c.state !== CALL_INCOMING) return;
     this.respondInvite(c, status, now);
-    this.end(c, status, status === 480 ? "not answered" : "refused");
+    this.end(c, now, status, status === 480 ? "not answered" : "refused");
   }
 
   /** Requests for the calls: INVITE, BYE, INFO, CANCEL. Returns false for what the UA answers itself. */
@@ -862,7 +884,7 @@ export class CallManager {
     if (m === METHOD_BYE) {
       this.respond(tx, msg, 200, "OK", null, now);
       if (c.state === CALL_INCOMING) this.respondInvite(c, 487, now);
-      this.end(c, 0, "remote hangup");
+      this.end(c, now, 0, "remote hangup");
     } else if (m === METHOD_INFO) {
       this.onInfo(c, tx, msg, now);
     } else this.onReinvite(c, tx, msg, now);
@@ -942,7 +964,7 @@ export class CallManager {
     this.respond(tx, msg, 200, "OK", c !== null ? c.dialog.localTag : statelessToTag(msg), now);
     if (c !== null && c.state === CALL_INCOMING) {
       this.respondInvite(c, 487, now);
-      this.end(c, 487, "cancelled by the caller");
+      this.end(c, now, 487, "cancelled by the caller");
     }
   }
 
@@ -976,14 +998,15 @@ export class CallManager {
   /** A response to a transaction this manager owns (callOf(tx) !== null). */
   onResponse(tx: Transaction, msg: SipMessage, now: number): void {
     const c = this.callOf(tx);
-    if (c === null) return;
+    // The call is gone (a 2xx from a fork after another fork's final answer ended it): as a stray one.
+    if (c === null) { this.onStrayResponse(msg, now); return; }
     if (this.ownsInvite(c, tx) && msg.cseqMethod === METHOD_INVITE) { this.onInviteResponse(c, msg, now); return; }
-    if (c.byeTx === tx && tx.generation === c.byeGen && msg.status >= 200) { this.end(c, msg.status, c.endReason || "hung up"); return; }
+    if (c.byeTx === tx && tx.generation === c.byeGen && msg.status >= 200) { this.end(c, now, msg.status, c.endReason || "hung up"); return; }
     // A CANCEL's response needs nothing: the INVITE's 487 (or 200) decides.
   }
 
-  /** A 2xx retransmission after the INVITE transaction ended (Timer M): ACK again. */
-  onStrayResponse(msg: SipMessage): void {
+  /** A 2xx retransmission after the INVITE transaction ended (Timer M): ACK again; or a late fork's 2xx. */
+  onStrayResponse(msg: SipMessage, now: number): void {
     if (msg.cseqMethod !== METHOD_INVITE || msg.status < 200 || msg.status >= 300) return;
     for (let i = 0; i < this.calls.length; i++) {
       const c = this.calls[i];
@@ -995,6 +1018,20 @@ export class CallManager {
         return;
       }
     }
+    // A fork answering a call that has ended meanwhile: ACK it and BYE it (once; its retransmissions get ACKs).
+    const f = this.fork;
+    if (now > this.endedUntil || msg.cseq !== this.endedCseq || msg.to.tagStart < 0 || f.callId !== this.endedCallId ||
+        !spanEquals(msg.src, msg.callIdStart, msg.callIdEnd, this.endedCallId)) return;
+    const again = f.remoteTag !== "" && spanEquals(msg.src, msg.to.tagStart, msg.to.tagEnd, f.remoteTag);
+    if (!again) {
+      f.localCseq = this.endedCseq;
+      if (f.fromResponse(msg) < 0) return;
+    }
+    this.sendAck(f, this.endedCseq, "z9hG4bK" + this.token() + this.token(), this.endedAuthLine);
+    if (!again) {
+      this.sendInDialog(f, "BYE", METHOD_BYE, 0, now);
+      this.log.write(LOG_INFO, "a fork answered a call that had ended: ACK and BYE to it");
+    }
   }
 
   /** Timer B/F or a transport failure on one of our transactions. */
@@ -1004,11 +1041,11 @@ export class CallManager {
     if (this.ownsInvite(c, tx)) {
       const giveUp = c.cancelPending || c.state === CALL_CANCELLING;
       if (c.outgoing && c.dialog.state !== DLG_CONFIRMED && (giveUp || !this.nextRedirect(c, 408, now))) {
-        this.end(c, transportError ? 503 : 408, transportError ? "could not send" : "no answer (timeout)");
+        this.end(c, now, transportError ? 503 : 408, transportError ? "could not send" : "no answer (timeout)");
       }
       return;
     }
-    if (c.byeTx === tx && tx.generation === c.byeGen) this.end(c, 408, c.endReason + " (BYE unanswered)");
+    if (c.byeTx === tx && tx.generation === c.byeGen) this.end(c, now, 408, c.endReason + " (BYE unanswered)");
   }
 
   /** The earliest time poll() has work, -1 when none. */
@@ -1040,7 +1077,7 @@ export class CallManager {
       if (c.state === CALL_CANCELLING || c.state === CALL_CALLING) {
         // §9.1: no final response 64·T1 after CANCEL: the INVITE transaction is given up.
         if (c.inviteTx !== null && c.inviteTx.generation === c.inviteGen) this.layer.terminate(c.inviteTx);
-        this.end(c, 408, "cancelled (no final response)");
+        this.end(c, now, 408, "cancelled (no final response)");
         return;
       }
     }
@@ -1052,7 +1089,7 @@ export class CallManager {
       c.ringAt = -1;
       if (c.state === CALL_INCOMING) {
         this.respondInvite(c, 480, now);
-        this.end(c, 480, "not answered");
+        this.end(c, now, 480, "not answered");
         return;
       }
       if (c.state === CALL_CALLING || c.state === CALL_RINGING) {

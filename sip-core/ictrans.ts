@@ -47,8 +47,10 @@ export function ictOnResponse(L: TransactionLayer, tx: Transaction, msg: SipMess
       }
       return;
     case TS_COMPLETED:
-      // A retransmitted final response: ACK again, the TU has heard it.
+      // A retransmitted final response: ACK again, the TU has heard it. A 2xx (another fork answered
+      // after this one failed, §16.7 forwards 2xx at once) is the TU's to ACK and end.
       if (status >= 300) { L.stats.retransmissionsAbsorbed++; sendAck(L, tx, msg); }
+      else if (status >= 200) L.tu.onResponse(tx, msg);
       return;
     case TS_ACCEPTED:
       if (status >= 200 && status < 300) L.tu.onResponse(tx, msg);

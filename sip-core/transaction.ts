@@ -51,7 +51,7 @@ export interface TransactionUser {
   /** A request matching no transaction that must not create one: an ACK for a 2xx (§17.2.3, §13.3.1.4). */
   onAck(msg: SipMessage, address: string, port: number): void;
   /** A response matching no client transaction (e.g. a 2xx retransmission after the transaction ended). */
-  onStrayResponse(msg: SipMessage, address: string, port: number): void;
+  onStrayResponse(msg: SipMessage, address: string, port: number, now: number): void;
 }
 
 /** Most bytes of a branch a transaction remembers for matching (longer branches compare their prefix). */

@@ -442,7 +442,7 @@ export class TransactionLayer {
       const tx = this.matchClient(msg);
       if (tx === null) {
         this.stats.strayResponses++;
-        this.tu.onStrayResponse(msg, address, port);
+        this.tu.onStrayResponse(msg, address, port, now);
         return;
       }
       if (tx.kind === TX_INVITE_CLIENT) ictOnResponse(this, tx, msg, now);

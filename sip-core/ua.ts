@@ -244,8 +244,8 @@ export class UserAgent implements TransactionUser {
     if (this.calls !== null) this.calls.onAck(msg, this.clock.now());
   }
 
-  onStrayResponse(msg: SipMessage, _address: string, _port: number): void {
+  onStrayResponse(msg: SipMessage, _address: string, _port: number, now: number): void {
     if (this.trace !== null) this.trace.trace(TRACE_STRAY, msg, null);
-    if (this.calls !== null) this.calls.onStrayResponse(msg);
+    if (this.calls !== null) this.calls.onStrayResponse(msg, now);
   }
 }

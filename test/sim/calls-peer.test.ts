@@ -433,6 +433,32 @@ describe("the door calls a scripted callee", () => {
     expect(peer.requests("BYE").length).toBe(1);
   });
 
+  it("a fork's 2xx after the call ended (another fork's 486): ACKed and BYEd once, its retransmission ACKed; after 64·T1, or another Call-ID, nothing", () => {
+    const { clock, peer, call, invite } = uac();
+    peer.respond(invite, "486 Busy Here", "fork-a", [], null);
+    clock.advance(100);
+    expect(call.state).toBe(CALL_FREE);
+    peer.respond(invite, "200 OK", "fork-b", [`Contact: <sip:b@${PEER}:5060>`], sdpBody(PEER, 30010, [0]));
+    clock.advance(100);
+    peer.respond(invite, "200 OK", "fork-b", [`Contact: <sip:b@${PEER}:5060>`], sdpBody(PEER, 30010, [0]));
+    clock.advance(100);
+    const acks = peer.requests("ACK").map((r) => startLine(r.text) + " " + tagOf(r) + " " + header(r.text, "CSeq"));
+    expect(acks).toEqual([`ACK sip:resident@${PEER}:5060 SIP/2.0 fork-a 1 ACK`,
+      `ACK sip:b@${PEER}:5060 SIP/2.0 fork-b 1 ACK`, `ACK sip:b@${PEER}:5060 SIP/2.0 fork-b 1 ACK`]);
+    const byes = peer.requests("BYE");
+    expect(byes.map((r) => startLine(r.text) + " " + tagOf(r) + " " + header(r.text, "CSeq"))).toEqual([`BYE sip:b@${PEER}:5060 SIP/2.0 fork-b 2 BYE`]);
+    peer.respond(byes[0], "200 OK", null, [], null);
+    expect(header(byes[0].text, "Call-ID")).toBe(header(invite.text, "Call-ID"));
+    const other = invite.text.replace(/^Call-ID: .*$/m, "Call-ID: someone-else@x");
+    peer.respond({ ...invite, text: other }, "200 OK", "fork-x", [`Contact: <sip:x@${PEER}:5060>`], sdpBody(PEER, 30012, [0]));
+    clock.advance(33000);
+    peer.respond(invite, "200 OK", "fork-c", [`Contact: <sip:c@${PEER}:5060>`], sdpBody(PEER, 30014, [0]));
+    clock.advance(100);
+    expect(peer.requests("ACK").length).toBe(3);
+    // One BYE transaction (retransmitted: this peer never answers it).
+    expect(new Set(peer.requests("BYE").map((r) => header(r.text, "Via"))).size).toBe(1);
+  });
+
   it("a retransmitted 2xx is ACKed again, also after the INVITE transaction is gone (Timer M)", () => {
     const { clock, peer, invite } = uac();
     peer.respond(invite, "200 OK", "t1", [`Contact: <sip:a@${PEER}:5060>`], sdpBody(PEER, 30000, [0]));

@@ -105,6 +105,17 @@ describe("INVITE client transaction (§17.1.1, RFC 6026)", () => {
     expect(h.layer.active).toBe(1);
   });
 
+  it("in Completed, a 2xx (another fork answered after this one failed) goes to the TU, which ACKs 2xx itself", () => {
+    const h = new Harness();
+    h.send(request("INVITE", "z9hG4bK-c2"), METHOD_INVITE, "z9hG4bK-c2");
+    h.runUntil(100);
+    h.deliver(response(486, "Busy Here", "INVITE", "z9hG4bK-c2"));
+    h.runUntil(200);
+    h.deliver(response(200, "OK", "INVITE", "z9hG4bK-c2"));
+    expect(h.events).toEqual(["100 response 486", "200 response 200"]);
+    expect(h.sent.filter((s) => s.text.startsWith("ACK")).length).toBe(1); // the 486's; not the transaction's to send for a 2xx
+  });
+
   it("a non-2xx final response is ACKed by the transaction, again for each retransmission; Timer D ends it", () => {
     const h = new Harness();
     h.send(request("INVITE", "z9hG4bK-c"), METHOD_INVITE, "z9hG4bK-c");
