@@ -143,19 +143,25 @@ export function unquote(src: string, start: number, end: number): string {
   return out + src.substring(run, end - 1);
 }
 
+// The string every NextIndex answers for, and a number that changes with it: one string kept alive for
+// all of them (each keeping its own last input held up to eight old messages in memory).
+let cachedSrc = "";
+let cachedEpoch = 0;
+
 /**
  * indexOf, remembered: the next occurrence after `from` answers every search that starts
  * between `from` and it. Repeated searches for a pattern that is absent (a '@' in URIs without
  * one, a '>' after many '<') stay linear in the input instead of quadratic.
  */
 export class NextIndex {
-  private src = "";
+  private epoch = -1;
   private from = 0;
   private at = -1;
   constructor(private readonly ch: string) {}
   find(src: string, p: number): number {
-    if (src === this.src && p >= this.from && (this.at < 0 || p <= this.at)) return this.at;
-    this.src = src;
+    if (src !== cachedSrc) { cachedSrc = src; cachedEpoch++; }
+    if (this.epoch === cachedEpoch && p >= this.from && (this.at < 0 || p <= this.at)) return this.at;
+    this.epoch = cachedEpoch;
     this.from = p;
     this.at = src.indexOf(this.ch, p);
     return this.at;
