@@ -2,8 +2,8 @@
 import type { AudioDevice, Board, DigitalInput, DigitalOutput, Platform } from "../hal/types.ts";
 import {
   CALL_ACTIVE, CALL_CALLING, CALL_CANCELLING, CALL_CONNECTING, CALL_ENDED, CALL_INCOMING, CALL_RINGING, DigestServer,
-  INCOMING_ANSWER, INCOMING_DROP, INCOMING_RING, METHOD_NAMES, REG_BACKOFF, REG_FAILED, REG_REGISTERED, SDP_INACTIVE, SDP_SENDONLY,
-  TRACE_ACK, TRACE_NAMES, TRACE_REQUEST, TRACE_RESPONSE, TRACE_TERMINATED, TRACE_TIMEOUT, type Call, type Transaction, type CallConfig, type SipMessage,
+  INCOMING_ANSWER, INCOMING_DROP, INCOMING_RING, REG_BACKOFF, REG_FAILED, REG_REGISTERED, SDP_INACTIVE, SDP_SENDONLY,
+  TRACE_ACK, TRACE_REQUEST, TRACE_RESPONSE, TRACE_TERMINATED, TRACE_TIMEOUT, methodName, traceName, type Call, type Transaction, type CallConfig, type SipMessage,
 } from "../sip-core/index.ts";
 import { DoorController } from "./door.ts";
 import { MediaSession, type MediaParams } from "./media.ts";
@@ -75,8 +75,8 @@ class TraceRing {
       const k = (this.next - this.count + i + this.size) % this.size;
       const kind = this.kind[k];
       const code = this.code[k];
-      const detail = kind === TRACE_REQUEST || kind === TRACE_ACK ? METHOD_NAMES[code] || "other" : code > 0 ? String(code) : "";
-      s += (this.at[k] / 1000).toFixed(3) + " " + TRACE_NAMES[kind] + (detail !== "" ? " " + detail : "") + "\n";
+      const detail = kind === TRACE_REQUEST || kind === TRACE_ACK ? methodName(code) || "other" : code > 0 ? String(code) : "";
+      s += (this.at[k] / 1000).toFixed(3) + " " + traceName(kind) + (detail !== "" ? " " + detail : "") + "\n";
     }
     return s;
   }

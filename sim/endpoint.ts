@@ -6,7 +6,7 @@
 import type { Platform } from "../hal/types.ts";
 import { MAX_ACCOUNTS, SipNode } from "../firmware/sip-node.ts";
 import {
-  CALL_ENDED, DEFAULT_CALL_CONFIG, METHOD_INVITE, METHOD_OPTIONS, SipMessage, SipWriter, TRACE_NAMES, TRACE_REQUEST, TRACE_RESPONSE,
+  CALL_ENDED, DEFAULT_CALL_CONFIG, METHOD_INVITE, METHOD_OPTIONS, SipMessage, SipWriter, TRACE_REQUEST, TRACE_RESPONSE, traceName,
   TRACE_STRAY, TRACE_TIMEOUT, TRACE_TRANSPORT_ERROR, TRANSPORT_TCP, transportForSize,
   type AccountConfig, type Call, type CallConfig, type TimerConfig, type Transaction,
 } from "../sip-core/index.ts";
@@ -72,7 +72,7 @@ export class Endpoint extends SipNode {
     if (msg !== null && (kind === TRACE_REQUEST)) detail = msg.methodName();
     else if (msg !== null && (kind === TRACE_RESPONSE || kind === TRACE_STRAY)) detail = String(msg.status);
     else if (tx !== null && (kind === TRACE_TIMEOUT || kind === TRACE_TRANSPORT_ERROR)) detail = tx.branchText();
-    this.log(TRACE_NAMES[kind], detail);
+    this.log(traceName(kind), detail);
   }
   protected tracePong(address: string, port: number): void { this.log("pong", address + ":" + port); }
   protected sentMessage(): void {}

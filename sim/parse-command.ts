@@ -1,6 +1,6 @@
 // `sim parse <file|->`: prints a message's parse as JSON, or the error and the response the stack would send.
 import {
-  HEADER_NAMES, HDR_OTHER, METHOD_NAMES, SipMessage, SipWriter, describeError, statelessToTag, parseMessage, validateMessage, writeResponseHead,
+  headerName, HDR_OTHER, SipMessage, methodName, SipWriter, describeError, statelessToTag, parseMessage, validateMessage, writeResponseHead,
 } from "../sip-core/index.ts";
 
 export interface ParseReport {
@@ -14,10 +14,10 @@ export function messageToJson(m: SipMessage): object {
   const headers: { name: string; value: string }[] = [];
   for (let i = 0; i < m.headerCount; i++) {
     const id = m.headerId(i);
-    headers.push({ name: id === HDR_OTHER ? m.headerName(i) : HEADER_NAMES[id], value: m.headerValue(i) });
+    headers.push({ name: id === HDR_OTHER ? m.headerName(i) : headerName(id), value: m.headerValue(i) });
   }
   const head = m.isRequest
-    ? { kind: "request", method: m.methodName(), methodKnown: METHOD_NAMES[m.method] !== "", requestUri: m.uri() }
+    ? { kind: "request", method: m.methodName(), methodKnown: methodName(m.method) !== "", requestUri: m.uri() }
     : { kind: "response", status: m.status, reason: m.reason() };
   return { ...head, headers, bodyLength: m.bodyEnd - m.bodyStart, consumed: m.length };
 }

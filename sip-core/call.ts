@@ -1,6 +1,6 @@
 // RFC 3261 §13–15 INVITE sessions (UAC and UAS) with RFC 3264 offer/answer: a fixed pool of calls, each one state machine with its timers.
 import {
-  HDR_CONTENT_TYPE, METHOD_ACK, METHOD_BYE, METHOD_CANCEL, METHOD_INFO, METHOD_INVITE, HDR_CONTACT,
+  field, HDR_CONTENT_TYPE, METHOD_ACK, METHOD_BYE, METHOD_CANCEL, METHOD_INFO, METHOD_INVITE, HDR_CONTACT,
 } from "./constants.ts";
 import { AUTH_RETRY, DigestClient, type RandomSource } from "./auth.ts";
 import { DLG_CONFIRMED, DLG_EARLY, DLG_NONE, Dialog } from "./dialog.ts";
@@ -35,7 +35,7 @@ export const CALL_CANCELLING = 6;
 export const CALL_ENDING = 7;
 /** Over: the listener hears this state once, then the slot is free. */
 export const CALL_ENDED = 8;
-const STATE_NAMES = ["free", "calling", "ringing", "incoming", "connecting", "active", "cancelling", "ending", "ended"];
+const STATE_NAMES = "free|calling|ringing|incoming|connecting|active|cancelling|ending|ended";
 
 /** What the calls of one identity need to know. */
 export interface CallConfig {
@@ -200,7 +200,7 @@ export class Call {
     for (let i = 0; i < MAX_REDIRECT_TARGETS; i++) { this.redirects.push(""); this.redirectQ.push(0); }
   }
 
-  stateName(): string { return STATE_NAMES[this.state]; }
+  stateName(): string { return field(STATE_NAMES, this.state); }
 
   /** The call is up or being set up (counts against maxCalls). */
   live(): boolean { return this.state !== CALL_FREE && this.state !== CALL_ENDED; }

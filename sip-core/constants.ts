@@ -99,11 +99,32 @@ export const METHOD_MESSAGE = 12;
 export const METHOD_UPDATE = 13;
 export const METHOD_PUBLISH = 14;
 
-/** Method names indexed by method id ("" for METHOD_OTHER). */
-export const METHOD_NAMES: string[] = [
-  "", "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO",
-  "PRACK", "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "UPDATE", "PUBLISH",
-];
+/**
+ * Field i of a '|'-separated table ("a|b|c"): one string instead of an array of them (on Espruino an
+ * array keeps a variable or more per element for the device's life). Allocates: for cold paths.
+ */
+export function field(table: string, i: number): string {
+  let s = 0;
+  for (; i > 0; i--) {
+    const bar = table.indexOf("|", s);
+    if (bar < 0) return "";
+    s = bar + 1;
+  }
+  const e = table.indexOf("|", s);
+  return table.substring(s, e < 0 ? table.length : e);
+}
+
+/** Method names in id order, each after a '|' (METHOD_OTHER, id 0, has the empty name before the first). */
+const METHOD_TEXT = "|INVITE|ACK|BYE|CANCEL|OPTIONS|REGISTER|INFO|PRACK|SUBSCRIBE|NOTIFY|REFER|MESSAGE|UPDATE|PUBLISH";
+
+/** Where method id's name starts in METHOD_TEXT. */
+const METHOD_NAME_AT = new Uint8Array(METHOD_PUBLISH + 1);
+for (let id = 1, p = 0; id <= METHOD_PUBLISH; id++) METHOD_NAME_AT[id] = p = METHOD_TEXT.indexOf("|", p) + 1;
+
+/** The name of a method id ("" for METHOD_OTHER or an unknown id). */
+export function methodName(id: number): string {
+  return id > 0 ? field(METHOD_TEXT, id) : "";
+}
 
 // ---------------------------------------------------------------------------------------------
 // Header ids. HDR_OTHER is any header the stack does not know; its name stays a span.
@@ -173,19 +194,28 @@ export const HDR_WWW_AUTHENTICATE = 61;
 export const HDR_FLOW_TIMER = 62;
 export const HDR_COUNT = 63;
 
-/** Canonical header names indexed by id; compact forms are in HEADER_COMPACT. */
-export const HEADER_NAMES: string[] = [
-  "", "Accept", "Accept-Contact", "Accept-Encoding", "Accept-Language", "Alert-Info", "Allow",
-  "Allow-Events", "Authentication-Info", "Authorization", "Call-ID", "Call-Info", "Contact",
-  "Content-Disposition", "Content-Encoding", "Content-Language", "Content-Length", "Content-Type",
-  "CSeq", "Date", "Error-Info", "Event", "Expires", "From", "Identity", "Identity-Info", "In-Reply-To",
-  "Max-Forwards", "MIME-Version", "Min-Expires", "Min-SE", "Organization", "Path", "Priority",
-  "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Require", "RAck", "Reason", "Record-Route",
-  "Refer-To", "Referred-By", "Reject-Contact", "Reply-To", "Request-Disposition", "Require",
-  "Retry-After", "Route", "RSeq", "Server", "Service-Route", "Session-Expires", "Subject",
-  "Subscription-State", "Supported", "Timestamp", "To", "Unsupported", "User-Agent", "Via", "Warning",
-  "WWW-Authenticate", "Flow-Timer",
-];
+/**
+ * Canonical header names in id order, each ended by '|' (HDR_OTHER, id 0, has the empty name before
+ * the first '|'); compact forms are in HEADER_COMPACT. One string: an array of 63 strings would keep
+ * ~130 variables on Espruino for the device's life.
+ */
+export const HEADER_TEXT = "|" +
+  "Accept|Accept-Contact|Accept-Encoding|Accept-Language|Alert-Info|Allow|Allow-Events|" +
+  "Authentication-Info|Authorization|Call-ID|Call-Info|Contact|Content-Disposition|Content-Encoding|" +
+  "Content-Language|Content-Length|Content-Type|CSeq|Date|Error-Info|Event|Expires|From|Identity|" +
+  "Identity-Info|In-Reply-To|Max-Forwards|MIME-Version|Min-Expires|Min-SE|Organization|Path|Priority|" +
+  "Proxy-Authenticate|Proxy-Authorization|Proxy-Require|RAck|Reason|Record-Route|Refer-To|Referred-By|" +
+  "Reject-Contact|Reply-To|Request-Disposition|Require|Retry-After|Route|RSeq|Server|Service-Route|" +
+  "Session-Expires|Subject|Subscription-State|Supported|Timestamp|To|Unsupported|User-Agent|Via|" +
+  "Warning|WWW-Authenticate|Flow-Timer|";
+/** Where header id's name starts in HEADER_TEXT; it ends one before HEADER_NAME_AT[id + 1]. */
+export const HEADER_NAME_AT = new Uint16Array(HDR_COUNT + 1);
+for (let id = 1, p = 0; id <= HDR_COUNT; id++) HEADER_NAME_AT[id] = p = HEADER_TEXT.indexOf("|", p) + 1;
+
+/** The canonical name of a header id ("" for HDR_OTHER). Allocates: for cold paths and tools. */
+export function headerName(id: number): string {
+  return HEADER_TEXT.substring(HEADER_NAME_AT[id], HEADER_NAME_AT[id + 1] - 1);
+}
 
 /** Compact forms (RFC 3261 §7.3.3 and the extensions that register them), letter → header id. */
 export const HEADER_COMPACT: string = "i m e l c f s k t v o u r b x y a j d n";
@@ -218,7 +248,7 @@ for (const id of [
 // Header-name resolver: an open-addressed table keyed by (first letter, length, last letter),
 // lower-cased. Resolving a name costs one hash plus one case-insensitive compare of the winner;
 // no substring is made. Built once at start-up. A slot holds the header id and, for a compact
-// form, its letter; the name to compare is HEADER_NAMES[id] (two arrays of 256 strings would
+// form, its letter; the name to compare is header id's in HEADER_TEXT (two arrays of 256 strings would
 // cost ~1,000 variables on Espruino, these two byte tables ~25).
 // ---------------------------------------------------------------------------------------------
 const NAME_TABLE_SIZE = 256; // power of two, > 3 × the number of names
@@ -230,15 +260,22 @@ export function headerNameHash(first: number, last: number, len: number): number
   return (((first | 0x20) * 7) ^ ((last | 0x20) * 31) ^ (len * 131)) & (NAME_TABLE_SIZE - 1);
 }
 
-function addName(name: string, id: number, compact: number): void {
-  let h = headerNameHash(name.charCodeAt(0), name.charCodeAt(name.length - 1), name.length);
+function addName(first: number, last: number, length: number, id: number, compact: number): void {
+  let h = headerNameHash(first, last, length);
   while (nameSlotId[h] !== 0) h = (h + 1) & (NAME_TABLE_SIZE - 1);
   nameSlotId[h] = id;
   nameSlotCompact[h] = compact;
 }
 
-for (let id = 1; id < HDR_COUNT; id++) addName(HEADER_NAMES[id], id, 0);
-for (let i = 0; i < COMPACT_IDS.length; i++) addName(HEADER_COMPACT.charAt(i * 2), COMPACT_IDS[i], HEADER_COMPACT.charCodeAt(i * 2));
+for (let id = 1; id < HDR_COUNT; id++) {
+  const s = HEADER_NAME_AT[id];
+  const e = HEADER_NAME_AT[id + 1] - 1;
+  addName(HEADER_TEXT.charCodeAt(s), HEADER_TEXT.charCodeAt(e - 1), e - s, id, 0);
+}
+for (let i = 0; i < COMPACT_IDS.length; i++) {
+  const c = HEADER_COMPACT.charCodeAt(i * 2);
+  addName(c, c, 1, COMPACT_IDS[i], c);
+}
 
 /**
  * Resolves the header name src[start, end) to a header id, case-insensitively, compact forms
@@ -255,14 +292,15 @@ export function resolveHeaderName(src: string, start: number, end: number): numb
     if (compact !== 0) {
       if (len === 1 && (src.charCodeAt(start) | 0x20) === compact) return id;
     } else {
-      const name = HEADER_NAMES[id];
-      if (name.length === len) {
-        // Most senders spell names canonically: one native comparison, no per-char loop.
-        if (src.startsWith(name, start)) return id;
+      const at = HEADER_NAME_AT[id];
+      if (HEADER_NAME_AT[id + 1] - 1 - at === len) {
+        // Most senders spell names canonically: one native comparison, no per-char loop (the name is a
+        // short-lived substring of the table).
+        if (src.startsWith(HEADER_TEXT.substring(at, at + len), start)) return id;
         let i = 0;
         // Header names are tokens (ASCII), so OR-ing 0x20 folds case for letters and leaves
         // "-" and digits distinct from any letter.
-        while (i < len && (src.charCodeAt(start + i) | 0x20) === (name.charCodeAt(i) | 0x20)) i++;
+        while (i < len && (src.charCodeAt(start + i) | 0x20) === (HEADER_TEXT.charCodeAt(at + i) | 0x20)) i++;
         if (i === len) return id;
       }
     }
@@ -292,7 +330,8 @@ export function resolveMethod(src: string, start: number, end: number): number {
     case 85: id = len === 6 ? METHOD_UPDATE : 0; break; // U
   }
   if (id === METHOD_OTHER) return METHOD_OTHER;
-  const name = METHOD_NAMES[id];
-  for (let i = 1; i < len; i++) if (src.charCodeAt(start + i) !== name.charCodeAt(i)) return METHOD_OTHER;
+  // The candidate's name in METHOD_TEXT (its first letter is known equal): compare the rest.
+  const at = METHOD_NAME_AT[id];
+  for (let i = 1; i < len; i++) if (src.charCodeAt(start + i) !== METHOD_TEXT.charCodeAt(at + i)) return METHOD_OTHER;
   return id;
 }

@@ -2,7 +2,7 @@
 import {
   CHAR_CLASS, C_CALLID, C_DIGIT, CH_CR, CH_LF, CH_SP, CH_TAB, HDR_CALL_ID, HDR_CONTACT,
   HDR_CONTENT_LENGTH, HDR_COUNT, HDR_CSEQ, HDR_DATE, HDR_EXPIRES, HDR_FROM, HDR_MAX_FORWARDS, HDR_OTHER, HDR_RECORD_ROUTE, HDR_ROUTE,
-  HDR_TO, HDR_VIA, HEADER_IS_SINGLE, HEADER_NAMES, METHOD_ACK, METHOD_OTHER, resolveHeaderName, resolveMethod,
+  HDR_TO, HDR_VIA, HEADER_IS_SINGLE, headerName, METHOD_ACK, METHOD_OTHER, resolveHeaderName, resolveMethod,
 } from "./constants.ts";
 import {
   ERR_BODY_TOO_LARGE, ERR_BODY_TRUNCATED, ERR_CALL_ID, ERR_CONTACT, ERR_CONTENT_LENGTH, ERR_CSEQ,
@@ -139,7 +139,7 @@ export class SipMessage {
   /** The canonical name of header line i (the name as sent for unknown headers). Allocates for unknown ones. */
   headerName(i: number): string {
     const id = this.headerId(i);
-    return id !== HDR_OTHER ? HEADER_NAMES[id] : this.src.substring(this.headerNameStart(i), this.headerNameEnd(i));
+    return id !== HDR_OTHER ? headerName(id) : this.src.substring(this.headerNameStart(i), this.headerNameEnd(i));
   }
   /** The raw value of header line i (folds included). Allocates. */
   headerValue(i: number): string { return this.src.substring(this.headerValueStart(i), this.headerValueEnd(i)); }

@@ -1,5 +1,5 @@
 // RFC 3261 §10 registration client with digest (RFC 2617/7616/8760), RFC 5626 §4.5 backoff and instance id, RFC 3581 address learning.
-import { HDR_CONTACT, METHOD_OPTIONS, METHOD_REGISTER } from "./constants.ts";
+import { HDR_CONTACT, METHOD_OPTIONS, METHOD_REGISTER, field } from "./constants.ts";
 import { AUTH_REFUSED, AUTH_UNUSABLE, DigestClient, type RandomSource } from "./auth.ts";
 import { algorithmName } from "./digest.ts";
 import { minExpires, nameAddrWalker, retryAfter } from "./headers.ts";
@@ -16,7 +16,7 @@ export const REG_REGISTERED = 2;
 export const REG_FAILED = 3;
 export const REG_BACKOFF = 4;
 export const REG_UNREGISTERING = 5;
-const STATE_NAMES = ["unregistered", "registering", "registered", "failed", "backing off", "unregistering"];
+const STATE_NAMES = "unregistered|registering|registered|failed|backing off|unregistering";
 
 export type { RandomSource };
 
@@ -143,7 +143,7 @@ export class Registration {
   }
 
   /** The state as text. */
-  stateName(): string { return STATE_NAMES[this.state]; }
+  stateName(): string { return field(STATE_NAMES, this.state); }
 
   private token(): string { return (this.random.u32() >>> 0).toString(36); }
 

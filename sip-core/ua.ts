@@ -1,6 +1,6 @@
 // RFC 3261 §8.2 UAS request inspection and the UA core: one transaction user routing to registrations and calls, answering the rest.
 import {
-  HDR_REQUIRE, METHOD_BYE, METHOD_CANCEL, METHOD_INFO, METHOD_INVITE, METHOD_OPTIONS, METHOD_OTHER,
+  field, HDR_REQUIRE, METHOD_BYE, METHOD_CANCEL, METHOD_INFO, METHOD_INVITE, METHOD_OPTIONS, METHOD_OTHER,
 } from "./constants.ts";
 import type { RandomSource } from "./auth.ts";
 import { CallManager, type CallConfig, type CallListener, type CallLog } from "./call.ts";
@@ -24,7 +24,7 @@ export interface UaClock {
   now(): number;
 }
 
-// What a UaTrace hears (index into TRACE_NAMES).
+// What a UaTrace hears (traceName gives its name).
 export const TRACE_REQUEST = 0;
 export const TRACE_RESPONSE = 1;
 export const TRACE_TIMEOUT = 2;
@@ -32,7 +32,9 @@ export const TRACE_TRANSPORT_ERROR = 3;
 export const TRACE_TERMINATED = 4;
 export const TRACE_ACK = 5;
 export const TRACE_STRAY = 6;
-export const TRACE_NAMES = ["request", "response", "timeout", "transport-error", "terminated", "ack", "stray"];
+const TRACE_NAMES = "request|response|timeout|transport-error|terminated|ack|stray";
+/** The name of a TRACE_* kind. */
+export function traceName(kind: number): string { return field(TRACE_NAMES, kind); }
 
 /**
  * Hears every request, response and transaction end the UA handles, for logs and tests. It gets the

@@ -1,5 +1,5 @@
 // RFC 3261 §7 message writer: requests and responses serialised straight into a fixed send buffer (§8.2.6 responses).
-import { HDR_CALL_ID, HDR_CONTENT_LENGTH, HDR_CSEQ, HDR_FROM, HDR_OTHER, HDR_ROUTE, HDR_TIMESTAMP, HDR_TO, HDR_VIA, HEADER_NAMES, resolveHeaderName } from "./constants.ts";
+import { HDR_CALL_ID, HDR_CONTENT_LENGTH, HDR_CSEQ, HDR_FROM, HDR_OTHER, HDR_ROUTE, HDR_TIMESTAMP, HDR_TO, HDR_VIA, HEADER_NAME_AT, HEADER_TEXT, resolveHeaderName } from "./constants.ts";
 import { ERR_BUFFER_FULL, ERR_MISSING_CALL_ID, ERR_MISSING_FROM, ERR_MISSING_VIA, ERR_START_LINE } from "./errors.ts";
 import { FNV_BASIS, fnv1aSpan, quotedStringEnd, skipLws, trimLwsEnd } from "./scan.ts";
 import type { SipMessage } from "./message.ts";
@@ -126,7 +126,7 @@ export function writeResponseHead(w: SipWriter, req: SipMessage, status: number,
       writeTopVia(w, req, req.headerValueStart(i), req.headerValueEnd(i));
     } else if (id === HDR_VIA || id === HDR_FROM || id === HDR_CALL_ID || id === HDR_CSEQ ||
         (id === HDR_TIMESTAMP && status === 100)) {
-      w.headerSpan(HEADER_NAMES[id], src, req.headerValueStart(i), req.headerValueEnd(i));
+      w.span(HEADER_TEXT, HEADER_NAME_AT[id], HEADER_NAME_AT[id + 1] - 1).str(": ").span(src, req.headerValueStart(i), req.headerValueEnd(i)).crlf();
     } else if (id === HDR_TO) {
       w.headerSpan("To", src, req.headerValueStart(i), req.headerValueEnd(i));
       // Only when the line was written: after an overflow there is no CRLF to take back.
@@ -182,7 +182,7 @@ export function writeMessage(w: SipWriter, msg: SipMessage): number {
     const id = msg.headerId(i);
     if (id === HDR_CONTENT_LENGTH) continue;
     if (id === HDR_OTHER) w.span(src, msg.headerNameStart(i), msg.headerNameEnd(i));
-    else w.str(HEADER_NAMES[id]);
+    else w.span(HEADER_TEXT, HEADER_NAME_AT[id], HEADER_NAME_AT[id + 1] - 1);
     w.str(": ").span(src, msg.headerValueStart(i), msg.headerValueEnd(i)).crlf();
   }
   return w.end(src, msg.bodyStart, msg.bodyEnd);

@@ -5,7 +5,8 @@ import {
   AuthParams, ERR_CONTACT, ERR_HEADER_VALUE, ERR_VIA, EventValue, HDR_ALLOW, HDR_AUTHORIZATION, HDR_CONTACT, HDR_PROXY_REQUIRE,
   HDR_RECORD_ROUTE, HDR_REQUIRE, HDR_ROUTE, HDR_SUPPORTED, HDR_UNSUPPORTED, HDR_WWW_AUTHENTICATE, HOST_DOMAIN, HOST_IPV4,
   HOST_IPV6, MediaType, NameAddrCursor, SipMessage, TokenCursor, ViaCursor, WarningCursor, contentTypeIs, hasToken,
-  minExpires, parseAuthParams, parseEvent, parseMediaType, parseMessage, retryAfter, validateMessage,
+  HDR_CALL_ID, HDR_COUNT, HDR_FLOW_TIMER, HDR_OTHER, HDR_VIA, METHOD_OTHER, METHOD_PUBLISH, field, headerName, methodName, resolveMethod,
+  minExpires, parseAuthParams, parseEvent, parseMediaType, parseMessage, resolveHeaderName, retryAfter, validateMessage,
 } from "../../sip-core/index.ts";
 
 const CRLF = "\r\n";
@@ -48,6 +49,30 @@ function tokens(msg: SipMessage, id: number): string[] {
 }
 
 const span = (msg: SipMessage, s: number, e: number): string => (s < 0 ? "<absent>" : msg.src.substring(s, e));
+
+describe("header names", () => {
+  it("every id's canonical name resolves back to it, in any case; the packed table's ends are right", () => {
+    expect([headerName(HDR_OTHER), headerName(HDR_CALL_ID), headerName(HDR_VIA), headerName(HDR_FLOW_TIMER)]).toEqual(["", "Call-ID", "Via", "Flow-Timer"]);
+    for (let id = 1; id < HDR_COUNT; id++) {
+      const n = headerName(id);
+      expect(n).toMatch(/^[A-Za-z][A-Za-z-]*[A-Za-z]$/);
+      expect(resolveHeaderName(n, 0, n.length)).toBe(id);
+      expect(resolveHeaderName("x" + n.toUpperCase() + "y", 1, n.length + 1)).toBe(id);
+    }
+    expect(resolveHeaderName("Call-IDs", 0, 8)).toBe(HDR_OTHER);
+  });
+
+  it("method names and '|' tables: every method id's name resolves back to it; a field past the end is empty", () => {
+    expect(methodName(METHOD_OTHER)).toBe("");
+    for (let id = 1; id <= METHOD_PUBLISH; id++) {
+      const n = methodName(id);
+      expect(n).toMatch(/^[A-Z]+$/);
+      expect(resolveMethod(" " + n + " ", 1, n.length + 1)).toBe(id);
+      expect(resolveMethod(n.slice(0, -1) + "x", 0, n.length)).toBe(METHOD_OTHER);
+    }
+    expect([field("a|bc|", 0), field("a|bc|", 1), field("a|bc|", 2), field("a|bc|", 3), field("", 0)]).toEqual(["a", "bc", "", "", ""]);
+  });
+});
 
 describe("TokenCursor and hasToken", () => {
   const msg = request("INVITE", [
