@@ -1,6 +1,6 @@
 // RFC 3261 §22.2–22.4 digest client: the challenge a request answers, and the credentials it writes (RFC 2617/7616/8760).
 import { HDR_PROXY_AUTHENTICATE, HDR_WWW_AUTHENTICATE } from "./constants.ts";
-import { AuthParams, parseAuthParams } from "./auth-header.ts";
+import { parseAuthParams, scratchAuthParams } from "./auth-header.ts";
 import { DIGEST_MD5, algorithmStrength, chooseQop, digestAlgorithm, digestResponse, writeCredentials } from "./digest.ts";
 import type { SipMessage } from "./message.ts";
 import type { SipWriter } from "./writer.ts";
@@ -34,7 +34,6 @@ export class DigestClient {
   stale = false;
   /** The last request written carried credentials for a nonce used for the first time. */
   sentFresh = false;
-  private readonly params = new AuthParams();
   private readonly random: RandomSource;
 
   constructor(random: RandomSource) {
@@ -54,7 +53,7 @@ export class DigestClient {
    */
   onChallenge(msg: SipMessage): number {
     const id = msg.status === 401 ? HDR_WWW_AUTHENTICATE : HDR_PROXY_AUTHENTICATE;
-    const a = this.params;
+    const a = scratchAuthParams;
     let best = -1;
     let bestStrength = -1;
     for (let i = msg.findHeader(id); i >= 0; i = msg.nextHeader(id, i)) {

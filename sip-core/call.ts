@@ -14,7 +14,7 @@ import {
 } from "./sdp.ts";
 import { TRANSPORT_TCP, TRANSPORT_UDP, TS_PROCEEDING, type Transaction } from "./transaction.ts";
 import type { TransactionLayer } from "./transactions.ts";
-import { SCHEME_SIP, SCHEME_SIPS, SipUri, parseUri } from "./uri.ts";
+import { SCHEME_SIP, SCHEME_SIPS, parseUri, scratchUri } from "./uri.ts";
 import { SipWriter, bytesToBinaryString, statelessToTag, writeResponseHead } from "./writer.ts";
 
 // Call states, as the application sees them.
@@ -236,7 +236,6 @@ export const CALL_ERR_TARGET = -2;
 export const CALL_ERR_SEND = -3;
 
 const contacts = nameAddrWalker; // shared: list walks never nest
-const targetUri = new SipUri();
 
 /**
  * Every INVITE session of one identity. The UA hands it INVITE, ACK, BYE, CANCEL and INFO requests
@@ -382,8 +381,8 @@ export class CallManager {
 
   /** Request-URI and next hop for a (new) target: the outbound proxy, else the URI's host. */
   private setTarget(c: Call, target: string): boolean {
-    if (parseUri(target, 0, target.length, targetUri) !== 0 || targetUri.hostStart < 0 ||
-        (targetUri.scheme !== SCHEME_SIP && targetUri.scheme !== SCHEME_SIPS)) return false;
+    if (parseUri(target, 0, target.length, scratchUri) !== 0 || scratchUri.hostStart < 0 ||
+        (scratchUri.scheme !== SCHEME_SIP && scratchUri.scheme !== SCHEME_SIPS)) return false;
     c.target = target;
     const cfg = this.config;
     if (cfg.outboundProxy !== "") {
@@ -391,7 +390,7 @@ export class CallManager {
       c.targetPort = cfg.outboundPort;
       c.targetTransport = cfg.outboundTransport;
     } else {
-      const u = targetUri;
+      const u = scratchUri;
       let hs = u.hostStart;
       let he = u.hostEnd;
       if (target.charCodeAt(hs) === 91) { hs++; he--; }

@@ -4,7 +4,7 @@ import { nameAddrWalker } from "./headers.ts";
 import type { SipMessage } from "./message.ts";
 import { spanEquals } from "./scan.ts";
 import { TRANSPORT_TCP, TRANSPORT_UDP } from "./transaction.ts";
-import { SCHEME_SIP, SCHEME_SIPS, SipUri, UriParamValue, findUriParam, parseUri } from "./uri.ts";
+import { SCHEME_SIP, SCHEME_SIPS, UriParamValue, findUriParam, parseUri, scratchUri } from "./uri.ts";
 import type { SipWriter } from "./writer.ts";
 
 export const DLG_NONE = 0;
@@ -20,7 +20,6 @@ export const DLG_ERR_CONTACT = -2;
 export const DLG_ERR_ROUTES = -3;
 
 const cursor = nameAddrWalker; // shared: list walks never nest
-const hopUri = new SipUri();
 const transportParam = new UriParamValue();
 
 /** The URI of a Route/Record-Route value ("<sip:p;lr>" → "sip:p;lr"; an addr-spec as it is). */
@@ -146,9 +145,9 @@ export class Dialog {
     if (this.routeCount > 0) {
       s = routeUri(this.routes[0]);
     }
-    if (parseUri(s, 0, s.length, hopUri) !== 0 || hopUri.hostStart < 0) return false;
-    if (this.routeCount > 0) this.strict = !hopUri.lr;
-    const h = hopUri;
+    if (parseUri(s, 0, s.length, scratchUri) !== 0 || scratchUri.hostStart < 0) return false;
+    if (this.routeCount > 0) this.strict = !scratchUri.lr;
+    const h = scratchUri;
     let hs = h.hostStart;
     let he = h.hostEnd;
     if (s.charCodeAt(hs) === 91) { hs++; he--; } // [IPv6]
