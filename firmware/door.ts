@@ -188,12 +188,10 @@ export class DoorController {
     const size = config.auditSize > 0 ? Math.floor(config.auditSize) : 1;
     this.auditAt = new Float64Array(size);
     this.auditKind = new Uint8Array(size);
+    // The text columns grow with the entries, up to size, then the ring reuses them: an empty slot would
+    // cost two variables on Espruino (64 for the default 32 entries) before anything happened.
     this.auditWho = [];
     this.auditDetail = [];
-    for (let i = 0; i < size; i++) {
-      this.auditWho.push("");
-      this.auditDetail.push("");
-    }
     this.auditHead = 0;
     this.auditLen = 0;
   }

@@ -165,7 +165,10 @@ export class Call {
   authLine = "";
   /** The URI the application called: the To of every INVITE, also after a redirect (only the Request-URI moves). */
   toUri = "";
-  /** 3xx Contacts by q (highest first, thousandths), the next one to try, and how many were tried. */
+  /**
+   * 3xx Contacts by q (highest first, thousandths; [0, redirectCount), grown to MAX_REDIRECT_TARGETS as
+   * used), the next one to try, and how many were tried.
+   */
   readonly redirects: string[] = [];
   readonly redirectQ: number[] = [];
   redirectCount = 0;
@@ -197,7 +200,6 @@ export class Call {
   constructor(index: number, random: RandomSource) {
     this.index = index;
     this.digest = new DigestClient(random);
-    for (let i = 0; i < MAX_REDIRECT_TARGETS; i++) { this.redirects.push(""); this.redirectQ.push(0); }
   }
 
   stateName(): string { return field(STATE_NAMES, this.state); }

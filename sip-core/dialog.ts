@@ -41,7 +41,7 @@ export class Dialog {
   remoteField = "";
   /** Where requests within the dialog go (§12.2.1.1): the peer's Contact URI. */
   remoteTarget = "";
-  /** Record-Route values in the order our requests carry them as Route. */
+  /** Record-Route values in the order our requests carry them as Route ([0, routeCount); grows to MAX_ROUTES as used). */
   readonly routes: string[] = [];
   routeCount = 0;
   /** The first route is a strict router (no lr): it becomes the Request-URI (§12.2.1.1). */
@@ -55,10 +55,6 @@ export class Dialog {
   hopTransport = TRANSPORT_UDP;
   /** The dialog came from our INVITE. */
   uac = false;
-
-  constructor() {
-    for (let i = 0; i < MAX_ROUTES; i++) this.routes.push("");
-  }
 
   clear(): void {
     this.state = DLG_NONE;
