@@ -17,19 +17,20 @@ export function ictStart(L: TransactionLayer, tx: Transaction, now: number): voi
 function sendAck(L: TransactionLayer, tx: Transaction, resp: SipMessage): void {
   const src = bytesToBinaryString(tx.buffer, tx.length);
   const w = L.scratch.reset();
-  const n = writeAckForNon2xxFrom(w, src, tx.cseq, resp);
+  const n = writeAckForNon2xxFrom(w, src, L.cseq[tx.index], resp);
   if (n > 0) L.transport.send(w.buf, n, tx.address, tx.port, tx.transport);
 }
 
 export function ictOnResponse(L: TransactionLayer, tx: Transaction, msg: SipMessage, now: number): void {
+  const i = tx.index;
   const status = msg.status;
   switch (tx.state) {
     case TS_CALLING:
     case TS_PROCEEDING:
-      tx.status = status;
+      L.status[i] = status;
       // Any response stops retransmission and Timer B (§17.1.1.2).
-      tx.retransmitAt = -1;
-      tx.timeoutAt = -1;
+      L.retransmitAt[i] = -1;
+      L.timeoutAt[i] = -1;
       if (status < 200) {
         tx.state = TS_PROCEEDING;
         L.tu.onResponse(tx, msg);
@@ -37,12 +38,12 @@ export function ictOnResponse(L: TransactionLayer, tx: Transaction, msg: SipMess
         // RFC 6026: wait in Accepted for 2xx retransmissions from other forks; the TU ACKs them.
         tx.state = TS_ACCEPTED;
         L.release(tx); // the TU ACKs 2xx itself; the INVITE is not sent again
-        tx.lingerAt = now + 64 * L.timers.t1;
+        L.lingerAt[i] = now + 64 * L.timers.t1;
         L.tu.onResponse(tx, msg);
       } else {
         tx.state = TS_COMPLETED;
         sendAck(L, tx, msg);
-        tx.lingerAt = tx.transport === TRANSPORT_UDP ? now + 32000 : now; // Timer D
+        L.lingerAt[i] = tx.transport === TRANSPORT_UDP ? now + 32000 : now; // Timer D
         L.tu.onResponse(tx, msg);
       }
       return;
@@ -59,13 +60,14 @@ export function ictOnResponse(L: TransactionLayer, tx: Transaction, msg: SipMess
 }
 
 export function ictOnTimer(L: TransactionLayer, tx: Transaction, now: number): void {
-  if (tx.timeoutAt >= 0 && tx.timeoutAt <= now) {
+  const i = tx.index;
+  if (L.timeoutAt[i] >= 0 && L.timeoutAt[i] <= now) {
     L.giveUp(tx); // Timer B: no response at all
     return;
   }
-  if (tx.retransmitAt >= 0 && tx.retransmitAt <= now && tx.state === TS_CALLING) {
-    L.retransmit(tx, now, tx.retransmitInterval * 2); // Timer A: doubling, no T2 cap for INVITE
+  if (L.retransmitAt[i] >= 0 && L.retransmitAt[i] <= now && tx.state === TS_CALLING) {
+    L.retransmit(tx, now, L.retransmitInterval[i] * 2); // Timer A: doubling, no T2 cap for INVITE
     return;
   }
-  if (tx.lingerAt >= 0 && tx.lingerAt <= now) L.terminate(tx); // Timer D (Completed) or M (Accepted)
+  if (L.lingerAt[i] >= 0 && L.lingerAt[i] <= now) L.terminate(tx); // Timer D (Completed) or M (Accepted)
 }

@@ -11,20 +11,22 @@ import { writeResponseHead } from "./writer.ts";
  * is written now, from the request, into the slot's buffer: the request is gone by then.
  */
 export function istStart(L: TransactionLayer, tx: Transaction, msg: SipMessage, now: number): void {
+  const i = tx.index;
   tx.state = TS_PROCEEDING;
-  tx.tryingAt = now + L.timers.trying;
+  L.tryingAt[i] = now + L.timers.trying;
   const w = L.scratch.reset();
   writeResponseHead(w, msg, 100, "Trying", null);
   const n = w.end(null, 0, 0);
   if (n > 0) {
     L.keep(tx, w.buf, n);
-    tx.status = 100;
+    L.status[i] = 100;
   }
 }
 
 export function istOnRespond(L: TransactionLayer, tx: Transaction, now: number): void {
-  const status = tx.status;
-  tx.tryingAt = -1;
+  const i = tx.index;
+  const status = L.status[i];
+  L.tryingAt[i] = -1;
   if (tx.state === TS_ACCEPTED) {
     // The TU retransmits its 2xx through us (RFC 6026 §7.1); send, stay.
     if (status >= 200 && status < 300) L.transmit(tx);
@@ -35,7 +37,7 @@ export function istOnRespond(L: TransactionLayer, tx: Transaction, now: number):
     L.transmit(tx);
   } else if (status < 300) {
     tx.state = TS_ACCEPTED;
-    tx.lingerAt = now + 64 * L.timers.t1; // Timer L
+    L.lingerAt[i] = now + 64 * L.timers.t1; // Timer L
     L.transmit(tx);
   } else {
     tx.state = TS_COMPLETED;
@@ -52,10 +54,11 @@ export function istOnRetransmission(L: TransactionLayer, tx: Transaction, now: n
 }
 
 export function istOnAck(L: TransactionLayer, tx: Transaction, msg: SipMessage, address: string, port: number, now: number): void {
+  const i = tx.index;
   if (tx.state === TS_COMPLETED) {
     tx.state = TS_CONFIRMED;
-    tx.retransmitAt = tx.timeoutAt = -1;
-    tx.lingerAt = tx.transport === TRANSPORT_UDP ? now + L.timers.t4 : now; // Timer I
+    L.retransmitAt[i] = L.timeoutAt[i] = -1;
+    L.lingerAt[i] = tx.transport === TRANSPORT_UDP ? now + L.timers.t4 : now; // Timer I
   } else if (tx.state === TS_ACCEPTED) {
     L.tu.onAck(msg, address, port); // the ACK for our 2xx belongs to the dialog
   } else {
@@ -64,19 +67,20 @@ export function istOnAck(L: TransactionLayer, tx: Transaction, msg: SipMessage, 
 }
 
 export function istOnTimer(L: TransactionLayer, tx: Transaction, now: number): void {
-  if (tx.tryingAt >= 0 && tx.tryingAt <= now) {
-    tx.tryingAt = -1;
+  const i = tx.index;
+  if (L.tryingAt[i] >= 0 && L.tryingAt[i] <= now) {
+    L.tryingAt[i] = -1;
     if (tx.state === TS_PROCEEDING && tx.length > 0) L.transmit(tx); // the 100 written at start
     if (tx.state !== TS_PROCEEDING) return;
   }
-  if (tx.timeoutAt >= 0 && tx.timeoutAt <= now) {
+  if (L.timeoutAt[i] >= 0 && L.timeoutAt[i] <= now) {
     L.giveUp(tx); // Timer H: the ACK never came
     return;
   }
-  if (tx.retransmitAt >= 0 && tx.retransmitAt <= now && tx.state === TS_COMPLETED) {
-    L.retransmit(tx, now, Math.min(tx.retransmitInterval * 2, L.timers.t2)); // Timer G
+  if (L.retransmitAt[i] >= 0 && L.retransmitAt[i] <= now && tx.state === TS_COMPLETED) {
+    L.retransmit(tx, now, Math.min(L.retransmitInterval[i] * 2, L.timers.t2)); // Timer G
     return;
   }
-  if (tx.lingerAt >= 0 && tx.lingerAt <= now) L.terminate(tx); // Timer I (Confirmed) or L (Accepted)
+  if (L.lingerAt[i] >= 0 && L.lingerAt[i] <= now) L.terminate(tx); // Timer I (Confirmed) or L (Accepted)
 }
 

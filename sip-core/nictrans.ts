@@ -11,33 +11,35 @@ export function nictStart(L: TransactionLayer, tx: Transaction, now: number): vo
 }
 
 export function nictOnResponse(L: TransactionLayer, tx: Transaction, msg: SipMessage, now: number): void {
+  const i = tx.index;
   if (tx.state !== TS_TRYING && tx.state !== TS_PROCEEDING) {
     L.stats.retransmissionsAbsorbed++; // Completed absorbs retransmitted finals
     return;
   }
-  tx.status = msg.status;
+  L.status[i] = msg.status;
   if (msg.status < 200) {
     tx.state = TS_PROCEEDING;
     L.tu.onResponse(tx, msg);
     return;
   }
   tx.state = TS_COMPLETED;
-  tx.retransmitAt = tx.timeoutAt = -1;
+  L.retransmitAt[i] = L.timeoutAt[i] = -1;
   L.release(tx); // Completed only absorbs: the request is not sent again
-  tx.lingerAt = tx.transport === TRANSPORT_UDP ? now + L.timers.t4 : now; // Timer K
+  L.lingerAt[i] = tx.transport === TRANSPORT_UDP ? now + L.timers.t4 : now; // Timer K
   L.tu.onResponse(tx, msg);
 }
 
 export function nictOnTimer(L: TransactionLayer, tx: Transaction, now: number): void {
-  if (tx.timeoutAt >= 0 && tx.timeoutAt <= now) {
+  const i = tx.index;
+  if (L.timeoutAt[i] >= 0 && L.timeoutAt[i] <= now) {
     L.giveUp(tx); // Timer F
     return;
   }
-  if (tx.retransmitAt >= 0 && tx.retransmitAt <= now) {
+  if (L.retransmitAt[i] >= 0 && L.retransmitAt[i] <= now) {
     // Timer E: doubling up to T2 in Trying, every T2 in Proceeding.
     const t2 = L.timers.t2;
-    L.retransmit(tx, now, tx.state === TS_PROCEEDING ? t2 : Math.min(tx.retransmitInterval * 2, t2));
+    L.retransmit(tx, now, tx.state === TS_PROCEEDING ? t2 : Math.min(L.retransmitInterval[i] * 2, t2));
     return;
   }
-  if (tx.lingerAt >= 0 && tx.lingerAt <= now) L.terminate(tx); // Timer K
+  if (L.lingerAt[i] >= 0 && L.lingerAt[i] <= now) L.terminate(tx); // Timer K
 }

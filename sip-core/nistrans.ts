@@ -8,16 +8,17 @@ import type { TransactionLayer } from "./transactions.ts";
  */
 export function nistStart(L: TransactionLayer, tx: Transaction, now: number): void {
   tx.state = TS_TRYING;
-  tx.timeoutAt = now + 64 * L.timers.t1;
+  L.timeoutAt[tx.index] = now + 64 * L.timers.t1;
 }
 
 export function nistOnRespond(L: TransactionLayer, tx: Transaction, now: number): void {
+  const i = tx.index;
   if (tx.state !== TS_TRYING && tx.state !== TS_PROCEEDING) return;
-  if (tx.status < 200) tx.state = TS_PROCEEDING;
+  if (L.status[i] < 200) tx.state = TS_PROCEEDING;
   else {
     tx.state = TS_COMPLETED;
-    tx.timeoutAt = -1;
-    tx.lingerAt = tx.transport === TRANSPORT_UDP ? now + 64 * L.timers.t1 : now; // Timer J
+    L.timeoutAt[i] = -1;
+    L.lingerAt[i] = tx.transport === TRANSPORT_UDP ? now + 64 * L.timers.t1 : now; // Timer J
   }
   L.transmit(tx);
 }
@@ -29,6 +30,7 @@ export function nistOnRetransmission(L: TransactionLayer, tx: Transaction, _now:
 }
 
 export function nistOnTimer(L: TransactionLayer, tx: Transaction, now: number): void {
-  if (tx.timeoutAt >= 0 && tx.timeoutAt <= now) L.giveUp(tx); // the TU never answered
-  else if (tx.lingerAt >= 0 && tx.lingerAt <= now) L.terminate(tx); // Timer J
+  const i = tx.index;
+  if (L.timeoutAt[i] >= 0 && L.timeoutAt[i] <= now) L.giveUp(tx); // the TU never answered
+  else if (L.lingerAt[i] >= 0 && L.lingerAt[i] <= now) L.terminate(tx); // Timer J
 }

@@ -58,24 +58,18 @@ export interface TransactionUser {
 export const BRANCH_CAPACITY = 64;
 
 /**
- * One transaction slot. Slots are allocated once in a fixed pool and reused: `generation` changes
- * on every reuse so a stale handle can be told from the live one.
+ * One transaction slot: what the transaction user reads. Slots are allocated once in a fixed pool and
+ * reused: `generation` changes on every reuse so a stale handle can be told from the live one. What only
+ * the layer and its state machines use (kind, method, CSeq, status, timers, chain links, hashes) lives
+ * in TransactionLayer's per-slot arrays at `index`: on Espruino an object field costs a variable per slot.
  */
 export class Transaction {
   readonly index: number;
   generation = 0;
-  kind = 0;
   state = TS_FREE;
-  /** Method id of the request (METHOD_*). */
-  method = 0;
-  cseq = 0;
   /** Branch of the top Via, as bytes (matching compares spans against it without a string). */
   readonly branch: Uint8Array = new Uint8Array(BRANCH_CAPACITY);
   branchLength = 0;
-  /** Server transactions: FNV hash of the top Via sent-by (host and port), part of the §17.2.3 key. */
-  sentByHash = 0;
-  /** Hash of Call-ID, From tag and CSeq: merged-request detection (§8.2.2.2) and RFC 2543 matching. */
-  dialogKeyHash = 0;
   /** Where requests go (client) or where responses go (server). */
   address = "";
   port = 0;
@@ -86,22 +80,8 @@ export class Transaction {
    */
   buffer: Uint8Array;
   length = 0;
-  /** Status of the last response sent (server) or received (client). */
-  status = 0;
-  // Timers: absolute deadlines in ms, -1 when not running.
-  retransmitAt = -1;
-  retransmitInterval = 0;
-  timeoutAt = -1;
-  lingerAt = -1;
-  tryingAt = -1;
-  /** Earliest running deadline, -1 when none (the heap entry for this slot carries it). */
-  nextAt = -1;
   /** For the TU: any number it wants to associate (a dialog or registration slot). */
   owner = -1;
-  /** Index of the next slot in the free list or in a hash chain. */
-  nextFree = -1;
-  nextInBranchChain = -1;
-  nextInKeyChain = -1;
 
   /** bufferSize 0: no buffer of its own (the layer makes exact copies). */
   constructor(index: number, bufferSize: number) {

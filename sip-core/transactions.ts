@@ -45,6 +45,10 @@ export class TransactionStats {
   transportErrors = 0;
 }
 
+/** Field k of a block of per-slot fields: a view, one variable on Espruino where an array of its own costs three. */
+function f64Field(block: Float64Array, k: number, n: number): Float64Array { return new Float64Array(block.buffer, k * 8 * n, n); }
+function i32Field(block: Int32Array, k: number, n: number): Int32Array { return new Int32Array(block.buffer, k * 4 * n, n); }
+
 /** FNV-1a of the four bytes of a 32-bit number, continuing from h. */
 function fnvNumber(v: number, h: number): number {
   for (let i = 0; i < 4; i++) h = fnv1aStep(h, (v >>> (i * 8)) & 0xff);
@@ -76,18 +80,64 @@ export class TransactionLayer {
   readonly scratch: SipWriter;
   private readonly exact: boolean;
 
+  // Per-slot fields only the layer and its state machines use, one array per field indexed by tx.index
+  // (on Espruino an object field costs a variable per slot, an array entry only its bytes).
+  /** Timers: absolute deadlines in ms, -1 when not running (Float64: ms clocks pass 2^31 after ~25 days). */
+  readonly retransmitAt: Float64Array;
+  readonly timeoutAt: Float64Array;
+  readonly lingerAt: Float64Array;
+  readonly tryingAt: Float64Array;
+  /** Earliest running deadline, -1 when none (the heap entry for this slot carries it). */
+  private readonly nextAt: Float64Array;
+  /** CSeq number of the request (up to 2^32 - 1, past Int32). */
+  readonly cseq: Float64Array;
+  readonly retransmitInterval: Int32Array;
+  /** TX_INVITE_CLIENT … TX_NON_INVITE_SERVER. */
+  readonly kind: Int32Array;
+  /** Method id of the request (METHOD_*). */
+  readonly method: Int32Array;
+  /** Status of the last response sent (server) or received (client). */
+  readonly status: Int32Array;
+  /** Server transactions: FNV hash of the top Via sent-by (host and port), part of the §17.2.3 key. */
+  private readonly sentByHash: Int32Array;
+  /** Hash of Call-ID, From tag and CSeq: merged-request detection (§8.2.2.2) and RFC 2543 matching. */
+  private readonly dialogKeyHash: Int32Array;
+  /** Index of the next slot in the free list or in a hash chain, -1 at the end. */
+  private readonly nextFree: Int32Array;
+  private readonly nextInBranchChain: Int32Array;
+  private readonly nextInKeyChain: Int32Array;
+
   constructor(config: TransactionLayerConfig, transport: TransportPort, tu: TransactionUser) {
     this.config = config;
     this.timers = config.timers;
     this.transport = transport;
     this.tu = tu;
     this.exact = config.exactCopies === true;
-    for (let i = 0; i < config.capacity; i++) {
-      const tx = new Transaction(i, this.exact ? 0 : config.bufferSize);
-      tx.nextFree = i + 1 < config.capacity ? i + 1 : -1;
-      this.pool.push(tx);
+    const n = config.capacity;
+    // Two blocks, one per element type, every field a view into one (k is its place in the block).
+    const times = new Float64Array(6 * n);
+    this.retransmitAt = f64Field(times, 0, n);
+    this.timeoutAt = f64Field(times, 1, n);
+    this.lingerAt = f64Field(times, 2, n);
+    this.tryingAt = f64Field(times, 3, n);
+    this.nextAt = f64Field(times, 4, n);
+    this.cseq = f64Field(times, 5, n);
+    const ints = new Int32Array(9 * n);
+    this.retransmitInterval = i32Field(ints, 0, n);
+    this.kind = i32Field(ints, 1, n);
+    this.method = i32Field(ints, 2, n);
+    this.status = i32Field(ints, 3, n);
+    this.sentByHash = i32Field(ints, 4, n);
+    this.dialogKeyHash = i32Field(ints, 5, n);
+    this.nextFree = i32Field(ints, 6, n);
+    this.nextInBranchChain = i32Field(ints, 7, n);
+    this.nextInKeyChain = i32Field(ints, 8, n);
+    for (let i = 0; i < n; i++) {
+      this.pool.push(new Transaction(i, this.exact ? 0 : config.bufferSize));
+      this.nextFree[i] = i + 1 < n ? i + 1 : -1;
+      this.nextAt[i] = -1;
     }
-    this.freeHead = config.capacity > 0 ? 0 : -1;
+    this.freeHead = n > 0 ? 0 : -1;
     let size = 16;
     while (size < config.capacity * 2) size *= 2;
     this.tableMask = size - 1;
@@ -108,14 +158,14 @@ export class TransactionLayer {
     const i = this.freeHead;
     if (i < 0) return null;
     const tx = this.pool[i];
-    this.freeHead = tx.nextFree;
-    tx.nextFree = -1;
+    this.freeHead = this.nextFree[i];
+    this.nextFree[i] = -1;
     tx.generation++;
-    tx.kind = kind;
-    tx.status = 0;
+    this.kind[i] = kind;
+    this.status[i] = 0;
     tx.length = 0;
-    tx.retransmitAt = tx.timeoutAt = tx.lingerAt = tx.tryingAt = tx.nextAt = -1;
-    tx.retransmitInterval = 0;
+    this.retransmitAt[i] = this.timeoutAt[i] = this.lingerAt[i] = this.tryingAt[i] = this.nextAt[i] = -1;
+    this.retransmitInterval[i] = 0;
     tx.owner = -1;
     tx.transport = TRANSPORT_UDP;
     this.active++;
@@ -136,31 +186,33 @@ export class TransactionLayer {
   }
 
   private link(tx: Transaction): void {
+    const t = tx.index;
     const b = this.branchHash(tx);
-    tx.nextInBranchChain = this.branchHeads[b];
-    this.branchHeads[b] = tx.index;
-    const k = tx.dialogKeyHash & this.tableMask;
-    tx.nextInKeyChain = this.keyHeads[k];
-    this.keyHeads[k] = tx.index;
+    this.nextInBranchChain[t] = this.branchHeads[b];
+    this.branchHeads[b] = t;
+    const k = this.dialogKeyHash[t] & this.tableMask;
+    this.nextInKeyChain[t] = this.keyHeads[k];
+    this.keyHeads[k] = t;
   }
 
   private unlink(tx: Transaction): void {
+    const t = tx.index;
     const b = this.branchHash(tx);
     let prev = -1;
-    for (let i = this.branchHeads[b]; i >= 0; i = this.pool[i].nextInBranchChain) {
-      if (i === tx.index) {
-        if (prev < 0) this.branchHeads[b] = tx.nextInBranchChain;
-        else this.pool[prev].nextInBranchChain = tx.nextInBranchChain;
+    for (let i = this.branchHeads[b]; i >= 0; i = this.nextInBranchChain[i]) {
+      if (i === t) {
+        if (prev < 0) this.branchHeads[b] = this.nextInBranchChain[t];
+        else this.nextInBranchChain[prev] = this.nextInBranchChain[t];
         break;
       }
       prev = i;
     }
-    const k = tx.dialogKeyHash & this.tableMask;
+    const k = this.dialogKeyHash[t] & this.tableMask;
     prev = -1;
-    for (let i = this.keyHeads[k]; i >= 0; i = this.pool[i].nextInKeyChain) {
-      if (i === tx.index) {
-        if (prev < 0) this.keyHeads[k] = tx.nextInKeyChain;
-        else this.pool[prev].nextInKeyChain = tx.nextInKeyChain;
+    for (let i = this.keyHeads[k]; i >= 0; i = this.nextInKeyChain[i]) {
+      if (i === t) {
+        if (prev < 0) this.keyHeads[k] = this.nextInKeyChain[t];
+        else this.nextInKeyChain[prev] = this.nextInKeyChain[t];
         break;
       }
       prev = i;
@@ -191,12 +243,12 @@ export class TransactionLayer {
     tx.state = TS_TERMINATED;
     this.release(tx);
     this.unlink(tx);
-    tx.nextAt = -1;
+    this.nextAt[tx.index] = -1;
     this.active--;
     this.stats.terminated++;
     this.tu.onTerminated(tx);
     tx.state = TS_FREE;
-    tx.nextFree = this.freeHead;
+    this.nextFree[tx.index] = this.freeHead;
     this.freeHead = tx.index;
   }
 
@@ -206,17 +258,20 @@ export class TransactionLayer {
 
   /** Recomputes a slot's earliest deadline from its timers and files it in the heap. */
   schedule(tx: Transaction): void {
-    let at = -1;
-    if (tx.retransmitAt >= 0) at = tx.retransmitAt;
-    if (tx.timeoutAt >= 0 && (at < 0 || tx.timeoutAt < at)) at = tx.timeoutAt;
-    if (tx.lingerAt >= 0 && (at < 0 || tx.lingerAt < at)) at = tx.lingerAt;
-    if (tx.tryingAt >= 0 && (at < 0 || tx.tryingAt < at)) at = tx.tryingAt;
-    if (at === tx.nextAt) return;
-    tx.nextAt = at;
+    const i = tx.index;
+    let at = this.retransmitAt[i];
+    const timeout = this.timeoutAt[i];
+    if (timeout >= 0 && (at < 0 || timeout < at)) at = timeout;
+    const linger = this.lingerAt[i];
+    if (linger >= 0 && (at < 0 || linger < at)) at = linger;
+    const trying = this.tryingAt[i];
+    if (trying >= 0 && (at < 0 || trying < at)) at = trying;
+    if (at === this.nextAt[i]) return;
+    this.nextAt[i] = at;
     if (at < 0) return;
-    if (!this.heap.push(at, tx.index, tx.generation)) {
+    if (!this.heap.push(at, i, tx.generation)) {
       this.compactHeap();
-      this.heap.push(at, tx.index, tx.generation);
+      this.heap.push(at, i, tx.generation);
     }
   }
 
@@ -224,7 +279,7 @@ export class TransactionLayer {
     this.heap.clear();
     for (let i = 0; i < this.pool.length; i++) {
       const tx = this.pool[i];
-      if (tx.state !== TS_FREE && tx.nextAt >= 0) this.heap.push(tx.nextAt, tx.index, tx.generation);
+      if (tx.state !== TS_FREE && this.nextAt[i] >= 0) this.heap.push(this.nextAt[i], i, tx.generation);
     }
   }
 
@@ -235,15 +290,15 @@ export class TransactionLayer {
   armRetransmitAndTimeout(tx: Transaction, now: number): void {
     const t1 = this.timers.t1;
     if (tx.transport === TRANSPORT_UDP) {
-      tx.retransmitInterval = t1;
-      tx.retransmitAt = now + t1;
+      this.retransmitInterval[tx.index] = t1;
+      this.retransmitAt[tx.index] = now + t1;
     }
-    tx.timeoutAt = now + 64 * t1;
+    this.timeoutAt[tx.index] = now + 64 * t1;
   }
 
   /** Timer B, F or H (or the non-INVITE server's guard) fired: tell the TU, end the transaction. */
   giveUp(tx: Transaction): void {
-    tx.timeoutAt = tx.retransmitAt = -1;
+    this.timeoutAt[tx.index] = this.retransmitAt[tx.index] = -1;
     this.tu.onTimeout(tx);
     this.terminate(tx);
   }
@@ -251,8 +306,8 @@ export class TransactionLayer {
   /** Timer A, E or G fired: send again, and again after `interval` unless something stops it. */
   retransmit(tx: Transaction, now: number, interval: number): void {
     this.stats.retransmissionsSent++;
-    tx.retransmitInterval = interval;
-    tx.retransmitAt = now + interval;
+    this.retransmitInterval[tx.index] = interval;
+    this.retransmitAt[tx.index] = now + interval;
     this.transmit(tx);
   }
 
@@ -261,8 +316,9 @@ export class TransactionLayer {
     for (;;) {
       const at = this.heap.peekAt();
       if (at < 0) return -1;
-      const tx = this.pool[this.heap.peekSlot()];
-      if (tx.state !== TS_FREE && tx.generation === this.heap.peekGen() && tx.nextAt === at) return at;
+      const i = this.heap.peekSlot();
+      const tx = this.pool[i];
+      if (tx.state !== TS_FREE && tx.generation === this.heap.peekGen() && this.nextAt[i] === at) return at;
       this.heap.pop();
     }
   }
@@ -272,12 +328,13 @@ export class TransactionLayer {
     for (;;) {
       const at = this.heap.peekAt();
       if (at < 0 || at > now) return;
-      const tx = this.pool[this.heap.peekSlot()];
+      const i = this.heap.peekSlot();
+      const tx = this.pool[i];
       const gen = this.heap.peekGen();
       this.heap.pop();
-      if (tx.state === TS_FREE || tx.generation !== gen || tx.nextAt !== at) continue;
-      tx.nextAt = -1;
-      switch (tx.kind) {
+      if (tx.state === TS_FREE || tx.generation !== gen || this.nextAt[i] !== at) continue;
+      this.nextAt[i] = -1;
+      switch (this.kind[i]) {
         case TX_INVITE_CLIENT: ictOnTimer(this, tx, now); break;
         case TX_NON_INVITE_CLIENT: nictOnTimer(this, tx, now); break;
         case TX_INVITE_SERVER: istOnTimer(this, tx, now); break;
@@ -316,17 +373,18 @@ export class TransactionLayer {
     const tx = this.allocate(method === METHOD_INVITE ? TX_INVITE_CLIENT : TX_NON_INVITE_CLIENT);
     if (tx === null) { this.stats.poolFull++; return null; }
     this.keep(tx, data, length);
-    tx.method = method;
-    tx.cseq = cseq;
+    const t = tx.index;
+    this.method[t] = method;
+    this.cseq[t] = cseq;
     tx.branchLength = branchLength;
     for (let i = 0; i < branchLength; i++) tx.branch[i] = data[branchStart + i];
-    tx.dialogKeyHash = 0;
-    tx.sentByHash = 0;
+    this.dialogKeyHash[t] = 0;
+    this.sentByHash[t] = 0;
     tx.address = address;
     tx.port = port;
     tx.transport = transport;
     this.link(tx);
-    if (tx.kind === TX_INVITE_CLIENT) ictStart(this, tx, now);
+    if (this.kind[t] === TX_INVITE_CLIENT) ictStart(this, tx, now);
     else nictStart(this, tx, now);
     if (tx.state !== TS_FREE) this.schedule(tx);
     return tx;
@@ -337,11 +395,12 @@ export class TransactionLayer {
    * writeResponseHead). The layer keeps it for retransmission and moves the state machine.
    */
   respond(tx: Transaction, data: Uint8Array, length: number, status: number, now: number): boolean {
-    if (tx.state === TS_FREE || (tx.kind !== TX_INVITE_SERVER && tx.kind !== TX_NON_INVITE_SERVER)) return false;
+    const kind = this.kind[tx.index];
+    if (tx.state === TS_FREE || (kind !== TX_INVITE_SERVER && kind !== TX_NON_INVITE_SERVER)) return false;
     if (length > this.config.bufferSize) return false;
     this.keep(tx, data, length);
-    tx.status = status;
-    if (tx.kind === TX_INVITE_SERVER) istOnRespond(this, tx, now);
+    this.status[tx.index] = status;
+    if (kind === TX_INVITE_SERVER) istOnRespond(this, tx, now);
     else nistOnRespond(this, tx, now);
     if (tx.state !== TS_FREE) this.schedule(tx);
     return true;
@@ -364,15 +423,15 @@ export class TransactionLayer {
     const v = msg.via;
     if (v.branchStart < 0) return null;
     const h = this.branchBucket(msg.src, v.branchStart, v.branchEnd);
-    for (let i = this.branchHeads[h]; i >= 0; i = this.pool[i].nextInBranchChain) {
-      const tx = this.pool[i];
-      if ((tx.kind === TX_INVITE_CLIENT || tx.kind === TX_NON_INVITE_CLIENT) && tx.method === msg.cseqMethod &&
-          this.branchMatches(tx, msg.src, v.branchStart, v.branchEnd)) return tx;
+    for (let i = this.branchHeads[h]; i >= 0; i = this.nextInBranchChain[i]) {
+      const kind = this.kind[i];
+      if ((kind === TX_INVITE_CLIENT || kind === TX_NON_INVITE_CLIENT) && this.method[i] === msg.cseqMethod &&
+          this.branchMatches(this.pool[i], msg.src, v.branchStart, v.branchEnd)) return this.pool[i];
     }
     return null;
   }
 
-  private sentByHash(msg: SipMessage): number {
+  private hashSentBy(msg: SipMessage): number {
     const v = msg.via;
     return fnvNumber(v.port, fnv1aSpan(msg.src, v.hostStart, v.hostEnd, FNV_BASIS));
   }
@@ -392,22 +451,22 @@ export class TransactionLayer {
   private matchServer(msg: SipMessage): Transaction | null {
     const v = msg.via;
     const method = msg.method === METHOD_ACK ? METHOD_INVITE : msg.method;
-    const sentBy = this.sentByHash(msg);
+    const sentBy = this.hashSentBy(msg);
     const src = msg.src;
     if (v.hasMagicCookie()) {
       const h = this.branchBucket(src, v.branchStart, v.branchEnd);
-      for (let i = this.branchHeads[h]; i >= 0; i = this.pool[i].nextInBranchChain) {
-        const tx = this.pool[i];
-        if ((tx.kind === TX_INVITE_SERVER || tx.kind === TX_NON_INVITE_SERVER) && tx.method === method &&
-            tx.sentByHash === sentBy && this.branchMatches(tx, src, v.branchStart, v.branchEnd)) return tx;
+      for (let i = this.branchHeads[h]; i >= 0; i = this.nextInBranchChain[i]) {
+        const kind = this.kind[i];
+        if ((kind === TX_INVITE_SERVER || kind === TX_NON_INVITE_SERVER) && this.method[i] === method &&
+            this.sentByHash[i] === sentBy && this.branchMatches(this.pool[i], src, v.branchStart, v.branchEnd)) return this.pool[i];
       }
       return null;
     }
     const key = this.requestKeyHash(msg);
-    for (let i = this.keyHeads[key & this.tableMask]; i >= 0; i = this.pool[i].nextInKeyChain) {
-      const tx = this.pool[i];
-      if ((tx.kind === TX_INVITE_SERVER || tx.kind === TX_NON_INVITE_SERVER) && tx.method === method &&
-          tx.dialogKeyHash === key && tx.sentByHash === sentBy && tx.branchLength === 0) return tx;
+    for (let i = this.keyHeads[key & this.tableMask]; i >= 0; i = this.nextInKeyChain[i]) {
+      const kind = this.kind[i];
+      if ((kind === TX_INVITE_SERVER || kind === TX_NON_INVITE_SERVER) && this.method[i] === method &&
+          this.dialogKeyHash[i] === key && this.sentByHash[i] === sentBy && this.pool[i].branchLength === 0) return this.pool[i];
     }
     return null;
   }
@@ -416,9 +475,9 @@ export class TransactionLayer {
   private isMerged(msg: SipMessage): boolean {
     if (msg.to.tagStart >= 0) return false;
     const key = this.requestKeyHash(msg);
-    for (let i = this.keyHeads[key & this.tableMask]; i >= 0; i = this.pool[i].nextInKeyChain) {
-      const tx = this.pool[i];
-      if ((tx.kind === TX_INVITE_SERVER || tx.kind === TX_NON_INVITE_SERVER) && tx.dialogKeyHash === key && tx.method === msg.method) return true;
+    for (let i = this.keyHeads[key & this.tableMask]; i >= 0; i = this.nextInKeyChain[i]) {
+      const kind = this.kind[i];
+      if ((kind === TX_INVITE_SERVER || kind === TX_NON_INVITE_SERVER) && this.dialogKeyHash[i] === key && this.method[i] === msg.method) return true;
     }
     return false;
   }
@@ -445,16 +504,17 @@ export class TransactionLayer {
         this.tu.onStrayResponse(msg, address, port, now);
         return;
       }
-      if (tx.kind === TX_INVITE_CLIENT) ictOnResponse(this, tx, msg, now);
+      if (this.kind[tx.index] === TX_INVITE_CLIENT) ictOnResponse(this, tx, msg, now);
       else nictOnResponse(this, tx, msg, now);
       if (tx.state !== TS_FREE) this.schedule(tx);
       return;
     }
     const tx = this.matchServer(msg);
     if (tx !== null) {
+      const invite = this.kind[tx.index] === TX_INVITE_SERVER;
       if (msg.method === METHOD_ACK) {
-        if (tx.kind === TX_INVITE_SERVER) istOnAck(this, tx, msg, address, port, now);
-      } else if (tx.kind === TX_INVITE_SERVER) istOnRetransmission(this, tx, now);
+        if (invite) istOnAck(this, tx, msg, address, port, now);
+      } else if (invite) istOnRetransmission(this, tx, now);
       else nistOnRetransmission(this, tx, now);
       if (tx.state !== TS_FREE) this.schedule(tx);
       return;
@@ -476,17 +536,18 @@ export class TransactionLayer {
       this.answerStatelessly(msg, 503, "Service Unavailable", address, port, transport);
       return;
     }
-    nt.method = msg.method;
-    nt.cseq = msg.cseq;
+    const t = nt.index;
+    this.method[t] = msg.method;
+    this.cseq[t] = msg.cseq;
     nt.branchLength = branchLength;
     for (let i = 0; i < branchLength; i++) nt.branch[i] = msg.src.charCodeAt(v.branchStart + i);
-    nt.sentByHash = this.sentByHash(msg);
-    nt.dialogKeyHash = this.requestKeyHash(msg);
+    this.sentByHash[t] = this.hashSentBy(msg);
+    this.dialogKeyHash[t] = this.requestKeyHash(msg);
     nt.address = address;
     nt.port = port;
     nt.transport = transport;
     this.link(nt);
-    if (nt.kind === TX_INVITE_SERVER) istStart(this, nt, msg, now);
+    if (this.kind[t] === TX_INVITE_SERVER) istStart(this, nt, msg, now);
     else nistStart(this, nt, now);
     this.schedule(nt);
     this.tu.onRequest(nt, msg);
@@ -499,19 +560,18 @@ export class TransactionLayer {
   findCancelTarget(cancel: SipMessage): Transaction | null {
     if (cancel.method !== METHOD_CANCEL) return null;
     const v = cancel.via;
-    const sentBy = this.sentByHash(cancel);
+    const sentBy = this.hashSentBy(cancel);
     if (!v.hasMagicCookie()) {
       const key = this.requestKeyHash(cancel);
-      for (let i = this.keyHeads[key & this.tableMask]; i >= 0; i = this.pool[i].nextInKeyChain) {
-        const tx = this.pool[i];
-        if (tx.kind === TX_INVITE_SERVER && tx.dialogKeyHash === key && tx.sentByHash === sentBy) return tx;
+      for (let i = this.keyHeads[key & this.tableMask]; i >= 0; i = this.nextInKeyChain[i]) {
+        if (this.kind[i] === TX_INVITE_SERVER && this.dialogKeyHash[i] === key && this.sentByHash[i] === sentBy) return this.pool[i];
       }
       return null;
     }
     const h = this.branchBucket(cancel.src, v.branchStart, v.branchEnd);
-    for (let i = this.branchHeads[h]; i >= 0; i = this.pool[i].nextInBranchChain) {
-      const tx = this.pool[i];
-      if (tx.kind === TX_INVITE_SERVER && tx.sentByHash === sentBy && this.branchMatches(tx, cancel.src, v.branchStart, v.branchEnd)) return tx;
+    for (let i = this.branchHeads[h]; i >= 0; i = this.nextInBranchChain[i]) {
+      if (this.kind[i] === TX_INVITE_SERVER && this.sentByHash[i] === sentBy &&
+          this.branchMatches(this.pool[i], cancel.src, v.branchStart, v.branchEnd)) return this.pool[i];
     }
     return null;
   }
