@@ -71,7 +71,7 @@ export class Endpoint extends SipNode {
     let detail = "";
     if (msg !== null && (kind === TRACE_REQUEST)) detail = msg.methodName();
     else if (msg !== null && (kind === TRACE_RESPONSE || kind === TRACE_STRAY)) detail = String(msg.status);
-    else if (tx !== null && (kind === TRACE_TIMEOUT || kind === TRACE_TRANSPORT_ERROR)) detail = tx.branchText();
+    else if (tx !== null && (kind === TRACE_TIMEOUT || kind === TRACE_TRANSPORT_ERROR)) detail = this.layer.branchText(tx);
     this.log(traceName(kind), detail);
   }
   protected tracePong(address: string, port: number): void { this.log("pong", address + ":" + port); }

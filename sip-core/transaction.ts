@@ -60,16 +60,13 @@ export const BRANCH_CAPACITY = 64;
 /**
  * One transaction slot: what the transaction user reads. Slots are allocated once in a fixed pool and
  * reused: `generation` changes on every reuse so a stale handle can be told from the live one. What only
- * the layer and its state machines use (kind, method, CSeq, status, timers, chain links, hashes) lives
- * in TransactionLayer's per-slot arrays at `index`: on Espruino an object field costs a variable per slot.
+ * the layer and its state machines use (kind, method, branch, CSeq, status, timers, chain links, hashes)
+ * lives in TransactionLayer's per-slot arrays at `index`: on Espruino an object field costs a variable per slot.
  */
 export class Transaction {
   readonly index: number;
   generation = 0;
   state = TS_FREE;
-  /** Branch of the top Via, as bytes (matching compares spans against it without a string). */
-  readonly branch: Uint8Array = new Uint8Array(BRANCH_CAPACITY);
-  branchLength = 0;
   /** Where requests go (client) or where responses go (server). */
   address = "";
   port = 0;
@@ -87,13 +84,6 @@ export class Transaction {
   constructor(index: number, bufferSize: number) {
     this.index = index;
     this.buffer = bufferSize > 0 ? new Uint8Array(bufferSize) : NO_BYTES;
-  }
-
-  /** The branch as text (allocates). */
-  branchText(): string {
-    let s = "";
-    for (let i = 0; i < this.branchLength; i++) s += String.fromCharCode(this.branch[i]);
-    return s;
   }
 }
 

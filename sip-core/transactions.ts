@@ -106,6 +106,12 @@ export class TransactionLayer {
   private readonly nextFree: Int32Array;
   private readonly nextInBranchChain: Int32Array;
   private readonly nextInKeyChain: Int32Array;
+  /**
+   * Branch of the top Via, as bytes (matching compares spans against it without a string): slot i's
+   * are branch[i * BRANCH_CAPACITY, i * BRANCH_CAPACITY + branchLength[i]).
+   */
+  private readonly branch: Uint8Array;
+  private readonly branchLength: Int32Array;
 
   constructor(config: TransactionLayerConfig, transport: TransportPort, tu: TransactionUser) {
     this.config = config;
@@ -122,7 +128,7 @@ export class TransactionLayer {
     this.tryingAt = f64Field(times, 3, n);
     this.nextAt = f64Field(times, 4, n);
     this.cseq = f64Field(times, 5, n);
-    const ints = new Int32Array(9 * n);
+    const ints = new Int32Array(10 * n);
     this.retransmitInterval = i32Field(ints, 0, n);
     this.kind = i32Field(ints, 1, n);
     this.method = i32Field(ints, 2, n);
@@ -132,6 +138,8 @@ export class TransactionLayer {
     this.nextFree = i32Field(ints, 6, n);
     this.nextInBranchChain = i32Field(ints, 7, n);
     this.nextInKeyChain = i32Field(ints, 8, n);
+    this.branchLength = i32Field(ints, 9, n);
+    this.branch = new Uint8Array(n * BRANCH_CAPACITY);
     for (let i = 0; i < n; i++) {
       this.pool.push(new Transaction(i, this.exact ? 0 : config.bufferSize));
       this.nextFree[i] = i + 1 < n ? i + 1 : -1;
@@ -173,10 +181,19 @@ export class TransactionLayer {
     return tx;
   }
 
-  private branchHash(tx: Transaction): number {
+  private branchHash(t: number): number {
     let h = FNV_BASIS;
-    for (let i = 0; i < tx.branchLength; i++) h = fnv1aStep(h, tx.branch[i]);
+    const at = t * BRANCH_CAPACITY, end = at + this.branchLength[t];
+    for (let i = at; i < end; i++) h = fnv1aStep(h, this.branch[i]);
     return h & this.tableMask;
+  }
+
+  /** A slot's branch as text (allocates). */
+  branchText(tx: Transaction): string {
+    let s = "";
+    const at = tx.index * BRANCH_CAPACITY, end = at + this.branchLength[tx.index];
+    for (let i = at; i < end; i++) s += String.fromCharCode(this.branch[i]);
+    return s;
   }
 
   /** The branch-table bucket of a received branch (its first BRANCH_CAPACITY bytes, as kept in slots). */
@@ -187,7 +204,7 @@ export class TransactionLayer {
 
   private link(tx: Transaction): void {
     const t = tx.index;
-    const b = this.branchHash(tx);
+    const b = this.branchHash(t);
     this.nextInBranchChain[t] = this.branchHeads[b];
     this.branchHeads[b] = t;
     const k = this.dialogKeyHash[t] & this.tableMask;
@@ -197,7 +214,7 @@ export class TransactionLayer {
 
   private unlink(tx: Transaction): void {
     const t = tx.index;
-    const b = this.branchHash(tx);
+    const b = this.branchHash(t);
     let prev = -1;
     for (let i = this.branchHeads[b]; i >= 0; i = this.nextInBranchChain[i]) {
       if (i === t) {
@@ -376,8 +393,8 @@ export class TransactionLayer {
     const t = tx.index;
     this.method[t] = method;
     this.cseq[t] = cseq;
-    tx.branchLength = branchLength;
-    for (let i = 0; i < branchLength; i++) tx.branch[i] = data[branchStart + i];
+    this.branchLength[t] = branchLength;
+    for (let i = 0; i < branchLength; i++) this.branch[t * BRANCH_CAPACITY + i] = data[branchStart + i];
     this.dialogKeyHash[t] = 0;
     this.sentByHash[t] = 0;
     tx.address = address;
@@ -410,11 +427,12 @@ export class TransactionLayer {
   // Receiving
   // ------------------------------------------------------------------------------------------
 
-  private branchMatches(tx: Transaction, src: string, s: number, e: number): boolean {
+  private branchMatches(t: number, src: string, s: number, e: number): boolean {
     const n = e - s;
-    if (n !== tx.branchLength && !(n > BRANCH_CAPACITY && tx.branchLength === BRANCH_CAPACITY)) return false;
-    const m = tx.branchLength;
-    for (let i = 0; i < m; i++) if (tx.branch[i] !== src.charCodeAt(s + i)) return false;
+    const m = this.branchLength[t];
+    if (n !== m && !(n > BRANCH_CAPACITY && m === BRANCH_CAPACITY)) return false;
+    const at = t * BRANCH_CAPACITY;
+    for (let i = 0; i < m; i++) if (this.branch[at + i] !== src.charCodeAt(s + i)) return false;
     return true;
   }
 
@@ -426,7 +444,7 @@ export class TransactionLayer {
     for (let i = this.branchHeads[h]; i >= 0; i = this.nextInBranchChain[i]) {
       const kind = this.kind[i];
       if ((kind === TX_INVITE_CLIENT || kind === TX_NON_INVITE_CLIENT) && this.method[i] === msg.cseqMethod &&
-          this.branchMatches(this.pool[i], msg.src, v.branchStart, v.branchEnd)) return this.pool[i];
+          this.branchMatches(i, msg.src, v.branchStart, v.branchEnd)) return this.pool[i];
     }
     return null;
   }
@@ -458,7 +476,7 @@ export class TransactionLayer {
       for (let i = this.branchHeads[h]; i >= 0; i = this.nextInBranchChain[i]) {
         const kind = this.kind[i];
         if ((kind === TX_INVITE_SERVER || kind === TX_NON_INVITE_SERVER) && this.method[i] === method &&
-            this.sentByHash[i] === sentBy && this.branchMatches(this.pool[i], src, v.branchStart, v.branchEnd)) return this.pool[i];
+            this.sentByHash[i] === sentBy && this.branchMatches(i, src, v.branchStart, v.branchEnd)) return this.pool[i];
       }
       return null;
     }
@@ -466,7 +484,7 @@ export class TransactionLayer {
     for (let i = this.keyHeads[key & this.tableMask]; i >= 0; i = this.nextInKeyChain[i]) {
       const kind = this.kind[i];
       if ((kind === TX_INVITE_SERVER || kind === TX_NON_INVITE_SERVER) && this.method[i] === method &&
-          this.dialogKeyHash[i] === key && this.sentByHash[i] === sentBy && this.pool[i].branchLength === 0) return this.pool[i];
+          this.dialogKeyHash[i] === key && this.sentByHash[i] === sentBy && this.branchLength[i] === 0) return this.pool[i];
     }
     return null;
   }
@@ -539,8 +557,8 @@ export class TransactionLayer {
     const t = nt.index;
     this.method[t] = msg.method;
     this.cseq[t] = msg.cseq;
-    nt.branchLength = branchLength;
-    for (let i = 0; i < branchLength; i++) nt.branch[i] = msg.src.charCodeAt(v.branchStart + i);
+    this.branchLength[t] = branchLength;
+    for (let i = 0; i < branchLength; i++) this.branch[t * BRANCH_CAPACITY + i] = msg.src.charCodeAt(v.branchStart + i);
     this.sentByHash[t] = this.hashSentBy(msg);
     this.dialogKeyHash[t] = this.requestKeyHash(msg);
     nt.address = address;
@@ -571,7 +589,7 @@ export class TransactionLayer {
     const h = this.branchBucket(cancel.src, v.branchStart, v.branchEnd);
     for (let i = this.branchHeads[h]; i >= 0; i = this.nextInBranchChain[i]) {
       if (this.kind[i] === TX_INVITE_SERVER && this.sentByHash[i] === sentBy &&
-          this.branchMatches(this.pool[i], cancel.src, v.branchStart, v.branchEnd)) return this.pool[i];
+          this.branchMatches(i, cancel.src, v.branchStart, v.branchEnd)) return this.pool[i];
     }
     return null;
   }
