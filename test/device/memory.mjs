@@ -244,7 +244,7 @@ function moduleBreakdown() {
   peak.on = false;
   var sc = d.DoorPhone["\\xFFsco"];
   if (Array.isArray(sc)) sc = sc[sc.length - 1]; // a bundle inside a function wrapper: its scope is the last
-  walk = { seen: [sc, d, platform, board, config, phone], byClass: {}, parts: [] };
+  walk = { seen: [sc, d, platform, board, config, phone], byClass: {}, parts: [], buffers: [] };
   // What the phone reaches is counted with the phone (a cursor may still point at the last message).
   var roots = [phone.layer, phone.transport, phone.ua, phone.sessions, phone.door];
   for (var r = 0; r < roots.length; r++) if (walk.seen.indexOf(roots[r]) < 0) size(roots[r], "", 9);
@@ -261,7 +261,7 @@ function moduleBreakdown() {
   print("@@MODULE " + JSON.stringify({ names: keys.length, items: out }));
   walk = null;
 }
-var walk = { seen: [], byClass: {}, parts: [] };
+var walk = { seen: [], byClass: {}, parts: [], buffers: [] };
 function isTyped(v) { return v.buffer instanceof ArrayBuffer; }
 function isObj(v) { return v !== null && typeof v === "object" && !isTyped(v); }
 function size(o, path, depth) {
@@ -278,8 +278,11 @@ function size(o, path, depth) {
       if (typeof v === "function") { walk.seen.push(v); own += fnCost(v); continue; }
       nested += size(v, path + "." + k, depth + 1);
     } else if (v !== null && typeof v === "object") {
-      // A typed array (not deduplicated: Espruino's === and indexOf call two typed arrays of equal contents equal).
-      own += fieldCost(k, v);
+      // A typed array. Views into one buffer count the buffer once, told apart by address (Espruino's === and
+      // indexOf call two typed arrays of equal contents equal).
+      var at = E.getAddressOf(v.buffer, false);
+      if (walk.buffers.indexOf(at) >= 0) own += fieldCost(k, v) - E.getSizeOf(v.buffer);
+      else { walk.buffers.push(at); own += fieldCost(k, v); }
     } else own += fieldCost(k, v);
   }
   var bc = walk.byClass[cls] || (walk.byClass[cls] = [0, 0]);
@@ -289,7 +292,7 @@ function size(o, path, depth) {
 }
 function breakdown(tag) {
   peak.on = false;
-  walk = { seen: [platform, board, config, account, calls, config.door, config.trust, config.autoAnswer, d.DEFAULT_PHONE, d.DEFAULT_CALL_CONFIG, d.DEFAULT_ACCOUNT, d.DEFAULT_DOOR], byClass: {}, parts: [] };
+  walk = { seen: [platform, board, config, account, calls, config.door, config.trust, config.autoAnswer, d.DEFAULT_PHONE, d.DEFAULT_CALL_CONFIG, d.DEFAULT_ACCOUNT, d.DEFAULT_DOOR], byClass: {}, parts: [], buffers: [] };
   // Parts in this order, each counting what no earlier part reached.
   var ua = phone.ua, roots = [["layer", phone.layer], ["transport", phone.transport], ["registrations", ua.registrations], ["calls", ua.calls],
     ["ua", ua], ["sessions", phone.sessions], ["door", phone.door], ["phone", phone]];
