@@ -475,9 +475,9 @@ print("@@READY");
     const roots = r.parts.filter((p) => p[0].indexOf(".") < 0);
     const parts = r.parts.filter((p) => p[0].indexOf(".") >= 0).sort((a, b) => b[1] - a[1]);
     figure(`walk at "${r.tag}": the phone's object graph`, r.total + " variables: " + roots.map((p) => p[0] + " " + p[1]).join(", "));
-    figure(`  top parts at "${r.tag}" (path: variables, class)`, "\n" + parts.slice(0, 16).map((p) => "      " + String(p[1]).padStart(6) + "  " + unmangle(p[0]) + " (" + p[2] + ")").join("\n"));
+    figure(`  top parts at "${r.tag}" (path: variables, class)`, "\n" + parts.slice(0, Number(process.env.DOORSIP_WALK_ROWS || 16)).map((p) => "      " + String(p[1]).padStart(6) + "  " + unmangle(p[0]) + " (" + p[2] + ")").join("\n"));
     const cls = r.classes.sort((a, b) => b[2] - a[2]);
-    figure(`  per class at "${r.tag}" (own fields, typed arrays and strings; instances)`, "\n" + cls.slice(0, 16).map((c) => "      " + String(c[2]).padStart(6) + "  " + c[0] + " ×" + c[1]).join("\n"));
+    figure(`  per class at "${r.tag}" (own fields, typed arrays and strings; instances)`, "\n" + cls.slice(0, Number(process.env.DOORSIP_WALK_ROWS || 16)).map((c) => "      " + String(c[2]).padStart(6) + "  " + c[0] + " ×" + c[1]).join("\n"));
   }
   if (mod !== null) {
     const r = JSON.parse(mod[1]);
