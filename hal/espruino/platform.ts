@@ -173,14 +173,32 @@ function badLength(data: Uint8Array, length: number): boolean {
   return !(data instanceof Uint8Array) || typeof length !== "number" || length < 0 || length > data.length || length !== Math.floor(length);
 }
 
+function udpMessage(this: { w: EspruinoUdpSocket }, msg: string, rinfo: { address: string; port: number }): void {
+  const self = this.w;
+  if (!self.closed) self.onMessage(msg, rinfo.address, rinfo.port);
+}
+
+function udpError(this: { w: EspruinoUdpSocket }, e: EspruinoSocketError): void {
+  const self = this.w;
+  if (!self.closed && self.onError !== undefined) self.onError(halErrorFromEspruino(e.code, true));
+}
+
+function udpClose(this: { w: EspruinoUdpSocket }): void {
+  // A close we did not ask for (Espruino closes a socket whose send failed): report it once.
+  const self = this.w;
+  if (self.closed) return;
+  self.closed = true;
+  if (self.onError !== undefined) self.onError(HAL_ERR_CLOSED);
+}
+
 export class EspruinoUdpSocket implements UdpSocket {
   /** The bound port (chosen here when 0 was asked for). */
   port: number;
   closed: boolean;
   private sock: any;
   private maxSend: number;
-  private onMessage: (data: string, address: string, port: number) => void;
-  private onError: ((code: number) => void) | undefined;
+  /** @internal */ onMessage: (data: string, address: string, port: number) => void;
+  /** @internal */ onError: ((code: number) => void) | undefined;
 
   constructor(sock: any, port: number, options: UdpOptions, maxSend: number) {
     this.sock = sock;
@@ -189,19 +207,12 @@ export class EspruinoUdpSocket implements UdpSocket {
     this.maxSend = maxSend;
     this.onMessage = options.onMessage;
     this.onError = options.onError;
-    const self = this;
-    sock.on("message", function (msg: string, rinfo: { address: string; port: number }) {
-      if (!self.closed) self.onMessage(msg, rinfo.address, rinfo.port);
-    });
-    sock.on("error", function (e: EspruinoSocketError) {
-      if (!self.closed && self.onError !== undefined) self.onError(halErrorFromEspruino(e.code, true));
-    });
-    sock.on("close", function () {
-      // A close we did not ask for (Espruino closes a socket whose send failed): report it once.
-      if (self.closed) return;
-      self.closed = true;
-      if (self.onError !== undefined) self.onError(HAL_ERR_CLOSED);
-    });
+    // Espruino calls a listener with the socket as `this`: three functions shared by every socket find
+    // their wrapper there, instead of three closures per socket (~14 variables each socket).
+    sock.w = this;
+    sock.on("message", udpMessage);
+    sock.on("error", udpError);
+    sock.on("close", udpClose);
   }
 
   send(data: Uint8Array, length: number, address: string, port: number): number {
