@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { Alarm, AlarmOptions, Platform } from "../../hal/types.ts";
 import { MediaSession, type MediaParams } from "../../firmware/media.ts";
 import { RtpHeader, decodeRtp, encodeRtp } from "../../sip-core/rtp.ts";
-import { ULAW_DECODE, ALAW_DECODE, alawEncode, ulawEncode } from "../../sip-core/g711.ts";
+import { alawEncode, alawTable, ulawEncode, ulawTable } from "../../sip-core/g711.ts";
 import { PCMA, PCMU, SDP_INACTIVE, SDP_RECVONLY, SDP_SENDONLY, SDP_SENDRECV } from "../../sip-core/sdp.ts";
 import { type CaptureRecord, type LinkConditions, VirtualClock, VirtualNetwork, VirtualPlatform, VirtualUdpSocket } from "../../sim/virtual.ts";
 import { HAL_ERR_CLOSED, HAL_ERR_UNREACHABLE } from "../../hal/errors.ts";
@@ -100,8 +100,8 @@ function expectContinuousStream(ps: Packet[], pt: number, samples: number, ptime
 
 describe("MediaSession: audio streams", () => {
   for (const [name, pt, decodeTable, encode] of [
-    ["PCMU", PCMU, ULAW_DECODE, ulawEncode],
-    ["PCMA", PCMA, ALAW_DECODE, alawEncode],
+    ["PCMU", PCMU, ulawTable(), ulawEncode],
+    ["PCMA", PCMA, alawTable(), alawEncode],
   ] as const) {
     it(`${name}: 50 packets a second each way, seq +1 / ts +160, tones survive the round trip bit-exactly`, () => {
       const w = world({ payload: pt });
