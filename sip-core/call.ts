@@ -685,7 +685,7 @@ export class CallManager {
       const u = v.uri;
       if (u.scheme !== SCHEME_SIP && u.scheme !== SCHEME_SIPS) continue;
       const q = v.qStart < 0 ? 1000 : qValue(msg.src, v.qStart, v.qEnd);
-      if (q <= 0) continue; // q=0 (or a malformed q): do not try it
+      if (q < 0) continue; // a malformed q: not a usable Contact (q=0 is merely the least preferred)
       // Insertion by q, highest first; equal q keep the order they came in.
       let i = c.redirectCount++;
       for (; i > 0 && c.redirectQ[i - 1] < q; i--) { c.redirects[i] = c.redirects[i - 1]; c.redirectQ[i] = c.redirectQ[i - 1]; }

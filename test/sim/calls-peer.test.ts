@@ -491,7 +491,7 @@ describe("the door calls a scripted callee", () => {
     expect(call.peer).toBe("sip:resident@10.0.0.7:5060");
   });
 
-  it("a 3xx with several Contacts: tried by q, highest first; a failed one (486, timeout) moves on to the next; a 6xx ends it", () => {
+  it("a 3xx with several Contacts: tried by q, highest first (q=0 last); a failed one (486, timeout) moves on to the next; a 6xx ends it", () => {
     const { clock, network, door, peer } = world();
     door.ua.calls!.config.ringTimeout = 120;
     const call = door.call(`sip:resident@${PEER}:5060`) as Call;
@@ -522,7 +522,20 @@ describe("the door calls a scripted callee", () => {
     clock.advance(100);
     expect(call.state).toBe(CALL_FREE);
     expect(door.events.filter((e) => e.kind === "call-state").at(-1)!.detail).toContain("ended 603");
-    expect(z.requests("INVITE").every((r) => startLine(r.text).includes("low@"))).toBe(true); // q=0 is never tried
+    // The q=0 Contact would come last: the 6xx ended the search before it.
+    expect(z.requests("INVITE").every((r) => startLine(r.text).includes("low@"))).toBe(true);
+  });
+
+  it("a Contact with q=0 is the least preferred, not excluded: tried after the others failed", () => {
+    const { clock, network, peer, invite } = uac();
+    const a = new RawPeer(network, "10.0.0.7", 5060);
+    const b = new RawPeer(network, "10.0.0.8", 5060);
+    peer.respond(invite, "302 Moved Temporarily", "r1", ["Contact: <sip:zero@10.0.0.7:5060>;q=0, <sip:one@10.0.0.8:5060>"], null);
+    clock.advance(100);
+    expect(a.requests("INVITE")).toEqual([]);
+    b.respond(b.requests("INVITE")[0], "480 Temporarily Unavailable", "b1", [], null);
+    clock.advance(100);
+    expect(a.requests("INVITE").map((r) => startLine(r.text))).toEqual(["INVITE sip:zero@10.0.0.7:5060 SIP/2.0"]);
   });
 
   it("redirects are bounded: a 302 loop ends the call with the 302", () => {
