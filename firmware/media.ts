@@ -40,8 +40,10 @@ export interface MediaParams {
   remotePort: number;
   /** The voice payload type: 0 PCMU or 8 PCMA. */
   payload: number;
-  /** The telephone-event payload type, or -1 when the peer did not offer RFC 4733. */
+  /** The telephone-event payload type we send, or -1 when RFC 4733 was not agreed. */
   telephoneEvent: number;
+  /** The one the peer sends (differs when its answer renumbered ours; absent: telephoneEvent). */
+  telephoneEventIn?: number;
   /** SDP_SENDRECV / SDP_SENDONLY / SDP_RECVONLY / SDP_INACTIVE, from our point of view (RFC 3264 §5.1). */
   direction: number;
 }
@@ -145,6 +147,7 @@ export class MediaSession {
   private remotePort: number;
   private payloadType: number;
   private telephoneEvent: number;
+  private telephoneEventIn: number;
   private direction: number;
   /** Where packets go: the SDP address, or the latched source. */
   private sendAddress: string;
@@ -232,7 +235,7 @@ export class MediaSession {
     this.remoteAddress = "";
     this.remotePort = 0;
     this.payloadType = 0;
-    this.telephoneEvent = -1;
+    this.telephoneEvent = this.telephoneEventIn = -1;
     this.direction = 0;
     this.sendAddress = "";
     this.sendPort = 0;
@@ -404,6 +407,7 @@ export class MediaSession {
   private apply(p: MediaParams, newRemote: boolean): void {
     this.payloadType = p.payload;
     this.telephoneEvent = p.telephoneEvent;
+    this.telephoneEventIn = p.telephoneEventIn !== undefined && p.telephoneEventIn >= 0 ? p.telephoneEventIn : p.telephoneEvent;
     this.direction = p.direction;
     this.sender.payloadType = p.payload;
     if (newRemote) {
@@ -551,7 +555,8 @@ export class MediaSession {
     }
     const pt = h.payloadType;
     const isAudio = pt === this.payloadType;
-    if (!isAudio && pt !== this.telephoneEvent) {
+    // Events on the number we offered or the one the answer gave (a peer may use either after renumbering).
+    if (!isAudio && pt !== this.telephoneEventIn && pt !== this.telephoneEvent) {
       this.unknownPayload++;
       return;
     }

@@ -20,6 +20,7 @@ function paramsOf(c: Call, out: MediaParams): MediaParams {
   out.remotePort = c.mediaRemotePort;
   out.payload = c.mediaPayload;
   out.telephoneEvent = c.mediaTelephoneEvent;
+  out.telephoneEventIn = c.mediaTelephoneEventIn;
   out.direction = c.mediaDirection;
   return out;
 }
@@ -97,7 +98,7 @@ export class DoorPhone extends SipNode {
   /** Digits received per source (tests and diagnostics). */
   rtpDigits = 0;
   infoDigits = 0;
-  private readonly params: MediaParams = { localPort: 0, remoteAddress: "", remotePort: 0, payload: 0, telephoneEvent: -1, direction: 0 };
+  private readonly params: MediaParams = { localPort: 0, remoteAddress: "", remotePort: 0, payload: 0, telephoneEvent: -1, telephoneEventIn: -1, direction: 0 };
   private readonly traceRing: TraceRing;
   private ledAt = -1;
   private ledOn = false;

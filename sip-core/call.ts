@@ -149,6 +149,11 @@ export class Call {
   mediaRemotePort = 0;
   mediaPayload = -1;
   mediaTelephoneEvent = -1;
+  /**
+   * The telephone-event payload type the peer sends us: the one in our offer when we offered (an answer
+   * should keep it, RFC 3264 §6.1, but may not), else the offer's; -1 when none was agreed.
+   */
+  mediaTelephoneEventIn = -1;
   mediaDirection = SDP_SENDRECV;
   /** Our SDP o= session id ("" until the call's first description) and version, bumped when the hash of the rest changes. */
   sdpSession = "";
@@ -216,7 +221,7 @@ export class Call {
     this.answeredAt = -1;
     this.mediaRemoteAddress = "";
     this.mediaRemotePort = 0;
-    this.mediaPayload = this.mediaTelephoneEvent = -1;
+    this.mediaPayload = this.mediaTelephoneEvent = this.mediaTelephoneEventIn = -1;
     this.mediaDirection = SDP_SENDRECV;
     this.sdpSession = "";
     this.sdpVersion = this.sdpHash = 0;
@@ -633,16 +638,18 @@ export class CallManager {
     if (msg.bodyEnd <= msg.bodyStart || !contentTypeIs(msg, "application", "sdp")) return c.mediaPayload >= 0;
     const s = this.sdp;
     if (parseSdp(msg.src, msg.bodyStart, msg.bodyEnd, s) < 0 || !negotiateAudio(s, this.config.codecs, this.answer)) return false;
-    this.setMedia(c, s, this.answer.direction);
+    this.setMedia(c, s, this.answer.direction, true);
     return true;
   }
 
-  private setMedia(c: Call, s: SdpSession, direction: number): void {
+  /** weOffered: s is the answer to our offer (else the offer we answer). */
+  private setMedia(c: Call, s: SdpSession, direction: number, weOffered: boolean): void {
     const a = this.answer;
     c.mediaRemoteAddress = s.text(a.addrStart, a.addrEnd);
     c.mediaRemotePort = a.port;
     c.mediaPayload = a.payload;
     c.mediaTelephoneEvent = this.config.telephoneEvent >= 0 ? a.telephoneEvent : -1;
+    c.mediaTelephoneEventIn = c.mediaTelephoneEvent >= 0 && weOffered ? this.config.telephoneEvent : c.mediaTelephoneEvent;
     // RFC 2543 hold: a connection address of 0.0.0.0 means "do not send".
     c.mediaDirection = c.mediaRemoteAddress === "0.0.0.0" ? SDP_INACTIVE : direction;
   }
@@ -777,7 +784,7 @@ export class CallManager {
     c.inviteGen = tx.generation;
     tx.owner = c.serial;
     c.offerInAnswer = !hasOffer;
-    if (hasOffer) this.setMedia(c, this.sdp, this.answer.direction);
+    if (hasOffer) this.setMedia(c, this.sdp, this.answer.direction, false);
     const cfg = this.config;
     this.listener.onCallState(c);
     // INCOMING_RING: ring until the application answers; else the configured answer delay.
@@ -922,7 +929,7 @@ export class CallManager {
     c.dialog.refreshTarget(msg);
     const hasOffer = msg.bodyEnd > msg.bodyStart;
     c.offerInAnswer = !hasOffer;
-    if (hasOffer) this.setMedia(c, this.sdp, this.answer.direction);
+    if (hasOffer) this.setMedia(c, this.sdp, this.answer.direction, false);
     c.inviteTx = tx;
     c.inviteGen = tx.generation;
     tx.owner = c.serial;
@@ -981,7 +988,7 @@ export class CallManager {
       c.offerInAnswer = false;
       if (msg.bodyEnd > msg.bodyStart && parseSdp(msg.src, msg.bodyStart, msg.bodyEnd, this.sdp) === 0 &&
           negotiateAudio(this.sdp, this.config.codecs, this.answer)) {
-        this.setMedia(c, this.sdp, this.answer.direction);
+        this.setMedia(c, this.sdp, this.answer.direction, true);
         this.listener.onCallMedia(c);
       } else if (c.mediaPayload < 0) {
         this.setState(c, CALL_ACTIVE);

@@ -216,6 +216,23 @@ describe("MediaSession: audio streams", () => {
 });
 
 describe("MediaSession: RFC 4733 digits", () => {
+  it("an answer that renumbered telephone-event: we send with its number and still take events on the one we offered", () => {
+    const w = world({});
+    // A offered 101 and the answer said 96: A sends 96 and accepts 101 (and 96); B, the renumbering peer, sends 101.
+    expect(w.a.session.start({ ...w.pa, telephoneEvent: 96, telephoneEventIn: TE })).toBe(0);
+    expect(w.b.session.start({ ...w.pb, telephoneEvent: TE })).toBe(0);
+    w.clock.advance(200);
+    for (const c of "12") expect(w.a.session.sendDigit(c.charCodeAt(0), 100)).toBe(true);
+    for (const c of "34") expect(w.b.session.sendDigit(c.charCodeAt(0), 100)).toBe(true);
+    w.clock.advance(2000);
+    expect(new Set(sentBy(w.net, A).filter((p) => p.h.payloadType !== 0).map((p) => p.h.payloadType))).toEqual(new Set([96]));
+    expect(w.a.digits).toEqual(["3", "4"]);
+    expect(w.a.session.unknownPayload).toBe(0);
+    // B never agreed to 96: A's events are unknown to it.
+    expect(w.b.digits).toEqual([]);
+    expect(w.b.session.unknownPayload).toBeGreaterThan(0);
+  });
+
   it("'1234#' arrives once each, in order, with its duration, even when every packet is duplicated", () => {
     const w = world({ link: { duplicate: 1 } });
     w.startBoth();

@@ -97,7 +97,7 @@ describe("the door answers a scripted caller", () => {
     expect(sdp).toMatch(/a=rtpmap:97 telephone-event\/8000/);
     expect(sdp).not.toMatch(/101/);
     const c = door.ua.calls!.calls[0];
-    expect([c.mediaPayload, c.mediaTelephoneEvent]).toEqual([8, 97]);
+    expect([c.mediaPayload, c.mediaTelephoneEvent, c.mediaTelephoneEventIn]).toEqual([8, 97, 97]);
   });
 
   it("unsupported m-lines are rejected with port 0, in order", () => {
@@ -643,6 +643,14 @@ describe("the door calls a scripted callee", () => {
     const ids = peer.requests("INVITE").map((r) => /^o=\S+ (\S+)/m.exec(body(r.text))![1]);
     expect(ids.length).toBe(2);
     expect(ids[0]).not.toBe(ids[1]);
+  });
+
+  it("a callee answering telephone-event under another number: we send its number, it may send ours (RFC 3264 §6.1 SHOULD keep it)", () => {
+    const { clock, peer, call, invite } = uac();
+    const answer = sdpBody(PEER, 30000, [0]).replace("RTP/AVP 0", "RTP/AVP 0 96") + "a=rtpmap:96 telephone-event/8000\r\na=fmtp:96 0-15\r\n";
+    peer.respond(invite, "200 OK", "t1", [`Contact: <sip:a@${PEER}:5060>`], answer);
+    clock.advance(100);
+    expect([call.state, call.mediaTelephoneEvent, call.mediaTelephoneEventIn]).toEqual([CALL_ACTIVE, 96, 101]);
   });
 
   it("183 with SDP starts early media before the answer", () => {
