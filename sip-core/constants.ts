@@ -217,6 +217,10 @@ export function headerName(id: number): string {
   return HEADER_TEXT.substring(HEADER_NAME_AT[id], HEADER_NAME_AT[id + 1] - 1);
 }
 
+// The names the resolver has compared against, made once each (a sparse array: only the headers this
+// device actually receives cost memory, and resolving allocates nothing once they are here).
+const resolvedNames: string[] = [];
+
 /** Compact forms (RFC 3261 §7.3.3 and the extensions that register them), letter → header id. */
 export const HEADER_COMPACT: string = "i m e l c f s k t v o u r b x y a j d n";
 // A typed array: on Espruino a plain array keeps a variable per element for the device's life.
@@ -294,9 +298,10 @@ export function resolveHeaderName(src: string, start: number, end: number): numb
     } else {
       const at = HEADER_NAME_AT[id];
       if (HEADER_NAME_AT[id + 1] - 1 - at === len) {
-        // Most senders spell names canonically: one native comparison, no per-char loop (the name is a
-        // short-lived substring of the table).
-        if (src.startsWith(HEADER_TEXT.substring(at, at + len), start)) return id;
+        let name = resolvedNames[id];
+        if (name === undefined) name = resolvedNames[id] = HEADER_TEXT.substring(at, at + len);
+        // Most senders spell names canonically: one native comparison, no per-char loop.
+        if (src.startsWith(name, start)) return id;
         let i = 0;
         // Header names are tokens (ASCII), so OR-ing 0x20 folds case for letters and leaves
         // "-" and digits distinct from any letter.
