@@ -80,7 +80,8 @@ export function ulawEncode(pcm: Int16Array, off: number, n: number, out: Uint8Ar
 
 /** Decodes μ-law in[off, off+n) to pcm[outOff]. */
 export function ulawDecode(input: Uint8Array, off: number, n: number, pcm: Int16Array, outOff: number): void {
-  const t = ulawTable();
+  buildTables();
+  const t = ULAW_DECODE;
   for (let i = 0; i < n; i++) pcm[outOff + i] = t[input[off + i]];
 }
 
@@ -98,6 +99,7 @@ export function alawEncode(pcm: Int16Array, off: number, n: number, out: Uint8Ar
 
 /** Decodes A-law in[off, off+n) to pcm[outOff]. */
 export function alawDecode(input: Uint8Array, off: number, n: number, pcm: Int16Array, outOff: number): void {
-  const t = alawTable();
+  buildTables();
+  const t = ALAW_DECODE;
   for (let i = 0; i < n; i++) pcm[outOff + i] = t[input[off + i]];
 }

@@ -153,8 +153,10 @@ export class SdpSession {
     const m = this.media[i];
     const src = this.src;
     for (let k = 0; k < m.ptCount; k++) {
-      const s = m.encStart(k);
-      if (s >= 0 && m.clockRate(k) === 8000 && spanEqualsIgnoreCase(src, s, m.encEnd(k), "telephone-event")) return k;
+      // The fmt table read directly: the accessors are for tools and tests (each method costs the device ~5 variables).
+      const f = m.fmt;
+      const s = f[k * F_STRIDE + F_ENC_START];
+      if (s >= 0 && f[k * F_STRIDE + F_CLOCK] === 8000 && spanEqualsIgnoreCase(src, s, f[k * F_STRIDE + F_ENC_END], "telephone-event")) return k;
     }
     return -1;
   }
@@ -453,8 +455,8 @@ export function negotiateAudio(offer: SdpSession, prefs: number[], out: AudioAns
     const te = offer.telephoneEventIndex(i);
     if (te >= 0) {
       out.telephoneEvent = m.pt[te];
-      out.eventsStart = m.fmtpStart(te);
-      out.eventsEnd = m.fmtpEnd(te);
+      out.eventsStart = m.fmt[te * F_STRIDE + F_FMTP_START];
+      out.eventsEnd = m.fmt[te * F_STRIDE + F_FMTP_END];
     }
     out.direction = mirrorDirection(offer.mediaDirection(i));
     out.ptime = m.ptime >= 0 ? m.ptime : offer.ptime;
