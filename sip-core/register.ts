@@ -280,8 +280,6 @@ export class Registration {
       (this.optionsTx === tx && tx.generation === this.optionsGeneration);
   }
 
-  private isOptions(msg: SipMessage): boolean { return msg.cseqMethod === METHOD_OPTIONS; }
-
   /**
    * The start of every request this account sends (REGISTER, keep-alive OPTIONS): request line to the
    * domain, Via with a new branch and rport, Max-Forwards, From with our tag, To (the AOR, or the
@@ -336,7 +334,7 @@ export class Registration {
   /** A response to our REGISTER (the TU routes it here when owns(tx)). */
   onResponse(msg: SipMessage, now: number): void {
     if (msg.status < 200) return;
-    if (this.isOptions(msg)) { this.optionsTx = null; return; } // any answer: the flow is alive
+    if (msg.cseqMethod === METHOD_OPTIONS) { this.optionsTx = null; return; } // any answer: the flow is alive
     if (!spanEquals(msg.src, msg.callIdStart, msg.callIdEnd, this.callId)) {
       this.note(LOG_WARN, "ignored a response for another Call-ID");
       return;
