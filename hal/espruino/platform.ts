@@ -28,7 +28,8 @@ declare const E: {
   toString(data: Uint8Array): string | undefined;
 };
 declare function getTime(): number;
-declare function setTimeout(fn: () => void, ms: number): number;
+/** Espruino passes the arguments after ms to fn, as browsers and Node do. */
+declare function setTimeout<A>(fn: (arg: A) => void, ms: number, arg: A): number;
 declare function clearTimeout(id: number): void;
 declare function require(name: string): any;
 declare const console: { log(msg: string): void };
@@ -119,14 +120,23 @@ export class EspruinoLog implements Log {
   }
 }
 
+/**
+ * An alarm's timeout (setTimeout passes the alarm along: one function for every alarm, not a closure each).
+ * Timers and getTime() may round differently: never call back early.
+ */
+function alarmTick(alarm: EspruinoAlarm): void {
+  alarm.armed = false;
+  if (alarm.clock.now() < alarm.at) alarm.arm();
+  else alarm.onAlarm();
+}
+
 /** One setTimeout, re-armed by set(); onAlarm never runs before the time asked for. */
 export class EspruinoAlarm implements Alarm {
-  private clock: Clock;
-  private onAlarm: () => void;
-  private tick: () => void;
-  private at: number;
+  /** @internal */ clock: Clock;
+  /** @internal */ onAlarm: () => void;
+  /** @internal */ at: number;
+  /** @internal */ armed: boolean;
   private id: number;
-  private armed: boolean;
 
   constructor(clock: Clock, options: AlarmOptions) {
     this.clock = clock;
@@ -134,13 +144,6 @@ export class EspruinoAlarm implements Alarm {
     this.at = 0;
     this.id = 0;
     this.armed = false;
-    const self = this;
-    this.tick = function () {
-      self.armed = false;
-      // Timers and getTime() may round differently: never call back early.
-      if (self.clock.now() < self.at) self.arm();
-      else self.onAlarm();
-    };
   }
 
   set(at: number): void {
@@ -154,11 +157,12 @@ export class EspruinoAlarm implements Alarm {
     this.armed = false;
   }
 
-  private arm(): void {
+  /** @internal */
+  arm(): void {
     if (this.armed) clearTimeout(this.id);
     let delay = this.at - this.clock.now();
     if (delay < 0) delay = 0;
-    this.id = setTimeout(this.tick, delay);
+    this.id = setTimeout(alarmTick, delay, this);
     this.armed = true;
   }
 }
