@@ -24,10 +24,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { pathToFileURL } from "node:url";
-import * as esbuild from "esbuild";
 import { root } from "../../build.mjs";
-import { bundleGated, checks, espruinoPath, freeBlock, spawnDevice } from "./espruino-run.mjs";
+import { bundleGated, checks, espruinoPath, freeBlock, importForNode, spawnDevice } from "./espruino-run.mjs";
 
 const bin = espruinoPath("test:device:call");
 
@@ -66,15 +64,8 @@ try {
   figure("phone bundle (minified)", Buffer.byteLength(code).toLocaleString("en-US") + " B");
 
   // The Node peers' code: the simulator endpoint, the Node HAL and the firmware's MediaSession, bundled for Node.
-  writeFileSync(join(dir, "node-entry.ts"),
-    `export { Endpoint } from ${src("sim/endpoint.ts")};\n` +
-    `export { NodePlatform } from ${src("sim/node-platform.ts")};\n` +
-    `export { MediaSession } from ${src("firmware/media.ts")};\n`);
-  await esbuild.build({
-    entryPoints: [join(dir, "node-entry.ts")], outfile: join(dir, "node-side.mjs"), bundle: true, platform: "node",
-    format: "esm", target: "node20", packages: "external", absWorkingDir: root, logLevel: "warning",
-  });
-  const { Endpoint, NodePlatform, MediaSession } = await import(pathToFileURL(join(dir, "node-side.mjs")).href);
+  const { Endpoint, NodePlatform, MediaSession } = await importForNode(dir,
+    { "sim/endpoint.ts": ["Endpoint"], "sim/node-platform.ts": ["NodePlatform"], "firmware/media.ts": ["MediaSession"] });
 
   // 2. Ports: device SIP (UDP+TCP) and control, Node SIP and raw INFO socket, RTP for two call slots each side.
   const base = await freeBlock(12, 31000, 1000);

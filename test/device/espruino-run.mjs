@@ -5,7 +5,9 @@ import * as net from "node:net";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { bundleDevice } from "../../build.mjs";
+import { pathToFileURL } from "node:url";
+import * as esbuild from "esbuild";
+import { bundleDevice, root } from "../../build.mjs";
 import { checkBundle, formatOffence } from "../../scripts/espruino-gate.mjs";
 
 /** The interpreter's path from ESPRUINO; without it, says so and exits 2 (the command cannot run here). */
@@ -141,4 +143,19 @@ export async function bundleGated(entry, outfile, check, label) {
   for (const o of offences) console.log(formatOffence(o, basename(outfile), dirname(outfile)));
   check(label, offences.length === 0, offences.length + " offences");
   return r;
+}
+
+/**
+ * The Node side of a device test (the simulator's peers, the Node HAL, the firmware's MediaSession): the
+ * sources' exports ({ file: [names] }, files relative to the repository) bundled for Node in dir, imported.
+ */
+export async function importForNode(dir, exportsByFile) {
+  const entry = join(dir, "node-entry.ts");
+  writeFileSync(entry, Object.entries(exportsByFile)
+    .map(([file, names]) => `export { ${names.join(", ")} } from ${JSON.stringify(join(root, file))};\n`).join(""));
+  await esbuild.build({
+    entryPoints: [entry], outfile: join(dir, "node-side.mjs"), bundle: true, platform: "node",
+    format: "esm", target: "node20", packages: "external", absWorkingDir: root, logLevel: "warning",
+  });
+  return import(pathToFileURL(join(dir, "node-side.mjs")).href);
 }

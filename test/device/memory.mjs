@@ -30,12 +30,10 @@ import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { pathToFileURL } from "node:url";
 import * as acorn from "acorn";
 import { TraceMap, originalPositionFor } from "@jridgewell/trace-mapping";
-import * as esbuild from "esbuild";
 import { root } from "../../build.mjs";
-import { bundleGated, checks, espruinoPath, freeBlock, spawnDevice } from "./espruino-run.mjs";
+import { bundleGated, checks, espruinoPath, freeBlock, importForNode, spawnDevice } from "./espruino-run.mjs";
 
 const bin = espruinoPath("test:device:memory");
 
@@ -118,16 +116,10 @@ try {
   figure("phone bundle: largest inputs (bytes in the minified output)", "\n" + inputs.slice(0, 12).map(([p, n]) => "      " + String(n).padStart(7) + "  " + p.replace(/^.*?(sip-core|firmware|hal)\//, "$1/")).join("\n"));
 
   // The Node peers: the simulator's registrar and endpoint, the Node HAL and the firmware's MediaSession.
-  writeFileSync(join(dir, "node-entry.ts"),
-    `export { Endpoint } from ${src("sim/endpoint.ts")};\n` +
-    `export { Registrar } from ${src("sim/registrar.ts")};\n` +
-    `export { NodePlatform } from ${src("sim/node-platform.ts")};\n` +
-    `export { MediaSession } from ${src("firmware/media.ts")};\n`);
-  await esbuild.build({
-    entryPoints: [join(dir, "node-entry.ts")], outfile: join(dir, "node-side.mjs"), bundle: true, platform: "node",
-    format: "esm", target: "node20", packages: "external", absWorkingDir: root, logLevel: "warning",
+  const { Endpoint, Registrar, NodePlatform, MediaSession } = await importForNode(dir, {
+    "sim/endpoint.ts": ["Endpoint"], "sim/registrar.ts": ["Registrar"], "sim/node-platform.ts": ["NodePlatform"],
+    "firmware/media.ts": ["MediaSession"],
   });
-  const { Endpoint, Registrar, NodePlatform, MediaSession } = await import(pathToFileURL(join(dir, "node-side.mjs")).href);
 
   // 3. Ports: device SIP (UDP+TCP) and control, registrar, Node SIP, RTP for two call slots each side.
   const base = await freeBlock(12, 48000, 750);
