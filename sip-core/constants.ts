@@ -114,16 +114,22 @@ export function field(table: string, i: number): string {
   return table.substring(s, e < 0 ? table.length : e);
 }
 
-/** Method names in id order, each after a '|' (METHOD_OTHER, id 0, has the empty name before the first). */
-const METHOD_TEXT = "|INVITE|ACK|BYE|CANCEL|OPTIONS|REGISTER|INFO|PRACK|SUBSCRIBE|NOTIFY|REFER|MESSAGE|UPDATE|PUBLISH";
+/**
+ * Fills at[id] with where name id starts in a table of names each ended by '|' (id 0's, empty, before
+ * the first '|'): name id is text[at[id], at[id + 1] - 1). at has one entry more than there are names.
+ */
+function nameOffsets(text: string, at: Uint8Array | Uint16Array): void {
+  for (let id = 1, p = 0; id < at.length; id++) at[id] = p = text.indexOf("|", p) + 1;
+}
 
-/** Where method id's name starts in METHOD_TEXT. */
-const METHOD_NAME_AT = new Uint8Array(METHOD_PUBLISH + 1);
-for (let id = 1, p = 0; id <= METHOD_PUBLISH; id++) METHOD_NAME_AT[id] = p = METHOD_TEXT.indexOf("|", p) + 1;
+/** Method names in id order, each ended by '|' (METHOD_OTHER, id 0, has the empty name before the first). */
+const METHOD_TEXT = "|INVITE|ACK|BYE|CANCEL|OPTIONS|REGISTER|INFO|PRACK|SUBSCRIBE|NOTIFY|REFER|MESSAGE|UPDATE|PUBLISH|";
+const METHOD_NAME_AT = new Uint8Array(METHOD_PUBLISH + 2);
+nameOffsets(METHOD_TEXT, METHOD_NAME_AT);
 
-/** The name of a method id ("" for METHOD_OTHER or an unknown id). */
+/** The name of a method id ("" for METHOD_OTHER or an unknown id). Allocates: for cold paths and tools. */
 export function methodName(id: number): string {
-  return id > 0 ? field(METHOD_TEXT, id) : "";
+  return id > 0 && id <= METHOD_PUBLISH ? METHOD_TEXT.substring(METHOD_NAME_AT[id], METHOD_NAME_AT[id + 1] - 1) : "";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -210,7 +216,7 @@ export const HEADER_TEXT = "|" +
   "Warning|WWW-Authenticate|Flow-Timer|";
 /** Where header id's name starts in HEADER_TEXT; it ends one before HEADER_NAME_AT[id + 1]. */
 export const HEADER_NAME_AT = new Uint16Array(HDR_COUNT + 1);
-for (let id = 1, p = 0; id <= HDR_COUNT; id++) HEADER_NAME_AT[id] = p = HEADER_TEXT.indexOf("|", p) + 1;
+nameOffsets(HEADER_TEXT, HEADER_NAME_AT);
 
 /** The canonical name of a header id ("" for HDR_OTHER). Allocates: for cold paths and tools. */
 export function headerName(id: number): string {
