@@ -4,6 +4,7 @@
 // event; every buffer is allocated in the constructor. It never reads a clock or makes a timer: the owner
 // passes `now` (ms), and arms one alarm at nextDeadline() that calls poll(now).
 import type { DigitalOutput } from "../hal/types.ts";
+import { earliest } from "../sip-core/timerheap.ts";
 
 export interface DoorConfig {
   /**
@@ -278,10 +279,7 @@ export class DoorController {
 
   /** The next time poll() has work (relay off, lockout end), or -1. */
   nextDeadline(): number {
-    let t = -1;
-    if (this.relayOn) t = this.relayOffAt;
-    if (this.locked && (t < 0 || this.lockoutUntil < t)) t = this.lockoutUntil;
-    return t;
+    return earliest(this.relayOn ? this.relayOffAt : -1, this.locked ? this.lockoutUntil : -1);
   }
 
   /** Does what is due at `now`: ends the relay pulse, ends a lockout. */

@@ -3,7 +3,7 @@ import type { AudioDevice, Board, DigitalInput, DigitalOutput, Platform } from "
 import {
   CALL_ACTIVE, CALL_CALLING, CALL_CANCELLING, CALL_CONNECTING, CALL_ENDED, CALL_INCOMING, CALL_RINGING, DigestServer,
   INCOMING_ANSWER, INCOMING_DROP, INCOMING_RING, REG_BACKOFF, REG_FAILED, REG_REGISTERED, SDP_INACTIVE, SDP_SENDONLY,
-  TRACE_ACK, TRACE_REQUEST, TRACE_RESPONSE, TRACE_TERMINATED, TRACE_TIMEOUT, methodName, traceName, type Call, type Transaction, type CallConfig, type SipMessage,
+  TRACE_ACK, TRACE_REQUEST, TRACE_RESPONSE, TRACE_TERMINATED, TRACE_TIMEOUT, earliest, methodName, traceName, type Call, type Transaction, type CallConfig, type SipMessage,
 } from "../sip-core/index.ts";
 import { DoorController } from "./door.ts";
 import { MediaSession, type MediaParams } from "./media.ts";
@@ -353,17 +353,14 @@ export class DoorPhone extends SipNode {
         this.hangup(c);
         continue;
       }
-      if (at < 0 || due < at) at = due;
+      at = earliest(at, due);
     }
     return at;
   }
 
   protected extraDeadline(): number {
     if (this.plan.pending) return this.now();
-    let d = this.door.nextDeadline();
-    if (this.ledAt >= 0 && (d < 0 || this.ledAt < d)) d = this.ledAt;
-    const r = this.rtpDeadline(-1);
-    return r >= 0 && (d < 0 || r < d) ? r : d;
+    return earliest(earliest(this.door.nextDeadline(), this.ledAt), this.rtpDeadline(-1));
   }
 
   protected pollExtra(now: number): void {

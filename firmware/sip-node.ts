@@ -4,7 +4,7 @@
 // CallListener methods and add their own deadlines through `extraDeadline`/`pollExtra`.
 import type { Alarm, Platform, TcpConnection, TcpServer, UdpSocket } from "../hal/types.ts";
 import {
-  DEFAULT_LIMITS, DEFAULT_TIMERS, SipTransport, StreamReader, TRANSPORT_TCP, UserAgent, useSha256,
+  DEFAULT_LIMITS, DEFAULT_TIMERS, SipTransport, StreamReader, TRANSPORT_TCP, UserAgent, earliest, useSha256,
   type AccountConfig, type Call, type CallConfig, type CallListener, type Registration, type SipMessage, type TimerConfig, type Transaction, type TransactionLayer,
 } from "../sip-core/index.ts";
 
@@ -240,9 +240,7 @@ export abstract class SipNode implements CallListener {
 
   /** Sets the one alarm to the earliest deadline of the stack and the application. */
   rearm(): void {
-    let at = this.ua.nextDeadline();
-    const x = this.extraDeadline();
-    if (x >= 0 && (at < 0 || x < at)) at = x;
+    const at = earliest(this.ua.nextDeadline(), this.extraDeadline());
     if (at < 0) this.alarm.cancel();
     else this.alarm.set(at);
   }

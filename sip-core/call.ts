@@ -12,6 +12,7 @@ import {
   AudioAnswer, SDP_INACTIVE, SDP_SENDRECV, SdpSession, negotiateAudio, parseSdp,
   writeSdp, writeSdpAnswer, type SdpAudioParams,
 } from "./sdp.ts";
+import { earliest } from "./timerheap.ts";
 import { TRANSPORT_TCP, TRANSPORT_UDP, TS_PROCEEDING, type Transaction } from "./transaction.ts";
 import type { TransactionLayer } from "./transactions.ts";
 import { SCHEME_SIP, SCHEME_SIPS, parseUri, scratchUri } from "./uri.ts";
@@ -1150,10 +1151,6 @@ function reasonPhrase(status: number): string {
     case 603: return "Decline";
   }
   return status < 500 ? "Request Failed" : status < 600 ? "Server Error" : "Decline";
-}
-
-function earliest(at: number, t: number): number {
-  return t >= 0 && (at < 0 || t < at) ? t : at;
 }
 
 

@@ -5,6 +5,7 @@ import { algorithmName } from "./digest.ts";
 import { minExpires, nameAddrWalker, retryAfter } from "./headers.ts";
 import type { SipMessage } from "./message.ts";
 import { spanEquals } from "./scan.ts";
+import { earliest } from "./timerheap.ts";
 import { TRANSPORT_TCP, TRANSPORT_UDP, type Transaction } from "./transaction.ts";
 import type { TransactionLayer } from "./transactions.ts";
 import { SipWriter } from "./writer.ts";
@@ -192,10 +193,7 @@ export class Registration {
 
   /** The earliest time poll() has work, -1 when none. */
   nextDeadline(): number {
-    let at = this.nextAttemptAt;
-    if (this.keepaliveAt >= 0 && (at < 0 || this.keepaliveAt < at)) at = this.keepaliveAt;
-    if (this.pongDeadline >= 0 && (at < 0 || this.pongDeadline < at)) at = this.pongDeadline;
-    return at;
+    return earliest(earliest(this.nextAttemptAt, this.keepaliveAt), this.pongDeadline);
   }
 
   /** A pong (lone CRLF) arrived from address:port: the flow to the registrar is alive. */

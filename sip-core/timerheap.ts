@@ -4,6 +4,11 @@
 // whose generation or deadline no longer matches its slot is skipped when it surfaces (lazy deletion).
 // When the heap is full the owner rebuilds it from the live slots (compact), so it never grows.
 
+/** The earlier of two deadlines in ms, -1 meaning none: what every nextDeadline() folds its timers with. */
+export function earliest(at: number, t: number): number {
+  return t >= 0 && (at < 0 || t < at) ? t : at;
+}
+
 export class TimerHeap {
   readonly capacity: number;
   size = 0;

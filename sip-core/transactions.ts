@@ -5,7 +5,7 @@ import {
   BRANCH_CAPACITY, DEFAULT_TIMERS, NO_BYTES, TRANSPORT_UDP, TS_FREE, TS_TERMINATED, TX_INVITE_CLIENT, TX_INVITE_SERVER,
   TX_NON_INVITE_CLIENT, TX_NON_INVITE_SERVER, Transaction, keepBytes, type TimerConfig, type TransactionUser, type TransportPort,
 } from "./transaction.ts";
-import { TimerHeap } from "./timerheap.ts";
+import { TimerHeap, earliest } from "./timerheap.ts";
 import { FNV_BASIS, fnv1aSpan, fnv1aStep } from "./scan.ts";
 import { SipWriter, statelessToTag, writeResponseHead } from "./writer.ts";
 import { ictOnResponse, ictOnTimer, ictStart } from "./ictrans.ts";
@@ -276,13 +276,7 @@ export class TransactionLayer {
   /** Recomputes a slot's earliest deadline from its timers and files it in the heap. */
   schedule(tx: Transaction): void {
     const i = tx.index;
-    let at = this.retransmitAt[i];
-    const timeout = this.timeoutAt[i];
-    if (timeout >= 0 && (at < 0 || timeout < at)) at = timeout;
-    const linger = this.lingerAt[i];
-    if (linger >= 0 && (at < 0 || linger < at)) at = linger;
-    const trying = this.tryingAt[i];
-    if (trying >= 0 && (at < 0 || trying < at)) at = trying;
+    const at = earliest(earliest(earliest(this.retransmitAt[i], this.timeoutAt[i]), this.lingerAt[i]), this.tryingAt[i]);
     if (at === this.nextAt[i]) return;
     this.nextAt[i] = at;
     if (at < 0) return;

@@ -7,6 +7,7 @@ import { CallManager, type CallConfig, type CallListener, type CallLog } from ".
 import { tokenWalker } from "./headers.ts";
 import type { ParserLimits, SipMessage } from "./message.ts";
 import { Registration, type AccountConfig } from "./register.ts";
+import { earliest } from "./timerheap.ts";
 import type { Transaction, TransactionUser, TransportPort } from "./transaction.ts";
 import { TransactionLayer, type TransactionLayerConfig } from "./transactions.ts";
 import { SipTransport } from "./transport.ts";
@@ -116,15 +117,8 @@ export class UserAgent implements TransactionUser {
   /** The earliest time poll() has work, -1 when none. */
   nextDeadline(): number {
     let at = this.layer.nextDeadline();
-    for (let i = 0; i < this.registrations.length; i++) {
-      const r = this.registrations[i].nextDeadline();
-      if (r >= 0 && (at < 0 || r < at)) at = r;
-    }
-    if (this.calls !== null) {
-      const c = this.calls.nextDeadline();
-      if (c >= 0 && (at < 0 || c < at)) at = c;
-    }
-    return at;
+    for (let i = 0; i < this.registrations.length; i++) at = earliest(at, this.registrations[i].nextDeadline());
+    return this.calls !== null ? earliest(at, this.calls.nextDeadline()) : at;
   }
 
   poll(now: number): void {
