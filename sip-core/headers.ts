@@ -7,7 +7,7 @@ import type { SipMessage } from "./message.ts";
 import { NA_LIST, NA_STAR, NameAddr, parseNameAddr } from "./nameaddr.ts";
 import { ParamSpan, scanParam } from "./params.ts";
 import {
-  UINT32_MAX, parseDecimal, quotedStringEnd, skipLws, skipToken, spanEqualsIgnoreCase, trimLwsEnd,
+  UINT32_MAX, listItemEnd, parseDecimal, quotedStringEnd, skipLws, skipToken, spanEqualsIgnoreCase, trimLwsEnd,
 } from "./scan.ts";
 import { ViaValue, parseViaValue } from "./via.ts";
 
@@ -101,15 +101,8 @@ export class TokenCursor extends ListWalker {
       if (!this.advance()) return false;
       const src = (this.msg as SipMessage).src;
       const s = skipLws(src, this.pos, this.end);
-      let p = s;
-      while (p < this.end) {
-        const c = src.charCodeAt(p);
-        if (c === CH_COMMA) break;
-        if (c === CH_DQUOTE) {
-          p = quotedStringEnd(src, p, this.end);
-          if (p < 0) return this.step(-1);
-        } else p++;
-      }
+      const p = listItemEnd(src, s, this.end);
+      if (p < 0) return this.step(-1);
       this.itemStart = s;
       this.itemEnd = trimLwsEnd(src, s, p);
       this.step(p);

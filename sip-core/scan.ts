@@ -1,5 +1,5 @@
 // Span scanning primitives shared by every header codec (RFC 3261 §25.1 LWS, quoted-string, token, scalars).
-import { CHAR_CLASS, C_TOKEN, CH_BACKSLASH, CH_CR, CH_DQUOTE, CH_LF, CH_SP, CH_TAB } from "./constants.ts";
+import { CHAR_CLASS, C_TOKEN, CH_BACKSLASH, CH_COMMA, CH_CR, CH_DQUOTE, CH_LF, CH_SP, CH_TAB } from "./constants.ts";
 
 /** Largest value a 32-bit unsigned scalar may take (CSeq, Expires, delta-seconds). */
 export const UINT32_MAX = 4294967295;
@@ -69,6 +69,22 @@ export function quotedStringEnd(src: string, p: number, end: number): number {
     else p++;
   }
   return -1;
+}
+
+/**
+ * The end of the list item starting at p in src[p, end): the position of the ',' that ends it (commas in
+ * quoted strings do not count), end when it is the last, -1 when a quoted string never closes.
+ */
+export function listItemEnd(src: string, p: number, end: number): number {
+  while (p < end) {
+    const c = src.charCodeAt(p);
+    if (c === CH_COMMA) return p;
+    if (c === CH_DQUOTE) {
+      p = quotedStringEnd(src, p, end);
+      if (p < 0) return -1;
+    } else p++;
+  }
+  return end;
 }
 
 /**

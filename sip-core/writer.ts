@@ -1,7 +1,7 @@
 // RFC 3261 §7 message writer: requests and responses serialised straight into a fixed send buffer (§8.2.6 responses).
 import { HDR_CALL_ID, HDR_CONTENT_LENGTH, HDR_CSEQ, HDR_FROM, HDR_OTHER, HDR_ROUTE, HDR_TIMESTAMP, HDR_TO, HDR_VIA, HEADER_NAME_AT, HEADER_TEXT, resolveHeaderName } from "./constants.ts";
 import { ERR_BUFFER_FULL, ERR_MISSING_CALL_ID, ERR_MISSING_FROM, ERR_MISSING_VIA, ERR_START_LINE } from "./errors.ts";
-import { FNV_BASIS, fnv1aSpan, quotedStringEnd, skipLws, trimLwsEnd } from "./scan.ts";
+import { FNV_BASIS, fnv1aSpan, listItemEnd, skipLws, trimLwsEnd } from "./scan.ts";
 import type { SipMessage } from "./message.ts";
 
 /**
@@ -235,21 +235,6 @@ function headerAt(src: string, id: number, p: number): number {
   }
 }
 
-/** The end of the first value of a comma-separated list in src[s, e) (commas inside quoted strings do not count). */
-function firstValueEnd(src: string, s: number, e: number): number {
-  let p = s;
-  while (p < e) {
-    const c = src.charCodeAt(p);
-    if (c === 44) break;
-    if (c === 34) {
-      const q = quotedStringEnd(src, p, e);
-      if (q < 0) return e;
-      p = q;
-    } else p++;
-  }
-  return trimLwsEnd(src, s, p);
-}
-
 /**
  * The ACK an INVITE client transaction sends for a non-2xx final response (RFC 3261 §17.1.1.3), from the
  * request's text as it was sent (what the transaction keeps), without a message view: its Request-URI, top Via value, Route lines, From and Call-ID, the CSeq number given, and
@@ -263,7 +248,8 @@ export function writeAckForNon2xxFrom(w: SipWriter, req: string, cseq: number, r
   if (sp2 < 0 || head < sp2) return -ERR_START_LINE;
   w.str("ACK ").span(req, sp1 + 1, sp2).str(" SIP/2.0\r\n");
   if (headerAt(req, HDR_VIA, head) < 0) return -ERR_MISSING_VIA;
-  w.headerSpan("Via", req, hvStart, firstValueEnd(req, hvStart, hvEnd));
+  const viaEnd = listItemEnd(req, hvStart, hvEnd); // the top Via value (an unclosed quote: the whole line)
+  w.headerSpan("Via", req, hvStart, trimLwsEnd(req, hvStart, viaEnd < 0 ? hvEnd : viaEnd));
   for (let p = headerAt(req, HDR_ROUTE, head); p >= 0; p = headerAt(req, HDR_ROUTE, p)) w.headerSpan("Route", req, hvStart, hvEnd);
   w.str("Max-Forwards: 70\r\n");
   if (headerAt(req, HDR_FROM, head) < 0) return -ERR_MISSING_FROM;
