@@ -224,6 +224,7 @@ export async function bundleDevice({ entry = deviceEntry, outfile = deviceOutfil
   const cache = result.mangleCache || {};
   const mangled = new Set(Object.values(cache).filter((v) => typeof v === "string"));
   let out = await inlineConstants(js.text, map.text, js.path, mangled);
+  if (!process.env.DOORSIP_NO_INLINE) out = await inlineCalls(out.code, out.map, mangled);
   if (!process.env.DOORSIP_NO_ARGS) out = await paramsToArguments(out.code, out.map);
   if (write) {
     mkdirSync(dirname(js.path), { recursive: true });
@@ -450,6 +451,211 @@ function editMappings(text, edits) {
     });
   }
   return encodeMappings(lines);
+}
+
+/**
+ * Calls to small functions replaced by their bodies. On Espruino each function object costs ~5 variables for
+ * as long as it exists (and each call a scope and a lexer restart); a getter or a one-expression helper
+ * (`return this.headers[i*5+3]`, `t>=65&&t<=90?t|32:t`) is cheaper written out where it is called.
+ * A candidate: a top-level function declaration, or a method of a top-level class whose (renamed) name no other
+ * method, key or string spells; its body one `return e` or one expression statement, with no nested function,
+ * `arguments`, `super`, recursion or assignment to a parameter. Every reference must be a plain call inside a
+ * block-bodied function; then each call becomes `(tmp=arg, …, e')`: receiver and arguments are evaluated once,
+ * first and in order, into temporaries the calling function declares (`var $$0,…`) — or substituted as written
+ * when that cannot be told apart (a literal, `this`, the caller's own variable, or any side-effect-free read
+ * when the body has no effects). The body's free names must mean the same at the call site (no function around
+ * it declares them). A function is inlined only when the text added stays under `maxGrowth` bytes; its
+ * definition is then deleted. Rounds run to a fixed point (a body may call another candidate).
+ */
+export async function inlineCalls(code, map, mangled, maxGrowth = 160) {
+  const { parse } = await import("acorn");
+  const tail = /\/\/# sourceMappingURL=[^\n]*\n?$/.exec(code);
+  let text = tail === null ? code : code.slice(0, tail.index);
+  let m = typeof map === "string" ? JSON.parse(map) : map;
+  if (text.includes("$$")) throw new Error("build: the bundle already spells $$, the inliner's temporaries");
+  let inlined = 0;
+  let temp = 0; // temporaries are numbered across rounds: a later round's may sit beside an earlier one's
+  const isFn = (n) => n.type === "FunctionDeclaration" || n.type === "FunctionExpression" || n.type === "ArrowFunctionExpression";
+  const patternNames = (p, out) => {
+    if (p.type === "Identifier") out.push(p.name);
+    else if (p.type === "ObjectPattern") for (const q of p.properties) patternNames(q.type === "RestElement" ? q.argument : q.value, out);
+    else if (p.type === "ArrayPattern") { for (const q of p.elements) if (q !== null) patternNames(q, out); }
+    else if (p.type === "AssignmentPattern") patternNames(p.left, out);
+    else if (p.type === "RestElement") patternNames(p.argument, out);
+  };
+  for (let round = 0; round < 10; round++) {
+    const ast = parse(text, { ecmaVersion: 2022, sourceType: "script" });
+    const parent = new Map();
+    const nodes = [];
+    const walk = (n) => { nodes.push(n); eachChild(n, (c) => { parent.set(c, n); walk(c); }); };
+    walk(ast);
+    const isPropName = (n) => {
+      const p = parent.get(n);
+      return (p.type === "MemberExpression" && p.property === n && !p.computed) ||
+        ((p.type === "Property" || p.type === "MethodDefinition" || p.type === "PropertyDefinition") && p.key === n && !p.computed);
+    };
+    const fnOf = (n) => { let p = parent.get(n); while (p && !isFn(p) && p.type !== "Program") p = parent.get(p); return p; };
+    // Names each function declares (parameters, var/let/const/function/class, catch), nested functions excluded.
+    const declared = new Map([[ast, new Set()]]);
+    const declare = (fn, names) => { if (!declared.has(fn)) declared.set(fn, new Set()); for (const x of names) declared.get(fn).add(x); };
+    for (const n of nodes) {
+      const names = [];
+      if (isFn(n)) { n.params.forEach((p) => patternNames(p, names)); if (n.type === "FunctionExpression" && n.id) names.push(n.id.name); declare(n, names); continue; }
+      if (n.type === "VariableDeclarator") patternNames(n.id, names);
+      else if ((n.type === "FunctionDeclaration" || n.type === "ClassDeclaration") && n.id) names.push(n.id.name);
+      else if (n.type === "CatchClause" && n.param) patternNames(n.param, names);
+      if (names.length) declare(fnOf(n), names);
+    }
+    const innerDeclared = new Set();
+    for (const [fn, names] of declared) if (fn !== ast) for (const x of names) innerDeclared.add(x);
+    const methodCount = new Map(), spelled = new Set();
+    for (const n of nodes) {
+      if (n.type === "MethodDefinition" && !n.computed && n.key.type === "Identifier") methodCount.set(n.key.name, (methodCount.get(n.key.name) || 0) + 1);
+      if ((n.type === "Property" || n.type === "PropertyDefinition") && !n.computed && n.key.type === "Identifier") spelled.add(n.key.name);
+      if (n.type === "Literal" && typeof n.value === "string") spelled.add(n.value);
+    }
+    const topLevel = (n) => { for (let p = parent.get(n); p; p = parent.get(p)) if (isFn(p)) return false; return true; };
+    // Candidates by name.
+    const cands = new Map();
+    for (const n of nodes) {
+      let fn = null, name = null, method = false;
+      if (n.type === "FunctionDeclaration" && parent.get(n) === ast && !innerDeclared.has(n.id.name)) { fn = n; name = n.id.name; }
+      else if (n.type === "MethodDefinition" && n.kind === "method" && !n.static && !n.computed && n.key.type === "Identifier" &&
+          mangled.has(n.key.name) && methodCount.get(n.key.name) === 1 && !spelled.has(n.key.name) && topLevel(n)) { fn = n.value; name = n.key.name; method = true; }
+      if (fn === null || fn.async || fn.generator || fn.params.some((p) => p.type !== "Identifier")) continue;
+      if (fn.body.type !== "BlockStatement" || fn.body.body.length !== 1) continue;
+      const s = fn.body.body[0];
+      const expr = s.type === "ReturnStatement" ? s.argument : s.type === "ExpressionStatement" ? s.expression : null;
+      if (expr === null || text.slice(expr.start, expr.end).includes("\n")) continue;
+      const params = fn.params.map((p) => p.name);
+      let bad = false, pure = true;
+      const free = new Set();
+      const visit = (x) => {
+        if (isFn(x) || /^(Super|MetaProperty|ClassExpression|AwaitExpression|YieldExpression|SpreadElement|TemplateLiteral|TaggedTemplateExpression)$/.test(x.type)) bad = true;
+        else if (x.type === "ThisExpression" && !method) bad = true;
+        else if (x.type === "Identifier" && !isPropName(x)) {
+          if (x.name === "arguments" || x.name === name) bad = true;
+          else if (!params.includes(x.name)) free.add(x.name);
+        } else if (x.type === "AssignmentExpression" || x.type === "UpdateExpression") {
+          const target = x.left || x.argument;
+          if (target.type === "Identifier" && params.includes(target.name)) bad = true;
+        } else if (method && x.type === "MemberExpression" && !x.computed && x.property.name === name) bad = true;
+        if (/^(AssignmentExpression|UpdateExpression|CallExpression|NewExpression)$/.test(x.type) || (x.type === "UnaryExpression" && x.operator === "delete")) pure = false;
+        if (!bad) eachChild(x, visit);
+      };
+      visit(expr);
+      if (!bad) cands.set(name, { name, method, fn, def: n, expr, value: s.type === "ReturnStatement", pure, params, free, sites: [], bad: false });
+    }
+    // References: every one must be a plain call inside a block-bodied function.
+    const siteOf = new Map();
+    for (const n of nodes) {
+      let c;
+      if (n.type === "Identifier" && !isPropName(n)) c = cands.get(n.name);
+      else if (n.type === "MemberExpression" && !n.computed) c = cands.get(n.property.name);
+      if (c === undefined || (n.type === "Identifier") === c.method) continue;
+      if (!c.method && parent.get(n) === c.fn) continue; // the declaration's own name
+      const call = parent.get(n);
+      const home = fnOf(n);
+      if (!call || call.type !== "CallExpression" || call.callee !== n || call.optional || home === ast || home.body.type !== "BlockStatement" ||
+          (c.method && call.callee.object.type === "Super")) { c.bad = true; continue; }
+      for (let p = home; p; p = parent.get(p)) {
+        if (p === c.fn) c.bad = true; // a call inside its own body
+        if (isFn(p)) for (const x of c.free) if (declared.get(p).has(x)) c.bad = true;
+      }
+      c.sites.push(call);
+      siteOf.set(call, c);
+    }
+    // A candidate whose body calls another candidate waits for a later round (its sites would copy the call).
+    const chosen = new Set();
+    for (const c of cands.values()) {
+      if (c.bad || c.sites.length === 0) continue;
+      let calls = false;
+      const cv = (x) => { if (x.type === "CallExpression" && siteOf.has(x) && siteOf.get(x) !== c) calls = true; eachChild(x, cv); };
+      cv(c.expr);
+      if (!calls) chosen.add(c);
+    }
+    // Replacement text, built inside out: an argument may itself hold a chosen call.
+    const temps = new Map(); // function → the temporaries it declares
+    const render = (n) => {
+      const subs = [];
+      const find = (x) => { if (x !== n && x.type === "CallExpression" && siteOf.has(x) && chosen.has(siteOf.get(x))) subs.push([x.start, x.end, expand(x)]); else eachChild(x, find); };
+      if (n.type === "CallExpression" && siteOf.has(n) && chosen.has(siteOf.get(n))) return expand(n);
+      find(n);
+      subs.sort((a, b) => a[0] - b[0]);
+      let s = "", at = n.start;
+      for (const [ss, se, t] of subs) { s += text.slice(at, ss) + t; at = se; }
+      return s + text.slice(at, n.end);
+    };
+    const expand = (call) => {
+      const c = siteOf.get(call);
+      const home = fnOf(call);
+      const local = (x) => x.type === "Identifier" && [...declared.entries()].some(([f, names]) => f !== ast && names.has(x.name) && (() => { for (let p = parent.get(call); p; p = parent.get(p)) if (p === f) return true; return false; })());
+      const direct = (x) => x.type === "Literal" || x.type === "ThisExpression" || local(x) ||
+        (x.type === "UnaryExpression" && (x.operator === "!" || x.operator === "-" || x.operator === "void") && x.argument.type === "Literal") ||
+        (c.pure && (x.type === "Identifier" || (x.type === "MemberExpression" && !x.computed && direct(x.object))));
+      const pre = [];
+      const bind = (x) => {
+        if (x === undefined) return "void 0";
+        if (direct(x)) return text.slice(x.start, x.end);
+        const name = "$$" + temp++;
+        if (!temps.has(home)) temps.set(home, []);
+        temps.get(home).push(name);
+        pre.push(name + "=" + (x.type === "SequenceExpression" ? "(" + render(x) + ")" : render(x))); // acorn drops a sequence's parentheses
+        return name;
+      };
+      const self = c.method ? bind(call.callee.object) : null;
+      const args = c.params.map((_, i) => bind(call.arguments[i]));
+      for (let i = c.params.length; i < call.arguments.length; i++) pre.push(render(call.arguments[i])); // evaluated, unused
+      const subs = [];
+      const sub = (x) => {
+        if (x.type === "ThisExpression") { subs.push([x.start, x.end, self]); return; }
+        if (x.type === "Identifier" && !isPropName(x) && c.params.includes(x.name)) {
+          const t = args[c.params.indexOf(x.name)];
+          const p = parent.get(x);
+          // A name, a literal or a member chain goes in as it is; anything else in parentheses (`x--1`).
+          subs.push([x.start, x.end, p.type === "Property" && p.shorthand ? x.name + ":" + t : /^[\w$]+(\.[\w$]+)*$|^"[^"]*"$/.test(t) ? t : "(" + t + ")"]);
+          return;
+        }
+        eachChild(x, sub);
+      };
+      sub(c.expr);
+      subs.sort((a, b) => a[0] - b[0]);
+      let s = "", at = c.expr.start;
+      for (const [ss, se, t] of subs) { s += text.slice(at, ss) + t; at = se; }
+      s += text.slice(at, c.expr.end);
+      const used = c.value || parent.get(call).type !== "ExpressionStatement";
+      return "(" + pre.map((p) => p + ",").join("") + s + (!c.value && used ? ",void 0)" : ")");
+    };
+    // Growth per function decides (measured with temporaries that are then numbered again).
+    const firstTemp = temp;
+    for (const c of chosen) {
+      let added = -(c.def.end - c.def.start);
+      for (const call of c.sites) added += expand(call).length - (call.end - call.start);
+      if (added > maxGrowth) chosen.delete(c);
+    }
+    if (chosen.size === 0) break;
+    temps.clear();
+    temp = firstTemp;
+    // The outermost chosen calls are the edits (render() expands those in their arguments).
+    const edits = [];
+    for (const n of nodes) {
+      if (n.type !== "CallExpression" || !siteOf.has(n) || !chosen.has(siteOf.get(n))) continue;
+      let inside = false;
+      for (let p = parent.get(n); p; p = parent.get(p)) if (p.type === "CallExpression" && siteOf.has(p) && chosen.has(siteOf.get(p)) && p !== n) inside = true;
+      if (!inside) edits.push([n.start, n.end, expand(n)]);
+    }
+    for (const c of chosen) { edits.push([c.def.start, c.def.end, ""]); inlined++; }
+    for (const [fn, names] of temps) edits.push([fn.body.start + 1, fn.body.start + 1, "var " + names.join(",") + ";"]);
+    edits.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    for (let i = 1; i < edits.length; i++) if (edits[i][0] < edits[i - 1][1]) throw new Error("build: overlapping inline edits");
+    const { lineOf } = lineIndex(text);
+    if (edits.some(([s, e, t]) => lineOf(s) !== lineOf(e) || t.includes("\n"))) throw new Error("build: an inline edit spans lines");
+    const out = applyEdits(text, JSON.stringify(m), edits);
+    text = out.code;
+    m = out.map;
+  }
+  parse(text, { ecmaVersion: 2022, sourceType: "script" }); // still JavaScript
+  return { code: tail === null ? text : text + tail[0], map: JSON.stringify(m), inlined };
 }
 
 /**

@@ -296,6 +296,81 @@ describe("parameters from arguments: the device build's rewrite of functions not
   });
 });
 
+describe("inlined calls: the device build writes small functions out where they are called", () => {
+  const noMap = JSON.stringify({ version: 3, sources: [], names: [], mappings: "" });
+  const load = (text: string) => {
+    const module = { exports: {} as any };
+    new Function("module", "exports", text)(module, module.exports);
+    return module.exports;
+  };
+  const inline = async (code: string, mangled: string[] = [], growth = 1000) => (await build.inlineCalls(code, noMap, new Set(mangled), growth)).code as string;
+
+  it("replaces calls of a one-expression function and of a renamed method; their definitions go; results are the same", async () => {
+    const code = [
+      "function lower(c){return c>=65&&c<=90?c|32:c}",
+      "var K=class{constructor(){this.h=[1,2,3,4,5,6]}g(i){return this.h[i*2+1]}run(){return this.g(0)+this.g(2)+lower(66)}};",
+      "function twice(k){return k.g(1)*2}",
+      "module.exports={K:K,twice:twice};",
+    ].join("\n");
+    const out = await inline(code, ["g"]);
+    expect(out).not.toContain("function lower");
+    expect(out).not.toMatch(/\bg\(i\)/);
+    expect(out).not.toMatch(/\.g\(/);
+    const a = load(code), b = load(out);
+    expect([new b.K().run(), b.twice(new b.K())]).toEqual([new a.K().run(), a.twice(new a.K())]);
+  });
+
+  it("evaluates a call's receiver and arguments once, first and in order, however often the body reads them", async () => {
+    const code = [
+      "function sum(a,b){return b+b+a}",
+      "var log=[];function f(x){log.push(x);return x}",
+      "function run(){log.length=0;var r=sum(f(1),f(10));return [r,log.join(\",\")]}",
+      "var K=class{constructor(){this.n=0}bump(){this.n++}};function go(){var ks=[new K,new K];var i=0;ks[i++].bump();return [i,ks[0].n,ks[1].n]}",
+      "function store(o,v){o.v=v}function unit(){var o={};return [store(o,f(3)),o.v]}",
+      "module.exports={run:run,go:go,unit:unit};",
+    ].join("\n");
+    const out = await inline(code, ["bump"]);
+    expect(out).not.toContain("function sum");
+    expect(out).not.toContain("bump(){");
+    expect(out).not.toContain("function store");
+    expect(out).toMatch(/var \$\$0/);
+    const a = load(code), b = load(out);
+    expect(b.run()).toEqual(a.run());
+    expect(b.run()).toEqual([21, "1,10"]);
+    expect(b.go()).toEqual(a.go());
+    expect(b.unit()).toEqual([undefined, 3]);
+  });
+
+  it("leaves a function that is passed as a value, recursive, shadowed where called, spelled as a string, called at the top level or over the growth limit", async () => {
+    const code = [
+      "function asValue(x){return x+1}var t=[1].map(asValue);",
+      "function rec(n){return n<=0?0:rec(n-1)}function r(){return rec(3)}",
+      "var base=5;function plus(x){return x+base}function shadow(){var base=100;return plus(1)}",
+      "var K=class{m(){return 1}k(){return 2}};var o={k:1};function callK(q){return q.m()+q.k()+q[\"m\"]()}",
+      "function top(){return 7}var v=top();",
+      "function big(x){return x+\"" + "a".repeat(200) + "\"}function useBig(){return big(1)+big(2)}",
+      "module.exports={t:t,r:r,shadow:shadow,K:K,callK:callK,v:v,useBig:useBig};",
+    ].join("\n");
+    const out = await inline(code, ["m", "k"], 160);
+    for (const kept of ["function asValue", "function rec", "function plus", "m(){return 1}", "k(){return 2}", "function top", "function big"]) expect(out).toContain(kept);
+    const a = load(code), b = load(out);
+    expect([b.t, b.r(), b.shadow(), b.callK(new b.K()), b.v, b.useBig()]).toEqual([a.t, a.r(), a.shadow(), a.callK(new a.K()), a.v, a.useBig()]);
+  });
+
+  it("inlines inside out: a call in an argument of another, and a body that calls another candidate (next round)", async () => {
+    const code = [
+      "function earliest(a,b){return b>=0&&(a<0||b<a)?b:a}",
+      "function tidy(x){return earliest(x,3)}",
+      "function next(p,q,r){return tidy(earliest(earliest(p,q),r))}",
+      "module.exports={next:next};",
+    ].join("\n");
+    const out = await inline(code);
+    expect(out).not.toMatch(/function (earliest|tidy)/);
+    const a = load(code), b = load(out);
+    for (const args of [[-1, 5, 2], [4, -1, -1], [1, 2, 3], [9, 8, 7]]) expect(b.next(...args)).toBe(a.next(...args));
+  });
+});
+
 // The firmware (dist/device/doorsip.js) and the message layer (dist/device/doorsip-core.js, held to the budget).
 describe.each([["doorsip.js", false], ["doorsip-core.js", true]])("the real device bundle %s", (name, budgeted) => {
   const file = join(root, "dist/device", name);
