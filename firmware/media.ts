@@ -31,6 +31,36 @@ const ALAW_SILENCE = 0xd5;
 /** Ticks between attempts to reopen a socket the platform closed (Espruino prints each failed bind). */
 const REOPEN_TICKS = 50;
 
+/**
+ * MediaSession.stats: what each counter counts. Payload octets are RFC 3550 §6.4.1's octet counts; received
+ * packets are valid ones of a negotiated payload type from the peer, duplicates included (RFC 3550 A.3).
+ */
+export const MEDIA_PACKETS_SENT = 0;
+export const MEDIA_BYTES_SENT = 1;
+export const MEDIA_PACKETS_RECEIVED = 2;
+export const MEDIA_BYTES_RECEIVED = 3;
+export const MEDIA_DIGITS_SENT = 4;
+export const MEDIA_DIGITS_RECEIVED = 5;
+/** Packets expected from the sequence numbers minus packets received (duplicates excluded), summed over SSRCs. */
+export const MEDIA_LOST = 6;
+/** Times the send address moved to a packet's source (symmetric RTP). */
+export const MEDIA_LATCHED = 7;
+/** Datagrams too long or not RTP version 2, or bad telephone-event payloads. */
+export const MEDIA_MALFORMED = 8;
+export const MEDIA_DUPLICATES = 9;
+/** Packets older than the newest one received (audio from them is not played). */
+export const MEDIA_LATE = 10;
+export const MEDIA_SSRC_CHANGES = 11;
+/** RTP packets of a payload type that was not negotiated (RTCP on a muxed port lands here too). */
+export const MEDIA_UNKNOWN_PAYLOAD = 12;
+/** Packets from another source than the one latched. */
+export const MEDIA_FOREIGN = 13;
+export const MEDIA_SEND_ERRORS = 14;
+/** Ticks skipped because the session ran too far behind schedule. */
+export const MEDIA_SKIPPED_TICKS = 15;
+/** How many counters there are. */
+export const MEDIA_STATS = 16;
+
 /** What the offer/answer settled for the stream (re-INVITEs give a new one to update()). */
 export interface MediaParams {
   /** Our RTP port (0: any free port; localPort() tells which). */
@@ -76,7 +106,7 @@ function binaryToBytes(s: string, out: Uint8Array): number {
 
 /**
  * One call's audio stream. start() opens the socket and starts the packet clock; update() applies a
- * re-INVITE; stop() ends it. Stats are plain fields (no getters: E.getSizeOf would call them).
+ * re-INVITE; stop() ends it. Counters are in stats (no getters: E.getSizeOf would call them).
  *
  * Sending: one alarm per packet time, set for absolute times start + n·ptime so ticks do not drift.
  * Each tick sends one packet — a telephone event while a digit is being sent, otherwise one frame
@@ -88,35 +118,10 @@ function binaryToBytes(s: string, out: Uint8Array): number {
  * counted and dropped. No tone detection runs on the audio: in-band DTMF is never a digit.
  */
 export class MediaSession {
-  // Stats.
-  packetsSent: number;
-  /** Payload octets sent (RFC 3550 §6.4.1 sender's octet count). */
-  bytesSent: number;
-  /** Valid packets of a known payload type from the peer, duplicates included (RFC 3550 A.3). */
-  packetsReceived: number;
+  /** Counters, by the MEDIA_* indices above (one typed array: a field each cost the device a variable or two). */
+  readonly stats: Uint32Array;
   /** Clock time of the last RTP packet from the peer (the start time until one comes). */
   lastReceivedAt: number;
-  /** Their payload octets. */
-  bytesReceived: number;
-  digitsSent: number;
-  digitsReceived: number;
-  /** Packets expected from the sequence numbers minus packets received (duplicates excluded), summed over SSRCs. */
-  lost: number;
-  /** Times the send address moved to a packet's source (symmetric RTP). */
-  latched: number;
-  /** Datagrams too long or not RTP version 2, or bad telephone-event payloads. */
-  malformed: number;
-  duplicates: number;
-  /** Packets older than the newest one received (audio from them is not played). */
-  late: number;
-  ssrcChanges: number;
-  /** RTP packets of a payload type that was not negotiated (RTCP on a muxed port lands here too). */
-  unknownPayload: number;
-  /** Packets from another source than the one latched. */
-  foreign: number;
-  sendErrors: number;
-  /** Ticks skipped because the session ran too far behind schedule. */
-  skippedTicks: number;
 
   private platform: Platform;
   private audio: AudioDevice | null;
@@ -193,23 +198,8 @@ export class MediaSession {
     this.samples = Math.floor((this.ptime * RATE) / 1000);
     this.gapTicks = Math.ceil(DIGIT_GAP_MS / this.ptime);
 
-    this.packetsSent = 0;
-    this.bytesSent = 0;
-    this.packetsReceived = 0;
+    this.stats = new Uint32Array(MEDIA_STATS);
     this.lastReceivedAt = 0;
-    this.bytesReceived = 0;
-    this.digitsSent = 0;
-    this.digitsReceived = 0;
-    this.lost = 0;
-    this.latched = 0;
-    this.malformed = 0;
-    this.duplicates = 0;
-    this.late = 0;
-    this.ssrcChanges = 0;
-    this.unknownPayload = 0;
-    this.foreign = 0;
-    this.sendErrors = 0;
-    this.skippedTicks = 0;
 
     // The only closures: made once, here.
     const self = this;
@@ -253,7 +243,7 @@ export class MediaSession {
     this.qCount = 0;
 
     this.dtmfRx = new DtmfReceiver(function (digit: number, duration: number) {
-      self.digitsReceived++;
+      self.stats[MEDIA_DIGITS_RECEIVED]++;
       self.onDigit(digit, (duration * 1000) / RATE);
     });
     this.peerKnown = false;
@@ -288,7 +278,7 @@ export class MediaSession {
     this.mediaTs = s.timestamp;
     this.apply(p, true);
     this.rxStarted = false;
-    this.lostBefore = this.lost;
+    this.lostBefore = this.stats[MEDIA_LOST];
     this.lastEventAt = -1;
     this.digitActive = false;
     this.gap = 0;
@@ -363,7 +353,7 @@ export class MediaSession {
         this.transmit(n);
       }
       this.digitActive = false;
-      this.digitsSent++;
+      this.stats[MEDIA_DIGITS_SENT]++;
     }
     this.dropDigits();
     this.dtmfRx.flush();
@@ -454,7 +444,7 @@ export class MediaSession {
     if (code === HAL_ERR_CLOSED) {
       this.sock = null;
       this.reopenWait = 0;
-    } else this.sendErrors++;
+    } else this.stats[MEDIA_SEND_ERRORS]++;
   }
 
   /** One packet time. */
@@ -467,7 +457,7 @@ export class MediaSession {
       // A long stall: bursting the missed packets would only add delay. The clock jumps, the next
       // packet starts a talkspurt (RFC 3551 §4.1).
       this.tickNo += behind;
-      this.skippedTicks += behind;
+      this.stats[MEDIA_SKIPPED_TICKS] += behind;
       this.mediaTs = (this.mediaTs + behind * this.samples) >>> 0;
       this.sender.talkspurt = true;
     }
@@ -509,7 +499,7 @@ export class MediaSession {
       }
       // The digit is done (its skip() set the talkspurt flag); voice resumes on this tick.
       this.digitActive = false;
-      this.digitsSent++;
+      this.stats[MEDIA_DIGITS_SENT]++;
       this.gap = this.gapTicks;
       s.timestamp = this.mediaTs;
     }
@@ -533,31 +523,31 @@ export class MediaSession {
     const len = encodeRtp(this.sender.header, this.payloadBuf, payloadLength, this.packet, 0);
     if (len < 0 || this.sock === null) return;
     if (this.sock.send(this.packet, len, this.sendAddress, this.sendPort) < 0) {
-      this.sendErrors++;
+      this.stats[MEDIA_SEND_ERRORS]++;
       return;
     }
-    this.packetsSent++;
-    this.bytesSent += payloadLength;
+    this.stats[MEDIA_PACKETS_SENT]++;
+    this.stats[MEDIA_BYTES_SENT] += payloadLength;
   }
 
   private receive(data: string, address: string, port: number): void {
     if (!this.running) return;
     const buf = this.rx;
     if (data.length > buf.length) {
-      this.malformed++;
+      this.stats[MEDIA_MALFORMED]++;
       return;
     }
     const len = binaryToBytes(data, buf);
     const h = this.rxHeader;
     if (decodeRtp(buf, 0, len, h) < 0) {
-      this.malformed++;
+      this.stats[MEDIA_MALFORMED]++;
       return;
     }
     const pt = h.payloadType;
     const isAudio = pt === this.payloadType;
     // Events on the number we offered or the one the answer gave (a peer may use either after renumbering).
     if (!isAudio && pt !== this.telephoneEventIn && pt !== this.telephoneEvent) {
-      this.unknownPayload++;
+      this.stats[MEDIA_UNKNOWN_PAYLOAD]++;
       return;
     }
     if (!this.peerKnown) {
@@ -569,11 +559,11 @@ export class MediaSession {
       if (this.remoteUsable() && (address !== this.sendAddress || port !== this.sendPort)) {
         this.sendAddress = address;
         this.sendPort = port;
-        this.latched++;
+        this.stats[MEDIA_LATCHED]++;
       }
     } else if (address !== this.peerAddress || port !== this.peerPort) {
       if (address !== this.remoteAddress || port !== this.remotePort || !this.remoteUsable()) {
-        this.foreign++;
+        this.stats[MEDIA_FOREIGN]++;
         return;
       }
       // The address the SDP gave speaks after all: it wins over a latch to a stale or stray source
@@ -583,8 +573,8 @@ export class MediaSession {
       this.sendAddress = address;
       this.sendPort = port;
     }
-    this.packetsReceived++;
-    this.bytesReceived += h.payloadLength;
+    this.stats[MEDIA_PACKETS_RECEIVED]++;
+    this.stats[MEDIA_BYTES_RECEIVED] += h.payloadLength;
     this.lastReceivedAt = this.platform.clock.now();
     if (!this.sequence(h.ssrc, h.sequence)) return;
     const inOrder = this.maxSeq === h.sequence;
@@ -599,7 +589,7 @@ export class MediaSession {
       this.play(h.payloadOffset, h.payloadLength);
     } else {
       this.lastEventAt = this.platform.clock.now();
-      if (!this.dtmfRx.receive(h.timestamp, buf, h.payloadOffset, h.payloadLength)) this.malformed++;
+      if (!this.dtmfRx.receive(h.timestamp, buf, h.payloadOffset, h.payloadLength)) this.stats[MEDIA_MALFORMED]++;
     }
   }
 
@@ -610,8 +600,8 @@ export class MediaSession {
   private sequence(ssrc: number, seq: number): boolean {
     if (!this.rxStarted || ssrc !== this.rxSsrc) {
       if (this.rxStarted) {
-        this.ssrcChanges++;
-        this.lostBefore = this.lost;
+        this.stats[MEDIA_SSRC_CHANGES]++;
+        this.lostBefore = this.stats[MEDIA_LOST];
       }
       this.rxStarted = true;
       this.rxSsrc = ssrc;
@@ -624,7 +614,7 @@ export class MediaSession {
     }
     const ahead = (seq - this.maxSeq) & 0xFFFF;
     if (ahead === 0) {
-      this.duplicates++;
+      this.stats[MEDIA_DUPLICATES]++;
       return false;
     }
     if (ahead < 0x8000) {
@@ -635,16 +625,16 @@ export class MediaSession {
       const back = (this.maxSeq - seq) & 0xFFFF;
       if (back < 32) {
         if ((this.seqWindow >>> back) & 1) {
-          this.duplicates++;
+          this.stats[MEDIA_DUPLICATES]++;
           return false;
         }
         this.seqWindow |= 1 << back;
       }
-      this.late++;
+      this.stats[MEDIA_LATE]++;
     }
     this.rxUnique++;
     const lost = this.cycles + this.maxSeq - this.baseSeq + 1 - this.rxUnique;
-    this.lost = this.lostBefore + (lost > 0 ? lost : 0);
+    this.stats[MEDIA_LOST] = this.lostBefore + (lost > 0 ? lost : 0);
     return true;
   }
 

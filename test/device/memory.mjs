@@ -116,9 +116,9 @@ try {
   figure("phone bundle: largest inputs (bytes in the minified output)", "\n" + inputs.slice(0, 12).map(([p, n]) => "      " + String(n).padStart(7) + "  " + p.replace(/^.*?(sip-core|firmware|hal)\//, "$1/")).join("\n"));
 
   // The Node peers: the simulator's registrar and endpoint, the Node HAL and the firmware's MediaSession.
-  const { Endpoint, Registrar, NodePlatform, MediaSession } = await importForNode(dir, {
+  const { Endpoint, Registrar, NodePlatform, MediaSession, MEDIA_PACKETS_SENT, MEDIA_PACKETS_RECEIVED } = await importForNode(dir, {
     "sim/endpoint.ts": ["Endpoint"], "sim/registrar.ts": ["Registrar"], "sim/node-platform.ts": ["NodePlatform"],
-    "firmware/media.ts": ["MediaSession"],
+    "firmware/media.ts": ["MediaSession", "MEDIA_PACKETS_SENT", "MEDIA_PACKETS_RECEIVED"],
   });
 
   // 3. Ports: device SIP (UDP+TCP) and control, registrar, Node SIP, RTP for two call slots each side.
@@ -183,7 +183,7 @@ var onCallState = phone.onCallState;
 phone.onCallState = function (c) {
   onCallState.call(phone, c);
   var st = c.stateName(), sess = phone.sessions[c.index];
-  setTimeout(function () { print("@@STATE " + c.index + " " + st + " " + sess.packetsSent + " " + sess.packetsReceived + " " + phone.rtpDigits + " " + phone.door.opens); }, 0);
+  setTimeout(function () { print("@@STATE " + c.index + " " + st + " " + sess.stats[${MEDIA_PACKETS_SENT}] + " " + sess.stats[${MEDIA_PACKETS_RECEIVED}] + " " + phone.rtpDigits + " " + phone.door.opens); }, 0);
 };
 
 // --- the breakdown: a walk of the object graph from the phone ---
@@ -400,7 +400,7 @@ print("@@READY");
   if (active) {
     const s = sessions[call.index];
     await sleep(1500);
-    check("RTP flows from the device", s.packetsReceived > 20, "packetsReceived " + s.packetsReceived);
+    check("RTP flows from the device", s.stats[MEDIA_PACKETS_RECEIVED] > 20, "packetsReceived " + s.stats[MEDIA_PACKETS_RECEIVED]);
     for (const ch of CODE) s.sendDigit(ch.charCodeAt(0), 100);
     await sleep(1500);
     command("mem in-call");
