@@ -129,61 +129,60 @@ export class MediaSession {
   private ptime: number;
   /** Samples per packet (and RTP timestamp units per tick). */
   private samples: number;
-  private gapTicks: number;
 
   private alarm: Alarm;
   private sock: UdpSocket | null;
   private reopenWait: number;
-  private onMessage: (data: string, address: string, port: number) => void;
+  private onDatagram: (data: string, address: string, port: number) => void;
   private onSocketError: (code: number) => void;
 
   // Preallocated buffers.
   private mic: Int16Array;
   private speaker: Int16Array;
-  private payloadBuf: Uint8Array;
+  /** The packet to send, and a view of its payload (encoded in place: the header goes in front). */
   private packet: Uint8Array;
-  private rx: Uint8Array;
+  private payloadBuf: Uint8Array;
   private rxHeader: RtpHeader;
 
   // Negotiated state.
   private running: boolean;
   private port: number;
-  private remoteAddress: string;
-  private remotePort: number;
+  private sdpAddress: string;
+  private sdpPort: number;
   private payloadType: number;
-  private telephoneEvent: number;
-  private telephoneEventIn: number;
-  private direction: number;
+  private eventPayload: number;
+  private eventPayloadIn: number;
+  private streamDirection: number;
   /** Where packets go: the SDP address, or the latched source. */
   private sendAddress: string;
   private sendPort: number;
 
   // Sending.
   private sender: RtpSender;
-  private startTime: number;
+  private clockStart: number;
   private tickNo: number;
   /** RTP timestamp of the frame the next tick sends. */
   private mediaTs: number;
   private dtmfTx: DtmfSender;
   private digitActive: boolean;
   private gap: number;
-  private qDigit: Uint8Array;
-  private qDuration: Uint16Array;
+  /** Queued digits: char code << 16 | duration in samples. */
+  private queue: Uint32Array;
   private qHead: number;
   private qCount: number;
 
   // Receiving.
   private dtmfRx: DtmfReceiver;
-  private peerKnown: boolean;
+  /** The source latched to; port 0 until the first usable packet (no datagram comes from port 0). */
   private peerAddress: string;
   private peerPort: number;
-  private rxStarted: boolean;
   private rxSsrc: number;
   private baseSeq: number;
   private maxSeq: number;
   private cycles: number;
   /** Bit i set: sequence maxSeq − i was received (duplicate detection over the last 32). */
   private seqWindow: number;
+  /** Distinct packets counted from this SSRC; 0 until the first (a new stream). */
   private rxUnique: number;
   private lostBefore: number;
   /** Clock time of the last telephone-event packet received, or -1. */
@@ -196,7 +195,6 @@ export class MediaSession {
     const p = options.ptime;
     this.ptime = p !== undefined && p >= 10 && p <= 120 ? p : 20;
     this.samples = Math.floor((this.ptime * RATE) / 1000);
-    this.gapTicks = Math.ceil(DIGIT_GAP_MS / this.ptime);
 
     this.stats = new Uint32Array(MEDIA_STATS);
     this.lastReceivedAt = 0;
@@ -204,7 +202,7 @@ export class MediaSession {
     // The only closures: made once, here.
     const self = this;
     this.alarm = this.platform.createAlarm({ onAlarm: function () { self.tick(); } });
-    this.onMessage = function (data: string, address: string, port: number) { self.receive(data, address, port); };
+    this.onDatagram = function (data: string, address: string, port: number) { self.receive(data, address, port); };
     this.onSocketError = function (code: number) { self.socketError(code); };
     this.sock = null;
     this.reopenWait = 0;
@@ -214,31 +212,29 @@ export class MediaSession {
     // queued, and on Espruino its string may share the packet's memory).
     this.mic = this.audio !== null ? new Int16Array(this.samples) : NO_SAMPLES;
     this.speaker = this.audio !== null ? new Int16Array(this.samples) : NO_SAMPLES;
-    this.payloadBuf = new Uint8Array(this.samples);
     this.packet = new Uint8Array(RTP_HEADER_SIZE + this.samples);
+    this.payloadBuf = this.packet.subarray(RTP_HEADER_SIZE);
     if (sharedRx === null) sharedRx = new Uint8Array(MEDIA_MAX_DATAGRAM);
-    this.rx = sharedRx;
     this.rxHeader = new RtpHeader();
 
     this.running = false;
     this.port = 0;
-    this.remoteAddress = "";
-    this.remotePort = 0;
+    this.sdpAddress = "";
+    this.sdpPort = 0;
     this.payloadType = 0;
-    this.telephoneEvent = this.telephoneEventIn = -1;
-    this.direction = 0;
+    this.eventPayload = this.eventPayloadIn = -1;
+    this.streamDirection = 0;
     this.sendAddress = "";
     this.sendPort = 0;
 
     this.sender = new RtpSender(0, 0, 0, 0);
-    this.startTime = 0;
+    this.clockStart = 0;
     this.tickNo = 0;
     this.mediaTs = 0;
     this.dtmfTx = new DtmfSender();
     this.digitActive = false;
     this.gap = 0;
-    this.qDigit = new Uint8Array(MEDIA_DTMF_QUEUE);
-    this.qDuration = new Uint16Array(MEDIA_DTMF_QUEUE);
+    this.queue = new Uint32Array(MEDIA_DTMF_QUEUE);
     this.qHead = 0;
     this.qCount = 0;
 
@@ -246,10 +242,8 @@ export class MediaSession {
       self.stats[MEDIA_DIGITS_RECEIVED]++;
       self.onDigit(digit, (duration * 1000) / RATE);
     });
-    this.peerKnown = false;
     this.peerAddress = "";
     this.peerPort = 0;
-    this.rxStarted = false;
     this.rxSsrc = 0;
     this.baseSeq = 0;
     this.maxSeq = 0;
@@ -277,17 +271,17 @@ export class MediaSession {
     s.talkspurt = true;
     this.mediaTs = s.timestamp;
     this.apply(p, true);
-    this.rxStarted = false;
+    this.rxUnique = 0;
     this.lostBefore = this.stats[MEDIA_LOST];
     this.lastEventAt = -1;
     this.digitActive = false;
     this.gap = 0;
     this.qCount = 0;
     this.running = true;
-    this.startTime = this.platform.clock.now();
-    this.lastReceivedAt = this.startTime;
+    this.clockStart = this.platform.clock.now();
+    this.lastReceivedAt = this.clockStart;
     this.tickNo = 0;
-    this.alarm.set(this.startTime + this.ptime);
+    this.alarm.set(this.clockStart + this.ptime);
     return 0;
   }
 
@@ -310,8 +304,8 @@ export class MediaSession {
     }
     // A codec change starts a talkspurt: the marker tells the peer's jitter buffer to resynchronise.
     if (p.payload !== this.payloadType) this.sender.talkspurt = true;
-    this.apply(p, p.remoteAddress !== this.remoteAddress || p.remotePort !== this.remotePort);
-    if (!this.maySend() || this.telephoneEvent < 0) this.dropDigits();
+    this.apply(p, p.remoteAddress !== this.sdpAddress || p.remotePort !== this.sdpPort);
+    if (!this.maySend() || this.eventPayload < 0) this.dropDigits();
     return 0;
   }
 
@@ -320,14 +314,13 @@ export class MediaSession {
    * peer has no telephone-event, we may not send, the code is not a digit, or the queue is full.
    */
   sendDigit(digit: number, durationMs: number): boolean {
-    if (!this.running || this.telephoneEvent < 0 || !this.maySend()) return false;
+    if (!this.running || this.eventPayload < 0 || !this.maySend()) return false;
     if (dtmfEvent(digit) < 0 || this.qCount >= MEDIA_DTMF_QUEUE) return false;
     let d = Math.floor((durationMs * RATE) / 1000);
     if (!(d >= this.samples)) d = this.samples; // at least one packet (also catches NaN)
     if (d > 0xFFFF) d = 0xFFFF;
     const i = (this.qHead + this.qCount) % MEDIA_DTMF_QUEUE;
-    this.qDigit[i] = digit;
-    this.qDuration[i] = d;
+    this.queue[i] = (digit << 16) | d;
     this.qCount++;
     return true;
   }
@@ -387,7 +380,7 @@ export class MediaSession {
   // --- internals
 
   private open(port: number): number {
-    const s = this.platform.openUdp({ port: port, onMessage: this.onMessage, onError: this.onSocketError });
+    const s = this.platform.openUdp({ port: port, onMessage: this.onDatagram, onError: this.onSocketError });
     if (typeof s === "number") return s;
     this.sock = s;
     this.port = s.port;
@@ -396,32 +389,32 @@ export class MediaSession {
 
   private apply(p: MediaParams, newRemote: boolean): void {
     this.payloadType = p.payload;
-    this.telephoneEvent = p.telephoneEvent;
-    this.telephoneEventIn = p.telephoneEventIn !== undefined && p.telephoneEventIn >= 0 ? p.telephoneEventIn : p.telephoneEvent;
-    this.direction = p.direction;
+    this.eventPayload = p.telephoneEvent;
+    this.eventPayloadIn = p.telephoneEventIn !== undefined && p.telephoneEventIn >= 0 ? p.telephoneEventIn : p.telephoneEvent;
+    this.streamDirection = p.direction;
     this.sender.payloadType = p.payload;
     if (newRemote) {
-      this.remoteAddress = p.remoteAddress;
-      this.remotePort = p.remotePort;
+      this.sdpAddress = p.remoteAddress;
+      this.sdpPort = p.remotePort;
       this.sendAddress = p.remoteAddress;
       this.sendPort = p.remotePort;
-      this.peerKnown = false;
+      this.peerPort = 0;
     }
   }
 
   /** The SDP gave somewhere to send: not port 0 (a rejected stream) nor c=0.0.0.0 (RFC 2543 hold). */
   private remoteUsable(): boolean {
-    return this.remotePort > 0 && this.remoteAddress !== "" && this.remoteAddress !== "0.0.0.0";
+    return this.sdpPort > 0 && this.sdpAddress !== "" && this.sdpAddress !== "0.0.0.0";
   }
 
   /** sendrecv or sendonly (SDP_DIR_NONE counts as sendrecv, RFC 4566 §6), and somewhere to send. */
   private maySend(): boolean {
-    const d = this.direction;
+    const d = this.streamDirection;
     return d !== SDP_RECVONLY && d !== SDP_INACTIVE && this.remoteUsable();
   }
 
   private mayReceive(): boolean {
-    return this.direction !== SDP_SENDONLY && this.direction !== SDP_INACTIVE;
+    return this.streamDirection !== SDP_SENDONLY && this.streamDirection !== SDP_INACTIVE;
   }
 
   /** Forgets queued digits; a digit being sent is abandoned without sending (its sequence numbers are not used). */
@@ -452,7 +445,7 @@ export class MediaSession {
     if (!this.running) return;
     const ptime = this.ptime;
     this.tickNo++;
-    const behind = Math.floor((this.platform.clock.now() - (this.startTime + this.tickNo * ptime)) / ptime);
+    const behind = Math.floor((this.platform.clock.now() - (this.clockStart + this.tickNo * ptime)) / ptime);
     if (behind > MAX_BEHIND) {
       // A long stall: bursting the missed packets would only add delay. The clock jumps, the next
       // packet starts a talkspurt (RFC 3551 §4.1).
@@ -476,7 +469,7 @@ export class MediaSession {
       this.sender.talkspurt = true;
     }
     this.mediaTs = (this.mediaTs + this.samples) >>> 0;
-    this.alarm.set(this.startTime + (this.tickNo + 1) * ptime);
+    this.alarm.set(this.clockStart + (this.tickNo + 1) * ptime);
   }
 
   private sendTick(): void {
@@ -484,12 +477,13 @@ export class MediaSession {
     const n = this.samples;
     s.timestamp = this.mediaTs;
     if (this.gap > 0) this.gap--;
-    if (!this.digitActive && this.gap === 0 && this.qCount > 0 && this.telephoneEvent >= 0) {
+    if (!this.digitActive && this.gap === 0 && this.qCount > 0 && this.eventPayload >= 0) {
       const i = this.qHead;
       this.qHead = (i + 1) % MEDIA_DTMF_QUEUE;
       this.qCount--;
-      this.dtmfTx.payloadType = this.telephoneEvent;
-      this.digitActive = this.dtmfTx.begin(this.qDigit[i], this.qDuration[i], n, s);
+      this.dtmfTx.payloadType = this.eventPayload;
+      const q = this.queue[i];
+      this.digitActive = this.dtmfTx.begin(q >> 16, q & 0xFFFF, n, s);
     }
     if (this.digitActive) {
       const len = this.dtmfTx.next(s, this.payloadBuf, 0);
@@ -500,7 +494,7 @@ export class MediaSession {
       // The digit is done (its skip() set the talkspurt flag); voice resumes on this tick.
       this.digitActive = false;
       this.stats[MEDIA_DIGITS_SENT]++;
-      this.gap = this.gapTicks;
+      this.gap = Math.ceil(DIGIT_GAP_MS / this.ptime);
       s.timestamp = this.mediaTs;
     }
     let got = this.audio !== null ? this.audio.read(this.mic, 0, n) : 0;
@@ -532,7 +526,7 @@ export class MediaSession {
 
   private receive(data: string, address: string, port: number): void {
     if (!this.running) return;
-    const buf = this.rx;
+    const buf = sharedRx as Uint8Array;
     if (data.length > buf.length) {
       this.stats[MEDIA_MALFORMED]++;
       return;
@@ -546,14 +540,13 @@ export class MediaSession {
     const pt = h.payloadType;
     const isAudio = pt === this.payloadType;
     // Events on the number we offered or the one the answer gave (a peer may use either after renumbering).
-    if (!isAudio && pt !== this.telephoneEventIn && pt !== this.telephoneEvent) {
+    if (!isAudio && pt !== this.eventPayloadIn && pt !== this.eventPayload) {
       this.stats[MEDIA_UNKNOWN_PAYLOAD]++;
       return;
     }
-    if (!this.peerKnown) {
+    if (this.peerPort === 0) {
       // Symmetric RTP: the first usable packet fixes the peer; send where it came from (unless the
       // SDP says not to send at all).
-      this.peerKnown = true;
       this.peerAddress = address;
       this.peerPort = port;
       if (this.remoteUsable() && (address !== this.sendAddress || port !== this.sendPort)) {
@@ -562,7 +555,7 @@ export class MediaSession {
         this.stats[MEDIA_LATCHED]++;
       }
     } else if (address !== this.peerAddress || port !== this.peerPort) {
-      if (address !== this.remoteAddress || port !== this.remotePort || !this.remoteUsable()) {
+      if (address !== this.sdpAddress || port !== this.sdpPort || !this.remoteUsable()) {
         this.stats[MEDIA_FOREIGN]++;
         return;
       }
@@ -598,12 +591,11 @@ export class MediaSession {
    * are dropped (false), the loss count is updated. A new SSRC restarts the count.
    */
   private sequence(ssrc: number, seq: number): boolean {
-    if (!this.rxStarted || ssrc !== this.rxSsrc) {
-      if (this.rxStarted) {
+    if (this.rxUnique === 0 || ssrc !== this.rxSsrc) {
+      if (this.rxUnique > 0) {
         this.stats[MEDIA_SSRC_CHANGES]++;
         this.lostBefore = this.stats[MEDIA_LOST];
       }
-      this.rxStarted = true;
       this.rxSsrc = ssrc;
       this.baseSeq = seq;
       this.maxSeq = seq;
@@ -645,10 +637,11 @@ export class MediaSession {
     const out = this.speaker;
     const max = out.length;
     const alaw = this.payloadType === PCMA;
+    const rx = sharedRx as Uint8Array;
     while (len > 0) {
       const n = len < max ? len : max;
-      if (alaw) alawDecode(this.rx, off, n, out, 0);
-      else ulawDecode(this.rx, off, n, out, 0);
+      if (alaw) alawDecode(rx, off, n, out, 0);
+      else ulawDecode(rx, off, n, out, 0);
       audio.write(out, 0, n);
       off += n;
       len -= n;
