@@ -227,7 +227,9 @@ export class MediaSession {
     this.sendAddress = "";
     this.sendPort = 0;
 
-    this.sender = new RtpSender(0, 0, 0, 0);
+    // One header for both directions: receive() reads none of its fields after a call that may send
+    // (its digit callback can stop the session, which sends the end of a digit).
+    this.sender = new RtpSender(0, 0, 0, 0, this.rxHeader);
     this.clockStart = 0;
     this.tickNo = 0;
     this.mediaTs = 0;
