@@ -335,8 +335,6 @@ export class CallManager {
     return null;
   }
 
-  private ownsInvite(c: Call, tx: Transaction): boolean { return c.inviteTx === tx && tx.generation === c.inviteGen; }
-
   // ----------------------------------------------------------------------------------------
   // Ending
   // ----------------------------------------------------------------------------------------
@@ -353,7 +351,18 @@ export class CallManager {
     c.endStatus = status;
     c.endReason = reason;
     this.note(LOG_INFO, c, "ended: " + (status > 0 ? status + " " : "") + reason);
-    if (c.outgoing && c.inviteCseq > 0) this.rememberEnded(c, now);
+    if (c.outgoing && c.inviteCseq > 0) {
+      // What a late fork's 2xx needs to be ACKed and BYEd once the call is gone (the fork scratch dialog).
+      const f = this.fork;
+      f.clear();
+      f.callId = this.endedCallId = c.dialog.callId;
+      f.localTag = c.dialog.localTag;
+      f.localField = c.dialog.localField;
+      f.localCseq = this.endedCseq = c.inviteCseq;
+      f.remoteTarget = c.target;
+      this.endedAuthLine = c.authLine;
+      this.endedUntil = now + 64 * this.layer.timers.t1;
+    }
     this.setState(c, CALL_ENDED);
     c.reset();
   }
@@ -428,11 +437,6 @@ export class CallManager {
     return at;
   }
 
-  /** §12.1.1: a response that makes a dialog copies the request's Record-Route (the UAS route set, in order). */
-  private writeRecordRoutes(w: SipWriter, d: Dialog): void {
-    for (let i = 0; i < d.routeCount; i++) w.str("Record-Route: ").str(d.routes[i]).crlf();
-  }
-
   /** Contact: transport=tcp when the peer must reach us over TCP (our INVITE went that way). */
   private writeContact(w: SipWriter, transport: number): void {
     w.str("Contact: <sip:").str(this.config.user).byte(64).str(this.contactAddress).byte(58).num(this.contactPort)
@@ -462,7 +466,12 @@ export class CallManager {
     p.version = c.sdpVersion;
     let n = asAnswer ? writeSdpAnswer(b, this.sdp, this.answer, p) : writeSdp(b, p);
     if (n < 0) return n;
-    const h = bodyHashAfterOrigin(b.buf, n);
+    // FNV-1a of the body after its o= line (the second line): what a version number stands for.
+    const buf = b.buf;
+    let i = 0;
+    for (let lines = 0; i < n && lines < 2; i++) if (buf[i] === 10) lines++;
+    let h = FNV_BASIS;
+    for (; i < n; i++) h = fnv1aStep(h, buf[i]);
     if (!first && h !== c.sdpHash) {
       p.version = ++c.sdpVersion;
       b.reset();
@@ -599,19 +608,6 @@ export class CallManager {
     if (this.config.maxDuration > 0) c.endAt = now + this.config.maxDuration * 1000;
     this.setState(c, CALL_ACTIVE);
     this.listener.onCallMedia(c);
-  }
-
-  /** Keeps what a late fork's 2xx needs to be ACKed and BYEd once the call is gone (the fork scratch dialog). */
-  private rememberEnded(c: Call, now: number): void {
-    const f = this.fork;
-    f.clear();
-    f.callId = this.endedCallId = c.dialog.callId;
-    f.localTag = c.dialog.localTag;
-    f.localField = c.dialog.localField;
-    f.localCseq = this.endedCseq = c.inviteCseq;
-    f.remoteTarget = c.target;
-    this.endedAuthLine = c.authLine;
-    this.endedUntil = now + 64 * this.layer.timers.t1;
   }
 
   /** A 2xx from a second fork (§13.2.2.4): ACK it, then BYE that dialog. */
@@ -790,21 +786,17 @@ export class CallManager {
     this.listener.onCallState(c);
     // INCOMING_RING: ring until the application answers; else the configured answer delay.
     const delay = verdict === INCOMING_RING ? -1 : cfg.answerDelay;
-    if (cfg.ringing && delay !== 0) this.sendProvisional(c, msg, now);
+    if (cfg.ringing && delay !== 0) {
+      const w = this.w.reset();
+      writeResponseHead(w, msg, 180, "Ringing", c.dialog.localTag);
+      for (let i = 0; i < c.dialog.routeCount; i++) w.str("Record-Route: ").str(c.dialog.routes[i]).crlf(); // §12.1.1
+      this.writeContact(w, tx.transport);
+      const n = w.end(null, 0, 0);
+      if (n > 0) this.layer.respond(tx, w.buf, n, 180, now);
+    }
     if (cfg.ringTimeout > 0) c.ringAt = now + cfg.ringTimeout * 1000;
     if (delay === 0) this.answerWith(c, msg, now);
     else if (delay > 0) c.answerAt = now + delay;
-  }
-
-  private sendProvisional(c: Call, msg: SipMessage, now: number): void {
-    const tx = c.inviteTx;
-    if (tx === null) return;
-    const w = this.w.reset();
-    writeResponseHead(w, msg, 180, "Ringing", c.dialog.localTag);
-    this.writeRecordRoutes(w, c.dialog);
-    this.writeContact(w, tx.transport);
-    const n = w.end(null, 0, 0);
-    if (n > 0) this.layer.respond(tx, w.buf, n, 180, now);
   }
 
   /** Sends the 200 with our SDP (answer, or offer for an INVITE without one). */
@@ -814,7 +806,8 @@ export class CallManager {
     const w = this.w.reset();
     if (msg !== null) writeResponseHead(w, msg, 200, "OK", c.dialog.localTag);
     else if (!this.rewriteHead(w, tx, c.dialog.localTag, 200, "OK")) { this.end(c, now, 0, "could not re-read the INVITE"); return; }
-    this.writeRecordRoutes(w, c.dialog);
+    // §12.1.1: a response that makes a dialog copies the request's Record-Route (the UAS route set, in order).
+    for (let i = 0; i < c.dialog.routeCount; i++) w.str("Record-Route: ").str(c.dialog.routes[i]).crlf();
     this.writeContact(w, tx.transport);
     w.str("Allow: ").str(ALLOW).str("\r\nSupported: \r\nServer: doorsip\r\n");
     if (this.writeOurSdp(c, !c.offerInAnswer) < 0) { this.end(c, now, 500, "SDP does not fit"); return; }
@@ -1009,7 +1002,7 @@ export class CallManager {
     const c = this.callOf(tx);
     // The call is gone (a 2xx from a fork after another fork's final answer ended it): as a stray one.
     if (c === null) { this.onStrayResponse(msg, now); return; }
-    if (this.ownsInvite(c, tx) && msg.cseqMethod === METHOD_INVITE) { this.onInviteResponse(c, msg, now); return; }
+    if (c.inviteTx === tx && tx.generation === c.inviteGen && msg.cseqMethod === METHOD_INVITE) { this.onInviteResponse(c, msg, now); return; }
     if (c.byeTx === tx && tx.generation === c.byeGen && msg.status >= 200) { this.end(c, now, msg.status, c.endReason || "hung up"); return; }
     // A CANCEL's response needs nothing: the INVITE's 487 (or 200) decides.
   }
@@ -1047,7 +1040,7 @@ export class CallManager {
   onTimeout(tx: Transaction, now: number, transportError: boolean): void {
     const c = this.callOf(tx);
     if (c === null) return;
-    if (this.ownsInvite(c, tx)) {
+    if (c.inviteTx === tx && tx.generation === c.inviteGen) {
       const giveUp = c.cancelPending || c.state === CALL_CANCELLING;
       if (c.outgoing && c.dialog.state !== DLG_CONFIRMED && (giveUp || !this.nextRedirect(c, 408, now))) {
         this.end(c, now, transportError ? 503 : 408, transportError ? "could not send" : "no answer (timeout)");
@@ -1076,54 +1069,51 @@ export class CallManager {
   poll(now: number): void {
     for (let i = 0; i < this.calls.length; i++) {
       const c = this.calls[i];
-      if (c.state !== CALL_FREE) this.pollCall(c, now);
-    }
-  }
-
-  private pollCall(c: Call, now: number): void {
-    if (c.giveUpAt >= 0 && c.giveUpAt <= now) {
-      c.giveUpAt = -1;
-      if (c.state === CALL_CANCELLING || c.state === CALL_CALLING) {
-        // §9.1: no final response 64·T1 after CANCEL: the INVITE transaction is given up.
-        if (c.inviteTx !== null && c.inviteTx.generation === c.inviteGen) this.layer.terminate(c.inviteTx);
-        this.end(c, now, 408, "cancelled (no final response)");
-        return;
+      if (c.state === CALL_FREE) continue;
+      if (c.giveUpAt >= 0 && c.giveUpAt <= now) {
+        c.giveUpAt = -1;
+        if (c.state === CALL_CANCELLING || c.state === CALL_CALLING) {
+          // §9.1: no final response 64·T1 after CANCEL: the INVITE transaction is given up.
+          if (c.inviteTx !== null && c.inviteTx.generation === c.inviteGen) this.layer.terminate(c.inviteTx);
+          this.end(c, now, 408, "cancelled (no final response)");
+          continue;
+        }
       }
-    }
-    if (c.answerAt >= 0 && c.answerAt <= now) {
-      c.answerAt = -1;
-      if (c.state === CALL_INCOMING) this.answerWith(c, null, now);
-    }
-    if (c.ringAt >= 0 && c.ringAt <= now) {
-      c.ringAt = -1;
-      if (c.state === CALL_INCOMING) {
-        this.respondInvite(c, 480, now);
-        this.end(c, now, 480, "not answered");
-        return;
+      if (c.answerAt >= 0 && c.answerAt <= now) {
+        c.answerAt = -1;
+        if (c.state === CALL_INCOMING) this.answerWith(c, null, now);
       }
-      if (c.state === CALL_CALLING || c.state === CALL_RINGING) {
-        this.note(LOG_INFO, c, "ring timeout");
-        c.ringExpired = true;
-        this.hangup(c, now);
+      if (c.ringAt >= 0 && c.ringAt <= now) {
+        c.ringAt = -1;
+        if (c.state === CALL_INCOMING) {
+          this.respondInvite(c, 480, now);
+          this.end(c, now, 480, "not answered");
+          continue;
+        }
+        if (c.state === CALL_CALLING || c.state === CALL_RINGING) {
+          this.note(LOG_INFO, c, "ring timeout");
+          c.ringExpired = true;
+          this.hangup(c, now);
+        }
       }
-    }
-    if (c.awaitingAck && c.ackDeadline >= 0 && c.ackDeadline <= now) {
-      // §13.3.1.4: no ACK for 64·T1: the session ends with a BYE.
-      this.setState(c, CALL_ACTIVE);
-      this.sendBye(c, now, "no ACK");
-      return;
-    }
-    if (c.awaitingAck && c.retransmitAt >= 0 && c.retransmitAt <= now) {
-      const tx = c.inviteTx;
-      // Over TCP too: a proxy further on may forward it over UDP (§13.3.1.4 "independent of the transport").
-      if (tx !== null && tx.generation === c.inviteGen) this.layer.respond(tx, tx.buffer, tx.length, 200, now);
-      const t2 = this.layer.timers.t2;
-      c.retransmitInterval = c.retransmitInterval * 2 > t2 ? t2 : c.retransmitInterval * 2;
-      c.retransmitAt = now + c.retransmitInterval;
-    }
-    if (c.endAt >= 0 && c.endAt <= now) {
-      c.endAt = -1;
-      if (c.state === CALL_ACTIVE || c.state === CALL_CONNECTING) this.sendBye(c, now, "maximum call duration");
+      if (c.awaitingAck && c.ackDeadline >= 0 && c.ackDeadline <= now) {
+        // §13.3.1.4: no ACK for 64·T1: the session ends with a BYE.
+        this.setState(c, CALL_ACTIVE);
+        this.sendBye(c, now, "no ACK");
+        continue;
+      }
+      if (c.awaitingAck && c.retransmitAt >= 0 && c.retransmitAt <= now) {
+        const tx = c.inviteTx;
+        // Over TCP too: a proxy further on may forward it over UDP (§13.3.1.4 "independent of the transport").
+        if (tx !== null && tx.generation === c.inviteGen) this.layer.respond(tx, tx.buffer, tx.length, 200, now);
+        const t2 = this.layer.timers.t2;
+        c.retransmitInterval = c.retransmitInterval * 2 > t2 ? t2 : c.retransmitInterval * 2;
+        c.retransmitAt = now + c.retransmitInterval;
+      }
+      if (c.endAt >= 0 && c.endAt <= now) {
+        c.endAt = -1;
+        if (c.state === CALL_ACTIVE || c.state === CALL_CONNECTING) this.sendBye(c, now, "maximum call duration");
+      }
     }
   }
 }
@@ -1154,15 +1144,6 @@ function reasonPhrase(status: number): string {
 }
 
 
-
-/** FNV-1a of an SDP body after its o= line (the second line): what a version number stands for. */
-function bodyHashAfterOrigin(b: Uint8Array, n: number): number {
-  let i = 0;
-  for (let lines = 0; i < n && lines < 2; i++) if (b[i] === 10) lines++;
-  let h = FNV_BASIS;
-  for (; i < n; i++) h = fnv1aStep(h, b[i]);
-  return h;
-}
 
 /** A q value (RFC 3261 §25.1 qvalue) in thousandths: "0.5" 500, "1" 1000; -1 when malformed. */
 function qValue(src: string, s: number, e: number): number {
