@@ -16,7 +16,7 @@ import { earliest } from "./timerheap.ts";
 import { TRANSPORT_TCP, TRANSPORT_UDP, TS_PROCEEDING, type Transaction } from "./transaction.ts";
 import type { TransactionLayer } from "./transactions.ts";
 import { SCHEME_SIP, SCHEME_SIPS, parseUri, scratchUri } from "./uri.ts";
-import { SipWriter, bytesToBinaryString, statelessToTag, writeResponseHead } from "./writer.ts";
+import { type SipWriter, bytesToBinaryString, statelessToTag, writeResponseHead } from "./writer.ts";
 
 // Call states, as the application sees them.
 export const CALL_FREE = 0;
@@ -263,7 +263,6 @@ export class CallManager {
   private readonly listener: CallListener;
   private readonly log: CallLog;
   private readonly w: SipWriter;
-  private readonly body: SipWriter;
   private readonly sdp = new SdpSession();
   private readonly answer = new AudioAnswer();
   private readonly answerPayloads: number[] = [0];
@@ -290,7 +289,6 @@ export class CallManager {
     this.contactPort = config.localPort;
     // The layer's scratch writer: every message is written and handed over before another is begun.
     this.w = layer.scratch;
-    this.body = new SipWriter(1024);
     for (let i = 0; i < capacity; i++) this.calls.push(new Call(i, random));
     this.sdpParams = {
       username: "-", sessionId: "", version: 0, address: config.rtpAddress || config.localAddress, port: 0,
@@ -443,10 +441,10 @@ export class CallManager {
       .str(transport === TRANSPORT_TCP ? ";transport=tcp>\r\n" : ">\r\n");
   }
 
-  /** Our SDP (offer, or answer to this.sdp/this.answer when answering) into this.body. */
-  private writeOurSdp(c: Call, asAnswer: boolean): number {
+  /** Our SDP (offer, or answer to this.sdp/this.answer when answering) at w.pos; its length, or negative. */
+  private writeOurSdp(w: SipWriter, c: Call, asAnswer: boolean): number {
     const p = this.sdpParams;
-    const b = this.body.reset();
+    const at = w.pos;
     p.port = c.mediaPort;
     p.address = this.config.rtpAddress || this.contactAddress;
     if (asAnswer) {
@@ -464,31 +462,42 @@ export class CallManager {
     if (first) c.sdpSession = String(this.random.u32() >>> 0); // RFC 4566 §5.2: one session id per call
     p.sessionId = c.sdpSession;
     p.version = c.sdpVersion;
-    let n = asAnswer ? writeSdpAnswer(b, this.sdp, this.answer, p) : writeSdp(b, p);
+    let n = asAnswer ? writeSdpAnswer(w, this.sdp, this.answer, p) : writeSdp(w, p);
     if (n < 0) return n;
     // FNV-1a of the body after its o= line (the second line): what a version number stands for.
-    const buf = b.buf;
-    let i = 0;
-    for (let lines = 0; i < n && lines < 2; i++) if (buf[i] === 10) lines++;
+    const buf = w.buf;
+    let i = at;
+    for (let lines = 0; i < at + n && lines < 2; i++) if (buf[i] === 10) lines++;
     let h = FNV_BASIS;
-    for (; i < n; i++) h = fnv1aStep(h, buf[i]);
+    for (; i < at + n; i++) h = fnv1aStep(h, buf[i]);
     if (!first && h !== c.sdpHash) {
       p.version = ++c.sdpVersion;
-      b.reset();
-      n = asAnswer ? writeSdpAnswer(b, this.sdp, this.answer, p) : writeSdp(b, p);
+      w.pos = at;
+      n = asAnswer ? writeSdpAnswer(w, this.sdp, this.answer, p) : writeSdp(w, p);
     }
     c.sdpHash = h;
     return n;
   }
 
-  /** Ends a message with this.body as its SDP. */
-  private endWithBody(w: SipWriter): number {
-    const b = this.body;
-    w.str("Content-Type: application/sdp\r\nContent-Length: ").num(b.pos).str("\r\n\r\n");
-    if (w.pos + b.pos > w.buf.length) return -1;
-    w.buf.set(b.buf.subarray(0, b.pos), w.pos);
-    w.pos += b.pos;
-    return w.overflow ? -1 : w.pos;
+  /**
+   * Ends a message with our SDP as its body (see writeOurSdp); the message's length, or -1 when it does not
+   * fit. The body is written in place (a buffer of its own cost the device ~45 variables): Content-Length
+   * gets three digits first, and the body moves when its length has fewer or more.
+   */
+  private endWithSdp(w: SipWriter, c: Call, asAnswer: boolean): number {
+    w.str("Content-Type: application/sdp\r\nContent-Length: 000\r\n\r\n");
+    const at = w.pos;
+    const n = this.writeOurSdp(w, c, asAnswer);
+    if (n < 0 || w.overflow) return -1;
+    const shift = (n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : 5) - 3;
+    const b = w.buf;
+    if (at + shift + n > b.length) return -1;
+    if (shift > 0) for (let i = n - 1; i >= 0; i--) b[at + shift + i] = b[at + i];
+    else if (shift < 0) for (let i = 0; i < n; i++) b[at + shift + i] = b[at + i];
+    w.pos = at - 7; // the "000\r\n\r\n"
+    w.num(n).str("\r\n\r\n");
+    w.pos = at + shift + n;
+    return w.pos;
   }
 
   private sendInvite(c: Call, now: number): boolean {
@@ -498,12 +507,21 @@ export class CallManager {
     c.inviteBranch = "z9hG4bK" + this.token() + this.token();
     const at = this.writeInviteHead(w, c, "INVITE");
     this.writeContact(w, c.targetTransport);
-    if (this.writeOurSdp(c, false) < 0) return false;
     const credStart = w.pos;
-    if (c.digest.nonce !== "") c.digest.write(w, cfg.authUser || cfg.user, cfg.password, "INVITE", c.target, c.digest.qop === "auth-int" ? bytesToBinaryString(this.body.buf, this.body.pos) : "");
+    if (c.digest.nonce !== "") {
+      let body = "";
+      if (c.digest.qop === "auth-int") {
+        // The body the credentials cover: written where they go, read out, then written again as the body.
+        const n = this.writeOurSdp(w, c, false);
+        if (n < 0) return false;
+        body = bytesToBinaryString(w.buf.subarray(credStart, credStart + n), n);
+        w.pos = credStart;
+      }
+      c.digest.write(w, cfg.authUser || cfg.user, cfg.password, "INVITE", c.target, body);
+    }
     c.authLine = w.pos > credStart ? bytesToBinaryString(w.buf.subarray(credStart, w.pos), w.pos - credStart) : ""; // rare: auth only
     w.str("Allow: ").str(ALLOW).str("\r\nUser-Agent: doorsip\r\n");
-    const n = this.endWithBody(w);
+    const n = this.endWithSdp(w, c, false);
     if (n < 0) return false;
     const tx = this.layer.sendRequest(w.buf, n, METHOD_INVITE, c.inviteCseq, at, at + c.inviteBranch.length,
       c.targetAddress, c.targetPort, c.targetTransport, now);
@@ -810,8 +828,7 @@ export class CallManager {
     for (let i = 0; i < c.dialog.routeCount; i++) w.str("Record-Route: ").str(c.dialog.routes[i]).crlf();
     this.writeContact(w, tx.transport);
     w.str("Allow: ").str(ALLOW).str("\r\nSupported: \r\nServer: doorsip\r\n");
-    if (this.writeOurSdp(c, !c.offerInAnswer) < 0) { this.end(c, now, 500, "SDP does not fit"); return; }
-    const n = this.endWithBody(w);
+    const n = this.endWithSdp(w, c, !c.offerInAnswer);
     if (n < 0 || !this.layer.respond(tx, w.buf, n, 200, now)) { this.end(c, now, 500, "200 does not fit"); return; }
     c.answeredAt = now;
     c.answerAt = c.ringAt = -1;
@@ -931,13 +948,8 @@ export class CallManager {
     writeResponseHead(w, msg, 200, "OK", null);
     this.writeContact(w, tx.transport);
     w.str("Allow: ").str(ALLOW).str("\r\nServer: doorsip\r\n");
-    if (hasOffer) {
-      if (this.writeOurSdp(c, true) < 0) return;
-    } else {
-      // No offer: offer our codecs again (RFC 3264 §8), in the configured order; the ACK's answer picks one.
-      if (this.writeOurSdp(c, false) < 0) return;
-    }
-    const n = this.endWithBody(w);
+    // No offer: offer our codecs again (RFC 3264 §8), in the configured order; the ACK's answer picks one.
+    const n = this.endWithSdp(w, c, hasOffer);
     if (n < 0 || !this.layer.respond(tx, w.buf, n, 200, now)) return;
     c.awaitingAck = true;
     c.retransmitInterval = this.layer.timers.t1;
