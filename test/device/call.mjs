@@ -59,7 +59,7 @@ try {
     `export { DEFAULT_PHONE, DEFAULT_PLAN, DEFAULT_TRUST, DEFAULT_AUTO_ANSWER } from ${src("firmware/phone-config.ts")};\n` +
     `export { EspruinoPlatform } from ${src("hal/espruino/platform.ts")};\n` +
     `export { EspruinoBoard } from ${src("hal/espruino/board.ts")};\n` +
-    `export { DEFAULT_CALL_CONFIG } from ${src("sip-core/index.ts")};\n`);
+    `export { defaultCallConfig } from ${src("sip-core/index.ts")};\n`);
   const { code } = await bundleGated(join(dir, "entry.ts"), join(dir, "node_modules/doorsip-phone.js"), check, "Espruino gate on the phone bundle");
   figure("phone bundle (minified)", Buffer.byteLength(code).toLocaleString("en-US") + " B");
 
@@ -84,7 +84,7 @@ var tLoad = getTime();
 mem("loaded");
 var platform = new d.EspruinoPlatform({ logLevel: 2 });
 var board = new d.EspruinoBoard();
-var calls = Object.assign({}, d.DEFAULT_CALL_CONFIG, { user: "door", localAddress: "${HOST}", localPort: ${DEV_SIP},
+var calls = Object.assign(d.defaultCallConfig(), { user: "door", localAddress: "${HOST}", localPort: ${DEV_SIP},
   rtpAddress: "${HOST}", rtpPortBase: ${DEV_RTP}, answerDelay: 0 });
 var plan = Object.assign({}, d.DEFAULT_PLAN, { targets: [{ uri: "sip:resident@${HOST}:${NODE_SIP}", ringTimeout: 0 }] });
 var config = Object.assign({}, d.DEFAULT_PHONE, {
