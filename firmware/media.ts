@@ -63,7 +63,7 @@ export const MEDIA_STATS = 16;
 
 /** What the offer/answer settled for the stream (re-INVITEs give a new one to update()). */
 export interface MediaParams {
-  /** Our RTP port (0: any free port; localPort() tells which). */
+  /** Our RTP port (0: any free port; MediaSession.rtpPort() tells which). */
   localPort: number;
   /** Where the peer's SDP says to send ("0.0.0.0" or port 0: nowhere, RFC 2543 hold / rejected). */
   remoteAddress: string;
@@ -203,7 +203,13 @@ export class MediaSession {
     const self = this;
     this.alarm = this.platform.createAlarm({ onAlarm: function () { self.tick(); } });
     this.onDatagram = function (data: string, address: string, port: number) { self.receive(data, address, port); };
-    this.onSocketError = function (code: number) { self.socketError(code); };
+    this.onSocketError = function (code: number) {
+      // Espruino closes a socket whose send failed; the next tick opens a new one on the same port.
+      if (code === HAL_ERR_CLOSED) {
+        self.sock = null;
+        self.reopenWait = 0;
+      } else self.stats[MEDIA_SEND_ERRORS]++;
+    };
     this.sock = null;
     this.reopenWait = 0;
 
@@ -365,7 +371,7 @@ export class MediaSession {
   }
 
   /** The bound RTP port (0 when stopped). */
-  localPort(): number {
+  rtpPort(): number {
     return this.sock !== null ? this.sock.port : 0;
   }
 
@@ -415,10 +421,6 @@ export class MediaSession {
     return d !== SDP_RECVONLY && d !== SDP_INACTIVE && this.remoteUsable();
   }
 
-  private mayReceive(): boolean {
-    return this.streamDirection !== SDP_SENDONLY && this.streamDirection !== SDP_INACTIVE;
-  }
-
   /** Forgets queued digits; a digit being sent is abandoned without sending (its sequence numbers are not used). */
   private dropDigits(): void {
     this.qCount = 0;
@@ -432,14 +434,6 @@ export class MediaSession {
     s.timestamp = this.mediaTs;
     s.talkspurt = true;
     this.digitActive = false;
-  }
-
-  private socketError(code: number): void {
-    // Espruino closes a socket whose send failed; the next tick opens a new one on the same port.
-    if (code === HAL_ERR_CLOSED) {
-      this.sock = null;
-      this.reopenWait = 0;
-    } else this.stats[MEDIA_SEND_ERRORS]++;
   }
 
   /** One packet time. */
@@ -573,7 +567,7 @@ export class MediaSession {
     this.lastReceivedAt = this.platform.clock.now();
     if (!this.sequence(h.ssrc, h.sequence)) return;
     const inOrder = this.maxSeq === h.sequence;
-    if (!this.mayReceive()) return;
+    if (this.streamDirection === SDP_SENDONLY || this.streamDirection === SDP_INACTIVE) return; // we may not receive
     if (isAudio) {
       if (!inOrder) return; // no jitter buffer: an old frame would play out of place
       if (h.marker && this.lastEventAt >= 0) {

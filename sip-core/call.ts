@@ -247,7 +247,8 @@ const contacts = nameAddrWalker; // shared: list walks never nest
 
 /**
  * Every INVITE session of one identity. The UA hands it INVITE, ACK, BYE, CANCEL and INFO requests
- * and the responses of the transactions it owns; it drives the calls' timers from poll(now).
+ * and the responses of the transactions it owns; it drives the calls' timers from poll(now). Messages are
+ * written in the layer's scratch writer: each is handed over before another is begun.
  */
 export class CallManager {
   readonly config: CallConfig;
@@ -262,7 +263,6 @@ export class CallManager {
   private readonly random: RandomSource;
   private readonly listener: CallListener;
   private readonly log: CallLog;
-  private readonly w: SipWriter;
   private readonly sdp = new SdpSession();
   private readonly answer = new AudioAnswer();
   private readonly answerPayloads: number[] = [0];
@@ -287,8 +287,6 @@ export class CallManager {
     this.log = log;
     this.contactAddress = config.localAddress;
     this.contactPort = config.localPort;
-    // The layer's scratch writer: every message is written and handed over before another is begun.
-    this.w = layer.scratch;
     for (let i = 0; i < capacity; i++) this.calls.push(new Call(i, random));
     this.sdpParams = {
       username: "-", sessionId: "", version: 0, address: config.rtpAddress || config.localAddress, port: 0,
@@ -502,7 +500,7 @@ export class CallManager {
 
   private sendInvite(c: Call, now: number): boolean {
     const cfg = this.config;
-    const w = this.w.reset();
+    const w = this.layer.scratch.reset();
     c.inviteCseq++;
     c.inviteBranch = "z9hG4bK" + this.token() + this.token();
     const at = this.writeInviteHead(w, c, "INVITE");
@@ -533,7 +531,7 @@ export class CallManager {
   }
 
   private sendCancel(c: Call, now: number): void {
-    const w = this.w.reset();
+    const w = this.layer.scratch.reset();
     const at = this.writeInviteHead(w, c, "CANCEL");
     w.str("User-Agent: doorsip\r\n");
     const n = w.end(null, 0, 0);
@@ -547,7 +545,7 @@ export class CallManager {
 
   /** The ACK for a 2xx (§13.2.2.4): its own branch, same CSeq number, the INVITE's credentials, no body. */
   private sendAck(d: Dialog, cseq: number, branch: string, authLine: string): void {
-    const w = this.w.reset();
+    const w = this.layer.scratch.reset();
     d.writeRequest(w, "ACK", cseq, branch, this.contactAddress, this.contactPort);
     if (authLine !== "") w.str(authLine);
     const n = w.end(null, 0, 0);
@@ -556,7 +554,7 @@ export class CallManager {
 
   /** A request within dialog d through a new client transaction (BYE, and the BYE to a stray fork). */
   private sendInDialog(d: Dialog, method: string, methodId: number, owner: number, now: number): Transaction | null {
-    const w = this.w.reset();
+    const w = this.layer.scratch.reset();
     const branch = "z9hG4bK" + this.token() + this.token();
     d.localCseq++;
     const at = d.writeRequest(w, method, d.localCseq, branch, this.contactAddress, this.contactPort);
@@ -739,7 +737,7 @@ export class CallManager {
   // ----------------------------------------------------------------------------------------
 
   private respond(tx: Transaction, msg: SipMessage, status: number, reason: string, toTag: string | null, now: number): void {
-    const w = this.w.reset();
+    const w = this.layer.scratch.reset();
     writeResponseHead(w, msg, status, reason, toTag);
     if (status === 405 || status === 415) w.str("Allow: ").str(ALLOW).crlf();
     if (status === 415) w.str("Accept: application/sdp, application/dtmf-relay, application/dtmf\r\n");
@@ -805,7 +803,7 @@ export class CallManager {
     // INCOMING_RING: ring until the application answers; else the configured answer delay.
     const delay = verdict === INCOMING_RING ? -1 : cfg.answerDelay;
     if (cfg.ringing && delay !== 0) {
-      const w = this.w.reset();
+      const w = this.layer.scratch.reset();
       writeResponseHead(w, msg, 180, "Ringing", c.dialog.localTag);
       for (let i = 0; i < c.dialog.routeCount; i++) w.str("Record-Route: ").str(c.dialog.routes[i]).crlf(); // §12.1.1
       this.writeContact(w, tx.transport);
@@ -821,7 +819,7 @@ export class CallManager {
   private answerWith(c: Call, msg: SipMessage | null, now: number): void {
     const tx = c.inviteTx;
     if (tx === null || tx.generation !== c.inviteGen) { this.end(c, now, 0, "INVITE transaction gone"); return; }
-    const w = this.w.reset();
+    const w = this.layer.scratch.reset();
     if (msg !== null) writeResponseHead(w, msg, 200, "OK", c.dialog.localTag);
     else if (!this.rewriteHead(w, tx, c.dialog.localTag, 200, "OK")) { this.end(c, now, 0, "could not re-read the INVITE"); return; }
     // §12.1.1: a response that makes a dialog copies the request's Record-Route (the UAS route set, in order).
@@ -944,7 +942,7 @@ export class CallManager {
     c.inviteTx = tx;
     c.inviteGen = tx.generation;
     tx.owner = c.serial;
-    const w = this.w.reset();
+    const w = this.layer.scratch.reset();
     writeResponseHead(w, msg, 200, "OK", null);
     this.writeContact(w, tx.transport);
     w.str("Allow: ").str(ALLOW).str("\r\nServer: doorsip\r\n");
@@ -963,7 +961,7 @@ export class CallManager {
   private respondInvite(c: Call, status: number, now: number): void {
     const tx = c.inviteTx;
     if (tx === null || tx.generation !== c.inviteGen) return;
-    const w = this.w.reset();
+    const w = this.layer.scratch.reset();
     if (!this.rewriteHead(w, tx, c.dialog.localTag, status, reasonPhrase(status))) return;
     const n = w.end(null, 0, 0);
     if (n > 0) this.layer.respond(tx, w.buf, n, status, now);

@@ -606,7 +606,7 @@ describe("MediaSession: re-INVITE, hold and stop", () => {
     expect(sa.stats[MEDIA_PACKETS_SENT]).toBe(10);
     // B moves to port 5004 (its re-INVITE), A is told.
     expect(w.b.session.update({ ...w.pb, localPort: 5004 })).toBe(0);
-    expect(w.b.session.localPort()).toBe(5004);
+    expect(w.b.session.rtpPort()).toBe(5004);
     expect(w.net.isBound(B, 5000)).toBe(false);
     expect(sa.update({ ...w.pa, remotePort: 5004 })).toBe(0);
     w.clock.advance(200);
@@ -645,11 +645,11 @@ describe("MediaSession: re-INVITE, hold and stop", () => {
     w.clock.advance(500);
     const sa = w.a.session;
     expect(w.net.isBound(A, 4000)).toBe(true);
-    expect(sa.localPort()).toBe(4000);
+    expect(sa.rtpPort()).toBe(4000);
     sa.stop();
     expect(sa.isRunning()).toBe(false);
     expect(w.net.isBound(A, 4000)).toBe(false);
-    expect(sa.localPort()).toBe(0);
+    expect(sa.rtpPort()).toBe(0);
     sa.stop();
     const sent = sa.stats[MEDIA_PACKETS_SENT];
     const received = sa.stats[MEDIA_PACKETS_RECEIVED];
@@ -720,7 +720,7 @@ describe("MediaSession: re-INVITE, hold and stop", () => {
   it("ephemeral local port when localPort is 0", () => {
     const w = world({});
     expect(w.a.session.start({ ...w.pa, localPort: 0 })).toBe(0);
-    expect(w.a.session.localPort()).toBeGreaterThanOrEqual(49152);
+    expect(w.a.session.rtpPort()).toBeGreaterThanOrEqual(49152);
   });
 });
 
