@@ -267,7 +267,11 @@ export class CallManager {
   private readonly answer = new AudioAnswer();
   private readonly answerPayloads: number[] = [0];
   private readonly sdpParams: SdpAudioParams;
-  private readonly fork: Dialog = new Dialog();
+  /**
+   * Scratch dialog for a second fork's 2xx, made with the first outgoing call that ends or forks (a door
+   * that only answers never needs it: ~32 device variables).
+   */
+  private fork: Dialog | null = null;
   /**
    * The outgoing call that ended last, for a fork's 2xx that comes after it (§13.2.2.4 until Timer M,
    * 64·T1): its INVITE's Call-ID (the rest is in this.fork), CSeq, credentials line, and until when.
@@ -349,6 +353,7 @@ export class CallManager {
     this.note(LOG_INFO, c, "ended: " + (status > 0 ? status + " " : "") + reason);
     if (c.outgoing && c.inviteCseq > 0) {
       // What a late fork's 2xx needs to be ACKed and BYEd once the call is gone (the fork scratch dialog).
+      if (this.fork === null) this.fork = new Dialog();
       const f = this.fork;
       f.clear();
       f.callId = this.endedCallId = c.dialog.callId;
@@ -628,6 +633,7 @@ export class CallManager {
 
   /** A 2xx from a second fork (§13.2.2.4): ACK it, then BYE that dialog. */
   private byeFork(c: Call, msg: SipMessage, now: number): void {
+    if (this.fork === null) this.fork = new Dialog();
     const f = this.fork;
     if (f.callId === c.dialog.callId && spanEquals(msg.src, msg.to.tagStart, msg.to.tagEnd, f.remoteTag)) {
       // That fork's 2xx again (our ACK was lost): ACK it again; its BYE is already on its way.
@@ -1032,7 +1038,7 @@ export class CallManager {
     }
     // A fork answering a call that has ended meanwhile: ACK it and BYE it (once; its retransmissions get ACKs).
     const f = this.fork;
-    if (now > this.endedUntil || msg.cseq !== this.endedCseq || msg.to.tagStart < 0 || f.callId !== this.endedCallId ||
+    if (f === null || now > this.endedUntil || msg.cseq !== this.endedCseq || msg.to.tagStart < 0 || f.callId !== this.endedCallId ||
         !spanEquals(msg.src, msg.callIdStart, msg.callIdEnd, this.endedCallId)) return;
     const again = f.remoteTag !== "" && spanEquals(msg.src, msg.to.tagStart, msg.to.tagEnd, f.remoteTag);
     if (!again) {
