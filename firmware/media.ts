@@ -31,9 +31,39 @@ const ALAW_SILENCE = 0xd5;
 /** Ticks between attempts to reopen a socket the platform closed (Espruino prints each failed bind). */
 const REOPEN_TICKS = 50;
 
+/**
+ * MediaSession.stats: what each counter counts. Payload octets are RFC 3550 §6.4.1's octet counts; received
+ * packets are valid ones of a negotiated payload type from the peer, duplicates included (RFC 3550 A.3).
+ */
+export const MEDIA_PACKETS_SENT = 0;
+export const MEDIA_BYTES_SENT = 1;
+export const MEDIA_PACKETS_RECEIVED = 2;
+export const MEDIA_BYTES_RECEIVED = 3;
+export const MEDIA_DIGITS_SENT = 4;
+export const MEDIA_DIGITS_RECEIVED = 5;
+/** Packets expected from the sequence numbers minus packets received (duplicates excluded), summed over SSRCs. */
+export const MEDIA_LOST = 6;
+/** Times the send address moved to a packet's source (symmetric RTP). */
+export const MEDIA_LATCHED = 7;
+/** Datagrams too long or not RTP version 2, or bad telephone-event payloads. */
+export const MEDIA_MALFORMED = 8;
+export const MEDIA_DUPLICATES = 9;
+/** Packets older than the newest one received (audio from them is not played). */
+export const MEDIA_LATE = 10;
+export const MEDIA_SSRC_CHANGES = 11;
+/** RTP packets of a payload type that was not negotiated (RTCP on a muxed port lands here too). */
+export const MEDIA_UNKNOWN_PAYLOAD = 12;
+/** Packets from another source than the one latched. */
+export const MEDIA_FOREIGN = 13;
+export const MEDIA_SEND_ERRORS = 14;
+/** Ticks skipped because the session ran too far behind schedule. */
+export const MEDIA_SKIPPED_TICKS = 15;
+/** How many counters there are. */
+export const MEDIA_STATS = 16;
+
 /** What the offer/answer settled for the stream (re-INVITEs give a new one to update()). */
 export interface MediaParams {
-  /** Our RTP port (0: any free port; localPort() tells which). */
+  /** Our RTP port (0: any free port; MediaSession.rtpPort() tells which). */
   localPort: number;
   /** Where the peer's SDP says to send ("0.0.0.0" or port 0: nowhere, RFC 2543 hold / rejected). */
   remoteAddress: string;
@@ -76,7 +106,7 @@ function binaryToBytes(s: string, out: Uint8Array): number {
 
 /**
  * One call's audio stream. start() opens the socket and starts the packet clock; update() applies a
- * re-INVITE; stop() ends it. Stats are plain fields (no getters: E.getSizeOf would call them).
+ * re-INVITE; stop() ends it. Counters are in stats (no getters: E.getSizeOf would call them).
  *
  * Sending: one alarm per packet time, set for absolute times start + n·ptime so ticks do not drift.
  * Each tick sends one packet — a telephone event while a digit is being sent, otherwise one frame
@@ -88,35 +118,10 @@ function binaryToBytes(s: string, out: Uint8Array): number {
  * counted and dropped. No tone detection runs on the audio: in-band DTMF is never a digit.
  */
 export class MediaSession {
-  // Stats.
-  packetsSent: number;
-  /** Payload octets sent (RFC 3550 §6.4.1 sender's octet count). */
-  bytesSent: number;
-  /** Valid packets of a known payload type from the peer, duplicates included (RFC 3550 A.3). */
-  packetsReceived: number;
+  /** Counters, by the MEDIA_* indices above (one typed array: a field each cost the device a variable or two). */
+  readonly stats: Uint32Array;
   /** Clock time of the last RTP packet from the peer (the start time until one comes). */
   lastReceivedAt: number;
-  /** Their payload octets. */
-  bytesReceived: number;
-  digitsSent: number;
-  digitsReceived: number;
-  /** Packets expected from the sequence numbers minus packets received (duplicates excluded), summed over SSRCs. */
-  lost: number;
-  /** Times the send address moved to a packet's source (symmetric RTP). */
-  latched: number;
-  /** Datagrams too long or not RTP version 2, or bad telephone-event payloads. */
-  malformed: number;
-  duplicates: number;
-  /** Packets older than the newest one received (audio from them is not played). */
-  late: number;
-  ssrcChanges: number;
-  /** RTP packets of a payload type that was not negotiated (RTCP on a muxed port lands here too). */
-  unknownPayload: number;
-  /** Packets from another source than the one latched. */
-  foreign: number;
-  sendErrors: number;
-  /** Ticks skipped because the session ran too far behind schedule. */
-  skippedTicks: number;
 
   private platform: Platform;
   private audio: AudioDevice | null;
@@ -124,61 +129,60 @@ export class MediaSession {
   private ptime: number;
   /** Samples per packet (and RTP timestamp units per tick). */
   private samples: number;
-  private gapTicks: number;
 
   private alarm: Alarm;
   private sock: UdpSocket | null;
   private reopenWait: number;
-  private onMessage: (data: string, address: string, port: number) => void;
+  private onDatagram: (data: string, address: string, port: number) => void;
   private onSocketError: (code: number) => void;
 
   // Preallocated buffers.
   private mic: Int16Array;
   private speaker: Int16Array;
-  private payloadBuf: Uint8Array;
+  /** The packet to send, and a view of its payload (encoded in place: the header goes in front). */
   private packet: Uint8Array;
-  private rx: Uint8Array;
+  private payloadBuf: Uint8Array;
   private rxHeader: RtpHeader;
 
   // Negotiated state.
   private running: boolean;
   private port: number;
-  private remoteAddress: string;
-  private remotePort: number;
+  private sdpAddress: string;
+  private sdpPort: number;
   private payloadType: number;
-  private telephoneEvent: number;
-  private telephoneEventIn: number;
-  private direction: number;
+  private eventPayload: number;
+  private eventPayloadIn: number;
+  private streamDirection: number;
   /** Where packets go: the SDP address, or the latched source. */
   private sendAddress: string;
   private sendPort: number;
 
   // Sending.
   private sender: RtpSender;
-  private startTime: number;
+  private clockStart: number;
   private tickNo: number;
   /** RTP timestamp of the frame the next tick sends. */
   private mediaTs: number;
   private dtmfTx: DtmfSender;
   private digitActive: boolean;
   private gap: number;
-  private qDigit: Uint8Array;
-  private qDuration: Uint16Array;
+  /** Queued digits: char code << 16 | duration in samples. */
+  private queue: Uint32Array;
   private qHead: number;
   private qCount: number;
 
   // Receiving.
   private dtmfRx: DtmfReceiver;
-  private peerKnown: boolean;
+  /** The source latched to; port 0 until the first usable packet (no datagram comes from port 0). */
   private peerAddress: string;
   private peerPort: number;
-  private rxStarted: boolean;
   private rxSsrc: number;
   private baseSeq: number;
   private maxSeq: number;
   private cycles: number;
   /** Bit i set: sequence maxSeq − i was received (duplicate detection over the last 32). */
   private seqWindow: number;
+  /** Distinct packets counted from this SSRC; 0 until the first (a new stream). */
   private rxUnique: number;
   private lostBefore: number;
   /** Clock time of the last telephone-event packet received, or -1. */
@@ -191,31 +195,21 @@ export class MediaSession {
     const p = options.ptime;
     this.ptime = p !== undefined && p >= 10 && p <= 120 ? p : 20;
     this.samples = Math.floor((this.ptime * RATE) / 1000);
-    this.gapTicks = Math.ceil(DIGIT_GAP_MS / this.ptime);
 
-    this.packetsSent = 0;
-    this.bytesSent = 0;
-    this.packetsReceived = 0;
+    this.stats = new Uint32Array(MEDIA_STATS);
     this.lastReceivedAt = 0;
-    this.bytesReceived = 0;
-    this.digitsSent = 0;
-    this.digitsReceived = 0;
-    this.lost = 0;
-    this.latched = 0;
-    this.malformed = 0;
-    this.duplicates = 0;
-    this.late = 0;
-    this.ssrcChanges = 0;
-    this.unknownPayload = 0;
-    this.foreign = 0;
-    this.sendErrors = 0;
-    this.skippedTicks = 0;
 
     // The only closures: made once, here.
     const self = this;
     this.alarm = this.platform.createAlarm({ onAlarm: function () { self.tick(); } });
-    this.onMessage = function (data: string, address: string, port: number) { self.receive(data, address, port); };
-    this.onSocketError = function (code: number) { self.socketError(code); };
+    this.onDatagram = function (data: string, address: string, port: number) { self.receive(data, address, port); };
+    this.onSocketError = function (code: number) {
+      // Espruino closes a socket whose send failed; the next tick opens a new one on the same port.
+      if (code === HAL_ERR_CLOSED) {
+        self.sock = null;
+        self.reopenWait = 0;
+      } else self.stats[MEDIA_SEND_ERRORS]++;
+    };
     this.sock = null;
     this.reopenWait = 0;
 
@@ -224,42 +218,40 @@ export class MediaSession {
     // queued, and on Espruino its string may share the packet's memory).
     this.mic = this.audio !== null ? new Int16Array(this.samples) : NO_SAMPLES;
     this.speaker = this.audio !== null ? new Int16Array(this.samples) : NO_SAMPLES;
-    this.payloadBuf = new Uint8Array(this.samples);
     this.packet = new Uint8Array(RTP_HEADER_SIZE + this.samples);
+    this.payloadBuf = this.packet.subarray(RTP_HEADER_SIZE);
     if (sharedRx === null) sharedRx = new Uint8Array(MEDIA_MAX_DATAGRAM);
-    this.rx = sharedRx;
     this.rxHeader = new RtpHeader();
 
     this.running = false;
     this.port = 0;
-    this.remoteAddress = "";
-    this.remotePort = 0;
+    this.sdpAddress = "";
+    this.sdpPort = 0;
     this.payloadType = 0;
-    this.telephoneEvent = this.telephoneEventIn = -1;
-    this.direction = 0;
+    this.eventPayload = this.eventPayloadIn = -1;
+    this.streamDirection = 0;
     this.sendAddress = "";
     this.sendPort = 0;
 
-    this.sender = new RtpSender(0, 0, 0, 0);
-    this.startTime = 0;
+    // One header for both directions: receive() reads none of its fields after a call that may send
+    // (its digit callback can stop the session, which sends the end of a digit).
+    this.sender = new RtpSender(0, 0, 0, 0, this.rxHeader);
+    this.clockStart = 0;
     this.tickNo = 0;
     this.mediaTs = 0;
     this.dtmfTx = new DtmfSender();
     this.digitActive = false;
     this.gap = 0;
-    this.qDigit = new Uint8Array(MEDIA_DTMF_QUEUE);
-    this.qDuration = new Uint16Array(MEDIA_DTMF_QUEUE);
+    this.queue = new Uint32Array(MEDIA_DTMF_QUEUE);
     this.qHead = 0;
     this.qCount = 0;
 
     this.dtmfRx = new DtmfReceiver(function (digit: number, duration: number) {
-      self.digitsReceived++;
+      self.stats[MEDIA_DIGITS_RECEIVED]++;
       self.onDigit(digit, (duration * 1000) / RATE);
     });
-    this.peerKnown = false;
     this.peerAddress = "";
     this.peerPort = 0;
-    this.rxStarted = false;
     this.rxSsrc = 0;
     this.baseSeq = 0;
     this.maxSeq = 0;
@@ -287,17 +279,17 @@ export class MediaSession {
     s.talkspurt = true;
     this.mediaTs = s.timestamp;
     this.apply(p, true);
-    this.rxStarted = false;
-    this.lostBefore = this.lost;
+    this.rxUnique = 0;
+    this.lostBefore = this.stats[MEDIA_LOST];
     this.lastEventAt = -1;
     this.digitActive = false;
     this.gap = 0;
     this.qCount = 0;
     this.running = true;
-    this.startTime = this.platform.clock.now();
-    this.lastReceivedAt = this.startTime;
+    this.clockStart = this.platform.clock.now();
+    this.lastReceivedAt = this.clockStart;
     this.tickNo = 0;
-    this.alarm.set(this.startTime + this.ptime);
+    this.alarm.set(this.clockStart + this.ptime);
     return 0;
   }
 
@@ -320,8 +312,8 @@ export class MediaSession {
     }
     // A codec change starts a talkspurt: the marker tells the peer's jitter buffer to resynchronise.
     if (p.payload !== this.payloadType) this.sender.talkspurt = true;
-    this.apply(p, p.remoteAddress !== this.remoteAddress || p.remotePort !== this.remotePort);
-    if (!this.maySend() || this.telephoneEvent < 0) this.dropDigits();
+    this.apply(p, p.remoteAddress !== this.sdpAddress || p.remotePort !== this.sdpPort);
+    if (!this.maySend() || this.eventPayload < 0) this.dropDigits();
     return 0;
   }
 
@@ -330,14 +322,13 @@ export class MediaSession {
    * peer has no telephone-event, we may not send, the code is not a digit, or the queue is full.
    */
   sendDigit(digit: number, durationMs: number): boolean {
-    if (!this.running || this.telephoneEvent < 0 || !this.maySend()) return false;
+    if (!this.running || this.eventPayload < 0 || !this.maySend()) return false;
     if (dtmfEvent(digit) < 0 || this.qCount >= MEDIA_DTMF_QUEUE) return false;
     let d = Math.floor((durationMs * RATE) / 1000);
     if (!(d >= this.samples)) d = this.samples; // at least one packet (also catches NaN)
     if (d > 0xFFFF) d = 0xFFFF;
     const i = (this.qHead + this.qCount) % MEDIA_DTMF_QUEUE;
-    this.qDigit[i] = digit;
-    this.qDuration[i] = d;
+    this.queue[i] = (digit << 16) | d;
     this.qCount++;
     return true;
   }
@@ -363,7 +354,7 @@ export class MediaSession {
         this.transmit(n);
       }
       this.digitActive = false;
-      this.digitsSent++;
+      this.stats[MEDIA_DIGITS_SENT]++;
     }
     this.dropDigits();
     this.dtmfRx.flush();
@@ -380,7 +371,7 @@ export class MediaSession {
   }
 
   /** The bound RTP port (0 when stopped). */
-  localPort(): number {
+  rtpPort(): number {
     return this.sock !== null ? this.sock.port : 0;
   }
 
@@ -397,7 +388,7 @@ export class MediaSession {
   // --- internals
 
   private open(port: number): number {
-    const s = this.platform.openUdp({ port: port, onMessage: this.onMessage, onError: this.onSocketError });
+    const s = this.platform.openUdp({ port: port, onMessage: this.onDatagram, onError: this.onSocketError });
     if (typeof s === "number") return s;
     this.sock = s;
     this.port = s.port;
@@ -406,32 +397,28 @@ export class MediaSession {
 
   private apply(p: MediaParams, newRemote: boolean): void {
     this.payloadType = p.payload;
-    this.telephoneEvent = p.telephoneEvent;
-    this.telephoneEventIn = p.telephoneEventIn !== undefined && p.telephoneEventIn >= 0 ? p.telephoneEventIn : p.telephoneEvent;
-    this.direction = p.direction;
+    this.eventPayload = p.telephoneEvent;
+    this.eventPayloadIn = p.telephoneEventIn !== undefined && p.telephoneEventIn >= 0 ? p.telephoneEventIn : p.telephoneEvent;
+    this.streamDirection = p.direction;
     this.sender.payloadType = p.payload;
     if (newRemote) {
-      this.remoteAddress = p.remoteAddress;
-      this.remotePort = p.remotePort;
+      this.sdpAddress = p.remoteAddress;
+      this.sdpPort = p.remotePort;
       this.sendAddress = p.remoteAddress;
       this.sendPort = p.remotePort;
-      this.peerKnown = false;
+      this.peerPort = 0;
     }
   }
 
   /** The SDP gave somewhere to send: not port 0 (a rejected stream) nor c=0.0.0.0 (RFC 2543 hold). */
   private remoteUsable(): boolean {
-    return this.remotePort > 0 && this.remoteAddress !== "" && this.remoteAddress !== "0.0.0.0";
+    return this.sdpPort > 0 && this.sdpAddress !== "" && this.sdpAddress !== "0.0.0.0";
   }
 
   /** sendrecv or sendonly (SDP_DIR_NONE counts as sendrecv, RFC 4566 §6), and somewhere to send. */
   private maySend(): boolean {
-    const d = this.direction;
+    const d = this.streamDirection;
     return d !== SDP_RECVONLY && d !== SDP_INACTIVE && this.remoteUsable();
-  }
-
-  private mayReceive(): boolean {
-    return this.direction !== SDP_SENDONLY && this.direction !== SDP_INACTIVE;
   }
 
   /** Forgets queued digits; a digit being sent is abandoned without sending (its sequence numbers are not used). */
@@ -449,25 +436,17 @@ export class MediaSession {
     this.digitActive = false;
   }
 
-  private socketError(code: number): void {
-    // Espruino closes a socket whose send failed; the next tick opens a new one on the same port.
-    if (code === HAL_ERR_CLOSED) {
-      this.sock = null;
-      this.reopenWait = 0;
-    } else this.sendErrors++;
-  }
-
   /** One packet time. */
   private tick(): void {
     if (!this.running) return;
     const ptime = this.ptime;
     this.tickNo++;
-    const behind = Math.floor((this.platform.clock.now() - (this.startTime + this.tickNo * ptime)) / ptime);
+    const behind = Math.floor((this.platform.clock.now() - (this.clockStart + this.tickNo * ptime)) / ptime);
     if (behind > MAX_BEHIND) {
       // A long stall: bursting the missed packets would only add delay. The clock jumps, the next
       // packet starts a talkspurt (RFC 3551 §4.1).
       this.tickNo += behind;
-      this.skippedTicks += behind;
+      this.stats[MEDIA_SKIPPED_TICKS] += behind;
       this.mediaTs = (this.mediaTs + behind * this.samples) >>> 0;
       this.sender.talkspurt = true;
     }
@@ -486,7 +465,7 @@ export class MediaSession {
       this.sender.talkspurt = true;
     }
     this.mediaTs = (this.mediaTs + this.samples) >>> 0;
-    this.alarm.set(this.startTime + (this.tickNo + 1) * ptime);
+    this.alarm.set(this.clockStart + (this.tickNo + 1) * ptime);
   }
 
   private sendTick(): void {
@@ -494,12 +473,13 @@ export class MediaSession {
     const n = this.samples;
     s.timestamp = this.mediaTs;
     if (this.gap > 0) this.gap--;
-    if (!this.digitActive && this.gap === 0 && this.qCount > 0 && this.telephoneEvent >= 0) {
+    if (!this.digitActive && this.gap === 0 && this.qCount > 0 && this.eventPayload >= 0) {
       const i = this.qHead;
       this.qHead = (i + 1) % MEDIA_DTMF_QUEUE;
       this.qCount--;
-      this.dtmfTx.payloadType = this.telephoneEvent;
-      this.digitActive = this.dtmfTx.begin(this.qDigit[i], this.qDuration[i], n, s);
+      this.dtmfTx.payloadType = this.eventPayload;
+      const q = this.queue[i];
+      this.digitActive = this.dtmfTx.begin(q >> 16, q & 0xFFFF, n, s);
     }
     if (this.digitActive) {
       const len = this.dtmfTx.next(s, this.payloadBuf, 0);
@@ -509,8 +489,8 @@ export class MediaSession {
       }
       // The digit is done (its skip() set the talkspurt flag); voice resumes on this tick.
       this.digitActive = false;
-      this.digitsSent++;
-      this.gap = this.gapTicks;
+      this.stats[MEDIA_DIGITS_SENT]++;
+      this.gap = Math.ceil(DIGIT_GAP_MS / this.ptime);
       s.timestamp = this.mediaTs;
     }
     let got = this.audio !== null ? this.audio.read(this.mic, 0, n) : 0;
@@ -533,47 +513,46 @@ export class MediaSession {
     const len = encodeRtp(this.sender.header, this.payloadBuf, payloadLength, this.packet, 0);
     if (len < 0 || this.sock === null) return;
     if (this.sock.send(this.packet, len, this.sendAddress, this.sendPort) < 0) {
-      this.sendErrors++;
+      this.stats[MEDIA_SEND_ERRORS]++;
       return;
     }
-    this.packetsSent++;
-    this.bytesSent += payloadLength;
+    this.stats[MEDIA_PACKETS_SENT]++;
+    this.stats[MEDIA_BYTES_SENT] += payloadLength;
   }
 
   private receive(data: string, address: string, port: number): void {
     if (!this.running) return;
-    const buf = this.rx;
+    const buf = sharedRx as Uint8Array;
     if (data.length > buf.length) {
-      this.malformed++;
+      this.stats[MEDIA_MALFORMED]++;
       return;
     }
     const len = binaryToBytes(data, buf);
     const h = this.rxHeader;
     if (decodeRtp(buf, 0, len, h) < 0) {
-      this.malformed++;
+      this.stats[MEDIA_MALFORMED]++;
       return;
     }
     const pt = h.payloadType;
     const isAudio = pt === this.payloadType;
     // Events on the number we offered or the one the answer gave (a peer may use either after renumbering).
-    if (!isAudio && pt !== this.telephoneEventIn && pt !== this.telephoneEvent) {
-      this.unknownPayload++;
+    if (!isAudio && pt !== this.eventPayloadIn && pt !== this.eventPayload) {
+      this.stats[MEDIA_UNKNOWN_PAYLOAD]++;
       return;
     }
-    if (!this.peerKnown) {
+    if (this.peerPort === 0) {
       // Symmetric RTP: the first usable packet fixes the peer; send where it came from (unless the
       // SDP says not to send at all).
-      this.peerKnown = true;
       this.peerAddress = address;
       this.peerPort = port;
       if (this.remoteUsable() && (address !== this.sendAddress || port !== this.sendPort)) {
         this.sendAddress = address;
         this.sendPort = port;
-        this.latched++;
+        this.stats[MEDIA_LATCHED]++;
       }
     } else if (address !== this.peerAddress || port !== this.peerPort) {
-      if (address !== this.remoteAddress || port !== this.remotePort || !this.remoteUsable()) {
-        this.foreign++;
+      if (address !== this.sdpAddress || port !== this.sdpPort || !this.remoteUsable()) {
+        this.stats[MEDIA_FOREIGN]++;
         return;
       }
       // The address the SDP gave speaks after all: it wins over a latch to a stale or stray source
@@ -583,12 +562,12 @@ export class MediaSession {
       this.sendAddress = address;
       this.sendPort = port;
     }
-    this.packetsReceived++;
-    this.bytesReceived += h.payloadLength;
+    this.stats[MEDIA_PACKETS_RECEIVED]++;
+    this.stats[MEDIA_BYTES_RECEIVED] += h.payloadLength;
     this.lastReceivedAt = this.platform.clock.now();
     if (!this.sequence(h.ssrc, h.sequence)) return;
     const inOrder = this.maxSeq === h.sequence;
-    if (!this.mayReceive()) return;
+    if (this.streamDirection === SDP_SENDONLY || this.streamDirection === SDP_INACTIVE) return; // we may not receive
     if (isAudio) {
       if (!inOrder) return; // no jitter buffer: an old frame would play out of place
       if (h.marker && this.lastEventAt >= 0) {
@@ -599,7 +578,7 @@ export class MediaSession {
       this.play(h.payloadOffset, h.payloadLength);
     } else {
       this.lastEventAt = this.platform.clock.now();
-      if (!this.dtmfRx.receive(h.timestamp, buf, h.payloadOffset, h.payloadLength)) this.malformed++;
+      if (!this.dtmfRx.receive(h.timestamp, buf, h.payloadOffset, h.payloadLength)) this.stats[MEDIA_MALFORMED]++;
     }
   }
 
@@ -608,12 +587,11 @@ export class MediaSession {
    * are dropped (false), the loss count is updated. A new SSRC restarts the count.
    */
   private sequence(ssrc: number, seq: number): boolean {
-    if (!this.rxStarted || ssrc !== this.rxSsrc) {
-      if (this.rxStarted) {
-        this.ssrcChanges++;
-        this.lostBefore = this.lost;
+    if (this.rxUnique === 0 || ssrc !== this.rxSsrc) {
+      if (this.rxUnique > 0) {
+        this.stats[MEDIA_SSRC_CHANGES]++;
+        this.lostBefore = this.stats[MEDIA_LOST];
       }
-      this.rxStarted = true;
       this.rxSsrc = ssrc;
       this.baseSeq = seq;
       this.maxSeq = seq;
@@ -624,7 +602,7 @@ export class MediaSession {
     }
     const ahead = (seq - this.maxSeq) & 0xFFFF;
     if (ahead === 0) {
-      this.duplicates++;
+      this.stats[MEDIA_DUPLICATES]++;
       return false;
     }
     if (ahead < 0x8000) {
@@ -635,16 +613,16 @@ export class MediaSession {
       const back = (this.maxSeq - seq) & 0xFFFF;
       if (back < 32) {
         if ((this.seqWindow >>> back) & 1) {
-          this.duplicates++;
+          this.stats[MEDIA_DUPLICATES]++;
           return false;
         }
         this.seqWindow |= 1 << back;
       }
-      this.late++;
+      this.stats[MEDIA_LATE]++;
     }
     this.rxUnique++;
     const lost = this.cycles + this.maxSeq - this.baseSeq + 1 - this.rxUnique;
-    this.lost = this.lostBefore + (lost > 0 ? lost : 0);
+    this.stats[MEDIA_LOST] = this.lostBefore + (lost > 0 ? lost : 0);
     return true;
   }
 
@@ -655,10 +633,11 @@ export class MediaSession {
     const out = this.speaker;
     const max = out.length;
     const alaw = this.payloadType === PCMA;
+    const rx = sharedRx as Uint8Array;
     while (len > 0) {
       const n = len < max ? len : max;
-      if (alaw) alawDecode(this.rx, off, n, out, 0);
-      else ulawDecode(this.rx, off, n, out, 0);
+      if (alaw) alawDecode(rx, off, n, out, 0);
+      else ulawDecode(rx, off, n, out, 0);
       audio.write(out, 0, n);
       off += n;
       len -= n;

@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { INSTANCE_FILE, boot } from "../firmware/boot.ts";
 import { CONFIG_FILE } from "../firmware/config.ts";
 import { DoorPhone } from "../firmware/phone.ts";
+import { MEDIA_PACKETS_RECEIVED, MEDIA_PACKETS_SENT } from "../firmware/media.ts";
 import { MemoryStorage } from "./file-storage.ts";
 import { VirtualLink } from "./virtual-link.ts";
 import { simPhoneConfig } from "./phone-setup.ts";
@@ -128,8 +129,8 @@ export function runDemo(args: string[]): number {
   const call = phone.ua.calls !== null ? phone.ua.calls.calls[0] : null;
   if (call !== null && call.live()) phone.hangup(call);
   const media = door.sessions[0];
-  const sent = media.packetsSent;
-  const received = media.packetsReceived;
+  const sent = media.stats[MEDIA_PACKETS_SENT];
+  const received = media.stats[MEDIA_PACKETS_RECEIVED];
   clock.advance(60000); // keep-alive and the refresh at half the 120 s grant
   door.unregisterAll();
   clock.advance(6000); // past Timer K, so every transaction has ended

@@ -16,7 +16,7 @@ import { earliest } from "./timerheap.ts";
 import { TRANSPORT_TCP, TRANSPORT_UDP, TS_PROCEEDING, type Transaction } from "./transaction.ts";
 import type { TransactionLayer } from "./transactions.ts";
 import { SCHEME_SIP, SCHEME_SIPS, parseUri, scratchUri } from "./uri.ts";
-import { SipWriter, bytesToBinaryString, statelessToTag, writeResponseHead } from "./writer.ts";
+import { type SipWriter, bytesToBinaryString, statelessToTag, writeResponseHead } from "./writer.ts";
 
 // Call states, as the application sees them.
 export const CALL_FREE = 0;
@@ -247,7 +247,8 @@ const contacts = nameAddrWalker; // shared: list walks never nest
 
 /**
  * Every INVITE session of one identity. The UA hands it INVITE, ACK, BYE, CANCEL and INFO requests
- * and the responses of the transactions it owns; it drives the calls' timers from poll(now).
+ * and the responses of the transactions it owns; it drives the calls' timers from poll(now). Messages are
+ * written in the layer's scratch writer: each is handed over before another is begun.
  */
 export class CallManager {
   readonly config: CallConfig;
@@ -262,13 +263,15 @@ export class CallManager {
   private readonly random: RandomSource;
   private readonly listener: CallListener;
   private readonly log: CallLog;
-  private readonly w: SipWriter;
-  private readonly body: SipWriter;
   private readonly sdp = new SdpSession();
   private readonly answer = new AudioAnswer();
   private readonly answerPayloads: number[] = [0];
   private readonly sdpParams: SdpAudioParams;
-  private readonly fork: Dialog = new Dialog();
+  /**
+   * Scratch dialog for a second fork's 2xx, made with the first outgoing call that ends or forks (a door
+   * that only answers never needs it: ~32 device variables).
+   */
+  private fork: Dialog | null = null;
   /**
    * The outgoing call that ended last, for a fork's 2xx that comes after it (§13.2.2.4 until Timer M,
    * 64·T1): its INVITE's Call-ID (the rest is in this.fork), CSeq, credentials line, and until when.
@@ -288,9 +291,6 @@ export class CallManager {
     this.log = log;
     this.contactAddress = config.localAddress;
     this.contactPort = config.localPort;
-    // The layer's scratch writer: every message is written and handed over before another is begun.
-    this.w = layer.scratch;
-    this.body = new SipWriter(1024);
     for (let i = 0; i < capacity; i++) this.calls.push(new Call(i, random));
     this.sdpParams = {
       username: "-", sessionId: "", version: 0, address: config.rtpAddress || config.localAddress, port: 0,
@@ -335,8 +335,6 @@ export class CallManager {
     return null;
   }
 
-  private ownsInvite(c: Call, tx: Transaction): boolean { return c.inviteTx === tx && tx.generation === c.inviteGen; }
-
   // ----------------------------------------------------------------------------------------
   // Ending
   // ----------------------------------------------------------------------------------------
@@ -353,7 +351,19 @@ export class CallManager {
     c.endStatus = status;
     c.endReason = reason;
     this.note(LOG_INFO, c, "ended: " + (status > 0 ? status + " " : "") + reason);
-    if (c.outgoing && c.inviteCseq > 0) this.rememberEnded(c, now);
+    if (c.outgoing && c.inviteCseq > 0) {
+      // What a late fork's 2xx needs to be ACKed and BYEd once the call is gone (the fork scratch dialog).
+      if (this.fork === null) this.fork = new Dialog();
+      const f = this.fork;
+      f.clear();
+      f.callId = this.endedCallId = c.dialog.callId;
+      f.localTag = c.dialog.localTag;
+      f.localField = c.dialog.localField;
+      f.localCseq = this.endedCseq = c.inviteCseq;
+      f.remoteTarget = c.target;
+      this.endedAuthLine = c.authLine;
+      this.endedUntil = now + 64 * this.layer.timers.t1;
+    }
     this.setState(c, CALL_ENDED);
     c.reset();
   }
@@ -428,21 +438,16 @@ export class CallManager {
     return at;
   }
 
-  /** §12.1.1: a response that makes a dialog copies the request's Record-Route (the UAS route set, in order). */
-  private writeRecordRoutes(w: SipWriter, d: Dialog): void {
-    for (let i = 0; i < d.routeCount; i++) w.str("Record-Route: ").str(d.routes[i]).crlf();
-  }
-
   /** Contact: transport=tcp when the peer must reach us over TCP (our INVITE went that way). */
   private writeContact(w: SipWriter, transport: number): void {
     w.str("Contact: <sip:").str(this.config.user).byte(64).str(this.contactAddress).byte(58).num(this.contactPort)
       .str(transport === TRANSPORT_TCP ? ";transport=tcp>\r\n" : ">\r\n");
   }
 
-  /** Our SDP (offer, or answer to this.sdp/this.answer when answering) into this.body. */
-  private writeOurSdp(c: Call, asAnswer: boolean): number {
+  /** Our SDP (offer, or answer to this.sdp/this.answer when answering) at w.pos; its length, or negative. */
+  private writeOurSdp(w: SipWriter, c: Call, asAnswer: boolean): number {
     const p = this.sdpParams;
-    const b = this.body.reset();
+    const at = w.pos;
     p.port = c.mediaPort;
     p.address = this.config.rtpAddress || this.contactAddress;
     if (asAnswer) {
@@ -460,41 +465,66 @@ export class CallManager {
     if (first) c.sdpSession = String(this.random.u32() >>> 0); // RFC 4566 §5.2: one session id per call
     p.sessionId = c.sdpSession;
     p.version = c.sdpVersion;
-    let n = asAnswer ? writeSdpAnswer(b, this.sdp, this.answer, p) : writeSdp(b, p);
+    let n = asAnswer ? writeSdpAnswer(w, this.sdp, this.answer, p) : writeSdp(w, p);
     if (n < 0) return n;
-    const h = bodyHashAfterOrigin(b.buf, n);
+    // FNV-1a of the body after its o= line (the second line): what a version number stands for.
+    const buf = w.buf;
+    let i = at;
+    for (let lines = 0; i < at + n && lines < 2; i++) if (buf[i] === 10) lines++;
+    let h = FNV_BASIS;
+    for (; i < at + n; i++) h = fnv1aStep(h, buf[i]);
     if (!first && h !== c.sdpHash) {
       p.version = ++c.sdpVersion;
-      b.reset();
-      n = asAnswer ? writeSdpAnswer(b, this.sdp, this.answer, p) : writeSdp(b, p);
+      w.pos = at;
+      n = asAnswer ? writeSdpAnswer(w, this.sdp, this.answer, p) : writeSdp(w, p);
     }
     c.sdpHash = h;
     return n;
   }
 
-  /** Ends a message with this.body as its SDP. */
-  private endWithBody(w: SipWriter): number {
-    const b = this.body;
-    w.str("Content-Type: application/sdp\r\nContent-Length: ").num(b.pos).str("\r\n\r\n");
-    if (w.pos + b.pos > w.buf.length) return -1;
-    w.buf.set(b.buf.subarray(0, b.pos), w.pos);
-    w.pos += b.pos;
-    return w.overflow ? -1 : w.pos;
+  /**
+   * Ends a message with our SDP as its body (see writeOurSdp); the message's length, or -1 when it does not
+   * fit. The body is written in place (a buffer of its own cost the device ~45 variables): Content-Length
+   * gets three digits first, and the body moves when its length has fewer or more.
+   */
+  private endWithSdp(w: SipWriter, c: Call, asAnswer: boolean): number {
+    w.str("Content-Type: application/sdp\r\nContent-Length: 000\r\n\r\n");
+    const at = w.pos;
+    const n = this.writeOurSdp(w, c, asAnswer);
+    if (n < 0 || w.overflow) return -1;
+    const shift = (n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : 5) - 3;
+    const b = w.buf;
+    if (at + shift + n > b.length) return -1;
+    if (shift > 0) for (let i = n - 1; i >= 0; i--) b[at + shift + i] = b[at + i];
+    else if (shift < 0) for (let i = 0; i < n; i++) b[at + shift + i] = b[at + i];
+    w.pos = at - 7; // the "000\r\n\r\n"
+    w.num(n).str("\r\n\r\n");
+    w.pos = at + shift + n;
+    return w.pos;
   }
 
   private sendInvite(c: Call, now: number): boolean {
     const cfg = this.config;
-    const w = this.w.reset();
+    const w = this.layer.scratch.reset();
     c.inviteCseq++;
     c.inviteBranch = "z9hG4bK" + this.token() + this.token();
     const at = this.writeInviteHead(w, c, "INVITE");
     this.writeContact(w, c.targetTransport);
-    if (this.writeOurSdp(c, false) < 0) return false;
     const credStart = w.pos;
-    if (c.digest.nonce !== "") c.digest.write(w, cfg.authUser || cfg.user, cfg.password, "INVITE", c.target, c.digest.qop === "auth-int" ? bytesToBinaryString(this.body.buf, this.body.pos) : "");
+    if (c.digest.nonce !== "") {
+      let body = "";
+      if (c.digest.qop === "auth-int") {
+        // The body the credentials cover: written where they go, read out, then written again as the body.
+        const n = this.writeOurSdp(w, c, false);
+        if (n < 0) return false;
+        body = bytesToBinaryString(w.buf.subarray(credStart, credStart + n), n);
+        w.pos = credStart;
+      }
+      c.digest.write(w, cfg.authUser || cfg.user, cfg.password, "INVITE", c.target, body);
+    }
     c.authLine = w.pos > credStart ? bytesToBinaryString(w.buf.subarray(credStart, w.pos), w.pos - credStart) : ""; // rare: auth only
     w.str("Allow: ").str(ALLOW).str("\r\nUser-Agent: doorsip\r\n");
-    const n = this.endWithBody(w);
+    const n = this.endWithSdp(w, c, false);
     if (n < 0) return false;
     const tx = this.layer.sendRequest(w.buf, n, METHOD_INVITE, c.inviteCseq, at, at + c.inviteBranch.length,
       c.targetAddress, c.targetPort, c.targetTransport, now);
@@ -506,7 +536,7 @@ export class CallManager {
   }
 
   private sendCancel(c: Call, now: number): void {
-    const w = this.w.reset();
+    const w = this.layer.scratch.reset();
     const at = this.writeInviteHead(w, c, "CANCEL");
     w.str("User-Agent: doorsip\r\n");
     const n = w.end(null, 0, 0);
@@ -520,7 +550,7 @@ export class CallManager {
 
   /** The ACK for a 2xx (§13.2.2.4): its own branch, same CSeq number, the INVITE's credentials, no body. */
   private sendAck(d: Dialog, cseq: number, branch: string, authLine: string): void {
-    const w = this.w.reset();
+    const w = this.layer.scratch.reset();
     d.writeRequest(w, "ACK", cseq, branch, this.contactAddress, this.contactPort);
     if (authLine !== "") w.str(authLine);
     const n = w.end(null, 0, 0);
@@ -529,7 +559,7 @@ export class CallManager {
 
   /** A request within dialog d through a new client transaction (BYE, and the BYE to a stray fork). */
   private sendInDialog(d: Dialog, method: string, methodId: number, owner: number, now: number): Transaction | null {
-    const w = this.w.reset();
+    const w = this.layer.scratch.reset();
     const branch = "z9hG4bK" + this.token() + this.token();
     d.localCseq++;
     const at = d.writeRequest(w, method, d.localCseq, branch, this.contactAddress, this.contactPort);
@@ -601,21 +631,9 @@ export class CallManager {
     this.listener.onCallMedia(c);
   }
 
-  /** Keeps what a late fork's 2xx needs to be ACKed and BYEd once the call is gone (the fork scratch dialog). */
-  private rememberEnded(c: Call, now: number): void {
-    const f = this.fork;
-    f.clear();
-    f.callId = this.endedCallId = c.dialog.callId;
-    f.localTag = c.dialog.localTag;
-    f.localField = c.dialog.localField;
-    f.localCseq = this.endedCseq = c.inviteCseq;
-    f.remoteTarget = c.target;
-    this.endedAuthLine = c.authLine;
-    this.endedUntil = now + 64 * this.layer.timers.t1;
-  }
-
   /** A 2xx from a second fork (§13.2.2.4): ACK it, then BYE that dialog. */
   private byeFork(c: Call, msg: SipMessage, now: number): void {
+    if (this.fork === null) this.fork = new Dialog();
     const f = this.fork;
     if (f.callId === c.dialog.callId && spanEquals(msg.src, msg.to.tagStart, msg.to.tagEnd, f.remoteTag)) {
       // That fork's 2xx again (our ACK was lost): ACK it again; its BYE is already on its way.
@@ -725,7 +743,7 @@ export class CallManager {
   // ----------------------------------------------------------------------------------------
 
   private respond(tx: Transaction, msg: SipMessage, status: number, reason: string, toTag: string | null, now: number): void {
-    const w = this.w.reset();
+    const w = this.layer.scratch.reset();
     writeResponseHead(w, msg, status, reason, toTag);
     if (status === 405 || status === 415) w.str("Allow: ").str(ALLOW).crlf();
     if (status === 415) w.str("Accept: application/sdp, application/dtmf-relay, application/dtmf\r\n");
@@ -790,35 +808,31 @@ export class CallManager {
     this.listener.onCallState(c);
     // INCOMING_RING: ring until the application answers; else the configured answer delay.
     const delay = verdict === INCOMING_RING ? -1 : cfg.answerDelay;
-    if (cfg.ringing && delay !== 0) this.sendProvisional(c, msg, now);
+    if (cfg.ringing && delay !== 0) {
+      const w = this.layer.scratch.reset();
+      writeResponseHead(w, msg, 180, "Ringing", c.dialog.localTag);
+      for (let i = 0; i < c.dialog.routeCount; i++) w.str("Record-Route: ").str(c.dialog.routes[i]).crlf(); // §12.1.1
+      this.writeContact(w, tx.transport);
+      const n = w.end(null, 0, 0);
+      if (n > 0) this.layer.respond(tx, w.buf, n, 180, now);
+    }
     if (cfg.ringTimeout > 0) c.ringAt = now + cfg.ringTimeout * 1000;
     if (delay === 0) this.answerWith(c, msg, now);
     else if (delay > 0) c.answerAt = now + delay;
-  }
-
-  private sendProvisional(c: Call, msg: SipMessage, now: number): void {
-    const tx = c.inviteTx;
-    if (tx === null) return;
-    const w = this.w.reset();
-    writeResponseHead(w, msg, 180, "Ringing", c.dialog.localTag);
-    this.writeRecordRoutes(w, c.dialog);
-    this.writeContact(w, tx.transport);
-    const n = w.end(null, 0, 0);
-    if (n > 0) this.layer.respond(tx, w.buf, n, 180, now);
   }
 
   /** Sends the 200 with our SDP (answer, or offer for an INVITE without one). */
   private answerWith(c: Call, msg: SipMessage | null, now: number): void {
     const tx = c.inviteTx;
     if (tx === null || tx.generation !== c.inviteGen) { this.end(c, now, 0, "INVITE transaction gone"); return; }
-    const w = this.w.reset();
+    const w = this.layer.scratch.reset();
     if (msg !== null) writeResponseHead(w, msg, 200, "OK", c.dialog.localTag);
     else if (!this.rewriteHead(w, tx, c.dialog.localTag, 200, "OK")) { this.end(c, now, 0, "could not re-read the INVITE"); return; }
-    this.writeRecordRoutes(w, c.dialog);
+    // §12.1.1: a response that makes a dialog copies the request's Record-Route (the UAS route set, in order).
+    for (let i = 0; i < c.dialog.routeCount; i++) w.str("Record-Route: ").str(c.dialog.routes[i]).crlf();
     this.writeContact(w, tx.transport);
     w.str("Allow: ").str(ALLOW).str("\r\nSupported: \r\nServer: doorsip\r\n");
-    if (this.writeOurSdp(c, !c.offerInAnswer) < 0) { this.end(c, now, 500, "SDP does not fit"); return; }
-    const n = this.endWithBody(w);
+    const n = this.endWithSdp(w, c, !c.offerInAnswer);
     if (n < 0 || !this.layer.respond(tx, w.buf, n, 200, now)) { this.end(c, now, 500, "200 does not fit"); return; }
     c.answeredAt = now;
     c.answerAt = c.ringAt = -1;
@@ -934,17 +948,12 @@ export class CallManager {
     c.inviteTx = tx;
     c.inviteGen = tx.generation;
     tx.owner = c.serial;
-    const w = this.w.reset();
+    const w = this.layer.scratch.reset();
     writeResponseHead(w, msg, 200, "OK", null);
     this.writeContact(w, tx.transport);
     w.str("Allow: ").str(ALLOW).str("\r\nServer: doorsip\r\n");
-    if (hasOffer) {
-      if (this.writeOurSdp(c, true) < 0) return;
-    } else {
-      // No offer: offer our codecs again (RFC 3264 §8), in the configured order; the ACK's answer picks one.
-      if (this.writeOurSdp(c, false) < 0) return;
-    }
-    const n = this.endWithBody(w);
+    // No offer: offer our codecs again (RFC 3264 §8), in the configured order; the ACK's answer picks one.
+    const n = this.endWithSdp(w, c, hasOffer);
     if (n < 0 || !this.layer.respond(tx, w.buf, n, 200, now)) return;
     c.awaitingAck = true;
     c.retransmitInterval = this.layer.timers.t1;
@@ -958,7 +967,7 @@ export class CallManager {
   private respondInvite(c: Call, status: number, now: number): void {
     const tx = c.inviteTx;
     if (tx === null || tx.generation !== c.inviteGen) return;
-    const w = this.w.reset();
+    const w = this.layer.scratch.reset();
     if (!this.rewriteHead(w, tx, c.dialog.localTag, status, reasonPhrase(status))) return;
     const n = w.end(null, 0, 0);
     if (n > 0) this.layer.respond(tx, w.buf, n, status, now);
@@ -1009,7 +1018,7 @@ export class CallManager {
     const c = this.callOf(tx);
     // The call is gone (a 2xx from a fork after another fork's final answer ended it): as a stray one.
     if (c === null) { this.onStrayResponse(msg, now); return; }
-    if (this.ownsInvite(c, tx) && msg.cseqMethod === METHOD_INVITE) { this.onInviteResponse(c, msg, now); return; }
+    if (c.inviteTx === tx && tx.generation === c.inviteGen && msg.cseqMethod === METHOD_INVITE) { this.onInviteResponse(c, msg, now); return; }
     if (c.byeTx === tx && tx.generation === c.byeGen && msg.status >= 200) { this.end(c, now, msg.status, c.endReason || "hung up"); return; }
     // A CANCEL's response needs nothing: the INVITE's 487 (or 200) decides.
   }
@@ -1029,7 +1038,7 @@ export class CallManager {
     }
     // A fork answering a call that has ended meanwhile: ACK it and BYE it (once; its retransmissions get ACKs).
     const f = this.fork;
-    if (now > this.endedUntil || msg.cseq !== this.endedCseq || msg.to.tagStart < 0 || f.callId !== this.endedCallId ||
+    if (f === null || now > this.endedUntil || msg.cseq !== this.endedCseq || msg.to.tagStart < 0 || f.callId !== this.endedCallId ||
         !spanEquals(msg.src, msg.callIdStart, msg.callIdEnd, this.endedCallId)) return;
     const again = f.remoteTag !== "" && spanEquals(msg.src, msg.to.tagStart, msg.to.tagEnd, f.remoteTag);
     if (!again) {
@@ -1047,7 +1056,7 @@ export class CallManager {
   onTimeout(tx: Transaction, now: number, transportError: boolean): void {
     const c = this.callOf(tx);
     if (c === null) return;
-    if (this.ownsInvite(c, tx)) {
+    if (c.inviteTx === tx && tx.generation === c.inviteGen) {
       const giveUp = c.cancelPending || c.state === CALL_CANCELLING;
       if (c.outgoing && c.dialog.state !== DLG_CONFIRMED && (giveUp || !this.nextRedirect(c, 408, now))) {
         this.end(c, now, transportError ? 503 : 408, transportError ? "could not send" : "no answer (timeout)");
@@ -1076,54 +1085,51 @@ export class CallManager {
   poll(now: number): void {
     for (let i = 0; i < this.calls.length; i++) {
       const c = this.calls[i];
-      if (c.state !== CALL_FREE) this.pollCall(c, now);
-    }
-  }
-
-  private pollCall(c: Call, now: number): void {
-    if (c.giveUpAt >= 0 && c.giveUpAt <= now) {
-      c.giveUpAt = -1;
-      if (c.state === CALL_CANCELLING || c.state === CALL_CALLING) {
-        // §9.1: no final response 64·T1 after CANCEL: the INVITE transaction is given up.
-        if (c.inviteTx !== null && c.inviteTx.generation === c.inviteGen) this.layer.terminate(c.inviteTx);
-        this.end(c, now, 408, "cancelled (no final response)");
-        return;
+      if (c.state === CALL_FREE) continue;
+      if (c.giveUpAt >= 0 && c.giveUpAt <= now) {
+        c.giveUpAt = -1;
+        if (c.state === CALL_CANCELLING || c.state === CALL_CALLING) {
+          // §9.1: no final response 64·T1 after CANCEL: the INVITE transaction is given up.
+          if (c.inviteTx !== null && c.inviteTx.generation === c.inviteGen) this.layer.terminate(c.inviteTx);
+          this.end(c, now, 408, "cancelled (no final response)");
+          continue;
+        }
       }
-    }
-    if (c.answerAt >= 0 && c.answerAt <= now) {
-      c.answerAt = -1;
-      if (c.state === CALL_INCOMING) this.answerWith(c, null, now);
-    }
-    if (c.ringAt >= 0 && c.ringAt <= now) {
-      c.ringAt = -1;
-      if (c.state === CALL_INCOMING) {
-        this.respondInvite(c, 480, now);
-        this.end(c, now, 480, "not answered");
-        return;
+      if (c.answerAt >= 0 && c.answerAt <= now) {
+        c.answerAt = -1;
+        if (c.state === CALL_INCOMING) this.answerWith(c, null, now);
       }
-      if (c.state === CALL_CALLING || c.state === CALL_RINGING) {
-        this.note(LOG_INFO, c, "ring timeout");
-        c.ringExpired = true;
-        this.hangup(c, now);
+      if (c.ringAt >= 0 && c.ringAt <= now) {
+        c.ringAt = -1;
+        if (c.state === CALL_INCOMING) {
+          this.respondInvite(c, 480, now);
+          this.end(c, now, 480, "not answered");
+          continue;
+        }
+        if (c.state === CALL_CALLING || c.state === CALL_RINGING) {
+          this.note(LOG_INFO, c, "ring timeout");
+          c.ringExpired = true;
+          this.hangup(c, now);
+        }
       }
-    }
-    if (c.awaitingAck && c.ackDeadline >= 0 && c.ackDeadline <= now) {
-      // §13.3.1.4: no ACK for 64·T1: the session ends with a BYE.
-      this.setState(c, CALL_ACTIVE);
-      this.sendBye(c, now, "no ACK");
-      return;
-    }
-    if (c.awaitingAck && c.retransmitAt >= 0 && c.retransmitAt <= now) {
-      const tx = c.inviteTx;
-      // Over TCP too: a proxy further on may forward it over UDP (§13.3.1.4 "independent of the transport").
-      if (tx !== null && tx.generation === c.inviteGen) this.layer.respond(tx, tx.buffer, tx.length, 200, now);
-      const t2 = this.layer.timers.t2;
-      c.retransmitInterval = c.retransmitInterval * 2 > t2 ? t2 : c.retransmitInterval * 2;
-      c.retransmitAt = now + c.retransmitInterval;
-    }
-    if (c.endAt >= 0 && c.endAt <= now) {
-      c.endAt = -1;
-      if (c.state === CALL_ACTIVE || c.state === CALL_CONNECTING) this.sendBye(c, now, "maximum call duration");
+      if (c.awaitingAck && c.ackDeadline >= 0 && c.ackDeadline <= now) {
+        // §13.3.1.4: no ACK for 64·T1: the session ends with a BYE.
+        this.setState(c, CALL_ACTIVE);
+        this.sendBye(c, now, "no ACK");
+        continue;
+      }
+      if (c.awaitingAck && c.retransmitAt >= 0 && c.retransmitAt <= now) {
+        const tx = c.inviteTx;
+        // Over TCP too: a proxy further on may forward it over UDP (§13.3.1.4 "independent of the transport").
+        if (tx !== null && tx.generation === c.inviteGen) this.layer.respond(tx, tx.buffer, tx.length, 200, now);
+        const t2 = this.layer.timers.t2;
+        c.retransmitInterval = c.retransmitInterval * 2 > t2 ? t2 : c.retransmitInterval * 2;
+        c.retransmitAt = now + c.retransmitInterval;
+      }
+      if (c.endAt >= 0 && c.endAt <= now) {
+        c.endAt = -1;
+        if (c.state === CALL_ACTIVE || c.state === CALL_CONNECTING) this.sendBye(c, now, "maximum call duration");
+      }
     }
   }
 }
@@ -1154,15 +1160,6 @@ function reasonPhrase(status: number): string {
 }
 
 
-
-/** FNV-1a of an SDP body after its o= line (the second line): what a version number stands for. */
-function bodyHashAfterOrigin(b: Uint8Array, n: number): number {
-  let i = 0;
-  for (let lines = 0; i < n && lines < 2; i++) if (b[i] === 10) lines++;
-  let h = FNV_BASIS;
-  for (; i < n; i++) h = fnv1aStep(h, b[i]);
-  return h;
-}
 
 /** A q value (RFC 3261 §25.1 qvalue) in thousandths: "0.5" 500, "1" 1000; -1 when malformed. */
 function qValue(src: string, s: number, e: number): number {

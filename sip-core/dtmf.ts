@@ -73,25 +73,18 @@ export const DTMF_MEMORY = 8;
  * (§2.5.1.3), which this receiver reports as separate digits.
  */
 export class DtmfReceiver {
-  private readonly ev = new TelephoneEvent();
   private readonly seen = new Uint32Array(DTMF_MEMORY);
   private seenCount = 0;
   private seenNext = 0;
-  private pending = false;
+  /** The event seen without its end yet (-1: none), its timestamp and longest duration so far. */
+  private pendingEvent = -1;
   private pendingTs = 0;
-  private pendingEvent = 0;
   private pendingDuration = 0;
   /** Called once per digit with its char code and duration in samples. */
   onDigit: (digit: number, duration: number) => void;
 
   constructor(onDigit: (digit: number, duration: number) => void) {
     this.onDigit = onDigit;
-  }
-
-  private reported(ts: number): boolean {
-    const s = this.seen;
-    for (let i = 0; i < this.seenCount; i++) if (s[i] === ts) return true;
-    return false;
   }
 
   private report(ts: number, event: number, duration: number): void {
@@ -103,35 +96,40 @@ export class DtmfReceiver {
 
   /** Reports a pending event whose end never arrived. */
   flush(): void {
-    if (!this.pending) return;
-    this.pending = false;
-    this.report(this.pendingTs, this.pendingEvent, this.pendingDuration);
+    const event = this.pendingEvent;
+    if (event < 0) return;
+    this.pendingEvent = -1;
+    this.report(this.pendingTs, event, this.pendingDuration);
   }
 
   /** Feeds one packet: its RTP timestamp and telephone-event payload. Returns false for a malformed payload. */
   receive(timestamp: number, buf: Uint8Array, off: number, len: number): boolean {
-    const e = this.ev;
-    if (decodeTelephoneEvent(buf, off, len, e) < 0) return false;
-    if (e.event > 15) return true;
+    // The payload read in place (a TelephoneEvent kept per receiver would cost the device ~7 variables).
+    if (len < 4 || off + 4 > buf.length) return false;
+    const event = buf[off];
+    const end = (buf[off + 1] & 0x80) !== 0;
+    const duration = (buf[off + 2] << 8) | buf[off + 3];
+    if (event > 15) return true;
     const ts = timestamp >>> 0;
-    if (this.reported(ts)) return true;
-    if (this.pending && ts !== this.pendingTs) {
+    const seen = this.seen;
+    for (let i = 0; i < this.seenCount; i++) if (seen[i] === ts) return true; // reported already
+    const pending = this.pendingEvent >= 0;
+    if (pending && ts !== this.pendingTs) {
       // Serial-number comparison (RFC 3550 timestamps wrap): is this packet's event newer?
       if (((ts - this.pendingTs) | 0) > 0) this.flush();
-      else if (!e.end) return true;
+      else if (!end) return true;
     }
-    if (e.end) {
-      if (this.pending && ts === this.pendingTs) this.pending = false;
-      this.report(ts, e.event, e.duration);
+    if (end) {
+      if (pending && ts === this.pendingTs) this.pendingEvent = -1;
+      this.report(ts, event, duration);
       return true;
     }
-    if (!this.pending) {
-      this.pending = true;
+    if (this.pendingEvent < 0) {
       this.pendingTs = ts;
-      this.pendingEvent = e.event;
-      this.pendingDuration = e.duration;
-    } else if (e.duration > this.pendingDuration) {
-      this.pendingDuration = e.duration;
+      this.pendingEvent = event;
+      this.pendingDuration = duration;
+    } else if (duration > this.pendingDuration) {
+      this.pendingDuration = duration;
     }
     return true;
   }
@@ -167,7 +165,8 @@ export class DtmfSender {
     return true;
   }
 
-  get active(): boolean { return this.event >= 0; }
+  /** A digit is being sent (a mangled name: the device, which does not ask, drops the getter). */
+  get sendingDigit(): boolean { return this.event >= 0; }
 
   next(rtp: RtpSender, buf: Uint8Array, off: number): number {
     if (this.event < 0) return 0;

@@ -123,7 +123,7 @@ export function encodeRtp(h: RtpHeader, payload: Uint8Array, payloadLength: numb
  * preallocated header for the packet about to go out and then advances the state; nothing is allocated.
  */
 export class RtpSender {
-  readonly header = new RtpHeader();
+  readonly header: RtpHeader;
   ssrc: number;
   /** Sequence number of the next packet (16 bits). */
   seq: number;
@@ -133,7 +133,13 @@ export class RtpSender {
   /** Set when the next packet starts a talkspurt (RFC 3551 §4.1: marker on the first packet after silence). */
   talkspurt = true;
 
-  constructor(ssrc: number, seq: number, timestamp: number, payloadType: number) {
+  /**
+   * header: the RtpHeader to fill (a new one when absent). A session may pass the one it decodes received
+   * packets into (one header less: ~17 device variables), as long as it reads no received field after
+   * sending, and nextFrame/eventFrame set only payload type, sequence, timestamp, SSRC and marker.
+   */
+  constructor(ssrc: number, seq: number, timestamp: number, payloadType: number, header?: RtpHeader) {
+    this.header = header !== undefined ? header : new RtpHeader();
     this.ssrc = ssrc >>> 0;
     this.seq = seq & 0xFFFF;
     this.timestamp = timestamp >>> 0;

@@ -8,7 +8,7 @@ export const SDP_ERR_SYNTAX = -ERR_HEADER_VALUE;
 /** parseSdp: more media descriptions, payload types or lines than the fixed capacity holds. */
 export const SDP_ERR_LIMIT = -ERR_TOO_MANY_HEADERS;
 
-/** Media descriptions kept per session; one more is SDP_ERR_LIMIT. */
+/** Media descriptions accepted per body; one more is SDP_ERR_LIMIT. */
 export const SDP_MAX_MEDIA = 4;
 /** Payload types kept per m= line; one more is SDP_ERR_LIMIT. */
 export const SDP_MAX_PAYLOADS = 16;
@@ -91,11 +91,15 @@ export class SdpMedia {
 }
 
 /**
- * A parsed SDP body: spans into src and a fixed number of media descriptions. Allocated once
- * and reused; parsing allocates nothing. Strings are made only by text().
+ * A parsed SDP body: spans into src. The media descriptions share one SdpMedia: media(i) parses the i-th
+ * into it again when another one is there (a door phone answers one audio stream; four slots cost the
+ * device ~130 variables). Allocated once and reused; parsing allocates nothing. Strings are made only by text().
  */
 export class SdpSession {
   src = "";
+  /** The body within src, for media(i) to parse again. */
+  bodyStart = 0;
+  bodyEnd = 0;
   /** o= fields (spans) and the session version as a number (-1 when longer than 15 digits). */
   originUserStart = -1;
   originUserEnd = -1;
@@ -115,16 +119,15 @@ export class SdpSession {
   /** Session-level a=ptime, -1 when absent. */
   ptime = -1;
   mediaCount = 0;
-  readonly media: SdpMedia[] = [];
+  /** The media description last parsed, and its index (-1: none). */
+  readonly slot: SdpMedia = new SdpMedia();
+  slotIndex = -1;
   /** Offset of the line that failed, -1 after success. */
   errorOffset = -1;
 
-  constructor() {
-    for (let i = 0; i < SDP_MAX_MEDIA; i++) this.media.push(new SdpMedia());
-  }
-
   reset(src: string): void {
     this.src = src;
+    this.slotIndex = -1;
     this.originUserStart = this.originUserEnd = this.sessIdStart = this.sessIdEnd = -1;
     this.sessVersionStart = this.sessVersionEnd = this.sessVersion = -1;
     this.originAddrStart = this.originAddrEnd = -1;
@@ -141,16 +144,29 @@ export class SdpSession {
     return s < 0 || e < s ? "" : this.src.substring(s, e);
   }
 
+  /**
+   * Media description i (0 ≤ i < mediaCount) of the body parsed last, in the shared slot: valid until
+   * another index is asked for.
+   */
+  media(i: number): SdpMedia {
+    if (i !== this.slotIndex) {
+      this.slot.reset();
+      this.slotIndex = -1;
+      scanSdp(this.src, this.bodyStart, this.bodyEnd, this, i);
+    }
+    return this.slot;
+  }
+
   /** Effective direction of media i: its attribute, else the session's, else sendrecv. */
   mediaDirection(i: number): number {
-    const d = this.media[i].direction;
+    const d = this.media(i).direction;
     if (d !== SDP_DIR_NONE) return d;
     return this.direction !== SDP_DIR_NONE ? this.direction : SDP_SENDRECV;
   }
 
   /** Slot of the telephone-event/8000 payload of media i, -1 when not offered. */
   telephoneEventIndex(i: number): number {
-    const m = this.media[i];
+    const m = this.media(i);
     const src = this.src;
     for (let k = 0; k < m.ptCount; k++) {
       // The fmt table read directly: the accessors are for tools and tests (each method costs the device ~5 variables).
@@ -350,9 +366,21 @@ function allDigits(src: string, p: number, e: number): boolean {
 export function parseSdp(src: string, start: number, end: number, out: SdpSession): number {
   out.reset(src);
   if (end > src.length) end = src.length;
+  out.bodyStart = start;
+  out.bodyEnd = end;
+  return scanSdp(src, start, end, out, -1);
+}
+
+/**
+ * The parser. want < 0: the whole body (each media description passes through out.slot, which keeps the
+ * last); else only media description want of a body parsed before, into out.slot (its other lines skipped).
+ */
+function scanSdp(src: string, start: number, end: number, out: SdpSession, want: number): number {
   let p = start;
-  let first = true;
+  let first = want < 0;
   let m: SdpMedia | null = null;
+  /** m= lines seen. */
+  let k = 0;
   for (let lines = 0; p < end; lines++) {
     if (lines >= SDP_MAX_LINES) { out.errorOffset = p; return SDP_ERR_LIMIT; }
     let nl = src.indexOf("\n", p);
@@ -366,6 +394,21 @@ export function parseSdp(src: string, start: number, end: number, out: SdpSessio
     if (le - ls < 2 || src.charCodeAt(ls + 1) !== 61 || type < 97 || type > 122) { out.errorOffset = ls; return SDP_ERR_SYNTAX; }
     const v = ls + 2;
     let r = 0;
+    if (want >= 0) {
+      // Only media description want: its m= line, then its a= and c= lines up to the next m= line.
+      if (type === 109) {
+        if (k > want) break;
+        if (k++ === want) {
+          m = out.slot;
+          out.slotIndex = want;
+          parseMediaLine(src, v, le, m);
+        }
+      } else if (m !== null) {
+        if (type === 97) parseAttribute(src, v, le, out, m);
+        else if (type === 99) parseConnection(src, v, le, m);
+      }
+      continue;
+    }
     if (first) {
       // v=0 must come first (RFC 4566 §5.1)
       if (type !== 118 || le !== v + 1 || src.charCodeAt(v) !== 48) r = SDP_ERR_SYNTAX;
@@ -373,7 +416,8 @@ export function parseSdp(src: string, start: number, end: number, out: SdpSessio
     } else if (type === 109) { // m=
       if (out.mediaCount >= SDP_MAX_MEDIA) r = SDP_ERR_LIMIT;
       else {
-        m = out.media[out.mediaCount++];
+        m = out.slot;
+        out.slotIndex = out.mediaCount++;
         r = parseMediaLine(src, v, le, m);
       }
     } else if (type === 97) { // a=
@@ -437,7 +481,7 @@ export function negotiateAudio(offer: SdpSession, prefs: number[], out: AudioAns
   out.reset();
   const src = offer.src;
   for (let i = 0; i < offer.mediaCount; i++) {
-    const m = offer.media[i];
+    const m = offer.media(i);
     if (m.port === 0 || !tokenIs(src, m.typeStart, m.typeEnd, "audio") || !spanEqualsIgnoreCase(src, m.protoStart, m.protoEnd, "rtp/avp")) continue;
     let chosen = -1;
     for (let k = 0; k < m.ptCount && chosen < 0; k++) {
@@ -538,7 +582,7 @@ export function writeSdpAnswer(w: SipWriter, offer: SdpSession, answer: AudioAns
   writeSessionPart(w, o);
   for (let i = 0; i < offer.mediaCount; i++) {
     if (i === answer.mediaIndex) { writeAudioPart(w, o); continue; }
-    const m = offer.media[i];
+    const m = offer.media(i);
     w.str("m=").span(src, m.typeStart, m.typeEnd).str(" 0 ").span(src, m.protoStart, m.protoEnd).byte(32).span(src, m.fmtStart, m.fmtEnd).crlf();
   }
   return w.overflow ? -ERR_BUFFER_FULL : w.pos - at;

@@ -59,13 +59,15 @@ try {
     `export { DEFAULT_PHONE, DEFAULT_PLAN, DEFAULT_TRUST, DEFAULT_AUTO_ANSWER } from ${src("firmware/phone-config.ts")};\n` +
     `export { EspruinoPlatform } from ${src("hal/espruino/platform.ts")};\n` +
     `export { EspruinoBoard } from ${src("hal/espruino/board.ts")};\n` +
-    `export { DEFAULT_CALL_CONFIG } from ${src("sip-core/index.ts")};\n`);
+    `export { defaultCallConfig } from ${src("sip-core/index.ts")};\n`);
   const { code } = await bundleGated(join(dir, "entry.ts"), join(dir, "node_modules/doorsip-phone.js"), check, "Espruino gate on the phone bundle");
   figure("phone bundle (minified)", Buffer.byteLength(code).toLocaleString("en-US") + " B");
 
   // The Node peers' code: the simulator endpoint, the Node HAL and the firmware's MediaSession, bundled for Node.
-  const { Endpoint, NodePlatform, MediaSession } = await importForNode(dir,
-    { "sim/endpoint.ts": ["Endpoint"], "sim/node-platform.ts": ["NodePlatform"], "firmware/media.ts": ["MediaSession"] });
+  const { Endpoint, NodePlatform, MediaSession, MEDIA_PACKETS_SENT, MEDIA_PACKETS_RECEIVED, MEDIA_SKIPPED_TICKS, MEDIA_DIGITS_RECEIVED,
+    MEDIA_LOST, MEDIA_SEND_ERRORS } = await importForNode(dir, { "sim/endpoint.ts": ["Endpoint"], "sim/node-platform.ts": ["NodePlatform"],
+    "firmware/media.ts": ["MediaSession", "MEDIA_PACKETS_SENT", "MEDIA_PACKETS_RECEIVED", "MEDIA_SKIPPED_TICKS", "MEDIA_DIGITS_RECEIVED",
+      "MEDIA_LOST", "MEDIA_SEND_ERRORS"] });
 
   // 2. Ports: device SIP (UDP+TCP) and control, Node SIP and raw INFO socket, RTP for two call slots each side.
   const base = await freeBlock(12, 31000, 1000);
@@ -82,7 +84,7 @@ var tLoad = getTime();
 mem("loaded");
 var platform = new d.EspruinoPlatform({ logLevel: 2 });
 var board = new d.EspruinoBoard();
-var calls = Object.assign({}, d.DEFAULT_CALL_CONFIG, { user: "door", localAddress: "${HOST}", localPort: ${DEV_SIP},
+var calls = Object.assign(d.defaultCallConfig(), { user: "door", localAddress: "${HOST}", localPort: ${DEV_SIP},
   rtpAddress: "${HOST}", rtpPortBase: ${DEV_RTP}, answerDelay: 0 });
 var plan = Object.assign({}, d.DEFAULT_PLAN, { targets: [{ uri: "sip:resident@${HOST}:${NODE_SIP}", ringTimeout: 0 }] });
 var config = Object.assign({}, d.DEFAULT_PHONE, {
@@ -157,10 +159,12 @@ var sipKinds = { INVITE: [0, 0, 0], ACK: [0, 0, 0], BYE: [0, 0, 0], INFO: [0, 0,
   };
 })();
 function sess(s) {
-  return s.packetsSent + " " + s.packetsReceived + " " + s.skippedTicks + " " + s.digitsReceived + " " + s.lost + " " + s.sendErrors + " " + s.isRunning();
+  var n = s.stats;
+  return n[${MEDIA_PACKETS_SENT}] + " " + n[${MEDIA_PACKETS_RECEIVED}] + " " + n[${MEDIA_SKIPPED_TICKS}] + " " + n[${MEDIA_DIGITS_RECEIVED}] + " " + n[${MEDIA_LOST}] + " " + n[${MEDIA_SEND_ERRORS}] + " " + s.isRunning();
 }
 function sessJson(s) {
-  return { sent: s.packetsSent, received: s.packetsReceived, skipped: s.skippedTicks, digits: s.digitsReceived, lost: s.lost, sendErrors: s.sendErrors, running: s.isRunning() };
+  var n = s.stats;
+  return { sent: n[${MEDIA_PACKETS_SENT}], received: n[${MEDIA_PACKETS_RECEIVED}], skipped: n[${MEDIA_SKIPPED_TICKS}], digits: n[${MEDIA_DIGITS_RECEIVED}], lost: n[${MEDIA_LOST}], sendErrors: n[${MEDIA_SEND_ERRORS}], running: s.isRunning() };
 }
 var onCallState = phone.onCallState;
 phone.onCallState = function (c) {
@@ -288,13 +292,13 @@ print("@@READY");
   /** Measures the RTP rate from the device on the Node session over ~1 s, and the device's stats then. */
   async function measureCall(label, s, slot) {
     const a = await stats();
-    const r0 = s.packetsReceived;
+    const r0 = s.stats[MEDIA_PACKETS_RECEIVED];
     const t0 = performance.now();
     await sleep(1000);
     const b = await stats();
     const dt = (performance.now() - t0) / 1000;
-    const rate = (s.packetsReceived - r0) / dt;
-    check(label + ": Node receives RTP from the device", s.packetsReceived > 0, "packetsReceived " + s.packetsReceived);
+    const rate = (s.stats[MEDIA_PACKETS_RECEIVED] - r0) / dt;
+    check(label + ": Node receives RTP from the device", s.stats[MEDIA_PACKETS_RECEIVED] > 0, "packetsReceived " + s.stats[MEDIA_PACKETS_RECEIVED]);
     check(label + ": ~50 RTP packets/s from the device (40–60)", rate >= 40 && rate <= 60, rate.toFixed(1) + "/s");
     figure(label + ": RTP from the device, packets/s (Node side)", rate.toFixed(1));
     if (a !== null && b !== null) {
@@ -394,7 +398,7 @@ print("@@READY");
       figure(label + ": answer time, INVITE sent → 200 received (Node clock)", (activeAt[call.index] - t).toFixed(1) + " ms");
       const s = sessions[call.index];
       await sleep(500);
-      check(label + ": Node receives RTP from the device", s.packetsReceived > 0, "packetsReceived " + s.packetsReceived);
+      check(label + ": Node receives RTP from the device", s.stats[MEDIA_PACKETS_RECEIVED] > 0, "packetsReceived " + s.stats[MEDIA_PACKETS_RECEIVED]);
       // INFOs within the dialog, from a raw socket (the Via sends the responses there).
       const raw = dgram.createSocket("udp4");
       cleanups.push(() => raw.close());

@@ -1,7 +1,11 @@
 // The RTP media session on the virtual network: RFC 3550 streams, RFC 4733 digits, RFC 4961 latching, RFC 3264 hold.
 import { describe, expect, it } from "vitest";
 import type { Alarm, AlarmOptions, Platform } from "../../hal/types.ts";
-import { MediaSession, type MediaParams } from "../../firmware/media.ts";
+import {
+  MEDIA_BYTES_RECEIVED, MEDIA_BYTES_SENT, MEDIA_DIGITS_RECEIVED, MEDIA_DIGITS_SENT, MEDIA_DUPLICATES, MEDIA_FOREIGN, MEDIA_LATCHED,
+  MEDIA_LATE, MEDIA_LOST, MEDIA_MALFORMED, MEDIA_PACKETS_RECEIVED, MEDIA_PACKETS_SENT, MEDIA_SEND_ERRORS, MEDIA_SKIPPED_TICKS,
+  MEDIA_SSRC_CHANGES, MEDIA_UNKNOWN_PAYLOAD, MediaSession, type MediaParams,
+} from "../../firmware/media.ts";
 import { RtpHeader, decodeRtp, encodeRtp } from "../../sip-core/rtp.ts";
 import { alawEncode, alawTable, ulawEncode, ulawTable } from "../../sip-core/g711.ts";
 import { PCMA, PCMU, SDP_INACTIVE, SDP_RECVONLY, SDP_SENDONLY, SDP_SENDRECV } from "../../sip-core/sdp.ts";
@@ -110,14 +114,14 @@ describe("MediaSession: audio streams", () => {
       const sa = w.a.session;
       const sb = w.b.session;
       // Ticks at 20, 40, … 3000 ms: 150 packets; the one sent at 3000 ms is still on the 10 ms link.
-      expect(sa.packetsSent).toBe(150);
-      expect(sb.packetsSent).toBe(150);
-      expect(sa.bytesSent).toBe(150 * 160);
-      expect(sb.packetsReceived).toBe(149);
-      expect(sa.packetsReceived).toBe(149);
-      expect(sb.bytesReceived).toBe(149 * 160);
-      expect(sb.lost).toBe(0);
-      expect(sb.malformed + sb.duplicates + sb.late + sb.unknownPayload + sb.latched).toBe(0);
+      expect(sa.stats[MEDIA_PACKETS_SENT]).toBe(150);
+      expect(sb.stats[MEDIA_PACKETS_SENT]).toBe(150);
+      expect(sa.stats[MEDIA_BYTES_SENT]).toBe(150 * 160);
+      expect(sb.stats[MEDIA_PACKETS_RECEIVED]).toBe(149);
+      expect(sa.stats[MEDIA_PACKETS_RECEIVED]).toBe(149);
+      expect(sb.stats[MEDIA_BYTES_RECEIVED]).toBe(149 * 160);
+      expect(sb.stats[MEDIA_LOST]).toBe(0);
+      expect(sb.stats[MEDIA_MALFORMED] + sb.stats[MEDIA_DUPLICATES] + sb.stats[MEDIA_LATE] + sb.stats[MEDIA_UNKNOWN_PAYLOAD] + sb.stats[MEDIA_LATCHED]).toBe(0);
 
       const ps = sentBy(w.net, A);
       expect(ps.length).toBe(150);
@@ -168,7 +172,7 @@ describe("MediaSession: audio streams", () => {
     const w = world({ ptime: 30 });
     w.startBoth();
     w.clock.advance(3000);
-    expect(w.a.session.packetsSent).toBe(100);
+    expect(w.a.session.stats[MEDIA_PACKETS_SENT]).toBe(100);
     expectContinuousStream(sentBy(w.net, A), PCMU, 240, 30);
     expect(w.b.audio.recorded().length).toBe(99 * 240);
   });
@@ -197,7 +201,7 @@ describe("MediaSession: audio streams", () => {
     const ps = sentBy(net, A);
     // Ticks 1…499 fired by 10 s (tick 500 is due at 10,007), less the ones skipped in the stall
     // (tick 50 fired 300 ms late = 15 ticks behind > 5: ticks 50…64 skipped, tick 65 sent at once).
-    expect(s.skippedTicks).toBe(15);
+    expect(s.stats[MEDIA_SKIPPED_TICKS]).toBe(15);
     expect(ps.length).toBe(499 - 15);
     expect(ps[48].rec.time).toBe(987);
     expect(ps[49].rec.time).toBe(1300);
@@ -227,10 +231,10 @@ describe("MediaSession: RFC 4733 digits", () => {
     w.clock.advance(2000);
     expect(new Set(sentBy(w.net, A).filter((p) => p.h.payloadType !== 0).map((p) => p.h.payloadType))).toEqual(new Set([96]));
     expect(w.a.digits).toEqual(["3", "4"]);
-    expect(w.a.session.unknownPayload).toBe(0);
+    expect(w.a.session.stats[MEDIA_UNKNOWN_PAYLOAD]).toBe(0);
     // B never agreed to 96: A's events are unknown to it.
     expect(w.b.digits).toEqual([]);
-    expect(w.b.session.unknownPayload).toBeGreaterThan(0);
+    expect(w.b.session.stats[MEDIA_UNKNOWN_PAYLOAD]).toBeGreaterThan(0);
   });
 
   it("'1234#' arrives once each, in order, with its duration, even when every packet is duplicated", () => {
@@ -243,9 +247,9 @@ describe("MediaSession: RFC 4733 digits", () => {
     expect(w.a.session.pendingDigits()).toBe(0);
     expect(w.b.digits).toEqual(["1", "2", "3", "4", "#"]);
     expect(w.b.durations).toEqual([100, 100, 100, 100, 100]);
-    expect(w.b.session.digitsReceived).toBe(5);
-    expect(w.a.session.digitsSent).toBe(5);
-    expect(w.b.session.duplicates).toBeGreaterThan(100);
+    expect(w.b.session.stats[MEDIA_DIGITS_RECEIVED]).toBe(5);
+    expect(w.a.session.stats[MEDIA_DIGITS_SENT]).toBe(5);
+    expect(w.b.session.stats[MEDIA_DUPLICATES]).toBeGreaterThan(100);
     expect(w.a.digits).toEqual([]);
 
     const ps = sentBy(w.net, A);
@@ -296,7 +300,7 @@ describe("MediaSession: RFC 4733 digits", () => {
       const unique = new Set(delivered);
       const first = rtp(recs.find((r) => r.fate === "delivered")!).h.sequence;
       const last = rtp(recs.filter((r) => r.fate === "delivered").at(-1)!).h.sequence;
-      expect(w.b.session.lost, "seed " + seed).toBe(((last - first) & 0xFFFF) + 1 - unique.size);
+      expect(w.b.session.stats[MEDIA_LOST], "seed " + seed).toBe(((last - first) & 0xFFFF) + 1 - unique.size);
       const lostEvents = recs.filter((r) => r.fate === "lost").map(rtp).filter((p) => p.h.payloadType === TE);
       eventsLost += lostEvents.length;
       endLost += lostEvents.filter((p) => (p.payload[1] & 0x80) !== 0).length;
@@ -340,7 +344,7 @@ describe("MediaSession: RFC 4733 digits", () => {
     w.clock.advance(40);
     w.b.session.stop();
     expect(w.b.digits).toEqual(["5"]);
-    expect(w.b.session.digitsReceived).toBe(1);
+    expect(w.b.session.stats[MEDIA_DIGITS_RECEIVED]).toBe(1);
 
     // A stops while its digit '9' is on the air: the rest of the event goes out at once, ends included.
     const v = world({});
@@ -358,7 +362,7 @@ describe("MediaSession: RFC 4733 digits", () => {
     v.clock.advance(100);
     expect(v.b.digits).toEqual(["9"]); // '8' was still queued: dropped
     expect(v.b.durations).toEqual([200]);
-    expect(v.a.session.digitsSent).toBe(1);
+    expect(v.a.session.stats[MEDIA_DIGITS_SENT]).toBe(1);
   });
 
   it("in-band DTMF tones in the audio are never reported as digits", () => {
@@ -369,7 +373,7 @@ describe("MediaSession: RFC 4733 digits", () => {
       w.clock.advance(3000);
       expect(w.b.digits).toEqual([]);
       expect(w.a.digits).toEqual([]);
-      expect(w.b.session.digitsReceived).toBe(0);
+      expect(w.b.session.stats[MEDIA_DIGITS_RECEIVED]).toBe(0);
       // The tones did arrive, as audio.
       const heard = w.b.audio.recorded();
       const p697 = goertzelPower(heard, 697, 8000, 0, 8000);
@@ -432,10 +436,10 @@ describe("MediaSession: receiving", () => {
     x.send(18, 1, new Uint8Array(20)); // G.729: not negotiated
     x.send(96, 2, new Uint8Array(4));
     w.clock.advance(15);
-    expect(w.b.session.malformed).toBe(3);
-    expect(w.b.session.unknownPayload).toBe(2);
-    expect(w.b.session.packetsReceived).toBe(0);
-    expect(w.b.session.latched).toBe(0);
+    expect(w.b.session.stats[MEDIA_MALFORMED]).toBe(3);
+    expect(w.b.session.stats[MEDIA_UNKNOWN_PAYLOAD]).toBe(2);
+    expect(w.b.session.stats[MEDIA_PACKETS_RECEIVED]).toBe(0);
+    expect(w.b.session.stats[MEDIA_LATCHED]).toBe(0);
     expect(w.b.session.sendTarget()).toBe(A + ":4000");
     expect(w.b.audio.recordedLength()).toBe(0);
   });
@@ -447,7 +451,7 @@ describe("MediaSession: receiving", () => {
     expect(w.b.session.start(w.pb)).toBe(0);
     w.clock.advance(1000);
     const sa = w.a.session;
-    expect(sa.latched).toBe(1);
+    expect(sa.stats[MEDIA_LATCHED]).toBe(1);
     expect(sa.sendTarget()).toBe(B + ":5000");
     const ps = sentBy(w.net, A);
     // Until B's first packet arrived (sent at 20 ms, here at 30 ms), A sent to the SDP address.
@@ -455,7 +459,7 @@ describe("MediaSession: receiving", () => {
     expect(ps[0].rec.toPort).toBe(6000);
     expect(ps.filter((p) => p.rec.to === "203.0.113.7").length).toBe(1);
     expect(ps.slice(1).every((p) => p.rec.to === B && p.rec.toPort === 5000)).toBe(true);
-    expect(w.b.session.packetsReceived).toBe(48); // sent at 40 … 980 ms, arrived by 990
+    expect(w.b.session.stats[MEDIA_PACKETS_RECEIVED]).toBe(48); // sent at 40 … 980 ms, arrived by 990
     // Sequence continuity across the latch.
     expectContinuousStream(ps, PCMU, 160, 20);
 
@@ -464,7 +468,7 @@ describe("MediaSession: receiving", () => {
     const before = w.b.audio.recordedLength();
     x.send(PCMU, 7, new Uint8Array(160));
     w.clock.advance(20);
-    expect(w.b.session.foreign).toBe(1);
+    expect(w.b.session.stats[MEDIA_FOREIGN]).toBe(1);
     const rogue = new VirtualPlatform({ network: w.net, address: "10.0.0.77" });
     const rs = rogue.openUdp({ port: 5000, onMessage: () => {} }) as { send: (d: Uint8Array, n: number, a: string, p: number) => number };
     const pkt = new Uint8Array(172);
@@ -473,8 +477,8 @@ describe("MediaSession: receiving", () => {
     encodeRtp(h, new Uint8Array(160), 160, pkt, 0);
     rs.send(pkt, 172, A, 4000);
     w.clock.advance(20);
-    expect(sa.foreign).toBe(1);
-    expect(sa.latched).toBe(1);
+    expect(sa.stats[MEDIA_FOREIGN]).toBe(1);
+    expect(sa.stats[MEDIA_LATCHED]).toBe(1);
     expect(sa.sendTarget()).toBe(B + ":5000");
     expect(w.b.audio.recordedLength()).toBeGreaterThan(before);
 
@@ -484,7 +488,7 @@ describe("MediaSession: receiving", () => {
     expect(sa.update({ ...w.pa, remoteAddress: "203.0.113.8", remotePort: 6002 })).toBe(0);
     expect(sa.sendTarget()).toBe("203.0.113.8:6002");
     w.clock.advance(100);
-    expect(sa.latched).toBe(2);
+    expect(sa.stats[MEDIA_LATCHED]).toBe(2);
     expect(sa.sendTarget()).toBe(B + ":5000");
   });
 
@@ -494,10 +498,10 @@ describe("MediaSession: receiving", () => {
     expect(w.a.session.start({ ...w.pa, remotePort: 5000 })).toBe(0);
     expect(w.b.session.start(w.pb)).toBe(0);
     w.clock.advance(500);
-    expect(w.a.session.latched).toBe(1);
+    expect(w.a.session.stats[MEDIA_LATCHED]).toBe(1);
     expect(w.a.session.sendTarget()).toBe(B + ":5002");
     expect(w.net.stats.unbound).toBe(1); // A's first packet, to the port nobody listens on
-    expect(w.b.session.packetsReceived).toBe(23);
+    expect(w.b.session.stats[MEDIA_PACKETS_RECEIVED]).toBe(23);
   });
 
   it("sequence bookkeeping: loss, late and duplicate packets, SSRC change; late audio is not played", () => {
@@ -508,21 +512,21 @@ describe("MediaSession: receiving", () => {
     for (const seq of [65533, 65534, 65535, 2, 1, 2, 65530, 5]) x.send(PCMU, seq, frame);
     w.clock.advance(15);
     const s = w.b.session;
-    expect(s.packetsReceived).toBe(8);
-    expect(s.duplicates).toBe(1); // the second 2
-    expect(s.late).toBe(2); // 1 and 65530
+    expect(s.stats[MEDIA_PACKETS_RECEIVED]).toBe(8);
+    expect(s.stats[MEDIA_DUPLICATES]).toBe(1); // the second 2
+    expect(s.stats[MEDIA_LATE]).toBe(2); // 1 and 65530
     // Expected 65533 … 5 (9 numbers), received 6 unique of them (+65530, before the start): lost 9 − 7 = 2 (0, 3, 4 missing, 65530 extra).
-    expect(s.lost).toBe(2);
+    expect(s.stats[MEDIA_LOST]).toBe(2);
     // Played: 65533, 65534, 65535, 2, 5 (in-order ones).
     expect(w.b.audio.recordedLength()).toBe(5 * 160);
     expect(w.b.audio.writes).toBe(5);
-    expect(s.latched).toBe(0);
+    expect(s.stats[MEDIA_LATCHED]).toBe(0);
     // A new SSRC from the same source restarts the count.
     x.send(PCMU, 100, frame, 0x5678);
     x.send(PCMU, 103, frame, 0x5678);
     w.clock.advance(15);
-    expect(s.ssrcChanges).toBe(1);
-    expect(s.lost).toBe(4);
+    expect(s.stats[MEDIA_SSRC_CHANGES]).toBe(1);
+    expect(s.stats[MEDIA_LOST]).toBe(4);
   });
 
   it("plays a packet longer than one frame (peer's ptime 40) in frame-sized writes", () => {
@@ -532,7 +536,7 @@ describe("MediaSession: receiving", () => {
     x.send(PCMA, 1, new Uint8Array(320), 1);
     w.clock.advance(15);
     expect(w.b.audio.writes).toBe(0); // PCMA is not the negotiated type
-    expect(w.b.session.unknownPayload).toBe(1);
+    expect(w.b.session.stats[MEDIA_UNKNOWN_PAYLOAD]).toBe(1);
     x.send(PCMU, 2, new Uint8Array(320).fill(0xFF), 1);
     w.clock.advance(15);
     expect(w.b.audio.writes).toBe(2);
@@ -548,7 +552,7 @@ describe("MediaSession: re-INVITE, hold and stop", () => {
     w.clock.advance(1000);
     const sa = w.a.session;
     const sb = w.b.session;
-    expect(sa.packetsSent).toBe(50);
+    expect(sa.stats[MEDIA_PACKETS_SENT]).toBe(50);
     const ssrc = sa.ssrc();
 
     // A puts B on hold (RFC 3264 §8.4): A sendonly, B recvonly.
@@ -556,12 +560,12 @@ describe("MediaSession: re-INVITE, hold and stop", () => {
     expect(sb.update({ ...w.pb, direction: SDP_RECVONLY })).toBe(0);
     const heardA = w.a.audio.recordedLength();
     w.clock.advance(1000);
-    expect(sa.packetsSent).toBe(100); // A still sends (music on hold, in a door phone's case its microphone)
-    expect(sb.packetsSent).toBe(50); // B sends nothing
+    expect(sa.stats[MEDIA_PACKETS_SENT]).toBe(100); // A still sends (music on hold, in a door phone's case its microphone)
+    expect(sb.stats[MEDIA_PACKETS_SENT]).toBe(50); // B sends nothing
     // B's packet in flight at the hold arrived, counted but not played: A is sendonly.
     expect(w.a.audio.recordedLength()).toBe(heardA);
-    expect(sa.packetsReceived).toBe(50);
-    expect(sb.packetsReceived).toBe(99);
+    expect(sa.stats[MEDIA_PACKETS_RECEIVED]).toBe(50);
+    expect(sb.stats[MEDIA_PACKETS_RECEIVED]).toBe(99);
 
     // Both inactive: nothing on the wire.
     expect(sa.update({ ...w.pa, direction: SDP_INACTIVE })).toBe(0);
@@ -569,14 +573,14 @@ describe("MediaSession: re-INVITE, hold and stop", () => {
     const onWire = w.net.stats.sent;
     w.clock.advance(1000);
     expect(w.net.stats.sent).toBe(onWire);
-    expect(sa.packetsSent).toBe(100);
+    expect(sa.stats[MEDIA_PACKETS_SENT]).toBe(100);
 
     // Resume: one stream, sequence numbers continue, timestamps tell the time passed, marker set.
     expect(sa.update(w.pa)).toBe(0);
     expect(sb.update(w.pb)).toBe(0);
     w.clock.advance(1000);
-    expect(sa.packetsSent).toBe(150);
-    expect(sb.packetsSent).toBe(100);
+    expect(sa.stats[MEDIA_PACKETS_SENT]).toBe(150);
+    expect(sb.stats[MEDIA_PACKETS_SENT]).toBe(100);
     expect(sa.ssrc()).toBe(ssrc);
     const ps = sentBy(w.net, A);
     const gapAt = ps.findIndex((p) => p.rec.time === 3020);
@@ -588,8 +592,8 @@ describe("MediaSession: re-INVITE, hold and stop", () => {
     expect((after.h.timestamp - before.h.timestamp) >>> 0).toBe(51 * 160);
     expect(after.h.marker).toBe(1);
     expect(after.h.ssrc).toBe(ssrc);
-    expect(sb.lost).toBe(0);
-    expect(sb.ssrcChanges).toBe(0);
+    expect(sb.stats[MEDIA_LOST]).toBe(0);
+    expect(sb.stats[MEDIA_SSRC_CHANGES]).toBe(0);
   });
 
   it("old-style hold (c=0.0.0.0) sends nothing; a re-INVITE moving the peer to a new port is followed", () => {
@@ -599,10 +603,10 @@ describe("MediaSession: re-INVITE, hold and stop", () => {
     const sa = w.a.session;
     expect(sa.update({ ...w.pa, remoteAddress: "0.0.0.0" })).toBe(0);
     w.clock.advance(200);
-    expect(sa.packetsSent).toBe(10);
+    expect(sa.stats[MEDIA_PACKETS_SENT]).toBe(10);
     // B moves to port 5004 (its re-INVITE), A is told.
     expect(w.b.session.update({ ...w.pb, localPort: 5004 })).toBe(0);
-    expect(w.b.session.localPort()).toBe(5004);
+    expect(w.b.session.rtpPort()).toBe(5004);
     expect(w.net.isBound(B, 5000)).toBe(false);
     expect(sa.update({ ...w.pa, remotePort: 5004 })).toBe(0);
     w.clock.advance(200);
@@ -612,13 +616,13 @@ describe("MediaSession: re-INVITE, hold and stop", () => {
     // B's packet sent from 5000 just before it moved arrives at 410 ms, after A's update: A latches to
     // it and its 420 ms packet goes to the closed port; B's first packet from 5004 (its SDP port) wins
     // the address back.
-    expect(sa.latched).toBe(1);
+    expect(sa.stats[MEDIA_LATCHED]).toBe(1);
     expect(ps[10].rec.toPort).toBe(5000);
     expect(ps[10].rec.fate).toBe("unbound");
     expect(ps.slice(11).every((p) => p.rec.toPort === 5004)).toBe(true);
     expect(ps.slice(11, -1).every((p) => p.rec.fate === "delivered")).toBe(true); // the last is on the link
     expect(sa.sendTarget()).toBe(B + ":5004");
-    expect(sa.foreign).toBe(0);
+    expect(sa.stats[MEDIA_FOREIGN]).toBe(0);
   });
 
   it("a re-INVITE switching the codec: same SSRC and sequence, new payload type, marker", () => {
@@ -632,7 +636,7 @@ describe("MediaSession: re-INVITE, hold and stop", () => {
     expect(ps.map((p) => p.h.payloadType)).toEqual([0, 0, 0, 0, 0, 8, 8, 8, 8, 8]);
     expect(ps.map((p) => p.h.marker)).toEqual([1, 0, 0, 0, 0, 1, 0, 0, 0, 0]);
     for (let i = 1; i < ps.length; i++) expect(ps[i].h.sequence).toBe((ps[i - 1].h.sequence + 1) & 0xFFFF);
-    expect(w.b.session.unknownPayload).toBe(1); // A's PCMU packet sent at 100 ms reached B after B switched
+    expect(w.b.session.stats[MEDIA_UNKNOWN_PAYLOAD]).toBe(1); // A's PCMU packet sent at 100 ms reached B after B switched
   });
 
   it("stop() closes the socket, cancels the ticks, and is idempotent; start() again is a new stream", () => {
@@ -641,17 +645,17 @@ describe("MediaSession: re-INVITE, hold and stop", () => {
     w.clock.advance(500);
     const sa = w.a.session;
     expect(w.net.isBound(A, 4000)).toBe(true);
-    expect(sa.localPort()).toBe(4000);
+    expect(sa.rtpPort()).toBe(4000);
     sa.stop();
     expect(sa.isRunning()).toBe(false);
     expect(w.net.isBound(A, 4000)).toBe(false);
-    expect(sa.localPort()).toBe(0);
+    expect(sa.rtpPort()).toBe(0);
     sa.stop();
-    const sent = sa.packetsSent;
-    const received = sa.packetsReceived;
+    const sent = sa.stats[MEDIA_PACKETS_SENT];
+    const received = sa.stats[MEDIA_PACKETS_RECEIVED];
     w.clock.advance(1000);
-    expect(sa.packetsSent).toBe(sent);
-    expect(sa.packetsReceived).toBe(received);
+    expect(sa.stats[MEDIA_PACKETS_SENT]).toBe(sent);
+    expect(sa.stats[MEDIA_PACKETS_RECEIVED]).toBe(received);
     expect(sentBy(w.net, A).every((p) => p.rec.time <= 500)).toBe(true);
     const toA = w.net.capture().filter((r) => r.to === A && r.time > 500 && r.arrival <= w.clock.now());
     expect(toA.length).toBe(49);
@@ -666,7 +670,7 @@ describe("MediaSession: re-INVITE, hold and stop", () => {
     expect(sa.start(w.pa)).toBe(0);
     w.clock.advance(200);
     expect(sa.ssrc()).not.toBe(oldSsrc);
-    expect(w.b.session.ssrcChanges).toBe(1);
+    expect(w.b.session.stats[MEDIA_SSRC_CHANGES]).toBe(1);
   });
 
   it("a socket the platform closes (Espruino, after a failed send) is reopened on the same port at the next tick", () => {
@@ -686,16 +690,16 @@ describe("MediaSession: re-INVITE, hold and stop", () => {
     const s = new MediaSession({ platform, audio: null, onDigit: () => {} });
     expect(s.start({ localPort: 4000, remoteAddress: B, remotePort: 5000, payload: PCMU, telephoneEvent: -1, direction: SDP_SENDRECV })).toBe(0);
     clock.advance(100);
-    expect(s.packetsSent).toBe(5);
+    expect(s.stats[MEDIA_PACKETS_SENT]).toBe(5);
     // What the Espruino HAL does when a send fails: an error code, then HAL_ERR_CLOSED; the socket is gone.
     opened[0].sock.close();
     opened[0].onError(HAL_ERR_UNREACHABLE);
     opened[0].onError(HAL_ERR_CLOSED);
-    expect(s.sendErrors).toBe(1);
+    expect(s.stats[MEDIA_SEND_ERRORS]).toBe(1);
     clock.advance(100);
     expect(opened.length).toBe(2);
     expect(opened[1].sock.port).toBe(4000);
-    expect(s.packetsSent).toBe(10);
+    expect(s.stats[MEDIA_PACKETS_SENT]).toBe(10);
     const ps = sentBy(net, A);
     for (let i = 1; i < ps.length; i++) expect(ps[i].h.sequence).toBe((ps[i - 1].h.sequence + 1) & 0xFFFF);
     // While the port is taken, it retries once a second, not every tick.
@@ -703,12 +707,12 @@ describe("MediaSession: re-INVITE, hold and stop", () => {
     const squatter = pa.openUdp({ port: 4000, onMessage: () => {} }) as VirtualUdpSocket;
     opened[1].onError(HAL_ERR_CLOSED);
     clock.advance(500);
-    expect(s.packetsSent).toBe(10);
+    expect(s.stats[MEDIA_PACKETS_SENT]).toBe(10);
     squatter.close();
     clock.advance(1000);
     // Failed at the 220 ms tick, waited 50 ticks, reopened at 1240 ms: ticks 1240…1700 send.
     expect(opened.length).toBe(3);
-    expect(s.packetsSent).toBe(10 + 24);
+    expect(s.stats[MEDIA_PACKETS_SENT]).toBe(10 + 24);
     expect(sentBy(net, A)[10].rec.time).toBe(1240);
     s.stop();
   });
@@ -716,7 +720,7 @@ describe("MediaSession: re-INVITE, hold and stop", () => {
   it("ephemeral local port when localPort is 0", () => {
     const w = world({});
     expect(w.a.session.start({ ...w.pa, localPort: 0 })).toBe(0);
-    expect(w.a.session.localPort()).toBeGreaterThanOrEqual(49152);
+    expect(w.a.session.rtpPort()).toBeGreaterThanOrEqual(49152);
   });
 });
 

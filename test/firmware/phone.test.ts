@@ -1,6 +1,7 @@
 // The door phone on the virtual network: a resident calls (or is called), talks, sends the code as RFC 4733 or INFO, and the relay pulses.
 import { describe, expect, it } from "vitest";
 import { DoorPhone } from "../../firmware/phone.ts";
+import { MEDIA_PACKETS_RECEIVED } from "../../firmware/media.ts";
 import { simPhoneConfig, type SimPhoneOptions } from "../../sim/phone-setup.ts";
 import { CALL_ACTIVE, type Call } from "../../sip-core/index.ts";
 import { ToneAudio, goertzelPower } from "../../sim/virtual-audio.ts";
@@ -42,8 +43,8 @@ describe("door phone: calls with audio, DTMF and the relay", () => {
     expect(call.state).toBe(CALL_ACTIVE);
     clock.advance(2000);
     // ~50 packets a second each way; the door's speaker hears the resident's 1000 Hz tone.
-    expect(door.sessions[0].packetsReceived).toBeGreaterThan(90);
-    expect(resident.sessions[0].packetsReceived).toBeGreaterThan(90);
+    expect(door.sessions[0].stats[MEDIA_PACKETS_RECEIVED]).toBeGreaterThan(90);
+    expect(resident.sessions[0].stats[MEDIA_PACKETS_RECEIVED]).toBeGreaterThan(90);
     const heard = (doorBoard.openAudio({ sampleRate: 8000 }) as ToneAudio).recorded();
     expect(goertzelPower(heard, 1000, 8000, heard.length - 1600, 1600)).toBeGreaterThan(100 * goertzelPower(heard, 440, 8000, heard.length - 1600, 1600));
     const t0 = clock.now();
@@ -115,7 +116,7 @@ describe("door phone: calls with audio, DTMF and the relay", () => {
     const { clock, door, resident, relay } = world({ residentTone: [697, 1209] });
     resident.call(`sip:door@${DOOR}:5060`);
     clock.advance(10000);
-    expect(door.sessions[0].packetsReceived).toBeGreaterThan(400);
+    expect(door.sessions[0].stats[MEDIA_PACKETS_RECEIVED]).toBeGreaterThan(400);
     expect(door.rtpDigits).toBe(0);
     expect(relay()).toEqual([]);
   });

@@ -1,6 +1,7 @@
 // The door phone (firmware on the Node platform, 127.0.0.1) against baresip 1.0.0: calls both ways, RTP both ways, the code as RFC 4733 events opening the relay.
 import { afterAll, describe, expect, it } from "vitest";
 import { DoorPhone } from "../../firmware/phone.ts";
+import { MEDIA_PACKETS_RECEIVED, MEDIA_PACKETS_SENT } from "../../firmware/media.ts";
 import { CALL_ACTIVE } from "../../sip-core/index.ts";
 import { simPhoneConfig } from "../../sim/phone-setup.ts";
 import { NodePlatform } from "../../sim/node-platform.ts";
@@ -60,8 +61,8 @@ describe("baresip calls the door", () => {
     // RTP both ways: ~50 packets a second each.
     const debug = await baresip.audioDebug();
     const session = door.sessions[0];
-    expect(session.packetsReceived).toBeGreaterThan(80);
-    expect(session.packetsSent).toBeGreaterThan(80);
+    expect(session.stats[MEDIA_PACKETS_RECEIVED]).toBeGreaterThan(80);
+    expect(session.stats[MEDIA_PACKETS_SENT]).toBeGreaterThan(80);
     expect(debug!.rxPackets).toBeGreaterThan(80);
     // The door's speaker hears baresip's 1000 Hz sine; baresip hears the door's 600 Hz.
     const heard = audio.recorded();
@@ -103,7 +104,7 @@ describe("the door calls baresip", () => {
     await sleep(2000);
     const session = door.sessions[call!.index];
     const debug = await baresip.audioDebug();
-    expect(session.packetsReceived).toBeGreaterThan(80);
+    expect(session.stats[MEDIA_PACKETS_RECEIVED]).toBeGreaterThan(80);
     expect(debug!.rxPackets).toBeGreaterThan(80);
     const closed = baresip.events.length;
     door.hangup(call!);

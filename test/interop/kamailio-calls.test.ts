@@ -14,6 +14,7 @@ import { readFileSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { DoorPhone } from "../../firmware/phone.ts";
+import { MEDIA_PACKETS_RECEIVED, MEDIA_PACKETS_SENT } from "../../firmware/media.ts";
 import { CALL_ACTIVE, REG_REGISTERED, type AccountConfig, type Call } from "../../sip-core/index.ts";
 import { NodePlatform } from "../../sim/node-platform.ts";
 import { simPhoneConfig } from "../../sim/phone-setup.ts";
@@ -146,8 +147,8 @@ const logged = (k: Kamailio, re: RegExp, n = 1, ms = 2000) => until(() => k.line
 /** RTP both ways: the door's counters and baresip's (after a couple of seconds of call). */
 async function checkMedia(w: World, call: Call): Promise<void> {
   const session = w.door.sessions[call.index];
-  expect(await until(() => session.packetsReceived > 50, 3000), "door RTP in: " + session.packetsReceived + w.why()).toBe(true);
-  expect(session.packetsSent).toBeGreaterThan(50);
+  expect(await until(() => session.stats[MEDIA_PACKETS_RECEIVED] > 50, 3000), "door RTP in: " + session.stats[MEDIA_PACKETS_RECEIVED] + w.why()).toBe(true);
+  expect(session.stats[MEDIA_PACKETS_SENT]).toBeGreaterThan(50);
   const debug = await w.baresip.audioDebug();
   expect(debug, "baresip has no call").not.toBe(null);
   expect(debug!.rxPackets).toBeGreaterThan(50);

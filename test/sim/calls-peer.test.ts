@@ -1,4 +1,5 @@
 // The call layer against a scripted peer on the virtual network: forking, redirects, digest on INVITE, re-INVITE, INFO DTMF, §8.2 answers, route sets.
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { CALL_ACTIVE, CALL_CALLING, CALL_FREE, CALL_RINGING, DLG_CONFIRMED, DLG_EARLY, DLG_NONE, SDP_INACTIVE, SDP_RECVONLY, SDP_SENDONLY, SDP_SENDRECV, type Call } from "../../sip-core/index.ts";
 import { Endpoint } from "../../sim/endpoint.ts";
@@ -107,6 +108,20 @@ describe("the door answers a scripted caller", () => {
     clock.advance(50);
     const sdp = body(peer.responses(200)[0].text);
     expect(sdp).toMatch(/m=audio 40000 RTP\/AVP 0\r\n[\s\S]*m=video 0 RTP\/AVP 96\r\n/);
+  });
+
+  it("an answer of 1,000 bytes or more: Content-Length gets its fourth digit and the body moves up", () => {
+    const { clock, door, peer } = world();
+    const fmt = "x".repeat(850); // a non-RTP fmt list is copied whole into the rejecting m= line
+    peer.send(inviteText({ sdp: sdpBody(PEER, 30000, [0]) + "m=application 9 TCP/BFCP " + fmt + "\r\n" }), "10.0.0.1", 5060);
+    clock.advance(50);
+    const ok = peer.responses(200)[0].text;
+    const sdp = body(ok);
+    expect(sdp.length).toBeGreaterThanOrEqual(1000);
+    expect(header(ok, "Content-Length")).toBe(String(sdp.length));
+    expect(sdp).toMatch(/^v=0\r\no=- /);
+    expect(sdp.endsWith("m=application 0 TCP/BFCP " + fmt + "\r\n")).toBe(true);
+    expect(door.ua.calls!.calls[0].mediaPayload).toBe(0);
   });
 
   it("INVITE without SDP: the 200 carries our offer and the ACK the answer", () => {
@@ -565,6 +580,23 @@ describe("the door calls a scripted callee", () => {
     const ack = peer.requests("ACK").at(-1)!;
     expect(header(ack.text, "CSeq")).toBe("2 ACK");
     expect(header(ack.text, "Proxy-Authorization")).toBe(cred);
+  });
+
+  it("407 with qop=auth-int: the response covers the INVITE's SDP body, which goes out unchanged", () => {
+    const { clock, peer, invite } = uac();
+    peer.respond(invite, "407 Proxy Authentication Required", "p1", ['Proxy-Authenticate: Digest realm="example.com", nonce="n1", qop="auth-int", algorithm=MD5'], null);
+    clock.advance(100);
+    const again = peer.requests("INVITE")[1];
+    const sdp = body(again.text);
+    expect(header(again.text, "Content-Length")).toBe(String(sdp.length));
+    expect(sdp.replace(/^o=- \d+ \d+/m, "")).toBe(body(invite.text).replace(/^o=- \d+ \d+/m, ""));
+    const cred = header(again.text, "Proxy-Authorization");
+    const cnonce = /cnonce="([^"]+)"/.exec(cred)![1];
+    const md5 = (t: string) => createHash("md5").update(t, "latin1").digest("hex");
+    const uri = `sip:resident@${PEER}:5060`;
+    const want = md5(`${md5("door:example.com:s3cret")}:n1:00000001:${cnonce}:auth-int:${md5(`INVITE:${uri}:${md5(sdp)}`)}`);
+    expect(cred).toContain(`response="${want}"`);
+    expect(cred).toContain("qop=auth-int");
   });
 
   it("a second 407 to fresh credentials is a refusal: the call ends with 407, no loop", () => {

@@ -156,7 +156,7 @@ describe("DtmfSender", () => {
       [106, 8160, 0, 101, 11, 1, 800],
       [107, 8160, 0, 101, 11, 1, 800],
     ]);
-    expect(tx.active).toBe(false);
+    expect(tx.sendingDigit).toBe(false);
     const v = rtp.nextFrame(160); // voice resumes after the event, as a new talkspurt
     expect([v.sequence, v.timestamp, v.marker, v.payloadType]).toEqual([108, 8960, 1, 0]);
     expect(tx.begin("x".charCodeAt(0), 800, 160, rtp)).toBe(false);

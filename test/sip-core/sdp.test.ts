@@ -24,8 +24,8 @@ function parsed(src: string): SdpSession {
   return s;
 }
 
-const mt = (s: SdpSession, i: number) => s.text(s.media[i].typeStart, s.media[i].typeEnd);
-const pts = (s: SdpSession, i: number) => Array.from(s.media[i].pt.subarray(0, s.media[i].ptCount));
+const mt = (s: SdpSession, i: number) => s.text(s.media(i).typeStart, s.media(i).typeEnd);
+const pts = (s: SdpSession, i: number) => Array.from(s.media(i).pt.subarray(0, s.media(i).ptCount));
 
 const OFFER = [
   "v=0", "o=alice 2890844526 2890844527 IN IP4 198.51.100.1", "s=-", "c=IN IP4 198.51.100.1", "t=0 0",
@@ -46,7 +46,7 @@ describe("parseSdp: fixtures", () => {
     expect(s.text(s.connStart, s.connEnd)).toBe("192.168.1.23");
     expect(s.connIp).toBe(4);
     expect(s.mediaCount).toBe(1);
-    const m = s.media[0];
+    const m = s.media(0);
     expect(mt(s, 0)).toBe("audio");
     expect(m.port).toBe(7078);
     expect(s.text(m.protoStart, m.protoEnd)).toBe("RTP/AVP");
@@ -68,7 +68,7 @@ describe("parseSdp: fixtures", () => {
     expect(s.sessVersion).toBe(20069);
     expect(s.text(s.connStart, s.connEnd)).toBe("203.0.113.10");
     expect(pts(s, 0)).toEqual([0, 101]);
-    expect(s.media[0].port).toBe(11796);
+    expect(s.media(0).port).toBe(11796);
     expect(s.telephoneEventIndex(0)).toBe(1);
   });
 
@@ -80,10 +80,10 @@ describe("parseSdp: fixtures", () => {
     expect(mt(s, 0)).toBe("audio");
     expect(pts(s, 0)).toEqual([0, 12]);
     expect(mt(s, 1)).toBe("video");
-    expect(s.media[1].port).toBe(3227);
+    expect(s.media(1).port).toBe(3227);
     expect(pts(s, 1)).toEqual([31]);
-    expect(s.text(s.media[1].encStart(0), s.media[1].encEnd(0))).toBe("LPC"); // a name without a clock rate
-    expect(s.media[1].clockRate(0)).toBe(-1);
+    expect(s.text(s.media(1).encStart(0), s.media(1).encEnd(0))).toBe("LPC"); // a name without a clock rate
+    expect(s.media(1).clockRate(0)).toBe(-1);
   });
 
   it("RFC 5118 ipv6-in-sdp: IP6 session address, 64-bit sess-id", () => {
@@ -93,17 +93,17 @@ describe("parseSdp: fixtures", () => {
     expect(s.connIp).toBe(6);
     expect(s.text(s.connStart, s.connEnd)).toBe("2001:db8::20");
     expect(s.mediaCount).toBe(2);
-    expect(s.text(s.media[0].encStart(0), s.media[0].encEnd(0))).toBe("G726-32");
-    expect(s.media[1].clockRate(0)).toBe(90000);
+    expect(s.text(s.media(0).encStart(0), s.media(0).encEnd(0))).toBe("G726-32");
+    expect(s.media(1).clockRate(0)).toBe(90000);
   });
 
   it("RFC 5118 mult-ip-in-sdp: media-level c= lines, IP4 and IP6", () => {
     const s = parsed(body(fixture("torture/rfc5118/mult-ip-in-sdp.dat")));
     expect(s.connStart).toBe(-1);
-    expect(s.text(s.media[0].connStart, s.media[0].connEnd)).toBe("192.0.2.1");
-    expect(s.media[0].connIp).toBe(4);
-    expect(s.text(s.media[1].connStart, s.media[1].connEnd)).toBe("2001:db8::1");
-    expect(s.media[1].connIp).toBe(6);
+    expect(s.text(s.media(0).connStart, s.media(0).connEnd)).toBe("192.0.2.1");
+    expect(s.media(0).connIp).toBe(4);
+    expect(s.text(s.media(1).connStart, s.media(1).connEnd)).toBe("2001:db8::1");
+    expect(s.media(1).connIp).toBe(6);
   });
 
   it("parses a span inside a larger string and strips multicast TTL", () => {
@@ -112,18 +112,33 @@ describe("parseSdp: fixtures", () => {
     const s = new SdpSession();
     expect(parseSdp(src, 11, 11 + b.length, s)).toBe(0);
     expect(s.text(s.connStart, s.connEnd)).toBe("224.2.1.1");
-    expect(s.media[0].port).toBe(5004);
-    expect(s.media[0].portCount).toBe(2);
+    expect(s.media(0).port).toBe(5004);
+    expect(s.media(0).portCount).toBe(2);
   });
 
   it("direction: session-level applies, media-level overrides, default sendrecv", () => {
     const s = parsed(sdp(...HEAD, "a=recvonly", "m=audio 1000 RTP/AVP 0", "m=audio 1002 RTP/AVP 0", "a=inactive", "m=audio 1004 RTP/AVP 0"));
     expect(s.direction).toBe(SDP_RECVONLY);
-    expect(s.media[0].direction).toBe(SDP_DIR_NONE);
+    expect(s.media(0).direction).toBe(SDP_DIR_NONE);
     expect(s.mediaDirection(0)).toBe(SDP_RECVONLY);
     expect(s.mediaDirection(1)).toBe(SDP_INACTIVE);
     const d = parsed(sdp(...HEAD, "m=audio 1000 RTP/AVP 0"));
     expect(d.mediaDirection(0)).toBe(SDP_SENDRECV);
+  });
+
+  it("media(i) parses description i again into the one shared slot, in any order", () => {
+    const s = parsed(sdp(...HEAD, "m=audio 1000 RTP/AVP 0 101", "c=IN IP4 192.0.2.9", "a=rtpmap:101 telephone-event/8000", "a=ptime:30",
+      "a=recvonly", "m=video 1002 RTP/AVP 96", "a=rtpmap:96 H264/90000", "m=audio 1004 RTP/AVP 8"));
+    for (const i of [2, 0, 1, 0, 2]) {
+      const m = s.media(i);
+      expect(m.port).toBe(1000 + 2 * i);
+      expect(pts(s, i)).toEqual([[0, 101], [96], [8]][i]);
+      expect(s.text(m.connStart, m.connEnd)).toBe(i === 0 ? "192.0.2.9" : "");
+      expect(m.ptime).toBe(i === 0 ? 30 : -1);
+      expect(m.direction).toBe(i === 0 ? SDP_RECVONLY : SDP_DIR_NONE);
+      expect(s.telephoneEventIndex(i)).toBe(i === 0 ? 1 : -1);
+      expect(m.clockRate(0)).toBe(i === 1 ? 90000 : -1);
+    }
   });
 
   it("skips unknown lines and attributes, tolerates bare LF and non-RTP fmt lists", () => {
@@ -131,9 +146,9 @@ describe("parseSdp: fixtures", () => {
       "k=clear:x", "a=tool:foo", "m=application 9 TCP/BFCP *", "a=setup:actpass", "m=image 0 udptl t38", "m=audio 4000 RTP/AVP 8", "a=weird",
       "a=rtpmap:99 foo/8000", ""].join("\n"));
     expect(s.mediaCount).toBe(3);
-    expect(s.media[0].rtp).toBe(false);
-    expect(s.text(s.media[0].fmtStart, s.media[0].fmtEnd)).toBe("*");
-    expect(s.media[1].port).toBe(0);
+    expect(s.media(0).rtp).toBe(false);
+    expect(s.text(s.media(0).fmtStart, s.media(0).fmtEnd)).toBe("*");
+    expect(s.media(1).port).toBe(0);
     expect(pts(s, 2)).toEqual([8]);
   });
 });
@@ -230,10 +245,10 @@ describe("writeSdp", () => {
         expect(s.sessVersion).toBe(1000 + d);
         expect(s.text(s.connStart, s.connEnd)).toBe(address);
         expect(s.connIp).toBe(address.indexOf(":") >= 0 ? 6 : 4);
-        expect(s.media[0].port).toBe(40000);
+        expect(s.media(0).port).toBe(40000);
         expect(pts(s, 0)).toEqual(d === 3 ? [8] : [8, 96]);
         expect(s.telephoneEventIndex(0)).toBe(d === 3 ? -1 : 1);
-        expect(s.media[0].ptime).toBe(20);
+        expect(s.media(0).ptime).toBe(20);
         expect(s.mediaDirection(0)).toBe(d);
         const a = new AudioAnswer();
         expect(negotiateAudio(s, [PCMU, PCMA], a)).toBe(true);
@@ -260,10 +275,10 @@ describe("writeSdp", () => {
     const s = parsed(out);
     expect(s.mediaCount).toBe(offer.mediaCount);
     expect(mt(s, 0)).toBe("audio");
-    expect(s.media[0].port).toBe(40000);
+    expect(s.media(0).port).toBe(40000);
     expect(pts(s, 0)).toEqual([0]);
     expect(mt(s, 1)).toBe("video");
-    expect(s.media[1].port).toBe(0);
+    expect(s.media(1).port).toBe(0);
   });
 
   it("answer keeps a rejected audio stream before the accepted one", () => {
@@ -275,9 +290,9 @@ describe("writeSdp", () => {
     writeSdpAnswer(w, offer, a, params({ payloads: [a.payload], telephoneEvent: -1 }));
     const s = parsed(text(w));
     expect(s.mediaCount).toBe(3);
-    expect([s.media[0].port, s.media[1].port, s.media[2].port]).toEqual([0, 40000, 0]);
+    expect([s.media(0).port, s.media(1).port, s.media(2).port]).toEqual([0, 40000, 0]);
     expect(pts(s, 1)).toEqual([8]);
-    expect(s.text(s.media[2].fmtStart, s.media[2].fmtEnd)).toBe("*");
+    expect(s.text(s.media(2).fmtStart, s.media(2).fmtEnd)).toBe("*");
   });
 });
 
