@@ -118,9 +118,9 @@ export class DoorPhone extends SipNode {
     this.plan = new PlanRunner(this);
     const relay = board.openOutput({ pin: config.relayPin, activeLow: config.relayActiveLow });
     this.relay = typeof relay === "number" ? null : relay;
-    if (this.relay === null) this.note(0, "door relay on pin " + config.relayPin + " unavailable (" + relay + ")");
+    if (this.relay === null) this.write(0, "door relay on pin " + config.relayPin + " unavailable (" + relay + ")");
     this.door = new DoorController(config.door, this.relay !== null ? this.relay : NO_RELAY);
-    if (this.door.configError !== "") this.note(1, "door code: " + this.door.configError + "; DTMF opening is off");
+    if (this.door.configError !== "") this.write(1, "door code: " + this.door.configError + "; DTMF opening is off");
     const audio = board.openAudio({ sampleRate: 8000 });
     this.audio = typeof audio === "number" ? null : audio;
     for (let i = 0; i < config.callCapacity; i++) this.sessions.push(this.makeSession(i));
@@ -150,7 +150,7 @@ export class DoorPhone extends SipNode {
       pin: b.pin, activeLow: true, debounce: 50,
       onChange: function (on: boolean): void { if (on) self.press(b); },
     });
-    if (typeof input === "number") { this.note(0, "button on pin " + b.pin + " unavailable (" + input + ")"); return null; }
+    if (typeof input === "number") { this.write(0, "button on pin " + b.pin + " unavailable (" + input + ")"); return null; }
     return input;
   }
 
@@ -174,7 +174,7 @@ export class DoorPhone extends SipNode {
       for (let i = 0; i < calls.calls.length; i++) if (calls.calls[i].live()) this.hangup(calls.calls[i]);
       return;
     }
-    if (!this.plan.start(b.plan)) this.note(1, "button " + b.pin + ": nothing could be called");
+    if (!this.plan.start(b.plan)) this.write(1, "button " + b.pin + ": nothing could be called");
     this.rearm();
   }
 
@@ -255,16 +255,16 @@ export class DoorPhone extends SipNode {
     if (!accepted) {
       if (t.refuse === REFUSE_DROP) { this.counters.dropped++; return INCOMING_DROP; }
       this.counters.refused++;
-      this.note(1, "call from " + (ok ? src.substring(from.uri.start, from.uri.end) : "?") + " (" + msg.sourceAddress + ") refused: not allowed by the trust policy");
+      this.write(1, "call from " + (ok ? src.substring(from.uri.start, from.uri.end) : "?") + " (" + msg.sourceAddress + ") refused: not allowed by the trust policy");
       return 403;
     }
-    if (call === null) { this.note(1, "call from " + msg.sourceAddress + ": busy"); return 486; }
+    if (call === null) { this.write(1, "call from " + msg.sourceAddress + ": busy"); return 486; }
     this.counters.accepted++;
     call.authorised = true;
     const aa = this.config.autoAnswer;
     const auto = aa.enabled && (aa.from.length === 0 || this.inList(aa.from, msg, user, host) ||
       (viaRegistrar && this.inListWord(aa.from, "registrar")));
-    this.note(2, "call from " + call.peer + (auto ? ": answering" : ": ringing until the button answers"));
+    this.write(2, "call from " + call.peer + (auto ? ": answering" : ": ringing until the button answers"));
     return auto ? INCOMING_ANSWER : INCOMING_RING;
   }
 
@@ -280,7 +280,7 @@ export class DoorPhone extends SipNode {
       if (call.endStatus >= 400) this.lastError = "call " + call.peer + ": " + call.endStatus + " " + call.endReason;
       this.sessions[call.index].stop();
       this.door.callEnded(call.peer);
-      this.note(2, "call " + call.index + " ended: " + call.endStatus + " " + call.endReason);
+      this.write(2, "call " + call.index + " ended: " + call.endStatus + " " + call.endReason);
     }
     this.updateLed();
   }
@@ -289,7 +289,7 @@ export class DoorPhone extends SipNode {
     const s = this.sessions[call.index];
     const p = paramsOf(call, this.params);
     const r = s.isRunning() ? s.update(p) : s.start(p);
-    if (r < 0) this.note(1, "call " + call.index + ": media could not start (" + r + ")");
+    if (r < 0) this.write(1, "call " + call.index + ": media could not start (" + r + ")");
   }
 
   onInfoDigit(call: Call, digit: number): void {
@@ -349,7 +349,7 @@ export class DoorPhone extends SipNode {
       if (c.state !== CALL_ACTIVE || !s.isRunning() || c.mediaDirection === SDP_SENDONLY || c.mediaDirection === SDP_INACTIVE) continue;
       const due = s.lastReceivedAt + limit;
       if (hangupNow >= 0 && due <= hangupNow) {
-        this.note(1, "call " + i + ": no RTP for " + this.config.calls.rtpTimeout + " s; hanging up");
+        this.write(1, "call " + i + ": no RTP for " + this.config.calls.rtpTimeout + " s; hanging up");
         this.hangup(c);
         continue;
       }
@@ -380,9 +380,7 @@ export class DoorPhone extends SipNode {
 
   protected sentMessage(): void { this.counters.sent++; }
 
-  protected tracePong(address: string, port: number): void { void address; void port; }
-
-  protected trace(kind: number, msg: SipMessage | null, tx: Transaction | null): void {
+  trace(kind: number, msg: SipMessage | null, tx: Transaction | null): void {
     if (kind === TRACE_TERMINATED) return; // every transaction ends: not worth a slot of the ring
     const code = msg === null ? 0 : msg.isRequest ? msg.method : msg.status;
     this.traceRing.add(this.now(), kind, code);

@@ -208,7 +208,7 @@ function fnCost(f) {
   if (typeof items === "number") return items;
   for (var i = 0; i < items.length; i++) {
     var nm = items[i].name;
-    if (nm === "\\xFFsco") n += 1;
+    if (nm === "\\xFFsco" || nm === "\\xFFths") n += 1;
     else if (nm === "prototype") n += 1 + protoCost(f.prototype);
     else if (nm.charCodeAt(0) === 255) n += items[i].size;
     else { var v = f[nm]; n += typeof v === "function" ? fieldCost(nm, 0) + fnCost(v) : items[i].size; }
