@@ -3,27 +3,15 @@ import type { AudioDevice, Board, DigitalInput, DigitalOutput, Platform } from "
 import {
   CALL_ACTIVE, CALL_CALLING, CALL_CANCELLING, CALL_CONNECTING, CALL_ENDED, CALL_INCOMING, CALL_RINGING, DigestServer,
   INCOMING_ANSWER, INCOMING_DROP, INCOMING_RING, REG_BACKOFF, REG_FAILED, REG_REGISTERED, SDP_INACTIVE, SDP_SENDONLY,
-  TRACE_ACK, TRACE_REQUEST, TRACE_RESPONSE, TRACE_TERMINATED, TRACE_TIMEOUT, earliest, methodName, traceName, type Call, type Transaction, type CallConfig, type SipMessage,
+  TRACE_ACK, TRACE_REQUEST, TRACE_RESPONSE, TRACE_TERMINATED, TRACE_TIMEOUT, earliest, methodName, traceName, type Call, type Transaction, type SipMessage,
 } from "../sip-core/index.ts";
 import { DoorController } from "./door.ts";
-import { MediaSession, type MediaParams } from "./media.ts";
+import { MediaSession } from "./media.ts";
 import { PlanRunner } from "./plan.ts";
 import { REFUSE_DROP, type ButtonConfig, type PhoneConfig } from "./phone-config.ts";
 import { SipNode } from "./sip-node.ts";
 
 export type { PhoneConfig };
-
-/** Per-slot media parameters, reused. */
-function paramsOf(c: Call, out: MediaParams): MediaParams {
-  out.localPort = c.mediaPort;
-  out.remoteAddress = c.mediaRemoteAddress;
-  out.remotePort = c.mediaRemotePort;
-  out.payload = c.mediaPayload;
-  out.telephoneEvent = c.mediaTelephoneEvent;
-  out.telephoneEventIn = c.mediaTelephoneEventIn;
-  out.direction = c.mediaDirection;
-  return out;
-}
 
 // Status LED patterns: half-period in ms, 0 steady on, -1 steady off.
 const LED_OFF = -1;
@@ -32,56 +20,19 @@ const LED_CALLING = 250;
 const LED_IN_CALL = 1000;
 const LED_ERROR = 100;
 
-
-/** What the trust policy and the UA counted. */
-export class PhoneCounters {
+/** What the trust policy and the UA counted (an object literal: a class would cost ~10 variables more). */
+export interface PhoneCounters {
   /** SIP messages (datagrams and stream writes) sent. */
-  sent = 0;
-  accepted = 0;
-  refused = 0;
-  dropped = 0;
-  challenged = 0;
-  buttonPresses = 0;
+  sent: number;
+  accepted: number;
+  refused: number;
+  dropped: number;
+  challenged: number;
+  buttonPresses: number;
 }
 
-/**
- * An entry per SIP event, the newest traceSize kept: time, kind (TRACE_*) and a number (the method of a
- * request or ACK, the status of a response). Text is made only when status() asks.
- */
-class TraceRing {
-  private readonly at: Float64Array;
-  private readonly kind: Uint8Array;
-  private readonly code: Int16Array;
-  private next = 0;
-  private count = 0;
-  private readonly size: number;
-  constructor(size: number) {
-    this.size = size;
-    const n = size > 0 ? size : 1;
-    this.at = new Float64Array(n);
-    this.kind = new Uint8Array(n);
-    this.code = new Int16Array(n);
-  }
-  add(now: number, kind: number, code: number): void {
-    if (this.size === 0) return;
-    this.at[this.next] = now;
-    this.kind[this.next] = kind;
-    this.code[this.next] = code;
-    this.next = (this.next + 1) % this.size;
-    if (this.count < this.size) this.count++;
-  }
-  text(): string {
-    let s = "";
-    for (let i = 0; i < this.count; i++) {
-      const k = (this.next - this.count + i + this.size) % this.size;
-      const kind = this.kind[k];
-      const code = this.code[k];
-      const detail = kind === TRACE_REQUEST || kind === TRACE_ACK ? methodName(code) || "other" : code > 0 ? String(code) : "";
-      s += (this.at[k] / 1000).toFixed(3) + " " + traceName(kind) + (detail !== "" ? " " + detail : "") + "\n";
-    }
-    return s;
-  }
-}
+// The trace ring's entries: kind (TRACE_*) * TRACE_KIND + a number (the method of a request or ACK, the status of a response).
+const TRACE_KIND = 1000;
 
 export class DoorPhone extends SipNode {
   readonly config: PhoneConfig;
@@ -90,16 +41,21 @@ export class DoorPhone extends SipNode {
   readonly relay: DigitalOutput | null;
   readonly buttons: (DigitalInput | null)[] = [];
   readonly led: DigitalOutput | null = null;
-  readonly audio: AudioDevice | null;
   readonly plan: PlanRunner;
-  readonly counters = new PhoneCounters();
+  readonly counters: PhoneCounters = { sent: 0, accepted: 0, refused: 0, dropped: 0, challenged: 0, buttonPresses: 0 };
   /** Digest for direct calls (trust.challengeUser set), else null. */
   readonly digest: DigestServer | null = null;
   /** Digits received per source (tests and diagnostics). */
   rtpDigits = 0;
   infoDigits = 0;
-  private readonly params: MediaParams = { localPort: 0, remoteAddress: "", remotePort: 0, payload: 0, telephoneEvent: -1, telephoneEventIn: -1, direction: 0 };
-  private readonly traceRing: TraceRing;
+  /**
+   * The trace ring, one entry per SIP event, the newest config.traceSize kept: when, and what (see TRACE_KIND).
+   * Text is made only when status() asks.
+   */
+  private readonly traceAt: Float64Array;
+  private readonly traceEvent: Int16Array;
+  private traceNext = 0;
+  private traceCount = 0;
   private ledAt = -1;
   private ledOn = false;
   /** The last SIP failure seen (a call that ended with a status ≥ 400, a registration that failed), for status(). */
@@ -108,22 +64,25 @@ export class DoorPhone extends SipNode {
   constructor(platform: Platform, board: Board, config: PhoneConfig) {
     super({
       platform: platform, address: config.address, port: config.port, capacity: config.transactions, timers: config.timers,
-      accounts: config.accounts, calls: callConfigOf(config), callCapacity: config.callCapacity,
+      // The call settings with the auto-answer delay (a copy: the configured object is not changed).
+      accounts: config.accounts, calls: Object.assign({}, config.calls, { answerDelay: config.autoAnswer.delayMs }), callCapacity: config.callCapacity,
       // Retransmission copies sized to their message and dropped when no longer needed (~60 variables per idle slot).
       exactCopies: true,
     });
     this.config = config;
     platform.log.level = config.logLevel;
-    this.traceRing = new TraceRing(config.traceSize);
+    const n = config.traceSize > 0 ? config.traceSize : 1;
+    this.traceAt = new Float64Array(n);
+    this.traceEvent = new Int16Array(n);
     this.plan = new PlanRunner(this);
     const relay = board.openOutput({ pin: config.relayPin, activeLow: config.relayActiveLow });
     this.relay = typeof relay === "number" ? null : relay;
     if (this.relay === null) this.write(0, "door relay on pin " + config.relayPin + " unavailable (" + relay + ")");
-    this.door = new DoorController(config.door, this.relay !== null ? this.relay : NO_RELAY);
+    this.door = new DoorController(config.door, this.relay);
     if (this.door.configError !== "") this.write(1, "door code: " + this.door.configError + "; DTMF opening is off");
-    const audio = board.openAudio({ sampleRate: 8000 });
-    this.audio = typeof audio === "number" ? null : audio;
-    for (let i = 0; i < config.callCapacity; i++) this.sessions.push(this.makeSession(i));
+    const a = board.openAudio({ sampleRate: 8000 });
+    const audio = typeof a === "number" ? null : a;
+    for (let i = 0; i < config.callCapacity; i++) this.sessions.push(this.makeSession(i, audio));
     for (let i = 0; i < config.buttons.length; i++) this.buttons.push(this.openButton(board, config.buttons[i]));
     if (config.statusLed !== "") {
       const led = board.openOutput({ pin: config.statusLed, activeLow: config.ledActiveLow });
@@ -136,10 +95,10 @@ export class DoorPhone extends SipNode {
     }
   }
 
-  private makeSession(i: number): MediaSession {
+  private makeSession(i: number, audio: AudioDevice | null): MediaSession {
     const self = this;
     return new MediaSession({
-      platform: this.platform, audio: this.audio,
+      platform: this.platform, audio: audio,
       onDigit: function (digit: number): void { self.rtpDigits++; self.digit(i, digit); },
     });
   }
@@ -188,35 +147,27 @@ export class DoorPhone extends SipNode {
     return null;
   }
 
-  private callAt(i: number): Call | null {
-    const calls = this.ua.calls;
-    if (calls === null) return null;
-    const c = calls.calls[i];
-    return c.live() ? c : null;
-  }
-
   /** A DTMF digit in call slot i (RFC 4733 or INFO): the door decides. */
   private digit(i: number, digit: number): void {
-    const c = this.callAt(i);
-    if (c === null || c.state !== CALL_ACTIVE) return;
+    const calls = this.ua.calls;
+    if (calls === null) return;
+    const c = calls.calls[i];
+    if (c.state !== CALL_ACTIVE) return;
     this.door.onDigit(c.peer, c.authorised, digit, this.now());
     this.rearm();
   }
 
   // --- the trust policy ----------------------------------------------------------------------
 
-  /** entry matches the caller: "host" (From host or source address), "user@host", or "sip:user@host". */
-  private matches(entry: string, msg: SipMessage, user: string, host: string): boolean {
-    let e = entry;
-    if (e.indexOf("sip:") === 0) e = e.substring(4);
-    else if (e.indexOf("sips:") === 0) e = e.substring(5);
-    const at = e.indexOf("@");
-    if (at >= 0) return e.substring(0, at) === user && e.substring(at + 1).toLowerCase() === host;
-    return e.toLowerCase() === host || e === msg.sourceAddress;
-  }
-
+  /** An entry of list matches the caller: "host" (From host or source address), "user@host", or "sip:user@host". */
   private inList(list: string[], msg: SipMessage, user: string, host: string): boolean {
-    for (let i = 0; i < list.length; i++) if (this.matches(list[i], msg, user, host)) return true;
+    for (let i = 0; i < list.length; i++) {
+      let e = list[i];
+      if (e.indexOf("sip:") === 0) e = e.substring(4);
+      else if (e.indexOf("sips:") === 0) e = e.substring(5);
+      const at = e.indexOf("@");
+      if (at >= 0 ? e.substring(0, at) === user && e.substring(at + 1).toLowerCase() === host : e.toLowerCase() === host || e === msg.sourceAddress) return true;
+    }
     return false;
   }
 
@@ -263,14 +214,9 @@ export class DoorPhone extends SipNode {
     call.authorised = true;
     const aa = this.config.autoAnswer;
     const auto = aa.enabled && (aa.from.length === 0 || this.inList(aa.from, msg, user, host) ||
-      (viaRegistrar && this.inListWord(aa.from, "registrar")));
+      (viaRegistrar && aa.from.indexOf("registrar") >= 0));
     this.write(2, "call from " + call.peer + (auto ? ": answering" : ": ringing until the button answers"));
     return auto ? INCOMING_ANSWER : INCOMING_RING;
-  }
-
-  private inListWord(list: string[], word: string): boolean {
-    for (let i = 0; i < list.length; i++) if (list[i] === word) return true;
-    return false;
   }
 
   onCallState(call: Call): void {
@@ -287,7 +233,11 @@ export class DoorPhone extends SipNode {
 
   onCallMedia(call: Call): void {
     const s = this.sessions[call.index];
-    const p = paramsOf(call, this.params);
+    // Made for this change only (a few per call): kept, it would cost ~15 variables for the device's life.
+    const p = {
+      localPort: call.mediaPort, remoteAddress: call.mediaRemoteAddress, remotePort: call.mediaRemotePort, payload: call.mediaPayload,
+      telephoneEvent: call.mediaTelephoneEvent, telephoneEventIn: call.mediaTelephoneEventIn, direction: call.mediaDirection,
+    };
     const r = s.isRunning() ? s.update(p) : s.start(p);
     if (r < 0) this.write(1, "call " + call.index + ": media could not start (" + r + ")");
   }
@@ -382,8 +332,13 @@ export class DoorPhone extends SipNode {
 
   trace(kind: number, msg: SipMessage | null, tx: Transaction | null): void {
     if (kind === TRACE_TERMINATED) return; // every transaction ends: not worth a slot of the ring
-    const code = msg === null ? 0 : msg.isRequest ? msg.method : msg.status;
-    this.traceRing.add(this.now(), kind, code);
+    const size = this.config.traceSize;
+    if (size > 0) {
+      this.traceAt[this.traceNext] = this.now();
+      this.traceEvent[this.traceNext] = kind * TRACE_KIND + (msg === null ? 0 : msg.isRequest ? msg.method : msg.status);
+      this.traceNext = (this.traceNext + 1) % size;
+      if (this.traceCount < size) this.traceCount++;
+    }
     if (kind === TRACE_RESPONSE || kind === TRACE_TIMEOUT) this.updateLed();
     void tx;
   }
@@ -407,6 +362,15 @@ export class DoorPhone extends SipNode {
       const r = this.registrations[i];
       if (r.state === REG_FAILED || r.state === REG_BACKOFF) lastError = r.config.user + " registration: " + r.lastStatus + " " + r.lastReason;
     }
+    let trace = "";
+    const size = this.config.traceSize;
+    for (let i = 0; i < this.traceCount; i++) {
+      const k = (this.traceNext - this.traceCount + i + size) % size;
+      const kind = Math.floor(this.traceEvent[k] / TRACE_KIND);
+      const code = this.traceEvent[k] % TRACE_KIND;
+      const detail = kind === TRACE_REQUEST || kind === TRACE_ACK ? methodName(code) || "other" : code > 0 ? String(code) : "";
+      trace += (this.traceAt[k] / 1000).toFixed(3) + " " + traceName(kind) + (detail !== "" ? " " + detail : "") + "\n";
+    }
     return JSON.stringify({
       registrations: regs,
       lastError: lastError,
@@ -415,7 +379,7 @@ export class DoorPhone extends SipNode {
       counters: Object.assign({ transport: t, transactions: l, ua: this.ua.stats }, this.counters),
       door: { opens: this.door.opens, wrongCodes: this.door.wrongCodes, lockouts: this.door.lockouts, lockedOut: this.door.isLockedOut() },
       audit: this.door.auditText(),
-      trace: this.traceRing.text(),
+      trace: trace,
     });
   }
 
@@ -456,15 +420,3 @@ export class DoorPhone extends SipNode {
     super.close();
   }
 }
-
-/** The call settings with the auto-answer delay (a copy: the configured object is not changed). */
-function callConfigOf(config: PhoneConfig): CallConfig {
-  return Object.assign({}, config.calls, { answerDelay: config.autoAnswer.delayMs });
-}
-
-/** Stands in for a relay the board could not open: the door logic still runs and audits. */
-const NO_RELAY: DigitalOutput = {
-  write: function (on: boolean): void { void on; },
-  read: function (): boolean { return false; },
-  close: function (): void {},
-};
