@@ -5,6 +5,7 @@
 // passes `now` (ms), and arms one alarm at nextDeadline() that calls poll(now).
 import type { DigitalOutput } from "../hal/types.ts";
 import { earliest } from "../sip-core/timerheap.ts";
+import { defaultPhone } from "./phone-config.ts";
 
 export interface DoorConfig {
   /**
@@ -23,12 +24,8 @@ export interface DoorConfig {
   auditSize: number;
 }
 
-// No default code: a device must never ship with a code anyone can read in the source.
-export function defaultDoor(): DoorConfig {
-  return { code: "", pulseMs: 3000, maxWrongCodes: 3, lockoutSeconds: 300, digitTimeoutMs: 5000, auditSize: 32 };
-}
-/** The defaults as one shared object, never changed. */
-export const DEFAULT_DOOR: DoorConfig = /* @__PURE__ */ defaultDoor();
+/** The defaults (defaultPhone() makes them) as one shared object, never changed. */
+export const DEFAULT_DOOR: DoorConfig = /* @__PURE__ */ (function (): DoorConfig { return defaultPhone().door; })();
 
 /** Digits held in the entry buffer (and the longest code accepted). */
 export const DOOR_ENTRY_CAPACITY = 16;
