@@ -7,7 +7,7 @@ import {
 } from "../sip-core/index.ts";
 import { DoorController } from "./door.ts";
 import { MediaSession } from "./media.ts";
-import { PlanRunner } from "./plan.ts";
+import { PLAN_RUNNING, PlanRunner } from "./plan.ts";
 import { REFUSE_DROP, type ButtonConfig, type PhoneConfig } from "./phone-config.ts";
 import { SipNode } from "./sip-node.ts";
 
@@ -127,7 +127,7 @@ export class DoorPhone extends SipNode {
       const c = calls.calls[i];
       if (c.state === CALL_INCOMING) { this.answer(c); return; }
     }
-    if (this.liveCalls() > 0 || this.plan.running()) {
+    if (this.liveCalls() > 0 || this.plan.state === PLAN_RUNNING) {
       if (!b.hangupDuringCall) return;
       this.plan.stop(calls.calls);
       for (let i = 0; i < calls.calls.length; i++) if (calls.calls[i].live()) this.hangup(calls.calls[i]);
