@@ -136,9 +136,11 @@ export class DoorController {
   private callerLocked: boolean;
 
   private wrongStreak: number;
-  private locked: boolean;
+  /** DTMF opening is locked out (read it; poll() and onDigit() change it). */
+  locked: boolean;
   private lockoutUntil: number;
-  private relayOn: boolean;
+  /** The relay is on (read it; open() and poll() change it). */
+  relayOn: boolean;
   private relayOffAt: number;
 
   // Audit ring: parallel arrays, allocated once.
@@ -226,40 +228,51 @@ export class DoorController {
     if (this.entryLen > 0 && this.digitTimeoutMs > 0 && now - this.lastDigitAt > this.digitTimeoutMs) this.clearEntry();
     this.lastDigitAt = now;
 
-    if (digit === STAR) {
+    // '*' clears; so does '#' for codes without it.
+    if (digit === STAR || (digit === HASH && !this.hashMode)) {
       this.clearEntry();
       return DOOR_PENDING;
     }
-    if (this.hashMode) {
-      if (digit !== HASH) {
-        this.push(digit);
-        return DOOR_PENDING;
-      }
-      if (this.entryLen === 0 && !this.entryOverflow) return DOOR_PENDING; // a lone '#' is no attempt
-      const k = this.entryMatches();
-      this.clearEntry();
-      return k >= 0 ? this.correct(who, k, now) : this.wrong(who, now);
+    if (digit !== HASH) {
+      if (this.entryLen < DOOR_ENTRY_CAPACITY) this.entry[this.entryLen++] = digit;
+      else this.entryOverflow = true;
+      // '#' mode waits for the '#'; codes without it are judged every len(code) keys.
+      if (this.hashMode || this.entryLen < this.codeLen) return DOOR_PENDING;
+    } else if (this.entryLen === 0 && !this.entryOverflow) return DOOR_PENDING; // a lone '#' is no attempt
+
+    // The code the entry equals (k), if any. Every key is compared (no early exit), so timing does not
+    // tell how many keys were right.
+    let k = -1;
+    for (let j = 0; j < this.codes.length && !this.entryOverflow; j++) {
+      const code = this.codes[j];
+      if (this.entryLen !== code.length) continue;
+      let diff = 0;
+      for (let i = 0; i < code.length; i++) diff |= this.entry[i] ^ code.charCodeAt(i);
+      if (diff === 0 && k < 0) k = j;
     }
-    // Code without '#': judged every len(code) keys; '#' is just a clear key here.
-    if (digit === HASH) {
-      this.clearEntry();
-      return DOOR_PENDING;
-    }
-    this.push(digit);
-    if (this.entryLen < this.codeLen) return DOOR_PENDING;
-    const k = this.entryMatches();
     this.clearEntry();
-    return k >= 0 ? this.correct(who, k, now) : this.wrong(who, now);
+    if (k >= 0) {
+      // Audited as "code" (one code) or "code k+1" (which resident's code, never its keys).
+      this.wrongStreak = 0;
+      this.open(who, this.codes.length > 1 ? "code " + (k + 1) : "code", now);
+      return DOOR_OPENED;
+    }
+    this.wrongCodes++;
+    this.wrongStreak++;
+    this.audit(now, AUDIT_WRONG, who, this.maxWrong > 0 ? this.wrongStreak + "/" + this.maxWrong : "" + this.wrongStreak);
+    if (this.maxWrong === 0 || this.wrongStreak < this.maxWrong || this.lockoutMs === 0) return DOOR_WRONG;
+    this.wrongStreak = 0;
+    this.lockouts++;
+    this.locked = true;
+    this.lockoutUntil = now + this.lockoutMs;
+    this.callerLocked = true; // the lockout entry already says this call is locked out
+    this.audit(now, AUDIT_LOCKOUT, who, this.lockoutMs / 1000 + " s");
+    return DOOR_LOCKOUT;
   }
 
   /** The call `who` ended: its partial entry goes (lockout and the wrong-code streak stay). */
   callEnded(who: string): void {
     if (who === this.caller) this.newCaller("");
-  }
-
-  /** Forgets the entry and the current call (lockout and the wrong-code streak stay). */
-  reset(): void {
-    this.newCaller("");
   }
 
   /** Opens the door for another cause (a local button, an API): pulses the relay and audits it; lockout does not apply. */
@@ -286,14 +299,6 @@ export class DoorController {
       if (this.relay !== null) this.relay.write(false);
     }
     this.expire(now);
-  }
-
-  isRelayOn(): boolean {
-    return this.relayOn;
-  }
-
-  isLockedOut(): boolean {
-    return this.locked;
   }
 
   /** Keys in the current entry (0 after a submission, a '*', a timeout or the end of the call). */
@@ -338,27 +343,6 @@ export class DoorController {
 
   // --- internals
 
-  /** Code k opened: audited as "code" (one code) or "code k+1" (which resident's code, never its keys). */
-  private correct(who: string, k: number, now: number): number {
-    this.wrongStreak = 0;
-    this.open(who, this.codes.length > 1 ? "code " + (k + 1) : "code", now);
-    return DOOR_OPENED;
-  }
-
-  private wrong(who: string, now: number): number {
-    this.wrongCodes++;
-    this.wrongStreak++;
-    this.audit(now, AUDIT_WRONG, who, this.maxWrong > 0 ? this.wrongStreak + "/" + this.maxWrong : "" + this.wrongStreak);
-    if (this.maxWrong === 0 || this.wrongStreak < this.maxWrong || this.lockoutMs === 0) return DOOR_WRONG;
-    this.wrongStreak = 0;
-    this.lockouts++;
-    this.locked = true;
-    this.lockoutUntil = now + this.lockoutMs;
-    this.callerLocked = true; // the lockout entry already says this call is locked out
-    this.audit(now, AUDIT_LOCKOUT, who, this.lockoutMs / 1000 + " s");
-    return DOOR_LOCKOUT;
-  }
-
   private expire(now: number): void {
     if (this.locked && now >= this.lockoutUntil) {
       this.locked = false;
@@ -377,26 +361,6 @@ export class DoorController {
   private clearEntry(): void {
     this.entryLen = 0;
     this.entryOverflow = false;
-  }
-
-  private push(digit: number): void {
-    if (this.entryLen < DOOR_ENTRY_CAPACITY) this.entry[this.entryLen++] = digit;
-    else this.entryOverflow = true;
-  }
-
-  /** The index of the code the entry equals, -1 when none. */
-  private entryMatches(): number {
-    let found = -1;
-    if (this.entryOverflow) return -1;
-    for (let k = 0; k < this.codes.length; k++) {
-      const code = this.codes[k];
-      if (this.entryLen !== code.length) continue;
-      // Every key is compared (no early exit), so timing does not tell how many keys were right.
-      let diff = 0;
-      for (let i = 0; i < code.length; i++) diff |= this.entry[i] ^ code.charCodeAt(i);
-      if (diff === 0 && found < 0) found = k;
-    }
-    return found;
   }
 
   private audit(now: number, kind: number, who: string, detail: string): void {

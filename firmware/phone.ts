@@ -251,7 +251,7 @@ export class DoorPhone extends SipNode {
 
   /** The LED pattern for the current state. */
   ledPattern(): number {
-    if (this.door.isRelayOn()) return LED_ON;
+    if (this.door.relayOn) return LED_ON;
     const calls = this.ua.calls;
     if (calls !== null) {
       let calling = false;
@@ -377,7 +377,7 @@ export class DoorPhone extends SipNode {
       calls: this.liveCalls(),
       // PhoneCounters' fields (all of them, as they are) with the stack's own counters beside them.
       counters: Object.assign({ transport: t, transactions: l, ua: this.ua.stats }, this.counters),
-      door: { opens: this.door.opens, wrongCodes: this.door.wrongCodes, lockouts: this.door.lockouts, lockedOut: this.door.isLockedOut() },
+      door: { opens: this.door.opens, wrongCodes: this.door.wrongCodes, lockouts: this.door.lockouts, lockedOut: this.door.locked },
       audit: this.door.auditText(),
       trace: trace,
     });
