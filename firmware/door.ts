@@ -119,10 +119,11 @@ export class DoorController {
   private maxWrong: number;
   private lockoutMs: number;
   private digitTimeoutMs: number;
-  /** The codes' keys without the final '#' (none: DTMF opening disabled), and whether '#' submits them. */
+  /**
+   * The codes' keys without the final '#' (none: DTMF opening disabled), and whether '#' submits them (else
+   * they all have the same length).
+   */
   private codes: string[];
-  /** Keys of a code without '#' (they all have it); 0 in '#' mode. */
-  private codeLen: number;
   private hashMode: boolean;
 
   private entry: Uint8Array;
@@ -166,7 +167,6 @@ export class DoorController {
       const c = this.codes[i];
       if (this.hashMode) this.codes[i] = c.substring(0, c.length - 1);
     }
-    this.codeLen = this.codes.length > 0 && !this.hashMode ? this.codes[0].length : 0;
 
     this.entry = new Uint8Array(DOOR_ENTRY_CAPACITY);
     this.entryLen = 0;
@@ -237,7 +237,7 @@ export class DoorController {
       if (this.entryLen < DOOR_ENTRY_CAPACITY) this.entry[this.entryLen++] = digit;
       else this.entryOverflow = true;
       // '#' mode waits for the '#'; codes without it are judged every len(code) keys.
-      if (this.hashMode || this.entryLen < this.codeLen) return DOOR_PENDING;
+      if (this.hashMode || this.entryLen < this.codes[0].length) return DOOR_PENDING;
     } else if (this.entryLen === 0 && !this.entryOverflow) return DOOR_PENDING; // a lone '#' is no attempt
 
     // The code the entry equals (k), if any. Every key is compared (no early exit), so timing does not

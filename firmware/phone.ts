@@ -113,8 +113,6 @@ export class DoorPhone extends SipNode {
     return input;
   }
 
-  private liveCalls(): number { return this.ua.calls === null ? 0 : this.ua.calls.liveCount(); }
-
   /**
    * A button press: answers an incoming call that rings; during a call hangs up (when configured) or is
    * ignored; when idle starts the button's plan.
@@ -127,7 +125,7 @@ export class DoorPhone extends SipNode {
       const c = calls.calls[i];
       if (c.state === CALL_INCOMING) { this.answer(c); return; }
     }
-    if (this.liveCalls() > 0 || this.plan.state === PLAN_RUNNING) {
+    if (calls.liveCount() > 0 || this.plan.state === PLAN_RUNNING) {
       if (!b.hangupDuringCall) return;
       this.plan.stop(calls.calls);
       for (let i = 0; i < calls.calls.length; i++) if (calls.calls[i].live()) this.hangup(calls.calls[i]);
@@ -171,19 +169,6 @@ export class DoorPhone extends SipNode {
     return false;
   }
 
-  /** The INVITE came from the registrar or outbound proxy (address and port) of an account that is registered. */
-  private fromRegistrar(msg: SipMessage): boolean {
-    const a = msg.sourceAddress;
-    const p = msg.sourcePort;
-    const c = this.config.calls;
-    for (let i = 0; i < this.registrations.length; i++) {
-      const r = this.registrations[i];
-      if (r.state !== REG_REGISTERED) continue;
-      if ((r.config.registrar === a && r.config.registrarPort === p) || (c.outboundProxy === a && c.outboundPort === p)) return true;
-    }
-    return false;
-  }
-
   // --- CallListener --------------------------------------------------------------------------
 
   onIncoming(call: Call | null, msg: SipMessage): number {
@@ -193,7 +178,15 @@ export class DoorPhone extends SipNode {
     const src = msg.src;
     const host = ok && from.uri.hostStart >= 0 ? src.substring(from.uri.hostStart, from.uri.hostEnd).toLowerCase() : "";
     const user = ok && from.uri.userStart >= 0 ? src.substring(from.uri.userStart, from.uri.userEnd) : "";
-    const viaRegistrar = t.registrar && this.fromRegistrar(msg);
+    // Through the registrar or outbound proxy (address and port) of an account that is registered.
+    const a = msg.sourceAddress;
+    const p = msg.sourcePort;
+    const c = this.config.calls;
+    let viaRegistrar = false;
+    for (let i = 0; t.registrar && i < this.registrations.length; i++) {
+      const r = this.registrations[i].config;
+      if (this.registrations[i].state === REG_REGISTERED && ((r.registrar === a && r.registrarPort === p) || (c.outboundProxy === a && c.outboundPort === p))) viaRegistrar = true;
+    }
     let accepted = viaRegistrar || this.inList(t.allow, msg, user, host);
     if (!accepted && this.digest !== null) {
       if (this.digest.verify(msg, this.now())) accepted = true;
@@ -374,7 +367,7 @@ export class DoorPhone extends SipNode {
     return JSON.stringify({
       registrations: regs,
       lastError: lastError,
-      calls: this.liveCalls(),
+      calls: this.ua.calls === null ? 0 : this.ua.calls.liveCount(),
       // PhoneCounters' fields (all of them, as they are) with the stack's own counters beside them.
       counters: Object.assign({ transport: t, transactions: l, ua: this.ua.stats }, this.counters),
       door: { opens: this.door.opens, wrongCodes: this.door.wrongCodes, lockouts: this.door.lockouts, lockedOut: this.door.locked },
