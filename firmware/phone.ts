@@ -64,8 +64,10 @@ export class DoorPhone extends SipNode {
   constructor(platform: Platform, board: Board, config: PhoneConfig) {
     super({
       platform: platform, address: config.address, port: config.port, capacity: config.transactions, timers: config.timers,
-      // The call settings with the auto-answer delay (a copy: the configured object is not changed).
-      accounts: config.accounts, calls: Object.assign({}, config.calls, { answerDelay: config.autoAnswer.delayMs }), callCapacity: config.callCapacity,
+      // The call settings with the auto-answer delay: a copy when they differ (the configured object is not
+      // changed); loadConfig sets it, so the device keeps one (~45 variables).
+      accounts: config.accounts, callCapacity: config.callCapacity,
+      calls: config.calls.answerDelay === config.autoAnswer.delayMs ? config.calls : Object.assign({}, config.calls, { answerDelay: config.autoAnswer.delayMs }),
       // Retransmission copies sized to their message and dropped when no longer needed (~60 variables per idle slot).
       exactCopies: true,
     });
