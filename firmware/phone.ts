@@ -1,5 +1,5 @@
 // The door-phone application: SIP node, one RTP session per call slot, the door relay, buttons with call plans, trust policy, status LED and diagnostics, over the HAL.
-import type { AudioDevice, Board, DigitalInput, DigitalOutput, Platform } from "../hal/types.ts";
+import type { AudioDevice, Board, DigitalOutput, Platform } from "../hal/types.ts";
 import {
   CALL_ACTIVE, CALL_CALLING, CALL_CANCELLING, CALL_CONNECTING, CALL_ENDED, CALL_INCOMING, CALL_RINGING, DigestServer,
   INCOMING_ANSWER, INCOMING_DROP, INCOMING_RING, REG_BACKOFF, REG_FAILED, REG_REGISTERED, SDP_INACTIVE, SDP_SENDONLY,
@@ -39,7 +39,6 @@ export class DoorPhone extends SipNode {
   readonly door: DoorController;
   readonly sessions: MediaSession[] = [];
   readonly relay: DigitalOutput | null;
-  readonly buttons: (DigitalInput | null)[] = [];
   readonly led: DigitalOutput | null = null;
   readonly plan: PlanRunner;
   readonly counters: PhoneCounters = { sent: 0, accepted: 0, refused: 0, dropped: 0, challenged: 0, buttonPresses: 0 };
@@ -85,7 +84,8 @@ export class DoorPhone extends SipNode {
     const a = board.openAudio({ sampleRate: 8000 });
     const audio = typeof a === "number" ? null : a;
     for (let i = 0; i < config.callCapacity; i++) this.sessions.push(this.makeSession(i, audio));
-    for (let i = 0; i < config.buttons.length; i++) this.buttons.push(this.openButton(board, config.buttons[i]));
+    // The board keeps each input (its watch calls press()); the phone needs no list of them.
+    for (let i = 0; i < config.buttons.length; i++) this.openButton(board, config.buttons[i]);
     if (config.statusLed !== "") {
       const led = board.openOutput({ pin: config.statusLed, activeLow: config.ledActiveLow });
       this.led = typeof led === "number" ? null : led;
@@ -105,14 +105,13 @@ export class DoorPhone extends SipNode {
     });
   }
 
-  private openButton(board: Board, b: ButtonConfig): DigitalInput | null {
+  private openButton(board: Board, b: ButtonConfig): void {
     const self = this;
     const input = board.openInput({
       pin: b.pin, activeLow: true, debounce: 50,
       onChange: function (on: boolean): void { if (on) self.press(b); },
     });
-    if (typeof input === "number") { this.write(0, "button on pin " + b.pin + " unavailable (" + input + ")"); return null; }
-    return input;
+    if (typeof input === "number") this.write(0, "button on pin " + b.pin + " unavailable (" + input + ")");
   }
 
   /**
