@@ -8,41 +8,34 @@ import type { PhoneConfig } from "./phone-config.ts";
 /** Where the device's RFC 5626 instance id is kept (made once, on the first boot). */
 export const INSTANCE_FILE = "doorsip.uuid";
 
-/** A urn:uuid (RFC 4122 version 4) from the platform's random numbers. */
-function newInstanceId(platform: Platform): string {
+/**
+ * The stored instance id, or a new urn:uuid (RFC 4122 version 4) from the platform's random numbers, written
+ * back (so the registrar sees the same device after a reboot).
+ */
+function instanceId(platform: Platform, storage: Storage): string {
+  const kept = storage.read(INSTANCE_FILE);
+  if (kept !== null && kept.indexOf("urn:uuid:") === 0 && kept.length === 45) return kept;
   const hex = "0123456789abcdef";
-  let s = "";
+  let id = "urn:uuid:";
   for (let i = 0; i < 32; i++) {
     let d = (platform.random.u32() >>> 0) & 15;
     if (i === 12) d = 4; // version 4
     else if (i === 16) d = (d & 3) | 8; // variant 10xx
-    s += hex.charAt(d);
-    if (i === 7 || i === 11 || i === 15 || i === 19) s += "-";
+    id += hex.charAt(d);
+    if (i === 7 || i === 11 || i === 15 || i === 19) id += "-";
   }
-  return "urn:uuid:" + s;
-}
-
-/** The stored instance id, or a new one written back (so the registrar sees the same device after a reboot). */
-function instanceId(platform: Platform, storage: Storage): string {
-  const kept = storage.read(INSTANCE_FILE);
-  if (kept !== null && kept.indexOf("urn:uuid:") === 0 && kept.length === 45) return kept;
-  const id = newInstanceId(platform);
   if (storage.write(INSTANCE_FILE, id) < 0) platform.log.write(LOG_WARN, "boot: could not store the instance id");
   return id;
 }
 
-/** What boot() made: the phone, the configuration it runs and the problems found in the stored one. */
-export class BootResult {
+/** What boot() made (an object literal: a class would cost the device ~10 variables more). */
+export interface BootResult {
+  /** The phone, the configuration it runs and the problems found in the stored one. */
   readonly phone: DoorPhone;
   readonly config: PhoneConfig;
   readonly problems: ConfigProblem[];
   /** The link's address once up ("" before). */
-  address = "";
-  constructor(phone: DoorPhone, config: PhoneConfig, problems: ConfigProblem[]) {
-    this.phone = phone;
-    this.config = config;
-    this.problems = problems;
-  }
+  address: string;
 }
 
 /**
@@ -67,7 +60,7 @@ export function boot(platform: Platform, board: Board, storage: Storage, link: N
     }
   }
   const phone = new DoorPhone(platform, board, config);
-  const result = new BootResult(phone, config, problems);
+  const result: BootResult = { phone: phone, config: config, problems: problems, address: "" };
   let opened = false;
   const rc = link.connect({
     ssid: stored.ssid, password: stored.wifiPassword,

@@ -36,7 +36,8 @@
 // calls.displayName; the first account's domain, authUser, password, outboundProxy/outboundPort/transport → the same
 // keys of calls; an account's outboundProxy (when set) is where its REGISTERs go (registrar/registrarPort);
 // a domain "" is the registrar's address; door.relayPin/relayActiveLow → relayPin/relayActiveLow; led.* →
-// statusLed/ledActiveLow; log.level → logLevel (0..3); network.* → StoredConfig.ssid/wifiPassword.
+// statusLed/ledActiveLow; log.level → logLevel (0..3); autoAnswer.delayMs → calls.answerDelay too; network.* →
+// StoredConfig.ssid/wifiPassword.
 import { defaultAccount, defaultCallConfig } from "../sip-core/index.ts";
 import { doorCodeProblem } from "./door.ts";
 import { MAX_PLAN_TARGETS } from "./plan.ts";
@@ -369,6 +370,8 @@ export function loadConfig(text: string | null, problems: ConfigProblem[]): Stor
 
   o = section(doc, "", "autoAnswer", auto, AUTO);
   auto.from = items(o.from, "autoAnswer.from", MAX_PEERS, PEER) || auto.from;
+  // What the phone's calls use (set here, the phone need not copy the call settings to change it).
+  calls.answerDelay = auto.delayMs;
 
   o = section(doc, "", "trust", trust, TRUST);
   trust.allow = items(o.allow, "trust.allow", MAX_PEERS, PEER) || trust.allow;

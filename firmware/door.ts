@@ -5,6 +5,7 @@
 // passes `now` (ms), and arms one alarm at nextDeadline() that calls poll(now).
 import type { DigitalOutput } from "../hal/types.ts";
 import { earliest } from "../sip-core/timerheap.ts";
+import { defaultPhone } from "./phone-config.ts";
 
 export interface DoorConfig {
   /**
@@ -23,24 +24,19 @@ export interface DoorConfig {
   auditSize: number;
 }
 
-// No default code: a device must never ship with a code anyone can read in the source.
-export function defaultDoor(): DoorConfig {
-  return { code: "", pulseMs: 3000, maxWrongCodes: 3, lockoutSeconds: 300, digitTimeoutMs: 5000, auditSize: 32 };
-}
-/** The defaults as one shared object, never changed. */
-export const DEFAULT_DOOR: DoorConfig = /* @__PURE__ */ defaultDoor();
+/** The defaults (defaultPhone() makes them) as one shared object, never changed. */
+export const DEFAULT_DOOR: DoorConfig = /* @__PURE__ */ (function (): DoorConfig { return defaultPhone().door; })();
 
 /** Digits held in the entry buffer (and the longest code accepted). */
 export const DOOR_ENTRY_CAPACITY = 16;
 
-// Audit kinds (index into AUDIT_KINDS).
+// Audit kinds (their names: auditEntry()).
 export const AUDIT_OPEN = 0;
 export const AUDIT_WRONG = 1;
 export const AUDIT_LOCKOUT = 2;
 export const AUDIT_REFUSED = 3;
 export const AUDIT_LOCKED = 4;
 export const AUDIT_UNLOCK = 5;
-export const AUDIT_KINDS = ["open", "wrong", "lockout", "refused", "locked", "unlock"];
 
 // What onDigit did (so the call can answer with a tone or a prompt).
 /** Digit taken, entry in progress (or a '*' / stray key cleared it). */
@@ -117,15 +113,17 @@ export class DoorController {
   /** Why DTMF opening is off despite a code being set ("" when fine). */
   readonly configError: string;
 
-  private relay: DigitalOutput;
+  /** null: the board could not open it (the door logic still runs and audits). */
+  private relay: DigitalOutput | null;
   private pulseMs: number;
   private maxWrong: number;
   private lockoutMs: number;
   private digitTimeoutMs: number;
-  /** The codes' keys without the final '#' (none: DTMF opening disabled), and whether '#' submits them. */
+  /**
+   * The codes' keys without the final '#' (none: DTMF opening disabled), and whether '#' submits them (else
+   * they all have the same length).
+   */
   private codes: string[];
-  /** Keys of a code without '#' (they all have it); 0 in '#' mode. */
-  private codeLen: number;
   private hashMode: boolean;
 
   private entry: Uint8Array;
@@ -139,9 +137,11 @@ export class DoorController {
   private callerLocked: boolean;
 
   private wrongStreak: number;
-  private locked: boolean;
+  /** DTMF opening is locked out (read it; poll() and onDigit() change it). */
+  locked: boolean;
   private lockoutUntil: number;
-  private relayOn: boolean;
+  /** The relay is on (read it; open() and poll() change it). */
+  relayOn: boolean;
   private relayOffAt: number;
 
   // Audit ring: parallel arrays, allocated once.
@@ -152,7 +152,7 @@ export class DoorController {
   private auditHead: number; // next slot to write
   private auditLen: number;
 
-  constructor(config: DoorConfig, relay: DigitalOutput) {
+  constructor(config: DoorConfig, relay: DigitalOutput | null) {
     this.relay = relay;
     this.pulseMs = config.pulseMs > 0 ? config.pulseMs : 0;
     this.maxWrong = config.maxWrongCodes > 0 ? config.maxWrongCodes : 0;
@@ -167,7 +167,6 @@ export class DoorController {
       const c = this.codes[i];
       if (this.hashMode) this.codes[i] = c.substring(0, c.length - 1);
     }
-    this.codeLen = this.codes.length > 0 && !this.hashMode ? this.codes[0].length : 0;
 
     this.entry = new Uint8Array(DOOR_ENTRY_CAPACITY);
     this.entryLen = 0;
@@ -229,40 +228,51 @@ export class DoorController {
     if (this.entryLen > 0 && this.digitTimeoutMs > 0 && now - this.lastDigitAt > this.digitTimeoutMs) this.clearEntry();
     this.lastDigitAt = now;
 
-    if (digit === STAR) {
+    // '*' clears; so does '#' for codes without it.
+    if (digit === STAR || (digit === HASH && !this.hashMode)) {
       this.clearEntry();
       return DOOR_PENDING;
     }
-    if (this.hashMode) {
-      if (digit !== HASH) {
-        this.push(digit);
-        return DOOR_PENDING;
-      }
-      if (this.entryLen === 0 && !this.entryOverflow) return DOOR_PENDING; // a lone '#' is no attempt
-      const k = this.entryMatches();
-      this.clearEntry();
-      return k >= 0 ? this.correct(who, k, now) : this.wrong(who, now);
+    if (digit !== HASH) {
+      if (this.entryLen < DOOR_ENTRY_CAPACITY) this.entry[this.entryLen++] = digit;
+      else this.entryOverflow = true;
+      // '#' mode waits for the '#'; codes without it are judged every len(code) keys.
+      if (this.hashMode || this.entryLen < this.codes[0].length) return DOOR_PENDING;
+    } else if (this.entryLen === 0 && !this.entryOverflow) return DOOR_PENDING; // a lone '#' is no attempt
+
+    // The code the entry equals (k), if any. Every key is compared (no early exit), so timing does not
+    // tell how many keys were right.
+    let k = -1;
+    for (let j = 0; j < this.codes.length && !this.entryOverflow; j++) {
+      const code = this.codes[j];
+      if (this.entryLen !== code.length) continue;
+      let diff = 0;
+      for (let i = 0; i < code.length; i++) diff |= this.entry[i] ^ code.charCodeAt(i);
+      if (diff === 0 && k < 0) k = j;
     }
-    // Code without '#': judged every len(code) keys; '#' is just a clear key here.
-    if (digit === HASH) {
-      this.clearEntry();
-      return DOOR_PENDING;
-    }
-    this.push(digit);
-    if (this.entryLen < this.codeLen) return DOOR_PENDING;
-    const k = this.entryMatches();
     this.clearEntry();
-    return k >= 0 ? this.correct(who, k, now) : this.wrong(who, now);
+    if (k >= 0) {
+      // Audited as "code" (one code) or "code k+1" (which resident's code, never its keys).
+      this.wrongStreak = 0;
+      this.open(who, this.codes.length > 1 ? "code " + (k + 1) : "code", now);
+      return DOOR_OPENED;
+    }
+    this.wrongCodes++;
+    this.wrongStreak++;
+    this.audit(now, AUDIT_WRONG, who, this.maxWrong > 0 ? this.wrongStreak + "/" + this.maxWrong : "" + this.wrongStreak);
+    if (this.maxWrong === 0 || this.wrongStreak < this.maxWrong || this.lockoutMs === 0) return DOOR_WRONG;
+    this.wrongStreak = 0;
+    this.lockouts++;
+    this.locked = true;
+    this.lockoutUntil = now + this.lockoutMs;
+    this.callerLocked = true; // the lockout entry already says this call is locked out
+    this.audit(now, AUDIT_LOCKOUT, who, this.lockoutMs / 1000 + " s");
+    return DOOR_LOCKOUT;
   }
 
   /** The call `who` ended: its partial entry goes (lockout and the wrong-code streak stay). */
   callEnded(who: string): void {
     if (who === this.caller) this.newCaller("");
-  }
-
-  /** Forgets the entry and the current call (lockout and the wrong-code streak stay). */
-  reset(): void {
-    this.newCaller("");
   }
 
   /** Opens the door for another cause (a local button, an API): pulses the relay and audits it; lockout does not apply. */
@@ -273,7 +283,7 @@ export class DoorController {
     this.relayOffAt = now + this.pulseMs;
     if (!this.relayOn) {
       this.relayOn = true;
-      this.relay.write(true);
+      if (this.relay !== null) this.relay.write(true);
     }
   }
 
@@ -286,17 +296,9 @@ export class DoorController {
   poll(now: number): void {
     if (this.relayOn && now >= this.relayOffAt) {
       this.relayOn = false;
-      this.relay.write(false);
+      if (this.relay !== null) this.relay.write(false);
     }
     this.expire(now);
-  }
-
-  isRelayOn(): boolean {
-    return this.relayOn;
-  }
-
-  isLockedOut(): boolean {
-    return this.locked;
   }
 
   /** Keys in the current entry (0 after a submission, a '*', a timeout or the end of the call). */
@@ -321,7 +323,8 @@ export class DoorController {
     const size = this.auditAt.length;
     const slot = (this.auditHead - this.auditLen + i + size) % size;
     out.at = this.auditAt[slot];
-    out.kind = AUDIT_KINDS[this.auditKind[slot]];
+    // Made here, not kept at module level: only diagnostics ask.
+    out.kind = ["open", "wrong", "lockout", "refused", "locked", "unlock"][this.auditKind[slot]];
     out.who = this.auditWho[slot];
     out.detail = this.auditDetail[slot];
     return true;
@@ -339,27 +342,6 @@ export class DoorController {
   }
 
   // --- internals
-
-  /** Code k opened: audited as "code" (one code) or "code k+1" (which resident's code, never its keys). */
-  private correct(who: string, k: number, now: number): number {
-    this.wrongStreak = 0;
-    this.open(who, this.codes.length > 1 ? "code " + (k + 1) : "code", now);
-    return DOOR_OPENED;
-  }
-
-  private wrong(who: string, now: number): number {
-    this.wrongCodes++;
-    this.wrongStreak++;
-    this.audit(now, AUDIT_WRONG, who, this.maxWrong > 0 ? this.wrongStreak + "/" + this.maxWrong : "" + this.wrongStreak);
-    if (this.maxWrong === 0 || this.wrongStreak < this.maxWrong || this.lockoutMs === 0) return DOOR_WRONG;
-    this.wrongStreak = 0;
-    this.lockouts++;
-    this.locked = true;
-    this.lockoutUntil = now + this.lockoutMs;
-    this.callerLocked = true; // the lockout entry already says this call is locked out
-    this.audit(now, AUDIT_LOCKOUT, who, this.lockoutMs / 1000 + " s");
-    return DOOR_LOCKOUT;
-  }
 
   private expire(now: number): void {
     if (this.locked && now >= this.lockoutUntil) {
@@ -379,26 +361,6 @@ export class DoorController {
   private clearEntry(): void {
     this.entryLen = 0;
     this.entryOverflow = false;
-  }
-
-  private push(digit: number): void {
-    if (this.entryLen < DOOR_ENTRY_CAPACITY) this.entry[this.entryLen++] = digit;
-    else this.entryOverflow = true;
-  }
-
-  /** The index of the code the entry equals, -1 when none. */
-  private entryMatches(): number {
-    let found = -1;
-    if (this.entryOverflow) return -1;
-    for (let k = 0; k < this.codes.length; k++) {
-      const code = this.codes[k];
-      if (this.entryLen !== code.length) continue;
-      // Every key is compared (no early exit), so timing does not tell how many keys were right.
-      let diff = 0;
-      for (let i = 0; i < code.length; i++) diff |= this.entry[i] ^ code.charCodeAt(i);
-      if (diff === 0 && found < 0) found = k;
-    }
-    return found;
   }
 
   private audit(now: number, kind: number, who: string, detail: string): void {

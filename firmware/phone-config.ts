@@ -1,6 +1,6 @@
 // The door phone's runtime configuration: what firmware/config.ts produces from the stored JSON, with the defaults.
 import { defaultCallConfig, type AccountConfig, type CallConfig, type TimerConfig } from "../sip-core/index.ts";
-import { defaultDoor, type DoorConfig } from "./door.ts";
+import type { DoorConfig } from "./door.ts";
 
 // Call plan modes.
 /** One target. */
@@ -89,31 +89,28 @@ export interface PhoneConfig {
   logLevel: number;
 }
 
-// Defaults are made fresh by these functions: the device keeps no template alive once its configuration is
-// loaded. The DEFAULT_* objects are the same values shared (the simulator and tests; never changed), dropped
-// from a bundle that does not use them.
+// Defaults are made fresh by these functions (two: each function costs the device ~5 variables), run at boot:
+// the device keeps no template alive once its configuration is loaded. The DEFAULT_* objects are the same
+// values shared (the simulator and tests; never changed), dropped from a bundle that does not use them.
 
 export function defaultPlan(): CallPlan {
   return { mode: PLAN_SINGLE, targets: [], nextOnBusy: true, nextOnDecline: true, nextOnNoAnswer: true, nextOnError: true };
 }
 
-export function defaultTrust(): TrustConfig {
-  return { registrar: true, allow: [], challengeUser: "", challengePassword: "", challengeRealm: "doorsip", refuse: REFUSE_REJECT };
-}
-
-export function defaultAutoAnswer(): AutoAnswerConfig {
-  return { enabled: true, delayMs: 1000, from: [] };
-}
-
+/** The whole configuration with its parts (door, trust, autoAnswer, calls), each object its own. */
 export function defaultPhone(): PhoneConfig {
   return {
     address: "0.0.0.0", port: 5060, accounts: [], calls: defaultCallConfig(), callCapacity: 1, transactions: 16, timers: null,
-    door: defaultDoor(), relayPin: "D4", relayActiveLow: false, buttons: [], statusLed: "", ledActiveLow: false,
-    trust: defaultTrust(), autoAnswer: defaultAutoAnswer(), traceSize: 16, logLevel: 2,
+    // No default code: a device must never ship with a code anyone can read in the source.
+    door: { code: "", pulseMs: 3000, maxWrongCodes: 3, lockoutSeconds: 300, digitTimeoutMs: 5000, auditSize: 32 },
+    relayPin: "D4", relayActiveLow: false, buttons: [], statusLed: "", ledActiveLow: false,
+    trust: { registrar: true, allow: [], challengeUser: "", challengePassword: "", challengeRealm: "doorsip", refuse: REFUSE_REJECT },
+    autoAnswer: { enabled: true, delayMs: 1000, from: [] }, traceSize: 16, logLevel: 2,
   };
 }
 
 export const DEFAULT_PLAN: CallPlan = /* @__PURE__ */ defaultPlan();
-export const DEFAULT_TRUST: TrustConfig = /* @__PURE__ */ defaultTrust();
-export const DEFAULT_AUTO_ANSWER: AutoAnswerConfig = /* @__PURE__ */ defaultAutoAnswer();
 export const DEFAULT_PHONE: PhoneConfig = /* @__PURE__ */ defaultPhone();
+// Wrapped in a pure call: esbuild keeps a bare `defaultPhone().trust` (a property read) in every bundle.
+export const DEFAULT_TRUST: TrustConfig = /* @__PURE__ */ (function (): TrustConfig { return defaultPhone().trust; })();
+export const DEFAULT_AUTO_ANSWER: AutoAnswerConfig = /* @__PURE__ */ (function (): AutoAnswerConfig { return defaultPhone().autoAnswer; })();

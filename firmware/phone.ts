@@ -1,29 +1,17 @@
 // The door-phone application: SIP node, one RTP session per call slot, the door relay, buttons with call plans, trust policy, status LED and diagnostics, over the HAL.
-import type { AudioDevice, Board, DigitalInput, DigitalOutput, Platform } from "../hal/types.ts";
+import type { AudioDevice, Board, DigitalOutput, Platform } from "../hal/types.ts";
 import {
   CALL_ACTIVE, CALL_CALLING, CALL_CANCELLING, CALL_CONNECTING, CALL_ENDED, CALL_INCOMING, CALL_RINGING, DigestServer,
   INCOMING_ANSWER, INCOMING_DROP, INCOMING_RING, REG_BACKOFF, REG_FAILED, REG_REGISTERED, SDP_INACTIVE, SDP_SENDONLY,
-  TRACE_ACK, TRACE_REQUEST, TRACE_RESPONSE, TRACE_TERMINATED, TRACE_TIMEOUT, earliest, methodName, traceName, type Call, type Transaction, type CallConfig, type SipMessage,
+  TRACE_ACK, TRACE_REQUEST, TRACE_RESPONSE, TRACE_TERMINATED, TRACE_TIMEOUT, earliest, methodName, traceName, type Call, type Transaction, type SipMessage,
 } from "../sip-core/index.ts";
 import { DoorController } from "./door.ts";
-import { MediaSession, type MediaParams } from "./media.ts";
-import { PlanRunner } from "./plan.ts";
+import { MediaSession } from "./media.ts";
+import { PLAN_RUNNING, PlanRunner } from "./plan.ts";
 import { REFUSE_DROP, type ButtonConfig, type PhoneConfig } from "./phone-config.ts";
 import { SipNode } from "./sip-node.ts";
 
 export type { PhoneConfig };
-
-/** Per-slot media parameters, reused. */
-function paramsOf(c: Call, out: MediaParams): MediaParams {
-  out.localPort = c.mediaPort;
-  out.remoteAddress = c.mediaRemoteAddress;
-  out.remotePort = c.mediaRemotePort;
-  out.payload = c.mediaPayload;
-  out.telephoneEvent = c.mediaTelephoneEvent;
-  out.telephoneEventIn = c.mediaTelephoneEventIn;
-  out.direction = c.mediaDirection;
-  return out;
-}
 
 // Status LED patterns: half-period in ms, 0 steady on, -1 steady off.
 const LED_OFF = -1;
@@ -32,74 +20,41 @@ const LED_CALLING = 250;
 const LED_IN_CALL = 1000;
 const LED_ERROR = 100;
 
-
-/** What the trust policy and the UA counted. */
-export class PhoneCounters {
+/** What the trust policy and the UA counted (an object literal: a class would cost ~10 variables more). */
+export interface PhoneCounters {
   /** SIP messages (datagrams and stream writes) sent. */
-  sent = 0;
-  accepted = 0;
-  refused = 0;
-  dropped = 0;
-  challenged = 0;
-  buttonPresses = 0;
+  sent: number;
+  accepted: number;
+  refused: number;
+  dropped: number;
+  challenged: number;
+  buttonPresses: number;
 }
 
-/**
- * An entry per SIP event, the newest traceSize kept: time, kind (TRACE_*) and a number (the method of a
- * request or ACK, the status of a response). Text is made only when status() asks.
- */
-class TraceRing {
-  private readonly at: Float64Array;
-  private readonly kind: Uint8Array;
-  private readonly code: Int16Array;
-  private next = 0;
-  private count = 0;
-  private readonly size: number;
-  constructor(size: number) {
-    this.size = size;
-    const n = size > 0 ? size : 1;
-    this.at = new Float64Array(n);
-    this.kind = new Uint8Array(n);
-    this.code = new Int16Array(n);
-  }
-  add(now: number, kind: number, code: number): void {
-    if (this.size === 0) return;
-    this.at[this.next] = now;
-    this.kind[this.next] = kind;
-    this.code[this.next] = code;
-    this.next = (this.next + 1) % this.size;
-    if (this.count < this.size) this.count++;
-  }
-  text(): string {
-    let s = "";
-    for (let i = 0; i < this.count; i++) {
-      const k = (this.next - this.count + i + this.size) % this.size;
-      const kind = this.kind[k];
-      const code = this.code[k];
-      const detail = kind === TRACE_REQUEST || kind === TRACE_ACK ? methodName(code) || "other" : code > 0 ? String(code) : "";
-      s += (this.at[k] / 1000).toFixed(3) + " " + traceName(kind) + (detail !== "" ? " " + detail : "") + "\n";
-    }
-    return s;
-  }
-}
+// The trace ring's entries: kind (TRACE_*) * TRACE_KIND + a number (the method of a request or ACK, the status of a response).
+const TRACE_KIND = 1000;
 
 export class DoorPhone extends SipNode {
   readonly config: PhoneConfig;
   readonly door: DoorController;
   readonly sessions: MediaSession[] = [];
   readonly relay: DigitalOutput | null;
-  readonly buttons: (DigitalInput | null)[] = [];
   readonly led: DigitalOutput | null = null;
-  readonly audio: AudioDevice | null;
   readonly plan: PlanRunner;
-  readonly counters = new PhoneCounters();
+  readonly counters: PhoneCounters = { sent: 0, accepted: 0, refused: 0, dropped: 0, challenged: 0, buttonPresses: 0 };
   /** Digest for direct calls (trust.challengeUser set), else null. */
   readonly digest: DigestServer | null = null;
   /** Digits received per source (tests and diagnostics). */
   rtpDigits = 0;
   infoDigits = 0;
-  private readonly params: MediaParams = { localPort: 0, remoteAddress: "", remotePort: 0, payload: 0, telephoneEvent: -1, telephoneEventIn: -1, direction: 0 };
-  private readonly traceRing: TraceRing;
+  /**
+   * The trace ring, one entry per SIP event, the newest config.traceSize kept: when, and what (see TRACE_KIND).
+   * Text is made only when status() asks.
+   */
+  private readonly traceAt: Float64Array;
+  private readonly traceEvent: Int16Array;
+  private traceNext = 0;
+  private traceCount = 0;
   private ledAt = -1;
   private ledOn = false;
   /** The last SIP failure seen (a call that ended with a status ≥ 400, a registration that failed), for status(). */
@@ -108,23 +63,29 @@ export class DoorPhone extends SipNode {
   constructor(platform: Platform, board: Board, config: PhoneConfig) {
     super({
       platform: platform, address: config.address, port: config.port, capacity: config.transactions, timers: config.timers,
-      accounts: config.accounts, calls: callConfigOf(config), callCapacity: config.callCapacity,
+      // The call settings with the auto-answer delay: a copy when they differ (the configured object is not
+      // changed); loadConfig sets it, so the device keeps one (~45 variables).
+      accounts: config.accounts, callCapacity: config.callCapacity,
+      calls: config.calls.answerDelay === config.autoAnswer.delayMs ? config.calls : Object.assign({}, config.calls, { answerDelay: config.autoAnswer.delayMs }),
       // Retransmission copies sized to their message and dropped when no longer needed (~60 variables per idle slot).
       exactCopies: true,
     });
     this.config = config;
     platform.log.level = config.logLevel;
-    this.traceRing = new TraceRing(config.traceSize);
+    const n = config.traceSize > 0 ? config.traceSize : 1;
+    this.traceAt = new Float64Array(n);
+    this.traceEvent = new Int16Array(n);
     this.plan = new PlanRunner(this);
     const relay = board.openOutput({ pin: config.relayPin, activeLow: config.relayActiveLow });
     this.relay = typeof relay === "number" ? null : relay;
-    if (this.relay === null) this.note(0, "door relay on pin " + config.relayPin + " unavailable (" + relay + ")");
-    this.door = new DoorController(config.door, this.relay !== null ? this.relay : NO_RELAY);
-    if (this.door.configError !== "") this.note(1, "door code: " + this.door.configError + "; DTMF opening is off");
-    const audio = board.openAudio({ sampleRate: 8000 });
-    this.audio = typeof audio === "number" ? null : audio;
-    for (let i = 0; i < config.callCapacity; i++) this.sessions.push(this.makeSession(i));
-    for (let i = 0; i < config.buttons.length; i++) this.buttons.push(this.openButton(board, config.buttons[i]));
+    if (this.relay === null) this.write(0, "door relay on pin " + config.relayPin + " unavailable (" + relay + ")");
+    this.door = new DoorController(config.door, this.relay);
+    if (this.door.configError !== "") this.write(1, "door code: " + this.door.configError + "; DTMF opening is off");
+    const a = board.openAudio({ sampleRate: 8000 });
+    const audio = typeof a === "number" ? null : a;
+    for (let i = 0; i < config.callCapacity; i++) this.sessions.push(this.makeSession(i, audio));
+    // The board keeps each input (its watch calls press()); the phone needs no list of them.
+    for (let i = 0; i < config.buttons.length; i++) this.openButton(board, config.buttons[i]);
     if (config.statusLed !== "") {
       const led = board.openOutput({ pin: config.statusLed, activeLow: config.ledActiveLow });
       this.led = typeof led === "number" ? null : led;
@@ -136,25 +97,22 @@ export class DoorPhone extends SipNode {
     }
   }
 
-  private makeSession(i: number): MediaSession {
+  private makeSession(i: number, audio: AudioDevice | null): MediaSession {
     const self = this;
     return new MediaSession({
-      platform: this.platform, audio: this.audio,
+      platform: this.platform, audio: audio,
       onDigit: function (digit: number): void { self.rtpDigits++; self.digit(i, digit); },
     });
   }
 
-  private openButton(board: Board, b: ButtonConfig): DigitalInput | null {
+  private openButton(board: Board, b: ButtonConfig): void {
     const self = this;
     const input = board.openInput({
       pin: b.pin, activeLow: true, debounce: 50,
       onChange: function (on: boolean): void { if (on) self.press(b); },
     });
-    if (typeof input === "number") { this.note(0, "button on pin " + b.pin + " unavailable (" + input + ")"); return null; }
-    return input;
+    if (typeof input === "number") this.write(0, "button on pin " + b.pin + " unavailable (" + input + ")");
   }
-
-  private liveCalls(): number { return this.ua.calls === null ? 0 : this.ua.calls.liveCount(); }
 
   /**
    * A button press: answers an incoming call that rings; during a call hangs up (when configured) or is
@@ -168,13 +126,13 @@ export class DoorPhone extends SipNode {
       const c = calls.calls[i];
       if (c.state === CALL_INCOMING) { this.answer(c); return; }
     }
-    if (this.liveCalls() > 0 || this.plan.running()) {
+    if (calls.liveCount() > 0 || this.plan.state === PLAN_RUNNING) {
       if (!b.hangupDuringCall) return;
       this.plan.stop(calls.calls);
       for (let i = 0; i < calls.calls.length; i++) if (calls.calls[i].live()) this.hangup(calls.calls[i]);
       return;
     }
-    if (!this.plan.start(b.plan)) this.note(1, "button " + b.pin + ": nothing could be called");
+    if (!this.plan.start(b.plan)) this.write(1, "button " + b.pin + ": nothing could be called");
     this.rearm();
   }
 
@@ -188,47 +146,26 @@ export class DoorPhone extends SipNode {
     return null;
   }
 
-  private callAt(i: number): Call | null {
-    const calls = this.ua.calls;
-    if (calls === null) return null;
-    const c = calls.calls[i];
-    return c.live() ? c : null;
-  }
-
   /** A DTMF digit in call slot i (RFC 4733 or INFO): the door decides. */
   private digit(i: number, digit: number): void {
-    const c = this.callAt(i);
-    if (c === null || c.state !== CALL_ACTIVE) return;
+    const calls = this.ua.calls;
+    if (calls === null) return;
+    const c = calls.calls[i];
+    if (c.state !== CALL_ACTIVE) return;
     this.door.onDigit(c.peer, c.authorised, digit, this.now());
     this.rearm();
   }
 
   // --- the trust policy ----------------------------------------------------------------------
 
-  /** entry matches the caller: "host" (From host or source address), "user@host", or "sip:user@host". */
-  private matches(entry: string, msg: SipMessage, user: string, host: string): boolean {
-    let e = entry;
-    if (e.indexOf("sip:") === 0) e = e.substring(4);
-    else if (e.indexOf("sips:") === 0) e = e.substring(5);
-    const at = e.indexOf("@");
-    if (at >= 0) return e.substring(0, at) === user && e.substring(at + 1).toLowerCase() === host;
-    return e.toLowerCase() === host || e === msg.sourceAddress;
-  }
-
+  /** An entry of list matches the caller: "host" (From host or source address), "user@host", or "sip:user@host". */
   private inList(list: string[], msg: SipMessage, user: string, host: string): boolean {
-    for (let i = 0; i < list.length; i++) if (this.matches(list[i], msg, user, host)) return true;
-    return false;
-  }
-
-  /** The INVITE came from the registrar or outbound proxy (address and port) of an account that is registered. */
-  private fromRegistrar(msg: SipMessage): boolean {
-    const a = msg.sourceAddress;
-    const p = msg.sourcePort;
-    const c = this.config.calls;
-    for (let i = 0; i < this.registrations.length; i++) {
-      const r = this.registrations[i];
-      if (r.state !== REG_REGISTERED) continue;
-      if ((r.config.registrar === a && r.config.registrarPort === p) || (c.outboundProxy === a && c.outboundPort === p)) return true;
+    for (let i = 0; i < list.length; i++) {
+      let e = list[i];
+      if (e.indexOf("sip:") === 0) e = e.substring(4);
+      else if (e.indexOf("sips:") === 0) e = e.substring(5);
+      const at = e.indexOf("@");
+      if (at >= 0 ? e.substring(0, at) === user && e.substring(at + 1).toLowerCase() === host : e.toLowerCase() === host || e === msg.sourceAddress) return true;
     }
     return false;
   }
@@ -242,7 +179,15 @@ export class DoorPhone extends SipNode {
     const src = msg.src;
     const host = ok && from.uri.hostStart >= 0 ? src.substring(from.uri.hostStart, from.uri.hostEnd).toLowerCase() : "";
     const user = ok && from.uri.userStart >= 0 ? src.substring(from.uri.userStart, from.uri.userEnd) : "";
-    const viaRegistrar = t.registrar && this.fromRegistrar(msg);
+    // Through the registrar or outbound proxy (address and port) of an account that is registered.
+    const a = msg.sourceAddress;
+    const p = msg.sourcePort;
+    const c = this.config.calls;
+    let viaRegistrar = false;
+    for (let i = 0; t.registrar && i < this.registrations.length; i++) {
+      const r = this.registrations[i].config;
+      if (this.registrations[i].state === REG_REGISTERED && ((r.registrar === a && r.registrarPort === p) || (c.outboundProxy === a && c.outboundPort === p))) viaRegistrar = true;
+    }
     let accepted = viaRegistrar || this.inList(t.allow, msg, user, host);
     if (!accepted && this.digest !== null) {
       if (this.digest.verify(msg, this.now())) accepted = true;
@@ -255,22 +200,17 @@ export class DoorPhone extends SipNode {
     if (!accepted) {
       if (t.refuse === REFUSE_DROP) { this.counters.dropped++; return INCOMING_DROP; }
       this.counters.refused++;
-      this.note(1, "call from " + (ok ? src.substring(from.uri.start, from.uri.end) : "?") + " (" + msg.sourceAddress + ") refused: not allowed by the trust policy");
+      this.write(1, "call from " + (ok ? src.substring(from.uri.start, from.uri.end) : "?") + " (" + msg.sourceAddress + ") refused: not allowed by the trust policy");
       return 403;
     }
-    if (call === null) { this.note(1, "call from " + msg.sourceAddress + ": busy"); return 486; }
+    if (call === null) { this.write(1, "call from " + msg.sourceAddress + ": busy"); return 486; }
     this.counters.accepted++;
     call.authorised = true;
     const aa = this.config.autoAnswer;
     const auto = aa.enabled && (aa.from.length === 0 || this.inList(aa.from, msg, user, host) ||
-      (viaRegistrar && this.inListWord(aa.from, "registrar")));
-    this.note(2, "call from " + call.peer + (auto ? ": answering" : ": ringing until the button answers"));
+      (viaRegistrar && aa.from.indexOf("registrar") >= 0));
+    this.write(2, "call from " + call.peer + (auto ? ": answering" : ": ringing until the button answers"));
     return auto ? INCOMING_ANSWER : INCOMING_RING;
-  }
-
-  private inListWord(list: string[], word: string): boolean {
-    for (let i = 0; i < list.length; i++) if (list[i] === word) return true;
-    return false;
   }
 
   onCallState(call: Call): void {
@@ -280,16 +220,20 @@ export class DoorPhone extends SipNode {
       if (call.endStatus >= 400) this.lastError = "call " + call.peer + ": " + call.endStatus + " " + call.endReason;
       this.sessions[call.index].stop();
       this.door.callEnded(call.peer);
-      this.note(2, "call " + call.index + " ended: " + call.endStatus + " " + call.endReason);
+      this.write(2, "call " + call.index + " ended: " + call.endStatus + " " + call.endReason);
     }
     this.updateLed();
   }
 
   onCallMedia(call: Call): void {
     const s = this.sessions[call.index];
-    const p = paramsOf(call, this.params);
+    // Made for this change only (a few per call): kept, it would cost ~15 variables for the device's life.
+    const p = {
+      localPort: call.mediaPort, remoteAddress: call.mediaRemoteAddress, remotePort: call.mediaRemotePort, payload: call.mediaPayload,
+      telephoneEvent: call.mediaTelephoneEvent, telephoneEventIn: call.mediaTelephoneEventIn, direction: call.mediaDirection,
+    };
     const r = s.isRunning() ? s.update(p) : s.start(p);
-    if (r < 0) this.note(1, "call " + call.index + ": media could not start (" + r + ")");
+    if (r < 0) this.write(1, "call " + call.index + ": media could not start (" + r + ")");
   }
 
   onInfoDigit(call: Call, digit: number): void {
@@ -301,7 +245,7 @@ export class DoorPhone extends SipNode {
 
   /** The LED pattern for the current state. */
   ledPattern(): number {
-    if (this.door.isRelayOn()) return LED_ON;
+    if (this.door.relayOn) return LED_ON;
     const calls = this.ua.calls;
     if (calls !== null) {
       let calling = false;
@@ -349,7 +293,7 @@ export class DoorPhone extends SipNode {
       if (c.state !== CALL_ACTIVE || !s.isRunning() || c.mediaDirection === SDP_SENDONLY || c.mediaDirection === SDP_INACTIVE) continue;
       const due = s.lastReceivedAt + limit;
       if (hangupNow >= 0 && due <= hangupNow) {
-        this.note(1, "call " + i + ": no RTP for " + this.config.calls.rtpTimeout + " s; hanging up");
+        this.write(1, "call " + i + ": no RTP for " + this.config.calls.rtpTimeout + " s; hanging up");
         this.hangup(c);
         continue;
       }
@@ -380,12 +324,15 @@ export class DoorPhone extends SipNode {
 
   protected sentMessage(): void { this.counters.sent++; }
 
-  protected tracePong(address: string, port: number): void { void address; void port; }
-
-  protected trace(kind: number, msg: SipMessage | null, tx: Transaction | null): void {
+  trace(kind: number, msg: SipMessage | null, tx: Transaction | null): void {
     if (kind === TRACE_TERMINATED) return; // every transaction ends: not worth a slot of the ring
-    const code = msg === null ? 0 : msg.isRequest ? msg.method : msg.status;
-    this.traceRing.add(this.now(), kind, code);
+    const size = this.config.traceSize;
+    if (size > 0) {
+      this.traceAt[this.traceNext] = this.now();
+      this.traceEvent[this.traceNext] = kind * TRACE_KIND + (msg === null ? 0 : msg.isRequest ? msg.method : msg.status);
+      this.traceNext = (this.traceNext + 1) % size;
+      if (this.traceCount < size) this.traceCount++;
+    }
     if (kind === TRACE_RESPONSE || kind === TRACE_TIMEOUT) this.updateLed();
     void tx;
   }
@@ -409,15 +356,24 @@ export class DoorPhone extends SipNode {
       const r = this.registrations[i];
       if (r.state === REG_FAILED || r.state === REG_BACKOFF) lastError = r.config.user + " registration: " + r.lastStatus + " " + r.lastReason;
     }
+    let trace = "";
+    const size = this.config.traceSize;
+    for (let i = 0; i < this.traceCount; i++) {
+      const k = (this.traceNext - this.traceCount + i + size) % size;
+      const kind = Math.floor(this.traceEvent[k] / TRACE_KIND);
+      const code = this.traceEvent[k] % TRACE_KIND;
+      const detail = kind === TRACE_REQUEST || kind === TRACE_ACK ? methodName(code) || "other" : code > 0 ? String(code) : "";
+      trace += (this.traceAt[k] / 1000).toFixed(3) + " " + traceName(kind) + (detail !== "" ? " " + detail : "") + "\n";
+    }
     return JSON.stringify({
       registrations: regs,
       lastError: lastError,
-      calls: this.liveCalls(),
+      calls: this.ua.calls === null ? 0 : this.ua.calls.liveCount(),
       // PhoneCounters' fields (all of them, as they are) with the stack's own counters beside them.
       counters: Object.assign({ transport: t, transactions: l, ua: this.ua.stats }, this.counters),
-      door: { opens: this.door.opens, wrongCodes: this.door.wrongCodes, lockouts: this.door.lockouts, lockedOut: this.door.isLockedOut() },
+      door: { opens: this.door.opens, wrongCodes: this.door.wrongCodes, lockouts: this.door.lockouts, lockedOut: this.door.locked },
       audit: this.door.auditText(),
-      trace: this.traceRing.text(),
+      trace: trace,
     });
   }
 
@@ -458,15 +414,3 @@ export class DoorPhone extends SipNode {
     super.close();
   }
 }
-
-/** The call settings with the auto-answer delay (a copy: the configured object is not changed). */
-function callConfigOf(config: PhoneConfig): CallConfig {
-  return Object.assign({}, config.calls, { answerDelay: config.autoAnswer.delayMs });
-}
-
-/** Stands in for a relay the board could not open: the door logic still runs and audits. */
-const NO_RELAY: DigitalOutput = {
-  write: function (on: boolean): void { void on; },
-  read: function (): boolean { return false; },
-  close: function (): void {},
-};

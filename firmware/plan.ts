@@ -24,15 +24,6 @@ function targetCount(plan: CallPlan): number {
   return plan.targets.length < MAX_PLAN_TARGETS ? plan.targets.length : MAX_PLAN_TARGETS;
 }
 
-/** Why a call of a plan failed, as the plan's nextOn options name it. */
-function failureKind(c: Call): number {
-  const s = c.endStatus;
-  if (c.ringExpired || s === 408 || s === 480) return 2; // no answer
-  if (s === 486 || s === 600) return 0; // busy
-  if (s === 603 || s === 403) return 1; // decline
-  return 3; // error (4xx/5xx/6xx, transport)
-}
-
 /**
  * Runs one plan at a time. Calls it starts are remembered by slot and serial (slots are reused), so
  * state changes of other calls are ignored.
@@ -41,8 +32,8 @@ export class PlanRunner {
   state = PLAN_IDLE;
   private plan: CallPlan | null = null;
   private next = 0;
-  private readonly slots: Int16Array = new Int16Array(MAX_PLAN_TARGETS);
-  private readonly serials: Int32Array = new Int32Array(MAX_PLAN_TARGETS);
+  /** The i-th call started: its slot at i, its serial at MAX_PLAN_TARGETS + i (-1: ended). One array: each costs ~3 variables. */
+  private readonly calls: Int32Array = new Int32Array(2 * MAX_PLAN_TARGETS);
   private count = 0;
   private readonly dialer: Dialer;
   /** The call that answered, while it lasts. */
@@ -56,8 +47,6 @@ export class PlanRunner {
   constructor(dialer: Dialer) {
     this.dialer = dialer;
   }
-
-  running(): boolean { return this.state === PLAN_RUNNING; }
 
   /** Starts plan; false when it has no target or nothing could be called. */
   start(plan: CallPlan): boolean {
@@ -85,15 +74,10 @@ export class PlanRunner {
     if (c === null) return false;
     if (t.ringTimeout > 0) c.ringAt = this.dialer.now() + t.ringTimeout * 1000;
     // A single-target plan still uses the slot table (count 1).
-    this.slots[this.count] = c.index;
-    this.serials[this.count] = c.serial;
+    this.calls[this.count] = c.index;
+    this.calls[MAX_PLAN_TARGETS + this.count] = c.serial;
     this.count++;
     return true;
-  }
-
-  private mine(c: Call): number {
-    for (let i = 0; i < this.count; i++) if (this.slots[i] === c.index && this.serials[i] === c.serial) return i;
-    return -1;
   }
 
   /** The caller gave up: every call the plan still has ringing is cancelled (an answered one is not the plan's any more). */
@@ -102,8 +86,8 @@ export class PlanRunner {
     this.pending = false;
     this.state = PLAN_STOPPED; // first: the ends these hang-ups cause must not restart the plan
     for (let i = 0; i < this.count; i++) {
-      const o = all[this.slots[i]];
-      if (o.serial === this.serials[i] && o.live()) this.dialer.hangup(o);
+      const o = all[this.calls[i]];
+      if (o.serial === this.calls[MAX_PLAN_TARGETS + i] && o.live()) this.dialer.hangup(o);
     }
   }
 
@@ -113,30 +97,32 @@ export class PlanRunner {
       if (this.answered === c && c.state === CALL_ENDED) this.answered = null;
       return;
     }
-    const k = this.mine(c);
-    if (k < 0) return;
+    let k = this.count - 1;
+    while (k >= 0 && !(this.calls[k] === c.index && this.calls[MAX_PLAN_TARGETS + k] === c.serial)) k--;
+    if (k < 0) return; // not one of the plan's calls
     if (c.state === CALL_ACTIVE) {
       this.state = PLAN_ANSWERED;
       this.answered = c;
       // Parallel: the first answer wins; the others are cancelled.
       for (let i = 0; i < this.count; i++) {
         if (i === k) continue;
-        const o = all[this.slots[i]];
-        if (o.serial === this.serials[i] && o.live()) this.dialer.hangup(o);
+        const o = all[this.calls[i]];
+        if (o.serial === this.calls[MAX_PLAN_TARGETS + i] && o.live()) this.dialer.hangup(o);
       }
       return;
     }
     if (c.state !== CALL_ENDED) return;
     const plan = this.plan as CallPlan;
-    this.serials[k] = -1; // ended
+    this.calls[MAX_PLAN_TARGETS + k] = -1; // ended
     if (plan.mode === PLAN_PARALLEL) {
-      for (let i = 0; i < this.count; i++) if (this.serials[i] >= 0) return; // others still ring
+      for (let i = 0; i < this.count; i++) if (this.calls[MAX_PLAN_TARGETS + i] >= 0) return; // others still ring
       this.state = PLAN_FAILED;
       return;
     }
-    const kind = failureKind(c);
-    const go = plan.mode === PLAN_SEQUENTIAL &&
-      (kind === 0 ? plan.nextOnBusy : kind === 1 ? plan.nextOnDecline : kind === 2 ? plan.nextOnNoAnswer : plan.nextOnError);
+    // Why it failed, as the plan's nextOn options name it.
+    const s = c.endStatus;
+    const go = plan.mode === PLAN_SEQUENTIAL && (c.ringExpired || s === 408 || s === 480 ? plan.nextOnNoAnswer
+      : s === 486 || s === 600 ? plan.nextOnBusy : s === 603 || s === 403 ? plan.nextOnDecline : plan.nextOnError); // else an error (4xx/5xx/6xx, transport)
     if (go && this.next < targetCount(plan)) this.pending = true;
     else this.state = PLAN_FAILED;
   }

@@ -5,7 +5,8 @@
 import type { Alarm, Platform, TcpConnection, TcpServer, UdpSocket } from "../hal/types.ts";
 import {
   DEFAULT_LIMITS, DEFAULT_TIMERS, SipTransport, StreamReader, TRANSPORT_TCP, UserAgent, earliest, useSha256,
-  type AccountConfig, type Call, type CallConfig, type CallListener, type Registration, type SipMessage, type TimerConfig, type Transaction, type TransactionLayer,
+  type AccountConfig, type Call, type CallConfig, type CallListener, type CallLog, type KeepaliveListener, type Registration, type SipMessage,
+  type TimerConfig, type Transaction, type TransactionLayer, type TransportPort, type UaTrace,
 } from "../sip-core/index.ts";
 
 /** TCP connections kept at once (to registrar, proxy, a peer); one more closes the oldest. */
@@ -35,20 +36,18 @@ export interface SipNodeOptions {
 }
 
 /** One TCP connection and its stream state, by remote address:port. */
-class Flow {
-  readonly address: string;
-  readonly port: number;
-  readonly conn: TcpConnection;
-  readonly reader: StreamReader;
-  constructor(address: string, port: number, conn: TcpConnection, reader: StreamReader) {
-    this.address = address;
-    this.port = port;
-    this.conn = conn;
-    this.reader = reader;
-  }
+interface Flow {
+  address: string;
+  port: number;
+  conn: TcpConnection;
+  reader: StreamReader;
 }
 
-export abstract class SipNode implements CallListener {
+/**
+ * The node is its UserAgent's port, log, trace and keep-alive listener itself (methods, not closures made
+ * per instance that would also keep the constructor's scope alive).
+ */
+export abstract class SipNode implements CallListener, TransportPort, CallLog, UaTrace, KeepaliveListener {
   readonly platform: Platform;
   readonly address: string;
   port: number;
@@ -65,45 +64,44 @@ export abstract class SipNode implements CallListener {
     this.platform = o.platform;
     this.address = o.address;
     this.port = o.port;
-    const self = this;
-    const port = {
-      send: function (data: Uint8Array, length: number, address: string, p: number, transport: number): number {
-        self.sentMessage();
-        if (transport === TRANSPORT_TCP) return self.sendTcp(data, length, address, p);
-        return self.socket === null ? -1 : self.socket.send(data, length, address, p);
-      },
-    };
     this.ua = new UserAgent({
       transactions: { capacity: o.capacity, bufferSize: 1500, timers: o.timers || DEFAULT_TIMERS, retryAfter: 5, exactCopies: o.exactCopies === true },
-      limits: DEFAULT_LIMITS, port, clock: o.platform.clock, random: o.platform.random,
-      log: { write: function (level: number, msg: string): void { self.note(level, msg); } },
-      accounts: o.accounts, maxAccounts: MAX_ACCOUNTS, calls: o.calls, callCapacity: o.callCapacity, listener: this,
-      trace: { trace: function (kind: number, msg: SipMessage | null, tx: Transaction | null): void { self.trace(kind, msg, tx); } },
+      limits: DEFAULT_LIMITS, port: this, clock: o.platform.clock, random: o.platform.random, log: this,
+      accounts: o.accounts, maxAccounts: MAX_ACCOUNTS, calls: o.calls, callCapacity: o.callCapacity, listener: this, trace: this,
     });
     this.layer = this.ua.layer;
     this.transport = this.ua.transport;
     this.registrations = this.ua.registrations;
-    this.alarm = o.platform.createAlarm({ onAlarm: function (): void { self.onAlarm(); } });
+    // The HAL calls onAlarm detached: a bound copy (a closure here would keep this constructor's scope, o with it).
+    this.alarm = o.platform.createAlarm({ onAlarm: this.onAlarm.bind(this) });
     // A platform with a native SHA-256 (Espruino boards with crypto) serves the digests.
     if (o.platform.sha256Hex !== undefined) useSha256(o.platform.sha256Hex);
-    this.transport.keepalive = {
-      onPong: function (address: string, p: number): void {
-        self.tracePong(address, p);
-        self.ua.onPong(address, p);
-        self.rearm();
-      },
-    };
+    this.transport.keepalive = this;
+  }
+
+  // --- the UserAgent's port, log and keep-alive listener ---------------------------------------
+
+  /** Sends a SIP message (or keep-alive) over UDP or the TCP connection to address:port. */
+  send(data: Uint8Array, length: number, address: string, p: number, transport: number): number {
+    this.sentMessage();
+    if (transport === TRANSPORT_TCP) return this.sendTcp(data, length, address, p);
+    return this.socket === null ? -1 : this.socket.send(data, length, address, p);
+  }
+
+  /** A log line from registrations and calls (level: 0 error … 3 debug); subclasses log their own through it too. */
+  write(level: number, msg: string): void { this.platform.log.write(level, msg); }
+
+  /** An RFC 5626 pong came from address:port. */
+  onPong(address: string, p: number): void {
+    this.ua.onPong(address, p);
+    this.rearm();
   }
 
   // --- what subclasses override --------------------------------------------------------------
 
-  /** A log line from registrations and calls (level: 0 error … 3 debug). */
-  protected note(level: number, msg: string): void { this.platform.log.write(level, msg); }
   // Abstract rather than no-op defaults: each would be a function object the device keeps (~5 variables).
   /** Every request, response and transaction end the UA handles (TRACE_*; for ladders, tests, diagnostics). */
-  protected abstract trace(kind: number, msg: SipMessage | null, tx: Transaction | null): void;
-  /** An RFC 5626 pong came from address:port. */
-  protected abstract tracePong(address: string, port: number): void;
+  abstract trace(kind: number, msg: SipMessage | null, tx: Transaction | null): void;
   /** A SIP message (or keep-alive) went to the transport. */
   protected abstract sentMessage(): void;
   /** The application's own next deadline (door relay, media), -1 when none. */
@@ -183,7 +181,7 @@ export abstract class SipNode implements CallListener {
       const oldest = this.flows.shift() as Flow;
       oldest.conn.close();
     }
-    const flow = new Flow(address, port, conn, new StreamReader());
+    const flow: Flow = { address: address, port: port, conn: conn, reader: new StreamReader() };
     this.flows.push(flow);
     return flow;
   }

@@ -64,17 +64,20 @@ export class Endpoint extends SipNode {
     for (let i = MAX_ACCOUNTS; i < accounts.length; i++) this.log("reg-warn", "account " + accounts[i].user + " ignored: at most " + MAX_ACCOUNTS + " accounts");
   }
 
-  protected note(level: number, msg: string): void {
+  write(level: number, msg: string): void {
     this.log((msg.startsWith("call ") ? "call" : "reg") + (level <= 1 ? "-warn" : ""), msg);
   }
-  protected trace(kind: number, msg: SipMessage | null, tx: Transaction | null): void {
+  trace(kind: number, msg: SipMessage | null, tx: Transaction | null): void {
     let detail = "";
     if (msg !== null && (kind === TRACE_REQUEST)) detail = msg.methodName();
     else if (msg !== null && (kind === TRACE_RESPONSE || kind === TRACE_STRAY)) detail = String(msg.status);
     else if (tx !== null && (kind === TRACE_TIMEOUT || kind === TRACE_TRANSPORT_ERROR)) detail = this.layer.branchText(tx);
     this.log(traceName(kind), detail);
   }
-  protected tracePong(address: string, port: number): void { this.log("pong", address + ":" + port); }
+  onPong(address: string, port: number): void {
+    this.log("pong", address + ":" + port);
+    super.onPong(address, port);
+  }
   protected sentMessage(): void {}
   protected extraDeadline(): number { return -1; }
   protected pollExtra(now: number): void { void now; }

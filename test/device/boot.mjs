@@ -12,7 +12,7 @@
 //   2. sipp test/device/sipp/caller.xml calls the device: INVITE → (100/180) → 200 → ACK → INFO
 //      application/dtmf-relay 1, 2, 3, 4, # (each 200) → 1.5 s → BYE → 200; sipp exits 0.
 //   The device pulses the relay once (on, then off after ~1 s) and the call ends.
-// The device program polls every 50 ms: the relay (phone.door.isRelayOn()), the registration state, the
+// The device program polls every 50 ms: the relay (phone.door.relayOn), the registration state, the
 // call slots' states (phone.ua.calls.calls) and, while a call is live, process.memory() for the peak; it
 // prints "@@KIND ..." lines and takes commands on a control port ("mem TAG", "quit": closes the phone).
 // Memory figures are variables in use (process.memory().usage, after a garbage collection) at boot, after
@@ -131,7 +131,7 @@ if (phone !== null) {
   };
 }
 function poll() {
-  var on = phone.door.isRelayOn();
+  var on = phone.door.relayOn;
   if (on !== relayOn) { relayOn = on; print("@@RELAY " + (on ? "on" : "off") + " " + ms()); }
   var r = phone.registrations[0];
   if (r !== undefined && r.state !== regState) {

@@ -99,8 +99,7 @@ try {
   const src = (p) => JSON.stringify(join(root, p));
   writeFileSync(join(dir, "entry.ts"),
     `export { DoorPhone } from ${src("firmware/phone.ts")};\n` +
-    `export { DEFAULT_DOOR } from ${src("firmware/door.ts")};\n` +
-    `export { DEFAULT_PHONE } from ${src("firmware/phone-config.ts")};\n` +
+    `export { defaultPhone } from ${src("firmware/phone-config.ts")};\n` +
     `export { EspruinoPlatform } from ${src("hal/espruino/platform.ts")};\n` +
     `export { EspruinoBoard } from ${src("hal/espruino/board.ts")};\n` +
     `export { defaultCallConfig, DEFAULT_ACCOUNT } from ${src("sip-core/index.ts")};\n` +
@@ -141,12 +140,12 @@ var calls = Object.assign(d.defaultCallConfig(), { user: "door", localAddress: "
 var account = Object.assign({}, d.DEFAULT_ACCOUNT, { user: "door", password: "secret", domain: "${HOST}", registrar: "${HOST}",
   registrarPort: ${REG_SIP}, expires: 600, instanceId: "urn:uuid:00000000-0000-4000-8000-000000000001", localAddress: "${HOST}",
   localPort: ${DEV_SIP}, keepalive: 0 });
-var P = d.DEFAULT_PHONE;
-var config = Object.assign({}, P, {
-  address: "${HOST}", port: ${DEV_SIP}, accounts: [account], calls: calls, timers: null,
-  door: Object.assign({}, d.DEFAULT_DOOR, { code: "${CODE}", pulseMs: 300 }), relayPin: "D4", relayActiveLow: false, buttons: [],
-  trust: Object.assign({}, P.trust, { allow: ["${HOST}"] }), autoAnswer: Object.assign({}, P.autoAnswer, { enabled: true, delayMs: 0 }), logLevel: 1
+var config = Object.assign(d.defaultPhone(), {
+  address: "${HOST}", port: ${DEV_SIP}, accounts: [account], calls: calls, timers: null, relayPin: "D4", relayActiveLow: false, buttons: [], logLevel: 1
 });
+Object.assign(config.door, { code: "${CODE}", pulseMs: 300 });
+config.trust.allow = ["${HOST}"];
+Object.assign(config.autoAnswer, { enabled: true, delayMs: 0 });
 ${TRANSACTIONS < 0 ? "" : "config.transactions = " + TRANSACTIONS + ";"}
 ${CALL_SLOTS < 0 ? "" : "config.callCapacity = " + CALL_SLOTS + ";"}
 print("@@CONFIG " + config.transactions + " " + config.callCapacity);
@@ -210,7 +209,7 @@ function fnCost(f) {
   if (typeof items === "number") return items;
   for (var i = 0; i < items.length; i++) {
     var nm = items[i].name;
-    if (nm === "\\xFFsco") n += 1;
+    if (nm === "\\xFFsco" || nm === "\\xFFths") n += 1;
     else if (nm === "prototype") n += 1 + protoCost(f.prototype);
     else if (nm.charCodeAt(0) === 255) n += items[i].size;
     else { var v = f[nm]; n += typeof v === "function" ? fieldCost(nm, 0) + fnCost(v) : items[i].size; }
@@ -285,7 +284,7 @@ function size(o, path, depth) {
 }
 function breakdown(tag) {
   peak.on = false;
-  walk = { seen: [platform, board, config, account, calls, config.door, config.trust, config.autoAnswer, d.DEFAULT_PHONE, d.DEFAULT_ACCOUNT, d.DEFAULT_DOOR], byClass: {}, parts: [], buffers: [] };
+  walk = { seen: [platform, board, config, account, calls, config.door, config.trust, config.autoAnswer, d.DEFAULT_ACCOUNT], byClass: {}, parts: [], buffers: [] };
   // Parts in this order, each counting what no earlier part reached.
   var ua = phone.ua, roots = [["layer", phone.layer], ["transport", phone.transport], ["registrations", ua.registrations], ["calls", ua.calls],
     ["ua", ua], ["sessions", phone.sessions], ["door", phone.door], ["phone", phone]];

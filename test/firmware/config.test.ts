@@ -40,7 +40,7 @@ const whys = (p: ConfigProblem[]) => p.map((x) => x.path + ": " + x.why);
 
 /** The configuration with no file at all: every default, with the derived addresses. */
 function defaults(): StoredConfig {
-  const calls = { ...DEFAULT_CALL_CONFIG, codecs: [0, 8], localAddress: "0.0.0.0", localPort: 5060 };
+  const calls = { ...DEFAULT_CALL_CONFIG, codecs: [0, 8], localAddress: "0.0.0.0", localPort: 5060, answerDelay: DEFAULT_AUTO_ANSWER.delayMs };
   return {
     phone: {
       ...DEFAULT_PHONE, calls, door: { ...DEFAULT_DOOR }, trust: { ...DEFAULT_TRUST, allow: [] },
@@ -65,7 +65,7 @@ describe("the README example", () => {
         calls: {
           user: "1001", domain: "sip.example.com", displayName: "Front door", authUser: "", password: "door-secret",
           outboundProxy: "", outboundPort: 5060, outboundTransport: TRANSPORT_UDP, localAddress: "0.0.0.0", localPort: 5060, rtpAddress: "", rtpPortBase: 40000,
-          codecs: [0, 8], telephoneEvent: 101, ringTimeout: 30, maxDuration: 300, rtpTimeout: 30, answerDelay: 0, ringing: true, maxCalls: 1,
+          codecs: [0, 8], telephoneEvent: 101, ringTimeout: 30, maxDuration: 300, rtpTimeout: 30, answerDelay: 1000, ringing: true, maxCalls: 1,
           maxRedirects: 3,
         },
         door: { code: "1234#", pulseMs: 3000, maxWrongCodes: 3, lockoutSeconds: 300, digitTimeoutMs: 5000, auditSize: 32 },
@@ -466,6 +466,13 @@ describe("mistakes: each reported, the default kept", () => {
     const { problems } = load({ identity: { displayName: 1 }, buttons: [{ pin: "D0", plan: { targets: ["http://" + "x".repeat(100)] } }] });
     expect(problems[1].value.length).toBe(48);
     expect(problems[1].value.endsWith("...")).toBe(true);
+  });
+});
+
+describe("derived values", () => {
+  it("autoAnswer.delayMs is the calls' answerDelay too", () => {
+    expect(load({ autoAnswer: { delayMs: 250 } }).cfg.phone.calls.answerDelay).toBe(250);
+    expect(load({ autoAnswer: { delayMs: 0 } }).cfg.phone.calls.answerDelay).toBe(0);
   });
 });
 

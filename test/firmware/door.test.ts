@@ -125,7 +125,7 @@ describe("DoorController: '#' codes", () => {
     expect(t.door.entryLength()).toBe(2);
     expect(t.keys("34#", "bob")).toBe(DOOR_WRONG); // bob's keys start a fresh entry
     t.keys("12", "carol");
-    t.door.reset();
+    t.door.callEnded("carol");
     expect(t.keys("34#", "carol")).toBe(DOOR_LOCKOUT); // third wrong in a row
   });
 
@@ -177,7 +177,7 @@ describe("DoorController: lockout", () => {
     expect(t.keys("1111#")).toBe(DOOR_WRONG);
     expect(t.keys("2222#")).toBe(DOOR_WRONG);
     expect(t.keys("3333#")).toBe(DOOR_LOCKOUT);
-    expect(t.door.isLockedOut()).toBe(true);
+    expect(t.door.locked).toBe(true);
     expect(t.door.lockouts).toBe(1);
     expect(t.door.nextDeadline()).toBe(61_000);
     expect(t.keys("1234#")).toBe(DOOR_LOCKED);
@@ -185,7 +185,7 @@ describe("DoorController: lockout", () => {
     t.clock.advance(59_999);
     expect(t.keys("1234#", "bob")).toBe(DOOR_LOCKED);
     t.clock.advance(1); // 61 000: the alarm ends the lockout
-    expect(t.door.isLockedOut()).toBe(false);
+    expect(t.door.locked).toBe(false);
     expect(t.door.nextDeadline()).toBe(-1);
     expect(t.keys("1234#", "bob")).toBe(DOOR_OPENED);
     expect(t.audit().map((e) => [e.at, e.kind, e.who])).toEqual([
@@ -205,7 +205,7 @@ describe("DoorController: lockout", () => {
     expect(t.keys("1234#", "b")).toBe(DOOR_OPENED);
     expect(t.door.wrongStreakCount()).toBe(0);
     expect(t.keys("0000#0000#", "c")).toBe(DOOR_WRONG);
-    expect(t.door.isLockedOut()).toBe(false);
+    expect(t.door.locked).toBe(false);
     expect(t.keys("0000#", "d")).toBe(DOOR_LOCKOUT);
     expect(t.door.wrongCodes).toBe(5);
   });
@@ -228,7 +228,7 @@ describe("DoorController: lockout", () => {
     t.rearm();
     t.clock.advance(3000);
     expect(t.board.transitions(RELAY)).toEqual([{ at: 1000, on: true }, { at: 4000, on: false }]);
-    expect(t.door.isLockedOut()).toBe(true);
+    expect(t.door.locked).toBe(true);
     expect(t.audit()[2]).toEqual({ at: 1000, kind: "open", who: "button", detail: "local button" });
   });
 
@@ -271,9 +271,9 @@ describe("DoorController: callers, pulses, disabled code", () => {
     t.door.onDigit("a", true, "1".charCodeAt(0), 0);
     t.door.open("a", "test", 100);
     t.door.poll(3099);
-    expect(t.door.isRelayOn()).toBe(true);
+    expect(t.door.relayOn).toBe(true);
     t.door.poll(9999);
-    expect(t.door.isRelayOn()).toBe(false);
+    expect(t.door.relayOn).toBe(false);
     expect(t.board.transitions(RELAY).map((x) => x.on)).toEqual([true, false]);
   });
 

@@ -95,7 +95,7 @@ describe("door phone: calls with audio, DTMF and the relay", () => {
     expect(relay()).toEqual([]);
     expect(door.door.wrongCodes).toBe(3);
     expect(door.door.lockouts).toBe(1);
-    expect(door.door.isLockedOut()).toBe(true);
+    expect(door.door.locked).toBe(true);
     expect(door.door.auditText()).toMatch(/lockout/);
   });
 
