@@ -1,11 +1,11 @@
-// RFC 3261 §17 transaction layer: a fixed pool, constant-time matching (§17.1.3, §17.2.3), one timer heap, 503 when full.
+// RFC 3261 §17 transaction layer: a fixed pool, constant-time matching (§17.1.3, §17.2.3), per-slot deadlines, 503 when full.
 import { METHOD_ACK, METHOD_CANCEL, METHOD_INVITE } from "./constants.ts";
 import type { SipMessage } from "./message.ts";
 import {
   BRANCH_CAPACITY, DEFAULT_TIMERS, NO_BYTES, TRANSPORT_UDP, TS_FREE, TS_TERMINATED, TX_INVITE_CLIENT, TX_INVITE_SERVER,
   TX_NON_INVITE_CLIENT, TX_NON_INVITE_SERVER, Transaction, keepBytes, type TimerConfig, type TransactionUser, type TransportPort,
 } from "./transaction.ts";
-import { TimerHeap, earliest } from "./timerheap.ts";
+import { earliest } from "./timerheap.ts";
 import { FNV_BASIS, fnv1aSpan, fnv1aStep } from "./scan.ts";
 import { SipWriter, statelessToTag, writeResponseHead } from "./writer.ts";
 import { ictOnResponse, ictOnTimer, ictStart } from "./ictrans.ts";
@@ -68,7 +68,6 @@ export class TransactionLayer {
   private readonly pool: Transaction[] = [];
   private freeHead = -1;
   active = 0;
-  private readonly heap: TimerHeap;
   private readonly tableMask: number;
   private readonly branchHeads: Int32Array;
   private readonly keyHeads: Int32Array;
@@ -87,8 +86,13 @@ export class TransactionLayer {
   readonly timeoutAt: Float64Array;
   readonly lingerAt: Float64Array;
   readonly tryingAt: Float64Array;
-  /** Earliest running deadline, -1 when none (the heap entry for this slot carries it). */
+  /**
+   * Earliest running deadline, -1 when none (and for a free slot). poll and nextDeadline scan these when
+   * `soonest` is unknown: a pool is small, and a heap of (deadline, slot) entries would cost more memory.
+   */
   private readonly nextAt: Float64Array;
+  /** The earliest of nextAt, -1 when none, -2 when a change made it unknown (found again by a scan). */
+  private soonest = -1;
   /** CSeq number of the request (up to 2^32 - 1, past Int32). */
   readonly cseq: Float64Array;
   readonly retransmitInterval: Int32Array;
@@ -151,7 +155,6 @@ export class TransactionLayer {
     this.tableMask = size - 1;
     this.branchHeads = new Int32Array(size).fill(-1);
     this.keyHeads = new Int32Array(size).fill(-1);
-    this.heap = new TimerHeap(config.capacity * 4 + 8);
     this.scratch = new SipWriter(config.bufferSize);
   }
 
@@ -172,7 +175,7 @@ export class TransactionLayer {
     this.kind[i] = kind;
     this.status[i] = 0;
     tx.length = 0;
-    this.retransmitAt[i] = this.timeoutAt[i] = this.lingerAt[i] = this.tryingAt[i] = this.nextAt[i] = -1;
+    this.retransmitAt[i] = this.timeoutAt[i] = this.lingerAt[i] = this.tryingAt[i] = -1; // nextAt is -1 while free
     this.retransmitInterval[i] = 0;
     tx.owner = -1;
     tx.transport = TRANSPORT_UDP;
@@ -260,7 +263,7 @@ export class TransactionLayer {
     tx.state = TS_TERMINATED;
     this.release(tx);
     this.unlink(tx);
-    this.nextAt[tx.index] = -1;
+    this.setNextAt(tx.index, -1);
     this.active--;
     this.stats.terminated++;
     this.tu.onTerminated(tx);
@@ -273,25 +276,18 @@ export class TransactionLayer {
   // Timers
   // ------------------------------------------------------------------------------------------
 
-  /** Recomputes a slot's earliest deadline from its timers and files it in the heap. */
+  /** Recomputes a slot's earliest deadline from its timers. */
   schedule(tx: Transaction): void {
     const i = tx.index;
-    const at = earliest(earliest(earliest(this.retransmitAt[i], this.timeoutAt[i]), this.lingerAt[i]), this.tryingAt[i]);
-    if (at === this.nextAt[i]) return;
-    this.nextAt[i] = at;
-    if (at < 0) return;
-    if (!this.heap.push(at, i, tx.generation)) {
-      this.compactHeap();
-      this.heap.push(at, i, tx.generation);
-    }
+    this.setNextAt(i, earliest(earliest(earliest(this.retransmitAt[i], this.timeoutAt[i]), this.lingerAt[i]), this.tryingAt[i]));
   }
 
-  private compactHeap(): void {
-    this.heap.clear();
-    for (let i = 0; i < this.pool.length; i++) {
-      const tx = this.pool[i];
-      if (tx.state !== TS_FREE && this.nextAt[i] >= 0) this.heap.push(this.nextAt[i], i, tx.generation);
-    }
+  private setNextAt(i: number, at: number): void {
+    const old = this.nextAt[i];
+    this.nextAt[i] = at;
+    if (this.soonest === -2) return;
+    if (at >= 0 && (this.soonest < 0 || at < this.soonest)) this.soonest = at;
+    else if (old === this.soonest && at !== old) this.soonest = -2;
   }
 
   /**
@@ -324,34 +320,35 @@ export class TransactionLayer {
 
   /** The earliest time poll() has work, or -1 when no timer runs. */
   nextDeadline(): number {
-    for (;;) {
-      const at = this.heap.peekAt();
-      if (at < 0) return -1;
-      const i = this.heap.peekSlot();
-      const tx = this.pool[i];
-      if (tx.state !== TS_FREE && tx.generation === this.heap.peekGen() && this.nextAt[i] === at) return at;
-      this.heap.pop();
+    if (this.soonest === -2) {
+      let at = -1;
+      for (let i = 0; i < this.pool.length; i++) at = earliest(at, this.nextAt[i]);
+      this.soonest = at;
     }
+    return this.soonest;
   }
 
-  /** Runs every timer due at or before now. */
+  /**
+   * Runs every timer due at or before now, slot by slot, until none is due (a timer may arm another that
+   * is due at once, as Timer D on a reliable transport).
+   */
   poll(now: number): void {
     for (;;) {
-      const at = this.heap.peekAt();
-      if (at < 0 || at > now) return;
-      const i = this.heap.peekSlot();
-      const tx = this.pool[i];
-      const gen = this.heap.peekGen();
-      this.heap.pop();
-      if (tx.state === TS_FREE || tx.generation !== gen || this.nextAt[i] !== at) continue;
-      this.nextAt[i] = -1;
-      switch (this.kind[i]) {
-        case TX_INVITE_CLIENT: ictOnTimer(this, tx, now); break;
-        case TX_NON_INVITE_CLIENT: nictOnTimer(this, tx, now); break;
-        case TX_INVITE_SERVER: istOnTimer(this, tx, now); break;
-        case TX_NON_INVITE_SERVER: nistOnTimer(this, tx, now); break;
+      const soonest = this.nextDeadline();
+      if (soonest < 0 || soonest > now) return;
+      for (let i = 0; i < this.pool.length; i++) {
+        const at = this.nextAt[i];
+        if (at < 0 || at > now) continue;
+        const tx = this.pool[i];
+        this.setNextAt(i, -1);
+        switch (this.kind[i]) {
+          case TX_INVITE_CLIENT: ictOnTimer(this, tx, now); break;
+          case TX_NON_INVITE_CLIENT: nictOnTimer(this, tx, now); break;
+          case TX_INVITE_SERVER: istOnTimer(this, tx, now); break;
+          case TX_NON_INVITE_SERVER: nistOnTimer(this, tx, now); break;
+        }
+        if (tx.state !== TS_FREE) this.schedule(tx);
       }
-      if (tx.state !== TS_FREE) this.schedule(tx);
     }
   }
 

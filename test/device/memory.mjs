@@ -57,7 +57,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const CLASSES = {
   "sip-core/index.ts": ["SipMessage", "SipWriter", "Transaction", "TransactionLayer", "TransactionStats", "SipTransport", "TransportStats",
     "UserAgent", "UaStats", "Registration", "CallManager", "Call", "Dialog", "DigestClient", "SdpSession", "SdpMedia", "AudioAnswer",
-    "SipUri", "ViaValue", "NameAddr", "TimerHeap", "RtpHeader", "RtpSender", "DtmfSender", "DtmfReceiver", "TelephoneEvent", "AuthParams",
+    "SipUri", "ViaValue", "NameAddr", "RtpHeader", "RtpSender", "DtmfSender", "DtmfReceiver", "TelephoneEvent", "AuthParams",
     "ParamSpan", "NextIndex", "StreamReader", "UriParamValue", "MediaType"],
   "firmware/media.ts": ["MediaSession"],
   "firmware/door.ts": ["DoorController"],
