@@ -18,7 +18,7 @@ function sendAck(L: TransactionLayer, tx: Transaction, resp: SipMessage): void {
   const src = bytesToBinaryString(tx.buffer, tx.length);
   const w = L.scratch.reset();
   const n = writeAckForNon2xxFrom(w, src, L.cseq[tx.index], resp);
-  if (n > 0) L.transport.send(w.buf, n, tx.address, tx.port, tx.transport);
+  if (n > 0) L.transport.send(w.buf, n, tx.address, L.port[tx.index], tx.transport);
 }
 
 export function ictOnResponse(L: TransactionLayer, tx: Transaction, msg: SipMessage, now: number): void {
@@ -27,7 +27,6 @@ export function ictOnResponse(L: TransactionLayer, tx: Transaction, msg: SipMess
   switch (tx.state) {
     case TS_CALLING:
     case TS_PROCEEDING:
-      L.status[i] = status;
       // Any response stops retransmission and Timer B (§17.1.1.2).
       L.retransmitAt[i] = -1;
       L.timeoutAt[i] = -1;

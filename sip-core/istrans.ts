@@ -17,15 +17,12 @@ export function istStart(L: TransactionLayer, tx: Transaction, msg: SipMessage, 
   const w = L.scratch.reset();
   writeResponseHead(w, msg, 100, "Trying", null);
   const n = w.end(null, 0, 0);
-  if (n > 0) {
-    L.keep(tx, w.buf, n);
-    L.status[i] = 100;
-  }
+  if (n > 0) L.keep(tx, w.buf, n);
 }
 
-export function istOnRespond(L: TransactionLayer, tx: Transaction, now: number): void {
+/** The TU's response with this status is kept in the slot: send it, move on. */
+export function istOnRespond(L: TransactionLayer, tx: Transaction, status: number, now: number): void {
   const i = tx.index;
-  const status = L.status[i];
   L.tryingAt[i] = -1;
   if (tx.state === TS_ACCEPTED) {
     // The TU retransmits its 2xx through us (RFC 6026 §7.1); send, stay.

@@ -16,7 +16,6 @@ export function nictOnResponse(L: TransactionLayer, tx: Transaction, msg: SipMes
     L.stats.retransmissionsAbsorbed++; // Completed absorbs retransmitted finals
     return;
   }
-  L.status[i] = msg.status;
   if (msg.status < 200) {
     tx.state = TS_PROCEEDING;
     L.tu.onResponse(tx, msg);

@@ -11,10 +11,10 @@ export function nistStart(L: TransactionLayer, tx: Transaction, now: number): vo
   L.timeoutAt[tx.index] = now + 64 * L.timers.t1;
 }
 
-export function nistOnRespond(L: TransactionLayer, tx: Transaction, now: number): void {
+export function nistOnRespond(L: TransactionLayer, tx: Transaction, status: number, now: number): void {
   const i = tx.index;
   if (tx.state !== TS_TRYING && tx.state !== TS_PROCEEDING) return;
-  if (L.status[i] < 200) tx.state = TS_PROCEEDING;
+  if (status < 200) tx.state = TS_PROCEEDING;
   else {
     tx.state = TS_COMPLETED;
     L.timeoutAt[i] = -1;

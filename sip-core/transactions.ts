@@ -3,7 +3,7 @@ import { METHOD_ACK, METHOD_CANCEL, METHOD_INVITE } from "./constants.ts";
 import type { SipMessage } from "./message.ts";
 import {
   BRANCH_CAPACITY, DEFAULT_TIMERS, NO_BYTES, TRANSPORT_UDP, TS_FREE, TS_TERMINATED, TX_INVITE_CLIENT, TX_INVITE_SERVER,
-  TX_NON_INVITE_CLIENT, TX_NON_INVITE_SERVER, Transaction, keepBytes, type TimerConfig, type TransactionUser, type TransportPort,
+  TX_NON_INVITE_CLIENT, TX_NON_INVITE_SERVER, keepBytes, type TimerConfig, type Transaction, type TransactionUser, type TransportPort,
 } from "./transaction.ts";
 import { earliest } from "./timerheap.ts";
 import { FNV_BASIS, fnv1aSpan, fnv1aStep } from "./scan.ts";
@@ -33,16 +33,16 @@ export interface TransactionLayerConfig {
 
 export const DEFAULT_TRANSACTION_CONFIG: TransactionLayerConfig = { capacity: 32, bufferSize: 1500, timers: DEFAULT_TIMERS, retryAfter: 5 };
 
-/** Counters a status call or a test reads; never reset by the layer. */
-export class TransactionStats {
-  created = 0;
-  terminated = 0;
-  retransmissionsSent = 0;
-  retransmissionsAbsorbed = 0;
-  poolFull = 0;
-  merged = 0;
-  strayResponses = 0;
-  transportErrors = 0;
+/** Counters a status call or a test reads; never reset by the layer. An interface: the layer makes the one literal. */
+export interface TransactionStats {
+  created: number;
+  terminated: number;
+  retransmissionsSent: number;
+  retransmissionsAbsorbed: number;
+  poolFull: number;
+  merged: number;
+  strayResponses: number;
+  transportErrors: number;
 }
 
 /** Field k of a block of per-slot fields: a view, one variable on Espruino where an array of its own costs three. */
@@ -62,7 +62,9 @@ function fnvNumber(v: number, h: number): number {
 export class TransactionLayer {
   readonly config: TransactionLayerConfig;
   readonly timers: TimerConfig;
-  readonly stats: TransactionStats = new TransactionStats();
+  readonly stats: TransactionStats = {
+    created: 0, terminated: 0, retransmissionsSent: 0, retransmissionsAbsorbed: 0, poolFull: 0, merged: 0, strayResponses: 0, transportErrors: 0,
+  };
   readonly transport: TransportPort;
   readonly tu: TransactionUser;
   private readonly pool: Transaction[] = [];
@@ -100,8 +102,8 @@ export class TransactionLayer {
   readonly kind: Int32Array;
   /** Method id of the request (METHOD_*). */
   readonly method: Int32Array;
-  /** Status of the last response sent (server) or received (client). */
-  readonly status: Int32Array;
+  /** Where requests go (client) or where responses go (server): the port beside the slot's address. */
+  readonly port: Int32Array;
   /** Server transactions: FNV hash of the top Via sent-by (host and port), part of the §17.2.3 key. */
   private readonly sentByHash: Int32Array;
   /** Hash of Call-ID, From tag and CSeq: merged-request detection (§8.2.2.2) and RFC 2543 matching. */
@@ -136,7 +138,7 @@ export class TransactionLayer {
     this.retransmitInterval = i32Field(ints, 0, n);
     this.kind = i32Field(ints, 1, n);
     this.method = i32Field(ints, 2, n);
-    this.status = i32Field(ints, 3, n);
+    this.port = i32Field(ints, 3, n);
     this.sentByHash = i32Field(ints, 4, n);
     this.dialogKeyHash = i32Field(ints, 5, n);
     this.nextFree = i32Field(ints, 6, n);
@@ -145,7 +147,11 @@ export class TransactionLayer {
     this.branchLength = i32Field(ints, 9, n);
     this.branch = new Uint8Array(n * BRANCH_CAPACITY);
     for (let i = 0; i < n; i++) {
-      this.pool.push(new Transaction(i, this.exact ? 0 : config.bufferSize));
+      this.pool.push({
+        index: i, generation: 0, state: TS_FREE, address: "", transport: TRANSPORT_UDP,
+        // bufferSize 0: no buffer of its own (the layer makes exact copies).
+        buffer: this.exact ? NO_BYTES : new Uint8Array(config.bufferSize), length: 0, owner: -1,
+      });
       this.nextFree[i] = i + 1 < n ? i + 1 : -1;
       this.nextAt[i] = -1;
     }
@@ -173,7 +179,6 @@ export class TransactionLayer {
     this.nextFree[i] = -1;
     tx.generation++;
     this.kind[i] = kind;
-    this.status[i] = 0;
     tx.length = 0;
     this.retransmitAt[i] = this.timeoutAt[i] = this.lingerAt[i] = this.tryingAt[i] = -1; // nextAt is -1 while free
     this.retransmitInterval[i] = 0;
@@ -358,7 +363,7 @@ export class TransactionLayer {
 
   /** (Re)sends the bytes a transaction keeps; a refusal ends it with a transport error. */
   transmit(tx: Transaction): boolean {
-    const r = this.transport.send(tx.buffer, tx.length, tx.address, tx.port, tx.transport);
+    const r = this.transport.send(tx.buffer, tx.length, tx.address, this.port[tx.index], tx.transport);
     if (r < 0) {
       this.stats.transportErrors++;
       this.tu.onTransportError(tx);
@@ -389,7 +394,7 @@ export class TransactionLayer {
     this.dialogKeyHash[t] = 0;
     this.sentByHash[t] = 0;
     tx.address = address;
-    tx.port = port;
+    this.port[t] = port;
     tx.transport = transport;
     this.link(tx);
     if (this.kind[t] === TX_INVITE_CLIENT) ictStart(this, tx, now);
@@ -407,9 +412,8 @@ export class TransactionLayer {
     if (tx.state === TS_FREE || (kind !== TX_INVITE_SERVER && kind !== TX_NON_INVITE_SERVER)) return false;
     if (length > this.config.bufferSize) return false;
     this.keep(tx, data, length);
-    this.status[tx.index] = status;
-    if (kind === TX_INVITE_SERVER) istOnRespond(this, tx, now);
-    else nistOnRespond(this, tx, now);
+    if (kind === TX_INVITE_SERVER) istOnRespond(this, tx, status, now);
+    else nistOnRespond(this, tx, status, now);
     if (tx.state !== TS_FREE) this.schedule(tx);
     return true;
   }
@@ -553,7 +557,7 @@ export class TransactionLayer {
     this.sentByHash[t] = this.hashSentBy(msg);
     this.dialogKeyHash[t] = this.requestKeyHash(msg);
     nt.address = address;
-    nt.port = port;
+    this.port[t] = port;
     nt.transport = transport;
     this.link(nt);
     if (this.kind[t] === TX_INVITE_SERVER) istStart(this, nt, msg, now);

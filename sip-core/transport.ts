@@ -6,14 +6,14 @@ import { TRANSPORT_TCP, TRANSPORT_UDP, type TransportPort } from "./transaction.
 import type { TransactionLayer } from "./transactions.ts";
 import { SipWriter, statelessToTag, writeResponseHead } from "./writer.ts";
 
-/** Counters for status and tests. */
-export class TransportStats {
-  received = 0;
-  malformed = 0;
-  rejected = 0;
-  dropped = 0;
-  keepalivePings = 0;
-  keepalivePongs = 0;
+/** Counters for status and tests. An interface: the transport makes the one literal. */
+export interface TransportStats {
+  received: number;
+  malformed: number;
+  rejected: number;
+  dropped: number;
+  keepalivePings: number;
+  keepalivePongs: number;
 }
 
 /** What a stream connection has received and not yet consumed (one per TCP connection). */
@@ -42,7 +42,7 @@ const CRLFCRLF = new Uint8Array([13, 10, 13, 10]);
  * the rest, and hands the good ones to the transaction layer with where responses must go.
  */
 export class SipTransport {
-  readonly stats: TransportStats = new TransportStats();
+  readonly stats: TransportStats = { received: 0, malformed: 0, rejected: 0, dropped: 0, keepalivePings: 0, keepalivePongs: 0 };
   readonly msg: SipMessage;
   private readonly writer: SipWriter;
   private readonly port: TransportPort;

@@ -69,14 +69,14 @@ export interface UserAgentOptions {
   trace: UaTrace | null;
 }
 
-/** What the UA answered on its own (§8.2 inspection). */
-export class UaStats {
-  options = 0;
-  notAllowed = 0;
-  notImplemented = 0;
-  badExtension = 0;
-  badScheme = 0;
-  noDialog = 0;
+/** What the UA answered on its own (§8.2 inspection). An interface: the UA makes the one literal. */
+export interface UaStats {
+  options: number;
+  notAllowed: number;
+  notImplemented: number;
+  badExtension: number;
+  badScheme: number;
+  noDialog: number;
 }
 
 /**
@@ -90,7 +90,7 @@ export class UserAgent implements TransactionUser {
   readonly transport: SipTransport;
   readonly registrations: Registration[] = [];
   readonly calls: CallManager | null;
-  readonly stats = new UaStats();
+  readonly stats: UaStats = { options: 0, notAllowed: 0, notImplemented: 0, badExtension: 0, badScheme: 0, noDialog: 0 };
   requestFilter: RequestFilter | null = null;
   private readonly clock: UaClock;
   private readonly trace: UaTrace | null;
