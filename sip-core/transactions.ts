@@ -127,7 +127,7 @@ export class TransactionLayer {
     this.exact = config.exactCopies === true;
     const n = config.capacity;
     // Two blocks, one per element type, every field a view into one (k is its place in the block).
-    const times = new Float64Array(6 * n);
+    const times = new Float64Array(6 * n).fill(-1); // a free slot's timers are all -1
     this.retransmitAt = f64Field(times, 0, n);
     this.timeoutAt = f64Field(times, 1, n);
     this.lingerAt = f64Field(times, 2, n);
@@ -153,7 +153,6 @@ export class TransactionLayer {
         buffer: this.exact ? NO_BYTES : new Uint8Array(config.bufferSize), length: 0, owner: -1,
       });
       this.nextFree[i] = i + 1 < n ? i + 1 : -1;
-      this.nextAt[i] = -1;
     }
     this.freeHead = n > 0 ? 0 : -1;
     let size = 16;
@@ -180,7 +179,6 @@ export class TransactionLayer {
     tx.generation++;
     this.kind[i] = kind;
     tx.length = 0;
-    this.retransmitAt[i] = this.timeoutAt[i] = this.lingerAt[i] = this.tryingAt[i] = -1; // nextAt is -1 while free
     this.retransmitInterval[i] = 0;
     tx.owner = -1;
     tx.transport = TRANSPORT_UDP;
@@ -262,13 +260,15 @@ export class TransactionLayer {
     tx.length = 0;
   }
 
-  /** Ends a transaction: out of the indexes, slot back to the pool, TU told. */
+  /** Ends a transaction: timers stopped, out of the indexes, slot back to the pool, TU told. */
   terminate(tx: Transaction): void {
     if (tx.state === TS_FREE) return;
+    const i = tx.index;
     tx.state = TS_TERMINATED;
     this.release(tx);
     this.unlink(tx);
-    this.setNextAt(tx.index, -1);
+    this.retransmitAt[i] = this.timeoutAt[i] = this.lingerAt[i] = this.tryingAt[i] = -1;
+    this.schedule(tx);
     this.active--;
     this.stats.terminated++;
     this.tu.onTerminated(tx);
@@ -281,13 +281,10 @@ export class TransactionLayer {
   // Timers
   // ------------------------------------------------------------------------------------------
 
-  /** Recomputes a slot's earliest deadline from its timers. */
+  /** Recomputes a slot's earliest deadline from its timers, and the soonest of all as far as that is cheap. */
   schedule(tx: Transaction): void {
     const i = tx.index;
-    this.setNextAt(i, earliest(earliest(earliest(this.retransmitAt[i], this.timeoutAt[i]), this.lingerAt[i]), this.tryingAt[i]));
-  }
-
-  private setNextAt(i: number, at: number): void {
+    const at = earliest(earliest(earliest(this.retransmitAt[i], this.timeoutAt[i]), this.lingerAt[i]), this.tryingAt[i]);
     const old = this.nextAt[i];
     this.nextAt[i] = at;
     if (this.soonest === -2) return;
@@ -345,7 +342,7 @@ export class TransactionLayer {
         const at = this.nextAt[i];
         if (at < 0 || at > now) continue;
         const tx = this.pool[i];
-        this.setNextAt(i, -1);
+        // The machine moves on (a timer re-armed, stopped, or the slot ended); schedule files what is left.
         switch (this.kind[i]) {
           case TX_INVITE_CLIENT: ictOnTimer(this, tx, now); break;
           case TX_NON_INVITE_CLIENT: nictOnTimer(this, tx, now); break;

@@ -73,7 +73,7 @@ export class SipTransport {
       }
       return;
     }
-    this.receiveMessage(data, 0, data.length, address, port, TRANSPORT_UDP, now);
+    this.dispatch(parseMessage(data, 0, data.length, this.msg), address, port, TRANSPORT_UDP, now);
   }
 
   /** Sends a keep-alive ping (double CRLF) to a peer. */
@@ -123,15 +123,10 @@ export class SipTransport {
     return 0;
   }
 
-  /** One complete message src[off, off + len) from address:port over the given transport. */
-  receiveMessage(src: string, off: number, len: number, address: string, port: number, transport: number, now: number): void {
-    this.dispatch(parseMessage(src, off, len, this.msg), address, port, transport, now);
-  }
-
   /**
-   * What follows a parse whose result is r: requests are validated; failures are answered or
-   * dropped; good messages go to the transaction layer with where responses must go. Returns
-   * whether the message was accepted.
+   * What follows a parse whose result is r: requests are validated; failures are answered statelessly
+   * when they can be (§8.2, §18.2.2), else dropped, and counted; good messages go to the transaction layer
+   * with where responses must go. Returns whether the message was accepted.
    */
   private dispatch(r: number, address: string, port: number, transport: number, now: number): boolean {
     const msg = this.msg;
@@ -142,7 +137,15 @@ export class SipTransport {
       if (v < 0) r = v;
     }
     if (r < 0) {
-      this.reject(msg, address, port, transport);
+      this.stats.malformed++;
+      const status = msg.rejectStatus();
+      if (status === 0) { this.stats.dropped++; return false; }
+      this.stats.rejected++;
+      const w = this.writer.reset();
+      writeResponseHead(w, msg, status, msg.rejectReason(), statelessToTag(msg));
+      const n = w.end(null, 0, 0);
+      // When the Via cannot be trusted, answer where the request came from.
+      if (n > 0) this.port.send(w.buf, n, address, this.responsePort(msg, port), transport);
       return false;
     }
     if (msg.isRequest) {
@@ -161,19 +164,6 @@ export class SipTransport {
     // §18.1.2: responses go to the transaction layer, which drops those matching nothing.
     this.layer.receive(msg, address, port, transport, now);
     return true;
-  }
-
-  /** A message that failed: answered statelessly when it can be (§8.2, §18.2.2), else dropped; counted. */
-  private reject(msg: SipMessage, address: string, port: number, transport: number): void {
-    this.stats.malformed++;
-    const status = msg.rejectStatus();
-    if (status === 0) { this.stats.dropped++; return; }
-    this.stats.rejected++;
-    const w = this.writer.reset();
-    writeResponseHead(w, msg, status, msg.rejectReason(), statelessToTag(msg));
-    const n = w.end(null, 0, 0);
-    // When the Via cannot be trusted, answer where the request came from.
-    if (n > 0) this.port.send(w.buf, n, address, this.responsePort(msg, port), transport);
   }
 
   /**

@@ -142,21 +142,10 @@ export class UserAgent implements TransactionUser {
     return null;
   }
 
-  /** Calls use the contact address the first registration learned (RFC 3581: what the registrar sees). */
-  private syncContact(): void {
-    if (this.calls === null || this.registrations.length === 0) return;
-    const r = this.registrations[0];
-    this.calls.contactAddress = r.contactAddress;
-    this.calls.contactPort = r.contactPort;
-  }
-
-  private toTag(): string {
-    return (this.random.u32() >>> 0).toString(36) + (++this.counter).toString(36);
-  }
-
   private answer(tx: Transaction, msg: SipMessage, status: number, reason: string, now: number): void {
     const w = this.w.reset();
-    writeResponseHead(w, msg, status, reason, this.toTag());
+    // A To tag of our own: random, and a counter so two answers never share one.
+    writeResponseHead(w, msg, status, reason, (this.random.u32() >>> 0).toString(36) + (++this.counter).toString(36));
     if (status === 200 || status === 405) w.str("Allow: ").str(UA_ALLOW).crlf();
     if (status === 200) w.str("Accept: application/sdp\r\nSupported: \r\n");
     if (status === 420) {
@@ -214,7 +203,13 @@ export class UserAgent implements TransactionUser {
     const now = this.clock.now();
     if (this.trace !== null) this.trace.trace(TRACE_RESPONSE, msg, tx);
     const r = this.registrationOf(tx);
-    if (r !== null) { r.onResponse(msg, now); this.syncContact(); return; }
+    if (r !== null) {
+      r.onResponse(msg, now);
+      // Calls use the contact address the first registration learned (RFC 3581: what the registrar sees).
+      const first = this.registrations[0];
+      if (this.calls !== null) { this.calls.contactAddress = first.contactAddress; this.calls.contactPort = first.contactPort; }
+      return;
+    }
     if (this.calls !== null) this.calls.onResponse(tx, msg, now);
   }
 
