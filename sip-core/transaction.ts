@@ -54,6 +54,17 @@ export interface TransactionUser {
   onStrayResponse(msg: SipMessage, address: string, port: number, now: number): void;
 }
 
+// A slot's timers in TransactionLayer.times[index * SLOT_TIMES + AT_*]: absolute deadlines in ms, -1 when not
+// running (Float64: ms clocks pass 2^31 after ~25 days); AT_NEXT is the earliest of them, AT_INTERVAL the
+// current retransmission interval. One array for all (on Espruino each array or view costs variables).
+export const AT_RETRANSMIT = 0;
+export const AT_TIMEOUT = 1;
+export const AT_LINGER = 2;
+export const AT_TRYING = 3;
+export const AT_NEXT = 4;
+export const AT_INTERVAL = 5;
+export const SLOT_TIMES = 6;
+
 /** Most bytes of a branch a transaction remembers for matching (longer branches compare their prefix). */
 export const BRANCH_CAPACITY = 64;
 

@@ -2,7 +2,7 @@
 import { METHOD_ACK, METHOD_CANCEL, METHOD_INVITE } from "./constants.ts";
 import type { SipMessage } from "./message.ts";
 import {
-  BRANCH_CAPACITY, DEFAULT_TIMERS, NO_BYTES, TRANSPORT_UDP, TS_FREE, TS_TERMINATED, TX_INVITE_CLIENT, TX_INVITE_SERVER,
+  AT_INTERVAL, AT_LINGER, AT_NEXT, AT_RETRANSMIT, AT_TIMEOUT, AT_TRYING, BRANCH_CAPACITY, SLOT_TIMES, DEFAULT_TIMERS, NO_BYTES, TRANSPORT_UDP, TS_FREE, TS_TERMINATED, TX_INVITE_CLIENT, TX_INVITE_SERVER,
   TX_NON_INVITE_CLIENT, TX_NON_INVITE_SERVER, keepBytes, type TimerConfig, type Transaction, type TransactionUser, type TransportPort,
 } from "./transaction.ts";
 import { earliest } from "./timerheap.ts";
@@ -46,7 +46,6 @@ export interface TransactionStats {
 }
 
 /** Field k of a block of per-slot fields: a view, one variable on Espruino where an array of its own costs three. */
-function f64Field(block: Float64Array, k: number, n: number): Float64Array { return new Float64Array(block.buffer, k * 8 * n, n); }
 function i32Field(block: Int32Array, k: number, n: number): Int32Array { return new Int32Array(block.buffer, k * 4 * n, n); }
 
 /** FNV-1a of the four bytes of a 32-bit number, continuing from h. */
@@ -81,23 +80,12 @@ export class TransactionLayer {
   readonly scratch: SipWriter;
   private readonly exact: boolean;
 
-  // Per-slot fields only the layer and its state machines use, one array per field indexed by tx.index
-  // (on Espruino an object field costs a variable per slot, an array entry only its bytes).
-  /** Timers: absolute deadlines in ms, -1 when not running (Float64: ms clocks pass 2^31 after ~25 days). */
-  readonly retransmitAt: Float64Array;
-  readonly timeoutAt: Float64Array;
-  readonly lingerAt: Float64Array;
-  readonly tryingAt: Float64Array;
-  /**
-   * Earliest running deadline, -1 when none (and for a free slot). poll and nextDeadline scan these when
-   * `soonest` is unknown: a pool is small, and a heap of (deadline, slot) entries would cost more memory.
-   */
-  private readonly nextAt: Float64Array;
-  /** The earliest of nextAt, -1 when none, -2 when a change made it unknown (found again by a scan). */
+  // Per-slot fields only the layer and its state machines use, indexed by tx.index (on Espruino an object
+  // field costs a variable per slot, an array entry only its bytes).
+  /** Timers, their earliest and the retransmission interval: times[index * SLOT_TIMES + AT_*] (transaction.ts). */
+  readonly times: Float64Array;
+  /** The earliest AT_NEXT of all slots, -1 when none, -2 when a change made it unknown (found again by a scan). */
   private soonest = -1;
-  /** CSeq number of the request (up to 2^32 - 1, past Int32). */
-  readonly cseq: Float64Array;
-  readonly retransmitInterval: Int32Array;
   /** TX_INVITE_CLIENT … TX_NON_INVITE_SERVER. */
   readonly kind: Int32Array;
   /** Method id of the request (METHOD_*). */
@@ -108,8 +96,7 @@ export class TransactionLayer {
   private readonly sentByHash: Int32Array;
   /** Hash of Call-ID, From tag and CSeq: merged-request detection (§8.2.2.2) and RFC 2543 matching. */
   private readonly dialogKeyHash: Int32Array;
-  /** Index of the next slot in the free list or in a hash chain, -1 at the end. */
-  private readonly nextFree: Int32Array;
+  /** Index of the next slot in a hash chain, -1 at the end; a free slot is in no chain, so the free list links through nextInBranchChain. */
   private readonly nextInBranchChain: Int32Array;
   private readonly nextInKeyChain: Int32Array;
   /**
@@ -126,25 +113,17 @@ export class TransactionLayer {
     this.tu = tu;
     this.exact = config.exactCopies === true;
     const n = config.capacity;
-    // Two blocks, one per element type, every field a view into one (k is its place in the block).
-    const times = new Float64Array(6 * n).fill(-1); // a free slot's timers are all -1
-    this.retransmitAt = f64Field(times, 0, n);
-    this.timeoutAt = f64Field(times, 1, n);
-    this.lingerAt = f64Field(times, 2, n);
-    this.tryingAt = f64Field(times, 3, n);
-    this.nextAt = f64Field(times, 4, n);
-    this.cseq = f64Field(times, 5, n);
-    const ints = new Int32Array(10 * n);
-    this.retransmitInterval = i32Field(ints, 0, n);
-    this.kind = i32Field(ints, 1, n);
-    this.method = i32Field(ints, 2, n);
-    this.port = i32Field(ints, 3, n);
-    this.sentByHash = i32Field(ints, 4, n);
-    this.dialogKeyHash = i32Field(ints, 5, n);
-    this.nextFree = i32Field(ints, 6, n);
-    this.nextInBranchChain = i32Field(ints, 7, n);
-    this.nextInKeyChain = i32Field(ints, 8, n);
-    this.branchLength = i32Field(ints, 9, n);
+    this.times = new Float64Array(SLOT_TIMES * n).fill(-1); // a free slot's timers are all -1
+    // The integer fields are views into one block (k is a field's place in it).
+    const ints = new Int32Array(8 * n);
+    this.kind = i32Field(ints, 0, n);
+    this.method = i32Field(ints, 1, n);
+    this.port = i32Field(ints, 2, n);
+    this.sentByHash = i32Field(ints, 3, n);
+    this.dialogKeyHash = i32Field(ints, 4, n);
+    this.nextInBranchChain = i32Field(ints, 5, n);
+    this.nextInKeyChain = i32Field(ints, 6, n);
+    this.branchLength = i32Field(ints, 7, n);
     this.branch = new Uint8Array(n * BRANCH_CAPACITY);
     for (let i = 0; i < n; i++) {
       this.pool.push({
@@ -152,7 +131,7 @@ export class TransactionLayer {
         // bufferSize 0: no buffer of its own (the layer makes exact copies).
         buffer: this.exact ? NO_BYTES : new Uint8Array(config.bufferSize), length: 0, owner: -1,
       });
-      this.nextFree[i] = i + 1 < n ? i + 1 : -1;
+      this.nextInBranchChain[i] = i + 1 < n ? i + 1 : -1;
     }
     this.freeHead = n > 0 ? 0 : -1;
     let size = 16;
@@ -174,12 +153,11 @@ export class TransactionLayer {
     const i = this.freeHead;
     if (i < 0) return null;
     const tx = this.pool[i];
-    this.freeHead = this.nextFree[i];
-    this.nextFree[i] = -1;
+    this.freeHead = this.nextInBranchChain[i]; // link() sets it for the branch chain
     tx.generation++;
     this.kind[i] = kind;
     tx.length = 0;
-    this.retransmitInterval[i] = 0;
+    this.times[i * SLOT_TIMES + AT_INTERVAL] = 0;
     tx.owner = -1;
     tx.transport = TRANSPORT_UDP;
     this.active++;
@@ -267,13 +245,14 @@ export class TransactionLayer {
     tx.state = TS_TERMINATED;
     this.release(tx);
     this.unlink(tx);
-    this.retransmitAt[i] = this.timeoutAt[i] = this.lingerAt[i] = this.tryingAt[i] = -1;
+    const t = i * SLOT_TIMES;
+    this.times[t + AT_RETRANSMIT] = this.times[t + AT_TIMEOUT] = this.times[t + AT_LINGER] = this.times[t + AT_TRYING] = -1;
     this.schedule(tx);
     this.active--;
     this.stats.terminated++;
     this.tu.onTerminated(tx);
     tx.state = TS_FREE;
-    this.nextFree[tx.index] = this.freeHead;
+    this.nextInBranchChain[tx.index] = this.freeHead;
     this.freeHead = tx.index;
   }
 
@@ -283,10 +262,10 @@ export class TransactionLayer {
 
   /** Recomputes a slot's earliest deadline from its timers, and the soonest of all as far as that is cheap. */
   schedule(tx: Transaction): void {
-    const i = tx.index;
-    const at = earliest(earliest(earliest(this.retransmitAt[i], this.timeoutAt[i]), this.lingerAt[i]), this.tryingAt[i]);
-    const old = this.nextAt[i];
-    this.nextAt[i] = at;
+    const times = this.times, t = tx.index * SLOT_TIMES;
+    const at = earliest(earliest(earliest(times[t + AT_RETRANSMIT], times[t + AT_TIMEOUT]), times[t + AT_LINGER]), times[t + AT_TRYING]);
+    const old = times[t + AT_NEXT];
+    times[t + AT_NEXT] = at;
     if (this.soonest === -2) return;
     if (at >= 0 && (this.soonest < 0 || at < this.soonest)) this.soonest = at;
     else if (old === this.soonest && at !== old) this.soonest = -2;
@@ -298,16 +277,18 @@ export class TransactionLayer {
    */
   armRetransmitAndTimeout(tx: Transaction, now: number): void {
     const t1 = this.timers.t1;
+    const t = tx.index * SLOT_TIMES;
     if (tx.transport === TRANSPORT_UDP) {
-      this.retransmitInterval[tx.index] = t1;
-      this.retransmitAt[tx.index] = now + t1;
+      this.times[t + AT_INTERVAL] = t1;
+      this.times[t + AT_RETRANSMIT] = now + t1;
     }
-    this.timeoutAt[tx.index] = now + 64 * t1;
+    this.times[t + AT_TIMEOUT] = now + 64 * t1;
   }
 
   /** Timer B, F or H (or the non-INVITE server's guard) fired: tell the TU, end the transaction. */
   giveUp(tx: Transaction): void {
-    this.timeoutAt[tx.index] = this.retransmitAt[tx.index] = -1;
+    const t = tx.index * SLOT_TIMES;
+    this.times[t + AT_TIMEOUT] = this.times[t + AT_RETRANSMIT] = -1;
     this.tu.onTimeout(tx);
     this.terminate(tx);
   }
@@ -315,8 +296,9 @@ export class TransactionLayer {
   /** Timer A, E or G fired: send again, and again after `interval` unless something stops it. */
   retransmit(tx: Transaction, now: number, interval: number): void {
     this.stats.retransmissionsSent++;
-    this.retransmitInterval[tx.index] = interval;
-    this.retransmitAt[tx.index] = now + interval;
+    const t = tx.index * SLOT_TIMES;
+    this.times[t + AT_INTERVAL] = interval;
+    this.times[t + AT_RETRANSMIT] = now + interval;
     this.transmit(tx);
   }
 
@@ -324,7 +306,7 @@ export class TransactionLayer {
   nextDeadline(): number {
     if (this.soonest === -2) {
       let at = -1;
-      for (let i = 0; i < this.pool.length; i++) at = earliest(at, this.nextAt[i]);
+      for (let i = 0; i < this.pool.length; i++) at = earliest(at, this.times[i * SLOT_TIMES + AT_NEXT]);
       this.soonest = at;
     }
     return this.soonest;
@@ -339,7 +321,7 @@ export class TransactionLayer {
       const soonest = this.nextDeadline();
       if (soonest < 0 || soonest > now) return;
       for (let i = 0; i < this.pool.length; i++) {
-        const at = this.nextAt[i];
+        const at = this.times[i * SLOT_TIMES + AT_NEXT];
         if (at < 0 || at > now) continue;
         const tx = this.pool[i];
         // The machine moves on (a timer re-armed, stopped, or the slot ended); schedule files what is left.
@@ -372,8 +354,8 @@ export class TransactionLayer {
 
   /**
    * Starts a client transaction for a request the TU wrote into data[0, length): its method id,
-   * CSeq number, where the top Via's branch value sits in data (branchStart, branchEnd), and where
-   * to send it. Returns the transaction, or null when the pool is full (ERR_POOL_FULL) or the
+   * CSeq number (not kept: the ACK for a non-2xx, the one use, reads it from the kept request), where the
+   * top Via's branch value sits in data (branchStart, branchEnd), and where to send it. Returns the transaction, or null when the pool is full (ERR_POOL_FULL) or the
    * request does not fit the per-transaction buffer. Allocates nothing.
    */
   sendRequest(data: Uint8Array, length: number, method: number, cseq: number, branchStart: number, branchEnd: number,
@@ -385,7 +367,6 @@ export class TransactionLayer {
     this.keep(tx, data, length);
     const t = tx.index;
     this.method[t] = method;
-    this.cseq[t] = cseq;
     this.branchLength[t] = branchLength;
     for (let i = 0; i < branchLength; i++) this.branch[t * BRANCH_CAPACITY + i] = data[branchStart + i];
     this.dialogKeyHash[t] = 0;
@@ -548,7 +529,6 @@ export class TransactionLayer {
     }
     const t = nt.index;
     this.method[t] = msg.method;
-    this.cseq[t] = msg.cseq;
     this.branchLength[t] = branchLength;
     for (let i = 0; i < branchLength; i++) this.branch[t * BRANCH_CAPACITY + i] = msg.src.charCodeAt(v.branchStart + i);
     this.sentByHash[t] = this.hashSentBy(msg);
