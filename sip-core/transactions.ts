@@ -462,17 +462,6 @@ export class TransactionLayer {
     return null;
   }
 
-  /** §8.2.2.2: a request without To tag that repeats the Call-ID, From tag and CSeq of a live server transaction. */
-  private isMerged(msg: SipMessage): boolean {
-    if (msg.to.tagStart >= 0) return false;
-    const key = this.requestKeyHash(msg);
-    for (let i = this.keyHeads[key & this.tableMask]; i >= 0; i = this.nextInKeyChain[i]) {
-      const kind = this.kind[i];
-      if ((kind === TX_INVITE_SERVER || kind === TX_NON_INVITE_SERVER) && this.dialogKeyHash[i] === key && this.method[i] === msg.method) return true;
-    }
-    return false;
-  }
-
   /** Answers a request without a transaction (pool full, merged request). */
   private answerStatelessly(msg: SipMessage, status: number, reason: string, address: string, port: number, transport: number): void {
     const w = this.scratch.reset();
@@ -514,10 +503,17 @@ export class TransactionLayer {
       this.tu.onAck(msg, address, port);
       return;
     }
-    if (this.isMerged(msg)) {
-      this.stats.merged++;
-      this.answerStatelessly(msg, 482, "Loop Detected", address, port, transport);
-      return;
+    // §8.2.2.2: a request without To tag that repeats the Call-ID, From tag and CSeq of a live server transaction.
+    const key = this.requestKeyHash(msg);
+    if (msg.to.tagStart < 0) {
+      for (let i = this.keyHeads[key & this.tableMask]; i >= 0; i = this.nextInKeyChain[i]) {
+        const kind = this.kind[i];
+        if ((kind === TX_INVITE_SERVER || kind === TX_NON_INVITE_SERVER) && this.dialogKeyHash[i] === key && this.method[i] === msg.method) {
+          this.stats.merged++;
+          this.answerStatelessly(msg, 482, "Loop Detected", address, port, transport);
+          return;
+        }
+      }
     }
     const v = msg.via;
     const branchLength = v.hasMagicCookie() ? Math.min(v.branchEnd - v.branchStart, BRANCH_CAPACITY) : 0;
@@ -532,7 +528,7 @@ export class TransactionLayer {
     this.branchLength[t] = branchLength;
     for (let i = 0; i < branchLength; i++) this.branch[t * BRANCH_CAPACITY + i] = msg.src.charCodeAt(v.branchStart + i);
     this.sentByHash[t] = this.hashSentBy(msg);
-    this.dialogKeyHash[t] = this.requestKeyHash(msg);
+    this.dialogKeyHash[t] = key;
     nt.address = address;
     this.port[t] = port;
     nt.transport = transport;

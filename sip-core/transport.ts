@@ -130,12 +130,16 @@ export class SipTransport {
    */
   private dispatch(r: number, address: string, port: number, transport: number, now: number): boolean {
     const msg = this.msg;
+    const v = msg.via;
     msg.sourceAddress = address;
     msg.sourcePort = port;
     if (r > 0 && msg.isRequest) {
-      const v = validateMessage(msg);
-      if (v < 0) r = v;
+      const valid = validateMessage(msg);
+      if (valid < 0) r = valid;
     }
+    // §18.2.2 with RFC 3581: responses to a UDP request go to the source address (the received address), at
+    // the source port when the Via asked for rport, else at the sent-by port or 5060.
+    const responsePort = !msg.viaOk || v.rport >= 0 ? port : v.port > 0 ? v.port : 5060;
     if (r < 0) {
       this.stats.malformed++;
       const status = msg.rejectStatus();
@@ -145,7 +149,7 @@ export class SipTransport {
       writeResponseHead(w, msg, status, msg.rejectReason(), statelessToTag(msg));
       const n = w.end(null, 0, 0);
       // When the Via cannot be trusted, answer where the request came from.
-      if (n > 0) this.port.send(w.buf, n, address, this.responsePort(msg, port), transport);
+      if (n > 0) this.port.send(w.buf, n, address, responsePort, transport);
       return false;
     }
     if (msg.isRequest) {
@@ -154,26 +158,15 @@ export class SipTransport {
       } else if (msg.via.maddrStart >= 0) {
         // §18.2.2: a maddr in the Via names where responses go (at the sent-by port). Rare: the
         // address string is made only then.
-        const v = msg.via;
         this.layer.receive(msg, msg.src.substring(v.maddrStart, v.maddrEnd), v.port > 0 ? v.port : 5060, transport, now);
       } else {
-        this.layer.receive(msg, address, this.responsePort(msg, port), transport, now);
+        this.layer.receive(msg, address, responsePort, transport, now);
       }
       return true;
     }
     // §18.1.2: responses go to the transaction layer, which drops those matching nothing.
     this.layer.receive(msg, address, port, transport, now);
     return true;
-  }
-
-  /**
-   * §18.2.2 with RFC 3581: responses to a UDP request go to the source address (the received
-   * address), at the source port when the Via asked for rport, else at the sent-by port or 5060.
-   */
-  private responsePort(msg: SipMessage, sourcePort: number): number {
-    const v = msg.via;
-    if (!msg.viaOk || v.rport >= 0) return sourcePort;
-    return v.port > 0 ? v.port : 5060;
   }
 }
 

@@ -12,7 +12,7 @@ import type { Transaction, TransactionUser, TransportPort } from "./transaction.
 import { TransactionLayer, type TransactionLayerConfig } from "./transactions.ts";
 import { SipTransport } from "./transport.ts";
 import { SCHEME_SIP, SCHEME_SIPS } from "./uri.ts";
-import { SipWriter, writeResponseHead } from "./writer.ts";
+import { writeResponseHead } from "./writer.ts";
 
 export const UA_ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
 
@@ -94,7 +94,6 @@ export class UserAgent implements TransactionUser {
   requestFilter: RequestFilter | null = null;
   private readonly clock: UaClock;
   private readonly trace: UaTrace | null;
-  private readonly w: SipWriter;
   private counter = 0;
   private readonly random: RandomSource;
 
@@ -104,7 +103,6 @@ export class UserAgent implements TransactionUser {
     this.random = o.random;
     this.layer = new TransactionLayer(o.transactions, o.port, this);
     this.transport = new SipTransport(this.layer, o.port, o.limits, o.transactions.bufferSize);
-    this.w = this.layer.scratch; // the §8.2 answers are written and handed to respond() at once
     for (let i = 0; i < o.accounts.length && i < o.maxAccounts; i++) {
       const r = new Registration(o.accounts[i], this.layer, o.random, o.log, o.transactions.bufferSize);
       r.pinger = this.transport;
@@ -143,7 +141,7 @@ export class UserAgent implements TransactionUser {
   }
 
   private answer(tx: Transaction, msg: SipMessage, status: number, reason: string, now: number): void {
-    const w = this.w.reset();
+    const w = this.layer.scratch.reset(); // written and handed to respond() at once
     // A To tag of our own: random, and a counter so two answers never share one.
     writeResponseHead(w, msg, status, reason, (this.random.u32() >>> 0).toString(36) + (++this.counter).toString(36));
     if (status === 200 || status === 405) w.str("Allow: ").str(UA_ALLOW).crlf();
