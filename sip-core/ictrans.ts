@@ -1,7 +1,7 @@
 // RFC 3261 §17.1.1 INVITE client transaction (Figure 5) with RFC 6026's Accepted state and Timer M.
 import type { SipMessage } from "./message.ts";
 import {
-  TRANSPORT_UDP, TS_ACCEPTED, TS_CALLING, TS_COMPLETED, TS_PROCEEDING, type Transaction,
+  AT_INTERVAL, AT_LINGER, AT_RETRANSMIT, AT_TIMEOUT, SLOT_TIMES, TRANSPORT_UDP, TS_ACCEPTED, TS_CALLING, TS_COMPLETED, TS_PROCEEDING, type Transaction,
 } from "./transaction.ts";
 import type { TransactionLayer } from "./transactions.ts";
 import { bytesToBinaryString, writeAckForNon2xxFrom } from "./writer.ts";
@@ -17,20 +17,19 @@ export function ictStart(L: TransactionLayer, tx: Transaction, now: number): voi
 function sendAck(L: TransactionLayer, tx: Transaction, resp: SipMessage): void {
   const src = bytesToBinaryString(tx.buffer, tx.length);
   const w = L.scratch.reset();
-  const n = writeAckForNon2xxFrom(w, src, L.cseq[tx.index], resp);
-  if (n > 0) L.transport.send(w.buf, n, tx.address, tx.port, tx.transport);
+  const n = writeAckForNon2xxFrom(w, src, resp);
+  if (n > 0) L.transport.send(w.buf, n, tx.address, L.port[tx.index], tx.transport);
 }
 
 export function ictOnResponse(L: TransactionLayer, tx: Transaction, msg: SipMessage, now: number): void {
-  const i = tx.index;
+  const t = tx.index * SLOT_TIMES;
   const status = msg.status;
   switch (tx.state) {
     case TS_CALLING:
     case TS_PROCEEDING:
-      L.status[i] = status;
       // Any response stops retransmission and Timer B (§17.1.1.2).
-      L.retransmitAt[i] = -1;
-      L.timeoutAt[i] = -1;
+      L.times[t + AT_RETRANSMIT] = -1;
+      L.times[t + AT_TIMEOUT] = -1;
       if (status < 200) {
         tx.state = TS_PROCEEDING;
         L.tu.onResponse(tx, msg);
@@ -38,12 +37,12 @@ export function ictOnResponse(L: TransactionLayer, tx: Transaction, msg: SipMess
         // RFC 6026: wait in Accepted for 2xx retransmissions from other forks; the TU ACKs them.
         tx.state = TS_ACCEPTED;
         L.release(tx); // the TU ACKs 2xx itself; the INVITE is not sent again
-        L.lingerAt[i] = now + 64 * L.timers.t1;
+        L.times[t + AT_LINGER] = now + 64 * L.timers.t1;
         L.tu.onResponse(tx, msg);
       } else {
         tx.state = TS_COMPLETED;
         sendAck(L, tx, msg);
-        L.lingerAt[i] = tx.transport === TRANSPORT_UDP ? now + 32000 : now; // Timer D
+        L.times[t + AT_LINGER] = tx.transport === TRANSPORT_UDP ? now + 32000 : now; // Timer D
         L.tu.onResponse(tx, msg);
       }
       return;
@@ -60,14 +59,14 @@ export function ictOnResponse(L: TransactionLayer, tx: Transaction, msg: SipMess
 }
 
 export function ictOnTimer(L: TransactionLayer, tx: Transaction, now: number): void {
-  const i = tx.index;
-  if (L.timeoutAt[i] >= 0 && L.timeoutAt[i] <= now) {
+  const t = tx.index * SLOT_TIMES;
+  if (L.times[t + AT_TIMEOUT] >= 0 && L.times[t + AT_TIMEOUT] <= now) {
     L.giveUp(tx); // Timer B: no response at all
     return;
   }
-  if (L.retransmitAt[i] >= 0 && L.retransmitAt[i] <= now && tx.state === TS_CALLING) {
-    L.retransmit(tx, now, L.retransmitInterval[i] * 2); // Timer A: doubling, no T2 cap for INVITE
+  if (L.times[t + AT_RETRANSMIT] >= 0 && L.times[t + AT_RETRANSMIT] <= now && tx.state === TS_CALLING) {
+    L.retransmit(tx, now, L.times[t + AT_INTERVAL] * 2); // Timer A: doubling, no T2 cap for INVITE
     return;
   }
-  if (L.lingerAt[i] >= 0 && L.lingerAt[i] <= now) L.terminate(tx); // Timer D (Completed) or M (Accepted)
+  if (L.times[t + AT_LINGER] >= 0 && L.times[t + AT_LINGER] <= now) L.terminate(tx); // Timer D (Completed) or M (Accepted)
 }

@@ -1,7 +1,7 @@
 // RFC 3261 §17.2.1 INVITE server transaction (Figure 7) with RFC 6026's Accepted state; Timers G, H, I, L and 100 Trying.
 import type { SipMessage } from "./message.ts";
 import {
-  TRANSPORT_UDP, TS_ACCEPTED, TS_COMPLETED, TS_CONFIRMED, TS_PROCEEDING, type Transaction,
+  AT_INTERVAL, AT_LINGER, AT_RETRANSMIT, AT_TIMEOUT, AT_TRYING, SLOT_TIMES, TRANSPORT_UDP, TS_ACCEPTED, TS_COMPLETED, TS_CONFIRMED, TS_PROCEEDING, type Transaction,
 } from "./transaction.ts";
 import type { TransactionLayer } from "./transactions.ts";
 import { writeResponseHead } from "./writer.ts";
@@ -11,22 +11,19 @@ import { writeResponseHead } from "./writer.ts";
  * is written now, from the request, into the slot's buffer: the request is gone by then.
  */
 export function istStart(L: TransactionLayer, tx: Transaction, msg: SipMessage, now: number): void {
-  const i = tx.index;
+  const t = tx.index * SLOT_TIMES;
   tx.state = TS_PROCEEDING;
-  L.tryingAt[i] = now + L.timers.trying;
+  L.times[t + AT_TRYING] = now + L.timers.trying;
   const w = L.scratch.reset();
   writeResponseHead(w, msg, 100, "Trying", null);
   const n = w.end(null, 0, 0);
-  if (n > 0) {
-    L.keep(tx, w.buf, n);
-    L.status[i] = 100;
-  }
+  if (n > 0) L.keep(tx, w.buf, n);
 }
 
-export function istOnRespond(L: TransactionLayer, tx: Transaction, now: number): void {
-  const i = tx.index;
-  const status = L.status[i];
-  L.tryingAt[i] = -1;
+/** The TU's response with this status is kept in the slot: send it, move on. */
+export function istOnRespond(L: TransactionLayer, tx: Transaction, status: number, now: number): void {
+  const t = tx.index * SLOT_TIMES;
+  L.times[t + AT_TRYING] = -1;
   if (tx.state === TS_ACCEPTED) {
     // The TU retransmits its 2xx through us (RFC 6026 §7.1); send, stay.
     if (status >= 200 && status < 300) L.transmit(tx);
@@ -37,7 +34,7 @@ export function istOnRespond(L: TransactionLayer, tx: Transaction, now: number):
     L.transmit(tx);
   } else if (status < 300) {
     tx.state = TS_ACCEPTED;
-    L.lingerAt[i] = now + 64 * L.timers.t1; // Timer L
+    L.times[t + AT_LINGER] = now + 64 * L.timers.t1; // Timer L
     L.transmit(tx);
   } else {
     tx.state = TS_COMPLETED;
@@ -54,11 +51,11 @@ export function istOnRetransmission(L: TransactionLayer, tx: Transaction, now: n
 }
 
 export function istOnAck(L: TransactionLayer, tx: Transaction, msg: SipMessage, address: string, port: number, now: number): void {
-  const i = tx.index;
+  const t = tx.index * SLOT_TIMES;
   if (tx.state === TS_COMPLETED) {
     tx.state = TS_CONFIRMED;
-    L.retransmitAt[i] = L.timeoutAt[i] = -1;
-    L.lingerAt[i] = tx.transport === TRANSPORT_UDP ? now + L.timers.t4 : now; // Timer I
+    L.times[t + AT_RETRANSMIT] = L.times[t + AT_TIMEOUT] = -1;
+    L.times[t + AT_LINGER] = tx.transport === TRANSPORT_UDP ? now + L.timers.t4 : now; // Timer I
   } else if (tx.state === TS_ACCEPTED) {
     L.tu.onAck(msg, address, port); // the ACK for our 2xx belongs to the dialog
   } else {
@@ -67,20 +64,20 @@ export function istOnAck(L: TransactionLayer, tx: Transaction, msg: SipMessage, 
 }
 
 export function istOnTimer(L: TransactionLayer, tx: Transaction, now: number): void {
-  const i = tx.index;
-  if (L.tryingAt[i] >= 0 && L.tryingAt[i] <= now) {
-    L.tryingAt[i] = -1;
+  const t = tx.index * SLOT_TIMES;
+  if (L.times[t + AT_TRYING] >= 0 && L.times[t + AT_TRYING] <= now) {
+    L.times[t + AT_TRYING] = -1;
     if (tx.state === TS_PROCEEDING && tx.length > 0) L.transmit(tx); // the 100 written at start
     if (tx.state !== TS_PROCEEDING) return;
   }
-  if (L.timeoutAt[i] >= 0 && L.timeoutAt[i] <= now) {
+  if (L.times[t + AT_TIMEOUT] >= 0 && L.times[t + AT_TIMEOUT] <= now) {
     L.giveUp(tx); // Timer H: the ACK never came
     return;
   }
-  if (L.retransmitAt[i] >= 0 && L.retransmitAt[i] <= now && tx.state === TS_COMPLETED) {
-    L.retransmit(tx, now, Math.min(L.retransmitInterval[i] * 2, L.timers.t2)); // Timer G
+  if (L.times[t + AT_RETRANSMIT] >= 0 && L.times[t + AT_RETRANSMIT] <= now && tx.state === TS_COMPLETED) {
+    L.retransmit(tx, now, Math.min(L.times[t + AT_INTERVAL] * 2, L.timers.t2)); // Timer G
     return;
   }
-  if (L.lingerAt[i] >= 0 && L.lingerAt[i] <= now) L.terminate(tx); // Timer I (Confirmed) or L (Accepted)
+  if (L.times[t + AT_LINGER] >= 0 && L.times[t + AT_LINGER] <= now) L.terminate(tx); // Timer I (Confirmed) or L (Accepted)
 }
 

@@ -1,5 +1,7 @@
 // RFC 3261 §17.2.2 non-INVITE server transaction (Figure 8): Timer J.
-import { TRANSPORT_UDP, TS_COMPLETED, TS_PROCEEDING, TS_TRYING, type Transaction } from "./transaction.ts";
+import {
+  AT_LINGER, AT_TIMEOUT, SLOT_TIMES, TRANSPORT_UDP, TS_COMPLETED, TS_PROCEEDING, TS_TRYING, type Transaction,
+} from "./transaction.ts";
 import type { TransactionLayer } from "./transactions.ts";
 
 /**
@@ -8,17 +10,17 @@ import type { TransactionLayer } from "./transactions.ts";
  */
 export function nistStart(L: TransactionLayer, tx: Transaction, now: number): void {
   tx.state = TS_TRYING;
-  L.timeoutAt[tx.index] = now + 64 * L.timers.t1;
+  L.times[tx.index * SLOT_TIMES + AT_TIMEOUT] = now + 64 * L.timers.t1;
 }
 
-export function nistOnRespond(L: TransactionLayer, tx: Transaction, now: number): void {
-  const i = tx.index;
+export function nistOnRespond(L: TransactionLayer, tx: Transaction, status: number, now: number): void {
+  const t = tx.index * SLOT_TIMES;
   if (tx.state !== TS_TRYING && tx.state !== TS_PROCEEDING) return;
-  if (L.status[i] < 200) tx.state = TS_PROCEEDING;
+  if (status < 200) tx.state = TS_PROCEEDING;
   else {
     tx.state = TS_COMPLETED;
-    L.timeoutAt[i] = -1;
-    L.lingerAt[i] = tx.transport === TRANSPORT_UDP ? now + 64 * L.timers.t1 : now; // Timer J
+    L.times[t + AT_TIMEOUT] = -1;
+    L.times[t + AT_LINGER] = tx.transport === TRANSPORT_UDP ? now + 64 * L.timers.t1 : now; // Timer J
   }
   L.transmit(tx);
 }
@@ -30,7 +32,7 @@ export function nistOnRetransmission(L: TransactionLayer, tx: Transaction, _now:
 }
 
 export function nistOnTimer(L: TransactionLayer, tx: Transaction, now: number): void {
-  const i = tx.index;
-  if (L.timeoutAt[i] >= 0 && L.timeoutAt[i] <= now) L.giveUp(tx); // the TU never answered
-  else if (L.lingerAt[i] >= 0 && L.lingerAt[i] <= now) L.terminate(tx); // Timer J
+  const t = tx.index * SLOT_TIMES;
+  if (L.times[t + AT_TIMEOUT] >= 0 && L.times[t + AT_TIMEOUT] <= now) L.giveUp(tx); // the TU never answered
+  else if (L.times[t + AT_LINGER] >= 0 && L.times[t + AT_LINGER] <= now) L.terminate(tx); // Timer J
 }

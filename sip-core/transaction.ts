@@ -54,37 +54,42 @@ export interface TransactionUser {
   onStrayResponse(msg: SipMessage, address: string, port: number, now: number): void;
 }
 
+// A slot's timers in TransactionLayer.times[index * SLOT_TIMES + AT_*]: absolute deadlines in ms, -1 when not
+// running (Float64: ms clocks pass 2^31 after ~25 days); AT_NEXT is the earliest of them, AT_INTERVAL the
+// current retransmission interval. One array for all (on Espruino each array or view costs variables).
+export const AT_RETRANSMIT = 0;
+export const AT_TIMEOUT = 1;
+export const AT_LINGER = 2;
+export const AT_TRYING = 3;
+export const AT_NEXT = 4;
+export const AT_INTERVAL = 5;
+export const SLOT_TIMES = 6;
+
 /** Most bytes of a branch a transaction remembers for matching (longer branches compare their prefix). */
 export const BRANCH_CAPACITY = 64;
 
 /**
  * One transaction slot: what the transaction user reads. Slots are allocated once in a fixed pool and
  * reused: `generation` changes on every reuse so a stale handle can be told from the live one. What only
- * the layer and its state machines use (kind, method, branch, CSeq, status, timers, chain links, hashes)
+ * the layer and its state machines use (kind, method, branch, CSeq, port, timers, chain links, hashes)
  * lives in TransactionLayer's per-slot arrays at `index`: on Espruino an object field costs a variable per slot.
+ * An interface, not a class: the layer makes the slots as literals (a class costs ~10 variables more).
  */
-export class Transaction {
+export interface Transaction {
   readonly index: number;
-  generation = 0;
-  state = TS_FREE;
-  /** Where requests go (client) or where responses go (server). */
-  address = "";
-  port = 0;
-  transport = TRANSPORT_UDP;
+  generation: number;
+  state: number;
+  /** Where requests go (client) or where responses go (server); the port is the layer's. */
+  address: string;
+  transport: number;
   /**
    * The request (client) or the last response (server), kept for retransmission: bytes [0, length). A
    * preallocated slot buffer, or (TransactionLayerConfig.exactCopies) an array of the message's own size.
    */
   buffer: Uint8Array;
-  length = 0;
+  length: number;
   /** For the TU: any number it wants to associate (a dialog or registration slot). */
-  owner = -1;
-
-  /** bufferSize 0: no buffer of its own (the layer makes exact copies). */
-  constructor(index: number, bufferSize: number) {
-    this.index = index;
-    this.buffer = bufferSize > 0 ? new Uint8Array(bufferSize) : NO_BYTES;
-  }
+  owner: number;
 }
 
 /** The buffer of a slot that keeps nothing (exact copies). */

@@ -1,11 +1,11 @@
-// RFC 3261 §17 transaction layer: a fixed pool, constant-time matching (§17.1.3, §17.2.3), one timer heap, 503 when full.
+// RFC 3261 §17 transaction layer: a fixed pool, constant-time matching (§17.1.3, §17.2.3), per-slot deadlines, 503 when full.
 import { METHOD_ACK, METHOD_CANCEL, METHOD_INVITE } from "./constants.ts";
 import type { SipMessage } from "./message.ts";
 import {
-  BRANCH_CAPACITY, DEFAULT_TIMERS, NO_BYTES, TRANSPORT_UDP, TS_FREE, TS_TERMINATED, TX_INVITE_CLIENT, TX_INVITE_SERVER,
-  TX_NON_INVITE_CLIENT, TX_NON_INVITE_SERVER, Transaction, keepBytes, type TimerConfig, type TransactionUser, type TransportPort,
+  AT_INTERVAL, AT_LINGER, AT_NEXT, AT_RETRANSMIT, AT_TIMEOUT, AT_TRYING, BRANCH_CAPACITY, SLOT_TIMES, DEFAULT_TIMERS, NO_BYTES, TRANSPORT_UDP, TS_FREE, TS_TERMINATED, TX_INVITE_CLIENT, TX_INVITE_SERVER,
+  TX_NON_INVITE_CLIENT, TX_NON_INVITE_SERVER, keepBytes, type TimerConfig, type Transaction, type TransactionUser, type TransportPort,
 } from "./transaction.ts";
-import { TimerHeap, earliest } from "./timerheap.ts";
+import { earliest } from "./timerheap.ts";
 import { FNV_BASIS, fnv1aSpan, fnv1aStep } from "./scan.ts";
 import { SipWriter, statelessToTag, writeResponseHead } from "./writer.ts";
 import { ictOnResponse, ictOnTimer, ictStart } from "./ictrans.ts";
@@ -33,20 +33,19 @@ export interface TransactionLayerConfig {
 
 export const DEFAULT_TRANSACTION_CONFIG: TransactionLayerConfig = { capacity: 32, bufferSize: 1500, timers: DEFAULT_TIMERS, retryAfter: 5 };
 
-/** Counters a status call or a test reads; never reset by the layer. */
-export class TransactionStats {
-  created = 0;
-  terminated = 0;
-  retransmissionsSent = 0;
-  retransmissionsAbsorbed = 0;
-  poolFull = 0;
-  merged = 0;
-  strayResponses = 0;
-  transportErrors = 0;
+/** Counters a status call or a test reads; never reset by the layer. An interface: the layer makes the one literal. */
+export interface TransactionStats {
+  created: number;
+  terminated: number;
+  retransmissionsSent: number;
+  retransmissionsAbsorbed: number;
+  poolFull: number;
+  merged: number;
+  strayResponses: number;
+  transportErrors: number;
 }
 
 /** Field k of a block of per-slot fields: a view, one variable on Espruino where an array of its own costs three. */
-function f64Field(block: Float64Array, k: number, n: number): Float64Array { return new Float64Array(block.buffer, k * 8 * n, n); }
 function i32Field(block: Int32Array, k: number, n: number): Int32Array { return new Int32Array(block.buffer, k * 4 * n, n); }
 
 /** FNV-1a of the four bytes of a 32-bit number, continuing from h. */
@@ -62,13 +61,14 @@ function fnvNumber(v: number, h: number): number {
 export class TransactionLayer {
   readonly config: TransactionLayerConfig;
   readonly timers: TimerConfig;
-  readonly stats: TransactionStats = new TransactionStats();
+  readonly stats: TransactionStats = {
+    created: 0, terminated: 0, retransmissionsSent: 0, retransmissionsAbsorbed: 0, poolFull: 0, merged: 0, strayResponses: 0, transportErrors: 0,
+  };
   readonly transport: TransportPort;
   readonly tu: TransactionUser;
   private readonly pool: Transaction[] = [];
   private freeHead = -1;
   active = 0;
-  private readonly heap: TimerHeap;
   private readonly tableMask: number;
   private readonly branchHeads: Int32Array;
   private readonly keyHeads: Int32Array;
@@ -80,30 +80,23 @@ export class TransactionLayer {
   readonly scratch: SipWriter;
   private readonly exact: boolean;
 
-  // Per-slot fields only the layer and its state machines use, one array per field indexed by tx.index
-  // (on Espruino an object field costs a variable per slot, an array entry only its bytes).
-  /** Timers: absolute deadlines in ms, -1 when not running (Float64: ms clocks pass 2^31 after ~25 days). */
-  readonly retransmitAt: Float64Array;
-  readonly timeoutAt: Float64Array;
-  readonly lingerAt: Float64Array;
-  readonly tryingAt: Float64Array;
-  /** Earliest running deadline, -1 when none (the heap entry for this slot carries it). */
-  private readonly nextAt: Float64Array;
-  /** CSeq number of the request (up to 2^32 - 1, past Int32). */
-  readonly cseq: Float64Array;
-  readonly retransmitInterval: Int32Array;
+  // Per-slot fields only the layer and its state machines use, indexed by tx.index (on Espruino an object
+  // field costs a variable per slot, an array entry only its bytes).
+  /** Timers, their earliest and the retransmission interval: times[index * SLOT_TIMES + AT_*] (transaction.ts). */
+  readonly times: Float64Array;
+  /** The earliest AT_NEXT of all slots, -1 when none, -2 when a change made it unknown (found again by a scan). */
+  private soonest = -1;
   /** TX_INVITE_CLIENT … TX_NON_INVITE_SERVER. */
   readonly kind: Int32Array;
   /** Method id of the request (METHOD_*). */
   readonly method: Int32Array;
-  /** Status of the last response sent (server) or received (client). */
-  readonly status: Int32Array;
+  /** Where requests go (client) or where responses go (server): the port beside the slot's address. */
+  readonly port: Int32Array;
   /** Server transactions: FNV hash of the top Via sent-by (host and port), part of the §17.2.3 key. */
   private readonly sentByHash: Int32Array;
   /** Hash of Call-ID, From tag and CSeq: merged-request detection (§8.2.2.2) and RFC 2543 matching. */
   private readonly dialogKeyHash: Int32Array;
-  /** Index of the next slot in the free list or in a hash chain, -1 at the end. */
-  private readonly nextFree: Int32Array;
+  /** Index of the next slot in a hash chain, -1 at the end; a free slot is in no chain, so the free list links through nextInBranchChain. */
   private readonly nextInBranchChain: Int32Array;
   private readonly nextInKeyChain: Int32Array;
   /**
@@ -120,30 +113,25 @@ export class TransactionLayer {
     this.tu = tu;
     this.exact = config.exactCopies === true;
     const n = config.capacity;
-    // Two blocks, one per element type, every field a view into one (k is its place in the block).
-    const times = new Float64Array(6 * n);
-    this.retransmitAt = f64Field(times, 0, n);
-    this.timeoutAt = f64Field(times, 1, n);
-    this.lingerAt = f64Field(times, 2, n);
-    this.tryingAt = f64Field(times, 3, n);
-    this.nextAt = f64Field(times, 4, n);
-    this.cseq = f64Field(times, 5, n);
-    const ints = new Int32Array(10 * n);
-    this.retransmitInterval = i32Field(ints, 0, n);
-    this.kind = i32Field(ints, 1, n);
-    this.method = i32Field(ints, 2, n);
-    this.status = i32Field(ints, 3, n);
-    this.sentByHash = i32Field(ints, 4, n);
-    this.dialogKeyHash = i32Field(ints, 5, n);
-    this.nextFree = i32Field(ints, 6, n);
-    this.nextInBranchChain = i32Field(ints, 7, n);
-    this.nextInKeyChain = i32Field(ints, 8, n);
-    this.branchLength = i32Field(ints, 9, n);
+    this.times = new Float64Array(SLOT_TIMES * n).fill(-1); // a free slot's timers are all -1
+    // The integer fields are views into one block (k is a field's place in it).
+    const ints = new Int32Array(8 * n);
+    this.kind = i32Field(ints, 0, n);
+    this.method = i32Field(ints, 1, n);
+    this.port = i32Field(ints, 2, n);
+    this.sentByHash = i32Field(ints, 3, n);
+    this.dialogKeyHash = i32Field(ints, 4, n);
+    this.nextInBranchChain = i32Field(ints, 5, n);
+    this.nextInKeyChain = i32Field(ints, 6, n);
+    this.branchLength = i32Field(ints, 7, n);
     this.branch = new Uint8Array(n * BRANCH_CAPACITY);
     for (let i = 0; i < n; i++) {
-      this.pool.push(new Transaction(i, this.exact ? 0 : config.bufferSize));
-      this.nextFree[i] = i + 1 < n ? i + 1 : -1;
-      this.nextAt[i] = -1;
+      this.pool.push({
+        index: i, generation: 0, state: TS_FREE, address: "", transport: TRANSPORT_UDP,
+        // bufferSize 0: no buffer of its own (the layer makes exact copies).
+        buffer: this.exact ? NO_BYTES : new Uint8Array(config.bufferSize), length: 0, owner: -1,
+      });
+      this.nextInBranchChain[i] = i + 1 < n ? i + 1 : -1;
     }
     this.freeHead = n > 0 ? 0 : -1;
     let size = 16;
@@ -151,7 +139,6 @@ export class TransactionLayer {
     this.tableMask = size - 1;
     this.branchHeads = new Int32Array(size).fill(-1);
     this.keyHeads = new Int32Array(size).fill(-1);
-    this.heap = new TimerHeap(config.capacity * 4 + 8);
     this.scratch = new SipWriter(config.bufferSize);
   }
 
@@ -166,14 +153,11 @@ export class TransactionLayer {
     const i = this.freeHead;
     if (i < 0) return null;
     const tx = this.pool[i];
-    this.freeHead = this.nextFree[i];
-    this.nextFree[i] = -1;
+    this.freeHead = this.nextInBranchChain[i]; // link() sets it for the branch chain
     tx.generation++;
     this.kind[i] = kind;
-    this.status[i] = 0;
     tx.length = 0;
-    this.retransmitAt[i] = this.timeoutAt[i] = this.lingerAt[i] = this.tryingAt[i] = this.nextAt[i] = -1;
-    this.retransmitInterval[i] = 0;
+    this.times[i * SLOT_TIMES + AT_INTERVAL] = 0;
     tx.owner = -1;
     tx.transport = TRANSPORT_UDP;
     this.active++;
@@ -254,18 +238,21 @@ export class TransactionLayer {
     tx.length = 0;
   }
 
-  /** Ends a transaction: out of the indexes, slot back to the pool, TU told. */
+  /** Ends a transaction: timers stopped, out of the indexes, slot back to the pool, TU told. */
   terminate(tx: Transaction): void {
     if (tx.state === TS_FREE) return;
+    const i = tx.index;
     tx.state = TS_TERMINATED;
     this.release(tx);
     this.unlink(tx);
-    this.nextAt[tx.index] = -1;
+    const t = i * SLOT_TIMES;
+    this.times[t + AT_RETRANSMIT] = this.times[t + AT_TIMEOUT] = this.times[t + AT_LINGER] = this.times[t + AT_TRYING] = -1;
+    this.schedule(tx);
     this.active--;
     this.stats.terminated++;
     this.tu.onTerminated(tx);
     tx.state = TS_FREE;
-    this.nextFree[tx.index] = this.freeHead;
+    this.nextInBranchChain[tx.index] = this.freeHead;
     this.freeHead = tx.index;
   }
 
@@ -273,25 +260,15 @@ export class TransactionLayer {
   // Timers
   // ------------------------------------------------------------------------------------------
 
-  /** Recomputes a slot's earliest deadline from its timers and files it in the heap. */
+  /** Recomputes a slot's earliest deadline from its timers, and the soonest of all as far as that is cheap. */
   schedule(tx: Transaction): void {
-    const i = tx.index;
-    const at = earliest(earliest(earliest(this.retransmitAt[i], this.timeoutAt[i]), this.lingerAt[i]), this.tryingAt[i]);
-    if (at === this.nextAt[i]) return;
-    this.nextAt[i] = at;
-    if (at < 0) return;
-    if (!this.heap.push(at, i, tx.generation)) {
-      this.compactHeap();
-      this.heap.push(at, i, tx.generation);
-    }
-  }
-
-  private compactHeap(): void {
-    this.heap.clear();
-    for (let i = 0; i < this.pool.length; i++) {
-      const tx = this.pool[i];
-      if (tx.state !== TS_FREE && this.nextAt[i] >= 0) this.heap.push(this.nextAt[i], i, tx.generation);
-    }
+    const times = this.times, t = tx.index * SLOT_TIMES;
+    const at = earliest(earliest(earliest(times[t + AT_RETRANSMIT], times[t + AT_TIMEOUT]), times[t + AT_LINGER]), times[t + AT_TRYING]);
+    const old = times[t + AT_NEXT];
+    times[t + AT_NEXT] = at;
+    if (this.soonest === -2) return;
+    if (at >= 0 && (this.soonest < 0 || at < this.soonest)) this.soonest = at;
+    else if (old === this.soonest && at !== old) this.soonest = -2;
   }
 
   /**
@@ -300,16 +277,18 @@ export class TransactionLayer {
    */
   armRetransmitAndTimeout(tx: Transaction, now: number): void {
     const t1 = this.timers.t1;
+    const t = tx.index * SLOT_TIMES;
     if (tx.transport === TRANSPORT_UDP) {
-      this.retransmitInterval[tx.index] = t1;
-      this.retransmitAt[tx.index] = now + t1;
+      this.times[t + AT_INTERVAL] = t1;
+      this.times[t + AT_RETRANSMIT] = now + t1;
     }
-    this.timeoutAt[tx.index] = now + 64 * t1;
+    this.times[t + AT_TIMEOUT] = now + 64 * t1;
   }
 
   /** Timer B, F or H (or the non-INVITE server's guard) fired: tell the TU, end the transaction. */
   giveUp(tx: Transaction): void {
-    this.timeoutAt[tx.index] = this.retransmitAt[tx.index] = -1;
+    const t = tx.index * SLOT_TIMES;
+    this.times[t + AT_TIMEOUT] = this.times[t + AT_RETRANSMIT] = -1;
     this.tu.onTimeout(tx);
     this.terminate(tx);
   }
@@ -317,41 +296,43 @@ export class TransactionLayer {
   /** Timer A, E or G fired: send again, and again after `interval` unless something stops it. */
   retransmit(tx: Transaction, now: number, interval: number): void {
     this.stats.retransmissionsSent++;
-    this.retransmitInterval[tx.index] = interval;
-    this.retransmitAt[tx.index] = now + interval;
+    const t = tx.index * SLOT_TIMES;
+    this.times[t + AT_INTERVAL] = interval;
+    this.times[t + AT_RETRANSMIT] = now + interval;
     this.transmit(tx);
   }
 
   /** The earliest time poll() has work, or -1 when no timer runs. */
   nextDeadline(): number {
-    for (;;) {
-      const at = this.heap.peekAt();
-      if (at < 0) return -1;
-      const i = this.heap.peekSlot();
-      const tx = this.pool[i];
-      if (tx.state !== TS_FREE && tx.generation === this.heap.peekGen() && this.nextAt[i] === at) return at;
-      this.heap.pop();
+    if (this.soonest === -2) {
+      let at = -1;
+      for (let i = 0; i < this.pool.length; i++) at = earliest(at, this.times[i * SLOT_TIMES + AT_NEXT]);
+      this.soonest = at;
     }
+    return this.soonest;
   }
 
-  /** Runs every timer due at or before now. */
+  /**
+   * Runs every timer due at or before now, slot by slot, until none is due (a timer may arm another that
+   * is due at once, as Timer D on a reliable transport).
+   */
   poll(now: number): void {
     for (;;) {
-      const at = this.heap.peekAt();
-      if (at < 0 || at > now) return;
-      const i = this.heap.peekSlot();
-      const tx = this.pool[i];
-      const gen = this.heap.peekGen();
-      this.heap.pop();
-      if (tx.state === TS_FREE || tx.generation !== gen || this.nextAt[i] !== at) continue;
-      this.nextAt[i] = -1;
-      switch (this.kind[i]) {
-        case TX_INVITE_CLIENT: ictOnTimer(this, tx, now); break;
-        case TX_NON_INVITE_CLIENT: nictOnTimer(this, tx, now); break;
-        case TX_INVITE_SERVER: istOnTimer(this, tx, now); break;
-        case TX_NON_INVITE_SERVER: nistOnTimer(this, tx, now); break;
+      const soonest = this.nextDeadline();
+      if (soonest < 0 || soonest > now) return;
+      for (let i = 0; i < this.pool.length; i++) {
+        const at = this.times[i * SLOT_TIMES + AT_NEXT];
+        if (at < 0 || at > now) continue;
+        const tx = this.pool[i];
+        // The machine moves on (a timer re-armed, stopped, or the slot ended); schedule files what is left.
+        switch (this.kind[i]) {
+          case TX_INVITE_CLIENT: ictOnTimer(this, tx, now); break;
+          case TX_NON_INVITE_CLIENT: nictOnTimer(this, tx, now); break;
+          case TX_INVITE_SERVER: istOnTimer(this, tx, now); break;
+          case TX_NON_INVITE_SERVER: nistOnTimer(this, tx, now); break;
+        }
+        if (tx.state !== TS_FREE) this.schedule(tx);
       }
-      if (tx.state !== TS_FREE) this.schedule(tx);
     }
   }
 
@@ -361,7 +342,7 @@ export class TransactionLayer {
 
   /** (Re)sends the bytes a transaction keeps; a refusal ends it with a transport error. */
   transmit(tx: Transaction): boolean {
-    const r = this.transport.send(tx.buffer, tx.length, tx.address, tx.port, tx.transport);
+    const r = this.transport.send(tx.buffer, tx.length, tx.address, this.port[tx.index], tx.transport);
     if (r < 0) {
       this.stats.transportErrors++;
       this.tu.onTransportError(tx);
@@ -373,8 +354,8 @@ export class TransactionLayer {
 
   /**
    * Starts a client transaction for a request the TU wrote into data[0, length): its method id,
-   * CSeq number, where the top Via's branch value sits in data (branchStart, branchEnd), and where
-   * to send it. Returns the transaction, or null when the pool is full (ERR_POOL_FULL) or the
+   * CSeq number (not kept: the ACK for a non-2xx, the one use, reads it from the kept request), where the
+   * top Via's branch value sits in data (branchStart, branchEnd), and where to send it. Returns the transaction, or null when the pool is full (ERR_POOL_FULL) or the
    * request does not fit the per-transaction buffer. Allocates nothing.
    */
   sendRequest(data: Uint8Array, length: number, method: number, cseq: number, branchStart: number, branchEnd: number,
@@ -386,13 +367,12 @@ export class TransactionLayer {
     this.keep(tx, data, length);
     const t = tx.index;
     this.method[t] = method;
-    this.cseq[t] = cseq;
     this.branchLength[t] = branchLength;
     for (let i = 0; i < branchLength; i++) this.branch[t * BRANCH_CAPACITY + i] = data[branchStart + i];
     this.dialogKeyHash[t] = 0;
     this.sentByHash[t] = 0;
     tx.address = address;
-    tx.port = port;
+    this.port[t] = port;
     tx.transport = transport;
     this.link(tx);
     if (this.kind[t] === TX_INVITE_CLIENT) ictStart(this, tx, now);
@@ -410,9 +390,8 @@ export class TransactionLayer {
     if (tx.state === TS_FREE || (kind !== TX_INVITE_SERVER && kind !== TX_NON_INVITE_SERVER)) return false;
     if (length > this.config.bufferSize) return false;
     this.keep(tx, data, length);
-    this.status[tx.index] = status;
-    if (kind === TX_INVITE_SERVER) istOnRespond(this, tx, now);
-    else nistOnRespond(this, tx, now);
+    if (kind === TX_INVITE_SERVER) istOnRespond(this, tx, status, now);
+    else nistOnRespond(this, tx, status, now);
     if (tx.state !== TS_FREE) this.schedule(tx);
     return true;
   }
@@ -483,17 +462,6 @@ export class TransactionLayer {
     return null;
   }
 
-  /** §8.2.2.2: a request without To tag that repeats the Call-ID, From tag and CSeq of a live server transaction. */
-  private isMerged(msg: SipMessage): boolean {
-    if (msg.to.tagStart >= 0) return false;
-    const key = this.requestKeyHash(msg);
-    for (let i = this.keyHeads[key & this.tableMask]; i >= 0; i = this.nextInKeyChain[i]) {
-      const kind = this.kind[i];
-      if ((kind === TX_INVITE_SERVER || kind === TX_NON_INVITE_SERVER) && this.dialogKeyHash[i] === key && this.method[i] === msg.method) return true;
-    }
-    return false;
-  }
-
   /** Answers a request without a transaction (pool full, merged request). */
   private answerStatelessly(msg: SipMessage, status: number, reason: string, address: string, port: number, transport: number): void {
     const w = this.scratch.reset();
@@ -535,10 +503,17 @@ export class TransactionLayer {
       this.tu.onAck(msg, address, port);
       return;
     }
-    if (this.isMerged(msg)) {
-      this.stats.merged++;
-      this.answerStatelessly(msg, 482, "Loop Detected", address, port, transport);
-      return;
+    // §8.2.2.2: a request without To tag that repeats the Call-ID, From tag and CSeq of a live server transaction.
+    const key = this.requestKeyHash(msg);
+    if (msg.to.tagStart < 0) {
+      for (let i = this.keyHeads[key & this.tableMask]; i >= 0; i = this.nextInKeyChain[i]) {
+        const kind = this.kind[i];
+        if ((kind === TX_INVITE_SERVER || kind === TX_NON_INVITE_SERVER) && this.dialogKeyHash[i] === key && this.method[i] === msg.method) {
+          this.stats.merged++;
+          this.answerStatelessly(msg, 482, "Loop Detected", address, port, transport);
+          return;
+        }
+      }
     }
     const v = msg.via;
     const branchLength = v.hasMagicCookie() ? Math.min(v.branchEnd - v.branchStart, BRANCH_CAPACITY) : 0;
@@ -550,13 +525,12 @@ export class TransactionLayer {
     }
     const t = nt.index;
     this.method[t] = msg.method;
-    this.cseq[t] = msg.cseq;
     this.branchLength[t] = branchLength;
     for (let i = 0; i < branchLength; i++) this.branch[t * BRANCH_CAPACITY + i] = msg.src.charCodeAt(v.branchStart + i);
     this.sentByHash[t] = this.hashSentBy(msg);
-    this.dialogKeyHash[t] = this.requestKeyHash(msg);
+    this.dialogKeyHash[t] = key;
     nt.address = address;
-    nt.port = port;
+    this.port[t] = port;
     nt.transport = transport;
     this.link(nt);
     if (this.kind[t] === TX_INVITE_SERVER) istStart(this, nt, msg, now);

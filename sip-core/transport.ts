@@ -6,14 +6,14 @@ import { TRANSPORT_TCP, TRANSPORT_UDP, type TransportPort } from "./transaction.
 import type { TransactionLayer } from "./transactions.ts";
 import { SipWriter, statelessToTag, writeResponseHead } from "./writer.ts";
 
-/** Counters for status and tests. */
-export class TransportStats {
-  received = 0;
-  malformed = 0;
-  rejected = 0;
-  dropped = 0;
-  keepalivePings = 0;
-  keepalivePongs = 0;
+/** Counters for status and tests. An interface: the transport makes the one literal. */
+export interface TransportStats {
+  received: number;
+  malformed: number;
+  rejected: number;
+  dropped: number;
+  keepalivePings: number;
+  keepalivePongs: number;
 }
 
 /** What a stream connection has received and not yet consumed (one per TCP connection). */
@@ -42,7 +42,7 @@ const CRLFCRLF = new Uint8Array([13, 10, 13, 10]);
  * the rest, and hands the good ones to the transaction layer with where responses must go.
  */
 export class SipTransport {
-  readonly stats: TransportStats = new TransportStats();
+  readonly stats: TransportStats = { received: 0, malformed: 0, rejected: 0, dropped: 0, keepalivePings: 0, keepalivePongs: 0 };
   readonly msg: SipMessage;
   private readonly writer: SipWriter;
   private readonly port: TransportPort;
@@ -73,7 +73,7 @@ export class SipTransport {
       }
       return;
     }
-    this.receiveMessage(data, 0, data.length, address, port, TRANSPORT_UDP, now);
+    this.dispatch(parseMessage(data, 0, data.length, this.msg), address, port, TRANSPORT_UDP, now);
   }
 
   /** Sends a keep-alive ping (double CRLF) to a peer. */
@@ -123,26 +123,33 @@ export class SipTransport {
     return 0;
   }
 
-  /** One complete message src[off, off + len) from address:port over the given transport. */
-  receiveMessage(src: string, off: number, len: number, address: string, port: number, transport: number, now: number): void {
-    this.dispatch(parseMessage(src, off, len, this.msg), address, port, transport, now);
-  }
-
   /**
-   * What follows a parse whose result is r: requests are validated; failures are answered or
-   * dropped; good messages go to the transaction layer with where responses must go. Returns
-   * whether the message was accepted.
+   * What follows a parse whose result is r: requests are validated; failures are answered statelessly
+   * when they can be (§8.2, §18.2.2), else dropped, and counted; good messages go to the transaction layer
+   * with where responses must go. Returns whether the message was accepted.
    */
   private dispatch(r: number, address: string, port: number, transport: number, now: number): boolean {
     const msg = this.msg;
+    const v = msg.via;
     msg.sourceAddress = address;
     msg.sourcePort = port;
     if (r > 0 && msg.isRequest) {
-      const v = validateMessage(msg);
-      if (v < 0) r = v;
+      const valid = validateMessage(msg);
+      if (valid < 0) r = valid;
     }
+    // §18.2.2 with RFC 3581: responses to a UDP request go to the source address (the received address), at
+    // the source port when the Via asked for rport, else at the sent-by port or 5060.
+    const responsePort = !msg.viaOk || v.rport >= 0 ? port : v.port > 0 ? v.port : 5060;
     if (r < 0) {
-      this.reject(msg, address, port, transport);
+      this.stats.malformed++;
+      const status = msg.rejectStatus();
+      if (status === 0) { this.stats.dropped++; return false; }
+      this.stats.rejected++;
+      const w = this.writer.reset();
+      writeResponseHead(w, msg, status, msg.rejectReason(), statelessToTag(msg));
+      const n = w.end(null, 0, 0);
+      // When the Via cannot be trusted, answer where the request came from.
+      if (n > 0) this.port.send(w.buf, n, address, responsePort, transport);
       return false;
     }
     if (msg.isRequest) {
@@ -151,39 +158,15 @@ export class SipTransport {
       } else if (msg.via.maddrStart >= 0) {
         // §18.2.2: a maddr in the Via names where responses go (at the sent-by port). Rare: the
         // address string is made only then.
-        const v = msg.via;
         this.layer.receive(msg, msg.src.substring(v.maddrStart, v.maddrEnd), v.port > 0 ? v.port : 5060, transport, now);
       } else {
-        this.layer.receive(msg, address, this.responsePort(msg, port), transport, now);
+        this.layer.receive(msg, address, responsePort, transport, now);
       }
       return true;
     }
     // §18.1.2: responses go to the transaction layer, which drops those matching nothing.
     this.layer.receive(msg, address, port, transport, now);
     return true;
-  }
-
-  /** A message that failed: answered statelessly when it can be (§8.2, §18.2.2), else dropped; counted. */
-  private reject(msg: SipMessage, address: string, port: number, transport: number): void {
-    this.stats.malformed++;
-    const status = msg.rejectStatus();
-    if (status === 0) { this.stats.dropped++; return; }
-    this.stats.rejected++;
-    const w = this.writer.reset();
-    writeResponseHead(w, msg, status, msg.rejectReason(), statelessToTag(msg));
-    const n = w.end(null, 0, 0);
-    // When the Via cannot be trusted, answer where the request came from.
-    if (n > 0) this.port.send(w.buf, n, address, this.responsePort(msg, port), transport);
-  }
-
-  /**
-   * §18.2.2 with RFC 3581: responses to a UDP request go to the source address (the received
-   * address), at the source port when the Via asked for rport, else at the sent-by port or 5060.
-   */
-  private responsePort(msg: SipMessage, sourcePort: number): number {
-    const v = msg.via;
-    if (!msg.viaOk || v.rport >= 0) return sourcePort;
-    return v.port > 0 ? v.port : 5060;
   }
 }
 

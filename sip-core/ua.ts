@@ -12,7 +12,7 @@ import type { Transaction, TransactionUser, TransportPort } from "./transaction.
 import { TransactionLayer, type TransactionLayerConfig } from "./transactions.ts";
 import { SipTransport } from "./transport.ts";
 import { SCHEME_SIP, SCHEME_SIPS } from "./uri.ts";
-import { SipWriter, writeResponseHead } from "./writer.ts";
+import { writeResponseHead } from "./writer.ts";
 
 export const UA_ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
 
@@ -69,14 +69,14 @@ export interface UserAgentOptions {
   trace: UaTrace | null;
 }
 
-/** What the UA answered on its own (§8.2 inspection). */
-export class UaStats {
-  options = 0;
-  notAllowed = 0;
-  notImplemented = 0;
-  badExtension = 0;
-  badScheme = 0;
-  noDialog = 0;
+/** What the UA answered on its own (§8.2 inspection). An interface: the UA makes the one literal. */
+export interface UaStats {
+  options: number;
+  notAllowed: number;
+  notImplemented: number;
+  badExtension: number;
+  badScheme: number;
+  noDialog: number;
 }
 
 /**
@@ -90,11 +90,10 @@ export class UserAgent implements TransactionUser {
   readonly transport: SipTransport;
   readonly registrations: Registration[] = [];
   readonly calls: CallManager | null;
-  readonly stats = new UaStats();
+  readonly stats: UaStats = { options: 0, notAllowed: 0, notImplemented: 0, badExtension: 0, badScheme: 0, noDialog: 0 };
   requestFilter: RequestFilter | null = null;
   private readonly clock: UaClock;
   private readonly trace: UaTrace | null;
-  private readonly w: SipWriter;
   private counter = 0;
   private readonly random: RandomSource;
 
@@ -104,7 +103,6 @@ export class UserAgent implements TransactionUser {
     this.random = o.random;
     this.layer = new TransactionLayer(o.transactions, o.port, this);
     this.transport = new SipTransport(this.layer, o.port, o.limits, o.transactions.bufferSize);
-    this.w = this.layer.scratch; // the §8.2 answers are written and handed to respond() at once
     for (let i = 0; i < o.accounts.length && i < o.maxAccounts; i++) {
       const r = new Registration(o.accounts[i], this.layer, o.random, o.log, o.transactions.bufferSize);
       r.pinger = this.transport;
@@ -142,21 +140,10 @@ export class UserAgent implements TransactionUser {
     return null;
   }
 
-  /** Calls use the contact address the first registration learned (RFC 3581: what the registrar sees). */
-  private syncContact(): void {
-    if (this.calls === null || this.registrations.length === 0) return;
-    const r = this.registrations[0];
-    this.calls.contactAddress = r.contactAddress;
-    this.calls.contactPort = r.contactPort;
-  }
-
-  private toTag(): string {
-    return (this.random.u32() >>> 0).toString(36) + (++this.counter).toString(36);
-  }
-
   private answer(tx: Transaction, msg: SipMessage, status: number, reason: string, now: number): void {
-    const w = this.w.reset();
-    writeResponseHead(w, msg, status, reason, this.toTag());
+    const w = this.layer.scratch.reset(); // written and handed to respond() at once
+    // A To tag of our own: random, and a counter so two answers never share one.
+    writeResponseHead(w, msg, status, reason, (this.random.u32() >>> 0).toString(36) + (++this.counter).toString(36));
     if (status === 200 || status === 405) w.str("Allow: ").str(UA_ALLOW).crlf();
     if (status === 200) w.str("Accept: application/sdp\r\nSupported: \r\n");
     if (status === 420) {
@@ -214,7 +201,13 @@ export class UserAgent implements TransactionUser {
     const now = this.clock.now();
     if (this.trace !== null) this.trace.trace(TRACE_RESPONSE, msg, tx);
     const r = this.registrationOf(tx);
-    if (r !== null) { r.onResponse(msg, now); this.syncContact(); return; }
+    if (r !== null) {
+      r.onResponse(msg, now);
+      // Calls use the contact address the first registration learned (RFC 3581: what the registrar sees).
+      const first = this.registrations[0];
+      if (this.calls !== null) { this.calls.contactAddress = first.contactAddress; this.calls.contactPort = first.contactPort; }
+      return;
+    }
     if (this.calls !== null) this.calls.onResponse(tx, msg, now);
   }
 

@@ -1,6 +1,6 @@
 // RFC 3261 §7 message writer: requests and responses serialised straight into a fixed send buffer (§8.2.6 responses).
 import { HDR_CALL_ID, HDR_CONTENT_LENGTH, HDR_CSEQ, HDR_FROM, HDR_OTHER, HDR_ROUTE, HDR_TIMESTAMP, HDR_TO, HDR_VIA, HEADER_NAME_AT, HEADER_TEXT, resolveHeaderName } from "./constants.ts";
-import { ERR_BUFFER_FULL, ERR_MISSING_CALL_ID, ERR_MISSING_FROM, ERR_MISSING_VIA, ERR_START_LINE } from "./errors.ts";
+import { ERR_BUFFER_FULL, ERR_MISSING_CALL_ID, ERR_MISSING_CSEQ, ERR_MISSING_FROM, ERR_MISSING_VIA, ERR_START_LINE } from "./errors.ts";
 import { FNV_BASIS, fnv1aSpan, listItemEnd, skipLws, trimLwsEnd } from "./scan.ts";
 import type { SipMessage } from "./message.ts";
 
@@ -237,11 +237,11 @@ function headerAt(src: string, id: number, p: number): number {
 
 /**
  * The ACK an INVITE client transaction sends for a non-2xx final response (RFC 3261 §17.1.1.3), from the
- * request's text as it was sent (what the transaction keeps), without a message view: its Request-URI, top Via value, Route lines, From and Call-ID, the CSeq number given, and
+ * request's text as it was sent (what the transaction keeps), without a message view: its Request-URI, top Via value, Route lines, From, Call-ID and CSeq number, and
  * the response's To. Returns the length, or a negative error (-ERR_BUFFER_FULL, or the ERR_ code of what
  * the request lacks).
  */
-export function writeAckForNon2xxFrom(w: SipWriter, req: string, cseq: number, resp: SipMessage): number {
+export function writeAckForNon2xxFrom(w: SipWriter, req: string, resp: SipMessage): number {
   const sp1 = req.indexOf(" ");
   const sp2 = sp1 < 0 ? -1 : req.indexOf(" ", sp1 + 1);
   const head = req.indexOf("\r\n") + 2;
@@ -258,7 +258,10 @@ export function writeAckForNon2xxFrom(w: SipWriter, req: string, cseq: number, r
   w.headerSpan("To", resp.src, resp.headerValueStart(ti), resp.headerValueEnd(ti));
   if (headerAt(req, HDR_CALL_ID, head) < 0) return -ERR_MISSING_CALL_ID;
   w.headerSpan("Call-ID", req, hvStart, hvEnd);
-  w.str("CSeq: ").num(cseq).str(" ACK\r\n");
+  if (headerAt(req, HDR_CSEQ, head) < 0) return -ERR_MISSING_CSEQ;
+  let numberEnd = hvStart;
+  while (numberEnd < hvEnd && req.charCodeAt(numberEnd) >= 48 && req.charCodeAt(numberEnd) <= 57) numberEnd++;
+  w.str("CSeq: ").span(req, hvStart, numberEnd).str(" ACK\r\n");
   return w.end(null, 0, 0);
 }
 
