@@ -125,8 +125,8 @@ export class EspruinoLog implements Log {
  * Timers and getTime() may round differently: never call back early.
  */
 function alarmTick(alarm: EspruinoAlarm): void {
-  alarm.armed = false;
-  if (alarm.clock.now() < alarm.at) alarm.arm();
+  alarm.id = 0;
+  if (alarm.clock.now() < alarm.at) alarm.set(alarm.at);
   else alarm.onAlarm();
 }
 
@@ -135,35 +135,28 @@ export class EspruinoAlarm implements Alarm {
   /** @internal */ clock: Clock;
   /** @internal */ onAlarm: () => void;
   /** @internal */ at: number;
-  /** @internal */ armed: boolean;
-  private id: number;
+  /** @internal The pending timeout; 0 when none (Espruino's timer ids start at 1). */
+  id: number;
 
   constructor(clock: Clock, options: AlarmOptions) {
     this.clock = clock;
     this.onAlarm = options.onAlarm;
     this.at = 0;
     this.id = 0;
-    this.armed = false;
   }
 
   set(at: number): void {
+    this.cancel();
     this.at = at;
-    this.arm();
+    let delay = at - this.clock.now();
+    if (delay < 0) delay = 0;
+    this.id = setTimeout(alarmTick, delay, this);
   }
 
   cancel(): void {
     // clearTimeout(undefined) throws on Espruino, and a fired timeout's id may be reused: clear only our own.
-    if (this.armed) clearTimeout(this.id);
-    this.armed = false;
-  }
-
-  /** @internal */
-  arm(): void {
-    if (this.armed) clearTimeout(this.id);
-    let delay = this.at - this.clock.now();
-    if (delay < 0) delay = 0;
-    this.id = setTimeout(alarmTick, delay, this);
-    this.armed = true;
+    if (this.id) clearTimeout(this.id);
+    this.id = 0;
   }
 }
 
