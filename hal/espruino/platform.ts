@@ -71,55 +71,6 @@ const EPHEMERAL_COUNT = 16384;
 /** Random ports tried for port 0 before giving up. */
 const EPHEMERAL_TRIES = 8;
 
-/** Monotonic ms since the platform started: getTime() (seconds), held from going backwards if the time is set. */
-export class EspruinoClock implements Clock {
-  private origin: number;
-  private last: number;
-
-  constructor() {
-    this.origin = getTime();
-    this.last = 0;
-  }
-
-  now(): number {
-    let t = (getTime() - this.origin) * 1000;
-    if (t < this.last) {
-      // setTime() moved the clock back: keep counting from where we were.
-      this.origin -= (this.last - t) / 1000;
-      t = this.last;
-    }
-    this.last = t;
-    return t;
-  }
-}
-
-export class EspruinoRandom implements Random {
-  /** The boot time mixed in: Espruino's Linux build gives the same E.hwRand() sequence on every start. */
-  private readonly salt: number;
-
-  constructor() {
-    this.salt = Math.floor((getTime() * 1000) % 4294967296) | 0;
-  }
-
-  u32(): number {
-    return (E.hwRand() ^ this.salt) >>> 0;
-  }
-}
-
-const LEVEL_LETTERS = "EWID";
-
-export class EspruinoLog implements Log {
-  level: number;
-
-  constructor(level: number) {
-    this.level = level;
-  }
-
-  write(level: number, msg: string): void {
-    if (level <= this.level) console.log(LEVEL_LETTERS.charAt(level) + " " + msg);
-  }
-}
-
 /**
  * An alarm's timeout (setTimeout passes the alarm along: one function for every alarm, not a closure each).
  * Timers and getTime() may round differently: never call back early.
@@ -343,44 +294,74 @@ export interface EspruinoPlatformOptions {
   maxDatagram?: number;
 }
 
-/** The HAL on an Espruino board (and on Espruino's Linux build). */
-/**
- * The board's native SHA-256, when its firmware includes crypto (ESP32 IDF3, ESP32-S3/C3 do; the
- * facts file lists which): hex of require("crypto").SHA256(data). Undefined when there is none.
- */
-function nativeSha256(): ((data: string) => string) | undefined {
-  let crypto: any = null;
-  try { crypto = require("crypto"); } catch (e) { return undefined; }
-  if (crypto === null || typeof crypto.SHA256 !== "function") return undefined;
-  const hex = "0123456789abcdef";
-  return function (data: string): string {
-    const bytes = new Uint8Array(crypto.SHA256(data));
-    let out = "";
-    for (let i = 0; i < bytes.length; i++) out += hex.charAt(bytes[i] >> 4) + hex.charAt(bytes[i] & 15);
-    return out;
-  };
-}
+const LEVEL_LETTERS = "EWID";
 
-export class EspruinoPlatform implements Platform {
+/**
+ * The HAL on an Espruino board (and on Espruino's Linux build). The platform is its own clock, random
+ * source and log (each a single method: separate objects would cost a class and an instance apiece).
+ */
+export class EspruinoPlatform implements Platform, Clock, Random, Log {
+  /**
+   * The board's native SHA-256, when its firmware includes crypto (ESP32 IDF3, ESP32-S3/C3 do; the
+   * facts file lists which): hex of require("crypto").SHA256(data). Absent when there is none.
+   */
   sha256Hex?: (data: string) => string;
-  clock: EspruinoClock;
-  random: EspruinoRandom;
-  log: EspruinoLog;
+  clock: Clock;
+  random: Random;
+  log: Log;
+  /** The log level: lines above it are dropped. */
+  level: number;
   private recvBufferSize: number;
   private maxDatagram: number;
+  /** The clock: getTime() at the start, and the last time given (see now). */
+  private origin: number;
+  private last: number;
+  /** The boot time mixed into u32(): Espruino's Linux build gives the same E.hwRand() sequence on every start. */
+  private salt: number;
 
   constructor(options?: EspruinoPlatformOptions) {
     const o = options || {};
-    this.clock = new EspruinoClock();
-    this.sha256Hex = nativeSha256();
-    this.random = new EspruinoRandom();
-    this.log = new EspruinoLog(o.logLevel !== undefined ? o.logLevel : LOG_INFO);
+    this.clock = this.random = this.log = this;
+    this.origin = getTime();
+    this.last = 0;
+    this.salt = Math.floor((this.origin * 1000) % 4294967296) | 0;
+    this.level = o.logLevel !== undefined ? o.logLevel : LOG_INFO;
     this.recvBufferSize = o.recvBufferSize !== undefined ? o.recvBufferSize : 2048;
     this.maxDatagram = o.maxDatagram !== undefined ? o.maxDatagram : 4096;
+    let crypto: any = null;
+    try { crypto = require("crypto"); } catch (e) { /* no crypto in this firmware */ }
+    if (crypto !== null && typeof crypto.SHA256 === "function") {
+      this.sha256Hex = function (data: string): string {
+        const bytes = new Uint8Array(crypto.SHA256(data));
+        let out = "";
+        for (let i = 0; i < bytes.length; i++) out += "0123456789abcdef".charAt(bytes[i] >> 4) + "0123456789abcdef".charAt(bytes[i] & 15);
+        return out;
+      };
+    }
+  }
+
+  /** Monotonic ms since the platform started: getTime() (seconds), held from going backwards if the time is set. */
+  now(): number {
+    let t = (getTime() - this.origin) * 1000;
+    if (t < this.last) {
+      // setTime() moved the clock back: keep counting from where we were.
+      this.origin -= (this.last - t) / 1000;
+      t = this.last;
+    }
+    this.last = t;
+    return t;
+  }
+
+  u32(): number {
+    return (E.hwRand() ^ this.salt) >>> 0;
+  }
+
+  write(level: number, msg: string): void {
+    if (level <= this.level) console.log(LEVEL_LETTERS.charAt(level) + " " + msg);
   }
 
   createAlarm(options: AlarmOptions): EspruinoAlarm {
-    return new EspruinoAlarm(this.clock, options);
+    return new EspruinoAlarm(this, options);
   }
 
   /** Binds on every interface (options.address is not supported by Espruino and is ignored). */
