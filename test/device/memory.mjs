@@ -103,7 +103,7 @@ try {
     `export { DEFAULT_PHONE } from ${src("firmware/phone-config.ts")};\n` +
     `export { EspruinoPlatform } from ${src("hal/espruino/platform.ts")};\n` +
     `export { EspruinoBoard } from ${src("hal/espruino/board.ts")};\n` +
-    `export { DEFAULT_CALL_CONFIG, DEFAULT_ACCOUNT } from ${src("sip-core/index.ts")};\n` +
+    `export { DEFAULT_CALL_CONFIG, defaultAccount } from ${src("sip-core/index.ts")};\n` +
     Object.entries(CLASSES).map(([f, names]) => `import { ${names.map((n) => n + " as C_" + n).join(", ")} } from ${src(f)};\n`).join("") +
     `export const classes = { ${Object.values(CLASSES).flat().map((n) => `${n}: C_${n}`).join(", ")} };\n`);
   const { code, map, metafile, mangleCache } = await bundleGated(join(dir, "entry.ts"), join(dir, "doorsip.js"), check, "Espruino gate on the phone bundle");
@@ -137,7 +137,7 @@ var platform = new d.EspruinoPlatform({ logLevel: 1 });
 var board = new d.EspruinoBoard();
 var calls = Object.assign({}, d.DEFAULT_CALL_CONFIG, { user: "door", localAddress: "${HOST}", localPort: ${DEV_SIP},
   rtpAddress: "${HOST}", rtpPortBase: ${DEV_RTP}, answerDelay: 0 });
-var account = Object.assign({}, d.DEFAULT_ACCOUNT, { user: "door", password: "secret", domain: "${HOST}", registrar: "${HOST}",
+var account = Object.assign(d.defaultAccount(), { user: "door", password: "secret", domain: "${HOST}", registrar: "${HOST}",
   registrarPort: ${REG_SIP}, expires: 600, instanceId: "urn:uuid:00000000-0000-4000-8000-000000000001", localAddress: "${HOST}",
   localPort: ${DEV_SIP}, keepalive: 0 });
 var P = d.DEFAULT_PHONE;
@@ -284,7 +284,7 @@ function size(o, path, depth) {
 }
 function breakdown(tag) {
   peak.on = false;
-  walk = { seen: [platform, board, config, account, calls, config.door, config.trust, config.autoAnswer, d.DEFAULT_PHONE, d.DEFAULT_CALL_CONFIG, d.DEFAULT_ACCOUNT, d.DEFAULT_DOOR], byClass: {}, parts: [], buffers: [] };
+  walk = { seen: [platform, board, config, account, calls, config.door, config.trust, config.autoAnswer, d.DEFAULT_PHONE, d.DEFAULT_CALL_CONFIG, d.DEFAULT_DOOR], byClass: {}, parts: [], buffers: [] };
   // Parts in this order, each counting what no earlier part reached.
   var ua = phone.ua, roots = [["layer", phone.layer], ["transport", phone.transport], ["registrations", ua.registrations], ["calls", ua.calls],
     ["ua", ua], ["sessions", phone.sessions], ["door", phone.door], ["phone", phone]];
