@@ -62,7 +62,7 @@ const CLASSES = {
   "firmware/media.ts": ["MediaSession"],
   "firmware/door.ts": ["DoorController"],
   "hal/espruino/platform.ts": ["EspruinoPlatform", "EspruinoAlarm", "EspruinoUdpSocket", "EspruinoTcpServer"],
-  "hal/espruino/board.ts": ["EspruinoBoard", "EspruinoOutput", "EspruinoInput"],
+  "hal/espruino/board.ts": ["EspruinoBoard", "EspruinoPin"],
 };
 
 /** Minified top-level name → its TypeScript file and name, from the bundle's source map. */
