@@ -111,14 +111,22 @@ export class EspruinoAlarm implements Alarm {
   }
 }
 
-/** data[0, length) as a binary string; "" for nothing, undefined when out of memory. */
-function toBinary(data: Uint8Array, length: number): string | undefined {
-  if (length === 0) return "";
-  return E.toString(length === data.length ? data : data.subarray(0, length));
-}
+/** binary()'s max for a stream: no limit but the buffer's. */
+const NO_LIMIT = 0x7fffffff;
 
-function badLength(data: Uint8Array, length: number): boolean {
-  return !(data instanceof Uint8Array) || typeof length !== "number" || length < 0 || length > data.length || length !== Math.floor(length);
+/**
+ * data[0, length) as a binary string ("" for nothing), or a HAL error: HAL_ERR_INVALID for a bad buffer or
+ * length, HAL_ERR_TOO_LARGE past max, HAL_ERR_NO_RESOURCES when out of memory. `copy`: from a copy of the
+ * bytes (E.toString of a whole typed array can share its memory; see EspruinoTcpConnection.send).
+ */
+function binary(data: Uint8Array, length: number, max: number, copy: boolean): string | number {
+  if (!(data instanceof Uint8Array) || typeof length !== "number" || length < 0 || length > data.length || length !== Math.floor(length)) return HAL_ERR_INVALID;
+  if (length > max) return HAL_ERR_TOO_LARGE;
+  if (length === 0) return "";
+  let bytes = length === data.length ? data : data.subarray(0, length);
+  if (copy) bytes = new Uint8Array(bytes);
+  const s = E.toString(bytes);
+  return s === undefined ? HAL_ERR_NO_RESOURCES : s;
 }
 
 function udpMessage(this: { w: EspruinoUdpSocket }, msg: string, rinfo: { address: string; port: number }): void {
@@ -165,10 +173,9 @@ export class EspruinoUdpSocket implements UdpSocket {
 
   send(data: Uint8Array, length: number, address: string, port: number): number {
     if (this.closed) return HAL_ERR_CLOSED;
-    if (badLength(data, length) || typeof address !== "string" || address === "" || typeof port !== "number" || port <= 0 || port > 65535) return HAL_ERR_INVALID;
-    if (length > this.maxSend) return HAL_ERR_TOO_LARGE;
-    const s = toBinary(data, length);
-    if (s === undefined) return HAL_ERR_NO_RESOURCES;
+    if (typeof address !== "string" || address === "" || typeof port !== "number" || port <= 0 || port > 65535) return HAL_ERR_INVALID;
+    const s = binary(data, length, this.maxSend, false);
+    if (typeof s === "number") return s;
     try {
       this.sock.send(s, port, address);
     } catch (e) {
@@ -195,25 +202,21 @@ export class EspruinoTcpConnection implements TcpConnection {
   remotePort: number;
   closed: boolean;
   connected: boolean;
-  /** @internal */ onData: (data: string) => void;
-  /** @internal */ onClose: ((code: number) => void) | undefined;
+  /** @internal Set by the platform right after construction (no events come before). */
+  onData!: (data: string) => void;
+  /** @internal */ onClose!: ((code: number) => void) | undefined;
   private sock: any;
   private error: number;
 
-  constructor(remoteAddress: string, remotePort: number, connected: boolean) {
+  /** Wires the Espruino socket's events (closures made once per connection). */
+  constructor(sock: any, remoteAddress: string, remotePort: number, onConnect: (() => void) | undefined) {
+    this.sock = sock;
     this.remoteAddress = remoteAddress;
     this.remotePort = remotePort;
     this.closed = false;
-    this.connected = connected;
-    this.onData = ignoreData;
-    this.onClose = undefined;
-    this.sock = null;
+    // An accepted connection (no address) is connected already.
+    this.connected = remoteAddress === "";
     this.error = HAL_OK;
-  }
-
-  /** @internal Wires the Espruino socket's events (once per connection). */
-  attach(sock: any, onConnect: (() => void) | undefined): void {
-    this.sock = sock;
     const self = this;
     if (!this.connected) {
       sock.on("connect", function () {
@@ -236,14 +239,11 @@ export class EspruinoTcpConnection implements TcpConnection {
 
   send(data: Uint8Array, length: number): number {
     if (this.closed) return HAL_ERR_CLOSED;
-    if (badLength(data, length)) return HAL_ERR_INVALID;
-    if (length === 0) return 0;
-    // E.toString of a whole typed array can share its memory, and net may still hold the string after
-    // write() returns (a queued send) while the stack reuses its buffer: send a copy.
-    const copy = new Uint8Array(length);
-    copy.set(data.subarray(0, length));
-    const s = toBinary(copy, length);
-    if (s === undefined) return HAL_ERR_NO_RESOURCES;
+    // net may still hold the string after write() returns (a queued send) while the stack reuses its
+    // buffer: send a copy.
+    const s = binary(data, length, NO_LIMIT, true);
+    if (typeof s === "number") return s;
+    if (s === "") return 0;
     try {
       this.sock.write(s);
     } catch (e) {
@@ -258,27 +258,6 @@ export class EspruinoTcpConnection implements TcpConnection {
     this.closed = true;
     try {
       this.sock.end();
-    } catch (e) {
-      // already closed
-    }
-  }
-}
-
-function ignoreData(_data: string): void {}
-
-export class EspruinoTcpServer implements TcpServer {
-  port: number;
-  private server: any;
-
-  constructor(server: any, port: number) {
-    this.server = server;
-    this.port = port;
-  }
-
-  /** Stops accepting; connections already made stay up. */
-  close(): void {
-    try {
-      this.server.close();
     } catch (e) {
       // already closed
     }
@@ -394,16 +373,15 @@ export class EspruinoPlatform implements Platform, Clock, Random, Log {
    */
   connectTcp(options: TcpOptions): EspruinoTcpConnection | number {
     if (typeof options.port !== "number" || options.port <= 0 || options.port > 65535 || !options.address) return HAL_ERR_INVALID;
-    const conn = new EspruinoTcpConnection(options.address, options.port, false);
-    conn.onData = options.onData;
-    conn.onClose = options.onClose;
     let sock: any;
     try {
       sock = require("net").connect({ host: options.address, port: options.port });
     } catch (e) {
       return HAL_ERR_REFUSED;
     }
-    conn.attach(sock, options.onConnect);
+    const conn = new EspruinoTcpConnection(sock, options.address, options.port, options.onConnect);
+    conn.onData = options.onData;
+    conn.onClose = options.onClose;
     return conn;
   }
 
@@ -411,16 +389,15 @@ export class EspruinoPlatform implements Platform, Clock, Random, Log {
    * Listens on every interface. Port 0 picks a random port. Espruino sets SO_REUSEADDR on TCP servers,
    * so a port already in use may not be detected.
    */
-  listenTcp(options: TcpListenOptions): EspruinoTcpServer | number {
+  listenTcp(options: TcpListenOptions): TcpServer | number {
     const port = options.port;
     if (typeof port !== "number" || port < 0 || port > 65535 || port !== Math.floor(port)) return HAL_ERR_INVALID;
     const onConnection = options.onConnection;
     const server = require("net").createServer(function (sock: any) {
-      const conn = new EspruinoTcpConnection("", 0, true);
+      const conn = new EspruinoTcpConnection(sock, "", 0, undefined);
       const handlers = onConnection(conn);
       conn.onData = handlers.onData;
       conn.onClose = handlers.onClose;
-      conn.attach(sock, undefined);
     });
     const tries = port === 0 ? EPHEMERAL_TRIES : 1;
     for (let i = 0; i < tries; i++) {
@@ -430,7 +407,9 @@ export class EspruinoPlatform implements Platform, Clock, Random, Log {
       } catch (e) {
         continue;
       }
-      return new EspruinoTcpServer(server, p);
+      // Espruino's server is the TcpServer: its close() stops accepting (connections made stay up).
+      server.port = p;
+      return server;
     }
     return HAL_ERR_ADDRESS_IN_USE;
   }

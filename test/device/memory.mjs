@@ -61,7 +61,7 @@ const CLASSES = {
     "ParamSpan", "NextIndex", "StreamReader", "UriParamValue", "MediaType"],
   "firmware/media.ts": ["MediaSession"],
   "firmware/door.ts": ["DoorController"],
-  "hal/espruino/platform.ts": ["EspruinoPlatform", "EspruinoAlarm", "EspruinoUdpSocket", "EspruinoTcpServer"],
+  "hal/espruino/platform.ts": ["EspruinoPlatform", "EspruinoAlarm", "EspruinoUdpSocket"],
   "hal/espruino/board.ts": ["EspruinoBoard", "EspruinoPin"],
 };
 
