@@ -124,9 +124,12 @@ function md5Block(): void {
   st[3] = st[3] + d | 0;
 }
 
-/** A state word as 8 hex digits of its little-endian bytes. */
-function hexLe(v: number): string {
-  const s = ((v << 24 | (v & 0xff00) << 8 | (v >>> 8) & 0xff00 | v >>> 24) >>> 0).toString(16);
+/**
+ * v as 8 lower-case hex digits, unsigned ("00000001"): digest words (MD5's byte-swapped, SHA-256's as they
+ * are) and the digest nonce count (formatNc).
+ */
+export function hex8(v: number): string {
+  const s = (v >>> 0).toString(16);
   return s.length === 8 ? s : "00000000".substring(s.length) + s;
 }
 
@@ -156,5 +159,11 @@ export function md5Hex(data: string): string {
     loadBlock(tail, 64);
     md5Block();
   }
-  return hexLe(st[0]) + hexLe(st[1]) + hexLe(st[2]) + hexLe(st[3]);
+  // Each state word as its little-endian bytes.
+  let out = "";
+  for (let j = 0; j < 4; j++) {
+    const v = st[j];
+    out += hex8(v << 24 | (v & 0xff00) << 8 | (v >>> 8) & 0xff00 | v >>> 24);
+  }
+  return out;
 }
