@@ -134,15 +134,18 @@ function udpMessage(this: { w: EspruinoUdpSocket }, msg: string, rinfo: { addres
   if (!self.closed) self.onMessage(msg, rinfo.address, rinfo.port);
 }
 
-function udpError(this: { w: EspruinoUdpSocket }, e: EspruinoSocketError): void {
-  const self = this.w;
-  if (!self.closed && self.onError !== undefined) self.onError(halErrorFromEspruino(e.code, true));
-}
-
-function udpClose(this: { w: EspruinoUdpSocket }): void {
-  // A close we did not ask for (Espruino closes a socket whose send failed): report it once.
+/**
+ * A socket's 'error' (an object with Espruino's code: reported as its HAL code) or 'close' (a boolean,
+ * hadError: a close we did not ask for, as Espruino closes a socket whose send failed, reported once as
+ * HAL_ERR_CLOSED). One listener for both events: a function less on the device.
+ */
+function udpTrouble(this: { w: EspruinoUdpSocket }, e: EspruinoSocketError | boolean): void {
   const self = this.w;
   if (self.closed) return;
+  if (typeof e === "object") {
+    if (self.onError !== undefined) self.onError(halErrorFromEspruino(e.code, true));
+    return;
+  }
   self.closed = true;
   if (self.onError !== undefined) self.onError(HAL_ERR_CLOSED);
 }
@@ -163,12 +166,12 @@ export class EspruinoUdpSocket implements UdpSocket {
     this.maxSend = maxSend;
     this.onMessage = options.onMessage;
     this.onError = options.onError;
-    // Espruino calls a listener with the socket as `this`: three functions shared by every socket find
-    // their wrapper there, instead of three closures per socket (~14 variables each socket).
+    // Espruino calls a listener with the socket as `this`: two functions shared by every socket find
+    // their wrapper there, instead of closures per socket (~14 variables each socket).
     sock.w = this;
     sock.on("message", udpMessage);
-    sock.on("error", udpError);
-    sock.on("close", udpClose);
+    sock.on("error", udpTrouble);
+    sock.on("close", udpTrouble);
   }
 
   send(data: Uint8Array, length: number, address: string, port: number): number {
