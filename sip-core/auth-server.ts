@@ -24,8 +24,9 @@ export class DigestServer {
   readonly realm: string;
   private readonly random: RandomSource;
   private readonly nonces: string[] = [];
-  private readonly issuedAt: number[] = [];
-  private readonly lastNc: number[] = [];
+  /** Per nonce: when it was issued (ms) and the last nonce count used; typed, a plain array keeps a variable per element. */
+  private readonly issuedAt = new Float64Array(NONCES);
+  private readonly lastNc = new Uint32Array(NONCES);
   private next = 0;
   /** Time for issuing (the owner sets it before writeChallenge: writers get no clock). */
   now = 0;
@@ -37,7 +38,7 @@ export class DigestServer {
     this.password = password;
     this.realm = realm;
     this.random = random;
-    for (let i = 0; i < NONCES; i++) { this.nonces.push(""); this.issuedAt.push(0); this.lastNc.push(0); }
+    for (let i = 0; i < NONCES; i++) this.nonces.push("");
   }
 
   /** Writes a WWW-Authenticate line with a fresh nonce. */
@@ -71,8 +72,13 @@ export class DigestServer {
       if (k < 0 || now - this.issuedAt[k] > NONCE_LIFE) continue;
       const qop = a.qopStart >= 0 ? a.text(a.qopStart, a.qopEnd) : "";
       if (qop !== "auth") continue;
-      const nc = a.ncStart >= 0 ? parseHex(src, a.ncStart, a.ncEnd) : -1;
-      if (nc <= this.lastNc[k]) continue; // a replay
+      // The nonce count: 8 hex digits (-1 when absent or malformed).
+      let nc = a.ncStart >= 0 && a.ncEnd - a.ncStart === 8 ? 0 : -1;
+      for (let i = a.ncStart; nc >= 0 && i < a.ncEnd; i++) {
+        const d = hexValue(src.charCodeAt(i));
+        nc = d < 0 ? -1 : nc * 16 + d;
+      }
+      if (nc <= this.lastNc[k]) continue; // a replay (or no count)
       const expected = digestResponse({
         algorithm: DIGEST_MD5, username: this.user, realm: this.realm, password: this.password,
         method: msg.cseqMethodStart >= 0 ? src.substring(msg.cseqMethodStart, msg.cseqMethodEnd) : "INVITE",
@@ -87,16 +93,4 @@ export class DigestServer {
     this.refused++;
     return false;
   }
-}
-
-/** An 8-hex-digit nonce count; -1 when malformed. */
-function parseHex(src: string, s: number, e: number): number {
-  if (e - s !== 8) return -1;
-  let v = 0;
-  for (let i = s; i < e; i++) {
-    const d = hexValue(src.charCodeAt(i));
-    if (d < 0) return -1;
-    v = v * 16 + d;
-  }
-  return v;
 }

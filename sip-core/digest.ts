@@ -1,7 +1,7 @@
 // HTTP digest authentication for SIP: RFC 2617 (MD5, MD5-sess, qop), RFC 7616 (SHA-256), RFC 8760 (SIP
 // with SHA-256), RFC 3261 §22.4 (RFC 2069 compatibility without qop). Challenge values come as spans from
 // parseAuthParams (auth-header.ts); credentials go out through a SipWriter.
-import { md5Hex } from "./md5.ts";
+import { hex8, md5Hex } from "./md5.ts";
 import { sha256Hex } from "./sha256.ts";
 import { skipLws, spanEqualsIgnoreCase, trimLwsEnd } from "./scan.ts";
 import type { SipWriter } from "./writer.ts";
@@ -69,11 +69,8 @@ export function hashHex(algorithm: number, data: string): string {
   return "";
 }
 
-/** nc as sent and hashed: 8 lower-case hex digits ("00000001"). */
-export function formatNc(nc: number): string {
-  const s = (nc >>> 0).toString(16);
-  return s.length === 8 ? s : "00000000".substring(s.length) + s;
-}
+/** nc as sent and hashed: 8 lower-case hex digits ("00000001"); md5.ts's hex8, which the hashes use. */
+export { hex8 as formatNc };
 
 /**
  * What digestResponse hashes. Strings are binary (one char per byte): a non-ASCII username or
@@ -119,7 +116,7 @@ export function digestResponse(d: DigestInput): string {
     ? hashHex(alg, d.method + ":" + d.uri + ":" + hashHex(alg, d.body))
     : hashHex(alg, d.method + ":" + d.uri);
   if (d.qop === "") return hashHex(alg, ha1 + ":" + d.nonce + ":" + ha2);
-  return hashHex(alg, ha1 + ":" + d.nonce + ":" + formatNc(d.nc) + ":" + d.cnonce + ":" + d.qop + ":" + ha2);
+  return hashHex(alg, ha1 + ":" + d.nonce + ":" + hex8(d.nc) + ":" + d.cnonce + ":" + d.qop + ":" + ha2);
 }
 
 /**
@@ -188,7 +185,7 @@ export function writeCredentials(w: SipWriter, headerName: string, p: DigestCred
   if (p.qop !== "") {
     w.str(", cnonce=");
     writeQuoted(w, p.cnonce);
-    w.str(", qop=").str(p.qop).str(", nc=").str(formatNc(p.nc));
+    w.str(", qop=").str(p.qop).str(", nc=").str(hex8(p.nc));
   }
   if (p.opaque !== "") {
     w.str(", opaque=");

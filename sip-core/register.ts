@@ -232,18 +232,6 @@ export class Registration {
     this.send(this.config.expires, now);
   }
 
-  private keepaliveDue(now: number): void {
-    this.keepaliveAt = -1;
-    if (this.state !== REG_REGISTERED) return;
-    if (!this.useOptions && this.pinger !== null) {
-      this.pinger.ping(this.targetAddress, this.targetPort, this.config.transport);
-      // The first unanswered ping sets the deadline; later pings must not push it back, or a short
-      // keep-alive period would hide a dead flow (or a server that never pongs) for ever.
-      if (this.pongDeadline < 0) this.pongDeadline = now + PONG_WAIT;
-    } else this.sendOptions(now);
-    this.scheduleKeepalive(now);
-  }
-
   private sendOptions(now: number): void {
     const w = this.optionsWriter.reset();
     this.writeHead(w, "OPTIONS", false);
@@ -264,7 +252,18 @@ export class Registration {
       this.sendOptions(now);
       this.scheduleKeepalive(now); // the next OPTIONS a full period after this one
     }
-    if (this.keepaliveAt >= 0 && this.keepaliveAt <= now) this.keepaliveDue(now);
+    if (this.keepaliveAt >= 0 && this.keepaliveAt <= now) {
+      this.keepaliveAt = -1;
+      if (this.state === REG_REGISTERED) {
+        if (!this.useOptions && this.pinger !== null) {
+          this.pinger.ping(this.targetAddress, this.targetPort, this.config.transport);
+          // The first unanswered ping sets the deadline; later pings must not push it back, or a short
+          // keep-alive period would hide a dead flow (or a server that never pongs) for ever.
+          if (this.pongDeadline < 0) this.pongDeadline = now + PONG_WAIT;
+        } else this.sendOptions(now);
+        this.scheduleKeepalive(now);
+      }
+    }
     if (this.nextAttemptAt >= 0 && this.nextAttemptAt <= now) {
       this.nextAttemptAt = -1;
       if (this.state === REG_REGISTERED && this.expiresAt >= 0 && this.expiresAt <= now) this.state = REG_UNREGISTERED;
@@ -342,7 +341,19 @@ export class Registration {
     this.lastReason = msg.reason();
     const s = msg.status;
     if (s >= 200 && s < 300) { this.onSuccess(msg, now); return; }
-    if (s === 401 || s === 407) { this.onChallenge(msg, now); return; }
+    if (s === 401 || s === 407) {
+      const d = this.digest;
+      const r = d.onChallenge(msg);
+      if (r === AUTH_UNUSABLE || r === AUTH_REFUSED) {
+        this.fail(s, r === AUTH_UNUSABLE ? "challenge with no usable digest (missing nonce or unknown algorithm)"
+          : "credentials refused (" + s + " for the nonce they answered)", now);
+        this.nextAttemptAt = now + this.config.backoffMax * 1000;
+        return;
+      }
+      this.note(LOG_INFO, (d.stale ? "stale nonce, " : "") + "answering a " + algorithmName(d.algorithm) + " challenge for realm " + d.realm);
+      this.send(this.asking === 0 ? 0 : this.config.expires, now);
+      return;
+    }
     if (s === 423) {
       const min = minExpires(msg);
       if (min > this.config.expires && min <= 86400 && this.asking !== 0) {
@@ -352,7 +363,19 @@ export class Registration {
       } else this.retryLater(s, "423 without a usable Min-Expires", now, -1);
       return;
     }
-    if (s >= 300 && s < 400) { this.onRedirect(msg, now); return; }
+    if (s >= 300 && s < 400) {
+      // Follow the first Contact, once.
+      const contacts = contactCursor.begin(msg, HDR_CONTACT);
+      if (!this.redirected && contacts.next() && contacts.value.decodeUri() && contacts.value.uri.hostStart >= 0) {
+        const u = contacts.value.uri;
+        this.redirected = true;
+        this.targetAddress = msg.src.substring(u.hostStart, u.hostEnd);
+        this.targetPort = u.port > 0 ? u.port : 5060;
+        this.note(LOG_INFO, s + ": following the Contact to " + this.targetAddress + ":" + this.targetPort);
+        this.send(this.config.expires, now);
+      } else this.retryLater(s, s + " with no Contact to follow (or a second redirect)", now, -1);
+      return;
+    }
     if (s === 403 || s === 404) {
       // Wrong credentials or unknown account: stop, say so, try again only after the longest wait.
       this.fail(s, s + " " + this.lastReason, now);
@@ -431,33 +454,6 @@ export class Registration {
     this.pongDeadline = -1;
     this.scheduleKeepalive(now);
     this.note(LOG_INFO, "registered for " + expires + " s");
-  }
-
-  private onChallenge(msg: SipMessage, now: number): void {
-    const d = this.digest;
-    const r = d.onChallenge(msg);
-    if (r === AUTH_UNUSABLE || r === AUTH_REFUSED) {
-      this.fail(msg.status, r === AUTH_UNUSABLE ? "challenge with no usable digest (missing nonce or unknown algorithm)"
-        : "credentials refused (" + msg.status + " for the nonce they answered)", now);
-      this.nextAttemptAt = now + this.config.backoffMax * 1000;
-      return;
-    }
-    this.note(LOG_INFO, (d.stale ? "stale nonce, " : "") + "answering a " + algorithmName(d.algorithm) + " challenge for realm " + d.realm);
-    this.send(this.asking === 0 ? 0 : this.config.expires, now);
-  }
-
-  private onRedirect(msg: SipMessage, now: number): void {
-    const contacts = contactCursor.begin(msg, HDR_CONTACT);
-    if (!this.redirected && contacts.next() && contacts.value.decodeUri() && contacts.value.uri.hostStart >= 0) {
-      const u = contacts.value.uri;
-      this.redirected = true;
-      this.targetAddress = msg.src.substring(u.hostStart, u.hostEnd);
-      this.targetPort = u.port > 0 ? u.port : 5060;
-      this.note(LOG_INFO, msg.status + ": following the Contact to " + this.targetAddress + ":" + this.targetPort);
-      this.send(this.config.expires, now);
-      return;
-    }
-    this.retryLater(msg.status, msg.status + " with no Contact to follow (or a second redirect)", now, -1);
   }
 
   private fail(status: number, reason: string, now: number): void {

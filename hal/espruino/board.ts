@@ -14,115 +14,91 @@ declare function pinMode(pin: number | string, mode: string): void;
 declare function setWatch(fn: (e: { state: boolean; time: number }) => void, pin: number | string, options: object): number;
 declare function clearWatch(id: number): void;
 
-/** The electrical level for a logical one: on, unless the pin is active low. */
-function levelFor(on: boolean, activeLow: boolean): boolean {
-  return on !== activeLow;
-}
+/** EspruinoPin.watch of an open output (watch ids are positive). */
+const OUTPUT = -1;
 
-export class EspruinoOutput implements DigitalOutput {
+/**
+ * A pin opened as an output (the door relay, an LED: write drives it, starting off) or as an input (a
+ * button: a watch reports debounced changes). One class for both: a class apiece would cost its own
+ * constructor, prototype and read/close methods on the device. The electrical level is `on !== activeLow`.
+ */
+export class EspruinoPin implements DigitalOutput, DigitalInput {
   private pin: number | string;
-  private activeLow: boolean;
-  private on: boolean;
-  private closed: boolean;
+  /** @internal */ activeLow: boolean;
+  /** @internal The level last written, or the debounced input level ("on" = true). */
+  on: boolean;
+  /** @internal An input's watch (> 0); OUTPUT for an open output; 0 for an input not watched yet and once closed. */
+  watch: number;
 
-  constructor(pin: number | string, activeLow: boolean) {
+  constructor(pin: number | string, activeLow: boolean, on: boolean, watch: number) {
     this.pin = pin;
     this.activeLow = activeLow;
-    this.on = false;
-    this.closed = false;
+    this.on = on;
+    this.watch = watch;
   }
 
+  /** Drives an open output; ignored on inputs and closed outputs. */
   write(on: boolean): void {
-    if (this.closed) return;
+    if (this.watch !== OUTPUT) return;
     this.on = !!on;
-    digitalWrite(this.pin, levelFor(this.on, this.activeLow));
+    digitalWrite(this.pin, this.on !== this.activeLow);
   }
 
   read(): boolean {
     return this.on;
   }
 
-  /** Leaves the pin driven off: a floating relay input could switch the door. */
+  /** An output is left driven off (a floating relay input could switch the door); an input's watch is cleared. */
   close(): void {
-    if (this.closed) return;
-    this.on = false;
-    digitalWrite(this.pin, levelFor(false, this.activeLow));
-    this.closed = true;
-  }
-}
-
-export class EspruinoInput implements DigitalInput {
-  private pin: number | string;
-  private activeLow: boolean;
-  private on: boolean;
-  private watch: number;
-  private onChange: (on: boolean) => void;
-
-  constructor(pin: number | string, options: DigitalInputOptions) {
-    this.pin = pin;
-    this.activeLow = !!options.activeLow;
-    this.onChange = options.onChange;
-    this.on = levelFor(digitalRead(pin) !== 0, this.activeLow);
-    this.watch = 0;
-  }
-
-  /** Starts the watch; false when Espruino refused it (no free watch/interrupt line for the pin). */
-  start(debounce: number): boolean {
-    const self = this;
-    try {
-      this.watch = setWatch(function (e: { state: boolean; time: number }) {
-        const on = levelFor(!!e.state, self.activeLow);
-        // Debounced edges may repeat a level; report changes only.
-        if (on === self.on) return;
-        self.on = on;
-        self.onChange(on);
-      }, this.pin, { repeat: true, edge: "both", debounce: debounce });
-    } catch (e) {
-      return false;
+    if (this.watch === OUTPUT) {
+      this.on = false;
+      digitalWrite(this.pin, this.activeLow);
+    } else if (this.watch > 0) {
+      // clearWatch() with no argument clears every watch: only ever clear our own.
+      clearWatch(this.watch);
     }
-    return !!this.watch;
-  }
-
-  read(): boolean {
-    return this.on;
-  }
-
-  close(): void {
-    // clearWatch() with no argument clears every watch: only ever clear our own.
-    if (this.watch) clearWatch(this.watch);
     this.watch = 0;
   }
 }
 
 export class EspruinoBoard implements Board {
-  constructor() {}
-
   openOutput(options: DigitalOutputOptions): DigitalOutput | number {
     const pin = options.pin;
     const activeLow = !!options.activeLow;
     try {
       // Drive the off level before the pin becomes an output, so an active-low relay does not click.
-      digitalWrite(pin, levelFor(false, activeLow));
+      digitalWrite(pin, activeLow);
       pinMode(pin, "output");
     } catch (e) {
       return HAL_ERR_INVALID; // not a pin this board has
     }
-    return new EspruinoOutput(pin, activeLow);
+    return new EspruinoPin(pin, activeLow, false, OUTPUT);
   }
 
   openInput(options: DigitalInputOptions): DigitalInput | number {
     const pin = options.pin;
-    let input: EspruinoInput;
+    const activeLow = !!options.activeLow;
+    let input: EspruinoPin;
     try {
       // An active-low button goes to ground: hold the pin high with the internal pull-up.
-      pinMode(pin, options.activeLow ? "input_pullup" : "input");
-      input = new EspruinoInput(pin, options);
+      pinMode(pin, activeLow ? "input_pullup" : "input");
+      input = new EspruinoPin(pin, activeLow, (digitalRead(pin) !== 0) !== activeLow, 0);
     } catch (e) {
       return HAL_ERR_INVALID;
     }
-    const debounce = options.debounce !== undefined && options.debounce > 0 ? options.debounce : 0;
-    if (!input.start(debounce)) return HAL_ERR_NO_RESOURCES;
-    return input;
+    try {
+      // The input's one callback, made here (it keeps this call's scope, so the options' onChange needs no field).
+      input.watch = setWatch(function (e: { state: boolean; time: number }) {
+        const on = !!e.state !== activeLow;
+        // Debounced edges may repeat a level; report changes only.
+        if (on === input.on) return;
+        input.on = on;
+        options.onChange(on);
+      }, pin, { repeat: true, edge: "both", debounce: options.debounce !== undefined && options.debounce > 0 ? options.debounce : 0 });
+    } catch (e) {
+      // no free watch/interrupt line for the pin
+    }
+    return input.watch > 0 ? input : HAL_ERR_NO_RESOURCES;
   }
 
   /** Audio hardware (I2S codec, DAC/ADC pins) differs per board: a board-specific Board provides it. */

@@ -71,62 +71,13 @@ const EPHEMERAL_COUNT = 16384;
 /** Random ports tried for port 0 before giving up. */
 const EPHEMERAL_TRIES = 8;
 
-/** Monotonic ms since the platform started: getTime() (seconds), held from going backwards if the time is set. */
-export class EspruinoClock implements Clock {
-  private origin: number;
-  private last: number;
-
-  constructor() {
-    this.origin = getTime();
-    this.last = 0;
-  }
-
-  now(): number {
-    let t = (getTime() - this.origin) * 1000;
-    if (t < this.last) {
-      // setTime() moved the clock back: keep counting from where we were.
-      this.origin -= (this.last - t) / 1000;
-      t = this.last;
-    }
-    this.last = t;
-    return t;
-  }
-}
-
-export class EspruinoRandom implements Random {
-  /** The boot time mixed in: Espruino's Linux build gives the same E.hwRand() sequence on every start. */
-  private readonly salt: number;
-
-  constructor() {
-    this.salt = Math.floor((getTime() * 1000) % 4294967296) | 0;
-  }
-
-  u32(): number {
-    return (E.hwRand() ^ this.salt) >>> 0;
-  }
-}
-
-const LEVEL_LETTERS = "EWID";
-
-export class EspruinoLog implements Log {
-  level: number;
-
-  constructor(level: number) {
-    this.level = level;
-  }
-
-  write(level: number, msg: string): void {
-    if (level <= this.level) console.log(LEVEL_LETTERS.charAt(level) + " " + msg);
-  }
-}
-
 /**
  * An alarm's timeout (setTimeout passes the alarm along: one function for every alarm, not a closure each).
  * Timers and getTime() may round differently: never call back early.
  */
 function alarmTick(alarm: EspruinoAlarm): void {
-  alarm.armed = false;
-  if (alarm.clock.now() < alarm.at) alarm.arm();
+  alarm.id = 0;
+  if (alarm.clock.now() < alarm.at) alarm.set(alarm.at);
   else alarm.onAlarm();
 }
 
@@ -135,46 +86,47 @@ export class EspruinoAlarm implements Alarm {
   /** @internal */ clock: Clock;
   /** @internal */ onAlarm: () => void;
   /** @internal */ at: number;
-  /** @internal */ armed: boolean;
-  private id: number;
+  /** @internal The pending timeout; 0 when none (Espruino's timer ids start at 1). */
+  id: number;
 
   constructor(clock: Clock, options: AlarmOptions) {
     this.clock = clock;
     this.onAlarm = options.onAlarm;
     this.at = 0;
     this.id = 0;
-    this.armed = false;
   }
 
   set(at: number): void {
+    this.cancel();
     this.at = at;
-    this.arm();
+    let delay = at - this.clock.now();
+    if (delay < 0) delay = 0;
+    this.id = setTimeout(alarmTick, delay, this);
   }
 
   cancel(): void {
     // clearTimeout(undefined) throws on Espruino, and a fired timeout's id may be reused: clear only our own.
-    if (this.armed) clearTimeout(this.id);
-    this.armed = false;
-  }
-
-  /** @internal */
-  arm(): void {
-    if (this.armed) clearTimeout(this.id);
-    let delay = this.at - this.clock.now();
-    if (delay < 0) delay = 0;
-    this.id = setTimeout(alarmTick, delay, this);
-    this.armed = true;
+    if (this.id) clearTimeout(this.id);
+    this.id = 0;
   }
 }
 
-/** data[0, length) as a binary string; "" for nothing, undefined when out of memory. */
-function toBinary(data: Uint8Array, length: number): string | undefined {
+/** binary()'s max for a stream: no limit but the buffer's. */
+const NO_LIMIT = 0x7fffffff;
+
+/**
+ * data[0, length) as a binary string ("" for nothing), or a HAL error: HAL_ERR_INVALID for a bad buffer or
+ * length, HAL_ERR_TOO_LARGE past max, HAL_ERR_NO_RESOURCES when out of memory. `copy`: from a copy of the
+ * bytes (E.toString of a whole typed array can share its memory; see EspruinoTcpConnection.send).
+ */
+function binary(data: Uint8Array, length: number, max: number, copy: boolean): string | number {
+  if (!(data instanceof Uint8Array) || typeof length !== "number" || length < 0 || length > data.length || length !== Math.floor(length)) return HAL_ERR_INVALID;
+  if (length > max) return HAL_ERR_TOO_LARGE;
   if (length === 0) return "";
-  return E.toString(length === data.length ? data : data.subarray(0, length));
-}
-
-function badLength(data: Uint8Array, length: number): boolean {
-  return !(data instanceof Uint8Array) || typeof length !== "number" || length < 0 || length > data.length || length !== Math.floor(length);
+  let bytes = length === data.length ? data : data.subarray(0, length);
+  if (copy) bytes = new Uint8Array(bytes);
+  const s = E.toString(bytes);
+  return s === undefined ? HAL_ERR_NO_RESOURCES : s;
 }
 
 function udpMessage(this: { w: EspruinoUdpSocket }, msg: string, rinfo: { address: string; port: number }): void {
@@ -182,15 +134,18 @@ function udpMessage(this: { w: EspruinoUdpSocket }, msg: string, rinfo: { addres
   if (!self.closed) self.onMessage(msg, rinfo.address, rinfo.port);
 }
 
-function udpError(this: { w: EspruinoUdpSocket }, e: EspruinoSocketError): void {
-  const self = this.w;
-  if (!self.closed && self.onError !== undefined) self.onError(halErrorFromEspruino(e.code, true));
-}
-
-function udpClose(this: { w: EspruinoUdpSocket }): void {
-  // A close we did not ask for (Espruino closes a socket whose send failed): report it once.
+/**
+ * A socket's 'error' (an object with Espruino's code: reported as its HAL code) or 'close' (a boolean,
+ * hadError: a close we did not ask for, as Espruino closes a socket whose send failed, reported once as
+ * HAL_ERR_CLOSED). One listener for both events: a function less on the device.
+ */
+function udpTrouble(this: { w: EspruinoUdpSocket }, e: EspruinoSocketError | boolean): void {
   const self = this.w;
   if (self.closed) return;
+  if (typeof e === "object") {
+    if (self.onError !== undefined) self.onError(halErrorFromEspruino(e.code, true));
+    return;
+  }
   self.closed = true;
   if (self.onError !== undefined) self.onError(HAL_ERR_CLOSED);
 }
@@ -211,20 +166,19 @@ export class EspruinoUdpSocket implements UdpSocket {
     this.maxSend = maxSend;
     this.onMessage = options.onMessage;
     this.onError = options.onError;
-    // Espruino calls a listener with the socket as `this`: three functions shared by every socket find
-    // their wrapper there, instead of three closures per socket (~14 variables each socket).
+    // Espruino calls a listener with the socket as `this`: two functions shared by every socket find
+    // their wrapper there, instead of closures per socket (~14 variables each socket).
     sock.w = this;
     sock.on("message", udpMessage);
-    sock.on("error", udpError);
-    sock.on("close", udpClose);
+    sock.on("error", udpTrouble);
+    sock.on("close", udpTrouble);
   }
 
   send(data: Uint8Array, length: number, address: string, port: number): number {
     if (this.closed) return HAL_ERR_CLOSED;
-    if (badLength(data, length) || typeof address !== "string" || address === "" || typeof port !== "number" || port <= 0 || port > 65535) return HAL_ERR_INVALID;
-    if (length > this.maxSend) return HAL_ERR_TOO_LARGE;
-    const s = toBinary(data, length);
-    if (s === undefined) return HAL_ERR_NO_RESOURCES;
+    if (typeof address !== "string" || address === "" || typeof port !== "number" || port <= 0 || port > 65535) return HAL_ERR_INVALID;
+    const s = binary(data, length, this.maxSend, false);
+    if (typeof s === "number") return s;
     try {
       this.sock.send(s, port, address);
     } catch (e) {
@@ -251,25 +205,21 @@ export class EspruinoTcpConnection implements TcpConnection {
   remotePort: number;
   closed: boolean;
   connected: boolean;
-  /** @internal */ onData: (data: string) => void;
-  /** @internal */ onClose: ((code: number) => void) | undefined;
+  /** @internal Set by the platform right after construction (no events come before). */
+  onData!: (data: string) => void;
+  /** @internal */ onClose!: ((code: number) => void) | undefined;
   private sock: any;
   private error: number;
 
-  constructor(remoteAddress: string, remotePort: number, connected: boolean) {
+  /** Wires the Espruino socket's events (closures made once per connection). */
+  constructor(sock: any, remoteAddress: string, remotePort: number, onConnect: (() => void) | undefined) {
+    this.sock = sock;
     this.remoteAddress = remoteAddress;
     this.remotePort = remotePort;
     this.closed = false;
-    this.connected = connected;
-    this.onData = ignoreData;
-    this.onClose = undefined;
-    this.sock = null;
+    // An accepted connection (no address) is connected already.
+    this.connected = remoteAddress === "";
     this.error = HAL_OK;
-  }
-
-  /** @internal Wires the Espruino socket's events (once per connection). */
-  attach(sock: any, onConnect: (() => void) | undefined): void {
-    this.sock = sock;
     const self = this;
     if (!this.connected) {
       sock.on("connect", function () {
@@ -292,14 +242,11 @@ export class EspruinoTcpConnection implements TcpConnection {
 
   send(data: Uint8Array, length: number): number {
     if (this.closed) return HAL_ERR_CLOSED;
-    if (badLength(data, length)) return HAL_ERR_INVALID;
-    if (length === 0) return 0;
-    // E.toString of a whole typed array can share its memory, and net may still hold the string after
-    // write() returns (a queued send) while the stack reuses its buffer: send a copy.
-    const copy = new Uint8Array(length);
-    copy.set(data.subarray(0, length));
-    const s = toBinary(copy, length);
-    if (s === undefined) return HAL_ERR_NO_RESOURCES;
+    // net may still hold the string after write() returns (a queued send) while the stack reuses its
+    // buffer: send a copy.
+    const s = binary(data, length, NO_LIMIT, true);
+    if (typeof s === "number") return s;
+    if (s === "") return 0;
     try {
       this.sock.write(s);
     } catch (e) {
@@ -320,27 +267,6 @@ export class EspruinoTcpConnection implements TcpConnection {
   }
 }
 
-function ignoreData(_data: string): void {}
-
-export class EspruinoTcpServer implements TcpServer {
-  port: number;
-  private server: any;
-
-  constructor(server: any, port: number) {
-    this.server = server;
-    this.port = port;
-  }
-
-  /** Stops accepting; connections already made stay up. */
-  close(): void {
-    try {
-      this.server.close();
-    } catch (e) {
-      // already closed
-    }
-  }
-}
-
 export interface EspruinoPlatformOptions {
   /** Log level (default LOG_INFO). */
   logLevel?: number;
@@ -350,44 +276,74 @@ export interface EspruinoPlatformOptions {
   maxDatagram?: number;
 }
 
-/** The HAL on an Espruino board (and on Espruino's Linux build). */
-/**
- * The board's native SHA-256, when its firmware includes crypto (ESP32 IDF3, ESP32-S3/C3 do; the
- * facts file lists which): hex of require("crypto").SHA256(data). Undefined when there is none.
- */
-function nativeSha256(): ((data: string) => string) | undefined {
-  let crypto: any = null;
-  try { crypto = require("crypto"); } catch (e) { return undefined; }
-  if (crypto === null || typeof crypto.SHA256 !== "function") return undefined;
-  const hex = "0123456789abcdef";
-  return function (data: string): string {
-    const bytes = new Uint8Array(crypto.SHA256(data));
-    let out = "";
-    for (let i = 0; i < bytes.length; i++) out += hex.charAt(bytes[i] >> 4) + hex.charAt(bytes[i] & 15);
-    return out;
-  };
-}
+const LEVEL_LETTERS = "EWID";
 
-export class EspruinoPlatform implements Platform {
+/**
+ * The HAL on an Espruino board (and on Espruino's Linux build). The platform is its own clock, random
+ * source and log (each a single method: separate objects would cost a class and an instance apiece).
+ */
+export class EspruinoPlatform implements Platform, Clock, Random, Log {
+  /**
+   * The board's native SHA-256, when its firmware includes crypto (ESP32 IDF3, ESP32-S3/C3 do; the
+   * facts file lists which): hex of require("crypto").SHA256(data). Absent when there is none.
+   */
   sha256Hex?: (data: string) => string;
-  clock: EspruinoClock;
-  random: EspruinoRandom;
-  log: EspruinoLog;
+  clock: Clock;
+  random: Random;
+  log: Log;
+  /** The log level: lines above it are dropped. */
+  level: number;
   private recvBufferSize: number;
   private maxDatagram: number;
+  /** The clock: getTime() at the start, and the last time given (see now). */
+  private origin: number;
+  private last: number;
+  /** The boot time mixed into u32(): Espruino's Linux build gives the same E.hwRand() sequence on every start. */
+  private salt: number;
 
   constructor(options?: EspruinoPlatformOptions) {
     const o = options || {};
-    this.clock = new EspruinoClock();
-    this.sha256Hex = nativeSha256();
-    this.random = new EspruinoRandom();
-    this.log = new EspruinoLog(o.logLevel !== undefined ? o.logLevel : LOG_INFO);
+    this.clock = this.random = this.log = this;
+    this.origin = getTime();
+    this.last = 0;
+    this.salt = Math.floor((this.origin * 1000) % 4294967296) | 0;
+    this.level = o.logLevel !== undefined ? o.logLevel : LOG_INFO;
     this.recvBufferSize = o.recvBufferSize !== undefined ? o.recvBufferSize : 2048;
     this.maxDatagram = o.maxDatagram !== undefined ? o.maxDatagram : 4096;
+    let crypto: any = null;
+    try { crypto = require("crypto"); } catch (e) { /* no crypto in this firmware */ }
+    if (crypto !== null && typeof crypto.SHA256 === "function") {
+      this.sha256Hex = function (data: string): string {
+        const bytes = new Uint8Array(crypto.SHA256(data));
+        let out = "";
+        for (let i = 0; i < bytes.length; i++) out += "0123456789abcdef".charAt(bytes[i] >> 4) + "0123456789abcdef".charAt(bytes[i] & 15);
+        return out;
+      };
+    }
+  }
+
+  /** Monotonic ms since the platform started: getTime() (seconds), held from going backwards if the time is set. */
+  now(): number {
+    let t = (getTime() - this.origin) * 1000;
+    if (t < this.last) {
+      // setTime() moved the clock back: keep counting from where we were.
+      this.origin -= (this.last - t) / 1000;
+      t = this.last;
+    }
+    this.last = t;
+    return t;
+  }
+
+  u32(): number {
+    return (E.hwRand() ^ this.salt) >>> 0;
+  }
+
+  write(level: number, msg: string): void {
+    if (level <= this.level) console.log(LEVEL_LETTERS.charAt(level) + " " + msg);
   }
 
   createAlarm(options: AlarmOptions): EspruinoAlarm {
-    return new EspruinoAlarm(this.clock, options);
+    return new EspruinoAlarm(this, options);
   }
 
   /** Binds on every interface (options.address is not supported by Espruino and is ignored). */
@@ -420,16 +376,15 @@ export class EspruinoPlatform implements Platform {
    */
   connectTcp(options: TcpOptions): EspruinoTcpConnection | number {
     if (typeof options.port !== "number" || options.port <= 0 || options.port > 65535 || !options.address) return HAL_ERR_INVALID;
-    const conn = new EspruinoTcpConnection(options.address, options.port, false);
-    conn.onData = options.onData;
-    conn.onClose = options.onClose;
     let sock: any;
     try {
       sock = require("net").connect({ host: options.address, port: options.port });
     } catch (e) {
       return HAL_ERR_REFUSED;
     }
-    conn.attach(sock, options.onConnect);
+    const conn = new EspruinoTcpConnection(sock, options.address, options.port, options.onConnect);
+    conn.onData = options.onData;
+    conn.onClose = options.onClose;
     return conn;
   }
 
@@ -437,16 +392,15 @@ export class EspruinoPlatform implements Platform {
    * Listens on every interface. Port 0 picks a random port. Espruino sets SO_REUSEADDR on TCP servers,
    * so a port already in use may not be detected.
    */
-  listenTcp(options: TcpListenOptions): EspruinoTcpServer | number {
+  listenTcp(options: TcpListenOptions): TcpServer | number {
     const port = options.port;
     if (typeof port !== "number" || port < 0 || port > 65535 || port !== Math.floor(port)) return HAL_ERR_INVALID;
     const onConnection = options.onConnection;
     const server = require("net").createServer(function (sock: any) {
-      const conn = new EspruinoTcpConnection("", 0, true);
+      const conn = new EspruinoTcpConnection(sock, "", 0, undefined);
       const handlers = onConnection(conn);
       conn.onData = handlers.onData;
       conn.onClose = handlers.onClose;
-      conn.attach(sock, undefined);
     });
     const tries = port === 0 ? EPHEMERAL_TRIES : 1;
     for (let i = 0; i < tries; i++) {
@@ -456,7 +410,9 @@ export class EspruinoPlatform implements Platform {
       } catch (e) {
         continue;
       }
-      return new EspruinoTcpServer(server, p);
+      // Espruino's server is the TcpServer: its close() stops accepting (connections made stay up).
+      server.port = p;
+      return server;
     }
     return HAL_ERR_ADDRESS_IN_USE;
   }

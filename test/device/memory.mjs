@@ -61,8 +61,8 @@ const CLASSES = {
     "ParamSpan", "NextIndex", "StreamReader", "UriParamValue", "MediaType"],
   "firmware/media.ts": ["MediaSession"],
   "firmware/door.ts": ["DoorController"],
-  "hal/espruino/platform.ts": ["EspruinoPlatform", "EspruinoClock", "EspruinoRandom", "EspruinoLog", "EspruinoAlarm", "EspruinoUdpSocket", "EspruinoTcpServer"],
-  "hal/espruino/board.ts": ["EspruinoBoard", "EspruinoOutput", "EspruinoInput"],
+  "hal/espruino/platform.ts": ["EspruinoPlatform", "EspruinoAlarm", "EspruinoUdpSocket"],
+  "hal/espruino/board.ts": ["EspruinoBoard", "EspruinoPin"],
 };
 
 /** Minified top-level name → its TypeScript file and name, from the bundle's source map. */
@@ -102,7 +102,8 @@ try {
     `export { defaultPhone } from ${src("firmware/phone-config.ts")};\n` +
     `export { EspruinoPlatform } from ${src("hal/espruino/platform.ts")};\n` +
     `export { EspruinoBoard } from ${src("hal/espruino/board.ts")};\n` +
-    `export { defaultCallConfig, DEFAULT_ACCOUNT } from ${src("sip-core/index.ts")};\n` +
+    `export { defaultCallConfig, defaultAccount } from ${src("sip-core/index.ts")};
+` +
     Object.entries(CLASSES).map(([f, names]) => `import { ${names.map((n) => n + " as C_" + n).join(", ")} } from ${src(f)};\n`).join("") +
     `export const classes = { ${Object.values(CLASSES).flat().map((n) => `${n}: C_${n}`).join(", ")} };\n`);
   const { code, map, metafile, mangleCache } = await bundleGated(join(dir, "entry.ts"), join(dir, "doorsip.js"), check, "Espruino gate on the phone bundle");
@@ -137,7 +138,7 @@ var board = new d.EspruinoBoard();
 // The call defaults made on demand, as the firmware does (it keeps no DEFAULT_CALL_CONFIG: 47 variables).
 var calls = Object.assign(d.defaultCallConfig(), { user: "door", localAddress: "${HOST}", localPort: ${DEV_SIP},
   rtpAddress: "${HOST}", rtpPortBase: ${DEV_RTP}, answerDelay: 0 });
-var account = Object.assign({}, d.DEFAULT_ACCOUNT, { user: "door", password: "secret", domain: "${HOST}", registrar: "${HOST}",
+var account = Object.assign(d.defaultAccount(), { user: "door", password: "secret", domain: "${HOST}", registrar: "${HOST}",
   registrarPort: ${REG_SIP}, expires: 600, instanceId: "urn:uuid:00000000-0000-4000-8000-000000000001", localAddress: "${HOST}",
   localPort: ${DEV_SIP}, keepalive: 0 });
 var config = Object.assign(d.defaultPhone(), {
@@ -284,7 +285,7 @@ function size(o, path, depth) {
 }
 function breakdown(tag) {
   peak.on = false;
-  walk = { seen: [platform, board, config, account, calls, config.door, config.trust, config.autoAnswer, d.DEFAULT_ACCOUNT], byClass: {}, parts: [], buffers: [] };
+  walk = { seen: [platform, board, config, account, calls, config.door, config.trust, config.autoAnswer], byClass: {}, parts: [], buffers: [] };
   // Parts in this order, each counting what no earlier part reached.
   var ua = phone.ua, roots = [["layer", phone.layer], ["transport", phone.transport], ["registrations", ua.registrations], ["calls", ua.calls],
     ["ua", ua], ["sessions", phone.sessions], ["door", phone.door], ["phone", phone]];
