@@ -1,7 +1,7 @@
 // RFC 3261 §20.10/§20.20/§20.39 name-addr / addr-spec values (From, To, Contact, Route, Record-Route) as spans.
 import { CHAR_CLASS, C_TOKEN, CH_COLON, CH_COMMA, CH_DQUOTE, CH_LT, CH_SEMI, CH_STAR } from "./constants.ts";
 import { ParamSpan, scanParam } from "./params.ts";
-import { NextIndex, UINT32_MAX, parseDecimal, quotedStringEnd, skipLws, tokenIs, trimLwsEnd, unquote } from "./scan.ts";
+import { NEXT_GT, UINT32_MAX, nextIndex, parseDecimal, quotedStringEnd, skipLws, tokenIs, trimLwsEnd, unquote } from "./scan.ts";
 import { SipUri, parseUri } from "./uri.ts";
 
 /** The value may be one of a comma-separated list (Contact, Route, Record-Route). */
@@ -72,7 +72,6 @@ export class NameAddr {
 }
 
 const param = new ParamSpan();
-const nextGt = new NextIndex(">");
 
 /**
  * Parses one ( name-addr / addr-spec ) *( SEMI param ) at src[p, end). flags: NA_LIST lets a
@@ -146,7 +145,7 @@ export function parseNameAddr(src: string, p: number, end: number, out: NameAddr
   }
   if (uriStart < 0) {
     // p is at '<'
-    const gt = nextGt.find(src, p + 1);
+    const gt = nextIndex(NEXT_GT, ">", src, p + 1);
     if (gt < 0 || gt >= end) return -1;
     out.bracketed = true;
     uriStart = p + 1;

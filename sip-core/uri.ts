@@ -3,9 +3,9 @@ import {
   CHAR_CLASS, C_ALPHA, C_DIGIT, C_HEX, C_HNV, C_HOST, C_PARAM, C_USER, CH_COLON, CH_DOT, CH_EQ,
   CH_LBRACKET, CH_PERCENT, CH_QUESTION, CH_RBRACKET, CH_SEMI,
 } from "./constants.ts";
-import { NextIndex, hexValue, parseDecimal, spanEqualsIgnoreCase } from "./scan.ts";
-
-const nextAt = new NextIndex("@");
+import {
+  NEXT_AT, NEXT_DASH, NEXT_DOTDOT, NEXT_PERCENT, hexValue, nextIndex, parseDecimal, spanEqualsIgnoreCase,
+} from "./scan.ts";
 
 export const SCHEME_OTHER = 0;
 export const SCHEME_SIP = 1;
@@ -72,9 +72,6 @@ function checkEscapedClass(src: string, s: number, e: number, mask: number): boo
   return true;
 }
 
-const nextDash = new NextIndex("-");
-const nextDotDot = new NextIndex("..");
-
 /** No label of the host src[s, e) starts or ends with '-'. */
 function labelsOk(src: string, s: number, e: number): boolean {
   for (let p = s + 1; p < e; p++) {
@@ -116,9 +113,9 @@ export function parseHost(src: string, p: number, end: number, out: HostSpan): n
     const c0 = src.charCodeAt(hs);
     const cl = src.charCodeAt(p - 1);
     if (c0 === CH_DOT || c0 === 45 || cl === 45) return -1;
-    const dash = nextDash.find(src, hs);
+    const dash = nextIndex(NEXT_DASH, "-", src, hs);
     if (dash >= 0 && dash < p && !labelsOk(src, hs, p)) return -1;
-    const dots = nextDotDot.find(src, hs);
+    const dots = nextIndex(NEXT_DOTDOT, "..", src, hs);
     if (dots >= 0 && dots < p - 1) return -1;
     // A top label never ends in a digit, so a host that does is an IPv4 address.
     out.hostKind = cl >= 48 && cl <= 57 ? HOST_IPV4 : HOST_DOMAIN;
@@ -141,12 +138,10 @@ function scanParamChars(src: string, p: number, end: number): number {
     const c = src.charCodeAt(p);
     if (c !== CH_SEMI && c !== CH_EQ && c !== CH_QUESTION) return -1;
   }
-  const pct = nextPercent.find(src, s);
+  const pct = nextIndex(NEXT_PERCENT, "%", src, s);
   if (pct < 0 || pct >= p) return p;
   return checkEscapedClass(src, s, p, C_PARAM) ? p | 0x40000000 : -1;
 }
-
-const nextPercent = new NextIndex("%");
 
 /**
  * Scans URI parameters from p (at a ';') up to '?' or end, checking each name and value; a ttl
@@ -230,7 +225,7 @@ export function parseUri(src: string, start: number, end: number, out: SipUri): 
 
   // userinfo: everything before the '@' (user and password never contain an unescaped '@',
   // and neither do parameters or headers, so the first '@' is the delimiter).
-  const at = nextAt.find(src, p);
+  const at = nextIndex(NEXT_AT, "@", src, p);
   if (at >= 0 && at < end) {
     // One pass over userinfo: validate, find the password's ':', check escapes in place.
     let ue = at;
