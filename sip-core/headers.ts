@@ -5,7 +5,7 @@ import {
 } from "./constants.ts";
 import type { SipMessage } from "./message.ts";
 import { NA_LIST, NA_STAR, NameAddr, parseNameAddr } from "./nameaddr.ts";
-import { ParamSpan, scanParam } from "./params.ts";
+import { paramSpan, scanParam } from "./params.ts";
 import {
   UINT32_MAX, listItemEnd, parseDecimal, quotedStringEnd, skipLws, skipToken, spanEqualsIgnoreCase, trimLwsEnd,
 } from "./scan.ts";
@@ -135,17 +135,15 @@ export function hasToken(msg: SipMessage, id: number, lowerLit: string): boolean
   return false;
 }
 
-/** media-type = m-type SLASH m-subtype *( SEMI m-parameter ) */
-export class MediaType {
-  typeStart = -1;
-  typeEnd = -1;
-  subtypeStart = -1;
-  subtypeEnd = -1;
-  paramsStart = -1;
-  paramsEnd = -1;
+/** media-type = m-type SLASH m-subtype *( SEMI m-parameter ), as spans. */
+export interface MediaType {
+  typeStart: number;
+  typeEnd: number;
+  subtypeStart: number;
+  subtypeEnd: number;
+  paramsStart: number;
+  paramsEnd: number;
 }
-
-const param = new ParamSpan();
 
 /** Parses a media type at src[s, e) into out; returns 0 or -1. */
 export function parseMediaType(src: string, s: number, e: number, out: MediaType): number {
@@ -165,7 +163,7 @@ export function parseMediaType(src: string, s: number, e: number, out: MediaType
   p = skipLws(src, p, e);
   while (p < e) {
     if (src.charCodeAt(p) !== CH_SEMI) return -1;
-    p = scanParam(src, p + 1, e, param);
+    p = scanParam(src, p + 1, e, paramSpan);
     if (p < 0) return -1;
     out.paramsEnd = p;
     p = skipLws(src, p, e);
@@ -173,7 +171,7 @@ export function parseMediaType(src: string, s: number, e: number, out: MediaType
   return 0;
 }
 
-const mediaType = new MediaType();
+const mediaType: MediaType = { typeStart: -1, typeEnd: -1, subtypeStart: -1, subtypeEnd: -1, paramsStart: -1, paramsEnd: -1 };
 
 /** True when msg's Content-Type is type/subtype (lower-case literals), parameters ignored. */
 export function contentTypeIs(msg: SipMessage, type: string, subtype: string): boolean {
@@ -267,11 +265,11 @@ export function parseEvent(msg: SipMessage, out: EventValue): number {
   p = skipLws(src, p, e);
   while (p < e) {
     if (src.charCodeAt(p) !== CH_SEMI) return -1;
-    p = scanParam(src, p + 1, e, param);
+    p = scanParam(src, p + 1, e, paramSpan);
     if (p < 0) return -1;
-    if (spanEqualsIgnoreCase(src, param.nameStart, param.nameEnd, "id")) {
-      out.idStart = param.valueStart;
-      out.idEnd = param.valueEnd;
+    if (spanEqualsIgnoreCase(src, paramSpan.nameStart, paramSpan.nameEnd, "id")) {
+      out.idStart = paramSpan.valueStart;
+      out.idEnd = paramSpan.valueEnd;
     }
     p = skipLws(src, p, e);
   }

@@ -1,6 +1,6 @@
 // RFC 3261 §20.10/§20.20/§20.39 name-addr / addr-spec values (From, To, Contact, Route, Record-Route) as spans.
 import { CHAR_CLASS, C_TOKEN, CH_COLON, CH_COMMA, CH_DQUOTE, CH_LT, CH_SEMI, CH_STAR } from "./constants.ts";
-import { ParamSpan, scanParam } from "./params.ts";
+import { paramSpan, scanParam } from "./params.ts";
 import { NEXT_GT, UINT32_MAX, nextIndex, parseDecimal, quotedStringEnd, skipLws, tokenIs, trimLwsEnd, unquote } from "./scan.ts";
 import { SipUri, parseUri } from "./uri.ts";
 
@@ -70,8 +70,6 @@ export class NameAddr {
   /** The tag, "" when absent (allocates). */
   tag(): string { return this.tagStart < 0 ? "" : this.src.substring(this.tagStart, this.tagEnd); }
 }
-
-const param = new ParamSpan();
 
 /**
  * Parses one ( name-addr / addr-spec ) *( SEMI param ) at src[p, end). flags: NA_LIST lets a
@@ -168,23 +166,23 @@ export function parseNameAddr(src: string, p: number, end: number, out: NameAddr
       break;
     }
     if (c !== CH_SEMI) return -1;
-    p = scanParam(src, p + 1, end, param);
+    p = scanParam(src, p + 1, end, paramSpan);
     if (p < 0) return -1;
-    const ns = param.nameStart;
-    const ne = param.nameEnd;
+    const ns = paramSpan.nameStart;
+    const ne = paramSpan.nameEnd;
     const len = ne - ns;
     if (len === 3 && tokenIs(src, ns, ne, "tag")) {
-      if (param.valueStart < 0) return -1;
-      out.tagStart = param.valueStart;
-      out.tagEnd = param.valueEnd;
+      if (paramSpan.valueStart < 0) return -1;
+      out.tagStart = paramSpan.valueStart;
+      out.tagEnd = paramSpan.valueEnd;
     } else if (len === 7 && tokenIs(src, ns, ne, "expires")) {
-      if (param.valueStart < 0) return -1;
-      out.expires = parseDecimal(src, param.valueStart, param.valueEnd, UINT32_MAX);
+      if (paramSpan.valueStart < 0) return -1;
+      out.expires = parseDecimal(src, paramSpan.valueStart, paramSpan.valueEnd, UINT32_MAX);
       if (out.expires < 0) return -1;
     } else if (len === 1 && (src.charCodeAt(ns) | 0x20) === 113) {
-      if (param.valueStart < 0) return -1;
-      out.qStart = param.valueStart;
-      out.qEnd = param.valueEnd;
+      if (paramSpan.valueStart < 0) return -1;
+      out.qStart = paramSpan.valueStart;
+      out.qEnd = paramSpan.valueEnd;
     }
     out.paramsEnd = valueEnd = p;
     p = skipLws(src, p, end);

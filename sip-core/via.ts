@@ -1,6 +1,6 @@
 // RFC 3261 §20.42 Via (with RFC 3581 rport and RFC 5118 received forms): one via-parm decoded into spans.
 import { CH_COLON, CH_COMMA, CH_CR, CH_SEMI, CH_SLASH, CH_SP, CH_TAB } from "./constants.ts";
-import { ParamSpan, scanParam } from "./params.ts";
+import { paramSpan, scanParam } from "./params.ts";
 import { parseDecimal, skipLws, skipToken, tokenIs } from "./scan.ts";
 import { HOST_NONE, parseHost } from "./uri.ts";
 
@@ -47,8 +47,6 @@ export class ViaValue {
     return s >= 0 && this.branchEnd - s >= 7 && this.src.startsWith("z9hG4bK", s);
   }
 }
-
-const param = new ParamSpan();
 
 /**
  * Parses one via-parm at src[p, end):
@@ -125,32 +123,32 @@ export function parseViaValue(src: string, p: number, end: number, out: ViaValue
     c = src.charCodeAt(p);
     if (c === CH_COMMA) break;
     if (c !== CH_SEMI) return -1;
-    p = scanParam(src, p + 1, end, param);
+    p = scanParam(src, p + 1, end, paramSpan);
     if (p < 0) return -1;
-    const ns = param.nameStart;
-    const len = param.nameEnd - ns;
-    const vs = param.valueStart;
-    const ve = param.valueEnd;
-    if (len === 6 && tokenIs(src, ns, param.nameEnd, "branch")) {
+    const ns = paramSpan.nameStart;
+    const len = paramSpan.nameEnd - ns;
+    const vs = paramSpan.valueStart;
+    const ve = paramSpan.valueEnd;
+    if (len === 6 && tokenIs(src, ns, paramSpan.nameEnd, "branch")) {
       if (vs < 0) return -1;
       out.branchStart = vs;
       out.branchEnd = ve;
-    } else if (len === 8 && tokenIs(src, ns, param.nameEnd, "received")) {
+    } else if (len === 8 && tokenIs(src, ns, paramSpan.nameEnd, "received")) {
       if (vs < 0) return -1;
       out.receivedStart = vs;
       out.receivedEnd = ve;
-    } else if (len === 5 && tokenIs(src, ns, param.nameEnd, "rport")) {
-      out.rportNameEnd = param.nameEnd;
+    } else if (len === 5 && tokenIs(src, ns, paramSpan.nameEnd, "rport")) {
+      out.rportNameEnd = paramSpan.nameEnd;
       if (vs < 0) out.rport = 0;
       else {
         out.rport = parseDecimal(src, vs, ve, 65535);
         if (out.rport < 0) return -1;
       }
-    } else if (len === 5 && tokenIs(src, ns, param.nameEnd, "maddr")) {
+    } else if (len === 5 && tokenIs(src, ns, paramSpan.nameEnd, "maddr")) {
       if (vs < 0) return -1;
       out.maddrStart = vs;
       out.maddrEnd = ve;
-    } else if (len === 3 && tokenIs(src, ns, param.nameEnd, "ttl")) {
+    } else if (len === 3 && tokenIs(src, ns, paramSpan.nameEnd, "ttl")) {
       out.ttl = vs < 0 ? -1 : parseDecimal(src, vs, ve, 255);
       if (out.ttl < 0) return -1;
     }

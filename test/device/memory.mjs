@@ -58,7 +58,7 @@ const CLASSES = {
   "sip-core/index.ts": ["SipMessage", "SipWriter", "Transaction", "TransactionLayer", "TransactionStats", "SipTransport", "TransportStats",
     "UserAgent", "UaStats", "Registration", "CallManager", "Call", "Dialog", "DigestClient", "SdpSession", "SdpMedia", "AudioAnswer",
     "SipUri", "ViaValue", "NameAddr", "TimerHeap", "RtpHeader", "RtpSender", "DtmfSender", "DtmfReceiver", "TelephoneEvent", "AuthParams",
-    "ParamSpan", "StreamReader", "MediaType"],
+    "StreamReader"],
   "firmware/media.ts": ["MediaSession"],
   "firmware/door.ts": ["DoorController"],
   "hal/espruino/platform.ts": ["EspruinoPlatform", "EspruinoClock", "EspruinoRandom", "EspruinoLog", "EspruinoAlarm", "EspruinoUdpSocket", "EspruinoTcpServer"],

@@ -4,13 +4,18 @@ import { describe, expect, it } from "vitest";
 import {
   AuthParams, ERR_CONTACT, ERR_HEADER_VALUE, ERR_VIA, EventValue, HDR_ALLOW, HDR_AUTHORIZATION, HDR_CONTACT, HDR_PROXY_REQUIRE,
   HDR_RECORD_ROUTE, HDR_REQUIRE, HDR_ROUTE, HDR_SUPPORTED, HDR_UNSUPPORTED, HDR_WWW_AUTHENTICATE, HOST_DOMAIN, HOST_IPV4,
-  HOST_IPV6, MediaType, NameAddrCursor, SipMessage, TokenCursor, ViaCursor, WarningCursor, contentTypeIs, hasToken,
+  HOST_IPV6, type MediaType, NameAddrCursor, SipMessage, TokenCursor, ViaCursor, WarningCursor, contentTypeIs, hasToken,
   HDR_CALL_ID, HDR_COUNT, HDR_FLOW_TIMER, HDR_OTHER, HDR_VIA, METHOD_OTHER, METHOD_PUBLISH, field, headerName, methodName, resolveMethod,
   findUriParam, minExpires, parseAuthParams, parseEvent, parseMediaType, parseMessage, resolveHeaderName, retryAfter,
   uriParamValueEnd, validateMessage,
 } from "../../sip-core/index.ts";
 
 const CRLF = "\r\n";
+
+/** A media type with every span absent. */
+function mediaType(): MediaType {
+  return { typeStart: -1, typeEnd: -1, subtypeStart: -1, subtypeEnd: -1, paramsStart: -1, paramsEnd: -1 };
+}
 
 /** Builds a message from header lines (the start line first) and a body, with a correct Content-Length. */
 function build(lines: string[], body = ""): string {
@@ -369,7 +374,7 @@ describe("media type", () => {
 
   it("parseMediaType: type, subtype and parameters with LWS", () => {
     const src = "multipart/mixed ; boundary = \"unique-boundary-1\" ;\tx=1";
-    const t = new MediaType();
+    const t = mediaType();
     expect(parseMediaType(src, 0, src.length, t)).toBe(0);
     expect(src.substring(t.typeStart, t.typeEnd)).toBe("multipart");
     expect(src.substring(t.subtypeStart, t.subtypeEnd)).toBe("mixed");
@@ -378,7 +383,7 @@ describe("media type", () => {
 
   it("parseMediaType: LWS around the slash, no parameters", () => {
     const src = "  text / html";
-    const t = new MediaType();
+    const t = mediaType();
     expect(parseMediaType(src, 0, src.length, t)).toBe(0);
     expect(src.substring(t.typeStart, t.typeEnd)).toBe("text");
     expect(src.substring(t.subtypeStart, t.subtypeEnd)).toBe("html");
@@ -386,7 +391,7 @@ describe("media type", () => {
   });
 
   it("parseMediaType refuses malformed values", () => {
-    const t = new MediaType();
+    const t = mediaType();
     for (const bad of ["text", "text/", "/plain", "text/plain;", "text/plain garbage", "text/plain;charset=\"utf-8", ""]) {
       expect(parseMediaType(bad, 0, bad.length, t), JSON.stringify(bad)).toBe(-1);
     }
