@@ -9,6 +9,7 @@ import { paramSpan, scanParam } from "./params.ts";
 import {
   UINT32_MAX, listItemEnd, parseDecimal, quotedStringEnd, skipLws, skipToken, spanEqualsIgnoreCase, trimLwsEnd,
 } from "./scan.ts";
+import { type SipUri, scratchUri } from "./uri.ts";
 import { ViaValue, parseViaValue } from "./via.ts";
 
 /** Walks every value of every header line with one id, in order, across lines and commas. */
@@ -77,7 +78,8 @@ export class ViaCursor extends ListWalker {
 /** Every name-addr value of a list header: Contact, Route, Record-Route, Path, Service-Route. */
 export class NameAddrCursor extends ListWalker {
   readonly value: NameAddr;
-  constructor() { super(); this.value = new NameAddr(); }
+  /** uri: where the values' URIs are parsed (a shared view), else a view of the cursor's own. */
+  constructor(uri?: SipUri) { super(); this.value = new NameAddr(uri); }
   begin(msg: SipMessage, id: number): this { this.start(msg, id); return this; }
   next(): boolean {
     if (!this.advance()) return false;
@@ -123,9 +125,10 @@ const tokens = new TokenCursor();
 /**
  * One name-addr walker and one token walker for the callers that walk one list at a time and never nest
  * their walks (validation, the registration's Contacts, the UA core's Require): one instance each instead
- * of one per module (a NameAddrCursor holds a NameAddr with its URI, ~90 variables on Espruino).
+ * of one per module (a NameAddrCursor holds a NameAddr with its URI, ~90 variables on Espruino). The
+ * walker's values parse their URIs into scratchUri, so nothing parses into that while a walk's value is read.
  */
-export const nameAddrWalker = new NameAddrCursor();
+export const nameAddrWalker = new NameAddrCursor(scratchUri);
 export const tokenWalker = tokens;
 
 /** True when a list header (Supported, Require, Allow…) of msg holds the token lowerLit. */

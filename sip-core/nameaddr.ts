@@ -24,7 +24,7 @@ export class NameAddr {
   /** The URI was inside '<' '>'. */
   bracketed = false;
   /** The URI; its span is always set, its fields once decodeUri() has run. */
-  readonly uri: SipUri = new SipUri();
+  readonly uri: SipUri;
   uriDecoded = false;
   uriOk = false;
   tagStart = -1;
@@ -36,6 +36,9 @@ export class NameAddr {
   /** Header parameters from the first ';' after the URI. */
   paramsStart = -1;
   paramsEnd = -1;
+
+  /** uri: a view to parse the URI into (a shared one, see nameAddrWalker), else one of its own. */
+  constructor(uri?: SipUri) { this.uri = uri || new SipUri(); }
 
   /** Marks the value absent (start -1) and clears every span. */
   clear(): void {

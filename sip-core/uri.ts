@@ -476,5 +476,6 @@ export function uriEquals(a: SipUri, b: SipUri): boolean {
 /**
  * A URI for code that parses one, reads it and is done with it before anything else could parse into
  * it (resolving a call's target, a dialog's next hop): one preallocated view instead of one per user.
+ * It is also where nameAddrWalker's values parse their URIs: not for use while a walk's value is read.
  */
 export const scratchUri = new SipUri();
