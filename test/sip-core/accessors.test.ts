@@ -345,7 +345,9 @@ describe("ViaCursor", () => {
   it("a malformed second value: the walk stops, validateMessage rejects", () => {
     const m = request("OPTIONS", ["Via: SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKok, SIP/2.0/UDP ;branch=z9hG4bKbad"]);
     expect(m.viaOk).toBe(true); // the top value parsed at parse time
+    const top = m.via.branch() + " " + m.via.host() + " " + m.via.end;
     expect(m.countVia()).toBe(2);
+    expect(m.via.branch() + " " + m.via.host() + " " + m.via.end).toBe(top); // msg.via is the top value again
     const c = new ViaCursor().begin(m);
     while (c.next()) { /* walk */ }
     expect(c.malformed).toBe(true);
@@ -355,6 +357,7 @@ describe("ViaCursor", () => {
     expect(m.errorOffset).toBe(c.failedAt);
     expect(m.rejectStatus()).toBe(400);
     expect(m.rejectReason()).toBe("Malformed Via");
+    expect(m.via.branch() + " " + m.via.host() + " " + m.via.end).toBe(top);
   });
 });
 
@@ -665,7 +668,11 @@ describe("countVia and countContacts", () => {
       "Contact: <sip:u@a.example.com>, <sip:u@b.example.com>",
       "m: <sip:u@c.example.com>",
     ]);
+    const top = m.via.branch();
     expect(m.countVia()).toBe(4); // REQ_HEAD's Via and these three
+    expect(m.via.branch()).toBe(top); // walked through msg.via, which holds the top value again
+    expect(validateMessage(m)).toBe(0);
+    expect(m.via.branch()).toBe(top);
     expect(m.countContacts()).toBe(3);
     // Counting twice is stable (the shared cursor is restarted).
     expect(m.countVia()).toBe(4);
