@@ -66,6 +66,20 @@ describe("header names", () => {
       expect(resolveHeaderName("x" + n.toUpperCase() + "y", 1, n.length + 1)).toBe(id);
     }
     expect(resolveHeaderName("Call-IDs", 0, 8)).toBe(HDR_OTHER);
+    // Only letters fold: a CR (0x0D | 0x20 is "-") is no dash, "m" no "M" in a digit's place.
+    expect(resolveHeaderName("Call\rID", 0, 7)).toBe(HDR_OTHER);
+    expect(resolveHeaderName("call\rid", 0, 7)).toBe(HDR_OTHER);
+  });
+
+  it("a header name's end is where its token ends, for known and unknown names", () => {
+    const m = request("OPTIONS", ["X-Thing \t: 1", "v : SIP/2.0/UDP h.example.com;branch=z9hG4bKx"]);
+    const names: string[] = [];
+    for (let i = 0; i < m.headerCount; i++) names.push(m.src.substring(m.headerNameStart(i), m.headerNameEnd(i)));
+    expect(names).toContain("X-Thing");
+    expect(names).toContain("Via");
+    expect(names).toContain("v"); // a compact form, space before its colon
+    expect(m.findHeaderByName("x-thing")).toBeGreaterThanOrEqual(0);
+    expect(m.headerName(m.findHeaderByName("x-thing"))).toBe("X-Thing");
   });
 
   it("method names and '|' tables: every method id's name resolves back to it; a field past the end is empty", () => {
