@@ -4,15 +4,11 @@ import { paramSpan, scanParam } from "./params.ts";
 import { parseDecimal, skipLws, skipToken, tokenIs } from "./scan.ts";
 import { HOST_NONE, parseHost } from "./uri.ts";
 
-/** One Via value as spans; -1 starts mean absent. */
+/** One Via value as spans; -1 starts mean absent. The sent-protocol's name and version are checked, not kept. */
 export class ViaValue {
   src = "";
   start = 0;
   end = 0;
-  protocolStart = 0;
-  protocolEnd = 0;
-  versionStart = 0;
-  versionEnd = 0;
   transportStart = 0;
   transportEnd = 0;
   hostStart = -1;
@@ -66,24 +62,18 @@ export function parseViaValue(src: string, p: number, end: number, out: ViaValue
   let c = src.charCodeAt(p);
   if (c === CH_SP || c === CH_TAB || c === CH_CR) p = skipLws(src, p, end);
   out.start = p;
-  out.protocolStart = p;
   if (src.startsWith("SIP/2.0/", p)) {
     // The form every sender uses: one native comparison instead of three tokens and two slashes.
-    out.protocolEnd = p + 3;
-    out.versionStart = p + 4;
-    out.versionEnd = p + 7;
     p += 8;
   } else {
     p = skipToken(src, p, end);
-    if (p === out.protocolStart) return -1;
-    out.protocolEnd = p;
+    if (p === out.start) return -1;
     p = skipLws(src, p, end);
     if (p >= end || src.charCodeAt(p) !== CH_SLASH) return -1;
     p = skipLws(src, p + 1, end);
-    out.versionStart = p;
+    const versionStart = p;
     p = skipToken(src, p, end);
-    if (p === out.versionStart) return -1;
-    out.versionEnd = p;
+    if (p === versionStart) return -1;
     p = skipLws(src, p, end);
     if (p >= end || src.charCodeAt(p) !== CH_SLASH) return -1;
     p = skipLws(src, p + 1, end);
