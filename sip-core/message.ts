@@ -64,8 +64,8 @@ export class SipMessage {
   uriEnd = 0;
   /** The Request-URI; its span is always set, its fields once decodeRequestUri() has run. */
   readonly requestUri: SipUri = new SipUri();
-  /** decodeRequestUri(): 0 not run yet, 1 the Request-URI is well formed, -1 it is not. */
-  ruriState = 0;
+  ruriDecoded = false;
+  ruriOk = false;
   status = 0;
   reasonStart = 0;
   reasonEnd = 0;
@@ -177,13 +177,14 @@ export class SipMessage {
    * a headers component (§19.1.5 forbids it in a Request-URI). Cheap to call again.
    */
   decodeRequestUri(): boolean {
-    if (this.ruriState === 0) {
+    if (!this.ruriDecoded) {
+      this.ruriDecoded = true;
       const u = this.requestUri;
-      this.ruriState = this.isRequest && this.uriEnd > this.uriStart &&
+      this.ruriOk = this.isRequest && this.uriEnd > this.uriStart &&
         parseUri(this.src, this.uriStart, this.uriEnd, u) === 0 &&
-        !((u.scheme === SCHEME_SIP || u.scheme === SCHEME_SIPS) && u.headersStart >= 0) ? 1 : -1;
+        !((u.scheme === SCHEME_SIP || u.scheme === SCHEME_SIPS) && u.headersStart >= 0);
     }
-    return this.ruriState > 0;
+    return this.ruriOk;
   }
 
   /** True when the CSeq method is the same token as src[s, e). */
@@ -402,7 +403,7 @@ export function parseMessage(src: string, off: number, len: number, msg: SipMess
   msg.bodyStart = msg.bodyEnd = 0;
   msg.requestUri.reset(src);
   msg.requestUri.start = msg.requestUri.end = -1;
-  msg.ruriState = 0;
+  msg.ruriDecoded = false;
   msg.uriStart = msg.uriEnd = 0;
 
   // Leading CRLFs are ignored (§7.5); a datagram of nothing else is a keep-alive, not a message.

@@ -25,8 +25,8 @@ export class NameAddr {
   bracketed = false;
   /** The URI; its span is always set, its fields once decodeUri() has run. */
   readonly uri: SipUri;
-  /** decodeUri(): 0 not run yet, 1 the URI is well formed, -1 it is not. */
-  uriState = 0;
+  uriDecoded = false;
+  uriOk = false;
   tagStart = -1;
   tagEnd = -1;
   /** expires parameter (Contact), -1 when absent. */
@@ -49,7 +49,7 @@ export class NameAddr {
     this.qStart = this.qEnd = this.paramsStart = this.paramsEnd = -1;
     this.uri.reset(this.src);
     this.uri.start = this.uri.end = -1;
-    this.uriState = 0;
+    this.uriDecoded = false;
   }
 
   /**
@@ -57,11 +57,12 @@ export class NameAddr {
    * angle brackets, §20.10). Cheap to call again.
    */
   decodeUri(): boolean {
-    if (this.uriState === 0) {
+    if (!this.uriDecoded) {
+      this.uriDecoded = true;
       const u = this.uri;
-      this.uriState = u.start >= 0 && parseUri(this.src, u.start, u.end, u) === 0 && (this.bracketed || u.headersStart < 0) ? 1 : -1;
+      this.uriOk = u.start >= 0 && parseUri(this.src, u.start, u.end, u) === 0 && (this.bracketed || u.headersStart < 0);
     }
-    return this.uriState > 0;
+    return this.uriOk;
   }
 
   /** The display name, unquoted and unescaped, "" when absent (allocates). */
@@ -156,7 +157,7 @@ export function parseNameAddr(src: string, p: number, end: number, out: NameAddr
   u.reset(src);
   u.start = uriStart;
   u.end = uriEnd;
-  out.uriState = 0;
+  out.uriDecoded = false;
   if ((flags & NA_LAZY_URI) === 0 && !out.decodeUri()) return -1;
   valueEnd = p;
   p = skipLws(src, p, end);
