@@ -30,13 +30,10 @@ class ListWalker {
     this.malformed = false;
     this.failedAt = -1;
     this.line = msg.findHeader(id);
-    if (this.line >= 0) this.load();
-  }
-
-  private load(): void {
-    const m = this.msg as SipMessage;
-    this.pos = m.headerValueStart(this.line);
-    this.end = m.headerValueEnd(this.line);
+    if (this.line >= 0) {
+      this.pos = msg.headerValueStart(this.line);
+      this.end = msg.headerValueEnd(this.line);
+    }
   }
 
   /** Moves to the line holding the next value; false when there is none. */
@@ -44,7 +41,10 @@ class ListWalker {
     const m = this.msg as SipMessage;
     while (this.line >= 0 && this.pos >= this.end) {
       this.line = m.nextHeader(this.id, this.line);
-      if (this.line >= 0) this.load();
+      if (this.line >= 0) {
+        this.pos = m.headerValueStart(this.line);
+        this.end = m.headerValueEnd(this.line);
+      }
     }
     return this.line >= 0;
   }
