@@ -15,7 +15,7 @@ import {
 import { earliest } from "./timerheap.ts";
 import { TRANSPORT_TCP, TRANSPORT_UDP, TS_PROCEEDING, type Transaction } from "./transaction.ts";
 import type { TransactionLayer } from "./transactions.ts";
-import { SCHEME_SIP, SCHEME_SIPS, parseUri, scratchUri } from "./uri.ts";
+import { SCHEME_SIP, SCHEME_SIPS, findUriParam, parseUri, scratchUri, uriParamValueEnd } from "./uri.ts";
 import { type SipWriter, bytesToBinaryString, statelessToTag, writeResponseHead } from "./writer.ts";
 
 // Call states, as the application sees them.
@@ -414,8 +414,8 @@ export class CallManager {
       if (target.charCodeAt(hs) === 91) { hs++; he--; }
       c.targetAddress = target.substring(hs, he);
       c.targetPort = u.port > 0 ? u.port : 5060;
-      c.targetTransport = u.transportStart >= 0 && u.transportEnd - u.transportStart === 3 &&
-        (target.charCodeAt(u.transportStart) | 0x20) === 116 ? TRANSPORT_TCP : TRANSPORT_UDP;
+      const t = findUriParam(u, "transport");
+      c.targetTransport = t >= 0 && uriParamValueEnd(u, t) - t === 3 && (target.charCodeAt(t) | 0x20) === 116 ? TRANSPORT_TCP : TRANSPORT_UDP;
     }
     return true;
   }

@@ -309,9 +309,13 @@ export function resolveHeaderName(src: string, start: number, end: number): numb
         // Most senders spell names canonically: one native comparison, no per-char loop.
         if (src.startsWith(name, start)) return id;
         let i = 0;
-        // Header names are tokens (ASCII), so OR-ing 0x20 folds case for letters and leaves
-        // "-" and digits distinct from any letter.
-        while (i < len && (src.charCodeAt(start + i) | 0x20) === (HEADER_TEXT.charCodeAt(at + i) | 0x20)) i++;
+        // OR-ing 0x20 folds the case of letters; "-" and digits (below 65) must match exactly, or a CR
+        // (0x0D | 0x20 is "-") would pass for a dash and a name would not be a token.
+        for (; i < len; i++) {
+          const c = src.charCodeAt(start + i);
+          const t = HEADER_TEXT.charCodeAt(at + i);
+          if ((c | 0x20) !== (t | 0x20) || (c < 65 && c !== t)) break;
+        }
         if (i === len) return id;
       }
     }

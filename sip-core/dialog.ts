@@ -4,7 +4,7 @@ import { nameAddrWalker } from "./headers.ts";
 import type { SipMessage } from "./message.ts";
 import { spanEquals } from "./scan.ts";
 import { TRANSPORT_TCP, TRANSPORT_UDP } from "./transaction.ts";
-import { SCHEME_SIP, SCHEME_SIPS, UriParamValue, findUriParam, parseUri, scratchUri } from "./uri.ts";
+import { SCHEME_SIP, SCHEME_SIPS, findUriParam, parseUri, scratchUri, uriParamValueEnd } from "./uri.ts";
 import type { SipWriter } from "./writer.ts";
 
 export const DLG_NONE = 0;
@@ -20,7 +20,6 @@ export const DLG_ERR_CONTACT = -2;
 export const DLG_ERR_ROUTES = -3;
 
 const cursor = nameAddrWalker; // shared: list walks never nest
-const transportParam = new UriParamValue();
 
 /** The URI of a Route/Record-Route value ("<sip:p;lr>" → "sip:p;lr"; an addr-spec as it is). */
 function routeUri(r: string): string {
@@ -142,19 +141,17 @@ export class Dialog {
       s = routeUri(this.routes[0]);
     }
     if (parseUri(s, 0, s.length, scratchUri) !== 0 || scratchUri.hostStart < 0) return false;
-    if (this.routeCount > 0) this.strict = !scratchUri.lr;
     const h = scratchUri;
+    if (this.routeCount > 0) this.strict = findUriParam(h, "lr") < 0;
     let hs = h.hostStart;
     let he = h.hostEnd;
     if (s.charCodeAt(hs) === 91) { hs++; he--; } // [IPv6]
-    if (h.maddrStart >= 0) { hs = h.maddrStart; he = h.maddrEnd; }
+    const maddr = findUriParam(h, "maddr");
+    if (maddr >= 0 && uriParamValueEnd(h, maddr) > maddr) { hs = maddr; he = uriParamValueEnd(h, maddr); }
     this.hopAddress = s.substring(hs, he);
     this.hopPort = h.port > 0 ? h.port : 5060;
-    this.hopTransport = TRANSPORT_UDP;
-    if (h.paramsStart >= 0 && findUriParam(s, h.paramsStart, h.paramsEnd, "transport", transportParam) &&
-        transportParam.valueEnd - transportParam.valueStart === 3 && (s.charCodeAt(transportParam.valueStart) | 0x20) === 116) {
-      this.hopTransport = TRANSPORT_TCP;
-    }
+    const t = findUriParam(h, "transport");
+    this.hopTransport = t >= 0 && uriParamValueEnd(h, t) - t === 3 && (s.charCodeAt(t) | 0x20) === 116 ? TRANSPORT_TCP : TRANSPORT_UDP;
     return h.scheme === SCHEME_SIP || h.scheme === SCHEME_SIPS;
   }
 

@@ -39,37 +39,35 @@ export const ERR_BUFFER_FULL = 33;
 export const ERR_POOL_FULL = 34;
 export const ERR_COUNT = 35;
 
-// Reasons by error code, '|'-separated (one string: see field()).
-const REASONS =
-  "OK|Incomplete Message|Empty Message|Malformed Start Line|Version Not Supported|Malformed Method|" +
-  "Malformed Request-URI|Request-URI Too Long|Malformed Status Code|Malformed Header Line|" +
-  "Too Many Headers|Message Too Large|Body Too Large|Bad Content-Length|" +
-  "Body Shorter Than Content-Length|Missing Via|Missing From|Missing To|Missing Call-ID|Missing CSeq|" +
-  "Duplicate Header|Malformed Via|Malformed From|Malformed To|Malformed Call-ID|Malformed CSeq|" +
-  "CSeq Method Mismatch|Malformed Max-Forwards|Malformed Contact|Malformed Expires|Malformed Date|" +
-  "Malformed URI|Malformed Header Value|Buffer Full|Pool Full";
-
-// Status a request rejected with this code is answered with (RFC 3261 §8.2, §16.3, §21.4).
-const STATUS: Uint16Array = new Uint16Array(ERR_COUNT);
-for (let c = 1; c < ERR_COUNT; c++) STATUS[c] = 400;
-STATUS[ERR_INCOMPLETE] = 0;
-STATUS[ERR_EMPTY] = 0;
-STATUS[ERR_VERSION] = 505;
-STATUS[ERR_URI_TOO_LONG] = 414;
-STATUS[ERR_TOO_MANY_HEADERS] = 513;
-STATUS[ERR_MESSAGE_TOO_LARGE] = 513;
-STATUS[ERR_BODY_TOO_LARGE] = 413;
-STATUS[ERR_BUFFER_FULL] = 0;
-STATUS[ERR_POOL_FULL] = 503;
-
 /** Short human reason for an error code (also the reason phrase of the response it causes). */
 export function errorReason(code: number): string {
-  return code > 0 && code < ERR_COUNT ? field(REASONS, code) : "Unknown Error";
+  if (code <= 0 || code >= ERR_COUNT) return "Unknown Error";
+  // Reasons by error code, '|'-separated (see field()). A literal here, not a module constant: on
+  // Espruino the table then exists only while a rejection is being answered (~30 variables otherwise).
+  return field(
+    "OK|Incomplete Message|Empty Message|Malformed Start Line|Version Not Supported|Malformed Method|" +
+    "Malformed Request-URI|Request-URI Too Long|Malformed Status Code|Malformed Header Line|" +
+    "Too Many Headers|Message Too Large|Body Too Large|Bad Content-Length|" +
+    "Body Shorter Than Content-Length|Missing Via|Missing From|Missing To|Missing Call-ID|Missing CSeq|" +
+    "Duplicate Header|Malformed Via|Malformed From|Malformed To|Malformed Call-ID|Malformed CSeq|" +
+    "CSeq Method Mismatch|Malformed Max-Forwards|Malformed Contact|Malformed Expires|Malformed Date|" +
+    "Malformed URI|Malformed Header Value|Buffer Full|Pool Full", code);
 }
 
-/** The status a malformed request gets for this code; 0 when it must be dropped unanswered. */
+/**
+ * The status a malformed request gets for this code (RFC 3261 §8.2, §16.3, §21.4); 0 when it must be
+ * dropped unanswered. A switch, not a table: on Espruino a module-level table stays in RAM.
+ */
 export function errorStatus(code: number): number {
-  return code > 0 && code < ERR_COUNT ? STATUS[code] : 0;
+  switch (code) {
+    case ERR_INCOMPLETE: case ERR_EMPTY: case ERR_BUFFER_FULL: return 0;
+    case ERR_VERSION: return 505;
+    case ERR_URI_TOO_LONG: return 414;
+    case ERR_TOO_MANY_HEADERS: case ERR_MESSAGE_TOO_LARGE: return 513;
+    case ERR_BODY_TOO_LARGE: return 413;
+    case ERR_POOL_FULL: return 503;
+  }
+  return code > 0 && code < ERR_COUNT ? 400 : 0;
 }
 
 /** One-line description: "error <code> at <offset>: <reason>". */

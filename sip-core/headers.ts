@@ -5,10 +5,11 @@ import {
 } from "./constants.ts";
 import type { SipMessage } from "./message.ts";
 import { NA_LIST, NA_STAR, NameAddr, parseNameAddr } from "./nameaddr.ts";
-import { ParamSpan, scanParam } from "./params.ts";
+import { paramSpan, scanParam } from "./params.ts";
 import {
   UINT32_MAX, listItemEnd, parseDecimal, quotedStringEnd, skipLws, skipToken, spanEqualsIgnoreCase, trimLwsEnd,
 } from "./scan.ts";
+import { type SipUri, scratchUri } from "./uri.ts";
 import { ViaValue, parseViaValue } from "./via.ts";
 
 /** Walks every value of every header line with one id, in order, across lines and commas. */
@@ -29,13 +30,10 @@ class ListWalker {
     this.malformed = false;
     this.failedAt = -1;
     this.line = msg.findHeader(id);
-    if (this.line >= 0) this.load();
-  }
-
-  private load(): void {
-    const m = this.msg as SipMessage;
-    this.pos = m.headerValueStart(this.line);
-    this.end = m.headerValueEnd(this.line);
+    if (this.line >= 0) {
+      this.pos = msg.headerValueStart(this.line);
+      this.end = msg.headerValueEnd(this.line);
+    }
   }
 
   /** Moves to the line holding the next value; false when there is none. */
@@ -43,7 +41,10 @@ class ListWalker {
     const m = this.msg as SipMessage;
     while (this.line >= 0 && this.pos >= this.end) {
       this.line = m.nextHeader(this.id, this.line);
-      if (this.line >= 0) this.load();
+      if (this.line >= 0) {
+        this.pos = m.headerValueStart(this.line);
+        this.end = m.headerValueEnd(this.line);
+      }
     }
     return this.line >= 0;
   }
@@ -77,7 +78,8 @@ export class ViaCursor extends ListWalker {
 /** Every name-addr value of a list header: Contact, Route, Record-Route, Path, Service-Route. */
 export class NameAddrCursor extends ListWalker {
   readonly value: NameAddr;
-  constructor() { super(); this.value = new NameAddr(); }
+  /** uri: where the values' URIs are parsed (a shared view), else a view of the cursor's own. */
+  constructor(uri?: SipUri) { super(); this.value = new NameAddr(uri); }
   begin(msg: SipMessage, id: number): this { this.start(msg, id); return this; }
   next(): boolean {
     if (!this.advance()) return false;
@@ -123,9 +125,10 @@ const tokens = new TokenCursor();
 /**
  * One name-addr walker and one token walker for the callers that walk one list at a time and never nest
  * their walks (validation, the registration's Contacts, the UA core's Require): one instance each instead
- * of one per module (a NameAddrCursor holds a NameAddr with its URI, ~90 variables on Espruino).
+ * of one per module (a NameAddrCursor holds a NameAddr with its URI, ~90 variables on Espruino). The
+ * walker's values parse their URIs into scratchUri, so nothing parses into that while a walk's value is read.
  */
-export const nameAddrWalker = new NameAddrCursor();
+export const nameAddrWalker = new NameAddrCursor(scratchUri);
 export const tokenWalker = tokens;
 
 /** True when a list header (Supported, Require, Allow…) of msg holds the token lowerLit. */
@@ -135,17 +138,15 @@ export function hasToken(msg: SipMessage, id: number, lowerLit: string): boolean
   return false;
 }
 
-/** media-type = m-type SLASH m-subtype *( SEMI m-parameter ) */
-export class MediaType {
-  typeStart = -1;
-  typeEnd = -1;
-  subtypeStart = -1;
-  subtypeEnd = -1;
-  paramsStart = -1;
-  paramsEnd = -1;
+/** media-type = m-type SLASH m-subtype *( SEMI m-parameter ), as spans. */
+export interface MediaType {
+  typeStart: number;
+  typeEnd: number;
+  subtypeStart: number;
+  subtypeEnd: number;
+  paramsStart: number;
+  paramsEnd: number;
 }
-
-const param = new ParamSpan();
 
 /** Parses a media type at src[s, e) into out; returns 0 or -1. */
 export function parseMediaType(src: string, s: number, e: number, out: MediaType): number {
@@ -165,7 +166,7 @@ export function parseMediaType(src: string, s: number, e: number, out: MediaType
   p = skipLws(src, p, e);
   while (p < e) {
     if (src.charCodeAt(p) !== CH_SEMI) return -1;
-    p = scanParam(src, p + 1, e, param);
+    p = scanParam(src, p + 1, e, paramSpan);
     if (p < 0) return -1;
     out.paramsEnd = p;
     p = skipLws(src, p, e);
@@ -173,7 +174,7 @@ export function parseMediaType(src: string, s: number, e: number, out: MediaType
   return 0;
 }
 
-const mediaType = new MediaType();
+const mediaType: MediaType = { typeStart: -1, typeEnd: -1, subtypeStart: -1, subtypeEnd: -1, paramsStart: -1, paramsEnd: -1 };
 
 /** True when msg's Content-Type is type/subtype (lower-case literals), parameters ignored. */
 export function contentTypeIs(msg: SipMessage, type: string, subtype: string): boolean {
@@ -267,11 +268,11 @@ export function parseEvent(msg: SipMessage, out: EventValue): number {
   p = skipLws(src, p, e);
   while (p < e) {
     if (src.charCodeAt(p) !== CH_SEMI) return -1;
-    p = scanParam(src, p + 1, e, param);
+    p = scanParam(src, p + 1, e, paramSpan);
     if (p < 0) return -1;
-    if (spanEqualsIgnoreCase(src, param.nameStart, param.nameEnd, "id")) {
-      out.idStart = param.valueStart;
-      out.idEnd = param.valueEnd;
+    if (spanEqualsIgnoreCase(src, paramSpan.nameStart, paramSpan.nameEnd, "id")) {
+      out.idStart = paramSpan.valueStart;
+      out.idEnd = paramSpan.valueEnd;
     }
     p = skipLws(src, p, e);
   }

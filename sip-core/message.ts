@@ -12,7 +12,7 @@ import {
   ERR_HEADER_VALUE, ERR_TO, ERR_TOO_MANY_HEADERS, ERR_URI_TOO_LONG, ERR_VERSION, ERR_VIA, errorReason, errorStatus,
 } from "./errors.ts";
 import { NA_LAZY_URI, NameAddr, parseNameAddr } from "./nameaddr.ts";
-import { ViaCursor, nameAddrWalker } from "./headers.ts";
+import { nameAddrWalker } from "./headers.ts";
 import { UINT32_MAX, parseDecimal, skipLws, skipToken, spanEquals, spanEqualsIgnoreCase, trimLwsEnd } from "./scan.ts";
 import { SCHEME_SIP, SCHEME_SIPS, SipUri, parseUri } from "./uri.ts";
 import { ViaValue, parseViaValue } from "./via.ts";
@@ -34,10 +34,11 @@ export const DEFAULT_LIMITS: ParserLimits = { maxHeaders: 64, maxMessageSize: 81
 // Fields of one header entry in SipMessage.headers.
 const H_ID = 0;
 const H_NAME_START = 1;
-const H_NAME_END = 2;
-const H_VALUE_START = 3;
-const H_VALUE_END = 4;
-const H_STRIDE = 5;
+const H_VALUE_START = 2;
+const H_VALUE_END = 3;
+// The name's end is not kept: the name is a token (checked, or matched in the name table), so it ends
+// where token characters do (a fifth int per line cost ~10 variables on Espruino at 64 lines).
+const H_STRIDE = 4;
 
 /**
  * A parsed SIP message: spans into the source string, decoded scalars and the essential
@@ -70,7 +71,7 @@ export class SipMessage {
   reasonEnd = 0;
 
   headerCount = 0;
-  /** [id, nameStart, nameEnd, valueStart, valueEnd] per header line, in order. */
+  /** [id, nameStart, valueStart, valueEnd] per header line, in order. */
   readonly headers: Int32Array;
   /** Index of the first header line with each id, -1 when absent. */
   readonly firstHeader: Int16Array = new Int16Array(HDR_COUNT).fill(-1);
@@ -80,7 +81,10 @@ export class SipMessage {
   /** Content-Length value, -1 when the header is absent. */
   contentLength = -1;
 
-  /** The topmost Via value (the others are decoded on demand: ViaCursor, validateMessage). */
+  /**
+   * The topmost Via value. The others are decoded on demand: by a ViaCursor, or by validateMessage and
+   * countVia, which parse each into this view in turn and then the top one again.
+   */
   readonly via: ViaValue = new ViaValue();
   readonly from: NameAddr = new NameAddr();
   readonly to: NameAddr = new NameAddr();
@@ -116,7 +120,7 @@ export class SipMessage {
   /** Header id of header line i. */
   headerId(i: number): number { return this.headers[i * H_STRIDE + H_ID]; }
   headerNameStart(i: number): number { return this.headers[i * H_STRIDE + H_NAME_START]; }
-  headerNameEnd(i: number): number { return this.headers[i * H_STRIDE + H_NAME_END]; }
+  headerNameEnd(i: number): number { return skipToken(this.src, this.headerNameStart(i), this.headerValueStart(i)); }
   headerValueStart(i: number): number { return this.headers[i * H_STRIDE + H_VALUE_START]; }
   headerValueEnd(i: number): number { return this.headers[i * H_STRIDE + H_VALUE_END]; }
 
@@ -131,7 +135,7 @@ export class SipMessage {
   findHeaderByName(lowerName: string): number {
     for (let j = 0; j < this.headerCount; j++) {
       const b = j * H_STRIDE;
-      if (spanEqualsIgnoreCase(this.src, this.headers[b + H_NAME_START], this.headers[b + H_NAME_END], lowerName)) return j;
+      if (spanEqualsIgnoreCase(this.src, this.headers[b + H_NAME_START], this.headerNameEnd(j), lowerName)) return j;
     }
     return -1;
   }
@@ -159,12 +163,7 @@ export class SipMessage {
 
   // Methods, not getters: Espruino's E.getSizeOf calls getters with the prototype as `this`.
   /** Number of Via values, counted on demand (stops at a malformed one). */
-  countVia(): number {
-    let n = 0;
-    viaCursor.begin(this);
-    while (viaCursor.next()) n++;
-    return n;
-  }
+  countVia(): number { return walkVias(this, false); }
   /** Number of Contact values, counted on demand (stops at a malformed one). */
   countContacts(): number {
     let n = 0;
@@ -478,7 +477,6 @@ export function parseMessage(src: string, off: number, len: number, msg: SipMess
     const b = idx * H_STRIDE;
     headers[b + H_ID] = id;
     headers[b + H_NAME_START] = lineStart;
-    headers[b + H_NAME_END] = nameEnd;
     headers[b + H_VALUE_START] = vs;
     headers[b + H_VALUE_END] = ve;
     if (msg.firstHeader[id] < 0) msg.firstHeader[id] = idx;
@@ -526,8 +524,31 @@ export function parseMessage(src: string, off: number, len: number, msg: SipMess
   return msg.error === 0 ? msg.length : -msg.error;
 }
 
-const viaCursor = new ViaCursor();
 const nameAddrCursor = nameAddrWalker;
+
+/**
+ * Parses each Via value of msg into msg.via in turn, then the top one again, so msg.via is left as
+ * parseMessage made it (a walk without a ViaValue of its own). Returns how many values parsed up to the
+ * first malformed one; with failOnMalformed, that one is recorded as ERR_VIA and the answer is -1.
+ */
+function walkVias(msg: SipMessage, failOnMalformed: boolean): number {
+  const h = msg.headers;
+  const top = msg.firstHeader[HDR_VIA];
+  let n = 0;
+  let bad = -1;
+  for (let line = top; line >= 0 && bad < 0; line = msg.nextHeader(HDR_VIA, line)) {
+    const e = h[line * H_STRIDE + H_VALUE_END];
+    // Values run to a ',' or the line's end; an empty line, or a ',' at its end, holds no further value.
+    for (let p = h[line * H_STRIDE + H_VALUE_START]; p < e && bad < 0;) {
+      const q = parseViaValue(msg.src, p, e, msg.via);
+      if (q < 0) bad = p;
+      else { n++; p = q + 1; }
+    }
+  }
+  if (top >= 0) parseViaValue(msg.src, h[top * H_STRIDE + H_VALUE_START], h[top * H_STRIDE + H_VALUE_END], msg.via);
+  if (bad >= 0 && failOnMalformed) { fail(msg, ERR_VIA, bad); return -1; }
+  return n;
+}
 
 /**
  * The checks parseMessage leaves to the layer that acts on a message: the Request-URI, the
@@ -540,9 +561,7 @@ export function validateMessage(msg: SipMessage): number {
   if (msg.isRequest && !msg.decodeRequestUri()) { fail(msg, ERR_REQUEST_URI, msg.uriStart); return -ERR_REQUEST_URI; }
   if (!msg.from.decodeUri()) { fail(msg, ERR_FROM, msg.from.start); return -ERR_FROM; }
   if (!msg.to.decodeUri()) { fail(msg, ERR_TO, msg.to.start); return -ERR_TO; }
-  viaCursor.begin(msg);
-  while (viaCursor.next()) { /* each value parses or the walk stops */ }
-  if (viaCursor.malformed) { fail(msg, ERR_VIA, viaCursor.failedAt); return -ERR_VIA; }
+  if (walkVias(msg, true) < 0) return -ERR_VIA;
   for (let k = 0; k < 3; k++) {
     const id = k === 0 ? HDR_CONTACT : k === 1 ? HDR_ROUTE : HDR_RECORD_ROUTE;
     nameAddrCursor.begin(msg, id);

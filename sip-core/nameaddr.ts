@@ -1,7 +1,7 @@
 // RFC 3261 §20.10/§20.20/§20.39 name-addr / addr-spec values (From, To, Contact, Route, Record-Route) as spans.
 import { CHAR_CLASS, C_TOKEN, CH_COLON, CH_COMMA, CH_DQUOTE, CH_LT, CH_SEMI, CH_STAR } from "./constants.ts";
-import { ParamSpan, scanParam } from "./params.ts";
-import { NextIndex, UINT32_MAX, parseDecimal, quotedStringEnd, skipLws, tokenIs, trimLwsEnd, unquote } from "./scan.ts";
+import { paramSpan, scanParam } from "./params.ts";
+import { NEXT_GT, UINT32_MAX, nextIndex, parseDecimal, quotedStringEnd, skipLws, tokenIs, trimLwsEnd, unquote } from "./scan.ts";
 import { SipUri, parseUri } from "./uri.ts";
 
 /** The value may be one of a comma-separated list (Contact, Route, Record-Route). */
@@ -24,7 +24,7 @@ export class NameAddr {
   /** The URI was inside '<' '>'. */
   bracketed = false;
   /** The URI; its span is always set, its fields once decodeUri() has run. */
-  readonly uri: SipUri = new SipUri();
+  readonly uri: SipUri;
   uriDecoded = false;
   uriOk = false;
   tagStart = -1;
@@ -36,6 +36,9 @@ export class NameAddr {
   /** Header parameters from the first ';' after the URI. */
   paramsStart = -1;
   paramsEnd = -1;
+
+  /** uri: a view to parse the URI into (a shared one, see nameAddrWalker), else one of its own. */
+  constructor(uri?: SipUri) { this.uri = uri || new SipUri(); }
 
   /** Marks the value absent (start -1) and clears every span. */
   clear(): void {
@@ -70,9 +73,6 @@ export class NameAddr {
   /** The tag, "" when absent (allocates). */
   tag(): string { return this.tagStart < 0 ? "" : this.src.substring(this.tagStart, this.tagEnd); }
 }
-
-const param = new ParamSpan();
-const nextGt = new NextIndex(">");
 
 /**
  * Parses one ( name-addr / addr-spec ) *( SEMI param ) at src[p, end). flags: NA_LIST lets a
@@ -146,7 +146,7 @@ export function parseNameAddr(src: string, p: number, end: number, out: NameAddr
   }
   if (uriStart < 0) {
     // p is at '<'
-    const gt = nextGt.find(src, p + 1);
+    const gt = nextIndex(NEXT_GT, ">", src, p + 1);
     if (gt < 0 || gt >= end) return -1;
     out.bracketed = true;
     uriStart = p + 1;
@@ -169,23 +169,23 @@ export function parseNameAddr(src: string, p: number, end: number, out: NameAddr
       break;
     }
     if (c !== CH_SEMI) return -1;
-    p = scanParam(src, p + 1, end, param);
+    p = scanParam(src, p + 1, end, paramSpan);
     if (p < 0) return -1;
-    const ns = param.nameStart;
-    const ne = param.nameEnd;
+    const ns = paramSpan.nameStart;
+    const ne = paramSpan.nameEnd;
     const len = ne - ns;
     if (len === 3 && tokenIs(src, ns, ne, "tag")) {
-      if (param.valueStart < 0) return -1;
-      out.tagStart = param.valueStart;
-      out.tagEnd = param.valueEnd;
+      if (paramSpan.valueStart < 0) return -1;
+      out.tagStart = paramSpan.valueStart;
+      out.tagEnd = paramSpan.valueEnd;
     } else if (len === 7 && tokenIs(src, ns, ne, "expires")) {
-      if (param.valueStart < 0) return -1;
-      out.expires = parseDecimal(src, param.valueStart, param.valueEnd, UINT32_MAX);
+      if (paramSpan.valueStart < 0) return -1;
+      out.expires = parseDecimal(src, paramSpan.valueStart, paramSpan.valueEnd, UINT32_MAX);
       if (out.expires < 0) return -1;
     } else if (len === 1 && (src.charCodeAt(ns) | 0x20) === 113) {
-      if (param.valueStart < 0) return -1;
-      out.qStart = param.valueStart;
-      out.qEnd = param.valueEnd;
+      if (paramSpan.valueStart < 0) return -1;
+      out.qStart = paramSpan.valueStart;
+      out.qEnd = paramSpan.valueEnd;
     }
     out.paramsEnd = valueEnd = p;
     p = skipLws(src, p, end);

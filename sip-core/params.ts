@@ -4,14 +4,20 @@ import { quotedStringEnd, skipLws } from "./scan.ts";
 
 /**
  * One scanned parameter: name span and value span (valueStart = -1 when the parameter has no
- * value; a quoted value keeps its quotes). Reused for every parameter: no allocation.
+ * value; a quoted value keeps its quotes).
  */
-export class ParamSpan {
-  nameStart = 0;
-  nameEnd = 0;
-  valueStart = -1;
-  valueEnd = -1;
+export interface ParamSpan {
+  nameStart: number;
+  nameEnd: number;
+  valueStart: number;
+  valueEnd: number;
 }
+
+/**
+ * The one ParamSpan the header parsers (Via, name-addr, media type, Event) scan into: each reads a
+ * parameter before it scans the next, and none runs inside another. No allocation, no object each.
+ */
+export const paramSpan: ParamSpan = { nameStart: 0, nameEnd: 0, valueStart: -1, valueEnd: -1 };
 
 /**
  * Scans one generic-param starting at p (just after its ';'), allowing LWS around the name,

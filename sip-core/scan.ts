@@ -45,9 +45,9 @@ export function skipToken(src: string, p: number, end: number): number {
  */
 export function quotedStringEnd(src: string, p: number, end: number): number {
   // Fast path, native: the closing quote with no backslash or CR before it.
-  const q = nextQuote.find(src, p + 1);
+  const q = nextIndex(NEXT_QUOTE, "\"", src, p + 1);
   if (q < 0 || q >= end) return -1;
-  const bs = nextBackslash.find(src, p + 1);
+  const bs = nextIndex(NEXT_BACKSLASH, "\\", src, p + 1);
   const cr = src.indexOf("\r", p + 1);
   if ((bs < 0 || bs > q) && (cr < 0 || cr > q)) return q + 1;
   p++;
@@ -159,33 +159,38 @@ export function unquote(src: string, start: number, end: number): string {
   return out + src.substring(run, end - 1);
 }
 
-// The string every NextIndex answers for, and a number that changes with it: one string kept alive for
-// all of them (each keeping its own last input held up to eight old messages in memory).
+// The string every remembered search answers for, and a number that changes with it: one string kept
+// alive for all of them (each keeping its own last input held up to eight old messages in memory).
 let cachedSrc = "";
-let cachedEpoch = 0;
+let cachedEpoch = 1;
+
+// The remembered searches, one slot each: the pattern every caller of a slot passes is named here.
+export const NEXT_QUOTE = 0; // '"'
+export const NEXT_BACKSLASH = 1; // '\\'
+export const NEXT_AT = 2; // '@'
+export const NEXT_DASH = 3; // '-'
+export const NEXT_DOTDOT = 4; // ".."
+export const NEXT_PERCENT = 5; // '%'
+export const NEXT_GT = 6; // '>'
+export const NEXT_SPACE = 7; // ' '
+// [epoch, from, answer] per slot, in one typed array (an object per pattern cost ~8 variables on Espruino).
+const nextCache = new Int32Array(8 * 3);
 
 /**
- * indexOf, remembered: the next occurrence after `from` answers every search that starts
- * between `from` and it. Repeated searches for a pattern that is absent (a '@' in URIs without
- * one, a '>' after many '<') stay linear in the input instead of quadratic.
+ * src.indexOf(pattern, p), remembered in a slot: the next occurrence after `from` answers every
+ * search that starts between `from` and it. Repeated searches for a pattern that is absent (a '@' in
+ * URIs without one, a '>' after many '<') stay linear in the input instead of quadratic.
  */
-export class NextIndex {
-  private epoch = -1;
-  private from = 0;
-  private at = -1;
-  constructor(private readonly ch: string) {}
-  find(src: string, p: number): number {
-    if (src !== cachedSrc) { cachedSrc = src; cachedEpoch++; }
-    if (this.epoch === cachedEpoch && p >= this.from && (this.at < 0 || p <= this.at)) return this.at;
-    this.epoch = cachedEpoch;
-    this.from = p;
-    this.at = src.indexOf(this.ch, p);
-    return this.at;
-  }
+export function nextIndex(slot: number, pattern: string, src: string, p: number): number {
+  // Epochs stay positive: a slot never used (epoch 0) never answers.
+  if (src !== cachedSrc) { cachedSrc = src; cachedEpoch = ((cachedEpoch + 1) & 0x7fffffff) || 1; }
+  const b = slot * 3;
+  const at = nextCache[b + 2];
+  if (nextCache[b] === cachedEpoch && p >= nextCache[b + 1] && (at < 0 || p <= at)) return at;
+  nextCache[b] = cachedEpoch;
+  nextCache[b + 1] = p;
+  return nextCache[b + 2] = src.indexOf(pattern, p);
 }
-
-const nextQuote = new NextIndex("\"");
-const nextBackslash = new NextIndex("\\");
 
 /** FNV-1a offset basis, as a signed 32-bit integer. */
 export const FNV_BASIS = 0x811c9dc5 | 0;

@@ -1,6 +1,6 @@
 // RFC 4566 SDP parser and RFC 3264 offer/answer for one audio stream: spans into the body, preallocated, no exceptions.
 import { ERR_BUFFER_FULL, ERR_HEADER_VALUE, ERR_TOO_MANY_HEADERS } from "./errors.ts";
-import { NextIndex, parseDecimal, spanEqualsIgnoreCase, tokenIs } from "./scan.ts";
+import { NEXT_SPACE, nextIndex, parseDecimal, spanEqualsIgnoreCase, tokenIs } from "./scan.ts";
 import type { SipWriter } from "./writer.ts";
 
 /** parseSdp: a malformed line (no '=', bad m= port, bad payload number, bad rtpmap...). */
@@ -178,11 +178,10 @@ export class SdpSession {
   }
 }
 
-const nextSpace = new NextIndex(" ");
 
 /** End of the space-separated field starting at p (the next space, or end). */
 function fieldEnd(src: string, p: number, end: number): number {
-  const i = nextSpace.find(src, p);
+  const i = nextIndex(NEXT_SPACE, " ", src, p);
   return i < 0 || i > end ? end : i;
 }
 

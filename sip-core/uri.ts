@@ -3,9 +3,9 @@ import {
   CHAR_CLASS, C_ALPHA, C_DIGIT, C_HEX, C_HNV, C_HOST, C_PARAM, C_USER, CH_COLON, CH_DOT, CH_EQ,
   CH_LBRACKET, CH_PERCENT, CH_QUESTION, CH_RBRACKET, CH_SEMI,
 } from "./constants.ts";
-import { NextIndex, hexValue, parseDecimal, spanEqualsIgnoreCase } from "./scan.ts";
-
-const nextAt = new NextIndex("@");
+import {
+  NEXT_AT, NEXT_DASH, NEXT_DOTDOT, NEXT_PERCENT, hexValue, nextIndex, parseDecimal, spanEqualsIgnoreCase,
+} from "./scan.ts";
 
 export const SCHEME_OTHER = 0;
 export const SCHEME_SIP = 1;
@@ -20,54 +20,35 @@ export const HOST_IPV6 = 3;
 /**
  * A parsed URI as spans into src. Every span is [start, end); -1 start means absent. The
  * user and password spans are still %-escaped; use the helpers to compare or decode them.
+ * Derived, not stored (a field per instance costs on Espruino): a SIP or SIPS URI's password runs
+ * from after the ':' that ends the user span (when that is a ':') to the '@' before the host; the parameters
+ * end at the headers' '?' or at end, the headers at end; parameters are looked up with
+ * findUriParam.
  */
 export class SipUri {
   src = "";
   start = 0;
   end = 0;
   scheme = SCHEME_OTHER;
-  schemeEnd = 0;
   userStart = -1;
   userEnd = -1;
-  passwordStart = -1;
-  passwordEnd = -1;
   hostStart = -1;
   hostEnd = -1;
   hostKind = HOST_NONE;
   /** Port number, -1 when absent. */
   port = -1;
-  /** Parameters including each leading ';'. */
+  /** Parameters including each leading ';', up to the '?' of the headers or end. */
   paramsStart = -1;
-  paramsEnd = -1;
-  /** Headers after the '?', without it. */
+  /** Headers after the '?', without it, up to end. */
   headersStart = -1;
-  headersEnd = -1;
-  transportStart = -1;
-  transportEnd = -1;
-  userParamStart = -1;
-  userParamEnd = -1;
-  methodStart = -1;
-  methodEnd = -1;
-  maddrStart = -1;
-  maddrEnd = -1;
-  /** ttl parameter, -1 when absent. */
-  ttl = -1;
-  lr = false;
 
   reset(src: string): void {
     this.src = src;
     this.scheme = SCHEME_OTHER;
-    this.userStart = this.userEnd = this.passwordStart = this.passwordEnd = -1;
-    this.hostStart = this.hostEnd = -1;
+    this.userStart = this.userEnd = this.hostStart = this.hostEnd = -1;
     this.hostKind = HOST_NONE;
-    this.port = -1;
-    this.paramsStart = this.paramsEnd = this.headersStart = this.headersEnd = -1;
-    this.transportStart = this.transportEnd = this.userParamStart = this.userParamEnd = -1;
-    this.methodStart = this.methodEnd = this.maddrStart = this.maddrEnd = -1;
-    this.ttl = -1;
-    this.lr = false;
+    this.port = this.paramsStart = this.headersStart = -1;
   }
-
 
   /** The host as text (IPv6 keeps its brackets). Allocates. */
   host(): string { return this.hostStart < 0 ? "" : this.src.substring(this.hostStart, this.hostEnd); }
@@ -90,9 +71,6 @@ function checkEscapedClass(src: string, s: number, e: number, mask: number): boo
   }
   return true;
 }
-
-const nextDash = new NextIndex("-");
-const nextDotDot = new NextIndex("..");
 
 /** No label of the host src[s, e) starts or ends with '-'. */
 function labelsOk(src: string, s: number, e: number): boolean {
@@ -135,9 +113,9 @@ export function parseHost(src: string, p: number, end: number, out: HostSpan): n
     const c0 = src.charCodeAt(hs);
     const cl = src.charCodeAt(p - 1);
     if (c0 === CH_DOT || c0 === 45 || cl === 45) return -1;
-    const dash = nextDash.find(src, hs);
+    const dash = nextIndex(NEXT_DASH, "-", src, hs);
     if (dash >= 0 && dash < p && !labelsOk(src, hs, p)) return -1;
-    const dots = nextDotDot.find(src, hs);
+    const dots = nextIndex(NEXT_DOTDOT, "..", src, hs);
     if (dots >= 0 && dots < p - 1) return -1;
     // A top label never ends in a digit, so a host that does is an IPv4 address.
     out.hostKind = cl >= 48 && cl <= 57 ? HOST_IPV4 : HOST_DOMAIN;
@@ -160,21 +138,16 @@ function scanParamChars(src: string, p: number, end: number): number {
     const c = src.charCodeAt(p);
     if (c !== CH_SEMI && c !== CH_EQ && c !== CH_QUESTION) return -1;
   }
-  const pct = nextPercent.find(src, s);
+  const pct = nextIndex(NEXT_PERCENT, "%", src, s);
   if (pct < 0 || pct >= p) return p;
   return checkEscapedClass(src, s, p, C_PARAM) ? p | 0x40000000 : -1;
 }
 
-const nextPercent = new NextIndex("%");
-
-/** Compares a parameter name with a lower-case literal, decoding escapes only when there are some. */
-function paramNameIs(src: string, s: number, e: number, escaped: boolean, lowerLit: string): boolean {
-  return escaped ? escapedEqualsIgnoreCase(src, s, e, lowerLit) : spanEqualsIgnoreCase(src, s, e, lowerLit);
-}
-
-/** Scans URI parameters from p (at a ';') up to '?' or end; records the well-known ones. */
-function parseUriParams(src: string, p: number, end: number, out: SipUri): number {
-  out.paramsStart = p;
+/**
+ * Scans URI parameters from p (at a ';') up to '?' or end, checking each name and value; a ttl
+ * must hold a number up to 255. Returns where they end, or -1.
+ */
+function parseUriParams(src: string, p: number, end: number): number {
   while (p < end && src.charCodeAt(p) === CH_SEMI) {
     const ns = p + 1;
     let r = scanParamChars(src, ns, end);
@@ -192,44 +165,10 @@ function parseUriParams(src: string, p: number, end: number, out: SipUri): numbe
       ve = q = r & 0x3fffffff;
       if (ve === vs || (q < end && src.charCodeAt(q) === CH_EQ)) return -1;
     }
-    switch (escaped ? -1 : ne - ns) {
-      case 2:
-        if (paramNameIs(src, ns, ne, escaped, "lr")) out.lr = true;
-        break;
-      case 3:
-        if (paramNameIs(src, ns, ne, escaped, "ttl")) {
-          out.ttl = vs < 0 ? -1 : parseDecimal(src, vs, ve, 255);
-          if (out.ttl < 0) return -1;
-        }
-        break;
-      case 4:
-        if (paramNameIs(src, ns, ne, escaped, "user")) { out.userParamStart = vs; out.userParamEnd = ve; }
-        break;
-      case 5:
-        if (paramNameIs(src, ns, ne, escaped, "maddr")) { out.maddrStart = vs; out.maddrEnd = ve; }
-        break;
-      case 6:
-        if (paramNameIs(src, ns, ne, escaped, "method")) { out.methodStart = vs; out.methodEnd = ve; }
-        break;
-      case 9:
-        if (paramNameIs(src, ns, ne, escaped, "transport")) { out.transportStart = vs; out.transportEnd = ve; }
-        break;
-      case -1:
-        // An escaped name: decode while comparing (RFC 4475 esc01 spells "lr" as %6C%72).
-        if (escapedEqualsIgnoreCase(src, ns, ne, "lr")) out.lr = true;
-        else if (escapedEqualsIgnoreCase(src, ns, ne, "transport")) { out.transportStart = vs; out.transportEnd = ve; }
-        else if (escapedEqualsIgnoreCase(src, ns, ne, "user")) { out.userParamStart = vs; out.userParamEnd = ve; }
-        else if (escapedEqualsIgnoreCase(src, ns, ne, "method")) { out.methodStart = vs; out.methodEnd = ve; }
-        else if (escapedEqualsIgnoreCase(src, ns, ne, "maddr")) { out.maddrStart = vs; out.maddrEnd = ve; }
-        else if (escapedEqualsIgnoreCase(src, ns, ne, "ttl")) {
-          out.ttl = vs < 0 ? -1 : parseDecimal(src, vs, ve, 255);
-          if (out.ttl < 0) return -1;
-        }
-        break;
-    }
+    // An escaped name is decoded while comparing (RFC 4475 esc01 spells "lr" as %6C%72).
+    if ((escaped || ne - ns === 3) && escapedEqualsIgnoreCase(src, ns, ne, "ttl") && (vs < 0 || parseDecimal(src, vs, ve, 255) < 0)) return -1;
     p = q;
   }
-  out.paramsEnd = p;
   return p;
 }
 
@@ -246,7 +185,6 @@ export function parseUri(src: string, start: number, end: number, out: SipUri): 
   let p = start;
   if (src.startsWith("sip:", p)) {
     out.scheme = SCHEME_SIP;
-    out.schemeEnd = p + 3;
     p += 4;
   } else {
     if (p >= end || (CHAR_CLASS[src.charCodeAt(p)] & C_ALPHA) === 0) return -1;
@@ -258,11 +196,10 @@ export function parseUri(src: string, start: number, end: number, out: SipUri): 
       p++;
     }
     if (p >= end) return -1;
-    out.schemeEnd = p;
+    if (spanEqualsIgnoreCase(src, start, p, "sip")) out.scheme = SCHEME_SIP;
+    else if (spanEqualsIgnoreCase(src, start, p, "sips")) out.scheme = SCHEME_SIPS;
+    else if (spanEqualsIgnoreCase(src, start, p, "tel")) out.scheme = SCHEME_TEL;
     p++; // ':'
-    if (spanEqualsIgnoreCase(src, start, out.schemeEnd, "sip")) out.scheme = SCHEME_SIP;
-    else if (spanEqualsIgnoreCase(src, start, out.schemeEnd, "sips")) out.scheme = SCHEME_SIPS;
-    else if (spanEqualsIgnoreCase(src, start, out.schemeEnd, "tel")) out.scheme = SCHEME_TEL;
   }
 
   if (out.scheme === SCHEME_OTHER) {
@@ -281,13 +218,14 @@ export function parseUri(src: string, start: number, end: number, out: SipUri): 
     if (q === p || !checkEscapedClass(src, p, q, C_PARAM | C_USER)) return -1;
     out.userStart = p;
     out.userEnd = q;
-    if (q < end && parseUriParams(src, q, end, out) !== end) return -1;
+    if (q < end) out.paramsStart = q;
+    if (q < end && parseUriParams(src, q, end) !== end) return -1;
     return 0;
   }
 
   // userinfo: everything before the '@' (user and password never contain an unescaped '@',
   // and neither do parameters or headers, so the first '@' is the delimiter).
-  const at = nextAt.find(src, p);
+  const at = nextIndex(NEXT_AT, "@", src, p);
   if (at >= 0 && at < end) {
     // One pass over userinfo: validate, find the password's ':', check escapes in place.
     let ue = at;
@@ -302,11 +240,7 @@ export function parseUri(src: string, start: number, end: number, out: SipUri): 
     }
     if (ue === p) return -1;
     out.userStart = p;
-    out.userEnd = ue;
-    if (ue < at) {
-      out.passwordStart = ue + 1;
-      out.passwordEnd = at;
-    }
+    out.userEnd = ue; // at the password's ':', or at the '@'
     p = at + 1;
   }
   p = parseHost(src, p, end, out);
@@ -325,13 +259,13 @@ export function parseUri(src: string, start: number, end: number, out: SipUri): 
     out.port = port;
   }
   if (p < end && src.charCodeAt(p) === CH_SEMI) {
-    p = parseUriParams(src, p, end, out);
+    out.paramsStart = p;
+    p = parseUriParams(src, p, end);
     if (p < 0) return -1;
   }
   if (p < end && src.charCodeAt(p) === CH_QUESTION) {
     // headers = hname "=" hvalue *( "&" hname "=" hvalue ): each part has a name and an '='.
     out.headersStart = p + 1;
-    out.headersEnd = end;
     let partStart = p + 1;
     let eq = -1;
     for (let q = p + 1; q <= end; q++) {
@@ -410,86 +344,70 @@ export function unescapeSpan(src: string, s: number, e: number): string {
   return out;
 }
 
-/** The result of findUriParam: the value span of the parameter found. */
-export class UriParamValue {
-  found = false;
-  valueStart = -1;
-  valueEnd = -1;
+/** From p, the end of a URI parameter's name (stopAtEq) or of the whole parameter: the next ';' (or '='), or end. */
+function paramStop(src: string, p: number, end: number, stopAtEq: boolean): number {
+  for (; p < end; p++) {
+    const c = src.charCodeAt(p);
+    if (c === CH_SEMI || (stopAtEq && c === CH_EQ)) break;
+  }
+  return p;
 }
 
 /**
- * Looks up a URI parameter by lower-case name in src[paramsStart, paramsEnd) (the ';'-led
- * list). Names compare after %-decoding, ignoring case.
+ * Looks up a parameter of u by lower-case name (names compare after %-decoding, ignoring case).
+ * Returns where the first one's value starts, -1 when u has none; its value ends at
+ * uriParamValueEnd(u, start), so a parameter without a value is an empty span.
  */
-export function findUriParam(src: string, paramsStart: number, paramsEnd: number, lowerName: string, out: UriParamValue): boolean {
-  out.found = false;
-  out.valueStart = out.valueEnd = -1;
-  let p = paramsStart;
-  while (p >= 0 && p < paramsEnd && src.charCodeAt(p) === CH_SEMI) {
-    p = nextUriParam(src, p, paramsEnd, spanF);
-    if (escapedEqualsIgnoreCase(src, spanF.nameStart, spanF.nameEnd, lowerName)) {
-      out.found = true;
-      out.valueStart = spanF.valueStart;
-      out.valueEnd = spanF.valueEnd;
-      return true;
-    }
+export function findUriParam(u: SipUri, lowerName: string): number {
+  const src = u.src;
+  const end = u.headersStart >= 0 ? u.headersStart - 1 : u.end;
+  let p = u.paramsStart;
+  while (p >= 0 && p < end) {
+    const ne = paramStop(src, p + 1, end, true);
+    const pe = paramStop(src, ne, end, false);
+    if (escapedEqualsIgnoreCase(src, p + 1, ne, lowerName)) return ne < pe ? ne + 1 : ne;
+    p = pe;
   }
-  return false;
+  return -1;
 }
 
-/** Name and value spans of one ';'-led URI parameter (valueStart -1: no value). */
-class UriParamSpan {
-  nameStart = 0;
-  nameEnd = 0;
-  valueStart = -1;
-  valueEnd = -1;
+/** Where the value of u's parameter that starts at p (from findUriParam) ends. */
+export function uriParamValueEnd(u: SipUri, p: number): number {
+  return paramStop(u.src, p, u.headersStart >= 0 ? u.headersStart - 1 : u.end, false);
 }
 
-/** Scans the parameter whose ';' is at p (in an already validated list); returns where the next starts. */
-function nextUriParam(src: string, p: number, end: number, out: UriParamSpan): number {
-  let q = p + 1;
-  out.nameStart = q;
-  while (q < end && src.charCodeAt(q) !== CH_SEMI && src.charCodeAt(q) !== CH_EQ) q++;
-  out.nameEnd = q;
-  out.valueStart = out.valueEnd = -1;
-  if (q < end && src.charCodeAt(q) === CH_EQ) {
-    out.valueStart = ++q;
-    while (q < end && src.charCodeAt(q) !== CH_SEMI) q++;
-    out.valueEnd = q;
-  }
-  return q;
-}
+/** Parameters that must match when present in either URI (RFC 3261 §19.1.4), each ended by '|'. */
+const STRICT_PARAMS = "user|ttl|method|maddr|transport|";
 
-const spanF = new UriParamSpan();
-const spanA = new UriParamSpan();
-const spanB = new UriParamSpan();
-const paramA = new UriParamValue();
-const paramB = new UriParamValue();
-
-/** Parameters that must match when present in either URI (RFC 3261 §19.1.4). */
-const STRICT_PARAMS: string[] = ["user", "ttl", "method", "maddr", "transport"];
-
-function paramsMatch(a: SipUri, b: SipUri): boolean {
-  // Strict parameters: present in one means present in both, with equal values.
-  for (let i = 0; i < STRICT_PARAMS.length; i++) {
-    const name = STRICT_PARAMS[i];
-    findUriParam(a.src, a.paramsStart, a.paramsEnd, name, paramA);
-    findUriParam(b.src, b.paramsStart, b.paramsEnd, name, paramB);
-    if (paramA.found !== paramB.found) return false;
-    if (paramA.found && !escapedSpansEqual(a.src, paramA.valueStart, paramA.valueEnd, b.src, paramB.valueStart, paramB.valueEnd, true)) return false;
-  }
-  // Other parameters: compared only when both URIs carry them.
+/**
+ * True when every parameter of a that b also has has the same value in b, and b has each of a's
+ * strict parameters (§19.1.4; other parameters are compared only when both URIs carry them).
+ */
+function paramsIn(a: SipUri, b: SipUri): boolean {
+  const ae = a.headersStart >= 0 ? a.headersStart - 1 : a.end;
+  const be = b.headersStart >= 0 ? b.headersStart - 1 : b.end;
   let p = a.paramsStart;
-  while (p >= 0 && p < a.paramsEnd) {
-    p = nextUriParam(a.src, p, a.paramsEnd, spanA);
+  while (p >= 0 && p < ae) {
+    const ne = paramStop(a.src, p + 1, ae, true);
+    const pe = paramStop(a.src, ne, ae, false);
+    let found = false;
     let r = b.paramsStart;
-    while (r >= 0 && r < b.paramsEnd) {
-      r = nextUriParam(b.src, r, b.paramsEnd, spanB);
-      if (escapedSpansEqual(a.src, spanA.nameStart, spanA.nameEnd, b.src, spanB.nameStart, spanB.nameEnd, true)) {
-        if ((spanA.valueStart < 0) !== (spanB.valueStart < 0)) return false;
-        if (spanA.valueStart >= 0 && !escapedSpansEqual(a.src, spanA.valueStart, spanA.valueEnd, b.src, spanB.valueStart, spanB.valueEnd, true)) return false;
+    while (r >= 0 && r < be) {
+      const bne = paramStop(b.src, r + 1, be, true);
+      const bpe = paramStop(b.src, bne, be, false);
+      if (escapedSpansEqual(a.src, p + 1, ne, b.src, r + 1, bne, true)) {
+        found = true;
+        // The values with their '=': a parameter without a value differs from one with.
+        if (!escapedSpansEqual(a.src, ne, pe, b.src, bne, bpe, true)) return false;
       }
+      r = bpe;
     }
+    for (let i = 0; !found && i < STRICT_PARAMS.length;) {
+      const j = STRICT_PARAMS.indexOf("|", i);
+      if (escapedSpansEqual(a.src, p + 1, ne, STRICT_PARAMS, i, j, true)) return false;
+      i = j + 1;
+    }
+    p = pe;
   }
   return true;
 }
@@ -500,8 +418,8 @@ function headersMatch(a: SipUri, b: SipUri): boolean {
   if (a.headersStart < 0) return true;
   let countA = 0;
   let countB = 0;
-  for (let p = a.headersStart; p <= a.headersEnd; p++) if (p === a.headersEnd || a.src.charCodeAt(p) === 38) countA++;
-  for (let p = b.headersStart; p <= b.headersEnd; p++) if (p === b.headersEnd || b.src.charCodeAt(p) === 38) countB++;
+  for (let p = a.headersStart; p <= a.end; p++) if (p === a.end || a.src.charCodeAt(p) === 38) countA++;
+  for (let p = b.headersStart; p <= b.end; p++) if (p === b.end || b.src.charCodeAt(p) === 38) countB++;
   if (countA !== countB) return false;
   // Both ways: with equal counts, a duplicate in one could otherwise hide a header missing from it.
   return headersIn(a, b) && headersIn(b, a);
@@ -510,16 +428,16 @@ function headersMatch(a: SipUri, b: SipUri): boolean {
 /** True when every header of a appears in b with the same value. */
 function headersIn(a: SipUri, b: SipUri): boolean {
   let p = a.headersStart;
-  while (p < a.headersEnd) {
+  while (p < a.end) {
     let q = p;
-    while (q < a.headersEnd && a.src.charCodeAt(q) !== 38) q++;
+    while (q < a.end && a.src.charCodeAt(q) !== 38) q++;
     let eq = p;
     while (eq < q && a.src.charCodeAt(eq) !== CH_EQ) eq++;
     let found = false;
     let r = b.headersStart;
-    while (r < b.headersEnd && !found) {
+    while (r < b.end && !found) {
       let t = r;
-      while (t < b.headersEnd && b.src.charCodeAt(t) !== 38) t++;
+      while (t < b.end && b.src.charCodeAt(t) !== 38) t++;
       let beq = r;
       while (beq < t && b.src.charCodeAt(beq) !== CH_EQ) beq++;
       if (escapedSpansEqual(a.src, p, eq, b.src, r, beq, true) &&
@@ -545,15 +463,19 @@ export function uriEquals(a: SipUri, b: SipUri): boolean {
   }
   if ((a.userStart < 0) !== (b.userStart < 0)) return false;
   if (a.userStart >= 0 && !escapedSpansEqual(a.src, a.userStart, a.userEnd, b.src, b.userStart, b.userEnd, false)) return false;
-  if ((a.passwordStart < 0) !== (b.passwordStart < 0)) return false;
-  if (a.passwordStart >= 0 && !escapedSpansEqual(a.src, a.passwordStart, a.passwordEnd, b.src, b.passwordStart, b.passwordEnd, false)) return false;
+  // The password: after a ':' that ends the user span, up to the '@' before the host.
+  const ap = a.userStart >= 0 && a.src.charCodeAt(a.userEnd) === CH_COLON ? a.userEnd + 1 : -1;
+  const bp = b.userStart >= 0 && b.src.charCodeAt(b.userEnd) === CH_COLON ? b.userEnd + 1 : -1;
+  if ((ap < 0) !== (bp < 0)) return false;
+  if (ap >= 0 && !escapedSpansEqual(a.src, ap, a.hostStart - 1, b.src, bp, b.hostStart - 1, false)) return false;
   if (!escapedSpansEqual(a.src, a.hostStart, a.hostEnd, b.src, b.hostStart, b.hostEnd, true)) return false;
   if (a.port !== b.port) return false;
-  return paramsMatch(a, b) && headersMatch(a, b);
+  return paramsIn(a, b) && paramsIn(b, a) && headersMatch(a, b);
 }
 
 /**
  * A URI for code that parses one, reads it and is done with it before anything else could parse into
  * it (resolving a call's target, a dialog's next hop): one preallocated view instead of one per user.
+ * It is also where nameAddrWalker's values parse their URIs: not for use while a walk's value is read.
  */
 export const scratchUri = new SipUri();

@@ -1,18 +1,14 @@
 // RFC 3261 §20.42 Via (with RFC 3581 rport and RFC 5118 received forms): one via-parm decoded into spans.
 import { CH_COLON, CH_COMMA, CH_CR, CH_SEMI, CH_SLASH, CH_SP, CH_TAB } from "./constants.ts";
-import { ParamSpan, scanParam } from "./params.ts";
+import { paramSpan, scanParam } from "./params.ts";
 import { parseDecimal, skipLws, skipToken, tokenIs } from "./scan.ts";
 import { HOST_NONE, parseHost } from "./uri.ts";
 
-/** One Via value as spans; -1 starts mean absent. */
+/** One Via value as spans; -1 starts mean absent. The sent-protocol's name and version are checked, not kept. */
 export class ViaValue {
   src = "";
   start = 0;
   end = 0;
-  protocolStart = 0;
-  protocolEnd = 0;
-  versionStart = 0;
-  versionEnd = 0;
   transportStart = 0;
   transportEnd = 0;
   hostStart = -1;
@@ -48,8 +44,6 @@ export class ViaValue {
   }
 }
 
-const param = new ParamSpan();
-
 /**
  * Parses one via-parm at src[p, end):
  *   sent-protocol LWS sent-by *( SEMI via-params ), sent-protocol = name SLASH version SLASH transport
@@ -68,24 +62,18 @@ export function parseViaValue(src: string, p: number, end: number, out: ViaValue
   let c = src.charCodeAt(p);
   if (c === CH_SP || c === CH_TAB || c === CH_CR) p = skipLws(src, p, end);
   out.start = p;
-  out.protocolStart = p;
   if (src.startsWith("SIP/2.0/", p)) {
     // The form every sender uses: one native comparison instead of three tokens and two slashes.
-    out.protocolEnd = p + 3;
-    out.versionStart = p + 4;
-    out.versionEnd = p + 7;
     p += 8;
   } else {
     p = skipToken(src, p, end);
-    if (p === out.protocolStart) return -1;
-    out.protocolEnd = p;
+    if (p === out.start) return -1;
     p = skipLws(src, p, end);
     if (p >= end || src.charCodeAt(p) !== CH_SLASH) return -1;
     p = skipLws(src, p + 1, end);
-    out.versionStart = p;
+    const versionStart = p;
     p = skipToken(src, p, end);
-    if (p === out.versionStart) return -1;
-    out.versionEnd = p;
+    if (p === versionStart) return -1;
     p = skipLws(src, p, end);
     if (p >= end || src.charCodeAt(p) !== CH_SLASH) return -1;
     p = skipLws(src, p + 1, end);
@@ -125,32 +113,32 @@ export function parseViaValue(src: string, p: number, end: number, out: ViaValue
     c = src.charCodeAt(p);
     if (c === CH_COMMA) break;
     if (c !== CH_SEMI) return -1;
-    p = scanParam(src, p + 1, end, param);
+    p = scanParam(src, p + 1, end, paramSpan);
     if (p < 0) return -1;
-    const ns = param.nameStart;
-    const len = param.nameEnd - ns;
-    const vs = param.valueStart;
-    const ve = param.valueEnd;
-    if (len === 6 && tokenIs(src, ns, param.nameEnd, "branch")) {
+    const ns = paramSpan.nameStart;
+    const len = paramSpan.nameEnd - ns;
+    const vs = paramSpan.valueStart;
+    const ve = paramSpan.valueEnd;
+    if (len === 6 && tokenIs(src, ns, paramSpan.nameEnd, "branch")) {
       if (vs < 0) return -1;
       out.branchStart = vs;
       out.branchEnd = ve;
-    } else if (len === 8 && tokenIs(src, ns, param.nameEnd, "received")) {
+    } else if (len === 8 && tokenIs(src, ns, paramSpan.nameEnd, "received")) {
       if (vs < 0) return -1;
       out.receivedStart = vs;
       out.receivedEnd = ve;
-    } else if (len === 5 && tokenIs(src, ns, param.nameEnd, "rport")) {
-      out.rportNameEnd = param.nameEnd;
+    } else if (len === 5 && tokenIs(src, ns, paramSpan.nameEnd, "rport")) {
+      out.rportNameEnd = paramSpan.nameEnd;
       if (vs < 0) out.rport = 0;
       else {
         out.rport = parseDecimal(src, vs, ve, 65535);
         if (out.rport < 0) return -1;
       }
-    } else if (len === 5 && tokenIs(src, ns, param.nameEnd, "maddr")) {
+    } else if (len === 5 && tokenIs(src, ns, paramSpan.nameEnd, "maddr")) {
       if (vs < 0) return -1;
       out.maddrStart = vs;
       out.maddrEnd = ve;
-    } else if (len === 3 && tokenIs(src, ns, param.nameEnd, "ttl")) {
+    } else if (len === 3 && tokenIs(src, ns, paramSpan.nameEnd, "ttl")) {
       out.ttl = vs < 0 ? -1 : parseDecimal(src, vs, ve, 255);
       if (out.ttl < 0) return -1;
     }

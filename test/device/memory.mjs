@@ -58,7 +58,7 @@ const CLASSES = {
   "sip-core/index.ts": ["SipMessage", "SipWriter", "TransactionLayer", "SipTransport",
     "UserAgent", "Registration", "CallManager", "Call", "Dialog", "DigestClient", "SdpSession", "SdpMedia", "AudioAnswer",
     "SipUri", "ViaValue", "NameAddr", "RtpHeader", "RtpSender", "DtmfSender", "DtmfReceiver", "TelephoneEvent", "AuthParams",
-    "ParamSpan", "NextIndex", "StreamReader", "UriParamValue", "MediaType"],
+    "StreamReader"],
   "firmware/media.ts": ["MediaSession"],
   "firmware/door.ts": ["DoorController"],
   "hal/espruino/platform.ts": ["EspruinoPlatform", "EspruinoAlarm", "EspruinoUdpSocket"],

@@ -4,12 +4,18 @@ import { describe, expect, it } from "vitest";
 import {
   AuthParams, ERR_CONTACT, ERR_HEADER_VALUE, ERR_VIA, EventValue, HDR_ALLOW, HDR_AUTHORIZATION, HDR_CONTACT, HDR_PROXY_REQUIRE,
   HDR_RECORD_ROUTE, HDR_REQUIRE, HDR_ROUTE, HDR_SUPPORTED, HDR_UNSUPPORTED, HDR_WWW_AUTHENTICATE, HOST_DOMAIN, HOST_IPV4,
-  HOST_IPV6, MediaType, NameAddrCursor, SipMessage, TokenCursor, ViaCursor, WarningCursor, contentTypeIs, hasToken,
+  HOST_IPV6, type MediaType, NameAddrCursor, SipMessage, TokenCursor, ViaCursor, WarningCursor, contentTypeIs, hasToken,
   HDR_CALL_ID, HDR_COUNT, HDR_FLOW_TIMER, HDR_OTHER, HDR_VIA, METHOD_OTHER, METHOD_PUBLISH, field, headerName, methodName, resolveMethod,
-  minExpires, parseAuthParams, parseEvent, parseMediaType, parseMessage, resolveHeaderName, retryAfter, validateMessage,
+  findUriParam, minExpires, parseAuthParams, parseEvent, parseMediaType, parseMessage, resolveHeaderName, retryAfter,
+  uriParamValueEnd, validateMessage,
 } from "../../sip-core/index.ts";
 
 const CRLF = "\r\n";
+
+/** A media type with every span absent. */
+function mediaType(): MediaType {
+  return { typeStart: -1, typeEnd: -1, subtypeStart: -1, subtypeEnd: -1, paramsStart: -1, paramsEnd: -1 };
+}
 
 /** Builds a message from header lines (the start line first) and a body, with a correct Content-Length. */
 function build(lines: string[], body = ""): string {
@@ -60,6 +66,20 @@ describe("header names", () => {
       expect(resolveHeaderName("x" + n.toUpperCase() + "y", 1, n.length + 1)).toBe(id);
     }
     expect(resolveHeaderName("Call-IDs", 0, 8)).toBe(HDR_OTHER);
+    // Only letters fold: a CR (0x0D | 0x20 is "-") is no dash, "m" no "M" in a digit's place.
+    expect(resolveHeaderName("Call\rID", 0, 7)).toBe(HDR_OTHER);
+    expect(resolveHeaderName("call\rid", 0, 7)).toBe(HDR_OTHER);
+  });
+
+  it("a header name's end is where its token ends, for known and unknown names", () => {
+    const m = request("OPTIONS", ["X-Thing \t: 1", "v : SIP/2.0/UDP h.example.com;branch=z9hG4bKx"]);
+    const names: string[] = [];
+    for (let i = 0; i < m.headerCount; i++) names.push(m.src.substring(m.headerNameStart(i), m.headerNameEnd(i)));
+    expect(names).toContain("X-Thing");
+    expect(names).toContain("Via");
+    expect(names).toContain("v"); // a compact form, space before its colon
+    expect(m.findHeaderByName("x-thing")).toBeGreaterThanOrEqual(0);
+    expect(m.headerName(m.findHeaderByName("x-thing"))).toBe("X-Thing");
   });
 
   it("method names and '|' tables: every method id's name resolves back to it; a field past the end is empty", () => {
@@ -178,7 +198,8 @@ describe("NameAddrCursor over Contact", () => {
     expect(c.next()).toBe(true);
     expect(c.value.uri.host()).toBe("192.0.2.4");
     expect(c.value.uri.hostKind).toBe(HOST_IPV4);
-    expect(span(msg, c.value.uri.transportStart, c.value.uri.transportEnd)).toBe("tcp");
+    const transport = findUriParam(c.value.uri, "transport");
+    expect(span(msg, transport, uriParamValueEnd(c.value.uri, transport))).toBe("tcp");
     expect(span(msg, c.value.paramsStart, c.value.paramsEnd)).toBe(
       ";+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-AABBCCDDEEFF>\";reg-id=1");
     // The '>' inside the quoted parameter did not end the value early: the next one is Carol.
@@ -246,12 +267,12 @@ describe("NameAddrCursor over Route and Record-Route", () => {
   function walk(id: number): string[] {
     const c = new NameAddrCursor().begin(msg, id);
     const out: string[] = [];
-    while (c.next()) out.push(c.value.uri.host() + (c.value.uri.port >= 0 ? ":" + c.value.uri.port : "") + (c.value.uri.lr ? " lr" : " strict"));
+    while (c.next()) out.push(c.value.uri.host() + (c.value.uri.port >= 0 ? ":" + c.value.uri.port : "") + (findUriParam(c.value.uri, "lr") >= 0 ? " lr" : " strict"));
     expect(c.malformed).toBe(false);
     return out;
   }
 
-  it("Route values in order, with loose routing visible through uri.lr", () => {
+  it("Route values in order, with loose routing visible through the URI's lr parameter", () => {
     expect(walk(HDR_ROUTE)).toEqual(["p1.example.com lr", "p2.example.com lr", "p3.example.com strict"]);
   });
 
@@ -338,7 +359,9 @@ describe("ViaCursor", () => {
   it("a malformed second value: the walk stops, validateMessage rejects", () => {
     const m = request("OPTIONS", ["Via: SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKok, SIP/2.0/UDP ;branch=z9hG4bKbad"]);
     expect(m.viaOk).toBe(true); // the top value parsed at parse time
+    const top = m.via.branch() + " " + m.via.host() + " " + m.via.end;
     expect(m.countVia()).toBe(2);
+    expect(m.via.branch() + " " + m.via.host() + " " + m.via.end).toBe(top); // msg.via is the top value again
     const c = new ViaCursor().begin(m);
     while (c.next()) { /* walk */ }
     expect(c.malformed).toBe(true);
@@ -348,6 +371,7 @@ describe("ViaCursor", () => {
     expect(m.errorOffset).toBe(c.failedAt);
     expect(m.rejectStatus()).toBe(400);
     expect(m.rejectReason()).toBe("Malformed Via");
+    expect(m.via.branch() + " " + m.via.host() + " " + m.via.end).toBe(top);
   });
 });
 
@@ -367,7 +391,7 @@ describe("media type", () => {
 
   it("parseMediaType: type, subtype and parameters with LWS", () => {
     const src = "multipart/mixed ; boundary = \"unique-boundary-1\" ;\tx=1";
-    const t = new MediaType();
+    const t = mediaType();
     expect(parseMediaType(src, 0, src.length, t)).toBe(0);
     expect(src.substring(t.typeStart, t.typeEnd)).toBe("multipart");
     expect(src.substring(t.subtypeStart, t.subtypeEnd)).toBe("mixed");
@@ -376,7 +400,7 @@ describe("media type", () => {
 
   it("parseMediaType: LWS around the slash, no parameters", () => {
     const src = "  text / html";
-    const t = new MediaType();
+    const t = mediaType();
     expect(parseMediaType(src, 0, src.length, t)).toBe(0);
     expect(src.substring(t.typeStart, t.typeEnd)).toBe("text");
     expect(src.substring(t.subtypeStart, t.subtypeEnd)).toBe("html");
@@ -384,7 +408,7 @@ describe("media type", () => {
   });
 
   it("parseMediaType refuses malformed values", () => {
-    const t = new MediaType();
+    const t = mediaType();
     for (const bad of ["text", "text/", "/plain", "text/plain;", "text/plain garbage", "text/plain;charset=\"utf-8", ""]) {
       expect(parseMediaType(bad, 0, bad.length, t), JSON.stringify(bad)).toBe(-1);
     }
@@ -658,7 +682,11 @@ describe("countVia and countContacts", () => {
       "Contact: <sip:u@a.example.com>, <sip:u@b.example.com>",
       "m: <sip:u@c.example.com>",
     ]);
+    const top = m.via.branch();
     expect(m.countVia()).toBe(4); // REQ_HEAD's Via and these three
+    expect(m.via.branch()).toBe(top); // walked through msg.via, which holds the top value again
+    expect(validateMessage(m)).toBe(0);
+    expect(m.via.branch()).toBe(top);
     expect(m.countContacts()).toBe(3);
     // Counting twice is stable (the shared cursor is restarted).
     expect(m.countVia()).toBe(4);

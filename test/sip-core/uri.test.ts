@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import {
   HOST_DOMAIN, HOST_IPV4, HOST_IPV6, HOST_NONE, SCHEME_OTHER, SCHEME_SIP, SCHEME_SIPS, SCHEME_TEL, SipUri,
-  UriParamValue, findUriParam, parseUri, uriEquals,
+  findUriParam, parseUri, uriEquals, uriParamValueEnd,
 } from "../../sip-core/index.ts";
 
 /** The fields a caller reads, spans turned into text (null: absent). */
@@ -30,24 +30,34 @@ function span(src: string, s: number, e: number): string | null {
   return s < 0 ? null : src.substring(s, e);
 }
 
+/** A parameter's value looked up by name (null: absent or without a value). */
+function param(u: SipUri, name: string): string | null {
+  const v = findUriParam(u, name);
+  const e = v < 0 ? -1 : uriParamValueEnd(u, v);
+  return e > v ? u.src.substring(v, e) : null;
+}
+
 function fields(u: SipUri): Fields {
   const s = u.src;
+  const ttl = param(u, "ttl");
   return {
     scheme: u.scheme,
     rawUser: span(s, u.userStart, u.userEnd),
     user: u.user(),
-    password: span(s, u.passwordStart, u.passwordEnd),
+    // The password (SIP, SIPS) follows a ':' that ends the user span, up to the '@' before the host.
+    password: u.hostStart >= 0 && u.userStart >= 0 && s.charCodeAt(u.userEnd) === 58 ? s.substring(u.userEnd + 1, u.hostStart - 1) : null,
     host: u.host(),
     hostKind: u.hostKind,
     port: u.port,
-    params: span(s, u.paramsStart, u.paramsEnd),
-    headers: span(s, u.headersStart, u.headersEnd),
-    transport: span(s, u.transportStart, u.transportEnd),
-    userParam: span(s, u.userParamStart, u.userParamEnd),
-    method: span(s, u.methodStart, u.methodEnd),
-    maddr: span(s, u.maddrStart, u.maddrEnd),
-    ttl: u.ttl,
-    lr: u.lr,
+    // The parameters end at the headers' '?', the headers at the URI's end.
+    params: span(s, u.paramsStart, u.headersStart >= 0 ? u.headersStart - 1 : u.end),
+    headers: span(s, u.headersStart, u.end),
+    transport: param(u, "transport"),
+    userParam: param(u, "user"),
+    method: param(u, "method"),
+    maddr: param(u, "maddr"),
+    ttl: ttl === null ? -1 : Number(ttl),
+    lr: findUriParam(u, "lr") >= 0,
   };
 }
 
@@ -177,17 +187,21 @@ describe("parseUri fields", () => {
   });
 
   it("findUriParam looks parameters up by name, ignoring case and escapes", () => {
-    const text = "sip:h;Foo=Bar;%62az;transport=tcp";
+    const text = "sip:h;Foo=Bar;%62az;transport=tcp;foo=second?x=y";
     const { u } = parse(text);
-    const v = new UriParamValue();
-    expect(findUriParam(text, u.paramsStart, u.paramsEnd, "foo", v)).toBe(true);
-    expect(text.substring(v.valueStart, v.valueEnd)).toBe("Bar");
-    expect(findUriParam(text, u.paramsStart, u.paramsEnd, "baz", v)).toBe(true);
-    expect(v.valueStart).toBe(-1);
-    expect(findUriParam(text, u.paramsStart, u.paramsEnd, "transport", v)).toBe(true);
-    expect(text.substring(v.valueStart, v.valueEnd)).toBe("tcp");
-    expect(findUriParam(text, u.paramsStart, u.paramsEnd, "lr", v)).toBe(false);
-    expect(v.found).toBe(false);
+    let v = findUriParam(u, "foo");
+    expect(text.substring(v, uriParamValueEnd(u, v))).toBe("Bar"); // the first of two
+    v = findUriParam(u, "baz");
+    expect(v).toBe(text.indexOf(";transport")); // without a value: an empty span where it would start
+    expect(uriParamValueEnd(u, v)).toBe(v);
+    v = findUriParam(u, "transport");
+    expect(text.substring(v, uriParamValueEnd(u, v))).toBe("tcp");
+    expect(findUriParam(u, "lr")).toBe(-1);
+    expect(findUriParam(u, "x")).toBe(-1); // a URI header is not a parameter
+    expect(uriParamValueEnd(u, findUriParam(u, "transport"))).toBe(text.indexOf(";foo=second"));
+    const last = text.lastIndexOf("second");
+    expect(uriParamValueEnd(u, last)).toBe(text.indexOf("?")); // the last value ends at the headers
+    expect(findUriParam(parse("sip:h").u, "lr")).toBe(-1);
   });
 });
 
