@@ -898,7 +898,21 @@ export class CallManager {
   /** Requests for the calls: INVITE, BYE, INFO, CANCEL. Returns false for what the UA answers itself. */
   onRequest(tx: Transaction, msg: SipMessage, now: number): boolean {
     const m = msg.method;
-    if (m === METHOD_CANCEL) { this.onCancel(tx, msg, now); return true; }
+    if (m === METHOD_CANCEL) {
+      // §9.2: 200 to the CANCEL; when the INVITE is still unanswered, 487 to it and the call ends.
+      const target = this.layer.findCancelTarget(msg);
+      const c = target === null ? null : this.callOf(target);
+      // §8.2.6.2, §9.2: a To tag on both answers, the 200's the one the 487 carries.
+      if (target === null) this.respond(tx, msg, 481, "Call/Transaction Does Not Exist", statelessToTag(msg), now);
+      else {
+        this.respond(tx, msg, 200, "OK", c !== null ? c.dialog.localTag : statelessToTag(msg), now);
+        if (c !== null && c.state === CALL_INCOMING) {
+          this.respondInvite(c, 487, now);
+          this.end(c, now, 487, "cancelled by the caller");
+        }
+      }
+      return true;
+    }
     if (m === METHOD_INVITE && msg.to.tagStart < 0) { this.onNewInvite(tx, msg, now); return true; }
     if (m !== METHOD_INVITE && m !== METHOD_BYE && m !== METHOD_INFO) return false;
     const c = this.findDialog(msg);
@@ -973,18 +987,6 @@ export class CallManager {
     if (n > 0) this.layer.respond(tx, w.buf, n, status, now);
   }
 
-  /** CANCEL (§9.2): 200 to it; when the INVITE is still unanswered, 487 to the INVITE and the call ends. */
-  private onCancel(tx: Transaction, msg: SipMessage, now: number): void {
-    const target = this.layer.findCancelTarget(msg);
-    const c = target === null ? null : this.callOf(target);
-    // §8.2.6.2, §9.2: a To tag on both answers, the 200's the one the 487 carries.
-    if (target === null) { this.respond(tx, msg, 481, "Call/Transaction Does Not Exist", statelessToTag(msg), now); return; }
-    this.respond(tx, msg, 200, "OK", c !== null ? c.dialog.localTag : statelessToTag(msg), now);
-    if (c !== null && c.state === CALL_INCOMING) {
-      this.respondInvite(c, 487, now);
-      this.end(c, now, 487, "cancelled by the caller");
-    }
-  }
 
   /** An ACK for a 2xx we sent (the transaction layer passes those to the TU). */
   onAck(msg: SipMessage, now: number): void {

@@ -251,22 +251,18 @@ function parseMediaLine(src: string, p: number, end: number, m: SdpMedia): numbe
   return 0;
 }
 
-/** The direction named by attribute src[p, e), or SDP_DIR_NONE. */
-function directionOf(src: string, p: number, e: number): number {
-  if (e - p !== 8) return SDP_DIR_NONE;
-  for (let d = 0; d < 4; d++) if (tokenIs(src, p, e, DIR_NAMES[d])) return d;
-  return SDP_DIR_NONE;
-}
-
 /** Parses an a= value in src[p, end) for session s (media m, or null at session level). */
 function parseAttribute(src: string, p: number, end: number, s: SdpSession, m: SdpMedia | null): number {
   let colon = src.indexOf(":", p);
   if (colon < 0 || colon > end) colon = end;
-  const dir = directionOf(src, p, colon);
-  if (dir !== SDP_DIR_NONE) {
-    if (m !== null) m.direction = dir;
-    else s.direction = dir;
-    return 0;
+  // A direction (all four names are 8 chars long).
+  if (colon - p === 8) {
+    for (let d = 0; d < 4; d++) {
+      if (!tokenIs(src, p, colon, DIR_NAMES[d])) continue;
+      if (m !== null) m.direction = d;
+      else s.direction = d;
+      return 0;
+    }
   }
   if (colon === end) return 0; // another property attribute
   const v = colon + 1;
@@ -331,7 +327,8 @@ function parseOrigin(src: string, p: number, end: number, out: SdpSession): numb
   out.sessIdEnd = e;
   p = skipSpaces(src, e, end);
   e = fieldEnd(src, p, end);
-  if (!allDigits(src, p, e)) return SDP_ERR_SYNTAX;
+  if (e <= p) return SDP_ERR_SYNTAX; // sess-version: digits
+  for (let i = p; i < e; i++) if (src.charCodeAt(i) < 48 || src.charCodeAt(i) > 57) return SDP_ERR_SYNTAX;
   out.sessVersionStart = p;
   out.sessVersionEnd = e;
   out.sessVersion = e - p <= 15 ? parseDecimal(src, p, e, 999999999999999) : -1;
@@ -346,15 +343,6 @@ function parseOrigin(src: string, p: number, end: number, out: SdpSession): numb
   out.originAddrStart = p;
   out.originAddrEnd = e;
   return 0;
-}
-
-function allDigits(src: string, p: number, e: number): boolean {
-  if (e <= p) return false;
-  for (; p < e; p++) {
-    const c = src.charCodeAt(p);
-    if (c < 48 || c > 57) return false;
-  }
-  return true;
 }
 
 /**
