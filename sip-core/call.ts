@@ -923,7 +923,14 @@ export class CallManager {
       if (c.state === CALL_INCOMING) this.respondInvite(c, 487, now);
       this.end(c, now, 0, "remote hangup");
     } else if (m === METHOD_INFO) {
-      this.onInfo(c, tx, msg, now);
+      // A digit in application/dtmf-relay or application/dtmf; an INFO without a body gets its 200 too.
+      if (msg.bodyEnd <= msg.bodyStart) { this.respond(tx, msg, 200, "OK", null, now); return true; }
+      const relay = contentTypeIs(msg, "application", "dtmf-relay");
+      if (!relay && !contentTypeIs(msg, "application", "dtmf")) { this.respond(tx, msg, 415, "Unsupported Media Type", null, now); return true; }
+      const digit = parseDtmfInfo(msg.src, msg.bodyStart, msg.bodyEnd, relay);
+      if (digit < 0) { this.respond(tx, msg, 400, "Bad Request (DTMF body)", null, now); return true; }
+      this.respond(tx, msg, 200, "OK", null, now);
+      this.listener.onInfoDigit(c, digit);
     } else this.onReinvite(c, tx, msg, now);
     return true;
   }
@@ -934,16 +941,6 @@ export class CallManager {
       if (c.state !== CALL_FREE && c.dialog.matchesRequest(msg)) return c;
     }
     return null;
-  }
-
-  private onInfo(c: Call, tx: Transaction, msg: SipMessage, now: number): void {
-    if (msg.bodyEnd <= msg.bodyStart) { this.respond(tx, msg, 200, "OK", null, now); return; }
-    const relay = contentTypeIs(msg, "application", "dtmf-relay");
-    if (!relay && !contentTypeIs(msg, "application", "dtmf")) { this.respond(tx, msg, 415, "Unsupported Media Type", null, now); return; }
-    const digit = parseDtmfInfo(msg.src, msg.bodyStart, msg.bodyEnd, relay);
-    if (digit < 0) { this.respond(tx, msg, 400, "Bad Request (DTMF body)", null, now); return; }
-    this.respond(tx, msg, 200, "OK", null, now);
-    this.listener.onInfoDigit(c, digit);
   }
 
   /** A re-INVITE (§14.2): a new offer (hold, resume, new address) or none (we offer in the 200). */
