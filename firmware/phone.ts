@@ -71,6 +71,8 @@ export class DoorPhone extends SipNode {
       calls: config.calls.answerDelay === config.autoAnswer.delayMs ? config.calls : Object.assign({}, config.calls, { answerDelay: config.autoAnswer.delayMs }),
       // Retransmission copies sized to their message and dropped when no longer needed (~60 variables per idle slot).
       exactCopies: true,
+      // The platform's log is a log: the phone needs no write() of its own.
+      log: platform.log,
     });
     this.config = config;
     platform.log.level = config.logLevel;
@@ -80,9 +82,9 @@ export class DoorPhone extends SipNode {
     this.traceEvent = new Int16Array(n);
     this.plan = new PlanRunner(this);
     const relay = board.openOutput({ pin: config.relayPin, activeLow: config.relayActiveLow });
-    if (typeof relay === "number") this.write(0, "door relay on pin " + config.relayPin + " unavailable (" + relay + ")");
+    if (typeof relay === "number") this.platform.log.write(0, "door relay on pin " + config.relayPin + " unavailable (" + relay + ")");
     this.door = new DoorController(config.door, typeof relay === "number" ? null : relay);
-    if (this.door.configError !== "") this.write(1, "door code: " + this.door.configError + "; DTMF opening is off");
+    if (this.door.configError !== "") this.platform.log.write(1, "door code: " + this.door.configError + "; DTMF opening is off");
     const a = board.openAudio({ sampleRate: 8000 });
     const audio = typeof a === "number" ? null : a;
     // Bound copies (digit(i, d), press(b, on)), not closures: a closure would keep this constructor's scope.
@@ -93,7 +95,7 @@ export class DoorPhone extends SipNode {
     for (let i = 0; i < config.buttons.length; i++) {
       const b = config.buttons[i];
       const input = board.openInput({ pin: b.pin, activeLow: true, debounce: 50, onChange: this.press.bind(this, b) });
-      if (typeof input === "number") this.write(0, "button on pin " + b.pin + " unavailable (" + input + ")");
+      if (typeof input === "number") this.platform.log.write(0, "button on pin " + b.pin + " unavailable (" + input + ")");
     }
     if (config.statusLed !== "") {
       const led = board.openOutput({ pin: config.statusLed, activeLow: config.ledActiveLow });
@@ -125,7 +127,7 @@ export class DoorPhone extends SipNode {
       for (let i = 0; i < calls.calls.length; i++) if (calls.calls[i].live()) this.hangup(calls.calls[i]);
       return;
     }
-    if (!this.plan.start(b.plan)) this.write(1, "button " + b.pin + ": nothing could be called");
+    if (!this.plan.start(b.plan)) this.platform.log.write(1, "button " + b.pin + ": nothing could be called");
     this.rearm();
   }
 
@@ -195,16 +197,16 @@ export class DoorPhone extends SipNode {
     if (!accepted) {
       if (t.refuse === REFUSE_DROP) { this.counters.dropped++; return INCOMING_DROP; }
       this.counters.refused++;
-      this.write(1, "call from " + (ok ? src.substring(from.uri.start, from.uri.end) : "?") + " (" + msg.sourceAddress + ") refused: not allowed by the trust policy");
+      this.platform.log.write(1, "call from " + (ok ? src.substring(from.uri.start, from.uri.end) : "?") + " (" + msg.sourceAddress + ") refused: not allowed by the trust policy");
       return 403;
     }
-    if (call === null) { this.write(1, "call from " + msg.sourceAddress + ": busy"); return 486; }
+    if (call === null) { this.platform.log.write(1, "call from " + msg.sourceAddress + ": busy"); return 486; }
     this.counters.accepted++;
     call.authorised = true;
     const aa = this.config.autoAnswer;
     const auto = aa.enabled && (aa.from.length === 0 || this.inList(aa.from, msg, user, host) ||
       (viaRegistrar && aa.from.indexOf("registrar") >= 0));
-    this.write(2, "call from " + call.peer + (auto ? ": answering" : ": ringing until the button answers"));
+    this.platform.log.write(2, "call from " + call.peer + (auto ? ": answering" : ": ringing until the button answers"));
     return auto ? INCOMING_ANSWER : INCOMING_RING;
   }
 
@@ -215,7 +217,7 @@ export class DoorPhone extends SipNode {
       if (call.endStatus >= 400) this.lastError = "call " + call.peer + ": " + call.endStatus + " " + call.endReason;
       this.sessions[call.index].stop();
       this.door.callEnded(call.peer);
-      this.write(2, "call " + call.index + " ended: " + call.endStatus + " " + call.endReason);
+      this.platform.log.write(2, "call " + call.index + " ended: " + call.endStatus + " " + call.endReason);
     }
     this.updateLed();
   }
@@ -228,7 +230,7 @@ export class DoorPhone extends SipNode {
       telephoneEvent: call.mediaTelephoneEvent, telephoneEventIn: call.mediaTelephoneEventIn, direction: call.mediaDirection,
     };
     const r = s.isRunning() ? s.update(p) : s.start(p);
-    if (r < 0) this.write(1, "call " + call.index + ": media could not start (" + r + ")");
+    if (r < 0) this.platform.log.write(1, "call " + call.index + ": media could not start (" + r + ")");
   }
 
   onInfoDigit(call: Call, digit: number): void {
@@ -287,7 +289,7 @@ export class DoorPhone extends SipNode {
       if (c.state !== CALL_ACTIVE || !s.isRunning() || c.mediaDirection === SDP_SENDONLY || c.mediaDirection === SDP_INACTIVE) continue;
       const due = s.lastReceivedAt + limit;
       if (hangupNow >= 0 && due <= hangupNow) {
-        this.write(1, "call " + i + ": no RTP for " + this.config.calls.rtpTimeout + " s; hanging up");
+        this.platform.log.write(1, "call " + i + ": no RTP for " + this.config.calls.rtpTimeout + " s; hanging up");
         this.hangup(c);
         continue;
       }
