@@ -57,6 +57,22 @@ const STAR = 42; // '*'
 // Keys a code may contain ('*' is the clear key, '#' only ends a code).
 const CODE_KEYS = "0123456789ABCD";
 
+// The controller's numbers in one typed array (a field is ~1 variable on Espruino, a float field 2+; a
+// typed array's byte costs ~1/27): index constants into `n` (Uint16Array) and `t` (Float64Array, ms).
+const N_ENTRY_LEN = 0; // keys in the entry; DOOR_ENTRY_CAPACITY + 1: more were typed than it holds
+const N_FLAGS = 1; // F_*
+const N_AUDIT_HEAD = 2; // next audit slot to write
+const N_AUDIT_LEN = 3;
+const N_ENTRY = 4; // DOOR_ENTRY_CAPACITY keys
+const N_AUDIT_KIND = 20; // N_ENTRY + DOOR_ENTRY_CAPACITY (a literal, so the build folds it): one per audit slot
+/** The current caller was already audited as refused / as locked out. */
+const F_CALLER_REFUSED = 1;
+const F_CALLER_LOCKED = 2;
+const T_LAST_DIGIT = 0;
+const T_LOCKOUT_UNTIL = 1;
+const T_RELAY_OFF = 2;
+const T_AUDIT = 3; // one per audit slot
+
 /** One audit entry, filled by auditEntry(). */
 export interface DoorAuditEntry {
   /** ms (the owner's clock). */
@@ -107,98 +123,45 @@ export function doorCodeProblem(code: string): string {
 
 export class DoorController {
   // Counters since start.
-  opens: number;
-  wrongCodes: number;
-  lockouts: number;
+  opens = 0;
+  wrongCodes = 0;
+  lockouts = 0;
   /** Why DTMF opening is off despite a code being set ("" when fine). */
   readonly configError: string;
+  /** DTMF opening is locked out (read it; poll() and onDigit() change it). */
+  locked = false;
+  /** The relay is on (read it; open() and poll() change it). */
+  relayOn = false;
 
   /** null: the board could not open it (the door logic still runs and audits). */
-  private relay: DigitalOutput | null;
-  private pulseMs: number;
-  private maxWrong: number;
-  private lockoutMs: number;
-  private digitTimeoutMs: number;
-  /**
-   * The codes' keys without the final '#' (none: DTMF opening disabled), and whether '#' submits them (else
-   * they all have the same length).
-   */
-  private codes: string[];
-  private hashMode: boolean;
-
-  private entry: Uint8Array;
-  private entryLen: number;
-  /** More keys than the buffer holds were typed: the submission is wrong whatever it holds. */
-  private entryOverflow: boolean;
-  private lastDigitAt: number;
-  /** The call the entry belongs to, and whether it was already audited as refused / locked. */
-  private caller: string;
-  private callerRefused: boolean;
-  private callerLocked: boolean;
-
-  private wrongStreak: number;
-  /** DTMF opening is locked out (read it; poll() and onDigit() change it). */
-  locked: boolean;
-  private lockoutUntil: number;
-  /** The relay is on (read it; open() and poll() change it). */
-  relayOn: boolean;
-  private relayOffAt: number;
-
-  // Audit ring: parallel arrays, allocated once.
-  private auditAt: Float64Array;
-  private auditKind: Uint8Array;
-  private auditWho: string[];
-  private auditDetail: string[];
-  private auditHead: number; // next slot to write
-  private auditLen: number;
+  readonly relay: DigitalOutput | null;
+  /** Pulse, lockout and digit timeout are read from it when used (copies would cost a field each). */
+  private config: DoorConfig;
+  /** The valid code list as configured ("" when none: DTMF opening disabled); '#' ends all of them or none. */
+  private code: string;
+  /** The call the entry belongs to. */
+  private caller = "";
+  /** Wrong codes since the last correct one (a field: it has no bound). */
+  private wrongStreak = 0;
+  private n: Uint16Array;
+  private t: Float64Array;
+  /** The audit ring's who and detail texts, two per slot: they grow with the entries, up to the ring's size, then the ring reuses them. */
+  private auditTexts: string[] = [];
 
   constructor(config: DoorConfig, relay: DigitalOutput | null) {
     this.relay = relay;
-    this.pulseMs = config.pulseMs > 0 ? config.pulseMs : 0;
-    this.maxWrong = config.maxWrongCodes > 0 ? config.maxWrongCodes : 0;
-    this.lockoutMs = config.lockoutSeconds > 0 ? config.lockoutSeconds * 1000 : 0;
-    this.digitTimeoutMs = config.digitTimeoutMs > 0 ? config.digitTimeoutMs : 0;
+    this.config = config;
     const problem = doorCodeProblem(config.code);
     this.configError = problem;
-    const code = problem === "" ? config.code : "";
-    this.codes = code.length > 0 ? code.split(",") : [];
-    this.hashMode = code.length > 0 && code.charCodeAt(code.length - 1) === HASH;
-    for (let i = 0; i < this.codes.length; i++) {
-      const c = this.codes[i];
-      if (this.hashMode) this.codes[i] = c.substring(0, c.length - 1);
-    }
-
-    this.entry = new Uint8Array(DOOR_ENTRY_CAPACITY);
-    this.entryLen = 0;
-    this.entryOverflow = false;
-    this.lastDigitAt = 0;
-    this.caller = "";
-    this.callerRefused = false;
-    this.callerLocked = false;
-
-    this.opens = 0;
-    this.wrongCodes = 0;
-    this.lockouts = 0;
-    this.wrongStreak = 0;
-    this.locked = false;
-    this.lockoutUntil = 0;
-    this.relayOn = false;
-    this.relayOffAt = 0;
-
+    this.code = problem === "" ? config.code : "";
     const size = config.auditSize > 0 ? Math.floor(config.auditSize) : 1;
-    this.auditAt = new Float64Array(size);
-    this.auditKind = new Uint8Array(size);
-    // The text columns grow with the entries, up to size, then the ring reuses them: an empty slot would
-    // cost two variables on Espruino (64 for the default 32 entries) before anything happened.
-    this.auditWho = [];
-    this.auditDetail = [];
-    this.auditHead = 0;
-    this.auditLen = 0;
+    this.n = new Uint16Array(N_AUDIT_KIND + size);
+    this.t = new Float64Array(T_AUDIT + size);
   }
 
   /** True when a code is configured (and valid): DTMF can open the door. */
   dtmfEnabled(): boolean {
-    return this.codes.length > 0;
+    return this.code.length > 0;
   }
 
   /**
@@ -207,66 +170,83 @@ export class DoorController {
    * or DOOR_DISABLED.
    */
   onDigit(who: string, authorised: boolean, digit: number, now: number): number {
+    const n = this.n;
+    const c = this.config;
     this.expire(now);
     if (who !== this.caller) this.newCaller(who);
     if (!authorised) {
       // Audited once per call, so a caller pressing keys cannot flush the audit ring.
-      if (!this.callerRefused) {
-        this.callerRefused = true;
+      if ((n[N_FLAGS] & F_CALLER_REFUSED) === 0) {
+        n[N_FLAGS] |= F_CALLER_REFUSED;
         this.audit(now, AUDIT_REFUSED, who, "caller not authorised");
       }
       return DOOR_REFUSED;
     }
-    if (this.codes.length === 0) return DOOR_DISABLED;
+    const code = this.code;
+    if (code.length === 0) return DOOR_DISABLED;
     if (this.locked) {
-      if (!this.callerLocked) {
-        this.callerLocked = true;
+      if ((n[N_FLAGS] & F_CALLER_LOCKED) === 0) {
+        n[N_FLAGS] |= F_CALLER_LOCKED;
         this.audit(now, AUDIT_LOCKED, who, "digits ignored during lockout");
       }
       return DOOR_LOCKED;
     }
-    if (this.entryLen > 0 && this.digitTimeoutMs > 0 && now - this.lastDigitAt > this.digitTimeoutMs) this.clearEntry();
-    this.lastDigitAt = now;
+    let len = n[N_ENTRY_LEN];
+    if (len > 0 && c.digitTimeoutMs > 0 && now - this.t[T_LAST_DIGIT] > c.digitTimeoutMs) {
+      len = 0;
+      n[N_ENTRY_LEN] = 0;
+    }
+    this.t[T_LAST_DIGIT] = now;
 
+    const hashMode = code.charCodeAt(code.length - 1) === HASH;
     // '*' clears; so does '#' for codes without it.
-    if (digit === STAR || (digit === HASH && !this.hashMode)) {
-      this.clearEntry();
+    if (digit === STAR || (digit === HASH && !hashMode)) {
+      n[N_ENTRY_LEN] = 0;
       return DOOR_PENDING;
     }
     if (digit !== HASH) {
-      if (this.entryLen < DOOR_ENTRY_CAPACITY) this.entry[this.entryLen++] = digit;
-      else this.entryOverflow = true;
-      // '#' mode waits for the '#'; codes without it are judged every len(code) keys.
-      if (this.hashMode || this.entryLen < this.codes[0].length) return DOOR_PENDING;
-    } else if (this.entryLen === 0 && !this.entryOverflow) return DOOR_PENDING; // a lone '#' is no attempt
+      if (len < DOOR_ENTRY_CAPACITY) n[N_ENTRY + len++] = digit;
+      else len = DOOR_ENTRY_CAPACITY + 1;
+      n[N_ENTRY_LEN] = len;
+      // '#' mode waits for the '#'; codes without it (all of one length) are judged every len(code) keys.
+      const first = code.indexOf(",");
+      if (hashMode || len < (first < 0 ? code.length : first)) return DOOR_PENDING;
+    } else if (len === 0) return DOOR_PENDING; // a lone '#' is no attempt
+    n[N_ENTRY_LEN] = 0;
 
-    // The code the entry equals (k), if any. Every key is compared (no early exit), so timing does not
-    // tell how many keys were right.
+    // The code (the k-th of the list) the entry equals, if any. Every key is compared (no early exit), so
+    // timing does not tell how many keys were right.
     let k = -1;
-    for (let j = 0; j < this.codes.length && !this.entryOverflow; j++) {
-      const code = this.codes[j];
-      if (this.entryLen !== code.length) continue;
-      let diff = 0;
-      for (let i = 0; i < code.length; i++) diff |= this.entry[i] ^ code.charCodeAt(i);
-      if (diff === 0 && k < 0) k = j;
+    let p = 0;
+    for (let j = 0; p <= code.length && len <= DOOR_ENTRY_CAPACITY; j++) {
+      let e = code.indexOf(",", p);
+      if (e < 0) e = code.length;
+      const keys = hashMode ? e - p - 1 : e - p;
+      if (len === keys) {
+        let diff = 0;
+        for (let i = 0; i < keys; i++) diff |= n[N_ENTRY + i] ^ code.charCodeAt(p + i);
+        if (diff === 0 && k < 0) k = j;
+      }
+      p = e + 1;
     }
-    this.clearEntry();
     if (k >= 0) {
       // Audited as "code" (one code) or "code k+1" (which resident's code, never its keys).
       this.wrongStreak = 0;
-      this.open(who, this.codes.length > 1 ? "code " + (k + 1) : "code", now);
+      this.open(who, code.indexOf(",") >= 0 ? "code " + (k + 1) : "code", now);
       return DOOR_OPENED;
     }
+    const maxWrong = c.maxWrongCodes > 0 ? c.maxWrongCodes : 0;
+    const lockoutMs = c.lockoutSeconds > 0 ? c.lockoutSeconds * 1000 : 0;
     this.wrongCodes++;
     this.wrongStreak++;
-    this.audit(now, AUDIT_WRONG, who, this.maxWrong > 0 ? this.wrongStreak + "/" + this.maxWrong : "" + this.wrongStreak);
-    if (this.maxWrong === 0 || this.wrongStreak < this.maxWrong || this.lockoutMs === 0) return DOOR_WRONG;
+    this.audit(now, AUDIT_WRONG, who, maxWrong > 0 ? this.wrongStreak + "/" + maxWrong : "" + this.wrongStreak);
+    if (maxWrong === 0 || this.wrongStreak < maxWrong || lockoutMs === 0) return DOOR_WRONG;
     this.wrongStreak = 0;
     this.lockouts++;
     this.locked = true;
-    this.lockoutUntil = now + this.lockoutMs;
-    this.callerLocked = true; // the lockout entry already says this call is locked out
-    this.audit(now, AUDIT_LOCKOUT, who, this.lockoutMs / 1000 + " s");
+    this.t[T_LOCKOUT_UNTIL] = now + lockoutMs;
+    n[N_FLAGS] |= F_CALLER_LOCKED; // the lockout entry already says this call is locked out
+    this.audit(now, AUDIT_LOCKOUT, who, lockoutMs / 1000 + " s");
     return DOOR_LOCKOUT;
   }
 
@@ -280,7 +260,7 @@ export class DoorController {
     this.opens++;
     this.audit(now, AUDIT_OPEN, who, reason);
     // A second opening during a pulse extends it.
-    this.relayOffAt = now + this.pulseMs;
+    this.t[T_RELAY_OFF] = now + (this.config.pulseMs > 0 ? this.config.pulseMs : 0);
     if (!this.relayOn) {
       this.relayOn = true;
       if (this.relay !== null) this.relay.write(true);
@@ -289,12 +269,12 @@ export class DoorController {
 
   /** The next time poll() has work (relay off, lockout end), or -1. */
   nextDeadline(): number {
-    return earliest(this.relayOn ? this.relayOffAt : -1, this.locked ? this.lockoutUntil : -1);
+    return earliest(this.relayOn ? this.t[T_RELAY_OFF] : -1, this.locked ? this.t[T_LOCKOUT_UNTIL] : -1);
   }
 
   /** Does what is due at `now`: ends the relay pulse, ends a lockout. */
   poll(now: number): void {
-    if (this.relayOn && now >= this.relayOffAt) {
+    if (this.relayOn && now >= this.t[T_RELAY_OFF]) {
       this.relayOn = false;
       if (this.relay !== null) this.relay.write(false);
     }
@@ -303,7 +283,8 @@ export class DoorController {
 
   /** Keys in the current entry (0 after a submission, a '*', a timeout or the end of the call). */
   entryLength(): number {
-    return this.entryLen;
+    const len = this.n[N_ENTRY_LEN];
+    return len > DOOR_ENTRY_CAPACITY ? DOOR_ENTRY_CAPACITY : len;
   }
 
   /** Wrong codes since the last correct one (0 again after a lockout starts). */
@@ -314,19 +295,20 @@ export class DoorController {
   // --- audit
 
   auditCount(): number {
-    return this.auditLen;
+    return this.n[N_AUDIT_LEN];
   }
 
   /** Fills `out` with entry i (0 = oldest kept); false when there is no such entry. */
   auditEntry(i: number, out: DoorAuditEntry): boolean {
-    if (i < 0 || i >= this.auditLen) return false;
-    const size = this.auditAt.length;
-    const slot = (this.auditHead - this.auditLen + i + size) % size;
-    out.at = this.auditAt[slot];
+    const n = this.n;
+    if (i < 0 || i >= n[N_AUDIT_LEN]) return false;
+    const size = this.t.length - T_AUDIT;
+    const slot = (n[N_AUDIT_HEAD] - n[N_AUDIT_LEN] + i + size) % size;
+    out.at = this.t[T_AUDIT + slot];
     // Made here, not kept at module level: only diagnostics ask.
-    out.kind = ["open", "wrong", "lockout", "refused", "locked", "unlock"][this.auditKind[slot]];
-    out.who = this.auditWho[slot];
-    out.detail = this.auditDetail[slot];
+    out.kind = ["open", "wrong", "lockout", "refused", "locked", "unlock"][n[N_AUDIT_KIND + slot]];
+    out.who = this.auditTexts[2 * slot];
+    out.detail = this.auditTexts[2 * slot + 1];
     return true;
   }
 
@@ -334,7 +316,7 @@ export class DoorController {
   auditText(): string {
     const e: DoorAuditEntry = { at: 0, kind: "", who: "", detail: "" };
     let s = "";
-    for (let i = 0; i < this.auditLen; i++) {
+    for (let i = 0; i < this.n[N_AUDIT_LEN]; i++) {
       this.auditEntry(i, e);
       s += (e.at / 1000).toFixed(3) + " s " + e.kind + " " + (e.who === "" ? "-" : e.who) + (e.detail === "" ? "" : " " + e.detail) + "\n";
     }
@@ -344,33 +326,28 @@ export class DoorController {
   // --- internals
 
   private expire(now: number): void {
-    if (this.locked && now >= this.lockoutUntil) {
+    if (this.locked && now >= this.t[T_LOCKOUT_UNTIL]) {
       this.locked = false;
-      this.callerLocked = false;
+      this.n[N_FLAGS] &= ~F_CALLER_LOCKED;
       this.audit(now, AUDIT_UNLOCK, "", "");
     }
   }
 
   private newCaller(who: string): void {
     this.caller = who;
-    this.callerRefused = false;
-    this.callerLocked = false;
-    this.clearEntry();
-  }
-
-  private clearEntry(): void {
-    this.entryLen = 0;
-    this.entryOverflow = false;
+    this.n[N_FLAGS] = 0;
+    this.n[N_ENTRY_LEN] = 0;
   }
 
   private audit(now: number, kind: number, who: string, detail: string): void {
-    const size = this.auditAt.length;
-    const slot = this.auditHead;
-    this.auditAt[slot] = now;
-    this.auditKind[slot] = kind;
-    this.auditWho[slot] = who;
-    this.auditDetail[slot] = detail;
-    this.auditHead = (slot + 1) % size;
-    if (this.auditLen < size) this.auditLen++;
+    const n = this.n;
+    const size = this.t.length - T_AUDIT;
+    const slot = n[N_AUDIT_HEAD];
+    this.t[T_AUDIT + slot] = now;
+    n[N_AUDIT_KIND + slot] = kind;
+    this.auditTexts[2 * slot] = who;
+    this.auditTexts[2 * slot + 1] = detail;
+    n[N_AUDIT_HEAD] = (slot + 1) % size;
+    if (n[N_AUDIT_LEN] < size) n[N_AUDIT_LEN]++;
   }
 }

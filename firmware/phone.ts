@@ -1,5 +1,5 @@
 // The door-phone application: SIP node, one RTP session per call slot, the door relay, buttons with call plans, trust policy, status LED and diagnostics, over the HAL.
-import type { AudioDevice, Board, DigitalOutput, Platform } from "../hal/types.ts";
+import type { Board, DigitalOutput, Platform } from "../hal/types.ts";
 import {
   CALL_ACTIVE, CALL_CALLING, CALL_CANCELLING, CALL_CONNECTING, CALL_ENDED, CALL_INCOMING, CALL_RINGING, DigestServer,
   INCOMING_ANSWER, INCOMING_DROP, INCOMING_RING, REG_BACKOFF, REG_FAILED, REG_REGISTERED, SDP_INACTIVE, SDP_SENDONLY,
@@ -33,12 +33,14 @@ export interface PhoneCounters {
 
 // The trace ring's entries: kind (TRACE_*) * TRACE_KIND + a number (the method of a request or ACK, the status of a response).
 const TRACE_KIND = 1000;
+// Indexes into DoorPhone.times.
+const T_LED_AT = 0;
+const T_TRACE = 1;
 
 export class DoorPhone extends SipNode {
   readonly config: PhoneConfig;
   readonly door: DoorController;
   readonly sessions: MediaSession[] = [];
-  readonly relay: DigitalOutput | null;
   readonly led: DigitalOutput | null = null;
   readonly plan: PlanRunner;
   readonly counters: PhoneCounters = { sent: 0, accepted: 0, refused: 0, dropped: 0, challenged: 0, buttonPresses: 0 };
@@ -48,14 +50,14 @@ export class DoorPhone extends SipNode {
   rtpDigits = 0;
   infoDigits = 0;
   /**
-   * The trace ring, one entry per SIP event, the newest config.traceSize kept: when, and what (see TRACE_KIND).
+   * The trace ring, one entry per SIP event, the newest config.traceSize kept: when (times[T_TRACE + slot]),
+   * and what (see TRACE_KIND); traceSeen counts every event (the next slot and how many are kept follow).
    * Text is made only when status() asks.
    */
-  private readonly traceAt: Float64Array;
   private readonly traceEvent: Int16Array;
-  private traceNext = 0;
-  private traceCount = 0;
-  private ledAt = -1;
+  private traceSeen = 0;
+  /** The LED's next blink (times[T_LED_AT]; -1 none) and the trace's times: one array, not a float field each. */
+  private readonly times: Float64Array;
   private ledOn = false;
   /** The last SIP failure seen (a call that ended with a status ≥ 400, a registration that failed), for status(). */
   lastError = "";
@@ -69,23 +71,32 @@ export class DoorPhone extends SipNode {
       calls: config.calls.answerDelay === config.autoAnswer.delayMs ? config.calls : Object.assign({}, config.calls, { answerDelay: config.autoAnswer.delayMs }),
       // Retransmission copies sized to their message and dropped when no longer needed (~60 variables per idle slot).
       exactCopies: true,
+      // The platform's log is a log: the phone needs no write() of its own.
+      log: platform.log,
     });
     this.config = config;
     platform.log.level = config.logLevel;
     const n = config.traceSize > 0 ? config.traceSize : 1;
-    this.traceAt = new Float64Array(n);
+    this.times = new Float64Array(T_TRACE + n);
+    this.times[T_LED_AT] = -1;
     this.traceEvent = new Int16Array(n);
     this.plan = new PlanRunner(this);
     const relay = board.openOutput({ pin: config.relayPin, activeLow: config.relayActiveLow });
-    this.relay = typeof relay === "number" ? null : relay;
-    if (this.relay === null) this.write(0, "door relay on pin " + config.relayPin + " unavailable (" + relay + ")");
-    this.door = new DoorController(config.door, this.relay);
-    if (this.door.configError !== "") this.write(1, "door code: " + this.door.configError + "; DTMF opening is off");
+    if (typeof relay === "number") this.platform.log.write(0, "door relay on pin " + config.relayPin + " unavailable (" + relay + ")");
+    this.door = new DoorController(config.door, typeof relay === "number" ? null : relay);
+    if (this.door.configError !== "") this.platform.log.write(1, "door code: " + this.door.configError + "; DTMF opening is off");
     const a = board.openAudio({ sampleRate: 8000 });
     const audio = typeof a === "number" ? null : a;
-    for (let i = 0; i < config.callCapacity; i++) this.sessions.push(this.makeSession(i, audio));
+    // Bound copies (digit(i, d), press(b, on)), not closures: a closure would keep this constructor's scope.
+    for (let i = 0; i < config.callCapacity; i++) {
+      this.sessions.push(new MediaSession({ platform: platform, audio: audio, onDigit: this.digit.bind(this, i) }));
+    }
     // The board keeps each input (its watch calls press()); the phone needs no list of them.
-    for (let i = 0; i < config.buttons.length; i++) this.openButton(board, config.buttons[i]);
+    for (let i = 0; i < config.buttons.length; i++) {
+      const b = config.buttons[i];
+      const input = board.openInput({ pin: b.pin, activeLow: true, debounce: 50, onChange: this.press.bind(this, b) });
+      if (typeof input === "number") this.platform.log.write(0, "button on pin " + b.pin + " unavailable (" + input + ")");
+    }
     if (config.statusLed !== "") {
       const led = board.openOutput({ pin: config.statusLed, activeLow: config.ledActiveLow });
       this.led = typeof led === "number" ? null : led;
@@ -97,28 +108,12 @@ export class DoorPhone extends SipNode {
     }
   }
 
-  private makeSession(i: number, audio: AudioDevice | null): MediaSession {
-    const self = this;
-    return new MediaSession({
-      platform: this.platform, audio: audio,
-      onDigit: function (digit: number): void { self.rtpDigits++; self.digit(i, digit); },
-    });
-  }
-
-  private openButton(board: Board, b: ButtonConfig): void {
-    const self = this;
-    const input = board.openInput({
-      pin: b.pin, activeLow: true, debounce: 50,
-      onChange: function (on: boolean): void { if (on) self.press(b); },
-    });
-    if (typeof input === "number") this.write(0, "button on pin " + b.pin + " unavailable (" + input + ")");
-  }
-
   /**
-   * A button press: answers an incoming call that rings; during a call hangs up (when configured) or is
-   * ignored; when idle starts the button's plan.
+   * Button b changed (on: pressed; a release does nothing). A press answers an incoming call that rings;
+   * during a call hangs up (when configured) or is ignored; when idle starts the button's plan.
    */
-  press(b: ButtonConfig): void {
+  press(b: ButtonConfig, on: boolean): void {
+    if (!on) return;
     this.counters.buttonPresses++;
     const calls = this.ua.calls;
     if (calls === null) return;
@@ -132,22 +127,24 @@ export class DoorPhone extends SipNode {
       for (let i = 0; i < calls.calls.length; i++) if (calls.calls[i].live()) this.hangup(calls.calls[i]);
       return;
     }
-    if (!this.plan.start(b.plan)) this.write(1, "button " + b.pin + ": nothing could be called");
+    if (!this.plan.start(b.plan)) this.platform.log.write(1, "button " + b.pin + ": nothing could be called");
     this.rearm();
   }
 
   /** The first button's press (the simulator and tests; a board's buttons call press() themselves). */
   buttonPressed(): Call | null {
     if (this.config.buttons.length === 0) return null;
-    this.press(this.config.buttons[0]);
+    this.press(this.config.buttons[0], true);
     const calls = this.ua.calls;
     if (calls === null) return null;
     for (let i = 0; i < calls.calls.length; i++) if (calls.calls[i].live() && calls.calls[i].outgoing) return calls.calls[i];
     return null;
   }
 
-  /** A DTMF digit in call slot i (RFC 4733 or INFO): the door decides. */
-  private digit(i: number, digit: number): void {
+  /** A DTMF digit in call slot i, RFC 4733 (duration: its ms, as the session passes it) or INFO (-1): the door decides. */
+  private digit(i: number, digit: number, duration: number): void {
+    if (duration < 0) this.infoDigits++;
+    else this.rtpDigits++;
     const calls = this.ua.calls;
     if (calls === null) return;
     const c = calls.calls[i];
@@ -200,16 +197,16 @@ export class DoorPhone extends SipNode {
     if (!accepted) {
       if (t.refuse === REFUSE_DROP) { this.counters.dropped++; return INCOMING_DROP; }
       this.counters.refused++;
-      this.write(1, "call from " + (ok ? src.substring(from.uri.start, from.uri.end) : "?") + " (" + msg.sourceAddress + ") refused: not allowed by the trust policy");
+      this.platform.log.write(1, "call from " + (ok ? src.substring(from.uri.start, from.uri.end) : "?") + " (" + msg.sourceAddress + ") refused: not allowed by the trust policy");
       return 403;
     }
-    if (call === null) { this.write(1, "call from " + msg.sourceAddress + ": busy"); return 486; }
+    if (call === null) { this.platform.log.write(1, "call from " + msg.sourceAddress + ": busy"); return 486; }
     this.counters.accepted++;
     call.authorised = true;
     const aa = this.config.autoAnswer;
     const auto = aa.enabled && (aa.from.length === 0 || this.inList(aa.from, msg, user, host) ||
       (viaRegistrar && aa.from.indexOf("registrar") >= 0));
-    this.write(2, "call from " + call.peer + (auto ? ": answering" : ": ringing until the button answers"));
+    this.platform.log.write(2, "call from " + call.peer + (auto ? ": answering" : ": ringing until the button answers"));
     return auto ? INCOMING_ANSWER : INCOMING_RING;
   }
 
@@ -220,7 +217,7 @@ export class DoorPhone extends SipNode {
       if (call.endStatus >= 400) this.lastError = "call " + call.peer + ": " + call.endStatus + " " + call.endReason;
       this.sessions[call.index].stop();
       this.door.callEnded(call.peer);
-      this.write(2, "call " + call.index + " ended: " + call.endStatus + " " + call.endReason);
+      this.platform.log.write(2, "call " + call.index + " ended: " + call.endStatus + " " + call.endReason);
     }
     this.updateLed();
   }
@@ -233,12 +230,11 @@ export class DoorPhone extends SipNode {
       telephoneEvent: call.mediaTelephoneEvent, telephoneEventIn: call.mediaTelephoneEventIn, direction: call.mediaDirection,
     };
     const r = s.isRunning() ? s.update(p) : s.start(p);
-    if (r < 0) this.write(1, "call " + call.index + ": media could not start (" + r + ")");
+    if (r < 0) this.platform.log.write(1, "call " + call.index + ": media could not start (" + r + ")");
   }
 
   onInfoDigit(call: Call, digit: number): void {
-    this.infoDigits++;
-    this.digit(call.index, digit);
+    this.digit(call.index, digit, -1);
   }
 
   // --- status LED, diagnostics ---------------------------------------------------------------
@@ -270,12 +266,12 @@ export class DoorPhone extends SipNode {
     if (this.led === null) return;
     const p = this.ledPattern();
     if (p <= 0) {
-      this.ledAt = -1;
+      this.times[T_LED_AT] = -1;
       const on = p === LED_ON;
       if (on !== this.ledOn) { this.ledOn = on; this.led.write(on); }
       return;
     }
-    if (this.ledAt < 0) this.ledAt = this.now();
+    if (this.times[T_LED_AT] < 0) this.times[T_LED_AT] = this.now();
   }
 
   /**
@@ -293,7 +289,7 @@ export class DoorPhone extends SipNode {
       if (c.state !== CALL_ACTIVE || !s.isRunning() || c.mediaDirection === SDP_SENDONLY || c.mediaDirection === SDP_INACTIVE) continue;
       const due = s.lastReceivedAt + limit;
       if (hangupNow >= 0 && due <= hangupNow) {
-        this.write(1, "call " + i + ": no RTP for " + this.config.calls.rtpTimeout + " s; hanging up");
+        this.platform.log.write(1, "call " + i + ": no RTP for " + this.config.calls.rtpTimeout + " s; hanging up");
         this.hangup(c);
         continue;
       }
@@ -304,20 +300,21 @@ export class DoorPhone extends SipNode {
 
   protected extraDeadline(): number {
     if (this.plan.pending) return this.now();
-    return earliest(earliest(this.door.nextDeadline(), this.ledAt), this.rtpDeadline(-1));
+    return earliest(earliest(this.door.nextDeadline(), this.times[T_LED_AT]), this.rtpDeadline(-1));
   }
 
   protected pollExtra(now: number): void {
     this.plan.poll();
     this.door.poll(now);
     this.rtpDeadline(now);
-    if (this.led !== null && this.ledAt >= 0 && this.ledAt <= now) {
+    const ledAt = this.times[T_LED_AT];
+    if (this.led !== null && ledAt >= 0 && ledAt <= now) {
       const p = this.ledPattern();
       if (p > 0) {
         this.ledOn = !this.ledOn;
         this.led.write(this.ledOn);
-        this.ledAt = now + p;
-      } else this.ledAt = -1;
+        this.times[T_LED_AT] = now + p;
+      } else this.times[T_LED_AT] = -1;
     }
     this.updateLed();
   }
@@ -328,10 +325,10 @@ export class DoorPhone extends SipNode {
     if (kind === TRACE_TERMINATED) return; // every transaction ends: not worth a slot of the ring
     const size = this.config.traceSize;
     if (size > 0) {
-      this.traceAt[this.traceNext] = this.now();
-      this.traceEvent[this.traceNext] = kind * TRACE_KIND + (msg === null ? 0 : msg.isRequest ? msg.method : msg.status);
-      this.traceNext = (this.traceNext + 1) % size;
-      if (this.traceCount < size) this.traceCount++;
+      const slot = this.traceSeen % size;
+      this.times[T_TRACE + slot] = this.now();
+      this.traceEvent[slot] = kind * TRACE_KIND + (msg === null ? 0 : msg.isRequest ? msg.method : msg.status);
+      this.traceSeen++;
     }
     if (kind === TRACE_RESPONSE || kind === TRACE_TIMEOUT) this.updateLed();
     void tx;
@@ -358,12 +355,13 @@ export class DoorPhone extends SipNode {
     }
     let trace = "";
     const size = this.config.traceSize;
-    for (let i = 0; i < this.traceCount; i++) {
-      const k = (this.traceNext - this.traceCount + i + size) % size;
+    const count = this.traceSeen < size ? this.traceSeen : size;
+    for (let i = 0; i < count; i++) {
+      const k = (this.traceSeen - count + i) % size;
       const kind = Math.floor(this.traceEvent[k] / TRACE_KIND);
       const code = this.traceEvent[k] % TRACE_KIND;
       const detail = kind === TRACE_REQUEST || kind === TRACE_ACK ? methodName(code) || "other" : code > 0 ? String(code) : "";
-      trace += (this.traceAt[k] / 1000).toFixed(3) + " " + traceName(kind) + (detail !== "" ? " " + detail : "") + "\n";
+      trace += (this.times[T_TRACE + k] / 1000).toFixed(3) + " " + traceName(kind) + (detail !== "" ? " " + detail : "") + "\n";
     }
     return JSON.stringify({
       registrations: regs,

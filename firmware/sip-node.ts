@@ -33,6 +33,11 @@ export interface SipNodeOptions {
    * Timers L and J, 32 s). Default false: one 1,500-byte buffer per slot, allocated at start-up.
    */
   exactCopies?: boolean;
+  /**
+   * The UA's log (registrations and calls). Absent: the node itself, whose subclass then has a
+   * write(level, msg) (the simulator's endpoint records the lines); the phone passes the platform's log.
+   */
+  log?: CallLog;
 }
 
 /** One TCP connection and its stream state, by remote address:port. */
@@ -44,10 +49,10 @@ interface Flow {
 }
 
 /**
- * The node is its UserAgent's port, log, trace and keep-alive listener itself (methods, not closures made
- * per instance that would also keep the constructor's scope alive).
+ * The node is its UserAgent's port, trace and keep-alive listener itself (methods, not closures made per
+ * instance that would also keep the constructor's scope alive).
  */
-export abstract class SipNode implements CallListener, TransportPort, CallLog, UaTrace, KeepaliveListener {
+export abstract class SipNode implements CallListener, TransportPort, UaTrace, KeepaliveListener {
   readonly platform: Platform;
   readonly address: string;
   port: number;
@@ -66,7 +71,7 @@ export abstract class SipNode implements CallListener, TransportPort, CallLog, U
     this.port = o.port;
     this.ua = new UserAgent({
       transactions: { capacity: o.capacity, bufferSize: 1500, timers: o.timers || DEFAULT_TIMERS, retryAfter: 5, exactCopies: o.exactCopies === true },
-      limits: DEFAULT_LIMITS, port: this, clock: o.platform.clock, random: o.platform.random, log: this,
+      limits: DEFAULT_LIMITS, port: this, clock: o.platform.clock, random: o.platform.random, log: o.log !== undefined ? o.log : this as unknown as CallLog,
       accounts: o.accounts, maxAccounts: MAX_ACCOUNTS, calls: o.calls, callCapacity: o.callCapacity, listener: this, trace: this,
     });
     this.layer = this.ua.layer;
@@ -79,7 +84,7 @@ export abstract class SipNode implements CallListener, TransportPort, CallLog, U
     this.transport.keepalive = this;
   }
 
-  // --- the UserAgent's port, log and keep-alive listener ---------------------------------------
+  // --- the UserAgent's port and keep-alive listener --------------------------------------------
 
   /** Sends a SIP message (or keep-alive) over UDP or the TCP connection to address:port. */
   send(data: Uint8Array, length: number, address: string, p: number, transport: number): number {
@@ -87,9 +92,6 @@ export abstract class SipNode implements CallListener, TransportPort, CallLog, U
     if (transport === TRANSPORT_TCP) return this.sendTcp(data, length, address, p);
     return this.socket === null ? -1 : this.socket.send(data, length, address, p);
   }
-
-  /** A log line from registrations and calls (level: 0 error … 3 debug); subclasses log their own through it too. */
-  write(level: number, msg: string): void { this.platform.log.write(level, msg); }
 
   /** An RFC 5626 pong came from address:port. */
   onPong(address: string, p: number): void {

@@ -118,7 +118,7 @@ if (phone === null) {
 var tBuilt = getTime();
 mem("constructed");
 var rc = phone.open();
-print("@@OPEN " + rc + " " + phone.boundPort() + " " + phone.hasTcp() + " " + (phone.relay !== null));
+print("@@OPEN " + rc + " " + phone.boundPort() + " " + phone.hasTcp() + " " + (phone.door.relay !== null));
 mem("opened");
 print("@@TIME load " + ((tLoad - T0) * 1000).toFixed(1) + " construct " + ((tBuilt - tLoad) * 1000).toFixed(1));
 
@@ -127,7 +127,7 @@ var outbox = [];
 function flush() { for (var k = 0; k < outbox.length; k++) print(outbox[k]); outbox = []; }
 function later(line) { if (outbox.length === 0) setTimeout(flush, 0); outbox.push(line); }
 // Relay transitions, as the door drives them (time on the device clock, and what the output reads back).
-var relay = phone.relay;
+var relay = phone.door.relay;
 if (relay !== null) {
   var write = relay.write;
   relay.write = function (on) {

@@ -112,6 +112,11 @@ describe("DoorController: '#' codes", () => {
     const u = setup({ digitTimeoutMs: 5000 });
     expect(u.keys("1234#", "alice", true, 5000)).toBe(DOOR_OPENED); // exactly the timeout still counts
     expect(u.board.transitions(RELAY)[0]).toEqual({ at: 1000 + 4 * 5000, on: true });
+    const v = setup({ digitTimeoutMs: 5000 });
+    v.keys("12");
+    v.clock.advance(5001);
+    expect(v.keys("#")).toBe(DOOR_PENDING); // a lone '#' after the pause: no attempt, and the entry is empty
+    expect(v.door.entryLength()).toBe(0);
   });
 
   it("the entry belongs to a call: callEnded and a new caller clear it", () => {
