@@ -14,7 +14,7 @@ const CRLF = "\r\n";
 
 /** A media type with every span absent. */
 function mediaType(): MediaType {
-  return { typeStart: -1, typeEnd: -1, subtypeStart: -1, subtypeEnd: -1, paramsStart: -1, paramsEnd: -1 };
+  return { typeStart: -1, typeEnd: -1, subtypeStart: -1, subtypeEnd: -1, paramStart: -1, paramEnd: -1 };
 }
 
 /** Builds a message from header lines (the start line first) and a body, with a correct Content-Length. */
@@ -395,7 +395,7 @@ describe("media type", () => {
     expect(parseMediaType(src, 0, src.length, t)).toBe(0);
     expect(src.substring(t.typeStart, t.typeEnd)).toBe("multipart");
     expect(src.substring(t.subtypeStart, t.subtypeEnd)).toBe("mixed");
-    expect(src.substring(t.paramsStart, t.paramsEnd)).toBe(" ; boundary = \"unique-boundary-1\" ;\tx=1");
+    expect(src.substring(t.paramStart, t.paramEnd)).toBe(" ; boundary = \"unique-boundary-1\" ;\tx=1");
   });
 
   it("parseMediaType: LWS around the slash, no parameters", () => {
@@ -404,7 +404,7 @@ describe("media type", () => {
     expect(parseMediaType(src, 0, src.length, t)).toBe(0);
     expect(src.substring(t.typeStart, t.typeEnd)).toBe("text");
     expect(src.substring(t.subtypeStart, t.subtypeEnd)).toBe("html");
-    expect(t.paramsEnd).toBe(t.paramsStart);
+    expect(t.paramEnd).toBe(t.paramStart);
   });
 
   it("parseMediaType refuses malformed values", () => {
