@@ -153,13 +153,13 @@ export class SipMessage {
   /** Method token as text (allocates). */
   methodName(): string { return this.src.substring(this.methodStart, this.methodEnd); }
   /** Request-URI as text (allocates). */
-  uri(): string { return this.src.substring(this.uriStart, this.uriEnd); }
+  uriText(): string { return this.src.substring(this.uriStart, this.uriEnd); }
   /** Reason phrase as text (allocates). */
   reason(): string { return this.src.substring(this.reasonStart, this.reasonEnd); }
   /** Call-ID as text (allocates). */
   callId(): string { return this.callIdStart < 0 ? "" : this.src.substring(this.callIdStart, this.callIdEnd); }
   /** Body as a binary string (allocates). */
-  body(): string { return this.src.substring(this.bodyStart, this.bodyEnd); }
+  bodyText(): string { return this.src.substring(this.bodyStart, this.bodyEnd); }
 
   // Methods, not getters: Espruino's E.getSizeOf calls getters with the prototype as `this`.
   /** Number of Via values, counted on demand (stops at a malformed one). */

@@ -51,11 +51,11 @@ export class SipUri {
   }
 
   /** The host as text (IPv6 keeps its brackets). Allocates. */
-  host(): string { return this.hostStart < 0 ? "" : this.src.substring(this.hostStart, this.hostEnd); }
+  hostText(): string { return this.hostStart < 0 ? "" : this.src.substring(this.hostStart, this.hostEnd); }
   /** The user part, %-escapes decoded. Allocates. */
-  user(): string { return this.userStart < 0 ? "" : unescapeSpan(this.src, this.userStart, this.userEnd); }
+  userText(): string { return this.userStart < 0 ? "" : unescapeSpan(this.src, this.userStart, this.userEnd); }
   /** The whole URI as text. Allocates. */
-  text(): string { return this.src.substring(this.start, this.end); }
+  uriText(): string { return this.src.substring(this.start, this.end); }
 }
 
 /** True when every '%' in src[s, e) starts a valid escape (two hex digits) and every char is in mask. */
