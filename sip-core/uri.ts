@@ -72,16 +72,6 @@ function checkEscapedClass(src: string, s: number, e: number, mask: number): boo
   return true;
 }
 
-/** No label of the host src[s, e) starts or ends with '-'. */
-function labelsOk(src: string, s: number, e: number): boolean {
-  for (let p = s + 1; p < e; p++) {
-    const c = src.charCodeAt(p);
-    const b = src.charCodeAt(p - 1);
-    if ((c === 45 && b === CH_DOT) || (c === CH_DOT && b === 45)) return false;
-  }
-  return true;
-}
-
 /** Where parseHost writes: a URI, a Via sent-by. */
 export interface HostSpan { hostStart: number; hostEnd: number; hostKind: number }
 
@@ -114,7 +104,14 @@ export function parseHost(src: string, p: number, end: number, out: HostSpan): n
     const cl = src.charCodeAt(p - 1);
     if (c0 === CH_DOT || c0 === 45 || cl === 45) return -1;
     const dash = nextIndex(NEXT_DASH, "-", src, hs);
-    if (dash >= 0 && dash < p && !labelsOk(src, hs, p)) return -1;
+    if (dash >= 0 && dash < p) {
+      // No label starts or ends with '-' (the first and last characters are checked above).
+      for (let q = hs + 1; q < p; q++) {
+        const c = src.charCodeAt(q);
+        const b = src.charCodeAt(q - 1);
+        if ((c === 45 && b === CH_DOT) || (c === CH_DOT && b === 45)) return -1;
+      }
+    }
     const dots = nextIndex(NEXT_DOTDOT, "..", src, hs);
     if (dots >= 0 && dots < p - 1) return -1;
     // A top label never ends in a digit, so a host that does is an IPv4 address.
