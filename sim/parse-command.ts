@@ -17,7 +17,7 @@ export function messageToJson(m: SipMessage): object {
     headers.push({ name: id === HDR_OTHER ? m.headerName(i) : headerName(id), value: m.headerValue(i) });
   }
   const head = m.isRequest
-    ? { kind: "request", method: m.methodName(), methodKnown: methodName(m.method) !== "", requestUri: m.uri() }
+    ? { kind: "request", method: m.methodName(), methodKnown: methodName(m.method) !== "", requestUri: m.uriText() }
     : { kind: "response", status: m.status, reason: m.reason() };
   return { ...head, headers, bodyLength: m.bodyEnd - m.bodyStart, consumed: m.length };
 }

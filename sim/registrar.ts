@@ -109,7 +109,7 @@ export class Registrar extends Endpoint {
       return true;
     }
     // Credentials.
-    const user = msg.to.decodeUri() ? msg.to.uri.user() : "";
+    const user = msg.to.decodeUri() ? msg.to.uri.userText() : "";
     const password = this.users[user];
     const credId = this.proxy ? HDR_PROXY_AUTHORIZATION : HDR_AUTHORIZATION;
     const ci = msg.findHeader(credId);
@@ -155,7 +155,7 @@ export class Registrar extends Endpoint {
     let expires = 0;
     while (c.next()) {
       const e = c.value.expires >= 0 ? c.value.expires : (msg.expires >= 0 ? msg.expires : 3600);
-      const uri = c.value.uri.text();
+      const uri = c.value.uri.uriText();
       if (e === 0) {
         for (let i = this.bindings.length - 1; i >= 0; i--) if (this.bindings[i].aor === aor && this.bindings[i].contact === uri) this.bindings.splice(i, 1);
       } else if (contact === "") {

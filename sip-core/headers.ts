@@ -144,8 +144,9 @@ export interface MediaType {
   typeEnd: number;
   subtypeStart: number;
   subtypeEnd: number;
-  paramsStart: number;
-  paramsEnd: number;
+  /** The parameters, from the first ';' (named unlike the classes' paramsStart so those can be renamed short). */
+  paramStart: number;
+  paramEnd: number;
 }
 
 /** Parses a media type at src[s, e) into out; returns 0 or -1. */
@@ -162,19 +163,19 @@ export function parseMediaType(src: string, s: number, e: number, out: MediaType
   p = skipToken(src, p, e);
   out.subtypeEnd = p;
   if (p === out.subtypeStart) return -1;
-  out.paramsStart = out.paramsEnd = p;
+  out.paramStart = out.paramEnd = p;
   p = skipLws(src, p, e);
   while (p < e) {
     if (src.charCodeAt(p) !== CH_SEMI) return -1;
     p = scanParam(src, p + 1, e, paramSpan);
     if (p < 0) return -1;
-    out.paramsEnd = p;
+    out.paramEnd = p;
     p = skipLws(src, p, e);
   }
   return 0;
 }
 
-const mediaType: MediaType = { typeStart: -1, typeEnd: -1, subtypeStart: -1, subtypeEnd: -1, paramsStart: -1, paramsEnd: -1 };
+const mediaType: MediaType = { typeStart: -1, typeEnd: -1, subtypeStart: -1, subtypeEnd: -1, paramStart: -1, paramEnd: -1 };
 
 /** True when msg's Content-Type is type/subtype (lower-case literals), parameters ignored. */
 export function contentTypeIs(msg: SipMessage, type: string, subtype: string): boolean {

@@ -153,13 +153,13 @@ export class SipMessage {
   /** Method token as text (allocates). */
   methodName(): string { return this.src.substring(this.methodStart, this.methodEnd); }
   /** Request-URI as text (allocates). */
-  uri(): string { return this.src.substring(this.uriStart, this.uriEnd); }
+  uriText(): string { return this.src.substring(this.uriStart, this.uriEnd); }
   /** Reason phrase as text (allocates). */
   reason(): string { return this.src.substring(this.reasonStart, this.reasonEnd); }
   /** Call-ID as text (allocates). */
   callId(): string { return this.callIdStart < 0 ? "" : this.src.substring(this.callIdStart, this.callIdEnd); }
   /** Body as a binary string (allocates). */
-  body(): string { return this.src.substring(this.bodyStart, this.bodyEnd); }
+  bodyText(): string { return this.src.substring(this.bodyStart, this.bodyEnd); }
 
   // Methods, not getters: Espruino's E.getSizeOf calls getters with the prototype as `this`.
   /** Number of Via values, counted on demand (stops at a malformed one). */
@@ -293,34 +293,6 @@ function parseStartLine(src: string, p: number, e: number, msg: SipMessage): voi
   if (c0 < 97 || c0 > 122) fail(msg, ERR_REQUEST_URI, us);
 }
 
-/** Call-ID = word [ "@" word ] */
-function checkCallId(src: string, s: number, e: number): boolean {
-  let p = s;
-  while (p < e && (CHAR_CLASS[src.charCodeAt(p)] & C_CALLID) !== 0) p++;
-  if (p !== e || s === e) return false;
-  // At most one '@', with a word on each side.
-  const at = src.indexOf("@", s);
-  if (at < 0 || at >= e) return true;
-  return at !== s && at !== e - 1 && (src.indexOf("@", at + 1) < 0 || src.indexOf("@", at + 1) >= e);
-}
-
-/** CSeq = 1*DIGIT LWS Method */
-function parseCSeq(src: string, s: number, e: number, msg: SipMessage): boolean {
-  let p = s;
-  while (p < e && (CHAR_CLASS[src.charCodeAt(p)] & C_DIGIT) !== 0) p++;
-  const n = parseDecimal(src, s, p, UINT32_MAX);
-  if (n < 0) return false;
-  const q = skipLws(src, p, e);
-  if (q === p) return false;
-  const me = skipToken(src, q, e);
-  if (me === q || me !== e) return false;
-  msg.cseq = n;
-  msg.cseqMethodStart = q;
-  msg.cseqMethodEnd = me;
-  msg.cseqMethod = resolveMethod(src, q, me);
-  return true;
-}
-
 /** Decodes the value of one header line that the parser validates, recording any error. */
 function decodeHeader(src: string, id: number, vs: number, ve: number, msg: SipMessage): void {
   switch (id) {
@@ -336,14 +308,34 @@ function decodeHeader(src: string, id: number, vs: number, ve: number, msg: SipM
     case HDR_TO:
       if (parseNameAddr(src, vs, ve, msg.to, NA_LAZY_URI) !== ve) fail(msg, ERR_TO, vs);
       return;
-    case HDR_CALL_ID:
-      if (!checkCallId(src, vs, ve)) { fail(msg, ERR_CALL_ID, vs); return; }
+    case HDR_CALL_ID: {
+      // Call-ID = word [ "@" word ]: at most one '@', with a word on each side.
+      let p = vs;
+      while (p < ve && (CHAR_CLASS[src.charCodeAt(p)] & C_CALLID) !== 0) p++;
+      const at = src.indexOf("@", vs);
+      if (p !== ve || vs === ve || (at >= 0 && at < ve &&
+        (at === vs || at === ve - 1 || (src.indexOf("@", at + 1) >= 0 && src.indexOf("@", at + 1) < ve)))) {
+        fail(msg, ERR_CALL_ID, vs);
+        return;
+      }
       msg.callIdStart = vs;
       msg.callIdEnd = ve;
       return;
-    case HDR_CSEQ:
-      if (!parseCSeq(src, vs, ve, msg)) fail(msg, ERR_CSEQ, vs);
+    }
+    case HDR_CSEQ: {
+      // CSeq = 1*DIGIT LWS Method
+      let p = vs;
+      while (p < ve && (CHAR_CLASS[src.charCodeAt(p)] & C_DIGIT) !== 0) p++;
+      const n = parseDecimal(src, vs, p, UINT32_MAX);
+      const q = skipLws(src, p, ve);
+      const me = skipToken(src, q, ve);
+      if (n < 0 || q === p || me === q || me !== ve) { fail(msg, ERR_CSEQ, vs); return; }
+      msg.cseq = n;
+      msg.cseqMethodStart = q;
+      msg.cseqMethodEnd = me;
+      msg.cseqMethod = resolveMethod(src, q, me);
       return;
+    }
     case HDR_MAX_FORWARDS:
       msg.maxForwards = parseDecimal(src, vs, ve, 255);
       if (msg.maxForwards < 0) fail(msg, ERR_MAX_FORWARDS, vs);

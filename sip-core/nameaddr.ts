@@ -66,12 +66,12 @@ export class NameAddr {
   }
 
   /** The display name, unquoted and unescaped, "" when absent (allocates). */
-  displayName(): string {
+  displayNameText(): string {
     if (this.displayStart < 0) return "";
     return unquote(this.src, this.displayStart, this.displayEnd);
   }
   /** The tag, "" when absent (allocates). */
-  tag(): string { return this.tagStart < 0 ? "" : this.src.substring(this.tagStart, this.tagEnd); }
+  tagText(): string { return this.tagStart < 0 ? "" : this.src.substring(this.tagStart, this.tagEnd); }
 }
 
 /**

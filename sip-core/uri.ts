@@ -51,11 +51,11 @@ export class SipUri {
   }
 
   /** The host as text (IPv6 keeps its brackets). Allocates. */
-  host(): string { return this.hostStart < 0 ? "" : this.src.substring(this.hostStart, this.hostEnd); }
+  hostText(): string { return this.hostStart < 0 ? "" : this.src.substring(this.hostStart, this.hostEnd); }
   /** The user part, %-escapes decoded. Allocates. */
-  user(): string { return this.userStart < 0 ? "" : unescapeSpan(this.src, this.userStart, this.userEnd); }
+  userText(): string { return this.userStart < 0 ? "" : unescapeSpan(this.src, this.userStart, this.userEnd); }
   /** The whole URI as text. Allocates. */
-  text(): string { return this.src.substring(this.start, this.end); }
+  uriText(): string { return this.src.substring(this.start, this.end); }
 }
 
 /** True when every '%' in src[s, e) starts a valid escape (two hex digits) and every char is in mask. */
@@ -68,16 +68,6 @@ function checkEscapedClass(src: string, s: number, e: number, mask: number): boo
       if (hexValue(src.charCodeAt(p + 1)) < 0 || hexValue(src.charCodeAt(p + 2)) < 0) return false;
       p += 2;
     }
-  }
-  return true;
-}
-
-/** No label of the host src[s, e) starts or ends with '-'. */
-function labelsOk(src: string, s: number, e: number): boolean {
-  for (let p = s + 1; p < e; p++) {
-    const c = src.charCodeAt(p);
-    const b = src.charCodeAt(p - 1);
-    if ((c === 45 && b === CH_DOT) || (c === CH_DOT && b === 45)) return false;
   }
   return true;
 }
@@ -114,7 +104,14 @@ export function parseHost(src: string, p: number, end: number, out: HostSpan): n
     const cl = src.charCodeAt(p - 1);
     if (c0 === CH_DOT || c0 === 45 || cl === 45) return -1;
     const dash = nextIndex(NEXT_DASH, "-", src, hs);
-    if (dash >= 0 && dash < p && !labelsOk(src, hs, p)) return -1;
+    if (dash >= 0 && dash < p) {
+      // No label starts or ends with '-' (the first and last characters are checked above).
+      for (let q = hs + 1; q < p; q++) {
+        const c = src.charCodeAt(q);
+        const b = src.charCodeAt(q - 1);
+        if ((c === 45 && b === CH_DOT) || (c === CH_DOT && b === 45)) return -1;
+      }
+    }
     const dots = nextIndex(NEXT_DOTDOT, "..", src, hs);
     if (dots >= 0 && dots < p - 1) return -1;
     // A top label never ends in a digit, so a host that does is an IPv4 address.

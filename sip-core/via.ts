@@ -32,11 +32,11 @@ export class ViaValue {
   paramsEnd = -1;
 
   /** The sent-by host as text (allocates). */
-  host(): string { return this.src.substring(this.hostStart, this.hostEnd); }
+  hostText(): string { return this.src.substring(this.hostStart, this.hostEnd); }
   /** The branch as text, "" when absent (allocates). */
-  branch(): string { return this.branchStart < 0 ? "" : this.src.substring(this.branchStart, this.branchEnd); }
+  branchText(): string { return this.branchStart < 0 ? "" : this.src.substring(this.branchStart, this.branchEnd); }
   /** The transport token as text, upper case as sent (allocates). */
-  transport(): string { return this.src.substring(this.transportStart, this.transportEnd); }
+  transportText(): string { return this.src.substring(this.transportStart, this.transportEnd); }
   /** True when the branch carries the RFC 3261 magic cookie "z9hG4bK". */
   hasMagicCookie(): boolean {
     const s = this.branchStart;

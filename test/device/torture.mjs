@@ -26,12 +26,16 @@ for (const f of readdirSync(corpusDir).filter((f) => f.endsWith(".sip")).sort())
   cases.push({ name: "corpus/" + f, text: readFileSync(join(corpusDir, f)).toString("latin1"), expect: "accept" });
 }
 
-// The summary both engines print for one message: verdict, error, status, and decoded fields.
+// The summary both engines print for one message: verdict, error, status, and decoded fields. The Via host
+// and branch and the tags are read from their spans: spelling the …Text() accessors here would keep them in
+// the device bundle, which never calls them (the build drops methods by renamed name).
 const summarise = `function summarise(d, m, s) {
   var r = d.parseMessage(s, 0, s.length, m);
   if (r > 0) { var v = d.validateMessage(m); if (v < 0) r = v; }
-  return [r, m.error, m.rejectStatus(), m.cseq, m.callIdStart < 0 ? "" : m.callId(), m.via.hostStart < 0 ? "" : m.via.host(),
-    m.via.port, m.via.branch(), m.from.tag(), m.to.tag(), m.status, m.bodyEnd - m.bodyStart].join("|");
+  function span(a, b) { return a < 0 ? "" : s.substring(a, b); }
+  return [r, m.error, m.rejectStatus(), m.cseq, m.callIdStart < 0 ? "" : m.callId(), span(m.via.hostStart, m.via.hostEnd),
+    m.via.port, span(m.via.branchStart, m.via.branchEnd), span(m.from.tagStart, m.from.tagEnd), span(m.to.tagStart, m.to.tagEnd),
+    m.status, m.bodyEnd - m.bodyStart].join("|");
 }`;
 
 

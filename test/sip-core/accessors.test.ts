@@ -14,7 +14,7 @@ const CRLF = "\r\n";
 
 /** A media type with every span absent. */
 function mediaType(): MediaType {
-  return { typeStart: -1, typeEnd: -1, subtypeStart: -1, subtypeEnd: -1, paramsStart: -1, paramsEnd: -1 };
+  return { typeStart: -1, typeEnd: -1, subtypeStart: -1, subtypeEnd: -1, paramStart: -1, paramEnd: -1 };
 }
 
 /** Builds a message from header lines (the start line first) and a body, with a correct Content-Length. */
@@ -167,7 +167,7 @@ describe("NameAddrCursor over Contact", () => {
   it("walks values on one line and across lines", () => {
     const c = new NameAddrCursor().begin(msg, HDR_CONTACT);
     const seen: string[] = [];
-    while (c.next()) seen.push(c.value.displayName() + "|" + c.value.uri.text() + "|" + c.value.expires + "|" + span(msg, c.value.qStart, c.value.qEnd));
+    while (c.next()) seen.push(c.value.displayNameText() + "|" + c.value.uri.uriText() + "|" + c.value.expires + "|" + span(msg, c.value.qStart, c.value.qEnd));
     expect(c.malformed).toBe(false);
     expect(seen).toEqual([
       "Mr. Watson|sip:watson@worcester.bell-telephone.com|3600|0.7",
@@ -196,7 +196,7 @@ describe("NameAddrCursor over Contact", () => {
     c.next();
     c.next();
     expect(c.next()).toBe(true);
-    expect(c.value.uri.host()).toBe("192.0.2.4");
+    expect(c.value.uri.hostText()).toBe("192.0.2.4");
     expect(c.value.uri.hostKind).toBe(HOST_IPV4);
     const transport = findUriParam(c.value.uri, "transport");
     expect(span(msg, transport, uriParamValueEnd(c.value.uri, transport))).toBe("tcp");
@@ -204,13 +204,13 @@ describe("NameAddrCursor over Contact", () => {
       ";+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-AABBCCDDEEFF>\";reg-id=1");
     // The '>' inside the quoted parameter did not end the value early: the next one is Carol.
     expect(c.next()).toBe(true);
-    expect(c.value.uri.user()).toBe("carol");
+    expect(c.value.uri.userText()).toBe("carol");
   });
 
   it("an addr-spec's parameters are header parameters, not URI parameters", () => {
     const c = new NameAddrCursor().begin(msg, HDR_CONTACT);
     for (let i = 0; i < 4; i++) expect(c.next()).toBe(true);
-    expect(c.value.uri.text()).toBe("sip:carol@host.example.com");
+    expect(c.value.uri.uriText()).toBe("sip:carol@host.example.com");
     expect(c.value.uri.paramsStart).toBe(-1);
     expect(c.value.expires).toBe(0);
     expect(c.next()).toBe(false);
@@ -238,7 +238,7 @@ describe("NameAddrCursor over Contact", () => {
     const m = request("REGISTER", ["Contact: <sip:a@192.0.2.1>, \"unclosed <sip:b@192.0.2.2>", "Contact: <sip:c@192.0.2.3>"]);
     const c = new NameAddrCursor().begin(m, HDR_CONTACT);
     expect(c.next()).toBe(true);
-    expect(c.value.uri.user()).toBe("a");
+    expect(c.value.uri.userText()).toBe("a");
     expect(c.malformed).toBe(false);
     expect(c.failedAt).toBe(-1);
     expect(c.next()).toBe(false);
@@ -267,7 +267,7 @@ describe("NameAddrCursor over Route and Record-Route", () => {
   function walk(id: number): string[] {
     const c = new NameAddrCursor().begin(msg, id);
     const out: string[] = [];
-    while (c.next()) out.push(c.value.uri.host() + (c.value.uri.port >= 0 ? ":" + c.value.uri.port : "") + (findUriParam(c.value.uri, "lr") >= 0 ? " lr" : " strict"));
+    while (c.next()) out.push(c.value.uri.hostText() + (c.value.uri.port >= 0 ? ":" + c.value.uri.port : "") + (findUriParam(c.value.uri, "lr") >= 0 ? " lr" : " strict"));
     expect(c.malformed).toBe(false);
     return out;
   }
@@ -303,7 +303,7 @@ describe("ViaCursor", () => {
     while (c.next()) {
       const v = c.value;
       out.push({
-        host: v.host(), port: v.port, transport: v.transport(), branch: v.branch(), cookie: v.hasMagicCookie(), rport: v.rport,
+        host: v.hostText(), port: v.port, transport: v.transportText(), branch: v.branchText(), cookie: v.hasMagicCookie(), rport: v.rport,
         received: span(m, v.receivedStart, v.receivedEnd), maddr: span(m, v.maddrStart, v.maddrEnd), ttl: v.ttl, kind: v.hostKind,
       });
     }
@@ -359,9 +359,9 @@ describe("ViaCursor", () => {
   it("a malformed second value: the walk stops, validateMessage rejects", () => {
     const m = request("OPTIONS", ["Via: SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKok, SIP/2.0/UDP ;branch=z9hG4bKbad"]);
     expect(m.viaOk).toBe(true); // the top value parsed at parse time
-    const top = m.via.branch() + " " + m.via.host() + " " + m.via.end;
+    const top = m.via.branchText() + " " + m.via.hostText() + " " + m.via.end;
     expect(m.countVia()).toBe(2);
-    expect(m.via.branch() + " " + m.via.host() + " " + m.via.end).toBe(top); // msg.via is the top value again
+    expect(m.via.branchText() + " " + m.via.hostText() + " " + m.via.end).toBe(top); // msg.via is the top value again
     const c = new ViaCursor().begin(m);
     while (c.next()) { /* walk */ }
     expect(c.malformed).toBe(true);
@@ -371,7 +371,7 @@ describe("ViaCursor", () => {
     expect(m.errorOffset).toBe(c.failedAt);
     expect(m.rejectStatus()).toBe(400);
     expect(m.rejectReason()).toBe("Malformed Via");
-    expect(m.via.branch() + " " + m.via.host() + " " + m.via.end).toBe(top);
+    expect(m.via.branchText() + " " + m.via.hostText() + " " + m.via.end).toBe(top);
   });
 });
 
@@ -395,7 +395,7 @@ describe("media type", () => {
     expect(parseMediaType(src, 0, src.length, t)).toBe(0);
     expect(src.substring(t.typeStart, t.typeEnd)).toBe("multipart");
     expect(src.substring(t.subtypeStart, t.subtypeEnd)).toBe("mixed");
-    expect(src.substring(t.paramsStart, t.paramsEnd)).toBe(" ; boundary = \"unique-boundary-1\" ;\tx=1");
+    expect(src.substring(t.paramStart, t.paramEnd)).toBe(" ; boundary = \"unique-boundary-1\" ;\tx=1");
   });
 
   it("parseMediaType: LWS around the slash, no parameters", () => {
@@ -404,7 +404,7 @@ describe("media type", () => {
     expect(parseMediaType(src, 0, src.length, t)).toBe(0);
     expect(src.substring(t.typeStart, t.typeEnd)).toBe("text");
     expect(src.substring(t.subtypeStart, t.subtypeEnd)).toBe("html");
-    expect(t.paramsEnd).toBe(t.paramsStart);
+    expect(t.paramEnd).toBe(t.paramStart);
   });
 
   it("parseMediaType refuses malformed values", () => {
@@ -682,11 +682,11 @@ describe("countVia and countContacts", () => {
       "Contact: <sip:u@a.example.com>, <sip:u@b.example.com>",
       "m: <sip:u@c.example.com>",
     ]);
-    const top = m.via.branch();
+    const top = m.via.branchText();
     expect(m.countVia()).toBe(4); // REQ_HEAD's Via and these three
-    expect(m.via.branch()).toBe(top); // walked through msg.via, which holds the top value again
+    expect(m.via.branchText()).toBe(top); // walked through msg.via, which holds the top value again
     expect(validateMessage(m)).toBe(0);
-    expect(m.via.branch()).toBe(top);
+    expect(m.via.branchText()).toBe(top);
     expect(m.countContacts()).toBe(3);
     // Counting twice is stable (the shared cursor is restarted).
     expect(m.countVia()).toBe(4);

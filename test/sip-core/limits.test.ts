@@ -64,7 +64,7 @@ describe("parser limits", () => {
     expect(at.length).toBe(64);
     const ok = request({ uri: at });
     expect(parse(ok, m)).toBe(ok.length);
-    expect(m.uri()).toBe(at);
+    expect(m.uriText()).toBe(at);
     const over = request({ uri: at + "u" });
     expect(parse(over, m)).toBe(-ERR_URI_TOO_LONG);
     expect(m.errorOffset).toBe(over.indexOf("sip:"));

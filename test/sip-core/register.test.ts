@@ -23,7 +23,7 @@ describe("Registration", () => {
     expect(sent.length).toBe(1);
     const req = new SipMessage();
     parseMessage(sent[0], 0, sent[0].length, req);
-    const branch = req.via.branch();
+    const branch = req.via.branchText();
     const resp = `SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.9:5060;branch=${branch}\r\nFrom: <sip:1001@example.com>;tag=a\r\n` +
       `To: <sip:1001@example.com>;tag=b\r\nCall-ID: someone-else\r\nCSeq: 1 REGISTER\r\nContact: <sip:1001@192.0.2.9:5060>;expires=60\r\nContent-Length: 0\r\n\r\n`;
     const m = new SipMessage();

@@ -127,9 +127,9 @@ describe("INVITE client transaction (§17.1.1, RFC 6026)", () => {
     expect(acks.map((a) => a.at)).toEqual([100, 2000]);
     const ack = new SipMessage();
     expect(parseMessage(acks[0].text, 0, acks[0].text.length, ack)).toBeGreaterThan(0);
-    expect(ack.uri()).toBe("sip:door@192.0.2.10");
-    expect(ack.via.branch()).toBe("z9hG4bK-c");
-    expect(ack.to.tag()).toBe("t9");
+    expect(ack.uriText()).toBe("sip:door@192.0.2.10");
+    expect(ack.via.branchText()).toBe("z9hG4bK-c");
+    expect(ack.to.tagText()).toBe("t9");
     expect(ack.cseq).toBe(1);
     expect(ack.cseqMethodIs(ack.methodStart, ack.methodEnd)).toBe(true);
     h.runUntil(40000);

@@ -41,7 +41,7 @@ describe("response routing and Via rewriting (§18.2.1, §18.2.2, RFC 3581)", ()
     expect(parseMessage(t.sent[0].text, 0, t.sent[0].text.length, m)).toBeGreaterThan(0);
     expect(m.via.rport).toBe(40123);
     expect(m.src.substring(m.via.receivedStart, m.via.receivedEnd)).toBe("203.0.113.7");
-    expect(m.via.branch()).toBe("z9hG4bK-1");
+    expect(m.via.branchText()).toBe("z9hG4bK-1");
   });
 
   it("no rport: the response goes to the source address at the sent-by port, with received when they differ", () => {

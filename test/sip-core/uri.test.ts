@@ -43,10 +43,10 @@ function fields(u: SipUri): Fields {
   return {
     scheme: u.scheme,
     rawUser: span(s, u.userStart, u.userEnd),
-    user: u.user(),
+    user: u.userText(),
     // The password (SIP, SIPS) follows a ':' that ends the user span, up to the '@' before the host.
     password: u.hostStart >= 0 && u.userStart >= 0 && s.charCodeAt(u.userEnd) === 58 ? s.substring(u.userEnd + 1, u.hostStart - 1) : null,
-    host: u.host(),
+    host: u.hostText(),
     hostKind: u.hostKind,
     port: u.port,
     // The parameters end at the headers' '?', the headers at the URI's end.
@@ -149,7 +149,7 @@ describe("parseUri fields", () => {
       const { r, u } = parse(text);
       expect(r).toBe(0);
       expect(fields(u)).toEqual({ ...NONE, ...want });
-      expect(u.text()).toBe(text);
+      expect(u.uriText()).toBe(text);
     });
   }
 
@@ -159,7 +159,7 @@ describe("parseUri fields", () => {
       expect(r, text).toBe(0);
       expect(u.scheme).toBe(SCHEME_OTHER);
       expect(u.hostStart).toBe(-1);
-      expect(u.text()).toBe(text);
+      expect(u.uriText()).toBe(text);
     }
   });
 

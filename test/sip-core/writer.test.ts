@@ -133,7 +133,7 @@ describe("writeResponseHead (RFC 3261 §8.2.6)", () => {
   const req = parsed(INVITE);
 
   it("the fixture is what it claims", () => {
-    expect(req.body()).toBe("v=0\n");
+    expect(req.bodyText()).toBe("v=0\n");
     expect(req.to.tagStart).toBe(-1);
     expect(req.countVia()).toBe(3);
   });
@@ -188,13 +188,13 @@ describe("writeResponseHead (RFC 3261 §8.2.6)", () => {
     expect(res.callId()).toBe(req.callId());
     expect(res.cseq).toBe(314159);
     expect(res.cseqMethod).toBe(req.cseqMethod);
-    expect(res.from.tag()).toBe("1928301774");
-    expect(res.to.tag()).toBe("b0b-tag");
-    expect(res.via.branch()).toBe("z9hG4bKp2-1");
+    expect(res.from.tagText()).toBe("1928301774");
+    expect(res.to.tagText()).toBe("b0b-tag");
+    expect(res.via.branchText()).toBe("z9hG4bKp2-1");
     const branches = (m: SipMessage): string[] => {
       const c = new ViaCursor().begin(m);
       const b: string[] = [];
-      while (c.next()) b.push(c.value.branch());
+      while (c.next()) b.push(c.value.branchText());
       return b;
     };
     expect(branches(res)).toEqual(branches(req));
