@@ -318,7 +318,7 @@ function applyEdits(text, map, edits) {
  * module (whose top level is its own), then turns `export default` back into `module.exports =`. A name that
  * is assigned somewhere is not constant: esbuild says so, and it stays a `var`. The source map is chained.
  */
-async function inlineConstants(code, map, path, mangled) {
+export async function inlineConstants(code, map, path, mangled) {
   const { parse } = await import("acorn");
   const body = code.replace(/\n\/\/# sourceMappingURL=[^\n]*\n?$/, "\n");
   const ast = parse(body, { ecmaVersion: 2022, sourceType: "script" });
@@ -339,14 +339,19 @@ async function inlineConstants(code, map, path, mangled) {
     for (const st of ast.body) {
       if (st.type !== "VariableDeclaration" || st.kind !== "var") continue;
       const ds = st.declarations;
-      const folded = ds.map((d) => d.id.type === "Identifier" && isNumber(d.init) && !keep.has(d.id.name) && lineOf(d.start) === lineOf(st.start) && lineOf(d.end) === lineOf(st.end));
+      const folded = ds.map((d) => d.id.type === "Identifier" && isNumber(d.init) && !keep.has(d.id.name) && lineOf(d.start) === lineOf(d.end));
       if (!folded.some((f) => f)) continue;
-      if (folded.every((f) => f)) cuts.push([st.start, st.end]);
+      if (folded.every((f) => f) && lineOf(st.start) === lineOf(st.end)) cuts.push([st.start, st.end]);
       else {
+        // A statement over several lines (esbuild joins constants to the statement holding a class) loses each
+        // declarator whose cut stays on one line, and keeps its last one (a `var` with none left is no statement).
+        if (folded.every((f) => f)) folded[folded.length - 1] = false;
         let keptBefore = false;
         for (let i = 0; i < ds.length; i++) {
           if (!folded[i]) { keptBefore = true; continue; }
-          cuts.push(keptBefore ? [ds[i - 1].end, ds[i].end] : [ds[i].start, ds[i + 1].start]);
+          const cut = keptBefore ? [ds[i - 1].end, ds[i].end] : [ds[i].start, ds[i + 1].start];
+          if (lineOf(cut[0]) !== lineOf(cut[1])) { folded[i] = false; keptBefore = true; continue; }
+          cuts.push(cut);
         }
       }
       for (let i = 0; i < ds.length; i++) if (folded[i]) consts.push(body.slice(ds[i].start, ds[i].end));

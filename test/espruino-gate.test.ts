@@ -264,6 +264,23 @@ describe("dead methods: the device build drops renamed methods nothing calls", (
   });
 });
 
+describe("numeric constants: the device build folds them into their uses", () => {
+  it("folds a constant esbuild joined to a statement holding a class over several lines, and keeps one that is assigned", async () => {
+    const code = "var K=class{\nm(){return A+B}\n},A=5,B=-2;var C=7,D=class{\nn(){return C+G}\n},E=1;var G=1;function bump(){G++}\nmodule.exports={K:K,D:D,E:E,bump:bump};\n";
+    const map = JSON.stringify({ version: 3, sources: ["a.ts"], names: [], mappings: "" });
+    const { code: out } = await build.inlineConstants(code, map, "/tmp/constants.js", new Set());
+    // esbuild renames the variables: look for the values.
+    expect(out).not.toMatch(/=5\b|=-2\b|=7\b/);
+    expect(out).toMatch(/=1[,;]/); // G is assigned in bump(): it stays a variable
+    const module = { exports: {} as any };
+    new Function("module", "exports", out)(module, module.exports);
+    const m = module.exports;
+    expect([new m.K().m(), new m.D().n(), m.E]).toEqual([3, 8, 1]);
+    m.bump();
+    expect(new m.D().n()).toBe(9);
+  });
+});
+
 describe("parameters from arguments: the device build's rewrite of functions not nested in another", () => {
   const code = [
     "function add(a,b){return a+b}",
