@@ -90,9 +90,8 @@ export class Registration {
   /** The address and port the registrar sees us at (from received/rport), written into Contact. */
   contactAddress: string;
   contactPort: number;
-  /** A contact being replaced (address change): removed with expires=0 in the next REGISTER. */
-  private oldContactAddress = "";
-  private oldContactPort = 0;
+  /** A contact being replaced (address change), "address:port": removed with expires=0 in the next REGISTER. */
+  private oldContact = "";
 
   private readonly layer: TransactionLayer;
   private readonly random: RandomSource;
@@ -103,8 +102,6 @@ export class Registration {
   private cseq = 0;
   private tx: Transaction | null = null;
   private txGeneration = -1;
-  /** Expiry asked for in the REGISTER in flight (0 = unregister). */
-  private asking = 0;
   private targetAddress: string;
   private targetPort: number;
   private redirected = false;
@@ -123,7 +120,6 @@ export class Registration {
   private flowClosedAt = -1;
   private optionsTx: Transaction | null = null;
   private optionsGeneration = -1;
-  private readonly optionsWriter: SipWriter;
 
   constructor(config: AccountConfig, layer: TransactionLayer, random: RandomSource, log: RegistrationLog, bufferSize: number) {
     this.config = config;
@@ -131,10 +127,10 @@ export class Registration {
     this.random = random;
     this.log = log;
     // REGISTER and OPTIONS are written and handed to sendRequest (which copies them) at once: the layer's
-    // scratch writer serves, unless this registration was given a larger buffer.
+    // scratch writer serves, unless this registration was given a larger buffer. An OPTIONS is the head of
+    // a REGISTER: what holds a REGISTER holds it.
     this.writer = bufferSize <= layer.scratch.buf.length ? layer.scratch : new SipWriter(bufferSize);
     this.digest = new DigestClient(random);
-    this.optionsWriter = layer.scratch.buf.length >= 512 ? layer.scratch : new SipWriter(512);
     this.callId = this.token() + this.token() + "@" + config.localAddress;
     this.fromTag = this.token();
     this.contactAddress = config.localAddress;
@@ -173,8 +169,7 @@ export class Registration {
    */
   setLocalAddress(address: string, port: number, now: number): void {
     if (address === this.contactAddress && port === this.contactPort) return;
-    this.oldContactAddress = this.contactAddress;
-    this.oldContactPort = this.contactPort;
+    this.oldContact = this.contactAddress + ":" + this.contactPort;
     this.contactAddress = address;
     this.contactPort = port;
     this.note(LOG_INFO, "local address is now " + address + ":" + port + "; registering it");
@@ -233,7 +228,7 @@ export class Registration {
   }
 
   private sendOptions(now: number): void {
-    const w = this.optionsWriter.reset();
+    const w = this.writer.reset();
     this.writeHead(w, "OPTIONS", false);
     const n = w.end(null, 0, 0);
     const tx = n > 0 ? this.layer.sendRequest(w.buf, n, METHOD_OPTIONS, this.cseq, this.branchStart, this.branchEnd,
@@ -300,8 +295,8 @@ export class Registration {
     w.str("CSeq: ").num(this.cseq).byte(32).str(method).crlf();
   }
 
+  /** Sends a REGISTER asking for `expires` s (0: unregister, the state then says so until the answer). */
   private send(expires: number, now: number): void {
-    this.asking = expires;
     this.state = expires === 0 ? REG_UNREGISTERING : (this.state === REG_REGISTERED ? REG_REGISTERED : REG_REGISTERING);
     const c = this.config;
     const w = this.writer.reset();
@@ -311,11 +306,11 @@ export class Registration {
       .str(c.transport === TRANSPORT_TCP ? ";transport=tcp>;expires=" : ";transport=udp>;expires=").num(expires);
     if (c.instanceId !== "") w.str(";+sip.instance=\"<").str(c.instanceId).str(">\"");
     w.crlf();
-    if (this.oldContactAddress !== "") {
+    if (this.oldContact !== "") {
       // The binding of the address we had: removed, so calls stop going there.
-      w.str("Contact: <sip:").str(c.user).byte(64).str(this.oldContactAddress).byte(58).num(this.oldContactPort)
+      w.str("Contact: <sip:").str(c.user).byte(64).str(this.oldContact)
         .str(c.transport === TRANSPORT_TCP ? ";transport=tcp>;expires=0\r\n" : ";transport=udp>;expires=0\r\n");
-      this.oldContactAddress = "";
+      this.oldContact = "";
     }
     w.headerNum("Expires", expires);
     this.digest.write(w, c.authUser || c.user, c.password, "REGISTER", ruri, "");
@@ -351,12 +346,12 @@ export class Registration {
         return;
       }
       this.note(LOG_INFO, (d.stale ? "stale nonce, " : "") + "answering a " + algorithmName(d.algorithm) + " challenge for realm " + d.realm);
-      this.send(this.asking === 0 ? 0 : this.config.expires, now);
+      this.send(this.state === REG_UNREGISTERING ? 0 : this.config.expires, now);
       return;
     }
     if (s === 423) {
       const min = minExpires(msg);
-      if (min > this.config.expires && min <= 86400 && this.asking !== 0) {
+      if (min > this.config.expires && min <= 86400 && this.state !== REG_UNREGISTERING) {
         this.note(LOG_INFO, "423: retrying with Min-Expires " + min);
         this.config.expires = min;
         this.send(min, now);
@@ -400,7 +395,7 @@ export class Registration {
 
   private onSuccess(msg: SipMessage, now: number): void {
     this.failures = 0;
-    if (this.asking === 0) {
+    if (this.state === REG_UNREGISTERING) {
       this.state = REG_UNREGISTERED;
       this.expiresAt = -1;
       this.note(LOG_INFO, "unregistered");
@@ -413,8 +408,7 @@ export class Registration {
       const seen = msg.src.substring(v.receivedStart, v.receivedEnd);
       if (seen !== this.contactAddress || v.rport !== this.contactPort) {
         this.note(LOG_INFO, "the registrar sees us at " + seen + ":" + v.rport + "; registering that address");
-        this.oldContactAddress = this.contactAddress;
-        this.oldContactPort = this.contactPort;
+        this.oldContact = this.contactAddress + ":" + this.contactPort;
         this.contactAddress = seen;
         this.contactPort = v.rport;
         this.send(this.config.expires, now);
@@ -438,7 +432,7 @@ export class Registration {
       this.retryLater(msg.status, "200 without our Contact", now, -1);
       return;
     }
-    if (expires < 0) expires = msg.expires >= 0 ? msg.expires : this.asking;
+    if (expires < 0) expires = msg.expires >= 0 ? msg.expires : this.config.expires;
     if (expires === 0) {
       this.retryLater(msg.status, "200 with expires=0 for our Contact", now, -1);
       return;

@@ -111,6 +111,17 @@ export class EspruinoAlarm implements Alarm {
   }
 }
 
+/**
+ * A listening server's close(), set on Espruino's server object: Espruino's own close() warns "Server not
+ * found!" when called again. Espruino removes the server's socket number (`sckt`) when it closes it.
+ */
+function serverClose(this: any): void {
+  if (this.sckt === undefined) return;
+  delete this.close; // Espruino's close() shows through again
+  this.close();
+  this.close = serverClose;
+}
+
 /** binary()'s max for a stream: no limit but the buffer's. */
 const NO_LIMIT = 0x7fffffff;
 
@@ -412,6 +423,7 @@ export class EspruinoPlatform implements Platform, Clock, Random, Log {
       }
       // Espruino's server is the TcpServer: its close() stops accepting (connections made stay up).
       server.port = p;
+      server.close = serverClose;
       return server;
     }
     return HAL_ERR_ADDRESS_IN_USE;

@@ -131,7 +131,7 @@ setTimeout(function () { expect("connect to a closed port is HAL_ERR_REFUSED", r
 var srv = p.listenTcp({ port: 0, onConnection: function (conn) {
   ok("tcp onConnection");
   return { onData: function (d) { conn.send(E.toUint8Array(d), d.length); },
-    onClose: function (code) { expect("tcp server sees the peer close with HAL_OK", code === 0, code); srv.close(); } };
+    onClose: function (code) { expect("tcp server sees the peer close with HAL_OK", code === 0, code); srv.close(); srv.close(); print("@@SRVCLOSED"); } };
 } });
 if (typeof srv === "number") fail("listenTcp", srv); else print("@@TCPPORT " + srv.port);
 `;
@@ -150,12 +150,14 @@ if (typeof srv === "number") fail("listenTcp", srv); else print("@@TCPPORT " + s
     for (let i = waiters.length - 1; i >= 0; i--) if (waiters[i].pred()) waiters.splice(i, 1)[0].resolve();
   };
   let bye = false;
+  let serverClosed = false;
   const dev = spawnDevice(bin, dir, (kind, rest) => {
     if (kind === "OK") results.push([true, rest]);
     else if (kind === "FAIL") results.push([false, rest]);
     else if (kind === "PORT") devicePort = Number(rest);
     else if (kind === "TCPPORT") tcpPort = Number(rest);
     else if (kind === "BYE") bye = true;
+    else if (kind === "SRVCLOSED") serverClosed = true;
   }, () => poke());
   child = dev.child;
   const exitPromise = dev.exited;
@@ -213,6 +215,8 @@ if (typeof srv === "number") fail("listenTcp", srv); else print("@@TCPPORT " + s
   if (devicePort > 0) peer.send("bye", devicePort, HOST);
   await within(() => bye && dev.exit() !== null, 10000);
   check("device closed its socket on request", bye);
+  // HAL close() is idempotent and silent: Espruino's own server close() warns when called again.
+  check("tcp server closed twice, silently", serverClosed && !/Server not found/.test(dev.output()), serverClosed ? "warned" : "not closed");
   check("interpreter exits when nothing is left", dev.exit() !== null && dev.exit().code === 0, JSON.stringify(dev.exit()));
   if (dev.exit() === null) child.kill("SIGKILL");
   await Promise.race([exitPromise, timeout(2000)]);
