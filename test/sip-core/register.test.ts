@@ -49,7 +49,7 @@ describe("Registration", () => {
     const answer = (status: string, extra: string): void => {
       const req = new SipMessage();
       parseMessage(sent[sent.length - 1], 0, sent[sent.length - 1].length, req);
-      const resp = `SIP/2.0 ${status}\r\nVia: SIP/2.0/UDP 192.0.2.9:5060;branch=${req.via.branch()}\r\nFrom: <sip:1001@example.com>;tag=a\r\n` +
+      const resp = `SIP/2.0 ${status}\r\nVia: SIP/2.0/UDP 192.0.2.9:5060;branch=${req.via.branchText()}\r\nFrom: <sip:1001@example.com>;tag=a\r\n` +
         `To: <sip:1001@example.com>;tag=b\r\nCall-ID: ${req.callId()}\r\nCSeq: ${req.cseq} REGISTER\r\n${extra}Content-Length: 0\r\n\r\n`;
       const m = new SipMessage();
       expect(parseMessage(resp, 0, resp.length, m)).toBeGreaterThan(0);
