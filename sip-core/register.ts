@@ -102,7 +102,6 @@ export class Registration {
   private readonly fromTag: string;
   private cseq = 0;
   private tx: Transaction | null = null;
-  private txGeneration = -1;
   /** Expiry asked for in the REGISTER in flight (0 = unregister). */
   private asking = 0;
   private targetAddress: string;
@@ -122,7 +121,6 @@ export class Registration {
   /** When a closed connection last made this account register again (-1: never). */
   private flowClosedAt = -1;
   private optionsTx: Transaction | null = null;
-  private optionsGeneration = -1;
   private readonly optionsWriter: SipWriter;
 
   constructor(config: AccountConfig, layer: TransactionLayer, random: RandomSource, log: RegistrationLog, bufferSize: number) {
@@ -238,7 +236,7 @@ export class Registration {
     const n = w.end(null, 0, 0);
     const tx = n > 0 ? this.layer.sendRequest(w.buf, n, METHOD_OPTIONS, this.cseq, this.branchStart, this.branchEnd,
       this.targetAddress, this.targetPort, this.config.transport, now) : null;
-    if (tx !== null) { this.optionsTx = tx; this.optionsGeneration = tx.generation; }
+    if (tx !== null) this.optionsTx = tx;
   }
 
   /** Runs a due refresh, retry or keep-alive. */
@@ -273,8 +271,7 @@ export class Registration {
 
   /** True when tx is this registration's REGISTER (or keep-alive OPTIONS) in flight. */
   owns(tx: Transaction): boolean {
-    return (this.tx === tx && tx.generation === this.txGeneration) ||
-      (this.optionsTx === tx && tx.generation === this.optionsGeneration);
+    return this.tx === tx || this.optionsTx === tx; // handles: an ended one is never handed out again
   }
 
   /**
@@ -325,7 +322,6 @@ export class Registration {
     const tx = this.layer.sendRequest(w.buf, n, METHOD_REGISTER, this.cseq, this.branchStart, this.branchEnd, this.targetAddress, this.targetPort, c.transport, now);
     if (tx === null) { this.retryLater(0, "transaction pool full", now, -1); return; }
     this.tx = tx;
-    this.txGeneration = tx.generation;
   }
 
   /** A response to our REGISTER (the TU routes it here when owns(tx)). */
