@@ -47,6 +47,9 @@ export interface TransactionStats {
   transportErrors: number;
 }
 
+/** A free slot's address: one string all share (on Espruino each "" written is a variable of its own). */
+const NO_ADDRESS = "";
+
 /** FNV-1a of the four bytes of a 32-bit number, continuing from h. */
 function fnvNumber(v: number, h: number): number {
   for (let i = 0; i < 4; i++) h = fnv1aStep(h, (v >>> (i * 8)) & 0xff);
@@ -60,8 +63,9 @@ function fnvNumber(v: number, h: number): number {
  * Transactions are handles (transaction.ts); the state machines take them too.
  */
 export class TransactionLayer {
-  readonly config: TransactionLayerConfig;
   readonly timers: TimerConfig;
+  /** Seconds in the Retry-After of a 503 (the config is not kept: on Espruino an object costs a variable a field). */
+  private readonly retryAfter: number;
   readonly stats: TransactionStats = {
     created: 0, terminated: 0, retransmissionsSent: 0, retransmissionsAbsorbed: 0, poolFull: 0, merged: 0, strayResponses: 0, transportErrors: 0,
   };
@@ -94,7 +98,7 @@ export class TransactionLayer {
    */
   readonly ints: Int32Array;
   private readonly heads: number;
-  /** Where requests go (client) or where responses go (server); absent for a free slot. */
+  /** Where requests go (client) or where responses go (server); "" for a free slot (made at start: no growth in use). */
   private readonly address: string[] = [];
   /**
    * The request (client) or the last response (server), kept for retransmission: bytes [0, I_LENGTH). A
@@ -108,8 +112,8 @@ export class TransactionLayer {
   private readonly branch: Uint8Array;
 
   constructor(config: TransactionLayerConfig, transport: TransportPort, tu: TransactionUser) {
-    this.config = config;
     this.timers = config.timers;
+    this.retryAfter = config.retryAfter;
     this.transport = transport;
     this.tu = tu;
     this.exact = config.exactCopies === true;
@@ -122,6 +126,7 @@ export class TransactionLayer {
     const ints = this.ints = new Int32Array(n * SLOT_INTS + 2 * size).fill(-1, n * SLOT_INTS);
     for (let i = 0; i < n; i++) {
       ints[i * SLOT_INTS + I_HANDLE] = i;
+      this.address[i] = NO_ADDRESS;
       ints[i * SLOT_INTS + I_NEXT_BRANCH] = i + 1 < n ? i + 1 : -1;
       if (!this.exact) this.buffers[i] = new Uint8Array(config.bufferSize);
     }
@@ -268,7 +273,7 @@ export class TransactionLayer {
     this.stats.terminated++;
     this.tu.onTerminated(tx);
     ints[s + I_STATE] = TS_FREE;
-    delete this.address[i];
+    this.address[i] = NO_ADDRESS;
     ints[s + I_NEXT_BRANCH] = this.freeHead;
     this.freeHead = i;
   }
@@ -378,7 +383,7 @@ export class TransactionLayer {
   sendRequest(data: Uint8Array, length: number, method: number, cseq: number, branchStart: number, branchEnd: number,
     address: string, port: number, transport: number, now: number): Transaction | null {
     const branchLength = branchEnd - branchStart;
-    if (length > this.config.bufferSize || branchLength <= 0 || branchLength > BRANCH_CAPACITY) return null;
+    if (length > this.scratch.buf.length || branchLength <= 0 || branchLength > BRANCH_CAPACITY) return null;
     const tx = this.allocate(method === METHOD_INVITE ? TX_INVITE_CLIENT : TX_NON_INVITE_CLIENT);
     if (tx < 0) { this.stats.poolFull++; return null; }
     this.keep(tx, data, length);
@@ -407,7 +412,7 @@ export class TransactionLayer {
     if (s < 0) return false;
     const kind = this.ints[s + I_KIND];
     if (this.ints[s + I_STATE] === TS_FREE || (kind !== TX_INVITE_SERVER && kind !== TX_NON_INVITE_SERVER)) return false;
-    if (length > this.config.bufferSize) return false;
+    if (length > this.scratch.buf.length) return false; // the scratch writer is bufferSize long
     this.keep(tx, data, length);
     if (kind === TX_INVITE_SERVER) istOnRespond(this, tx, status, now);
     else nistOnRespond(this, tx, status, now);
@@ -485,7 +490,7 @@ export class TransactionLayer {
   private answerStatelessly(msg: SipMessage, status: number, reason: string, address: string, port: number, transport: number): void {
     const w = this.scratch.reset();
     writeResponseHead(w, msg, status, reason, statelessToTag(msg));
-    if (status === 503) w.headerNum("Retry-After", this.config.retryAfter);
+    if (status === 503) w.headerNum("Retry-After", this.retryAfter);
     const n = w.end(null, 0, 0);
     if (n > 0) this.transport.send(w.buf, n, address, port, transport);
   }
