@@ -13,7 +13,7 @@ import {
   writeSdp, writeSdpAnswer, type SdpAudioParams,
 } from "./sdp.ts";
 import { earliest } from "./timerheap.ts";
-import { TRANSPORT_TCP, TRANSPORT_UDP, TS_PROCEEDING, type Transaction } from "./transaction.ts";
+import { TRANSPORT_TCP, TRANSPORT_UDP, TS_FREE, TS_PROCEEDING, type Transaction } from "./transaction.ts";
 import type { TransactionLayer } from "./transactions.ts";
 import { SCHEME_SIP, SCHEME_SIPS, findUriParam, parseUri, scratchUri, uriParamValueEnd } from "./uri.ts";
 import { type SipWriter, bytesToBinaryString, statelessToTag, writeResponseHead } from "./writer.ts";
@@ -185,11 +185,9 @@ export class Call {
   /** The ring timeout ended it (an outgoing call nobody answered: a plan moves on). */
   ringExpired = false;
   ackBranch = "";
-  // Transactions (handles with the generation they had).
+  // Transactions (handles: a stale one names no live transaction).
   inviteTx: Transaction | null = null;
-  inviteGen = -1;
   byeTx: Transaction | null = null;
-  byeGen = -1;
   // UAS: 2xx retransmission until the ACK (§13.3.1.4), and the offer sent in a 200 to an INVITE without SDP.
   awaitingAck = false;
   offerInAnswer = false;
@@ -231,7 +229,6 @@ export class Call {
     this.inviteCseq = this.redirectCount = this.redirectNext = this.redirectsFollowed = 0;
     this.cancelPending = this.byeAfterAnswer = this.awaitingAck = this.offerInAnswer = this.ringExpired = false;
     this.inviteTx = this.byeTx = null;
-    this.inviteGen = this.byeGen = -1;
     this.ringAt = this.answerAt = this.endAt = this.ackDeadline = this.retransmitAt = this.giveUpAt = -1;
     this.retransmitInterval = 0;
     this.digest.reset();
@@ -327,10 +324,11 @@ export class CallManager {
 
   /** The call a transaction belongs to, or null. */
   callOf(tx: Transaction): Call | null {
-    if (tx.owner <= 0) return null;
+    const owner = this.layer.owner(tx);
+    if (owner <= 0) return null;
     for (let i = 0; i < this.calls.length; i++) {
       const c = this.calls[i];
-      if (c.serial === tx.owner && c.state !== CALL_FREE) return c;
+      if (c.serial === owner && c.state !== CALL_FREE) return c;
     }
     return null;
   }
@@ -529,9 +527,8 @@ export class CallManager {
     const tx = this.layer.sendRequest(w.buf, n, METHOD_INVITE, c.inviteCseq, at, at + c.inviteBranch.length,
       c.targetAddress, c.targetPort, c.targetTransport, now);
     if (tx === null) return false;
-    tx.owner = c.serial;
+    this.layer.setOwner(tx, c.serial);
     c.inviteTx = tx;
-    c.inviteGen = tx.generation;
     return true;
   }
 
@@ -542,7 +539,7 @@ export class CallManager {
     const n = w.end(null, 0, 0);
     const tx = n > 0 ? this.layer.sendRequest(w.buf, n, METHOD_CANCEL, c.inviteCseq, at, at + c.inviteBranch.length,
       c.targetAddress, c.targetPort, c.targetTransport, now) : null;
-    if (tx !== null) tx.owner = c.serial;
+    if (tx !== null) this.layer.setOwner(tx, c.serial);
     c.cancelPending = false;
     c.giveUpAt = now + 64 * this.layer.timers.t1; // §9.1: then the INVITE transaction is over
     this.setState(c, CALL_CANCELLING);
@@ -566,7 +563,7 @@ export class CallManager {
     w.str("User-Agent: doorsip\r\n");
     const n = w.end(null, 0, 0);
     const tx = n > 0 ? this.layer.sendRequest(w.buf, n, methodId, d.localCseq, at, at + branch.length, d.hopAddress, d.hopPort, d.hopTransport, now) : null;
-    if (tx !== null) tx.owner = owner;
+    if (tx !== null) this.layer.setOwner(tx, owner);
     return tx;
   }
 
@@ -577,7 +574,6 @@ export class CallManager {
     const tx = this.sendInDialog(c.dialog, "BYE", METHOD_BYE, c.serial, now);
     if (tx === null) { this.end(c, now, 0, reason + " (BYE could not be sent)"); return; }
     c.byeTx = tx;
-    c.byeGen = tx.generation;
     this.setState(c, CALL_ENDING);
   }
 
@@ -589,7 +585,7 @@ export class CallManager {
     switch (c.state) {
       case CALL_CALLING:
         // A CANCEL may go once any provisional came (a 100 included: the transaction is Proceeding).
-        if (c.inviteTx !== null && c.inviteTx.generation === c.inviteGen && c.inviteTx.state === TS_PROCEEDING) { this.sendCancel(c, now); return; }
+        if (c.inviteTx !== null && this.layer.state(c.inviteTx) === TS_PROCEEDING) { this.sendCancel(c, now); return; }
         c.cancelPending = true;
         if (c.giveUpAt < 0) c.giveUpAt = now + 64 * this.layer.timers.t1;
         return;
@@ -800,8 +796,7 @@ export class CallManager {
     }
     const hasOffer = msg.bodyEnd > msg.bodyStart;
     c.inviteTx = tx;
-    c.inviteGen = tx.generation;
-    tx.owner = c.serial;
+    this.layer.setOwner(tx, c.serial);
     c.offerInAnswer = !hasOffer;
     if (hasOffer) this.setMedia(c, this.sdp, this.answer.direction, false);
     const cfg = this.config;
@@ -812,7 +807,7 @@ export class CallManager {
       const w = this.layer.scratch.reset();
       writeResponseHead(w, msg, 180, "Ringing", c.dialog.localTag);
       for (let i = 0; i < c.dialog.routeCount; i++) w.str("Record-Route: ").str(c.dialog.routes[i]).crlf(); // §12.1.1
-      this.writeContact(w, tx.transport);
+      this.writeContact(w, this.layer.transportOf(tx));
       const n = w.end(null, 0, 0);
       if (n > 0) this.layer.respond(tx, w.buf, n, 180, now);
     }
@@ -824,13 +819,13 @@ export class CallManager {
   /** Sends the 200 with our SDP (answer, or offer for an INVITE without one). */
   private answerWith(c: Call, msg: SipMessage | null, now: number): void {
     const tx = c.inviteTx;
-    if (tx === null || tx.generation !== c.inviteGen) { this.end(c, now, 0, "INVITE transaction gone"); return; }
+    if (tx === null || this.layer.state(tx) === TS_FREE) { this.end(c, now, 0, "INVITE transaction gone"); return; }
     const w = this.layer.scratch.reset();
     if (msg !== null) writeResponseHead(w, msg, 200, "OK", c.dialog.localTag);
     else if (!this.rewriteHead(w, tx, c.dialog.localTag, 200, "OK")) { this.end(c, now, 0, "could not re-read the INVITE"); return; }
     // §12.1.1: a response that makes a dialog copies the request's Record-Route (the UAS route set, in order).
     for (let i = 0; i < c.dialog.routeCount; i++) w.str("Record-Route: ").str(c.dialog.routes[i]).crlf();
-    this.writeContact(w, tx.transport);
+    this.writeContact(w, this.layer.transportOf(tx));
     w.str("Allow: ").str(ALLOW).str("\r\nSupported: \r\nServer: doorsip\r\n");
     const n = this.endWithSdp(w, c, !c.offerInAnswer);
     if (n < 0 || !this.layer.respond(tx, w.buf, n, 200, now)) { this.end(c, now, 500, "200 does not fit"); return; }
@@ -854,8 +849,8 @@ export class CallManager {
    * To without one (the 100's).
    */
   private rewriteHead(w: SipWriter, tx: Transaction, toTag: string, status: number, reason: string): boolean {
-    const b = tx.buffer;
-    const len = tx.length;
+    const b = this.layer.keptBytes(tx);
+    const len = this.layer.keptLength(tx);
     let q = 0;
     while (q < len && b[q] !== 10) q++; // skip the status line
     q++;
@@ -957,11 +952,10 @@ export class CallManager {
     c.offerInAnswer = !hasOffer;
     if (hasOffer) this.setMedia(c, this.sdp, this.answer.direction, false);
     c.inviteTx = tx;
-    c.inviteGen = tx.generation;
-    tx.owner = c.serial;
+    this.layer.setOwner(tx, c.serial);
     const w = this.layer.scratch.reset();
     writeResponseHead(w, msg, 200, "OK", null);
-    this.writeContact(w, tx.transport);
+    this.writeContact(w, this.layer.transportOf(tx));
     w.str("Allow: ").str(ALLOW).str("\r\nServer: doorsip\r\n");
     // No offer: offer our codecs again (RFC 3264 §8), in the configured order; the ACK's answer picks one.
     const n = this.endWithSdp(w, c, hasOffer);
@@ -977,7 +971,7 @@ export class CallManager {
   /** Sends a final status to the call's unanswered INVITE (487 after CANCEL or BYE, 480, a refusal). */
   private respondInvite(c: Call, status: number, now: number): void {
     const tx = c.inviteTx;
-    if (tx === null || tx.generation !== c.inviteGen) return;
+    if (tx === null || this.layer.state(tx) === TS_FREE) return;
     const w = this.layer.scratch.reset();
     if (!this.rewriteHead(w, tx, c.dialog.localTag, status, reasonPhrase(status))) return;
     const n = w.end(null, 0, 0);
@@ -1017,8 +1011,8 @@ export class CallManager {
     const c = this.callOf(tx);
     // The call is gone (a 2xx from a fork after another fork's final answer ended it): as a stray one.
     if (c === null) { this.onStrayResponse(msg, now); return; }
-    if (c.inviteTx === tx && tx.generation === c.inviteGen && msg.cseqMethod === METHOD_INVITE) { this.onInviteResponse(c, msg, now); return; }
-    if (c.byeTx === tx && tx.generation === c.byeGen && msg.status >= 200) { this.end(c, now, msg.status, c.endReason || "hung up"); return; }
+    if (c.inviteTx === tx && msg.cseqMethod === METHOD_INVITE) { this.onInviteResponse(c, msg, now); return; }
+    if (c.byeTx === tx && msg.status >= 200) { this.end(c, now, msg.status, c.endReason || "hung up"); return; }
     // A CANCEL's response needs nothing: the INVITE's 487 (or 200) decides.
   }
 
@@ -1055,14 +1049,14 @@ export class CallManager {
   onTimeout(tx: Transaction, now: number, transportError: boolean): void {
     const c = this.callOf(tx);
     if (c === null) return;
-    if (c.inviteTx === tx && tx.generation === c.inviteGen) {
+    if (c.inviteTx === tx) {
       const giveUp = c.cancelPending || c.state === CALL_CANCELLING;
       if (c.outgoing && c.dialog.state !== DLG_CONFIRMED && (giveUp || !this.nextRedirect(c, 408, now))) {
         this.end(c, now, transportError ? 503 : 408, transportError ? "could not send" : "no answer (timeout)");
       }
       return;
     }
-    if (c.byeTx === tx && tx.generation === c.byeGen) this.end(c, now, 408, c.endReason + " (BYE unanswered)");
+    if (c.byeTx === tx) this.end(c, now, 408, c.endReason + " (BYE unanswered)");
   }
 
   /** The earliest time poll() has work, -1 when none. */
@@ -1089,7 +1083,7 @@ export class CallManager {
         c.giveUpAt = -1;
         if (c.state === CALL_CANCELLING || c.state === CALL_CALLING) {
           // §9.1: no final response 64·T1 after CANCEL: the INVITE transaction is given up.
-          if (c.inviteTx !== null && c.inviteTx.generation === c.inviteGen) this.layer.terminate(c.inviteTx);
+          if (c.inviteTx !== null) this.layer.terminate(c.inviteTx); // a stale handle is ignored
           this.end(c, now, 408, "cancelled (no final response)");
           continue;
         }
@@ -1120,7 +1114,7 @@ export class CallManager {
       if (c.awaitingAck && c.retransmitAt >= 0 && c.retransmitAt <= now) {
         const tx = c.inviteTx;
         // Over TCP too: a proxy further on may forward it over UDP (§13.3.1.4 "independent of the transport").
-        if (tx !== null && tx.generation === c.inviteGen) this.layer.respond(tx, tx.buffer, tx.length, 200, now);
+        if (tx !== null) this.layer.respond(tx, this.layer.keptBytes(tx), this.layer.keptLength(tx), 200, now); // refused when stale
         const t2 = this.layer.timers.t2;
         c.retransmitInterval = c.retransmitInterval * 2 > t2 ? t2 : c.retransmitInterval * 2;
         c.retransmitAt = now + c.retransmitInterval;

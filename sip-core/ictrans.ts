@@ -8,41 +8,41 @@ import { bytesToBinaryString, writeAckForNon2xxFrom } from "./writer.ts";
 
 /** Calling: send the INVITE; Timer A (retransmit, unreliable transports only) and Timer B (timeout). */
 export function ictStart(L: TransactionLayer, tx: Transaction, now: number): void {
-  tx.state = TS_CALLING;
+  L.setState(tx, TS_CALLING);
   L.armRetransmitAndTimeout(tx, now);
   L.transmit(tx);
 }
 
 /** The ACK for a non-2xx final response, from the kept request (rare: no message view is kept for it). */
 function sendAck(L: TransactionLayer, tx: Transaction, resp: SipMessage): void {
-  const src = bytesToBinaryString(tx.buffer, tx.length);
+  const src = bytesToBinaryString(L.keptBytes(tx), L.keptLength(tx));
   const w = L.scratch.reset();
   const n = writeAckForNon2xxFrom(w, src, resp);
-  if (n > 0) L.transport.send(w.buf, n, tx.address, L.port[tx.index], tx.transport);
+  if (n > 0) L.transport.send(w.buf, n, L.addressOf(tx), L.portOf(tx), L.transportOf(tx));
 }
 
 export function ictOnResponse(L: TransactionLayer, tx: Transaction, msg: SipMessage, now: number): void {
-  const t = tx.index * SLOT_TIMES;
+  const t = (tx & L.tableMask) * SLOT_TIMES;
   const status = msg.status;
-  switch (tx.state) {
+  switch (L.state(tx)) {
     case TS_CALLING:
     case TS_PROCEEDING:
       // Any response stops retransmission and Timer B (§17.1.1.2).
       L.times[t + AT_RETRANSMIT] = -1;
       L.times[t + AT_TIMEOUT] = -1;
       if (status < 200) {
-        tx.state = TS_PROCEEDING;
+        L.setState(tx, TS_PROCEEDING);
         L.tu.onResponse(tx, msg);
       } else if (status < 300) {
         // RFC 6026: wait in Accepted for 2xx retransmissions from other forks; the TU ACKs them.
-        tx.state = TS_ACCEPTED;
+        L.setState(tx, TS_ACCEPTED);
         L.release(tx); // the TU ACKs 2xx itself; the INVITE is not sent again
         L.times[t + AT_LINGER] = now + 64 * L.timers.t1;
         L.tu.onResponse(tx, msg);
       } else {
-        tx.state = TS_COMPLETED;
+        L.setState(tx, TS_COMPLETED);
         sendAck(L, tx, msg);
-        L.times[t + AT_LINGER] = tx.transport === TRANSPORT_UDP ? now + 32000 : now; // Timer D
+        L.times[t + AT_LINGER] = L.transportOf(tx) === TRANSPORT_UDP ? now + 32000 : now; // Timer D
         L.tu.onResponse(tx, msg);
       }
       return;
@@ -59,12 +59,12 @@ export function ictOnResponse(L: TransactionLayer, tx: Transaction, msg: SipMess
 }
 
 export function ictOnTimer(L: TransactionLayer, tx: Transaction, now: number): void {
-  const t = tx.index * SLOT_TIMES;
+  const t = (tx & L.tableMask) * SLOT_TIMES;
   if (L.times[t + AT_TIMEOUT] >= 0 && L.times[t + AT_TIMEOUT] <= now) {
     L.giveUp(tx); // Timer B: no response at all
     return;
   }
-  if (L.times[t + AT_RETRANSMIT] >= 0 && L.times[t + AT_RETRANSMIT] <= now && tx.state === TS_CALLING) {
+  if (L.times[t + AT_RETRANSMIT] >= 0 && L.times[t + AT_RETRANSMIT] <= now && L.state(tx) === TS_CALLING) {
     L.retransmit(tx, now, L.times[t + AT_INTERVAL] * 2); // Timer A: doubling, no T2 cap for INVITE
     return;
   }

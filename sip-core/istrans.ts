@@ -11,8 +11,8 @@ import { writeResponseHead } from "./writer.ts";
  * is written now, from the request, into the slot's buffer: the request is gone by then.
  */
 export function istStart(L: TransactionLayer, tx: Transaction, msg: SipMessage, now: number): void {
-  const t = tx.index * SLOT_TIMES;
-  tx.state = TS_PROCEEDING;
+  const t = (tx & L.tableMask) * SLOT_TIMES;
+  L.setState(tx, TS_PROCEEDING);
   L.times[t + AT_TRYING] = now + L.timers.trying;
   const w = L.scratch.reset();
   writeResponseHead(w, msg, 100, "Trying", null);
@@ -22,22 +22,22 @@ export function istStart(L: TransactionLayer, tx: Transaction, msg: SipMessage, 
 
 /** The TU's response with this status is kept in the slot: send it, move on. */
 export function istOnRespond(L: TransactionLayer, tx: Transaction, status: number, now: number): void {
-  const t = tx.index * SLOT_TIMES;
+  const t = (tx & L.tableMask) * SLOT_TIMES;
   L.times[t + AT_TRYING] = -1;
-  if (tx.state === TS_ACCEPTED) {
+  if (L.state(tx) === TS_ACCEPTED) {
     // The TU retransmits its 2xx through us (RFC 6026 §7.1); send, stay.
     if (status >= 200 && status < 300) L.transmit(tx);
     return;
   }
-  if (tx.state !== TS_PROCEEDING) return;
+  if (L.state(tx) !== TS_PROCEEDING) return;
   if (status < 200) {
     L.transmit(tx);
   } else if (status < 300) {
-    tx.state = TS_ACCEPTED;
+    L.setState(tx, TS_ACCEPTED);
     L.times[t + AT_LINGER] = now + 64 * L.timers.t1; // Timer L
     L.transmit(tx);
   } else {
-    tx.state = TS_COMPLETED;
+    L.setState(tx, TS_COMPLETED);
     L.armRetransmitAndTimeout(tx, now); // Timers G and H
     L.transmit(tx);
   }
@@ -46,17 +46,17 @@ export function istOnRespond(L: TransactionLayer, tx: Transaction, status: numbe
 /** A retransmitted INVITE: repeat the last response (Proceeding, Completed); absorb otherwise. */
 export function istOnRetransmission(L: TransactionLayer, tx: Transaction, now: number): void {
   L.stats.retransmissionsAbsorbed++;
-  if ((tx.state === TS_PROCEEDING || tx.state === TS_COMPLETED) && tx.length > 0) L.transmit(tx);
+  if ((L.state(tx) === TS_PROCEEDING || L.state(tx) === TS_COMPLETED) && L.keptLength(tx) > 0) L.transmit(tx);
   void now;
 }
 
 export function istOnAck(L: TransactionLayer, tx: Transaction, msg: SipMessage, address: string, port: number, now: number): void {
-  const t = tx.index * SLOT_TIMES;
-  if (tx.state === TS_COMPLETED) {
-    tx.state = TS_CONFIRMED;
+  const t = (tx & L.tableMask) * SLOT_TIMES;
+  if (L.state(tx) === TS_COMPLETED) {
+    L.setState(tx, TS_CONFIRMED);
     L.times[t + AT_RETRANSMIT] = L.times[t + AT_TIMEOUT] = -1;
-    L.times[t + AT_LINGER] = tx.transport === TRANSPORT_UDP ? now + L.timers.t4 : now; // Timer I
-  } else if (tx.state === TS_ACCEPTED) {
+    L.times[t + AT_LINGER] = L.transportOf(tx) === TRANSPORT_UDP ? now + L.timers.t4 : now; // Timer I
+  } else if (L.state(tx) === TS_ACCEPTED) {
     L.tu.onAck(msg, address, port); // the ACK for our 2xx belongs to the dialog
   } else {
     L.stats.retransmissionsAbsorbed++;
@@ -64,17 +64,17 @@ export function istOnAck(L: TransactionLayer, tx: Transaction, msg: SipMessage, 
 }
 
 export function istOnTimer(L: TransactionLayer, tx: Transaction, now: number): void {
-  const t = tx.index * SLOT_TIMES;
+  const t = (tx & L.tableMask) * SLOT_TIMES;
   if (L.times[t + AT_TRYING] >= 0 && L.times[t + AT_TRYING] <= now) {
     L.times[t + AT_TRYING] = -1;
-    if (tx.state === TS_PROCEEDING && tx.length > 0) L.transmit(tx); // the 100 written at start
-    if (tx.state !== TS_PROCEEDING) return;
+    if (L.state(tx) === TS_PROCEEDING && L.keptLength(tx) > 0) L.transmit(tx); // the 100 written at start
+    if (L.state(tx) !== TS_PROCEEDING) return;
   }
   if (L.times[t + AT_TIMEOUT] >= 0 && L.times[t + AT_TIMEOUT] <= now) {
     L.giveUp(tx); // Timer H: the ACK never came
     return;
   }
-  if (L.times[t + AT_RETRANSMIT] >= 0 && L.times[t + AT_RETRANSMIT] <= now && tx.state === TS_COMPLETED) {
+  if (L.times[t + AT_RETRANSMIT] >= 0 && L.times[t + AT_RETRANSMIT] <= now && L.state(tx) === TS_COMPLETED) {
     L.retransmit(tx, now, Math.min(L.times[t + AT_INTERVAL] * 2, L.timers.t2)); // Timer G
     return;
   }

@@ -7,31 +7,31 @@ import type { TransactionLayer } from "./transactions.ts";
 
 /** Trying: send; Timer E (retransmit, unreliable only) and Timer F (timeout). */
 export function nictStart(L: TransactionLayer, tx: Transaction, now: number): void {
-  tx.state = TS_TRYING;
+  L.setState(tx, TS_TRYING);
   L.armRetransmitAndTimeout(tx, now);
   L.transmit(tx);
 }
 
 export function nictOnResponse(L: TransactionLayer, tx: Transaction, msg: SipMessage, now: number): void {
-  const t = tx.index * SLOT_TIMES;
-  if (tx.state !== TS_TRYING && tx.state !== TS_PROCEEDING) {
+  const t = (tx & L.tableMask) * SLOT_TIMES;
+  if (L.state(tx) !== TS_TRYING && L.state(tx) !== TS_PROCEEDING) {
     L.stats.retransmissionsAbsorbed++; // Completed absorbs retransmitted finals
     return;
   }
   if (msg.status < 200) {
-    tx.state = TS_PROCEEDING;
+    L.setState(tx, TS_PROCEEDING);
     L.tu.onResponse(tx, msg);
     return;
   }
-  tx.state = TS_COMPLETED;
+  L.setState(tx, TS_COMPLETED);
   L.times[t + AT_RETRANSMIT] = L.times[t + AT_TIMEOUT] = -1;
   L.release(tx); // Completed only absorbs: the request is not sent again
-  L.times[t + AT_LINGER] = tx.transport === TRANSPORT_UDP ? now + L.timers.t4 : now; // Timer K
+  L.times[t + AT_LINGER] = L.transportOf(tx) === TRANSPORT_UDP ? now + L.timers.t4 : now; // Timer K
   L.tu.onResponse(tx, msg);
 }
 
 export function nictOnTimer(L: TransactionLayer, tx: Transaction, now: number): void {
-  const t = tx.index * SLOT_TIMES;
+  const t = (tx & L.tableMask) * SLOT_TIMES;
   if (L.times[t + AT_TIMEOUT] >= 0 && L.times[t + AT_TIMEOUT] <= now) {
     L.giveUp(tx); // Timer F
     return;
@@ -39,7 +39,7 @@ export function nictOnTimer(L: TransactionLayer, tx: Transaction, now: number): 
   if (L.times[t + AT_RETRANSMIT] >= 0 && L.times[t + AT_RETRANSMIT] <= now) {
     // Timer E: doubling up to T2 in Trying, every T2 in Proceeding.
     const t2 = L.timers.t2;
-    L.retransmit(tx, now, tx.state === TS_PROCEEDING ? t2 : Math.min(L.times[t + AT_INTERVAL] * 2, t2));
+    L.retransmit(tx, now, L.state(tx) === TS_PROCEEDING ? t2 : Math.min(L.times[t + AT_INTERVAL] * 2, t2));
     return;
   }
   if (L.times[t + AT_LINGER] >= 0 && L.times[t + AT_LINGER] <= now) L.terminate(tx); // Timer K

@@ -9,18 +9,18 @@ import type { TransactionLayer } from "./transactions.ts";
  * given up by then, Timer F), so a silent TU cannot drain the pool.
  */
 export function nistStart(L: TransactionLayer, tx: Transaction, now: number): void {
-  tx.state = TS_TRYING;
-  L.times[tx.index * SLOT_TIMES + AT_TIMEOUT] = now + 64 * L.timers.t1;
+  L.setState(tx, TS_TRYING);
+  L.times[(tx & L.tableMask) * SLOT_TIMES + AT_TIMEOUT] = now + 64 * L.timers.t1;
 }
 
 export function nistOnRespond(L: TransactionLayer, tx: Transaction, status: number, now: number): void {
-  const t = tx.index * SLOT_TIMES;
-  if (tx.state !== TS_TRYING && tx.state !== TS_PROCEEDING) return;
-  if (status < 200) tx.state = TS_PROCEEDING;
+  const t = (tx & L.tableMask) * SLOT_TIMES;
+  if (L.state(tx) !== TS_TRYING && L.state(tx) !== TS_PROCEEDING) return;
+  if (status < 200) L.setState(tx, TS_PROCEEDING);
   else {
-    tx.state = TS_COMPLETED;
+    L.setState(tx, TS_COMPLETED);
     L.times[t + AT_TIMEOUT] = -1;
-    L.times[t + AT_LINGER] = tx.transport === TRANSPORT_UDP ? now + 64 * L.timers.t1 : now; // Timer J
+    L.times[t + AT_LINGER] = L.transportOf(tx) === TRANSPORT_UDP ? now + 64 * L.timers.t1 : now; // Timer J
   }
   L.transmit(tx);
 }
@@ -28,11 +28,11 @@ export function nistOnRespond(L: TransactionLayer, tx: Transaction, status: numb
 /** A retransmitted request: repeat the last response, or absorb it in Trying. */
 export function nistOnRetransmission(L: TransactionLayer, tx: Transaction, _now: number): void {
   L.stats.retransmissionsAbsorbed++;
-  if ((tx.state === TS_PROCEEDING || tx.state === TS_COMPLETED) && tx.length > 0) L.transmit(tx);
+  if ((L.state(tx) === TS_PROCEEDING || L.state(tx) === TS_COMPLETED) && L.keptLength(tx) > 0) L.transmit(tx);
 }
 
 export function nistOnTimer(L: TransactionLayer, tx: Transaction, now: number): void {
-  const t = tx.index * SLOT_TIMES;
+  const t = (tx & L.tableMask) * SLOT_TIMES;
   if (L.times[t + AT_TIMEOUT] >= 0 && L.times[t + AT_TIMEOUT] <= now) L.giveUp(tx); // the TU never answered
   else if (L.times[t + AT_LINGER] >= 0 && L.times[t + AT_LINGER] <= now) L.terminate(tx); // Timer J
 }

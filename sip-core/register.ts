@@ -101,7 +101,6 @@ export class Registration {
   private readonly fromTag: string;
   private cseq = 0;
   private tx: Transaction | null = null;
-  private txGeneration = -1;
   private targetAddress: string;
   private targetPort: number;
   private redirected = false;
@@ -119,7 +118,6 @@ export class Registration {
   /** When a closed connection last made this account register again (-1: never). */
   private flowClosedAt = -1;
   private optionsTx: Transaction | null = null;
-  private optionsGeneration = -1;
 
   constructor(config: AccountConfig, layer: TransactionLayer, random: RandomSource, log: RegistrationLog, bufferSize: number) {
     this.config = config;
@@ -233,7 +231,7 @@ export class Registration {
     const n = w.end(null, 0, 0);
     const tx = n > 0 ? this.layer.sendRequest(w.buf, n, METHOD_OPTIONS, this.cseq, this.branchStart, this.branchEnd,
       this.targetAddress, this.targetPort, this.config.transport, now) : null;
-    if (tx !== null) { this.optionsTx = tx; this.optionsGeneration = tx.generation; }
+    if (tx !== null) this.optionsTx = tx;
   }
 
   /** Runs a due refresh, retry or keep-alive. */
@@ -268,8 +266,7 @@ export class Registration {
 
   /** True when tx is this registration's REGISTER (or keep-alive OPTIONS) in flight. */
   owns(tx: Transaction): boolean {
-    return (this.tx === tx && tx.generation === this.txGeneration) ||
-      (this.optionsTx === tx && tx.generation === this.optionsGeneration);
+    return this.tx === tx || this.optionsTx === tx; // handles: an ended one is never handed out again
   }
 
   /**
@@ -320,7 +317,6 @@ export class Registration {
     const tx = this.layer.sendRequest(w.buf, n, METHOD_REGISTER, this.cseq, this.branchStart, this.branchEnd, this.targetAddress, this.targetPort, c.transport, now);
     if (tx === null) { this.retryLater(0, "transaction pool full", now, -1); return; }
     this.tx = tx;
-    this.txGeneration = tx.generation;
   }
 
   /** A response to our REGISTER (the TU routes it here when owns(tx)). */

@@ -68,29 +68,40 @@ export const SLOT_TIMES = 6;
 /** Most bytes of a branch a transaction remembers for matching (longer branches compare their prefix). */
 export const BRANCH_CAPACITY = 64;
 
+// A slot's integer fields in TransactionLayer.ints[index * SLOT_INTS + I_*] (one array: on Espruino an object
+// field costs a variable per slot, an array entry only its bytes).
+/** The slot's current handle (see Transaction). */
+export const I_HANDLE = 0;
+export const I_STATE = 1;
+/** TX_INVITE_CLIENT … TX_NON_INVITE_SERVER. */
+export const I_KIND = 2;
+/** Method id of the request (METHOD_*). */
+export const I_METHOD = 3;
+export const I_TRANSPORT = 4;
+/** Where requests go (client) or where responses go (server): the port beside the slot's address. */
+export const I_PORT = 5;
+/** Bytes of the kept request (client) or last response (server). */
+export const I_LENGTH = 6;
+/** For the TU: any number it wants to associate (a call's serial). */
+export const I_OWNER = 7;
+/** Server transactions: FNV hash of the top Via sent-by (host and port), part of the §17.2.3 key. */
+export const I_SENT_BY = 8;
+/** Hash of Call-ID, From tag and CSeq: merged-request detection (§8.2.2.2) and RFC 2543 matching. */
+export const I_KEY = 9;
+/** Next slot in a hash chain, -1 at the end; a free slot is in no chain, so the free list links through I_NEXT_BRANCH. */
+export const I_NEXT_BRANCH = 10;
+export const I_NEXT_KEY = 11;
+/** Bytes of the branch kept in TransactionLayer.branch (0: an RFC 2543 request without one). */
+export const I_BRANCH_LENGTH = 12;
+export const SLOT_INTS = 13;
+
 /**
- * One transaction slot: what the transaction user reads. Slots are allocated once in a fixed pool and
- * reused: `generation` changes on every reuse so a stale handle can be told from the live one. What only
- * the layer and its state machines use (kind, method, branch, CSeq, port, timers, chain links, hashes)
- * lives in TransactionLayer's per-slot arrays at `index`: on Espruino an object field costs a variable per slot.
- * An interface, not a class: the layer makes the slots as literals (a class costs ~10 variables more).
+ * A transaction handle: a number naming one use of a slot of the layer's fixed pool. Its low bits are the
+ * slot's index; each reuse of the slot gives it a new handle, so a stale handle is told from the live one
+ * (the layer's accessors answer TS_FREE or nothing for it). What a slot holds lives in the layer's arrays
+ * (TransactionLayer.state, owner, transportOf, keptBytes, keptLength read it): no object per slot.
  */
-export interface Transaction {
-  readonly index: number;
-  generation: number;
-  state: number;
-  /** Where requests go (client) or where responses go (server); the port is the layer's. */
-  address: string;
-  transport: number;
-  /**
-   * The request (client) or the last response (server), kept for retransmission: bytes [0, length). A
-   * preallocated slot buffer, or (TransactionLayerConfig.exactCopies) an array of the message's own size.
-   */
-  buffer: Uint8Array;
-  length: number;
-  /** For the TU: any number it wants to associate (a dialog or registration slot). */
-  owner: number;
-}
+export type Transaction = number;
 
 /** The buffer of a slot that keeps nothing (exact copies). */
 export const NO_BYTES = new Uint8Array(0);

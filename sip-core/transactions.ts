@@ -2,8 +2,10 @@
 import { METHOD_ACK, METHOD_CANCEL, METHOD_INVITE } from "./constants.ts";
 import type { SipMessage } from "./message.ts";
 import {
-  AT_INTERVAL, AT_LINGER, AT_NEXT, AT_RETRANSMIT, AT_TIMEOUT, AT_TRYING, BRANCH_CAPACITY, SLOT_TIMES, DEFAULT_TIMERS, NO_BYTES, TRANSPORT_UDP, TS_FREE, TS_TERMINATED, TX_INVITE_CLIENT, TX_INVITE_SERVER,
-  TX_NON_INVITE_CLIENT, TX_NON_INVITE_SERVER, keepBytes, type TimerConfig, type Transaction, type TransactionUser, type TransportPort,
+  AT_INTERVAL, AT_LINGER, AT_NEXT, AT_RETRANSMIT, AT_TIMEOUT, AT_TRYING, BRANCH_CAPACITY, DEFAULT_TIMERS, I_BRANCH_LENGTH, I_HANDLE, I_KEY, I_KIND,
+  I_LENGTH, I_METHOD, I_NEXT_BRANCH, I_NEXT_KEY, I_OWNER, I_PORT, I_SENT_BY, I_STATE, I_TRANSPORT, NO_BYTES, SLOT_INTS, SLOT_TIMES, TRANSPORT_UDP,
+  TS_FREE, TS_TERMINATED, TX_INVITE_CLIENT, TX_INVITE_SERVER, TX_NON_INVITE_CLIENT, TX_NON_INVITE_SERVER, keepBytes, type TimerConfig, type Transaction,
+  type TransactionUser, type TransportPort,
 } from "./transaction.ts";
 import { earliest } from "./timerheap.ts";
 import { FNV_BASIS, fnv1aSpan, fnv1aStep } from "./scan.ts";
@@ -45,8 +47,8 @@ export interface TransactionStats {
   transportErrors: number;
 }
 
-/** Field k of a block of per-slot fields: a view, one variable on Espruino where an array of its own costs three. */
-function i32Field(block: Int32Array, k: number, n: number): Int32Array { return new Int32Array(block.buffer, k * 4 * n, n); }
+/** A free slot's address: one string all share (on Espruino each "" written is a variable of its own). */
+const NO_ADDRESS = "";
 
 /** FNV-1a of the four bytes of a 32-bit number, continuing from h. */
 function fnvNumber(v: number, h: number): number {
@@ -54,24 +56,28 @@ function fnvNumber(v: number, h: number): number {
   return h;
 }
 
+
 /**
  * The transaction layer. Every entry point takes the current time in ms; it never reads a clock.
  * The owner calls poll(now) when nextDeadline() arrives (one HAL alarm is enough).
+ * Transactions are handles (transaction.ts); the state machines take them too.
  */
 export class TransactionLayer {
-  readonly config: TransactionLayerConfig;
   readonly timers: TimerConfig;
+  /** Seconds in the Retry-After of a 503 (the config is not kept: on Espruino an object costs a variable a field). */
+  private readonly retryAfter: number;
   readonly stats: TransactionStats = {
     created: 0, terminated: 0, retransmissionsSent: 0, retransmissionsAbsorbed: 0, poolFull: 0, merged: 0, strayResponses: 0, transportErrors: 0,
   };
   readonly transport: TransportPort;
   readonly tu: TransactionUser;
-  private readonly pool: Transaction[] = [];
   private freeHead = -1;
   active = 0;
-  private readonly tableMask: number;
-  private readonly branchHeads: Int32Array;
-  private readonly keyHeads: Int32Array;
+  /**
+   * Hash tables have a power-of-two size above the capacity: h & tableMask is a hash's bucket, and a
+   * handle's slot index (a slot's handle grows by tableMask + 1 on each reuse).
+   */
+  readonly tableMask: number;
   /**
    * Scratch writer for stateless answers (503, 482), ACKs for non-2xx and the 100 Trying; shared by the
    * transport, the UA core and the registrations, which each write one message at a time into it and hand
@@ -80,86 +86,105 @@ export class TransactionLayer {
   readonly scratch: SipWriter;
   private readonly exact: boolean;
 
-  // Per-slot fields only the layer and its state machines use, indexed by tx.index (on Espruino an object
-  // field costs a variable per slot, an array entry only its bytes).
+  // Per-slot fields, indexed by a handle's slot index (on Espruino an object field costs a variable per slot,
+  // an array entry only its bytes).
   /** Timers, their earliest and the retransmission interval: times[index * SLOT_TIMES + AT_*] (transaction.ts). */
   readonly times: Float64Array;
   /** The earliest AT_NEXT of all slots, -1 when none, -2 when a change made it unknown (found again by a scan). */
   private soonest = -1;
-  /** TX_INVITE_CLIENT … TX_NON_INVITE_SERVER. */
-  readonly kind: Int32Array;
-  /** Method id of the request (METHOD_*). */
-  readonly method: Int32Array;
-  /** Where requests go (client) or where responses go (server): the port beside the slot's address. */
-  readonly port: Int32Array;
-  /** Server transactions: FNV hash of the top Via sent-by (host and port), part of the §17.2.3 key. */
-  private readonly sentByHash: Int32Array;
-  /** Hash of Call-ID, From tag and CSeq: merged-request detection (§8.2.2.2) and RFC 2543 matching. */
-  private readonly dialogKeyHash: Int32Array;
-  /** Index of the next slot in a hash chain, -1 at the end; a free slot is in no chain, so the free list links through nextInBranchChain. */
-  private readonly nextInBranchChain: Int32Array;
-  private readonly nextInKeyChain: Int32Array;
+  /**
+   * Integer fields: ints[index * SLOT_INTS + I_*] (transaction.ts); then, from `heads`, the heads of the
+   * branch hash chains and after them those of the key hash chains (tableMask + 1 each).
+   */
+  readonly ints: Int32Array;
+  private readonly heads: number;
+  /** Where requests go (client) or where responses go (server); "" for a free slot (made at start: no growth in use). */
+  private readonly address: string[] = [];
+  /**
+   * The request (client) or the last response (server), kept for retransmission: bytes [0, I_LENGTH). A
+   * preallocated slot buffer, or (exact copies) an array of the message's own size, absent when none is kept.
+   */
+  private readonly buffers: Uint8Array[] = [];
   /**
    * Branch of the top Via, as bytes (matching compares spans against it without a string): slot i's
-   * are branch[i * BRANCH_CAPACITY, i * BRANCH_CAPACITY + branchLength[i]).
+   * are branch[i * BRANCH_CAPACITY, i * BRANCH_CAPACITY + I_BRANCH_LENGTH).
    */
   private readonly branch: Uint8Array;
-  private readonly branchLength: Int32Array;
 
   constructor(config: TransactionLayerConfig, transport: TransportPort, tu: TransactionUser) {
-    this.config = config;
     this.timers = config.timers;
+    this.retryAfter = config.retryAfter;
     this.transport = transport;
     this.tu = tu;
     this.exact = config.exactCopies === true;
     const n = config.capacity;
+    let size = 16;
+    while (size < n * 2) size *= 2;
+    this.tableMask = size - 1;
     this.times = new Float64Array(SLOT_TIMES * n).fill(-1); // a free slot's timers are all -1
-    // The integer fields are views into one block (k is a field's place in it).
-    const ints = new Int32Array(8 * n);
-    this.kind = i32Field(ints, 0, n);
-    this.method = i32Field(ints, 1, n);
-    this.port = i32Field(ints, 2, n);
-    this.sentByHash = i32Field(ints, 3, n);
-    this.dialogKeyHash = i32Field(ints, 4, n);
-    this.nextInBranchChain = i32Field(ints, 5, n);
-    this.nextInKeyChain = i32Field(ints, 6, n);
-    this.branchLength = i32Field(ints, 7, n);
-    this.branch = new Uint8Array(n * BRANCH_CAPACITY);
+    this.heads = n * SLOT_INTS;
+    const ints = this.ints = new Int32Array(n * SLOT_INTS + 2 * size).fill(-1, n * SLOT_INTS);
     for (let i = 0; i < n; i++) {
-      this.pool.push({
-        index: i, generation: 0, state: TS_FREE, address: "", transport: TRANSPORT_UDP,
-        // bufferSize 0: no buffer of its own (the layer makes exact copies).
-        buffer: this.exact ? NO_BYTES : new Uint8Array(config.bufferSize), length: 0, owner: -1,
-      });
-      this.nextInBranchChain[i] = i + 1 < n ? i + 1 : -1;
+      ints[i * SLOT_INTS + I_HANDLE] = i;
+      this.address[i] = NO_ADDRESS;
+      ints[i * SLOT_INTS + I_NEXT_BRANCH] = i + 1 < n ? i + 1 : -1;
+      if (!this.exact) this.buffers[i] = new Uint8Array(config.bufferSize);
     }
     this.freeHead = n > 0 ? 0 : -1;
-    let size = 16;
-    while (size < config.capacity * 2) size *= 2;
-    this.tableMask = size - 1;
-    this.branchHeads = new Int32Array(size).fill(-1);
-    this.keyHeads = new Int32Array(size).fill(-1);
+    this.branch = new Uint8Array(n * BRANCH_CAPACITY);
     this.scratch = new SipWriter(config.bufferSize);
   }
 
-  /** The slot with this index (for the TU's handles). */
-  slot(index: number): Transaction { return this.pool[index]; }
+  // ------------------------------------------------------------------------------------------
+  // What the TU reads of a transaction (a stale handle reads as a free slot)
+  // ------------------------------------------------------------------------------------------
+
+  /** Where tx's integer fields start in ints, or -1 when tx is not the slot's current handle. */
+  private liveAt(tx: number): number {
+    return this.ints[(tx & this.tableMask) * SLOT_INTS + I_HANDLE] === tx ? (tx & this.tableMask) * SLOT_INTS : -1;
+  }
+
+  /** TS_*: TS_FREE once the transaction has ended. */
+  state(tx: Transaction): number {
+    const s = this.liveAt(tx);
+    return s < 0 ? TS_FREE : this.ints[s + I_STATE];
+  }
+
+  /** The state machines move a live transaction on. */
+  setState(tx: Transaction, state: number): void { this.ints[(tx & this.tableMask) * SLOT_INTS + I_STATE] = state; }
+
+  owner(tx: Transaction): number { return this.ints[(tx & this.tableMask) * SLOT_INTS + I_OWNER]; }
+
+  setOwner(tx: Transaction, owner: number): void { this.ints[(tx & this.tableMask) * SLOT_INTS + I_OWNER] = owner; }
+
+  transportOf(tx: Transaction): number { return this.ints[(tx & this.tableMask) * SLOT_INTS + I_TRANSPORT]; }
+
+  addressOf(tx: Transaction): string { return this.address[tx & this.tableMask]; }
+
+  portOf(tx: Transaction): number { return this.ints[(tx & this.tableMask) * SLOT_INTS + I_PORT]; }
+
+  /** The kept request (client) or last response (server): bytes [0, keptLength(tx)). */
+  keptBytes(tx: Transaction): Uint8Array { return this.buffers[tx & this.tableMask] || NO_BYTES; }
+
+  keptLength(tx: Transaction): number { return this.ints[(tx & this.tableMask) * SLOT_INTS + I_LENGTH]; }
 
   // ------------------------------------------------------------------------------------------
   // Pool and indexes
   // ------------------------------------------------------------------------------------------
 
-  private allocate(kind: number): Transaction | null {
+  private allocate(kind: number): Transaction {
     const i = this.freeHead;
-    if (i < 0) return null;
-    const tx = this.pool[i];
-    this.freeHead = this.nextInBranchChain[i]; // link() sets it for the branch chain
-    tx.generation++;
-    this.kind[i] = kind;
-    tx.length = 0;
+    if (i < 0) return -1;
+    const s = i * SLOT_INTS, ints = this.ints;
+    this.freeHead = ints[s + I_NEXT_BRANCH]; // link() sets it for the branch chain
+    // A new handle: the next generation of this index (back to the index itself before it overflows).
+    const step = this.tableMask + 1;
+    const tx = ints[s + I_HANDLE] = ints[s + I_HANDLE] > 0x7fffffff - step ? i : ints[s + I_HANDLE] + step;
+    ints[s + I_KIND] = kind;
+    ints[s + I_LENGTH] = 0;
     this.times[i * SLOT_TIMES + AT_INTERVAL] = 0;
-    tx.owner = -1;
-    tx.transport = TRANSPORT_UDP;
+    ints[s + I_OWNER] = -1;
+    ints[s + I_TRANSPORT] = TRANSPORT_UDP;
     this.active++;
     this.stats.created++;
     return tx;
@@ -167,15 +192,16 @@ export class TransactionLayer {
 
   private branchHash(t: number): number {
     let h = FNV_BASIS;
-    const at = t * BRANCH_CAPACITY, end = at + this.branchLength[t];
+    const at = t * BRANCH_CAPACITY, end = at + this.ints[t * SLOT_INTS + I_BRANCH_LENGTH];
     for (let i = at; i < end; i++) h = fnv1aStep(h, this.branch[i]);
     return h & this.tableMask;
   }
 
-  /** A slot's branch as text (allocates). */
+  /** A transaction's branch as text (allocates). */
   branchText(tx: Transaction): string {
+    const t = tx & this.tableMask;
     let s = "";
-    const at = tx.index * BRANCH_CAPACITY, end = at + this.branchLength[tx.index];
+    const at = t * BRANCH_CAPACITY, end = at + this.ints[t * SLOT_INTS + I_BRANCH_LENGTH];
     for (let i = at; i < end; i++) s += String.fromCharCode(this.branch[i]);
     return s;
   }
@@ -186,35 +212,26 @@ export class TransactionLayer {
     return fnv1aSpan(src, s, e, FNV_BASIS) & this.tableMask;
   }
 
-  private link(tx: Transaction): void {
-    const t = tx.index;
-    const b = this.branchHash(t);
-    this.nextInBranchChain[t] = this.branchHeads[b];
-    this.branchHeads[b] = t;
-    const k = this.dialogKeyHash[t] & this.tableMask;
-    this.nextInKeyChain[t] = this.keyHeads[k];
-    this.keyHeads[k] = t;
+  /** Puts slot t at the head of its branch chain and its key chain. */
+  private link(t: number): void {
+    const ints = this.ints, s = t * SLOT_INTS;
+    const b = this.heads + this.branchHash(t);
+    ints[s + I_NEXT_BRANCH] = ints[b];
+    ints[b] = t;
+    const k = this.heads + this.tableMask + 1 + (ints[s + I_KEY] & this.tableMask);
+    ints[s + I_NEXT_KEY] = ints[k];
+    ints[k] = t;
   }
 
-  private unlink(tx: Transaction): void {
-    const t = tx.index;
-    const b = this.branchHash(t);
+  /** Takes slot t out of the chain starting at ints[head] that links through field f. */
+  private unlinkFrom(head: number, t: number, f: number): void {
+    const ints = this.ints;
     let prev = -1;
-    for (let i = this.branchHeads[b]; i >= 0; i = this.nextInBranchChain[i]) {
+    for (let i = ints[head]; i >= 0; i = ints[i * SLOT_INTS + f]) {
       if (i === t) {
-        if (prev < 0) this.branchHeads[b] = this.nextInBranchChain[t];
-        else this.nextInBranchChain[prev] = this.nextInBranchChain[t];
-        break;
-      }
-      prev = i;
-    }
-    const k = this.dialogKeyHash[t] & this.tableMask;
-    prev = -1;
-    for (let i = this.keyHeads[k]; i >= 0; i = this.nextInKeyChain[i]) {
-      if (i === t) {
-        if (prev < 0) this.keyHeads[k] = this.nextInKeyChain[t];
-        else this.nextInKeyChain[prev] = this.nextInKeyChain[t];
-        break;
+        if (prev < 0) ints[head] = ints[t * SLOT_INTS + f];
+        else ints[prev * SLOT_INTS + f] = ints[t * SLOT_INTS + f];
+        return;
       }
       prev = i;
     }
@@ -222,38 +239,43 @@ export class TransactionLayer {
 
   /** Keeps data[0, length) in the slot for retransmission (length ≤ bufferSize, checked by the caller). */
   keep(tx: Transaction, data: Uint8Array, length: number): void {
-    tx.length = length;
-    if (!this.exact) { keepBytes(tx.buffer, data, length); return; }
+    const t = tx & this.tableMask;
+    this.ints[t * SLOT_INTS + I_LENGTH] = length;
+    if (!this.exact) { keepBytes(this.buffers[t], data, length); return; }
     // A TU resending what the slot keeps (a 2xx retransmission) passes the slot's own copy.
-    if (data === tx.buffer && data.length === length) return;
+    if (data === this.buffers[t] && data.length === length) return;
     const b = new Uint8Array(length);
     b.set(length === data.length ? data : data.subarray(0, length));
-    tx.buffer = b;
+    this.buffers[t] = b;
   }
 
   /** No retransmission can need the kept copy any more: with exact copies it is dropped. */
   release(tx: Transaction): void {
     if (!this.exact) return;
-    tx.buffer = NO_BYTES;
-    tx.length = 0;
+    const t = tx & this.tableMask;
+    delete this.buffers[t];
+    this.ints[t * SLOT_INTS + I_LENGTH] = 0;
   }
 
-  /** Ends a transaction: timers stopped, out of the indexes, slot back to the pool, TU told. */
+  /** Ends a transaction: timers stopped, out of the indexes, slot back to the pool, TU told. A stale handle is ignored. */
   terminate(tx: Transaction): void {
-    if (tx.state === TS_FREE) return;
-    const i = tx.index;
-    tx.state = TS_TERMINATED;
+    const s = this.liveAt(tx);
+    if (s < 0 || this.ints[s + I_STATE] === TS_FREE) return;
+    const i = tx & this.tableMask, ints = this.ints;
+    ints[s + I_STATE] = TS_TERMINATED;
     this.release(tx);
-    this.unlink(tx);
+    this.unlinkFrom(this.heads + this.branchHash(i), i, I_NEXT_BRANCH);
+    this.unlinkFrom(this.heads + this.tableMask + 1 + (ints[s + I_KEY] & this.tableMask), i, I_NEXT_KEY);
     const t = i * SLOT_TIMES;
     this.times[t + AT_RETRANSMIT] = this.times[t + AT_TIMEOUT] = this.times[t + AT_LINGER] = this.times[t + AT_TRYING] = -1;
     this.schedule(tx);
     this.active--;
     this.stats.terminated++;
     this.tu.onTerminated(tx);
-    tx.state = TS_FREE;
-    this.nextInBranchChain[tx.index] = this.freeHead;
-    this.freeHead = tx.index;
+    ints[s + I_STATE] = TS_FREE;
+    this.address[i] = NO_ADDRESS;
+    ints[s + I_NEXT_BRANCH] = this.freeHead;
+    this.freeHead = i;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -262,7 +284,7 @@ export class TransactionLayer {
 
   /** Recomputes a slot's earliest deadline from its timers, and the soonest of all as far as that is cheap. */
   schedule(tx: Transaction): void {
-    const times = this.times, t = tx.index * SLOT_TIMES;
+    const times = this.times, t = (tx & this.tableMask) * SLOT_TIMES;
     const at = earliest(earliest(earliest(times[t + AT_RETRANSMIT], times[t + AT_TIMEOUT]), times[t + AT_LINGER]), times[t + AT_TRYING]);
     const old = times[t + AT_NEXT];
     times[t + AT_NEXT] = at;
@@ -277,8 +299,8 @@ export class TransactionLayer {
    */
   armRetransmitAndTimeout(tx: Transaction, now: number): void {
     const t1 = this.timers.t1;
-    const t = tx.index * SLOT_TIMES;
-    if (tx.transport === TRANSPORT_UDP) {
+    const t = (tx & this.tableMask) * SLOT_TIMES;
+    if (this.transportOf(tx) === TRANSPORT_UDP) {
       this.times[t + AT_INTERVAL] = t1;
       this.times[t + AT_RETRANSMIT] = now + t1;
     }
@@ -287,7 +309,7 @@ export class TransactionLayer {
 
   /** Timer B, F or H (or the non-INVITE server's guard) fired: tell the TU, end the transaction. */
   giveUp(tx: Transaction): void {
-    const t = tx.index * SLOT_TIMES;
+    const t = (tx & this.tableMask) * SLOT_TIMES;
     this.times[t + AT_TIMEOUT] = this.times[t + AT_RETRANSMIT] = -1;
     this.tu.onTimeout(tx);
     this.terminate(tx);
@@ -296,7 +318,7 @@ export class TransactionLayer {
   /** Timer A, E or G fired: send again, and again after `interval` unless something stops it. */
   retransmit(tx: Transaction, now: number, interval: number): void {
     this.stats.retransmissionsSent++;
-    const t = tx.index * SLOT_TIMES;
+    const t = (tx & this.tableMask) * SLOT_TIMES;
     this.times[t + AT_INTERVAL] = interval;
     this.times[t + AT_RETRANSMIT] = now + interval;
     this.transmit(tx);
@@ -306,7 +328,7 @@ export class TransactionLayer {
   nextDeadline(): number {
     if (this.soonest === -2) {
       let at = -1;
-      for (let i = 0; i < this.pool.length; i++) at = earliest(at, this.times[i * SLOT_TIMES + AT_NEXT]);
+      for (let t = AT_NEXT; t < this.times.length; t += SLOT_TIMES) at = earliest(at, this.times[t]);
       this.soonest = at;
     }
     return this.soonest;
@@ -320,18 +342,18 @@ export class TransactionLayer {
     for (;;) {
       const soonest = this.nextDeadline();
       if (soonest < 0 || soonest > now) return;
-      for (let i = 0; i < this.pool.length; i++) {
-        const at = this.times[i * SLOT_TIMES + AT_NEXT];
+      for (let s = 0; s < this.heads; s += SLOT_INTS) {
+        const at = this.times[s / SLOT_INTS * SLOT_TIMES + AT_NEXT];
         if (at < 0 || at > now) continue;
-        const tx = this.pool[i];
+        const tx = this.ints[s + I_HANDLE];
         // The machine moves on (a timer re-armed, stopped, or the slot ended); schedule files what is left.
-        switch (this.kind[i]) {
+        switch (this.ints[s + I_KIND]) {
           case TX_INVITE_CLIENT: ictOnTimer(this, tx, now); break;
           case TX_NON_INVITE_CLIENT: nictOnTimer(this, tx, now); break;
           case TX_INVITE_SERVER: istOnTimer(this, tx, now); break;
           case TX_NON_INVITE_SERVER: nistOnTimer(this, tx, now); break;
         }
-        if (tx.state !== TS_FREE) this.schedule(tx);
+        if (this.ints[s + I_STATE] !== TS_FREE) this.schedule(tx);
       }
     }
   }
@@ -342,7 +364,7 @@ export class TransactionLayer {
 
   /** (Re)sends the bytes a transaction keeps; a refusal ends it with a transport error. */
   transmit(tx: Transaction): boolean {
-    const r = this.transport.send(tx.buffer, tx.length, tx.address, this.port[tx.index], tx.transport);
+    const r = this.transport.send(this.keptBytes(tx), this.keptLength(tx), this.addressOf(tx), this.portOf(tx), this.transportOf(tx));
     if (r < 0) {
       this.stats.transportErrors++;
       this.tu.onTransportError(tx);
@@ -361,23 +383,23 @@ export class TransactionLayer {
   sendRequest(data: Uint8Array, length: number, method: number, cseq: number, branchStart: number, branchEnd: number,
     address: string, port: number, transport: number, now: number): Transaction | null {
     const branchLength = branchEnd - branchStart;
-    if (length > this.config.bufferSize || branchLength <= 0 || branchLength > BRANCH_CAPACITY) return null;
+    if (length > this.scratch.buf.length || branchLength <= 0 || branchLength > BRANCH_CAPACITY) return null;
     const tx = this.allocate(method === METHOD_INVITE ? TX_INVITE_CLIENT : TX_NON_INVITE_CLIENT);
-    if (tx === null) { this.stats.poolFull++; return null; }
+    if (tx < 0) { this.stats.poolFull++; return null; }
     this.keep(tx, data, length);
-    const t = tx.index;
-    this.method[t] = method;
-    this.branchLength[t] = branchLength;
+    const t = tx & this.tableMask, s = t * SLOT_INTS, ints = this.ints;
+    ints[s + I_METHOD] = method;
+    ints[s + I_BRANCH_LENGTH] = branchLength;
     for (let i = 0; i < branchLength; i++) this.branch[t * BRANCH_CAPACITY + i] = data[branchStart + i];
-    this.dialogKeyHash[t] = 0;
-    this.sentByHash[t] = 0;
-    tx.address = address;
-    this.port[t] = port;
-    tx.transport = transport;
-    this.link(tx);
-    if (this.kind[t] === TX_INVITE_CLIENT) ictStart(this, tx, now);
+    ints[s + I_KEY] = 0;
+    ints[s + I_SENT_BY] = 0;
+    this.address[t] = address;
+    ints[s + I_PORT] = port;
+    ints[s + I_TRANSPORT] = transport;
+    this.link(t);
+    if (ints[s + I_KIND] === TX_INVITE_CLIENT) ictStart(this, tx, now);
     else nictStart(this, tx, now);
-    if (tx.state !== TS_FREE) this.schedule(tx);
+    if (ints[s + I_STATE] !== TS_FREE) this.schedule(tx);
     return tx;
   }
 
@@ -386,13 +408,15 @@ export class TransactionLayer {
    * writeResponseHead). The layer keeps it for retransmission and moves the state machine.
    */
   respond(tx: Transaction, data: Uint8Array, length: number, status: number, now: number): boolean {
-    const kind = this.kind[tx.index];
-    if (tx.state === TS_FREE || (kind !== TX_INVITE_SERVER && kind !== TX_NON_INVITE_SERVER)) return false;
-    if (length > this.config.bufferSize) return false;
+    const s = this.liveAt(tx);
+    if (s < 0) return false;
+    const kind = this.ints[s + I_KIND];
+    if (this.ints[s + I_STATE] === TS_FREE || (kind !== TX_INVITE_SERVER && kind !== TX_NON_INVITE_SERVER)) return false;
+    if (length > this.scratch.buf.length) return false; // the scratch writer is bufferSize long
     this.keep(tx, data, length);
     if (kind === TX_INVITE_SERVER) istOnRespond(this, tx, status, now);
     else nistOnRespond(this, tx, status, now);
-    if (tx.state !== TS_FREE) this.schedule(tx);
+    if (this.ints[s + I_STATE] !== TS_FREE) this.schedule(tx);
     return true;
   }
 
@@ -402,7 +426,7 @@ export class TransactionLayer {
 
   private branchMatches(t: number, src: string, s: number, e: number): boolean {
     const n = e - s;
-    const m = this.branchLength[t];
+    const m = this.ints[t * SLOT_INTS + I_BRANCH_LENGTH];
     if (n !== m && !(n > BRANCH_CAPACITY && m === BRANCH_CAPACITY)) return false;
     const at = t * BRANCH_CAPACITY;
     for (let i = 0; i < m; i++) if (this.branch[at + i] !== src.charCodeAt(s + i)) return false;
@@ -410,16 +434,16 @@ export class TransactionLayer {
   }
 
   /** §17.1.3: a response matches the client transaction with its top branch and CSeq method. */
-  private matchClient(msg: SipMessage): Transaction | null {
-    const v = msg.via;
-    if (v.branchStart < 0) return null;
+  private matchClient(msg: SipMessage): Transaction {
+    const v = msg.via, ints = this.ints;
+    if (v.branchStart < 0) return -1;
     const h = this.branchBucket(msg.src, v.branchStart, v.branchEnd);
-    for (let i = this.branchHeads[h]; i >= 0; i = this.nextInBranchChain[i]) {
-      const kind = this.kind[i];
-      if ((kind === TX_INVITE_CLIENT || kind === TX_NON_INVITE_CLIENT) && this.method[i] === msg.cseqMethod &&
-          this.branchMatches(i, msg.src, v.branchStart, v.branchEnd)) return this.pool[i];
+    for (let i = ints[this.heads + h]; i >= 0; i = ints[i * SLOT_INTS + I_NEXT_BRANCH]) {
+      const s = i * SLOT_INTS, kind = ints[s + I_KIND];
+      if ((kind === TX_INVITE_CLIENT || kind === TX_NON_INVITE_CLIENT) && ints[s + I_METHOD] === msg.cseqMethod &&
+          this.branchMatches(i, msg.src, v.branchStart, v.branchEnd)) return ints[s + I_HANDLE];
     }
-    return null;
+    return -1;
   }
 
   private hashSentBy(msg: SipMessage): number {
@@ -439,34 +463,34 @@ export class TransactionLayer {
    * branch, sent-by and method (ACK matches its INVITE). Otherwise (RFC 2543 peers) it matches on
    * Call-ID, From tag, CSeq number and sent-by, with the method rule the same.
    */
-  private matchServer(msg: SipMessage): Transaction | null {
-    const v = msg.via;
+  private matchServer(msg: SipMessage): Transaction {
+    const v = msg.via, ints = this.ints;
     const method = msg.method === METHOD_ACK ? METHOD_INVITE : msg.method;
     const sentBy = this.hashSentBy(msg);
     const src = msg.src;
     if (v.hasMagicCookie()) {
       const h = this.branchBucket(src, v.branchStart, v.branchEnd);
-      for (let i = this.branchHeads[h]; i >= 0; i = this.nextInBranchChain[i]) {
-        const kind = this.kind[i];
-        if ((kind === TX_INVITE_SERVER || kind === TX_NON_INVITE_SERVER) && this.method[i] === method &&
-            this.sentByHash[i] === sentBy && this.branchMatches(i, src, v.branchStart, v.branchEnd)) return this.pool[i];
+      for (let i = ints[this.heads + h]; i >= 0; i = ints[i * SLOT_INTS + I_NEXT_BRANCH]) {
+        const s = i * SLOT_INTS, kind = ints[s + I_KIND];
+        if ((kind === TX_INVITE_SERVER || kind === TX_NON_INVITE_SERVER) && ints[s + I_METHOD] === method &&
+            ints[s + I_SENT_BY] === sentBy && this.branchMatches(i, src, v.branchStart, v.branchEnd)) return ints[s + I_HANDLE];
       }
-      return null;
+      return -1;
     }
     const key = this.requestKeyHash(msg);
-    for (let i = this.keyHeads[key & this.tableMask]; i >= 0; i = this.nextInKeyChain[i]) {
-      const kind = this.kind[i];
-      if ((kind === TX_INVITE_SERVER || kind === TX_NON_INVITE_SERVER) && this.method[i] === method &&
-          this.dialogKeyHash[i] === key && this.sentByHash[i] === sentBy && this.branchLength[i] === 0) return this.pool[i];
+    for (let i = ints[this.heads + this.tableMask + 1 + (key & this.tableMask)]; i >= 0; i = ints[i * SLOT_INTS + I_NEXT_KEY]) {
+      const s = i * SLOT_INTS, kind = ints[s + I_KIND];
+      if ((kind === TX_INVITE_SERVER || kind === TX_NON_INVITE_SERVER) && ints[s + I_METHOD] === method &&
+          ints[s + I_KEY] === key && ints[s + I_SENT_BY] === sentBy && ints[s + I_BRANCH_LENGTH] === 0) return ints[s + I_HANDLE];
     }
-    return null;
+    return -1;
   }
 
   /** Answers a request without a transaction (pool full, merged request). */
   private answerStatelessly(msg: SipMessage, status: number, reason: string, address: string, port: number, transport: number): void {
     const w = this.scratch.reset();
     writeResponseHead(w, msg, status, reason, statelessToTag(msg));
-    if (status === 503) w.headerNum("Retry-After", this.config.retryAfter);
+    if (status === 503) w.headerNum("Retry-After", this.retryAfter);
     const n = w.end(null, 0, 0);
     if (n > 0) this.transport.send(w.buf, n, address, port, transport);
   }
@@ -477,26 +501,29 @@ export class TransactionLayer {
    * responses match client transactions.
    */
   receive(msg: SipMessage, address: string, port: number, transport: number, now: number): void {
+    const ints = this.ints;
     if (!msg.isRequest) {
       const tx = this.matchClient(msg);
-      if (tx === null) {
+      if (tx < 0) {
         this.stats.strayResponses++;
         this.tu.onStrayResponse(msg, address, port, now);
         return;
       }
-      if (this.kind[tx.index] === TX_INVITE_CLIENT) ictOnResponse(this, tx, msg, now);
+      const s = (tx & this.tableMask) * SLOT_INTS;
+      if (ints[s + I_KIND] === TX_INVITE_CLIENT) ictOnResponse(this, tx, msg, now);
       else nictOnResponse(this, tx, msg, now);
-      if (tx.state !== TS_FREE) this.schedule(tx);
+      if (ints[s + I_STATE] !== TS_FREE) this.schedule(tx);
       return;
     }
     const tx = this.matchServer(msg);
-    if (tx !== null) {
-      const invite = this.kind[tx.index] === TX_INVITE_SERVER;
+    if (tx >= 0) {
+      const s = (tx & this.tableMask) * SLOT_INTS;
+      const invite = ints[s + I_KIND] === TX_INVITE_SERVER;
       if (msg.method === METHOD_ACK) {
         if (invite) istOnAck(this, tx, msg, address, port, now);
       } else if (invite) istOnRetransmission(this, tx, now);
       else nistOnRetransmission(this, tx, now);
-      if (tx.state !== TS_FREE) this.schedule(tx);
+      if (ints[s + I_STATE] !== TS_FREE) this.schedule(tx);
       return;
     }
     if (msg.method === METHOD_ACK) {
@@ -506,9 +533,9 @@ export class TransactionLayer {
     // §8.2.2.2: a request without To tag that repeats the Call-ID, From tag and CSeq of a live server transaction.
     const key = this.requestKeyHash(msg);
     if (msg.to.tagStart < 0) {
-      for (let i = this.keyHeads[key & this.tableMask]; i >= 0; i = this.nextInKeyChain[i]) {
-        const kind = this.kind[i];
-        if ((kind === TX_INVITE_SERVER || kind === TX_NON_INVITE_SERVER) && this.dialogKeyHash[i] === key && this.method[i] === msg.method) {
+      for (let i = ints[this.heads + this.tableMask + 1 + (key & this.tableMask)]; i >= 0; i = ints[i * SLOT_INTS + I_NEXT_KEY]) {
+        const s = i * SLOT_INTS, kind = ints[s + I_KIND];
+        if ((kind === TX_INVITE_SERVER || kind === TX_NON_INVITE_SERVER) && ints[s + I_KEY] === key && ints[s + I_METHOD] === msg.method) {
           this.stats.merged++;
           this.answerStatelessly(msg, 482, "Loop Detected", address, port, transport);
           return;
@@ -518,22 +545,22 @@ export class TransactionLayer {
     const v = msg.via;
     const branchLength = v.hasMagicCookie() ? Math.min(v.branchEnd - v.branchStart, BRANCH_CAPACITY) : 0;
     const nt = this.allocate(msg.method === METHOD_INVITE ? TX_INVITE_SERVER : TX_NON_INVITE_SERVER);
-    if (nt === null) {
+    if (nt < 0) {
       this.stats.poolFull++;
       this.answerStatelessly(msg, 503, "Service Unavailable", address, port, transport);
       return;
     }
-    const t = nt.index;
-    this.method[t] = msg.method;
-    this.branchLength[t] = branchLength;
+    const t = nt & this.tableMask, s = t * SLOT_INTS;
+    ints[s + I_METHOD] = msg.method;
+    ints[s + I_BRANCH_LENGTH] = branchLength;
     for (let i = 0; i < branchLength; i++) this.branch[t * BRANCH_CAPACITY + i] = msg.src.charCodeAt(v.branchStart + i);
-    this.sentByHash[t] = this.hashSentBy(msg);
-    this.dialogKeyHash[t] = key;
-    nt.address = address;
-    this.port[t] = port;
-    nt.transport = transport;
-    this.link(nt);
-    if (this.kind[t] === TX_INVITE_SERVER) istStart(this, nt, msg, now);
+    ints[s + I_SENT_BY] = this.hashSentBy(msg);
+    ints[s + I_KEY] = key;
+    this.address[t] = address;
+    ints[s + I_PORT] = port;
+    ints[s + I_TRANSPORT] = transport;
+    this.link(t);
+    if (ints[s + I_KIND] === TX_INVITE_SERVER) istStart(this, nt, msg, now);
     else nistStart(this, nt, now);
     this.schedule(nt);
     this.tu.onRequest(nt, msg);
@@ -545,21 +572,22 @@ export class TransactionLayer {
    */
   findCancelTarget(cancel: SipMessage): Transaction | null {
     if (cancel.method !== METHOD_CANCEL) return null;
-    const v = cancel.via;
+    const v = cancel.via, ints = this.ints;
     const sentBy = this.hashSentBy(cancel);
     if (!v.hasMagicCookie()) {
       const key = this.requestKeyHash(cancel);
-      for (let i = this.keyHeads[key & this.tableMask]; i >= 0; i = this.nextInKeyChain[i]) {
-        if (this.kind[i] === TX_INVITE_SERVER && this.dialogKeyHash[i] === key && this.sentByHash[i] === sentBy) return this.pool[i];
+      for (let i = ints[this.heads + this.tableMask + 1 + (key & this.tableMask)]; i >= 0; i = ints[i * SLOT_INTS + I_NEXT_KEY]) {
+        const s = i * SLOT_INTS;
+        if (ints[s + I_KIND] === TX_INVITE_SERVER && ints[s + I_KEY] === key && ints[s + I_SENT_BY] === sentBy) return ints[s + I_HANDLE];
       }
       return null;
     }
     const h = this.branchBucket(cancel.src, v.branchStart, v.branchEnd);
-    for (let i = this.branchHeads[h]; i >= 0; i = this.nextInBranchChain[i]) {
-      if (this.kind[i] === TX_INVITE_SERVER && this.sentByHash[i] === sentBy &&
-          this.branchMatches(i, cancel.src, v.branchStart, v.branchEnd)) return this.pool[i];
+    for (let i = ints[this.heads + h]; i >= 0; i = ints[i * SLOT_INTS + I_NEXT_BRANCH]) {
+      const s = i * SLOT_INTS;
+      if (ints[s + I_KIND] === TX_INVITE_SERVER && ints[s + I_SENT_BY] === sentBy &&
+          this.branchMatches(i, cancel.src, v.branchStart, v.branchEnd)) return ints[s + I_HANDLE];
     }
     return null;
   }
 }
-

@@ -178,7 +178,8 @@ ctl.bind(${DEV_CTL});
 // for Timers L and J, 32 s): left out when comparing memory after a call with idle.
 function keptCopies() {
   var n = 0;
-  for (var i = 0; i < phone.layer.config.capacity; i++) { var b = phone.layer.slot(i).buffer; if (b.length > 0) n += E.getSizeOf(b) + 1; }
+  var bs = phone.layer.buffers; // the layer's per-slot copies (absent for a slot that keeps none)
+  for (var k in bs) { var b = bs[k]; if (b.length > 0) n += E.getSizeOf(b) + 1; }
   return n;
 }
 ctl.on("message", function (msg, rinfo) {

@@ -142,7 +142,7 @@ describe("INVITE client transaction (§17.1.1, RFC 6026)", () => {
     const tx = h.send(request("INVITE", "z9hG4bK-d"), METHOD_INVITE, "z9hG4bK-d")!;
     h.runUntil(300);
     h.deliver(response(200, "OK", "INVITE", "z9hG4bK-d"));
-    expect(tx.state).toBe(TS_ACCEPTED);
+    expect(h.layer.state(tx)).toBe(TS_ACCEPTED);
     h.runUntil(1000);
     h.deliver(response(200, "OK", "INVITE", "z9hG4bK-d", "other-fork"));
     h.runUntil(40000);
@@ -219,7 +219,7 @@ describe("INVITE server transaction (§17.2.1, RFC 6026)", () => {
     h.respond(h.lastRequestTx!, 486, "Busy Here", inv);
     h.runUntil(12000);
     h.deliver(request("ACK", "z9hG4bK-k", { toTag: "door-tag" }));
-    expect(h.lastRequestTx!.state).toBe(TS_CONFIRMED);
+    expect(h.layer.state(h.lastRequestTx!)).toBe(TS_CONFIRMED);
     h.runUntil(30000);
     expect(h.sentTimes("SIP/2.0 486")).toEqual([50, 550, 1550, 3550, 7550, 11550]);
     expect(h.sentTimes("SIP/2.0 100")).toEqual([]);
@@ -255,7 +255,7 @@ describe("INVITE server transaction (§17.2.1, RFC 6026)", () => {
     const inv = request("INVITE", "z9hG4bK-m");
     h.deliver(inv);
     h.respond(h.lastRequestTx!, 200, "OK", inv);
-    expect(h.lastRequestTx!.state).toBe(TS_ACCEPTED);
+    expect(h.layer.state(h.lastRequestTx!)).toBe(TS_ACCEPTED);
     h.runUntil(100);
     h.deliver(inv);
     h.deliver(request("ACK", "z9hG4bK-m", { toTag: "door-tag" }));
@@ -289,7 +289,7 @@ describe("non-INVITE server transaction (§17.2.2)", () => {
     h.deliver(opt);
     expect(h.sent).toEqual([]);
     h.respond(h.lastRequestTx!, 200, "OK", opt);
-    expect(h.lastRequestTx!.state).toBe(TS_COMPLETED);
+    expect(h.layer.state(h.lastRequestTx!)).toBe(TS_COMPLETED);
     h.runUntil(2000);
     h.deliver(opt);
     h.runUntil(60000);
@@ -303,7 +303,7 @@ describe("non-INVITE server transaction (§17.2.2)", () => {
     const opt = request("OPTIONS", "z9hG4bK-p");
     h.deliver(opt);
     h.respond(h.lastRequestTx!, 100, "Trying", opt);
-    expect(h.lastRequestTx!.state).toBe(TS_PROCEEDING);
+    expect(h.layer.state(h.lastRequestTx!)).toBe(TS_PROCEEDING);
     h.deliver(opt);
     expect(h.sentTimes("SIP/2.0 100")).toEqual([0, 0]);
   });
