@@ -4,7 +4,7 @@
 // event; every buffer is allocated in the constructor. It never reads a clock or makes a timer: the owner
 // passes `now` (ms), and arms one alarm at nextDeadline() that calls poll(now).
 import type { DigitalOutput } from "../hal/types.ts";
-import { earliest } from "../sip-core/timerheap.ts";
+import { earliest } from "../sip-core/deadline.ts";
 import { defaultPhone } from "./phone-config.ts";
 
 export interface DoorConfig {

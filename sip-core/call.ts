@@ -12,7 +12,7 @@ import {
   AudioAnswer, SDP_INACTIVE, SDP_SENDRECV, SdpSession, negotiateAudio, parseSdp,
   writeSdp, writeSdpAnswer, type SdpAudioParams,
 } from "./sdp.ts";
-import { earliest } from "./timerheap.ts";
+import { earliest } from "./deadline.ts";
 import { TRANSPORT_TCP, TRANSPORT_UDP, TS_FREE, TS_PROCEEDING, type Transaction } from "./transaction.ts";
 import type { TransactionLayer } from "./transactions.ts";
 import { SCHEME_SIP, SCHEME_SIPS, findUriParam, parseUri, scratchUri, uriParamValueEnd } from "./uri.ts";

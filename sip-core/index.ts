@@ -11,7 +11,7 @@ export * from "./headers.ts";
 export * from "./auth-header.ts";
 export * from "./writer.ts";
 export * from "./transaction.ts";
-export * from "./timerheap.ts";
+export * from "./deadline.ts";
 export * from "./transactions.ts";
 export * from "./transport.ts";
 export * from "./register.ts";

@@ -5,7 +5,7 @@ import { algorithmName } from "./digest.ts";
 import { minExpires, nameAddrWalker, retryAfter } from "./headers.ts";
 import type { SipMessage } from "./message.ts";
 import { spanEquals } from "./scan.ts";
-import { earliest } from "./timerheap.ts";
+import { earliest } from "./deadline.ts";
 import { TRANSPORT_TCP, TRANSPORT_UDP, type Transaction } from "./transaction.ts";
 import type { TransactionLayer } from "./transactions.ts";
 import { SipWriter } from "./writer.ts";

@@ -7,7 +7,7 @@ import {
   TS_FREE, TS_TERMINATED, TX_INVITE_CLIENT, TX_INVITE_SERVER, TX_NON_INVITE_CLIENT, TX_NON_INVITE_SERVER, keepBytes, type TimerConfig, type Transaction,
   type TransactionUser, type TransportPort,
 } from "./transaction.ts";
-import { earliest } from "./timerheap.ts";
+import { earliest } from "./deadline.ts";
 import { FNV_BASIS, fnv1aSpan, fnv1aStep } from "./scan.ts";
 import { SipWriter, statelessToTag, writeResponseHead } from "./writer.ts";
 import { ictOnResponse, ictOnTimer, ictStart } from "./ictrans.ts";

@@ -7,7 +7,7 @@ import { CallManager, type CallConfig, type CallListener, type CallLog } from ".
 import { tokenWalker } from "./headers.ts";
 import type { ParserLimits, SipMessage } from "./message.ts";
 import { Registration, type AccountConfig } from "./register.ts";
-import { earliest } from "./timerheap.ts";
+import { earliest } from "./deadline.ts";
 import type { Transaction, TransactionUser, TransportPort } from "./transaction.ts";
 import { TransactionLayer, type TransactionLayerConfig } from "./transactions.ts";
 import { SipTransport } from "./transport.ts";
