@@ -5,7 +5,7 @@
 // passes `now` (ms), and arms one alarm at nextDeadline() that calls poll(now).
 import type { DigitalOutput } from "../hal/types.ts";
 import { earliest } from "../sip-core/deadline.ts";
-import { defaultPhone } from "./phone-config.ts";
+import { DEFAULT_PHONE } from "./phone-config.ts";
 
 export interface DoorConfig {
   /**
@@ -24,8 +24,8 @@ export interface DoorConfig {
   auditSize: number;
 }
 
-/** The defaults (defaultPhone() makes them) as one shared object, never changed. */
-export const DEFAULT_DOOR: DoorConfig = /* @__PURE__ */ (function (): DoorConfig { return defaultPhone().door; })();
+/** The defaults (defaultPhone() makes them) as one shared object, never changed: DEFAULT_PHONE's. */
+export const DEFAULT_DOOR: DoorConfig = /* @__PURE__ */ (function (): DoorConfig { return DEFAULT_PHONE.door; })();
 
 /** Digits held in the entry buffer (and the longest code accepted). */
 export const DOOR_ENTRY_CAPACITY = 16;

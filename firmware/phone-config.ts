@@ -111,6 +111,6 @@ export function defaultPhone(): PhoneConfig {
 
 export const DEFAULT_PLAN: CallPlan = /* @__PURE__ */ defaultPlan();
 export const DEFAULT_PHONE: PhoneConfig = /* @__PURE__ */ defaultPhone();
-// Wrapped in a pure call: esbuild keeps a bare `defaultPhone().trust` (a property read) in every bundle.
-export const DEFAULT_TRUST: TrustConfig = /* @__PURE__ */ (function (): TrustConfig { return defaultPhone().trust; })();
-export const DEFAULT_AUTO_ANSWER: AutoAnswerConfig = /* @__PURE__ */ (function (): AutoAnswerConfig { return defaultPhone().autoAnswer; })();
+// DEFAULT_PHONE's parts, wrapped in a pure call: esbuild keeps a bare property read in every bundle.
+export const DEFAULT_TRUST: TrustConfig = /* @__PURE__ */ (function (): TrustConfig { return DEFAULT_PHONE.trust; })();
+export const DEFAULT_AUTO_ANSWER: AutoAnswerConfig = /* @__PURE__ */ (function (): AutoAnswerConfig { return DEFAULT_PHONE.autoAnswer; })();
