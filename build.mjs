@@ -562,6 +562,7 @@ export async function inlineCalls(code, map, mangled, maxGrowth = 160) {
       const call = parent.get(n);
       const home = fnOf(n);
       if (!call || call.type !== "CallExpression" || call.callee !== n || call.optional || home === ast || home.body.type !== "BlockStatement" ||
+          call.arguments.some((a) => a.type === "SpreadElement") || text.slice(call.start, call.end).includes("\n") ||
           (c.method && call.callee.object.type === "Super")) { c.bad = true; continue; }
       for (let p = home; p; p = parent.get(p)) {
         if (p === c.fn) c.bad = true; // a call inside its own body
@@ -598,10 +599,21 @@ export async function inlineCalls(code, map, mangled, maxGrowth = 160) {
       const direct = (x) => x.type === "Literal" || x.type === "ThisExpression" || local(x) ||
         (x.type === "UnaryExpression" && (x.operator === "!" || x.operator === "-" || x.operator === "void") && x.argument.type === "Literal") ||
         (c.pure && (x.type === "Identifier" || (x.type === "MemberExpression" && !x.computed && direct(x.object))));
+      const constant = (x) => x.type === "Literal" || x.type === "ThisExpression" || (x.type === "UnaryExpression" && x.argument.type === "Literal");
+      // A read stays as written only when nothing evaluated after it goes to a temporary: temporaries are
+      // assigned first, and one may write what the read reads (`g(x, x = 5)`).
+      const items = (c.method ? [call.callee.object] : []).concat(call.arguments);
+      const keep = new Set();
+      let later = false;
+      for (let i = items.length - 1; i >= 0; i--) {
+        const x = items[i];
+        if (!direct(x)) later = true;
+        else if (!later || constant(x)) keep.add(x);
+      }
       const pre = [];
       const bind = (x) => {
         if (x === undefined) return "void 0";
-        if (direct(x)) return text.slice(x.start, x.end);
+        if (keep.has(x)) return text.slice(x.start, x.end);
         const name = "$$" + temp++;
         if (!temps.has(home)) temps.set(home, []);
         temps.get(home).push(name);
@@ -610,7 +622,7 @@ export async function inlineCalls(code, map, mangled, maxGrowth = 160) {
       };
       const self = c.method ? bind(call.callee.object) : null;
       const args = c.params.map((_, i) => bind(call.arguments[i]));
-      for (let i = c.params.length; i < call.arguments.length; i++) pre.push(render(call.arguments[i])); // evaluated, unused
+      for (let i = c.params.length; i < call.arguments.length; i++) if (!keep.has(call.arguments[i])) pre.push(render(call.arguments[i])); // evaluated, unused
       const subs = [];
       const sub = (x) => {
         if (x.type === "ThisExpression") { subs.push([x.start, x.end, self]); return; }
@@ -650,7 +662,12 @@ export async function inlineCalls(code, map, mangled, maxGrowth = 160) {
       if (!inside) edits.push([n.start, n.end, expand(n)]);
     }
     for (const c of chosen) { edits.push([c.def.start, c.def.end, ""]); inlined++; }
-    for (const [fn, names] of temps) edits.push([fn.body.start + 1, fn.body.start + 1, "var " + names.join(",") + ";"]);
+    for (const [fn, names] of temps) {
+      // After the body's directives ("use strict" must stay first to stay a directive).
+      let at = fn.body.start + 1;
+      for (const st of fn.body.body) { if (st.type !== "ExpressionStatement" || st.directive === undefined) break; at = st.end; }
+      edits.push([at, at, "var " + names.join(",") + ";"]);
+    }
     edits.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
     for (let i = 1; i < edits.length; i++) if (edits[i][0] < edits[i - 1][1]) throw new Error("build: overlapping inline edits");
     const { lineOf } = lineIndex(text);

@@ -358,6 +358,21 @@ describe("inlined calls: the device build writes small functions out where they 
     expect(b.unit()).toEqual([undefined, 3]);
   });
 
+  it("keeps order when a later argument writes what an earlier one reads; leaves spread calls; keeps \"use strict\" first", async () => {
+    const code = [
+      "function g(a,b){return b+a}function local(){var x=1;return g(x,x=5)}",
+      "function h(a,b){return a*10+b}function member(){var o={p:1};return h(o.p,o.p=5)}",
+      "function s(a,b){return a+b}function spread(){var xs=[1,2];return s(...xs)+s(3,4)}",
+      "function id(a){return a}function f(){return 1}function strict(){\"use strict\";var r=id(f());return [r,(function(){return this===undefined})()]}",
+      "module.exports={local:local,member:member,spread:spread,strict:strict};",
+    ].join("\n");
+    const out = await inline(code);
+    expect(out).toContain("function s(a,b)"); // a spread call cannot be written out
+    const a = load(code), b = load(out);
+    expect([b.local(), b.member(), b.spread(), b.strict()]).toEqual([a.local(), a.member(), a.spread(), a.strict()]);
+    expect([b.local(), b.member(), b.strict()]).toEqual([6, 15, [1, true]]);
+  });
+
   it("leaves a function that is passed as a value, recursive, shadowed where called, spelled as a string, called at the top level or over the growth limit", async () => {
     const code = [
       "function asValue(x){return x+1}var t=[1].map(asValue);",
