@@ -92,7 +92,7 @@ class Pair implements TransactionUser {
     const n = ++this.counter;
     this.patch(this.branchAt, n);
     this.patch(this.callIdAt, n);
-    return this.client.sendRequest(this.request, TEMPLATE.length, METHOD_OPTIONS, 1, this.branchAt - 8, this.branchAt + 9,
+    return this.client.sendRequest(this.request, TEMPLATE.length, METHOD_OPTIONS, this.branchAt - 8, this.branchAt + 9,
       "10.0.0.2", 5060, TRANSPORT_UDP, this.now);
   }
 

@@ -138,7 +138,7 @@ export class Endpoint extends SipNode {
       const t = branchStart - ";branch=".length - local.length - 4;
       w.buf[t] = 84; w.buf[t + 1] = 67; w.buf[t + 2] = 80; // "UDP" → "TCP"
     }
-    const tx = this.layer.sendRequest(w.buf, n, method === "INVITE" ? METHOD_INVITE : METHOD_OPTIONS, 1, branchStart, branchEnd,
+    const tx = this.layer.sendRequest(w.buf, n, method === "INVITE" ? METHOD_INVITE : METHOD_OPTIONS, branchStart, branchEnd,
       address, port, transport, this.platform.clock.now());
     this.rearm();
     return tx;

@@ -524,7 +524,7 @@ export class CallManager {
     w.str("Allow: ").str(ALLOW).str("\r\nUser-Agent: doorsip\r\n");
     const n = this.endWithSdp(w, c, false);
     if (n < 0) return false;
-    const tx = this.layer.sendRequest(w.buf, n, METHOD_INVITE, c.inviteCseq, at, at + c.inviteBranch.length,
+    const tx = this.layer.sendRequest(w.buf, n, METHOD_INVITE, at, at + c.inviteBranch.length,
       c.targetAddress, c.targetPort, c.targetTransport, now);
     if (tx === null) return false;
     this.layer.setOwner(tx, c.serial);
@@ -537,7 +537,7 @@ export class CallManager {
     const at = this.writeInviteHead(w, c, "CANCEL");
     w.str("User-Agent: doorsip\r\n");
     const n = w.end(null, 0, 0);
-    const tx = n > 0 ? this.layer.sendRequest(w.buf, n, METHOD_CANCEL, c.inviteCseq, at, at + c.inviteBranch.length,
+    const tx = n > 0 ? this.layer.sendRequest(w.buf, n, METHOD_CANCEL, at, at + c.inviteBranch.length,
       c.targetAddress, c.targetPort, c.targetTransport, now) : null;
     if (tx !== null) this.layer.setOwner(tx, c.serial);
     c.cancelPending = false;
@@ -562,7 +562,7 @@ export class CallManager {
     const at = d.writeRequest(w, method, d.localCseq, branch, this.contactAddress, this.contactPort);
     w.str("User-Agent: doorsip\r\n");
     const n = w.end(null, 0, 0);
-    const tx = n > 0 ? this.layer.sendRequest(w.buf, n, methodId, d.localCseq, at, at + branch.length, d.hopAddress, d.hopPort, d.hopTransport, now) : null;
+    const tx = n > 0 ? this.layer.sendRequest(w.buf, n, methodId, at, at + branch.length, d.hopAddress, d.hopPort, d.hopTransport, now) : null;
     if (tx !== null) this.layer.setOwner(tx, owner);
     return tx;
   }

@@ -229,7 +229,7 @@ export class Registration {
     const w = this.writer.reset();
     this.writeHead(w, "OPTIONS", false);
     const n = w.end(null, 0, 0);
-    const tx = n > 0 ? this.layer.sendRequest(w.buf, n, METHOD_OPTIONS, this.cseq, this.branchStart, this.branchEnd,
+    const tx = n > 0 ? this.layer.sendRequest(w.buf, n, METHOD_OPTIONS, this.branchStart, this.branchEnd,
       this.targetAddress, this.targetPort, this.config.transport, now) : null;
     if (tx !== null) this.optionsTx = tx;
   }
@@ -314,7 +314,7 @@ export class Registration {
     w.header("User-Agent", "doorsip");
     const n = w.end(null, 0, 0);
     if (n < 0) { this.fail(0, "REGISTER does not fit the buffer", now); return; }
-    const tx = this.layer.sendRequest(w.buf, n, METHOD_REGISTER, this.cseq, this.branchStart, this.branchEnd, this.targetAddress, this.targetPort, c.transport, now);
+    const tx = this.layer.sendRequest(w.buf, n, METHOD_REGISTER, this.branchStart, this.branchEnd, this.targetAddress, this.targetPort, c.transport, now);
     if (tx === null) { this.retryLater(0, "transaction pool full", now, -1); return; }
     this.tx = tx;
   }

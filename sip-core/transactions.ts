@@ -375,12 +375,12 @@ export class TransactionLayer {
   }
 
   /**
-   * Starts a client transaction for a request the TU wrote into data[0, length): its method id,
-   * CSeq number (not kept: the ACK for a non-2xx, the one use, reads it from the kept request), where the
-   * top Via's branch value sits in data (branchStart, branchEnd), and where to send it. Returns the transaction, or null when the pool is full (ERR_POOL_FULL) or the
+   * Starts a client transaction for a request the TU wrote into data[0, length): its method id, where the
+   * top Via's branch value sits in data (branchStart, branchEnd), and where to send it (the ACK for a
+   * non-2xx reads the CSeq from the kept request). Returns the transaction, or null when the pool is full (ERR_POOL_FULL) or the
    * request does not fit the per-transaction buffer. Allocates nothing.
    */
-  sendRequest(data: Uint8Array, length: number, method: number, cseq: number, branchStart: number, branchEnd: number,
+  sendRequest(data: Uint8Array, length: number, method: number, branchStart: number, branchEnd: number,
     address: string, port: number, transport: number, now: number): Transaction | null {
     const branchLength = branchEnd - branchStart;
     if (length > this.scratch.buf.length || branchLength <= 0 || branchLength > BRANCH_CAPACITY) return null;

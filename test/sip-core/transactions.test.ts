@@ -70,7 +70,7 @@ class Harness implements TransactionUser {
   send(text: string, method: number, branch: string, transport = TRANSPORT_UDP) {
     const b = bytes(text);
     const at = text.indexOf(branch);
-    return this.layer.sendRequest(b, b.length, method, 1, at, at + branch.length, "192.0.2.20", 5060, transport, this.now);
+    return this.layer.sendRequest(b, b.length, method, at, at + branch.length, "192.0.2.20", 5060, transport, this.now);
   }
   respond(tx: Transaction, status: number, reason: string, req: string) {
     const m = new SipMessage();
