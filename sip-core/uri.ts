@@ -350,6 +350,11 @@ function paramStop(src: string, p: number, end: number, stopAtEq: boolean): numb
   return p;
 }
 
+/** Where u's parameters end: at the '?' of its headers, else at its end (the span is not stored). */
+function paramsEnd(u: SipUri): number {
+  return u.headersStart >= 0 ? u.headersStart - 1 : u.end;
+}
+
 /**
  * Looks up a parameter of u by lower-case name (names compare after %-decoding, ignoring case).
  * Returns where the first one's value starts, -1 when u has none; its value ends at
@@ -357,7 +362,7 @@ function paramStop(src: string, p: number, end: number, stopAtEq: boolean): numb
  */
 export function findUriParam(u: SipUri, lowerName: string): number {
   const src = u.src;
-  const end = u.headersStart >= 0 ? u.headersStart - 1 : u.end;
+  const end = paramsEnd(u);
   let p = u.paramsStart;
   while (p >= 0 && p < end) {
     const ne = paramStop(src, p + 1, end, true);
@@ -370,7 +375,7 @@ export function findUriParam(u: SipUri, lowerName: string): number {
 
 /** Where the value of u's parameter that starts at p (from findUriParam) ends. */
 export function uriParamValueEnd(u: SipUri, p: number): number {
-  return paramStop(u.src, p, u.headersStart >= 0 ? u.headersStart - 1 : u.end, false);
+  return paramStop(u.src, p, paramsEnd(u), false);
 }
 
 /** Parameters that must match when present in either URI (RFC 3261 §19.1.4), each ended by '|'. */
@@ -381,8 +386,8 @@ const STRICT_PARAMS = "user|ttl|method|maddr|transport|";
  * strict parameters (§19.1.4; other parameters are compared only when both URIs carry them).
  */
 function paramsIn(a: SipUri, b: SipUri): boolean {
-  const ae = a.headersStart >= 0 ? a.headersStart - 1 : a.end;
-  const be = b.headersStart >= 0 ? b.headersStart - 1 : b.end;
+  const ae = paramsEnd(a);
+  const be = paramsEnd(b);
   let p = a.paramsStart;
   while (p >= 0 && p < ae) {
     const ne = paramStop(a.src, p + 1, ae, true);
