@@ -288,6 +288,11 @@ function eachChild(n, fn) {
   }
 }
 
+/** True for a function node of any kind (declaration, expression, arrow). */
+function isFunction(n) {
+  return n.type === "FunctionDeclaration" || n.type === "FunctionExpression" || n.type === "ArrowFunctionExpression";
+}
+
 /** The line (0-based) of an offset of text, and its column. */
 function lineIndex(text) {
   const starts = [0];
@@ -480,7 +485,6 @@ export async function inlineCalls(code, map, mangled, maxGrowth = 160) {
   if (text.includes("$$")) throw new Error("build: the bundle already spells $$, the inliner's temporaries");
   let inlined = 0;
   let temp = 0; // temporaries are numbered across rounds: a later round's may sit beside an earlier one's
-  const isFn = (n) => n.type === "FunctionDeclaration" || n.type === "FunctionExpression" || n.type === "ArrowFunctionExpression";
   const patternNames = (p, out) => {
     if (p.type === "Identifier") out.push(p.name);
     else if (p.type === "ObjectPattern") for (const q of p.properties) patternNames(q.type === "RestElement" ? q.argument : q.value, out);
@@ -499,13 +503,13 @@ export async function inlineCalls(code, map, mangled, maxGrowth = 160) {
       return (p.type === "MemberExpression" && p.property === n && !p.computed) ||
         ((p.type === "Property" || p.type === "MethodDefinition" || p.type === "PropertyDefinition") && p.key === n && !p.computed);
     };
-    const fnOf = (n) => { let p = parent.get(n); while (p && !isFn(p) && p.type !== "Program") p = parent.get(p); return p; };
+    const fnOf = (n) => { let p = parent.get(n); while (p && !isFunction(p) && p.type !== "Program") p = parent.get(p); return p; };
     // Names each function declares (parameters, var/let/const/function/class, catch), nested functions excluded.
     const declared = new Map([[ast, new Set()]]);
     const declare = (fn, names) => { if (!declared.has(fn)) declared.set(fn, new Set()); for (const x of names) declared.get(fn).add(x); };
     for (const n of nodes) {
       const names = [];
-      if (isFn(n)) { n.params.forEach((p) => patternNames(p, names)); if (n.type === "FunctionExpression" && n.id) names.push(n.id.name); declare(n, names); continue; }
+      if (isFunction(n)) { n.params.forEach((p) => patternNames(p, names)); if (n.type === "FunctionExpression" && n.id) names.push(n.id.name); declare(n, names); continue; }
       if (n.type === "VariableDeclarator") patternNames(n.id, names);
       else if ((n.type === "FunctionDeclaration" || n.type === "ClassDeclaration") && n.id) names.push(n.id.name);
       else if (n.type === "CatchClause" && n.param) patternNames(n.param, names);
@@ -519,14 +523,13 @@ export async function inlineCalls(code, map, mangled, maxGrowth = 160) {
       if ((n.type === "Property" || n.type === "PropertyDefinition") && !n.computed && n.key.type === "Identifier") spelled.add(n.key.name);
       if (n.type === "Literal" && typeof n.value === "string") spelled.add(n.value);
     }
-    const topLevel = (n) => { for (let p = parent.get(n); p; p = parent.get(p)) if (isFn(p)) return false; return true; };
     // Candidates by name.
     const cands = new Map();
     for (const n of nodes) {
       let fn = null, name = null, method = false;
       if (n.type === "FunctionDeclaration" && parent.get(n) === ast && !innerDeclared.has(n.id.name)) { fn = n; name = n.id.name; }
       else if (n.type === "MethodDefinition" && n.kind === "method" && !n.static && !n.computed && n.key.type === "Identifier" &&
-          mangled.has(n.key.name) && methodCount.get(n.key.name) === 1 && !spelled.has(n.key.name) && topLevel(n)) { fn = n.value; name = n.key.name; method = true; }
+          mangled.has(n.key.name) && methodCount.get(n.key.name) === 1 && !spelled.has(n.key.name) && fnOf(n) === ast) { fn = n.value; name = n.key.name; method = true; }
       if (fn === null || fn.async || fn.generator || fn.params.some((p) => p.type !== "Identifier")) continue;
       if (fn.body.type !== "BlockStatement" || fn.body.body.length !== 1) continue;
       const s = fn.body.body[0];
@@ -536,7 +539,7 @@ export async function inlineCalls(code, map, mangled, maxGrowth = 160) {
       let bad = false, pure = true;
       const free = new Set();
       const visit = (x) => {
-        if (isFn(x) || /^(Super|MetaProperty|ClassExpression|AwaitExpression|YieldExpression|SpreadElement|TemplateLiteral|TaggedTemplateExpression)$/.test(x.type)) bad = true;
+        if (isFunction(x) || /^(Super|MetaProperty|ClassExpression|AwaitExpression|YieldExpression|SpreadElement|TemplateLiteral|TaggedTemplateExpression)$/.test(x.type)) bad = true;
         else if (x.type === "ThisExpression" && !method) bad = true;
         else if (x.type === "Identifier" && !isPropName(x)) {
           if (x.name === "arguments" || x.name === name) bad = true;
@@ -549,7 +552,7 @@ export async function inlineCalls(code, map, mangled, maxGrowth = 160) {
         if (!bad) eachChild(x, visit);
       };
       visit(expr);
-      if (!bad) cands.set(name, { name, method, fn, def: n, expr, value: s.type === "ReturnStatement", pure, params, free, sites: [], bad: false });
+      if (!bad) cands.set(name, { method, fn, def: n, expr, value: s.type === "ReturnStatement", pure, params, free, sites: [], bad: false });
     }
     // References: every one must be a plain call inside a block-bodied function.
     const siteOf = new Map();
@@ -566,7 +569,7 @@ export async function inlineCalls(code, map, mangled, maxGrowth = 160) {
           (c.method && call.callee.object.type === "Super")) { c.bad = true; continue; }
       for (let p = home; p; p = parent.get(p)) {
         if (p === c.fn) c.bad = true; // a call inside its own body
-        if (isFn(p)) for (const x of c.free) if (declared.get(p).has(x)) c.bad = true;
+        if (isFunction(p)) for (const x of c.free) if (declared.get(p).has(x)) c.bad = true;
       }
       c.sites.push(call);
       siteOf.set(call, c);
@@ -695,7 +698,7 @@ export async function paramsToArguments(code, map) {
   const { lineOf } = lineIndex(code);
   const edits = [];
   const walk = (n, inFunction) => {
-    const isFn = n.type === "FunctionDeclaration" || n.type === "FunctionExpression" || n.type === "ArrowFunctionExpression";
+    const isFn = isFunction(n);
     // Only functions not nested in another: Espruino resolves `arguments` in a nested function to the outer one's.
     if (!inFunction && (n.type === "FunctionDeclaration" || n.type === "FunctionExpression") && n.params.length > 0 &&
         n.params.every((p) => p.type === "Identifier") && n.body.type === "BlockStatement") {
