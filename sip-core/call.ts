@@ -351,14 +351,8 @@ export class CallManager {
     this.note(LOG_INFO, c, "ended: " + (status > 0 ? status + " " : "") + reason);
     if (c.outgoing && c.inviteCseq > 0) {
       // What a late fork's 2xx needs to be ACKed and BYEd once the call is gone (the fork scratch dialog).
-      if (this.fork === null) this.fork = new Dialog();
-      const f = this.fork;
-      f.clear();
-      f.callId = this.endedCallId = c.dialog.callId;
-      f.localTag = c.dialog.localTag;
-      f.localField = c.dialog.localField;
-      f.localCseq = this.endedCseq = c.inviteCseq;
-      f.remoteTarget = c.target;
+      this.endedCallId = this.forkOf(c).callId;
+      this.endedCseq = c.inviteCseq;
       this.endedAuthLine = c.authLine;
       this.endedUntil = now + 64 * this.layer.timers.t1;
     }
@@ -627,21 +621,28 @@ export class CallManager {
     this.listener.onCallMedia(c);
   }
 
-  /** A 2xx from a second fork (§13.2.2.4): ACK it, then BYE that dialog. */
-  private byeFork(c: Call, msg: SipMessage, now: number): void {
+  /** The fork scratch dialog (made on first use), cleared and set to c's local side, INVITE CSeq and target. */
+  private forkOf(c: Call): Dialog {
     if (this.fork === null) this.fork = new Dialog();
     const f = this.fork;
-    if (f.callId === c.dialog.callId && spanEquals(msg.src, msg.to.tagStart, msg.to.tagEnd, f.remoteTag)) {
-      // That fork's 2xx again (our ACK was lost): ACK it again; its BYE is already on its way.
-      this.sendAck(f, c.inviteCseq, "z9hG4bK" + this.token() + this.token(), c.authLine);
-      return;
-    }
     f.clear();
     f.callId = c.dialog.callId;
     f.localTag = c.dialog.localTag;
     f.localField = c.dialog.localField;
     f.localCseq = c.inviteCseq;
     f.remoteTarget = c.target;
+    return f;
+  }
+
+  /** A 2xx from a second fork (§13.2.2.4): ACK it, then BYE that dialog. */
+  private byeFork(c: Call, msg: SipMessage, now: number): void {
+    const seen = this.fork;
+    if (seen !== null && seen.callId === c.dialog.callId && spanEquals(msg.src, msg.to.tagStart, msg.to.tagEnd, seen.remoteTag)) {
+      // That fork's 2xx again (our ACK was lost): ACK it again; its BYE is already on its way.
+      this.sendAck(seen, c.inviteCseq, "z9hG4bK" + this.token() + this.token(), c.authLine);
+      return;
+    }
+    const f = this.forkOf(c);
     if (f.fromResponse(msg) < 0) return;
     this.sendAck(f, c.inviteCseq, "z9hG4bK" + this.token() + this.token(), c.authLine);
     this.sendInDialog(f, "BYE", METHOD_BYE, 0, now);
