@@ -6,14 +6,16 @@
 //   --quiet                   no size report unless something fails
 //
 // Device bundle format. esbuild emits `format: "cjs"` from a generated entry that imports the named exports
-// of firmware/main.ts and assigns them to `module.exports` as a plain object. Espruino's require() of a
-// Storage module runs the text in a scope of its own (with `module` and `exports`) and returns
-// `module.exports`, so the bundle's top-level `var`s and functions stay out of the global scope; Node runs the
-// same file as CommonJS (dist/device/package.json says so) or through `new Function("module", "exports", …)`.
+// of firmware/main.ts and assigns them to `module.exports` as a plain object; the last pass (rootScript) names
+// every top-level binding `$name` and ends the file with "module.exports = X where there is a module, else the
+// global doorsip = X" (doorsipCore for the message layer). So one file runs three ways: Espruino's require() (a
+// scope of its own with `module`), Node's CommonJS (dist/device/package.json says so, or `new Function("module",
+// "exports", …)`), and the device's boot code, `eval(require("Storage").read("doorsip"))` at the root, the
+// cheapest: a function made at the root keeps no scope link (4 variables a function from Storage instead of 5).
+// The `$` keeps the names apart from Espruino's globals and the user's.
 // No `(function(){ … })();` wrapper: on Espruino every function keeps its chain of enclosing scopes, one scope
 // is kept as a reference but two (the module's and a wrapper's) as a copied array, 3 more variables per
-// function (measured on 2v29: 6 variables for a one-parameter function from Storage, 9 inside a wrapper;
-// the phone bundle has ~580 functions).
+// function (measured on 2v29: 6 variables for a one-parameter function from Storage, 9 inside a wrapper).
 // Why not `format: "iife"` + `globalName`: for a namespace export esbuild then adds `__export` (a getter per
 // export) and `__toCommonJS`, whose `for (let key …)` loop builds getter closures — Espruino shares one
 // binding across such iterations, so every getter would read the last key. And in iife/esm esbuild routes
@@ -197,7 +199,7 @@ async function entryExports(entry) {
  * its name in the bundle, false for a name kept); writes outfile and outfile.map when `write`.
  * Throws esbuild's error (already printed) when the build fails.
  */
-export async function bundleDevice({ entry = deviceEntry, outfile = deviceOutfile, write = true } = {}) {
+export async function bundleDevice({ entry = deviceEntry, outfile = deviceOutfile, write = true, globalName = "doorsip" } = {}) {
   const absEntry = resolve(root, entry);
   let names;
   try {
@@ -226,6 +228,7 @@ export async function bundleDevice({ entry = deviceEntry, outfile = deviceOutfil
   let out = await inlineConstants(js.text, map.text, js.path, mangled);
   if (!process.env.DOORSIP_NO_INLINE) out = await inlineCalls(out.code, out.map, mangled);
   if (!process.env.DOORSIP_NO_ARGS) out = await paramsToArguments(out.code, out.map);
+  out = await rootScript(out.code, out.map, globalName);
   if (write) {
     mkdirSync(dirname(js.path), { recursive: true });
     writeFileSync(js.path, out.code);
@@ -293,6 +296,15 @@ function isFunction(n) {
   return n.type === "FunctionDeclaration" || n.type === "FunctionExpression" || n.type === "ArrowFunctionExpression";
 }
 
+/** Pushes onto out the names a binding pattern declares (`a`, `{a, b: [c]}`, `d = 1`, `...e`). */
+function patternNames(p, out) {
+  if (p.type === "Identifier") out.push(p.name);
+  else if (p.type === "ObjectPattern") for (const q of p.properties) patternNames(q.type === "RestElement" ? q.argument : q.value, out);
+  else if (p.type === "ArrayPattern") { for (const q of p.elements) if (q !== null) patternNames(q, out); }
+  else if (p.type === "AssignmentPattern") patternNames(p.left, out);
+  else if (p.type === "RestElement") patternNames(p.argument, out);
+}
+
 /** The line (0-based) of an offset of text, and its column. */
 function lineIndex(text) {
   const starts = [0];
@@ -302,8 +314,9 @@ function lineIndex(text) {
 }
 
 /**
- * Applies edits [start, end, inserted] (sorted, not overlapping, each within one line) to text, and moves the
- * source map's mappings to match: what is deleted loses its mappings, what follows on the line shifts.
+ * Applies edits [start, end, inserted, keep] (sorted, not overlapping, each within one line) to text, and moves
+ * the source map's mappings to match: what is deleted loses its mappings, what follows on the line shifts (an
+ * insertion with `keep` takes the mapping at its position instead).
  */
 function applyEdits(text, map, edits) {
   let out = "", at = 0;
@@ -311,7 +324,7 @@ function applyEdits(text, map, edits) {
   out += text.slice(at);
   const { lineOf, columnOf } = lineIndex(text);
   const m = JSON.parse(map);
-  m.mappings = editMappings(m.mappings, edits.map(([s, e, t]) => [lineOf(s), columnOf(s), e - s, t.length]));
+  m.mappings = editMappings(m.mappings, edits.map(([s, e, t, at]) => [lineOf(s), columnOf(s), e - s, t.length, at === true]));
   return { code: out, map: m };
 }
 
@@ -445,7 +458,10 @@ export function deadMethods(ast, mangled) {
   }
 }
 
-/** Moves mappings for edits [line, column, deleted, inserted] (within lines, not overlapping). */
+/**
+ * Moves mappings for edits [line, column, deleted, inserted, keep] (within lines, not overlapping). A mapping
+ * right after an edit moves with the text, unless `keep`: then an insertion takes it (a renamed name's prefix).
+ */
 function editMappings(text, edits) {
   if (edits.length === 0) return text;
   const lines = decodeMappings(text);
@@ -456,7 +472,7 @@ function editMappings(text, edits) {
     es.sort((a, b) => a[1] - b[1]);
     lines[line] = lines[line].filter((seg) => !es.some((e) => seg[0] >= e[1] && seg[0] < e[1] + e[2])).map((seg) => {
       let col = seg[0];
-      for (const e of es) if (e[1] + e[2] <= seg[0]) col += e[3] - e[2];
+      for (const e of es) if (e[1] + e[2] < seg[0] || (e[1] + e[2] === seg[0] && !e[4])) col += e[3] - e[2];
       return [col, ...seg.slice(1)];
     });
   }
@@ -485,13 +501,6 @@ export async function inlineCalls(code, map, mangled, maxGrowth = 160) {
   if (text.includes("$$")) throw new Error("build: the bundle already spells $$, the inliner's temporaries");
   let inlined = 0;
   let temp = 0; // temporaries are numbered across rounds: a later round's may sit beside an earlier one's
-  const patternNames = (p, out) => {
-    if (p.type === "Identifier") out.push(p.name);
-    else if (p.type === "ObjectPattern") for (const q of p.properties) patternNames(q.type === "RestElement" ? q.argument : q.value, out);
-    else if (p.type === "ArrayPattern") { for (const q of p.elements) if (q !== null) patternNames(q, out); }
-    else if (p.type === "AssignmentPattern") patternNames(p.left, out);
-    else if (p.type === "RestElement") patternNames(p.argument, out);
-  };
   for (let round = 0; round < 10; round++) {
     const ast = parse(text, { ecmaVersion: 2022, sourceType: "script" });
     const parent = new Map();
@@ -725,6 +734,93 @@ export async function paramsToArguments(code, map) {
   return { code: out.code, map: JSON.stringify(out.map) };
 }
 
+/**
+ * Makes the bundle a script that also runs at Espruino's root: every top-level binding is renamed `$name`
+ * and `module.exports = X` becomes "module.exports = X where there is a module, else the global `globalName`".
+ * Why: a function made at the root keeps no scope link, one variable less per function than in a module's
+ * scope (411 variables for the firmware's ~455 functions, measured on 2v29), and `eval(require("Storage")
+ * .read(file))` at the root keeps the bodies in flash as require() does. The `$` keeps the bundle's names apart
+ * from Espruino's globals (`E`, the pins `D5`, `A0`) and from the names a user's own code gives. A reference
+ * resolves through block, function, catch and class scopes; a new name that any scope already spells stops the
+ * build rather than being captured there.
+ */
+export async function rootScript(code, map, globalName) {
+  const { parse } = await import("acorn");
+  const ast = parse(code, { ecmaVersion: 2022, sourceType: "script" });
+  // Names a scope node declares: `var`s hoisted to functions and the program, the rest to their block.
+  const hoisted = (n, out) => {
+    if (n.type === "VariableDeclaration" && n.kind === "var") for (const d of n.declarations) patternNames(d.id, out);
+    if (!isFunction(n)) eachChild(n, (c) => hoisted(c, out));
+  };
+  const lexical = (stmts, out) => {
+    for (const s of stmts) {
+      if (s.type === "VariableDeclaration" && s.kind !== "var") for (const d of s.declarations) patternNames(d.id, out);
+      else if ((s.type === "FunctionDeclaration" || s.type === "ClassDeclaration") && s.id) out.push(s.id.name);
+    }
+  };
+  const scopeNames = (n) => {
+    const out = [];
+    if (n.type === "Program") { hoisted(n, out); lexical(n.body, out); }
+    else if (isFunction(n)) {
+      n.params.forEach((p) => patternNames(p, out));
+      if (n.type === "FunctionExpression" && n.id) out.push(n.id.name);
+      if (n.type !== "ArrowFunctionExpression") out.push("arguments");
+      if (n.body.type === "BlockStatement") { hoisted(n.body, out); lexical(n.body.body, out); }
+    } else if (n.type === "BlockStatement" || n.type === "StaticBlock") lexical(n.body, out);
+    else if (n.type === "SwitchStatement") for (const c of n.cases) lexical(c.consequent, out);
+    else if (n.type === "ForStatement" || n.type === "ForInStatement" || n.type === "ForOfStatement") {
+      const init = n.type === "ForStatement" ? n.init : n.left;
+      if (init && init.type === "VariableDeclaration" && init.kind !== "var") lexical([init], out);
+    } else if (n.type === "CatchClause" && n.param) patternNames(n.param, out);
+    else if (n.type === "ClassExpression" && n.id) out.push(n.id.name);
+    return new Set(out);
+  };
+  const top = scopeNames(ast);
+  const spelled = new Set();
+  const edits = [];
+  const visit = (n, scopes, parent, key) => {
+    if (n.type === "Identifier") {
+      const isKey = parent && !parent.computed && ((parent.type === "MemberExpression" && key === "property") ||
+        ((parent.type === "Property" || parent.type === "MethodDefinition" || parent.type === "PropertyDefinition") && key === "key"));
+      const isLabel = parent && (parent.type === "LabeledStatement" || parent.type === "BreakStatement" || parent.type === "ContinueStatement") && key === "label";
+      if (isKey || isLabel || parent.type === "MetaProperty") return;
+      spelled.add(n.name); // a variable's name (property names and labels cannot capture one)
+      let i = scopes.length - 1;
+      while (i > 0 && !scopes[i].has(n.name)) i--;
+      if (i === 0 && top.has(n.name)) {
+        // `{a}` is `{a: a}` (acorn gives the value its own node, with the key's range).
+        const shorthand = parent.type === "Property" && parent.shorthand;
+        edits.push([n.start, n.start, (shorthand ? n.name + ":" : "") + "$", true]); // the name's mapping stays at its start
+      }
+      return;
+    }
+    // A declaration's name belongs to the scope around it; a function's or class's body to its own.
+    if (n.type === "FunctionDeclaration" || n.type === "ClassDeclaration") { if (n.id) visit(n.id, scopes, n, "id"); }
+    const own = n.type === "Program" ? null : (isFunction(n) || /^(BlockStatement|StaticBlock|SwitchStatement|ForStatement|ForInStatement|ForOfStatement|CatchClause|ClassExpression)$/.test(n.type)) ? scopeNames(n) : null;
+    const inner = own !== null && own.size > 0 ? scopes.concat([own]) : scopes;
+    eachChild(n, (c, k) => { if (!((n.type === "FunctionDeclaration" || n.type === "ClassDeclaration") && k === "id")) visit(c, inner, n, k); });
+  };
+  visit(ast, [top], null, null);
+  for (const name of top) if (spelled.has("$" + name)) throw new Error(`build: rootScript would rename ${name} to $${name}, a name the bundle already spells`);
+  // The export: module.exports where there is a module (require, Node), else a global of the root.
+  const last = ast.body[ast.body.length - 1];
+  const e = last && last.type === "ExpressionStatement" ? last.expression : null;
+  if (!(e && e.type === "AssignmentExpression" && e.left.type === "MemberExpression" && !e.left.computed &&
+      e.left.object.name === "module" && e.left.property.name === "exports")) {
+    throw new Error("build: rootScript expects the bundle to end with module.exports = …");
+  }
+  if (e.right.type === "Identifier" && top.has(e.right.name)) {
+    edits.push([last.start, last.start, 'typeof module<"u"?'], [e.right.end, e.right.end, ":" + globalName + "=$" + e.right.name]);
+  } else {
+    if (spelled.has("$exports")) throw new Error("build: rootScript needs $exports, a name the bundle already spells");
+    edits.push([e.left.start, e.right.start, "var $exports="],
+      [e.right.end, e.right.end, ';typeof module<"u"?module.exports=$exports:' + globalName + "=$exports"]);
+  }
+  edits.sort((a, b) => a[0] - b[0]);
+  const out = applyEdits(code, map, edits);
+  return { code: out.code, map: JSON.stringify(out.map) };
+}
+
 function budgetBytes() {
   const env = process.env.DOORSIP_SIZE_BUDGET;
   if (env === undefined || env === "") return sizeBudget;
@@ -738,7 +834,7 @@ const kb = (n) => n.toLocaleString("en-US") + " B";
 // Builds, measures and gates the device bundle. Returns the number of failures (0 = fine).
 async function buildDevice(quiet) {
   const budget = budgetBytes();
-  const { code, map, metafile } = await bundleDevice();
+  const { code, map, metafile } = await bundleDevice({ globalName: "doorsipCore" });
   const bytes = Buffer.byteLength(code);
   const gzipBytes = gzipSync(code, { level: 9 }).length;
   const outKey = Object.keys(metafile.outputs).find((k) => k.endsWith(".js"));

@@ -439,3 +439,53 @@ describe.each([["doorsip.js", false], ["doorsip-core.js", true]])("the real devi
     return module.exports;
   };
 });
+
+describe("root script: the device bundle also runs at Espruino's root, its names kept apart", () => {
+  const noMap = JSON.stringify({ version: 3, sources: ["a.ts"], names: [], mappings: "AAAA,EAAE,EAAE" });
+  const code = [
+    "var x=1,D5=2;function f(a){let x=a;{const D5=x+1;return D5+g()}}",
+    "function g(){return x+D5}",
+    "class K{m(){return{x,D5:D5,f}}static s(){try{throw x}catch(x){return x+1}}}",
+    "var h=function x(n){return n>0?x(n-1):D5};",
+    "for(let D5=0;D5<1;D5++)x+=10;",
+    "var out={f:f,g:g,K:K,h:h,get x(){return x}};module.exports=out;",
+  ].join("\n");
+
+  it("renames every top-level binding and only those; the module.exports path gives the same results", async () => {
+    const { code: out } = await build.rootScript(code, noMap, "lib");
+    expect(out).toContain("var $x=1,$D5=2;function $f(a){let x=a;{const D5=x+1;return D5+$g()}}"); // shadowed names kept
+    expect(out).toContain("function $g(){return $x+$D5}");
+    expect(out).toContain("m(){return{x:$x,D5:$D5,f:$f}}"); // a shorthand property keeps its key
+    expect(out).toContain("catch(x){return x+1}");
+    expect(out).toContain("var $h=function x(n){return n>0?x(n-1):$D5}");
+    expect(out).toContain("for(let D5=0;D5<1;D5++)$x+=10;");
+    expect(out).toContain('typeof module<"u"?module.exports=$out:lib=$out;');
+    const run = (text: string) => { const m = { exports: {} as any }; new Function("module", "exports", text)(m, m.exports); return m.exports; };
+    const a = run(code), b = run(out);
+    const results = (o: any) => [o.f(3), o.g(), JSON.stringify(new o.K().m().x), o.K.s(), o.h(2), o.x];
+    expect(results(b)).toEqual(results(a));
+  });
+
+  it("at a root with no module, defines the global and touches no global a user or the board owns", async () => {
+    const { code: out } = await build.rootScript(code, noMap, "lib");
+    const vm = await import("node:vm");
+    const ctx: any = vm.createContext({ D5: "pin", x: "user" });
+    vm.runInContext(out, ctx);
+    expect(ctx.D5).toBe("pin");
+    expect(ctx.x).toBe("user");
+    expect(ctx.lib.g()).toBe(13);
+    expect(typeof ctx.$f).toBe("function");
+  });
+
+  it("keeps a renamed name's source mapping at its start, and refuses a new name the bundle already spells", async () => {
+    const { map } = await build.rootScript("var a=1;module.exports=a;", noMap, "lib");
+    expect(JSON.parse(map).mappings.split(",")[0]).toBe("AAAA");
+    await expect(build.rootScript("var a=1;function f($a){return $a+a}module.exports=f;", noMap, "lib")).rejects.toThrow(/\$a/);
+    // A property of that name captures nothing.
+    expect((await build.rootScript("var a=1,o={$a:2};o.$a=a;module.exports=o;", noMap, "lib")).code).toContain("$o={$a:2};$o.$a=$a;");
+    await expect(build.rootScript("var a=1;", noMap, "lib")).rejects.toThrow(/module.exports/);
+    // An export that is not a top-level name is held in one.
+    const { code: out } = await build.rootScript("var a=1;module.exports={a};", noMap, "lib");
+    expect(out).toBe('var $a=1;var $exports={a:$a};typeof module<"u"?module.exports=$exports:lib=$exports;');
+  });
+});

@@ -3,10 +3,12 @@
 //
 // firmware/device.ts is bundled the way the device bundle is (build.mjs bundleDevice, then the Espruino gate)
 // into node_modules/doorsip.js of a fresh folder (DOORSIP_MODULE=storage puts it in the interpreter's Storage
-// instead, as a board holds it: function bodies then stay in flash). A first interpreter run writes
+// instead, as a board holds it, evaluated at the root as the boot code does: function bodies then stay in
+// flash). A first interpreter run writes
 // doorsip.json into Storage: SIP on 127.0.0.1 and a free port, one account (1001, MD5 digest) at the sipp
 // registrar, trust.allow 127.0.0.1, auto-answer at once, door code "1234#" with a 1 s pulse. Then:
-//   1. sipp test/device/sipp/registrar.xml listens; the device program runs require("doorsip").start();
+//   1. sipp test/device/sipp/registrar.xml listens; the device program runs require("doorsip").start() (or from
+//      Storage: eval(require("Storage").read("doorsip")); doorsip.start());
 //      the registrar challenges (401), checks the digest (verifyauth, nonce, opaque, qop, nc) and grants 300 s
 //      in the Contact's expires; sipp exits 0 and the device reports the account registered for 300 s.
 //   2. sipp test/device/sipp/caller.xml calls the device: INVITE → (100/180) → 200 → ACK → INFO
@@ -112,7 +114,7 @@ function mem(tag) { var m = process.memory(); print("@@MEM " + tag + " " + m.usa
 mem("boot");
 var result = null;
 try {
-  var d = require("doorsip");
+  ${FROM_STORAGE ? 'eval(require("Storage").read("doorsip"));\n  var d = doorsip;' : 'var d = require("doorsip");'}
   mem("loaded");
   result = d.start();
   print("@@START ok " + JSON.stringify(result.problems));
