@@ -41,6 +41,8 @@ const HOST = "127.0.0.1";
 const CODE = "1234#";
 const BUDGET = Number(process.env.DOORSIP_MEMORY_BUDGET || 3000);
 /** Transaction slots and call slots of the device (DOORSIP_TRANSACTIONS, DOORSIP_CALL_SLOTS); -1: the phone's default. */
+/** DOORSIP_WALK_FIELDS=N: the walks also list every field (not an object) that costs N variables or more. */
+const WALK_FIELDS = Number(process.env.DOORSIP_WALK_FIELDS || 0);
 const TRANSACTIONS = process.env.DOORSIP_TRANSACTIONS ? Number(process.env.DOORSIP_TRANSACTIONS) : -1;
 const CALL_SLOTS = process.env.DOORSIP_CALL_SLOTS ? Number(process.env.DOORSIP_CALL_SLOTS) : -1;
 const TIMEOUT_MS = 60000;
@@ -238,7 +240,7 @@ function moduleBreakdown() {
   var sc = {};
   var globals = Object.keys(global);
   for (var gi = 0; gi < globals.length; gi++) if (globals[gi].charAt(0) === "$") sc[globals[gi]] = global[globals[gi]];
-  walk = { seen: [sc, d, platform, board, config, phone], byClass: {}, parts: [], buffers: [], kinds: {} };
+  walk = { seen: [sc, d, platform, board, config, phone], byClass: {}, parts: [], buffers: [], kinds: {}, fields: [] };
   // What the phone reaches is counted with the phone (a cursor may still point at the last message).
   var roots = [phone.layer, phone.transport, phone.ua, phone.sessions, phone.door];
   for (var r = 0; r < roots.length; r++) if (walk.seen.indexOf(roots[r]) < 0) size(roots[r], "", 9);
@@ -255,7 +257,7 @@ function moduleBreakdown() {
   print("@@MODULE " + JSON.stringify({ names: keys.length, items: out }));
   walk = null;
 }
-var walk = { seen: [], byClass: {}, parts: [], buffers: [], kinds: {} };
+var walk = { seen: [], byClass: {}, parts: [], buffers: [], kinds: {}, fields: [] };
 function isTyped(v) { return v.buffer instanceof ArrayBuffer; }
 function isObj(v) { return v !== null && typeof v === "object" && !isTyped(v); }
 function size(o, path, depth) {
@@ -275,11 +277,14 @@ function size(o, path, depth) {
       // A typed array. Views into one buffer count the buffer once, told apart by address (Espruino's === and
       // indexOf call two typed arrays of equal contents equal).
       var at = E.getAddressOf(v.buffer, false);
-      if (walk.buffers.indexOf(at) >= 0) own += fieldCost(k, v) - E.getSizeOf(v.buffer);
-      else { walk.buffers.push(at); own += fieldCost(k, v); }
+      var tc = walk.buffers.indexOf(at) >= 0 ? fieldCost(k, v) - E.getSizeOf(v.buffer) : fieldCost(k, v);
+      if (walk.buffers.indexOf(at) < 0) walk.buffers.push(at);
+      own += tc;
+      if (${WALK_FIELDS} > 0 && tc >= ${WALK_FIELDS}) walk.fields.push([path + "." + k + " (" + v.length + ")", tc]);
     } else {
       var fc = fieldCost(k, v);
       own += fc;
+      if (${WALK_FIELDS} > 0 && fc >= ${WALK_FIELDS}) walk.fields.push([path + "." + k, fc]);
       // What a field's value costs by kind: an integer sits in its name, the rest take a variable or more.
       var kind = v === null || v === undefined ? "null" : typeof v === "number" ? (v === (v | 0) ? "int" : "float") : typeof v;
       var kc = walk.kinds[kind] || (walk.kinds[kind] = [0, 0]);
@@ -293,7 +298,7 @@ function size(o, path, depth) {
 }
 function breakdown(tag) {
   peak.on = false;
-  walk = { seen: [platform, board, config, account, calls, config.door, config.trust, config.autoAnswer], byClass: {}, parts: [], buffers: [], kinds: {} };
+  walk = { seen: [platform, board, config, account, calls, config.door, config.trust, config.autoAnswer], byClass: {}, parts: [], buffers: [], kinds: {}, fields: [] };
   // Parts in this order, each counting what no earlier part reached.
   var ua = phone.ua, roots = [["layer", phone.layer], ["transport", phone.transport], ["registrations", ua.registrations], ["calls", ua.calls],
     ["ua", ua], ["sessions", phone.sessions], ["door", phone.door], ["phone", phone]];
@@ -302,7 +307,7 @@ function breakdown(tag) {
   for (var i = 0; i < roots.length; i++) if (roots[i][1]) total += size(roots[i][1], roots[i][0], 0);
   var cls = [];
   for (var k in walk.byClass) cls.push([k, walk.byClass[k][0], walk.byClass[k][1]]);
-  print("@@WALK " + JSON.stringify({ tag: tag, total: total, parts: walk.parts, classes: cls, kinds: walk.kinds }));
+  print("@@WALK " + JSON.stringify({ tag: tag, total: total, parts: walk.parts, classes: cls, kinds: walk.kinds, fields: walk.fields }));
   walk = null;
   peak.on = true;
 }
@@ -483,6 +488,7 @@ print("@@READY");
     const cls = r.classes.sort((a, b) => b[2] - a[2]);
     figure(`  per class at "${r.tag}" (own fields, typed arrays and strings; instances)`, "\n" + cls.slice(0, Number(process.env.DOORSIP_WALK_ROWS || 16)).map((c) => "      " + String(c[2]).padStart(6) + "  " + c[0] + " ×" + c[1]).join("\n"));
     figure(`  primitive fields at "${r.tag}" by kind (fields, variables)`, Object.keys(r.kinds).map((k) => k + " " + r.kinds[k][0] + " / " + r.kinds[k][1]).join(", "));
+    if (WALK_FIELDS > 0) figure(`  fields of ${WALK_FIELDS} variables or more at "${r.tag}"`, "\n" + r.fields.sort((a, b) => b[1] - a[1]).map((f) => "      " + String(f[1]).padStart(6) + "  " + unmangle(f[0])).join("\n"));
   }
   if (mod !== null) {
     const r = JSON.parse(mod[1]);
