@@ -358,6 +358,7 @@ export class CallManager {
     }
     this.setState(c, CALL_ENDED);
     c.reset();
+    this.releaseOffer();
   }
 
   // ----------------------------------------------------------------------------------------
@@ -655,7 +656,17 @@ export class CallManager {
     const s = this.sdp;
     if (parseSdp(msg.src, msg.bodyStart, msg.bodyEnd, s) < 0 || !negotiateAudio(s, this.config.codecs, this.answer)) return false;
     this.setMedia(c, s, this.answer.direction, true);
+    this.releaseOffer();
     return true;
+  }
+
+  /**
+   * Lets go of the last SDP parsed (its text is a whole received message: ~30 variables on the device held
+   * for a call's length) once no call waits to answer the offer in it.
+   */
+  private releaseOffer(): void {
+    for (let i = 0; i < this.calls.length; i++) if (this.calls[i].state === CALL_INCOMING) return;
+    this.sdp.reset("");
   }
 
   /** weOffered: s is the answer to our offer (else the offer we answer). */
@@ -839,6 +850,7 @@ export class CallManager {
     if (this.config.maxDuration > 0) c.endAt = now + this.config.maxDuration * 1000;
     if (c.dialog.state === DLG_EARLY) c.dialog.state = DLG_CONFIRMED;
     this.setState(c, CALL_CONNECTING);
+    this.releaseOffer();
     if (!c.offerInAnswer) this.listener.onCallMedia(c);
   }
 
@@ -965,6 +977,7 @@ export class CallManager {
     c.retransmitInterval = this.layer.timers.t1;
     c.retransmitAt = now + c.retransmitInterval;
     c.ackDeadline = now + 64 * this.layer.timers.t1;
+    this.releaseOffer();
     this.note(LOG_INFO, c, "re-INVITE answered (" + (hasOffer ? "new offer" : "we offered") + ")");
     if (hasOffer) this.listener.onCallMedia(c);
   }
@@ -993,6 +1006,7 @@ export class CallManager {
       if (msg.bodyEnd > msg.bodyStart && parseSdp(msg.src, msg.bodyStart, msg.bodyEnd, this.sdp) === 0 &&
           negotiateAudio(this.sdp, this.config.codecs, this.answer)) {
         this.setMedia(c, this.sdp, this.answer.direction, true);
+        this.releaseOffer();
         this.listener.onCallMedia(c);
       } else if (c.mediaPayload < 0) {
         this.setState(c, CALL_ACTIVE);

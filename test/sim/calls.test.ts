@@ -292,10 +292,17 @@ describe("outgoing and incoming calls between two stacks", () => {
     clock.advance(5000);
     const bc = b.ua.calls!.calls[0];
     expect(bc.state).toBe(CALL_INCOMING);
+    // The offer's text is held while the call waits to answer it, and let go once answered (and by the caller
+    // once it has the answer): it is a whole received message.
+    const offerText = (e: Endpoint) => (e.ua.calls as unknown as { sdp: { src: string } }).sdp.src;
+    expect(offerText(b)).toContain("m=audio");
+    expect(offerText(a)).toBe("");
     b.answer(bc);
     clock.advance(100);
     expect(call.state).toBe(CALL_ACTIVE);
     expect(bc.state).toBe(CALL_ACTIVE);
+    expect(offerText(b)).toBe("");
+    expect(offerText(a)).toBe("");
   });
 
 });
