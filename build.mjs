@@ -227,6 +227,7 @@ export async function bundleDevice({ entry = deviceEntry, outfile = deviceOutfil
   const mangled = new Set(Object.values(cache).filter((v) => typeof v === "string"));
   let out = await inlineConstants(js.text, map.text, js.path, mangled);
   if (!process.env.DOORSIP_NO_INLINE) out = await inlineCalls(out.code, out.map, mangled);
+  if (!process.env.DOORSIP_NO_INLINE && !process.env.DOORSIP_NO_BODIES) out = await inlineBodies(out.code, out.map, mangled);
   if (!process.env.DOORSIP_NO_ARGS) out = await paramsToArguments(out.code, out.map);
   out = await rootScript(out.code, out.map, globalName);
   if (write) {
@@ -479,6 +480,19 @@ function editMappings(text, edits) {
   return encodeMappings(lines);
 }
 
+/** Renamed method names that one method definition has and no key or string spells: its calls are its only uses. */
+function uniqueMethods(nodes, mangled) {
+  const count = new Map(), spelled = new Set();
+  for (const n of nodes) {
+    if (n.type === "MethodDefinition" && !n.computed && n.key.type === "Identifier") count.set(n.key.name, (count.get(n.key.name) || 0) + 1);
+    if ((n.type === "Property" || n.type === "PropertyDefinition") && !n.computed && n.key.type === "Identifier") spelled.add(n.key.name);
+    if (n.type === "Literal" && typeof n.value === "string") spelled.add(n.value);
+  }
+  const out = new Set();
+  for (const [name, k] of count) if (k === 1 && mangled.has(name) && !spelled.has(name)) out.add(name);
+  return out;
+}
+
 /**
  * Calls to small functions replaced by their bodies. On Espruino each function object costs ~5 variables for
  * as long as it exists (and each call a scope and a lexer restart); a getter or a one-expression helper
@@ -526,19 +540,14 @@ export async function inlineCalls(code, map, mangled, maxGrowth = 160) {
     }
     const innerDeclared = new Set();
     for (const [fn, names] of declared) if (fn !== ast) for (const x of names) innerDeclared.add(x);
-    const methodCount = new Map(), spelled = new Set();
-    for (const n of nodes) {
-      if (n.type === "MethodDefinition" && !n.computed && n.key.type === "Identifier") methodCount.set(n.key.name, (methodCount.get(n.key.name) || 0) + 1);
-      if ((n.type === "Property" || n.type === "PropertyDefinition") && !n.computed && n.key.type === "Identifier") spelled.add(n.key.name);
-      if (n.type === "Literal" && typeof n.value === "string") spelled.add(n.value);
-    }
+    const unique = uniqueMethods(nodes, mangled);
     // Candidates by name.
     const cands = new Map();
     for (const n of nodes) {
       let fn = null, name = null, method = false;
       if (n.type === "FunctionDeclaration" && parent.get(n) === ast && !innerDeclared.has(n.id.name)) { fn = n; name = n.id.name; }
       else if (n.type === "MethodDefinition" && n.kind === "method" && !n.static && !n.computed && n.key.type === "Identifier" &&
-          mangled.has(n.key.name) && methodCount.get(n.key.name) === 1 && !spelled.has(n.key.name) && fnOf(n) === ast) { fn = n.value; name = n.key.name; method = true; }
+          unique.has(n.key.name) && fnOf(n) === ast) { fn = n.value; name = n.key.name; method = true; }
       if (fn === null || fn.async || fn.generator || fn.params.some((p) => p.type !== "Identifier")) continue;
       if (fn.body.type !== "BlockStatement" || fn.body.body.length !== 1) continue;
       const s = fn.body.body[0];
@@ -692,6 +701,304 @@ export async function inlineCalls(code, map, mangled, maxGrowth = 160) {
   return { code: tail === null ? text : text + tail[0], map: JSON.stringify(m), inlined };
 }
 
+const RESERVED_WORDS = new Set(("do if in for let new try var case else enum eval null this true void with await break catch class const " +
+  "false super throw while yield delete export import public return static switch typeof default extends finally package private " +
+  "continue debugger function arguments interface protected implements instanceof undefined NaN Infinity").split(" "));
+/** The n-th short identifier: a…z, A…Z, _, then two characters. */
+function shortName(n) {
+  const first = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_";
+  const rest = first + "0123456789";
+  if (n < first.length) return first[n];
+  n -= first.length;
+  return first[Math.floor(n / rest.length) % first.length] + rest[n % rest.length] + (n >= first.length * rest.length ? String(Math.floor(n / (first.length * rest.length))) : "");
+}
+
+/**
+ * Functions with one caller written out in it, statements and all (inlineCalls takes one-expression bodies).
+ * On Espruino a function costs ~4 variables for as long as it exists, however often it runs; a state machine's
+ * entry point, a parser's helper or a codec that one place calls is cheaper as part of that place. The source
+ * keeps them apart; the bundle does not.
+ * A candidate: a top-level function declaration, or a method of a top-level class whose (renamed) name no other
+ * method, key or string spells; parameters plain names; no nested function or class, `arguments`, `super`,
+ * `new.target`, and `this` only in a method; its text on one line and at most `maxBody` bytes; referenced
+ * once, by a call (no spread) inside a block-bodied function that is not itself, where no scope declares a
+ * name the body reads from outside.
+ * The call's statement is lowered so that the call stands alone: `a(),f(x)` becomes `a();f(x)`, `c&&f(x)` and
+ * `c?f(x):y` become `if`s, `return c?f(x):y` becomes `if(c)return f(x);return y`; `let v=f(x)` and `v=f(x)`
+ * (v a name, or a member of `this` or of a local) take the value. The call becomes: receiver and arguments
+ * into temporaries `$$bN` (in order), then the body with its own names renamed to temporaries (declarations
+ * become assignments; `let x;` resets x), `this` the receiver, and each `return e` an assignment (or e alone)
+ * and a `break` out of a `do{…}while(0)` around the body (Espruino has no labels); a return inside a loop or
+ * switch of the body (where `break` would stop that instead) keeps the function. Under `return f(x)` the
+ * body's returns stay returns. The temporaries are the calling function's `var`s. Rounds run to a fixed point.
+ */
+export async function inlineBodies(code, map, mangled, maxBody = 1200) {
+  const { parse } = await import("acorn");
+  const tail = /\/\/# sourceMappingURL=[^\n]*\n?$/.exec(code);
+  let text = tail === null ? code : code.slice(0, tail.index);
+  let m = typeof map === "string" ? JSON.parse(map) : map;
+  let inlined = 0;
+  const reasons = new Map();
+  for (let round = 0; round < 200; round++) {
+    reasons.clear();
+    const ast = parse(text, { ecmaVersion: 2022, sourceType: "script" });
+    const { parent, refs, scopes } = resolveNames(ast);
+    const { lineOf } = lineIndex(text);
+    const oneLine = (n) => lineOf(n.start) === lineOf(n.end);
+    const within = (x, n) => n.start <= x.start && x.end <= n.end;
+    const fnOf = (n) => { let p = parent.get(n); while (p && !isFunction(p) && p.type !== "Program") p = parent.get(p); return p; };
+    const nodes = [];
+    const walk = (n) => { nodes.push(n); eachChild(n, walk); };
+    walk(ast);
+    const unique = uniqueMethods(nodes, mangled);
+    // Candidates.
+    const cands = new Map();
+    for (const n of nodes) {
+      let fn = null, name = null, method = false;
+      if (n.type === "FunctionDeclaration" && parent.get(n) === ast) { fn = n; name = n.id.name; }
+      else if (n.type === "MethodDefinition" && n.kind === "method" && !n.static && !n.computed && n.key.type === "Identifier" &&
+          unique.has(n.key.name) && fnOf(n) === ast) { fn = n.value; name = n.key.name; method = true; }
+      if (fn === null || fn.async || fn.generator || fn.params.some((p) => p.type !== "Identifier") || fn.body.type !== "BlockStatement") continue;
+      if (!oneLine(n) || n.end - n.start > maxBody) continue;
+      let bad = false;
+      const check = (x) => {
+        if (x !== fn && (isFunction(x) || x.type === "ClassExpression" || x.type === "ClassDeclaration")) { bad = true; return; }
+        if (x.type === "Super" || x.type === "MetaProperty" || x.type === "YieldExpression" || x.type === "AwaitExpression" || x.type === "LabeledStatement") bad = true;
+        if (x.type === "ThisExpression" && !method) bad = true;
+        if (x.type === "Identifier" && x.name === "arguments") bad = true;
+        eachChild(x, check);
+      };
+      check(fn);
+      if (!bad) cands.set(name, { name, method, fn, def: n, refs: [] });
+    }
+    // References.
+    for (const r of refs) {
+      const c = cands.get(r.id.name);
+      if (c === undefined || c.method || r.scope !== ast || r.parent === c.fn) continue;
+      c.refs.push(r.id);
+    }
+    for (const n of nodes) {
+      if (n.type === "MemberExpression" && !n.computed && n.property.type === "Identifier") {
+        const c = cands.get(n.property.name);
+        if (c !== undefined && c.method) c.refs.push(n);
+      }
+    }
+    // What the body reads from outside must mean the same at the call.
+    const inside = (scope, fn) => scope !== null && within(scope, fn);
+    const freeNames = (c) => {
+      const out = new Set();
+      for (const r of refs) if (within(r.id, c.fn.body) && !inside(r.scope, c.fn)) out.add(r.id.name);
+      return out;
+    };
+    // Lowering: the call's statement rewritten so that the call stands alone (null: it cannot be).
+    const L = (n) => text.slice(n.start, n.end);
+    const paren = (n) => (n.type === "SequenceExpression" ? "(" + L(n) + ")" : L(n));
+    const lowerings = (c, call, home) => {
+      const localName = (x) => x.type === "Identifier" && refs.some((r) => r.id === x && r.scope !== null && r.scope !== ast && within(call, r.scope) && within(r.scope, home));
+      const safeTarget = (x) => x.type === "Identifier" || (x.type === "MemberExpression" && !x.computed && (x.object.type === "ThisExpression" || localName(x.object)));
+      const expr = (e) => {
+        if (!within(call, e)) return L(e) + ";";
+        if (e === call) return { mode: "none" };
+        if (e.type === "SequenceExpression") return seq(e.expressions.map((x) => expr(x)));
+        if (e.type === "UnaryExpression" && (e.operator === "void" || e.operator === "!")) return expr(e.argument);
+        if (e.type === "LogicalExpression" && within(call, e.right)) return wrap("if(" + (e.operator === "||" ? "!(" + L(e.left) + ")" : e.operator === "&&" ? L(e.left) : null) + "){", expr(e.right), "}", e.operator === "??");
+        if (e.type === "ConditionalExpression" && !within(call, e.test)) return ifElse(e, expr);
+        if (e.type === "AssignmentExpression" && e.operator === "=" && within(call, e.right) && safeTarget(e.left)) return assign(L(e.left), e.right);
+        return null;
+      };
+      const assign = (lhs, e) => {
+        if (e === call) return { mode: "assign", lhs };
+        if (e.type === "SequenceExpression") return seq(e.expressions.map((x, i) => (i < e.expressions.length - 1 ? expr(x) : assign(lhs, x))));
+        if (e.type === "ConditionalExpression" && !within(call, e.test)) return ifElse(e, (x) => (within(call, x) ? assign(lhs, x) : lhs + "=" + paren(x) + ";"));
+        return null;
+      };
+      const ret = (e) => {
+        if (e === call) return { mode: "return" };
+        if (e.type === "SequenceExpression") return seq(e.expressions.map((x, i) => (i < e.expressions.length - 1 ? expr(x) : within(call, x) ? ret(x) : "return " + L(x) + ";")));
+        if (e.type === "ConditionalExpression" && !within(call, e.test)) return ifElse(e, (x) => (within(call, x) ? ret(x) : "return " + paren(x) + ";"));
+        return null;
+      };
+      // Pieces: strings, and the one place the call goes ({mode, lhs}); null anywhere fails the lowering.
+      const seq = (parts) => (parts.some((q) => q === null) ? null : parts);
+      const wrap = (open, inner, close, no) => (no || inner === null ? null : [open, inner, close]);
+      const ifElse = (e, f) => { const a = f(e.consequent), b = f(e.alternate); return a === null || b === null ? null : ["if(" + L(e.test) + "){", a, "}else{", b, "}"]; };
+      // The statement holding the call.
+      let st = call;
+      while (!/Statement$|Declaration$/.test(st.type)) st = parent.get(st);
+      const holder = parent.get(st);
+      let parts = null;
+      if (st.type === "ExpressionStatement") parts = expr(st.expression);
+      else if (st.type === "ReturnStatement" && st.argument) parts = ret(st.argument);
+      else if (st.type === "VariableDeclaration" && !(holder.type === "ForStatement" || holder.type === "ForInStatement" || holder.type === "ForOfStatement")) {
+        const k = st.declarations.findIndex((d) => within(call, d));
+        const d = st.declarations[k];
+        if (d.id.type === "Identifier" && d.init && within(call, d.init)) {
+          const before = st.declarations.slice(0, k), after = st.declarations.slice(k + 1);
+          const a = assign(d.id.name, d.init);
+          if (a !== null) {
+            parts = [(before.length ? st.kind + " " + before.map(L).join(",") + ";" : "") + (st.kind === "var" ? "var " : "let ") + d.id.name + ";", a,
+              after.length ? st.kind + " " + after.map(L).join(",") + ";" : ""];
+          }
+        }
+      }
+      // Else: the call evaluated first in the statement (on the left edge of what it evaluates) goes before it,
+      // its value in a temporary: `if(f(x)<0)…` is `R=f(x);if(R<0)…`.
+      if (parts === null) {
+        const first = (e) => {
+          for (let x = e; x;) {
+            if (x === call) return true;
+            if (x.type === "BinaryExpression" || x.type === "LogicalExpression") x = x.left;
+            else if (x.type === "UnaryExpression" && x.operator !== "delete" && x.operator !== "typeof") x = x.argument;
+            else if (x.type === "MemberExpression") x = x.object;
+            else if (x.type === "ConditionalExpression") x = x.test;
+            else if (x.type === "SequenceExpression") x = x.expressions[0];
+            else if (x.type === "CallExpression" && x.callee.type === "MemberExpression") x = x.callee.object;
+            else return false;
+          }
+          return false;
+        };
+        const head = st.type === "IfStatement" ? st.test : st.type === "ReturnStatement" || st.type === "ThrowStatement" ? st.argument :
+          st.type === "ExpressionStatement" ? st.expression : st.type === "SwitchStatement" ? st.discriminant :
+          st.type === "VariableDeclaration" && st.declarations.length === 1 && !/^For/.test(holder.type) ? st.declarations[0].init : null;
+        if (head !== null && first(head)) {
+          const r = { mode: "assign", lhs: null }; // the temporary is named when the call is written out
+          parts = [r, { rest: st }];
+        }
+      }
+      if (parts === null) return null;
+      if (!Array.isArray(parts)) parts = [parts];
+      const listed = holder.type === "BlockStatement" || holder.type === "Program" || holder.type === "SwitchCase" || holder.type === "StaticBlock";
+      return { st, parts, braces: !listed };
+    };
+    // Choose: one candidate per calling function per round, no chosen body holding a chosen call.
+    const chosen = [];
+    const homes = new Set();
+    const why = (c, r) => { reasons.set(c.name, text.slice(c.def.start, c.def.start + 40) + " — " + r); };
+    for (const c of cands.values()) {
+      if (c.refs.length !== 1) continue;
+      const ref = c.refs[0];
+      const call = parent.get(ref);
+      if (!call || call.type !== "CallExpression" || call.callee !== ref || call.optional || call.arguments.some((a) => a.type === "SpreadElement")) continue;
+      if (c.method && ref.object.type === "Super") continue;
+      const home = fnOf(call);
+      if (home === ast || home.body.type !== "BlockStatement" || within(call, c.fn) || homes.has(home)) { why(c, "home"); continue; }
+      if (chosen.some((o) => within(call, o.c.fn) || within(o.call, c.fn))) { why(c, "nested"); continue; }
+      const free = freeNames(c);
+      let clash = false;
+      for (let p = parent.get(call); p && p !== ast; p = parent.get(p)) { const names = scopes.get(p); if (names) for (const x of free) if (names.has(x)) clash = true; }
+      if (clash) { why(c, "clash " + [...free].join(",")); continue; }
+      const low = lowerings(c, call, home);
+      if (low === null || !oneLine(low.st)) { why(c, "lowering " + text.slice(call.start - 30, call.end + 10)); continue; }
+      const flat = low.parts.flat(Infinity);
+      const at = flat.find((q) => typeof q === "object" && q.mode !== undefined);
+      chosen.push({ c, call, home, low, at });
+      homes.add(home);
+    }
+    if (chosen.length === 0) break;
+    const edits = [];
+    const declareTemps = new Map();
+    for (const { c, call, home, low, at } of chosen) {
+      const temps = [];
+      // Short names the calling function and the body do not spell (a temporary shadows nothing either reads).
+      const taken = new Set(freeNames(c));
+      for (const r of refs) if (within(r.id, home)) taken.add(r.id.name);
+      for (const [node, names] of scopes) if (within(node, home)) for (const x of names) taken.add(x);
+      let next = 0;
+      const fresh = () => {
+        let t;
+        do { t = shortName(next++); } while (taken.has(t) || RESERVED_WORDS.has(t));
+        taken.add(t);
+        temps.push(t);
+        return t;
+      };
+      if (at.mode === "assign" && at.lhs === null) at.lhs = fresh();
+      const pre = [];
+      let self = "this";
+      if (c.method && call.callee.object.type !== "ThisExpression") { self = fresh(); pre.push(self + "=" + paren(call.callee.object) + ";"); }
+      // The body's own names (parameters, declarations) as temporaries, one per binding.
+      const own = new Map();
+      const nameFor = (scope, name) => { const k = scope.start + ":" + scope.type + ":" + name; if (!own.has(k)) own.set(k, fresh()); return own.get(k); };
+      c.fn.params.forEach((p, i) => { const t = nameFor(c.fn, p.name); pre.push(t + "=" + (i < call.arguments.length ? paren(call.arguments[i]) : "void 0") + ";"); });
+      for (let i = c.fn.params.length; i < call.arguments.length; i++) pre.push(paren(call.arguments[i]) + ";");
+      const body = c.fn.body;
+      const subs = [];
+      for (const r of refs) {
+        if (!within(r.id, body) || !inside(r.scope, c.fn)) continue;
+        const t = nameFor(r.scope, r.id.name);
+        subs.push([r.id.start, r.id.end, r.parent.type === "Property" && r.parent.shorthand ? r.id.name + ":" + t : t]);
+      }
+      const lastStmt = body.body[body.body.length - 1];
+      const early = [];
+      // A return inside a loop or switch of the body sets a flag and breaks; after each loop or switch
+      // holding one, `if(flag)break;` carries the break out to the do-while.
+      let flag = null;
+      const carried = new Set();
+      const breakable = (x) => /^(ForStatement|ForInStatement|ForOfStatement|WhileStatement|DoWhileStatement|SwitchStatement)$/.test(x.type);
+      const visit = (x) => {
+        if (x.type === "ThisExpression") subs.push([x.start, x.end, self]);
+        else if (x.type === "VariableDeclaration") {
+          const loopHead = parent.get(x) && /^(ForStatement|ForInStatement|ForOfStatement)$/.test(parent.get(x).type) && parent.get(x).body !== x;
+          subs.push([x.start, x.declarations[0].start, ""]);
+          // `let x;` resets x (a loop runs it again); `var x;` and a for-in/of head do not.
+          for (const d of x.declarations) if (d.init === null && x.kind !== "var" && !(loopHead && parent.get(x).type !== "ForStatement")) subs.push([d.end, d.end, "=void 0"]);
+        } else if (x.type === "ReturnStatement" && at.mode !== "return") {
+          const isTail = x === lastStmt;
+          if (!isTail) early.push(x);
+          let nested = false;
+          for (let p = parent.get(x); p !== body; p = parent.get(p)) if (breakable(p)) { nested = true; carried.add(p); }
+          if (nested && flag === null) flag = fresh();
+          const end = isTail ? "" : nested ? flag + "=1;break" : "break";
+          if (x.argument === null) subs.push([x.start, x.end, at.mode === "assign" ? (isTail ? at.lhs + "=void 0;" : "{" + at.lhs + "=void 0;" + end + "}") : (isTail ? "" : "{" + end + "}")]);
+          else {
+            const open = at.mode === "assign" ? at.lhs + "=(" : "(";
+            subs.push([x.start, x.argument.start, isTail ? open : "{" + open]);
+            subs.push([x.argument.end, x.end, isTail ? ");" : ");" + end + "}"]);
+          }
+        }
+        eachChild(x, visit);
+      };
+      for (const st of body.body) visit(st);
+      for (const loop of carried) {
+        const p = parent.get(loop);
+        const listed = p.type === "BlockStatement" || p.type === "SwitchCase";
+        if (!listed) subs.push([loop.start, loop.start, "{"]);
+        subs.push([loop.end, loop.end, ";if(" + flag + ")break;" + (listed ? "" : "}")]);
+      }
+      subs.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+      let bodyText = "", pos = body.start + 1;
+      for (const [ss, se, t] of subs) { if (ss < pos) continue; bodyText += text.slice(pos, ss) + t; pos = se; }
+      bodyText += text.slice(pos, body.end - 1);
+      let inlinedText;
+      if (at.mode === "return") inlinedText = pre.join("") + bodyText + (lastStmt && (lastStmt.type === "ReturnStatement" || lastStmt.type === "ThrowStatement") ? "" : ";return");
+      else {
+        const noTailValue = at.mode === "assign" && !(lastStmt && lastStmt.type === "ReturnStatement") ? ";" + at.lhs + "=void 0" : "";
+        inlinedText = pre.join("") + (flag !== null ? flag + "=0;" : "") + (early.length > 0 ? "do{" + bodyText + noTailValue + "}while(0)" : bodyText + noTailValue);
+      }
+      const out = low.parts.flat(Infinity).map((q) => (typeof q === "string" ? q : q.rest ? text.slice(q.rest.start, call.start) + at.lhs + text.slice(call.end, q.rest.end) : inlinedText + ";")).join("");
+      edits.push([low.st.start, low.st.end, low.braces ? "{" + out + "}" : out]);
+      edits.push([c.def.start, c.def.end, ""]);
+      if (!declareTemps.has(home)) declareTemps.set(home, []);
+      declareTemps.get(home).push(...temps);
+      inlined++;
+    }
+    for (const [fn, names] of declareTemps) {
+      if (names.length === 0) continue;
+      let pos = fn.body.start + 1;
+      for (const st of fn.body.body) { if (st.type !== "ExpressionStatement" || st.directive === undefined) break; pos = st.end; }
+      edits.push([pos, pos, "var " + names.join(",") + ";"]);
+    }
+    edits.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    for (let i = 1; i < edits.length; i++) if (edits[i][0] < edits[i - 1][1]) throw new Error("build: overlapping inlineBodies edits");
+    if (edits.some(([s, e, t]) => lineOf(s) !== lineOf(e) || t.includes("\n"))) throw new Error("build: an inlineBodies edit spans lines");
+    const out = applyEdits(text, JSON.stringify(m), edits);
+    text = out.code;
+    m = out.map;
+  }
+  if (process.env.DOORSIP_DEBUG_INLINE) for (const [name, r] of reasons) console.log("inlineBodies: kept " + name + ": " + r);
+  parse(text, { ecmaVersion: 2022, sourceType: "script" }); // still JavaScript
+  return { code: tail === null ? text : text + tail[0], map: JSON.stringify(m), inlined };
+}
+
 /**
  * Parameters read from `arguments` instead of being declared. Espruino keeps one variable per declared
  * parameter name with every function object, for as long as the function exists; `var a=arguments[0]` costs
@@ -734,6 +1041,68 @@ export async function paramsToArguments(code, map) {
   return { code: out.code, map: JSON.stringify(out.map) };
 }
 
+// Names a scope node declares: `var`s hoisted to functions and the program, the rest to their block.
+function hoistedNames(n, out) {
+  if (n.type === "VariableDeclaration" && n.kind === "var") for (const d of n.declarations) patternNames(d.id, out);
+  if (!isFunction(n)) eachChild(n, (c) => hoistedNames(c, out));
+}
+function lexicalNames(stmts, out) {
+  for (const s of stmts) {
+    if (s.type === "VariableDeclaration" && s.kind !== "var") for (const d of s.declarations) patternNames(d.id, out);
+    else if ((s.type === "FunctionDeclaration" || s.type === "ClassDeclaration") && s.id) out.push(s.id.name);
+  }
+}
+const SCOPE_NODE = /^(BlockStatement|StaticBlock|SwitchStatement|ForStatement|ForInStatement|ForOfStatement|CatchClause|ClassExpression)$/;
+/** The names a scope node (the program, a function, a block, a for, a catch, a named class expression) declares. */
+function scopeNames(n) {
+  const out = [];
+  if (n.type === "Program") { hoistedNames(n, out); lexicalNames(n.body, out); }
+  else if (isFunction(n)) {
+    n.params.forEach((p) => patternNames(p, out));
+    if (n.type === "FunctionExpression" && n.id) out.push(n.id.name);
+    if (n.type !== "ArrowFunctionExpression") out.push("arguments");
+    if (n.body.type === "BlockStatement") { hoistedNames(n.body, out); lexicalNames(n.body.body, out); }
+  } else if (n.type === "BlockStatement" || n.type === "StaticBlock") lexicalNames(n.body, out);
+  else if (n.type === "SwitchStatement") for (const c of n.cases) lexicalNames(c.consequent, out);
+  else if (n.type === "ForStatement" || n.type === "ForInStatement" || n.type === "ForOfStatement") {
+    const init = n.type === "ForStatement" ? n.init : n.left;
+    if (init && init.type === "VariableDeclaration" && init.kind !== "var") lexicalNames([init], out);
+  } else if (n.type === "CatchClause" && n.param) patternNames(n.param, out);
+  else if (n.type === "ClassExpression" && n.id) out.push(n.id.name);
+  return new Set(out);
+}
+
+/**
+ * Every name read or declared in a program, with the scope node that declares it (null: a global): refs
+ * [{ id, scope, parent, key }]; parent maps each node to its parent; scopes maps a scope node to its names.
+ * Property names, keys and labels are not names.
+ */
+function resolveNames(ast) {
+  const parent = new Map(), refs = [], scopes = new Map();
+  const visit = (n, chain, p, key) => {
+    if (p !== null) parent.set(n, p);
+    if (n.type === "Identifier") {
+      const isKey = p && !p.computed && ((p.type === "MemberExpression" && key === "property") ||
+        ((p.type === "Property" || p.type === "MethodDefinition" || p.type === "PropertyDefinition") && key === "key"));
+      const isLabel = p && (p.type === "LabeledStatement" || p.type === "BreakStatement" || p.type === "ContinueStatement") && key === "label";
+      if (isKey || isLabel || p.type === "MetaProperty") return;
+      let i = chain.length - 1;
+      while (i >= 0 && !chain[i][1].has(n.name)) i--;
+      refs.push({ id: n, scope: i >= 0 ? chain[i][0] : null, parent: p, key });
+      return;
+    }
+    // A declaration's name belongs to the scope around it; a function's or class's body to its own.
+    const decl = n.type === "FunctionDeclaration" || n.type === "ClassDeclaration";
+    if (decl && n.id) visit(n.id, chain, n, "id");
+    const own = n.type === "Program" || isFunction(n) || SCOPE_NODE.test(n.type) ? scopeNames(n) : null;
+    if (own !== null) scopes.set(n, own);
+    const inner = own !== null && own.size > 0 ? chain.concat([[n, own]]) : chain;
+    eachChild(n, (c, k) => { if (!(decl && k === "id")) visit(c, inner, n, k); });
+  };
+  visit(ast, [], null, null);
+  return { parent, refs, scopes };
+}
+
 /**
  * Makes the bundle a script that also runs at Espruino's root: every top-level binding is renamed `$name`
  * and `module.exports = X` becomes "module.exports = X where there is a module, else the global `globalName`".
@@ -747,60 +1116,16 @@ export async function paramsToArguments(code, map) {
 export async function rootScript(code, map, globalName) {
   const { parse } = await import("acorn");
   const ast = parse(code, { ecmaVersion: 2022, sourceType: "script" });
-  // Names a scope node declares: `var`s hoisted to functions and the program, the rest to their block.
-  const hoisted = (n, out) => {
-    if (n.type === "VariableDeclaration" && n.kind === "var") for (const d of n.declarations) patternNames(d.id, out);
-    if (!isFunction(n)) eachChild(n, (c) => hoisted(c, out));
-  };
-  const lexical = (stmts, out) => {
-    for (const s of stmts) {
-      if (s.type === "VariableDeclaration" && s.kind !== "var") for (const d of s.declarations) patternNames(d.id, out);
-      else if ((s.type === "FunctionDeclaration" || s.type === "ClassDeclaration") && s.id) out.push(s.id.name);
-    }
-  };
-  const scopeNames = (n) => {
-    const out = [];
-    if (n.type === "Program") { hoisted(n, out); lexical(n.body, out); }
-    else if (isFunction(n)) {
-      n.params.forEach((p) => patternNames(p, out));
-      if (n.type === "FunctionExpression" && n.id) out.push(n.id.name);
-      if (n.type !== "ArrowFunctionExpression") out.push("arguments");
-      if (n.body.type === "BlockStatement") { hoisted(n.body, out); lexical(n.body.body, out); }
-    } else if (n.type === "BlockStatement" || n.type === "StaticBlock") lexical(n.body, out);
-    else if (n.type === "SwitchStatement") for (const c of n.cases) lexical(c.consequent, out);
-    else if (n.type === "ForStatement" || n.type === "ForInStatement" || n.type === "ForOfStatement") {
-      const init = n.type === "ForStatement" ? n.init : n.left;
-      if (init && init.type === "VariableDeclaration" && init.kind !== "var") lexical([init], out);
-    } else if (n.type === "CatchClause" && n.param) patternNames(n.param, out);
-    else if (n.type === "ClassExpression" && n.id) out.push(n.id.name);
-    return new Set(out);
-  };
   const top = scopeNames(ast);
   const spelled = new Set();
   const edits = [];
-  const visit = (n, scopes, parent, key) => {
-    if (n.type === "Identifier") {
-      const isKey = parent && !parent.computed && ((parent.type === "MemberExpression" && key === "property") ||
-        ((parent.type === "Property" || parent.type === "MethodDefinition" || parent.type === "PropertyDefinition") && key === "key"));
-      const isLabel = parent && (parent.type === "LabeledStatement" || parent.type === "BreakStatement" || parent.type === "ContinueStatement") && key === "label";
-      if (isKey || isLabel || parent.type === "MetaProperty") return;
-      spelled.add(n.name); // a variable's name (property names and labels cannot capture one)
-      let i = scopes.length - 1;
-      while (i > 0 && !scopes[i].has(n.name)) i--;
-      if (i === 0 && top.has(n.name)) {
-        // `{a}` is `{a: a}` (acorn gives the value its own node, with the key's range).
-        const shorthand = parent.type === "Property" && parent.shorthand;
-        edits.push([n.start, n.start, (shorthand ? n.name + ":" : "") + "$", true]); // the name's mapping stays at its start
-      }
-      return;
-    }
-    // A declaration's name belongs to the scope around it; a function's or class's body to its own.
-    if (n.type === "FunctionDeclaration" || n.type === "ClassDeclaration") { if (n.id) visit(n.id, scopes, n, "id"); }
-    const own = n.type === "Program" ? null : (isFunction(n) || /^(BlockStatement|StaticBlock|SwitchStatement|ForStatement|ForInStatement|ForOfStatement|CatchClause|ClassExpression)$/.test(n.type)) ? scopeNames(n) : null;
-    const inner = own !== null && own.size > 0 ? scopes.concat([own]) : scopes;
-    eachChild(n, (c, k) => { if (!((n.type === "FunctionDeclaration" || n.type === "ClassDeclaration") && k === "id")) visit(c, inner, n, k); });
-  };
-  visit(ast, [top], null, null);
+  for (const r of resolveNames(ast).refs) {
+    spelled.add(r.id.name); // a variable's name (property names and labels cannot capture one)
+    if (r.scope !== ast) continue;
+    // `{a}` is `{a: a}` (acorn gives the value its own node, with the key's range).
+    const shorthand = r.parent.type === "Property" && r.parent.shorthand;
+    edits.push([r.id.start, r.id.start, (shorthand ? r.id.name + ":" : "") + "$", true]); // the name's mapping stays at its start
+  }
   for (const name of top) if (spelled.has("$" + name)) throw new Error(`build: rootScript would rename ${name} to $${name}, a name the bundle already spells`);
   // The export: module.exports where there is a module (require, Node), else a global of the root.
   const last = ast.body[ast.body.length - 1];

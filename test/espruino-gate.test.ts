@@ -13,6 +13,13 @@ const build: any = await import(buildModule);
 
 const constructs = (code: string) => checkBundle(code).map((o) => o.construct);
 
+/** Runs a CommonJS text (a bundle, or a pass's output) and returns its exports. */
+function load(text: string) {
+  const module = { exports: {} as any };
+  new Function("module", "exports", text)(module, module.exports);
+  return module.exports;
+}
+
 // [construct the gate must report, snippet containing exactly that one construct]
 const forbidden: [string, string][] = [
   ["default parameter", "function f(a = 1) { return a; }"],
@@ -291,11 +298,6 @@ describe("parameters from arguments: the device build's rewrite of functions not
     "function second(a,b){return b.a}",
     "module.exports={add:add,K:K,outer:outer,g:g};",
   ].join("\n");
-  const load = (text: string) => {
-    const module = { exports: {} as any };
-    new Function("module", "exports", text)(module, module.exports);
-    return module.exports;
-  };
 
   it("rewrites top-level functions, constructors and methods; leaves closures and arrows their parameters; same results", async () => {
     const { code: out, map } = await build.paramsToArguments(code, JSON.stringify({ version: 3, sources: [], names: [], mappings: "" }));
@@ -315,11 +317,6 @@ describe("parameters from arguments: the device build's rewrite of functions not
 
 describe("inlined calls: the device build writes small functions out where they are called", () => {
   const noMap = JSON.stringify({ version: 3, sources: [], names: [], mappings: "" });
-  const load = (text: string) => {
-    const module = { exports: {} as any };
-    new Function("module", "exports", text)(module, module.exports);
-    return module.exports;
-  };
   const inline = async (code: string, mangled: string[] = [], growth = 1000) => (await build.inlineCalls(code, noMap, new Set(mangled), growth)).code as string;
 
   it("replaces calls of a one-expression function and of a renamed method; their definitions go; results are the same", async () => {
@@ -460,8 +457,7 @@ describe("root script: the device bundle also runs at Espruino's root, its names
     expect(out).toContain("var $h=function x(n){return n>0?x(n-1):$D5}");
     expect(out).toContain("for(let D5=0;D5<1;D5++)$x+=10;");
     expect(out).toContain('typeof module<"u"?module.exports=$out:lib=$out;');
-    const run = (text: string) => { const m = { exports: {} as any }; new Function("module", "exports", text)(m, m.exports); return m.exports; };
-    const a = run(code), b = run(out);
+    const a = load(code), b = load(out);
     const results = (o: any) => [o.f(3), o.g(), JSON.stringify(new o.K().m().x), o.K.s(), o.h(2), o.x];
     expect(results(b)).toEqual(results(a));
   });
@@ -487,5 +483,87 @@ describe("root script: the device bundle also runs at Espruino's root, its names
     // An export that is not a top-level name is held in one.
     const { code: out } = await build.rootScript("var a=1;module.exports={a};", noMap, "lib");
     expect(out).toBe('var $a=1;var $exports={a:$a};typeof module<"u"?module.exports=$exports:lib=$exports;');
+  });
+});
+
+describe("inlined bodies: a function with one caller is written out in it", () => {
+  const noMap = JSON.stringify({ version: 3, sources: [], names: [], mappings: "" });
+  const inline = async (code: string, mangled: string[] = []) => (await build.inlineBodies(code, noMap, new Set(mangled))).code as string;
+
+  it("statement, assignment, declaration and return sites; early returns, loops and resets; same results", async () => {
+    const code = [
+      "var log=[];",
+      "function find(a,x){for(let i=0;i<a.length;i++){switch(a[i]){case x:return i;default:if(a[i]>x*10)return-2}}return-1}",
+      "function note(v){if(v<0){log.push('neg');return}log.push('note')}",
+      "function mark(v){let s;if(v>5)s='big';log.push(s||'small')}",
+      "function sum(n){let t=0;for(let i=1;i<=n;i++)t+=i;return t}",
+      "function sign(v){if(v<0)return-1;if(v>0)return 1;return 0}",
+      "function pick(v){return v>1?'many':'one'}",
+      "function run(a,x){let r=find(a,x);note(r);let s,q=sum(r+2);s=sign(r);return[r,s,q,pick(r)]}",
+      "function loop(vs){let out=[];for(let i=0;i<vs.length;i++)mark(vs[i]);return out.concat(log.splice(0))}",
+      "module.exports={run,loop,log};",
+    ].join("\n");
+    const out = await inline(code);
+    for (const f of ["find", "note", "mark", "sum", "sign"]) expect(out).not.toContain("function " + f + "(");
+    expect(out).toContain("function pick("); // called inside an array literal: not first in its statement
+    expect(out).toContain("do{"); // an early return breaks out of the written-out body
+    const a = load(code), b = load(out);
+    for (const [arr, x] of [[[1, 2, 3], 2], [[1, 50, 3], 3], [[7], 9], [[], 1]] as [number[], number][]) {
+      expect(b.run(arr, x)).toEqual(a.run(arr, x));
+      expect(b.log.splice(0)).toEqual(a.log.splice(0));
+    }
+    expect(b.loop([-1, 9, 2, 7])).toEqual(a.loop([-1, 9, 2, 7])); // `let s;` is undefined again on every pass
+  });
+
+  it("methods: the receiver is evaluated once, before the arguments; `this` is the receiver", async () => {
+    const code = [
+      "var order=[];",
+      "var K=class{constructor(){this.v=1}add(n){if(n<0)return this.v;this.v+=n;return this.v}};",
+      "function get(k){order.push('k');return k}",
+      "function arg(n){order.push('n'+n);return n}",
+      "function go(k){let r=get(k).add(arg(5));return[r,k.v]}",
+      "module.exports={K,go,order};",
+    ].join("\n");
+    const out = await inline(code, ["add"]);
+    expect(out).not.toContain("add(n)");
+    const a = load(code), b = load(out);
+    expect(b.go(new b.K())).toEqual(a.go(new a.K()));
+    expect(b.order).toEqual(a.order);
+  });
+
+  it("lowers minified statements so the call stands alone: sequences, &&, ?:, return ?:, a test that starts with the call", async () => {
+    const code = [
+      "var log=[];",
+      "function f(x){if(x>3)return x*2;log.push(x);return x}",
+      "function g1(x){return log.push('a'),f(x)}",
+      "function g2(c,x){c&&f(x);return log.length}",
+      "function g3(c,x){return c?f(x):-1}",
+      "function g4(x){if(h(x)<5)return'lt';return'ge'}",
+      "function h(x){let y=x+1;if(y>4)return y*10;return y}",
+      "function g5(c,x){c?log.push('c'):k(x)}",
+      "function k(x){log.push('k'+x)}",
+      "module.exports={g1,g2,g3,g4,g5,log};",
+    ].join("\n");
+    const out = await inline(code);
+    for (const n of ["h", "k"]) expect(out).not.toContain("function " + n + "(");
+    const a = load(code), b = load(out);
+    const calls = (m: any) => [m.g1(2), m.g2(true, 9), m.g2(false, 1), m.g3(true, 5), m.g3(false, 5), m.g4(1), m.g4(7), m.g5(true, 1), m.g5(false, 2), m.log.splice(0)];
+    expect(calls(b)).toEqual(calls(a));
+  });
+
+  it("keeps a function called twice, one whose body reads a name the caller shadows, and one with a nested function", async () => {
+    const code = [
+      "var n=1;",
+      "function twice(x){return x+1}",
+      "function reads(){let y=n*2;return y}",
+      "function nested(x){let g=function(){return x};return g()}",
+      "function a(){return twice(1)+twice(2)}",
+      "function b(){let n=5;return reads()+n}",
+      "function c(){return nested(3)}",
+      "module.exports={a,b,c};",
+    ].join("\n");
+    const out = await inline(code);
+    for (const f of ["twice", "reads", "nested"]) expect(out).toContain("function " + f + "(");
+    expect([load(out).a(), load(out).b(), load(out).c()]).toEqual([5, 7, 3]);
   });
 });
