@@ -714,15 +714,17 @@ function shortName(n) {
 }
 
 /**
- * Functions with one caller written out in it, statements and all (inlineCalls takes one-expression bodies).
+ * Functions with one caller (or a few, when small) written out there, statements and all (inlineCalls takes
+ * one-expression bodies).
  * On Espruino a function costs ~4 variables for as long as it exists, however often it runs; a state machine's
  * entry point, a parser's helper or a codec that one place calls is cheaper as part of that place. The source
  * keeps them apart; the bundle does not.
  * A candidate: a top-level function declaration, or a method of a top-level class whose (renamed) name no other
  * method, key or string spells; parameters plain names; no nested function or class, `arguments`, `super`,
- * `new.target`, and `this` only in a method; its text on one line and at most `maxBody` bytes; referenced
- * once, by a call (no spread) inside a block-bodied function that is not itself, where no scope declares a
- * name the body reads from outside.
+ * `new.target`, and `this` only in a method; its text on one line and at most `maxBody` bytes; every
+ * reference a call (no spread) inside a block-bodied function that is not itself, where no scope declares a
+ * name the body reads from outside. One caller: written out whatever it adds; two to four: only while the
+ * text added stays under `maxGrowth` bytes (on the device a copy costs flash, a function costs RAM).
  * The call's statement is lowered so that the call stands alone: `a(),f(x)` becomes `a();f(x)`, `c&&f(x)` and
  * `c?f(x):y` become `if`s, `return c?f(x):y` becomes `if(c)return f(x);return y`; `let v=f(x)` and `v=f(x)`
  * (v a name, or a member of `this` or of a local) take the value. The call becomes: receiver and arguments
@@ -732,7 +734,7 @@ function shortName(n) {
  * switch of the body (where `break` would stop that instead) keeps the function. Under `return f(x)` the
  * body's returns stay returns. The temporaries are the calling function's `var`s. Rounds run to a fixed point.
  */
-export async function inlineBodies(code, map, mangled, maxBody = 1200) {
+export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth = 200) {
   const { parse } = await import("acorn");
   const tail = /\/\/# sourceMappingURL=[^\n]*\n?$/.exec(code);
   let text = tail === null ? code : code.slice(0, tail.index);
@@ -870,37 +872,13 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200) {
       const listed = holder.type === "BlockStatement" || holder.type === "Program" || holder.type === "SwitchCase" || holder.type === "StaticBlock";
       return { st, parts, braces: !listed };
     };
-    // Choose: one candidate per calling function per round, no chosen body holding a chosen call.
-    const chosen = [];
-    const homes = new Set();
-    const why = (c, r) => { reasons.set(c.name, text.slice(c.def.start, c.def.start + 40) + " — " + r); };
-    for (const c of cands.values()) {
-      if (c.refs.length !== 1) continue;
-      const ref = c.refs[0];
-      const call = parent.get(ref);
-      if (!call || call.type !== "CallExpression" || call.callee !== ref || call.optional || call.arguments.some((a) => a.type === "SpreadElement")) continue;
-      if (c.method && ref.object.type === "Super") continue;
-      const home = fnOf(call);
-      if (home === ast || home.body.type !== "BlockStatement" || within(call, c.fn) || homes.has(home)) { why(c, "home"); continue; }
-      if (chosen.some((o) => within(call, o.c.fn) || within(o.call, c.fn))) { why(c, "nested"); continue; }
-      const free = freeNames(c);
-      let clash = false;
-      for (let p = parent.get(call); p && p !== ast; p = parent.get(p)) { const names = scopes.get(p); if (names) for (const x of free) if (names.has(x)) clash = true; }
-      if (clash) { why(c, "clash " + [...free].join(",")); continue; }
-      const low = lowerings(c, call, home);
-      if (low === null || !oneLine(low.st)) { why(c, "lowering " + text.slice(call.start - 30, call.end + 10)); continue; }
-      const flat = low.parts.flat(Infinity);
-      const at = flat.find((q) => typeof q === "object" && q.mode !== undefined);
-      chosen.push({ c, call, home, low, at });
-      homes.add(home);
-    }
-    if (chosen.length === 0) break;
-    const edits = [];
-    const declareTemps = new Map();
-    for (const { c, call, home, low, at } of chosen) {
+    // Writes one call out: the new text of its statement, and the temporaries its function must declare.
+    const render = (c, { call, home, low, at }) => {
       const temps = [];
       // Short names the calling function and the body do not spell (a temporary shadows nothing either reads).
       const taken = new Set(freeNames(c));
+      const written = homeNames.get(home);
+      if (written !== undefined) for (const x of written) taken.add(x); // what this round writes there already
       for (const r of refs) if (within(r.id, home)) taken.add(r.id.name);
       for (const [node, names] of scopes) if (within(node, home)) for (const x of names) taken.add(x);
       let next = 0;
@@ -975,13 +953,71 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200) {
         inlinedText = pre.join("") + (flag !== null ? flag + "=0;" : "") + (early.length > 0 ? "do{" + bodyText + noTailValue + "}while(0)" : bodyText + noTailValue);
       }
       const out = low.parts.flat(Infinity).map((q) => (typeof q === "string" ? q : q.rest ? text.slice(q.rest.start, call.start) + at.lhs + text.slice(call.end, q.rest.end) : inlinedText + ";")).join("");
-      edits.push([low.st.start, low.st.end, low.braces ? "{" + out + "}" : out]);
+      return { text: low.braces ? "{" + out + "}" : out, temps };
+    };
+    // Choose: a candidate's every call must stand alone in its statement; statements written this round do not
+    // hold one another, and no chosen body holds a chosen call. One call: any size up to maxBody; more: only
+    // while the text added stays under maxGrowth.
+    const chosen = [];
+    const homeNames = new Map(); // function → the temporaries and the outside names this round writes into it
+    const homeTemps = new Map(); // function → the temporaries this round declares in it
+    const why = (c, r) => { reasons.set(c.name, text.slice(c.def.start, c.def.start + 40) + " — " + r); };
+    const siteOf = (c, ref) => {
+      const call = parent.get(ref);
+      if (!call || call.type !== "CallExpression" || call.callee !== ref || call.optional || call.arguments.some((a) => a.type === "SpreadElement")) return "a reference that is not a call";
+      if (c.method && ref.object.type === "Super") return "super";
+      const home = fnOf(call);
+      if (home === ast || home.body.type !== "BlockStatement" || within(call, c.fn)) return "called outside a block-bodied function";
+      for (let p = parent.get(call); p && p !== ast; p = parent.get(p)) {
+        const names = scopes.get(p);
+        if (names) for (const x of freeNames(c)) if (names.has(x)) return "the caller declares " + x;
+      }
+      const temps = homeTemps.get(home);
+      if (temps !== undefined) for (const x of freeNames(c)) if (temps.has(x)) return "waits: this round declares " + x + " there";
+      const low = lowerings(c, call, home);
+      if (low === null || !oneLine(low.st)) return "lowering " + text.slice(call.start - 30, call.end + 10);
+      return { call, home, low, at: low.parts.flat(Infinity).find((q) => typeof q === "object" && q.mode !== undefined) };
+    };
+    const overlaps = (x, y) => x.start < y.end && y.start < x.end;
+    for (const c of cands.values()) {
+      if (c.refs.length === 0 || c.refs.length > 4) continue;
+      const sites = [];
+      let reason = null;
+      for (const ref of c.refs) { const site = siteOf(c, ref); if (typeof site === "string") { reason = site; break; } sites.push(site); }
+      if (reason !== null) { why(c, reason); continue; }
+      const stmts = sites.map((x) => x.low.st);
+      if (stmts.some((x, i) => stmts.some((y, j) => i !== j && overlaps(x, y))) ||
+          chosen.some((o) => o.sites.some((x) => stmts.some((y) => overlaps(x.low.st, y)) || within(x.call, c.fn)) || sites.some((x) => within(x.call, o.c.fn)))) {
+        why(c, "waits for another");
+        continue;
+      }
+      const rendered = sites.map((x) => render(c, x));
+      if (sites.length > 1) {
+        let added = -(c.def.end - c.def.start);
+        sites.forEach((x, i) => { added += rendered[i].text.length - (x.low.st.end - x.low.st.start); });
+        if (added > maxGrowth) { why(c, sites.length + " calls, " + added + " bytes more"); continue; }
+      }
+      chosen.push({ c, sites, rendered });
+      sites.forEach((x, i) => {
+        if (!homeNames.has(x.home)) { homeNames.set(x.home, new Set()); homeTemps.set(x.home, new Set()); }
+        for (const t of rendered[i].temps) { homeNames.get(x.home).add(t); homeTemps.get(x.home).add(t); }
+        for (const f of freeNames(c)) homeNames.get(x.home).add(f);
+      });
+    }
+    if (chosen.length === 0) break;
+    const edits = [];
+    const declareTemps = new Map();
+    for (const { c, sites, rendered } of chosen) {
+      sites.forEach((x, i) => {
+        edits.push([x.low.st.start, x.low.st.end, rendered[i].text]);
+        if (!declareTemps.has(x.home)) declareTemps.set(x.home, new Set());
+        for (const t of rendered[i].temps) declareTemps.get(x.home).add(t);
+      });
       edits.push([c.def.start, c.def.end, ""]);
-      if (!declareTemps.has(home)) declareTemps.set(home, []);
-      declareTemps.get(home).push(...temps);
       inlined++;
     }
-    for (const [fn, names] of declareTemps) {
+    for (const [fn, set] of declareTemps) {
+      const names = [...set];
       if (names.length === 0) continue;
       let pos = fn.body.start + 1;
       for (const st of fn.body.body) { if (st.type !== "ExpressionStatement" || st.directive === undefined) break; pos = st.end; }

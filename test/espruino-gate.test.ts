@@ -551,19 +551,35 @@ describe("inlined bodies: a function with one caller is written out in it", () =
     expect(calls(b)).toEqual(calls(a));
   });
 
-  it("keeps a function called twice, one whose body reads a name the caller shadows, and one with a nested function", async () => {
+  it("a small function called from a few places is written out at each; a larger one stays", async () => {
+    const code = [
+      "var log=[];",
+      "function clamp(v,lo){if(v<lo){log.push(v);return lo}return v}",
+      "function big(v){" + Array.from({ length: 12 }, (_, i) => "if(v===" + i + ")log.push('value " + i + " seen here');").join("") + "return v}",
+      "function a(x){let y=clamp(x,0);return big(y)}",
+      "function b(x){return clamp(x,5)+big(x)}",
+      "module.exports={a,b,log};",
+    ].join("\n");
+    const out = await inline(code);
+    expect(out).not.toContain("function clamp(");
+    expect(out).toContain("function big(");
+    const m = load(out), o = load(code);
+    expect([m.a(-3), m.a(4), m.b(2), m.b(9), m.log]).toEqual([o.a(-3), o.a(4), o.b(2), o.b(9), o.log]);
+  });
+
+  it("keeps a function called from many places, one whose body reads a name the caller shadows, and one with a nested function", async () => {
     const code = [
       "var n=1;",
       "function twice(x){return x+1}",
       "function reads(){let y=n*2;return y}",
       "function nested(x){let g=function(){return x};return g()}",
-      "function a(){return twice(1)+twice(2)}",
+      "function a(){return twice(1)+twice(2)+twice(0)+twice(0)+twice(-1)-1}",
       "function b(){let n=5;return reads()+n}",
       "function c(){return nested(3)}",
       "module.exports={a,b,c};",
     ].join("\n");
     const out = await inline(code);
     for (const f of ["twice", "reads", "nested"]) expect(out).toContain("function " + f + "(");
-    expect([load(out).a(), load(out).b(), load(out).c()]).toEqual([5, 7, 3]);
+    expect([load(out).a(), load(out).b(), load(out).c()]).toEqual([6, 7, 3]);
   });
 });
