@@ -734,7 +734,7 @@ function shortName(n) {
  * switch of the body (where `break` would stop that instead) keeps the function. Under `return f(x)` the
  * body's returns stay returns. The temporaries are the calling function's `var`s. Rounds run to a fixed point.
  */
-export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth = 200) {
+export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth = 400) {
   const { parse } = await import("acorn");
   const tail = /\/\/# sourceMappingURL=[^\n]*\n?$/.exec(code);
   let text = tail === null ? code : code.slice(0, tail.index);
