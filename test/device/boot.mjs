@@ -17,11 +17,14 @@
 // The device program polls every 50 ms: the relay (phone.door.relayOn), the registration state, the
 // call slots' states (phone.ua.calls.calls) and, while a call is live, process.memory() for the peak; it
 // prints "@@KIND ..." lines and takes commands on a control port ("mem TAG", "quit": closes the phone).
-// Memory figures are variables in use (process.memory().usage, after a garbage collection) at boot, after
-// require, after start(), after registration, before the call, the peak during it, after it, after close().
+// The device program is a one-line boot (the firmware loaded as a board's boot code loads it) and the test's
+// harness, a module of its own (in Storage with the firmware), whose cost is measured before start().
+// Memory figures are variables in use (process.memory().usage, after a garbage collection) at boot, with the
+// firmware loaded, with the harness, after start(), after registration, before the call, the peak during it,
+// after it, after close(); and the call's peak less the harness.
 // Prints the checks' tally and the figures; exits 1 on a failure, 2 without ESPRUINO. DOORSIP_VERBOSE=1
 // prints the interpreter's output; DOORSIP_KEEP=1 keeps the work folder (sipp traces, the bundle).
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as dgram from "node:dgram";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -106,24 +109,43 @@ try {
   check("doorsip.json written to the interpreter's Storage", setupLine !== null && setupLine[1].startsWith("true") && setupLine[1].includes("doorsip.json"),
     setupLine ? setupLine[1] : setup.slice(-500));
 
-  // 4. The device program.
+  // 4. The device program: a one-line boot as a board's (the firmware evaluated at the root from Storage, or
+  //    required), then the test's harness, a module of its own ("dsboot", in Storage too when the firmware is,
+  //    so its function bodies stay in flash and its cost stays small and measured: "harness").
   writeFileSync(join(dir, "run.js"), `
 var T0 = getTime();
 function ms() { return Math.round((getTime() - T0) * 1000); }
 function mem(tag) { var m = process.memory(); print("@@MEM " + tag + " " + m.usage + " " + m.free + " " + m.total + " " + ms()); }
 mem("boot");
-var result = null;
+var d = null;
+try { ${FROM_STORAGE ? 'eval(require("Storage").read("doorsip")); d = doorsip;' : 'd = require("doorsip");'} } catch (e) { print("@@START " + e); }
+mem("loaded");
+require("dsboot");
+`);
+  const harness = `
+// The control port and the poll's state first: "harness" is what the test holds before start().
+var result = null, phone = null, poller = 0;
+var relayOn = false, regState = -1, slots = [], live = false, peak = 0, peakRaw = 0;
+var ctl = require("dgram").createSocket("udp4");
+ctl.bind(${DEV_CTL});
+ctl.on("message", function (msg) {
+  if (msg.substr(0, 4) === "mem ") mem(msg.substr(4));
+  else if (msg === "quit") {
+    if (poller) clearInterval(poller);
+    if (phone !== null) { try { phone.close(); print("@@CLOSE ok"); } catch (e) { print("@@CLOSE " + e); } }
+    ctl.close();
+    setTimeout(function () { mem("closed"); print("@@FLAGS " + JSON.stringify(E.getErrorFlags())); print("@@END"); }, 50);
+  }
+});
+mem("harness");
 try {
-  ${FROM_STORAGE ? 'eval(require("Storage").read("doorsip"));\n  var d = doorsip;' : 'var d = require("doorsip");'}
-  mem("loaded");
   result = d.start();
   print("@@START ok " + JSON.stringify(result.problems));
 } catch (e) {
   print("@@START " + e + (e && e.stack ? " " + e.stack : ""));
 }
 mem("started");
-var phone = result !== null ? result.phone : null;
-var relayOn = false, regState = -1, slots = [], live = false, peak = 0, peakRaw = 0;
+phone = result !== null ? result.phone : null;
 // Exact call states and how each call ended (the polling below may miss the short-lived "ended").
 if (phone !== null) {
   var onCallState = phone.onCallState;
@@ -158,21 +180,16 @@ function poll() {
   }
   live = any;
 }
-var poller = phone !== null ? setInterval(poll, 50) : 0;
+poller = phone !== null ? setInterval(poll, 50) : 0;
 if (phone !== null) poll();
-var ctl = require("dgram").createSocket("udp4");
-ctl.bind(${DEV_CTL});
-ctl.on("message", function (msg) {
-  if (msg.substr(0, 4) === "mem ") mem(msg.substr(4));
-  else if (msg === "quit") {
-    if (poller) clearInterval(poller);
-    if (phone !== null) { try { phone.close(); print("@@CLOSE ok"); } catch (e) { print("@@CLOSE " + e); } }
-    ctl.close();
-    setTimeout(function () { mem("closed"); print("@@FLAGS " + JSON.stringify(E.getErrorFlags())); print("@@END"); }, 50);
-  }
-});
 print("@@READY " + ms());
-`);
+`;
+  if (FROM_STORAGE) {
+    writeFileSync(join(dir, "dsboot.js"), harness);
+    writeFileSync(join(dir, "install-harness.js"), 'require("Storage").write("dsboot", require("fs").readFileSync("dsboot.js")); print("@@OK");\n');
+    const inst = spawnSync(bin, ["install-harness.js"], { cwd: dir, encoding: "latin1", timeout: 10000, input: "" });
+    check("the test's harness written to Storage", (inst.stdout || "").includes("@@OK"), (inst.stdout || "").slice(-300));
+  } else writeFileSync(join(dir, "node_modules/dsboot.js"), harness);
 
   // 5. The registrar first, then the device.
   const sipp = (name, port, extra) => {
@@ -289,11 +306,12 @@ print("@@READY " + ms());
 
     const peak = last("PEAK") ? last("PEAK")[1].split(" ").map(Number) : [NaN, NaN];
     const u = (t) => memOf(t);
-    figure("memory, variables used: boot / require / start() / registered / idle before the call / call peak / after the call / after close()",
-      [u("boot"), u("loaded"), u("started"), u("registered"), u("idle"), peak[0], u("after-call"), u("closed")].join(" / "));
-    figure("memory: the module (require) / start() (config, phone, sockets) / the call's peak over idle / after the call over idle",
-      [u("loaded") - u("boot"), u("started") - u("loaded"), peak[0] - u("idle"), u("after-call") - u("idle")].join(" / ") + " variables");
+    figure("memory, variables used: boot / firmware loaded / the test's harness loaded / start() / registered / idle before the call / call peak / after the call / after close()",
+      [u("boot"), u("loaded"), u("harness"), u("started"), u("registered"), u("idle"), peak[0], u("after-call"), u("closed")].join(" / "));
+    figure("memory: the firmware (loaded) / the test's harness (its module) / start() (config, phone, sockets) / the call's peak over idle / after the call over idle",
+      [u("loaded") - u("boot"), u("harness") - u("loaded"), u("started") - u("harness"), peak[0] - u("idle"), u("after-call") - u("idle")].join(" / ") + " variables");
     figure("memory: call peak without collecting garbage first (process.memory(false))", peak[1] + " variables");
+    figure("memory: the firmware's call peak (less the test's harness)", (peak[0] - (u("harness") - u("loaded"))) + " variables");
     const totals = all("MEM").map((l) => l[1].split(" ")[3]);
     figure("interpreter pool (process.memory().total: the Linux build grows it, and sets LOW_MEMORY when it does)",
       totals.length ? totals[0] + " variables at boot, " + totals[totals.length - 1] + " at the end" : "(not reported)");
