@@ -10,7 +10,7 @@ import type { SipMessage } from "./message.ts";
 import { FNV_BASIS, fnv1aStep, spanEquals } from "./scan.ts";
 import {
   AudioAnswer, SDP_INACTIVE, SDP_SENDRECV, SdpSession, negotiateAudio, parseSdp,
-  writeSdp, writeSdpAnswer, type SdpAudioParams,
+  rejectedMedia, writeSdp, writeSdpAnswer, type SdpAudioParams,
 } from "./sdp.ts";
 import { earliest } from "./deadline.ts";
 import { TRANSPORT_TCP, TRANSPORT_UDP, TS_FREE, TS_PROCEEDING, type Transaction } from "./transaction.ts";
@@ -126,6 +126,8 @@ const LOG_INFO = 2;
 /** Redirect targets one 3xx may leave to try. */
 const MAX_REDIRECT_TARGETS = 4;
 const ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
+/** One empty string for the fields reset to it (on Espruino each "" written out is a variable of its own). */
+const NO_TEXT = "";
 
 /** One call: a slot in the CallManager's pool. Strings are made when the call starts. */
 export class Call {
@@ -191,6 +193,10 @@ export class Call {
   // UAS: 2xx retransmission until the ACK (§13.3.1.4), and the offer sent in a 200 to an INVITE without SDP.
   awaitingAck = false;
   offerInAnswer = false;
+  /** The offer we answer: its other streams (rejectedMedia), how many come before ours, its direction mirrored. */
+  offerRejected = "";
+  offerAudioAt = 0;
+  answerDirection = SDP_SENDRECV;
   // Timers: absolute ms, -1 when off.
   ringAt = -1;
   answerAt = -1;
@@ -221,7 +227,9 @@ export class Call {
     this.mediaRemoteAddress = "";
     this.mediaRemotePort = 0;
     this.mediaPayload = this.mediaTelephoneEvent = this.mediaTelephoneEventIn = -1;
-    this.mediaDirection = SDP_SENDRECV;
+    this.mediaDirection = this.answerDirection = SDP_SENDRECV;
+    this.offerRejected = NO_TEXT;
+    this.offerAudioAt = 0;
     this.sdpSession = "";
     this.sdpVersion = this.sdpHash = 0;
     this.targetPort = 5060;
@@ -358,7 +366,6 @@ export class CallManager {
     }
     this.setState(c, CALL_ENDED);
     c.reset();
-    this.releaseOffer();
   }
 
   // ----------------------------------------------------------------------------------------
@@ -437,17 +444,18 @@ export class CallManager {
       .str(transport === TRANSPORT_TCP ? ";transport=tcp>\r\n" : ">\r\n");
   }
 
-  /** Our SDP (offer, or answer to this.sdp/this.answer when answering) at w.pos; its length, or negative. */
+  /** Our SDP (offer, or answer to the call's offer when answering) at w.pos; its length, or negative. */
   private writeOurSdp(w: SipWriter, c: Call, asAnswer: boolean): number {
     const p = this.sdpParams;
     const at = w.pos;
     p.port = c.mediaPort;
     p.address = this.config.rtpAddress || this.contactAddress;
     if (asAnswer) {
-      this.answerPayloads[0] = this.answer.payload;
+      // The call's own (another INVITE may have been parsed since).
+      this.answerPayloads[0] = c.mediaPayload;
       p.payloads = this.answerPayloads;
-      p.telephoneEvent = this.answer.telephoneEvent >= 0 && this.config.telephoneEvent >= 0 ? this.answer.telephoneEvent : -1;
-      p.direction = this.answer.direction;
+      p.telephoneEvent = c.mediaTelephoneEvent;
+      p.direction = c.answerDirection;
     } else {
       p.payloads = this.config.codecs;
       p.telephoneEvent = this.config.telephoneEvent;
@@ -458,7 +466,7 @@ export class CallManager {
     if (first) c.sdpSession = String(this.random.u32() >>> 0); // RFC 4566 §5.2: one session id per call
     p.sessionId = c.sdpSession;
     p.version = c.sdpVersion;
-    let n = asAnswer ? writeSdpAnswer(w, this.sdp, this.answer, p) : writeSdp(w, p);
+    let n = asAnswer ? writeSdpAnswer(w, p, c.offerRejected, c.offerAudioAt) : writeSdp(w, p);
     if (n < 0) return n;
     // FNV-1a of the body after its o= line (the second line): what a version number stands for.
     const buf = w.buf;
@@ -469,7 +477,7 @@ export class CallManager {
     if (!first && h !== c.sdpHash) {
       p.version = ++c.sdpVersion;
       w.pos = at;
-      n = asAnswer ? writeSdpAnswer(w, this.sdp, this.answer, p) : writeSdp(w, p);
+      n = asAnswer ? writeSdpAnswer(w, p, c.offerRejected, c.offerAudioAt) : writeSdp(w, p);
     }
     c.sdpHash = h;
     return n;
@@ -656,17 +664,8 @@ export class CallManager {
     const s = this.sdp;
     if (parseSdp(msg.src, msg.bodyStart, msg.bodyEnd, s) < 0 || !negotiateAudio(s, this.config.codecs, this.answer)) return false;
     this.setMedia(c, s, this.answer.direction, true);
-    this.releaseOffer();
+    s.reset(NO_TEXT); // its text is a whole received message (~30 variables on the device), not needed again
     return true;
-  }
-
-  /**
-   * Lets go of the last SDP parsed (its text is a whole received message: ~30 variables on the device held
-   * for a call's length) once no call waits to answer the offer in it.
-   */
-  private releaseOffer(): void {
-    for (let i = 0; i < this.calls.length; i++) if (this.calls[i].state === CALL_INCOMING) return;
-    this.sdp.reset("");
   }
 
   /** weOffered: s is the answer to our offer (else the offer we answer). */
@@ -764,12 +763,24 @@ export class CallManager {
     if (status === 481) this.layer.terminate(tx);
   }
 
-  /** The SDP offer of an INVITE: 0 ok (this.answer filled), or the status to refuse it with. */
-  private readOffer(msg: SipMessage): number {
+  /**
+   * The SDP offer of an INVITE: 0 ok (the call's media and what its answer needs taken from it), or the
+   * status to refuse it with. The offer's text is let go (a whole received message): the call keeps what it
+   * needs, so a second INVITE parsed before this call answers changes nothing of its answer.
+   */
+  private readOffer(c: Call, msg: SipMessage): number {
     if (msg.bodyEnd <= msg.bodyStart) return 0;
     if (!contentTypeIs(msg, "application", "sdp")) return msg.findHeader(HDR_CONTENT_TYPE) < 0 ? 400 : 415;
-    if (parseSdp(msg.src, msg.bodyStart, msg.bodyEnd, this.sdp) < 0) return 400;
-    return negotiateAudio(this.sdp, this.config.codecs, this.answer) ? 0 : 488;
+    const s = this.sdp, a = this.answer;
+    let status = parseSdp(msg.src, msg.bodyStart, msg.bodyEnd, s) < 0 ? 400 : negotiateAudio(s, this.config.codecs, a) ? 0 : 488;
+    if (status === 0) {
+      this.setMedia(c, s, a.direction, false);
+      c.answerDirection = a.direction;
+      c.offerAudioAt = a.mediaIndex;
+      c.offerRejected = s.mediaCount > 1 ? rejectedMedia(s, a) : NO_TEXT;
+    }
+    s.reset(NO_TEXT);
+    return status;
   }
 
   /**
@@ -800,7 +811,7 @@ export class CallManager {
       this.respond(tx, msg, 400, "Bad Request (Contact or Record-Route)", this.token(), now);
       return;
     }
-    const offer = this.liveCount() > this.config.maxCalls ? 486 : this.readOffer(msg);
+    const offer = this.liveCount() > this.config.maxCalls ? 486 : this.readOffer(c, msg);
     if (offer !== 0) {
       this.respond(tx, msg, offer, reasonPhrase(offer), c.dialog.localTag, now);
       c.reset();
@@ -810,7 +821,6 @@ export class CallManager {
     c.inviteTx = tx;
     this.layer.setOwner(tx, c.serial);
     c.offerInAnswer = !hasOffer;
-    if (hasOffer) this.setMedia(c, this.sdp, this.answer.direction, false);
     const cfg = this.config;
     this.listener.onCallState(c);
     // INCOMING_RING: ring until the application answers; else the configured answer delay.
@@ -850,7 +860,6 @@ export class CallManager {
     if (this.config.maxDuration > 0) c.endAt = now + this.config.maxDuration * 1000;
     if (c.dialog.state === DLG_EARLY) c.dialog.state = DLG_CONFIRMED;
     this.setState(c, CALL_CONNECTING);
-    this.releaseOffer();
     if (!c.offerInAnswer) this.listener.onCallMedia(c);
   }
 
@@ -958,12 +967,11 @@ export class CallManager {
       this.respond(tx, msg, c.state === CALL_ACTIVE ? 500 : 491, c.state === CALL_ACTIVE ? "Server Internal Error" : "Request Pending", null, now);
       return;
     }
-    const offer = this.readOffer(msg);
+    const offer = this.readOffer(c, msg);
     if (offer !== 0) { this.respond(tx, msg, offer, offer === 488 ? "Not Acceptable Here" : "Bad Request (SDP)", null, now); return; }
     c.dialog.refreshTarget(msg);
     const hasOffer = msg.bodyEnd > msg.bodyStart;
     c.offerInAnswer = !hasOffer;
-    if (hasOffer) this.setMedia(c, this.sdp, this.answer.direction, false);
     c.inviteTx = tx;
     this.layer.setOwner(tx, c.serial);
     const w = this.layer.scratch.reset();
@@ -977,7 +985,6 @@ export class CallManager {
     c.retransmitInterval = this.layer.timers.t1;
     c.retransmitAt = now + c.retransmitInterval;
     c.ackDeadline = now + 64 * this.layer.timers.t1;
-    this.releaseOffer();
     this.note(LOG_INFO, c, "re-INVITE answered (" + (hasOffer ? "new offer" : "we offered") + ")");
     if (hasOffer) this.listener.onCallMedia(c);
   }
@@ -1006,7 +1013,7 @@ export class CallManager {
       if (msg.bodyEnd > msg.bodyStart && parseSdp(msg.src, msg.bodyStart, msg.bodyEnd, this.sdp) === 0 &&
           negotiateAudio(this.sdp, this.config.codecs, this.answer)) {
         this.setMedia(c, this.sdp, this.answer.direction, true);
-        this.releaseOffer();
+        this.sdp.reset(NO_TEXT);
         this.listener.onCallMedia(c);
       } else if (c.mediaPayload < 0) {
         this.setState(c, CALL_ACTIVE);

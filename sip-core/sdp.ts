@@ -558,19 +558,36 @@ export function writeSdp(w: SipWriter, o: SdpAudioParams): number {
 }
 
 /**
- * Writes the answer to offer (RFC 3264 §6): one m= line per offered one, in order. The stream
- * negotiateAudio accepted (answer.mediaIndex) is described by o; every other one is rejected
- * with port 0, keeping its media type, proto and fmt list. Returns the bytes written, or
- * -ERR_BUFFER_FULL.
+ * The offer's m= lines other than the one negotiateAudio accepted, as the answer repeats them rejected
+ * (RFC 3264 §6: port 0, the media type, proto and fmt list kept), in order; "" when the offer has one
+ * stream. Made when the offer arrives, so the answer can be written later without the offer's text.
  */
-export function writeSdpAnswer(w: SipWriter, offer: SdpSession, answer: AudioAnswer, o: SdpAudioParams): number {
-  const at = w.pos;
+export function rejectedMedia(offer: SdpSession, answer: AudioAnswer): string {
+  let out = "";
   const src = offer.src;
-  writeSessionPart(w, o);
   for (let i = 0; i < offer.mediaCount; i++) {
-    if (i === answer.mediaIndex) { writeAudioPart(w, o); continue; }
+    if (i === answer.mediaIndex) continue;
     const m = offer.media(i);
-    w.str("m=").span(src, m.typeStart, m.typeEnd).str(" 0 ").span(src, m.protoStart, m.protoEnd).byte(32).span(src, m.fmtStart, m.fmtEnd).crlf();
+    out += "m=" + src.substring(m.typeStart, m.typeEnd) + " 0 " + src.substring(m.protoStart, m.protoEnd) + " " + src.substring(m.fmtStart, m.fmtEnd) + "\r\n";
   }
+  return out;
+}
+
+/**
+ * Writes the answer to an offer (RFC 3264 §6): one m= line per offered one, in order: `rejected`
+ * (rejectedMedia) with ours, described by o, after its first `audioAt` lines (answer.mediaIndex).
+ * Returns the bytes written, or -ERR_BUFFER_FULL.
+ */
+export function writeSdpAnswer(w: SipWriter, o: SdpAudioParams, rejected: string, audioAt: number): number {
+  const at = w.pos;
+  writeSessionPart(w, o);
+  let p = 0;
+  for (let i = 0; i < audioAt && p < rejected.length; i++) {
+    const e = rejected.indexOf("\n", p) + 1;
+    w.span(rejected, p, e > 0 ? e : rejected.length);
+    p = e > 0 ? e : rejected.length;
+  }
+  writeAudioPart(w, o);
+  w.span(rejected, p, rejected.length);
   return w.overflow ? -ERR_BUFFER_FULL : w.pos - at;
 }

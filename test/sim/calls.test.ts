@@ -292,10 +292,10 @@ describe("outgoing and incoming calls between two stacks", () => {
     clock.advance(5000);
     const bc = b.ua.calls!.calls[0];
     expect(bc.state).toBe(CALL_INCOMING);
-    // The offer's text is held while the call waits to answer it, and let go once answered (and by the caller
-    // once it has the answer): it is a whole received message.
+    // The offer's text (a whole received message) is let go once read: the ringing call keeps what its
+    // answer needs; the caller lets the answer's go once it has it.
     const offerText = (e: Endpoint) => (e.ua.calls as unknown as { sdp: { src: string } }).sdp.src;
-    expect(offerText(b)).toContain("m=audio");
+    expect(offerText(b)).toBe("");
     expect(offerText(a)).toBe("");
     b.answer(bc);
     clock.advance(100);
@@ -329,6 +329,33 @@ describe("answering without a 180 and several calls at once", () => {
     const r487 = network.capture().find((r) => r.data.startsWith("SIP/2.0 487"))!;
     expect(r487.data).toMatch(/^To: <sip:resident@10\.0\.0\.2:5060>;tag=\w+\r$/m);
     expect(ladder(network).slice(-3)).toEqual(["B>A 200 OK", "B>A 487 Request Terminated", "A>B ACK"]);
+  });
+
+  it("maxCalls 2, both ringing: each answer follows its own offer, whichever INVITE came last", () => {
+    const { clock, network, b } = world({ b: { maxCalls: 2, answerDelay: -1 } });
+    const callers = [["10.0.0.3", [8]], ["10.0.0.4", [0, 8]]].map(([addr, codecs]) => {
+      const e = new Endpoint({ platform: new VirtualPlatform({ network, address: addr as string }), address: addr as string, port: 5060,
+        calls: { codecs: codecs as number[], telephoneEvent: addr === "10.0.0.3" ? -1 : 101 } });
+      expect(e.open()).toBe(0);
+      return e;
+    });
+    const calls = callers.map((e) => e.call(B_URI) as Call);
+    clock.advance(500);
+    const incoming = b.ua.calls!.calls;
+    expect(incoming.map((c) => c.state)).toEqual([CALL_INCOMING, CALL_INCOMING]);
+    // The first caller's call is answered after the second INVITE was read: PCMA and no telephone-event,
+    // as it offered (not the second caller's PCMU with events).
+    b.answer(incoming[0]);
+    b.answer(incoming[1]);
+    clock.advance(500);
+    expect(calls.map((c) => c.state)).toEqual([CALL_ACTIVE, CALL_ACTIVE]);
+    expect([calls[0].mediaPayload, calls[0].mediaTelephoneEvent]).toEqual([8, -1]);
+    expect([calls[1].mediaPayload, calls[1].mediaTelephoneEvent]).toEqual([0, 101]);
+    const answers = network.capture().filter((r) => r.from === "10.0.0.2" && r.data.startsWith("SIP/2.0 200") && r.data.includes("m=audio"));
+    const to3 = answers.find((r) => r.to === "10.0.0.3")!.data, to4 = answers.find((r) => r.to === "10.0.0.4")!.data;
+    expect(to3).toMatch(/m=audio \d+ RTP\/AVP 8\r\n/);
+    expect(to3).not.toContain("telephone-event");
+    expect(to4).toMatch(/m=audio \d+ RTP\/AVP 0 101\r\n/);
   });
 
   it("maxCalls 2: two callers are answered at once; a third finds the pool full and gets 486", () => {

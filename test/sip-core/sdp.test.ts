@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   AudioAnswer, PCMA, PCMU, SDP_DIR_NONE, SDP_ERR_LIMIT, SDP_ERR_SYNTAX, SDP_INACTIVE, SDP_RECVONLY, SDP_SENDONLY,
-  SDP_SENDRECV, SdpAudioParams, SdpSession, SipWriter, negotiateAudio, parseSdp, writeSdp, writeSdpAnswer,
+  SDP_SENDRECV, SdpAudioParams, SdpSession, SipWriter, negotiateAudio, parseSdp, rejectedMedia, writeSdp, writeSdpAnswer,
 } from "../../sip-core/index.ts";
 
 const fixture = (p: string) => readFileSync(new URL("../fixtures/" + p, import.meta.url), "latin1");
@@ -268,7 +268,7 @@ describe("writeSdp", () => {
     expect(negotiateAudio(offer, [PCMU, PCMA], a)).toBe(true);
     expect(a.payload).toBe(PCMU);
     const w = new SipWriter(1024);
-    const n = writeSdpAnswer(w, offer, a, params({ payloads: [a.payload], telephoneEvent: a.telephoneEvent, direction: a.direction }));
+    const n = writeSdpAnswer(w, params({ payloads: [a.payload], telephoneEvent: a.telephoneEvent, direction: a.direction }), rejectedMedia(offer, a), a.mediaIndex);
     expect(n).toBe(w.pos);
     const out = text(w);
     expect(out).toContain("m=video 0 RTP/AVP 31\r\n");
@@ -287,7 +287,7 @@ describe("writeSdp", () => {
     expect(negotiateAudio(offer, [PCMU, PCMA], a)).toBe(true);
     expect(a.mediaIndex).toBe(1);
     const w = new SipWriter(1024);
-    writeSdpAnswer(w, offer, a, params({ payloads: [a.payload], telephoneEvent: -1 }));
+    writeSdpAnswer(w, params({ payloads: [a.payload], telephoneEvent: -1 }), rejectedMedia(offer, a), a.mediaIndex);
     const s = parsed(text(w));
     expect(s.mediaCount).toBe(3);
     expect([s.media(0).port, s.media(1).port, s.media(2).port]).toEqual([0, 40000, 0]);
@@ -363,7 +363,7 @@ describe("malformed SDP", () => {
         if (negotiateAudio(s, [PCMU, PCMA], a)) {
           expect(a.addrEnd).toBeGreaterThanOrEqual(a.addrStart);
           w.reset();
-          writeSdpAnswer(w, s, a, params({ payloads: [a.payload], telephoneEvent: a.telephoneEvent, direction: a.direction }));
+          writeSdpAnswer(w, params({ payloads: [a.payload], telephoneEvent: a.telephoneEvent, direction: a.direction }), rejectedMedia(s, a), a.mediaIndex);
         }
       }
     }
