@@ -64,8 +64,8 @@ export class SipMessage {
   uriEnd = 0;
   /** The Request-URI; its span is always set, its fields once decodeRequestUri() has run. */
   readonly requestUri: SipUri = new SipUri();
-  ruriDecoded = false;
-  ruriOk = false;
+  /** The Request-URI's decoding: -1 not yet, 0 malformed, 1 good. */
+  ruriState = -1;
   status = 0;
   reasonStart = 0;
   reasonEnd = 0;
@@ -177,14 +177,13 @@ export class SipMessage {
    * a headers component (§19.1.5 forbids it in a Request-URI). Cheap to call again.
    */
   decodeRequestUri(): boolean {
-    if (!this.ruriDecoded) {
-      this.ruriDecoded = true;
+    if (this.ruriState < 0) {
       const u = this.requestUri;
-      this.ruriOk = this.isRequest && this.uriEnd > this.uriStart &&
+      this.ruriState = this.isRequest && this.uriEnd > this.uriStart &&
         parseUri(this.src, this.uriStart, this.uriEnd, u) === 0 &&
-        !((u.scheme === SCHEME_SIP || u.scheme === SCHEME_SIPS) && u.headersStart >= 0);
+        !((u.scheme === SCHEME_SIP || u.scheme === SCHEME_SIPS) && u.headersStart >= 0) ? 1 : 0;
     }
-    return this.ruriOk;
+    return this.ruriState === 1;
   }
 
   /** True when the CSeq method is the same token as src[s, e). */
@@ -395,7 +394,7 @@ export function parseMessage(src: string, off: number, len: number, msg: SipMess
   msg.bodyStart = msg.bodyEnd = 0;
   msg.requestUri.reset(src);
   msg.requestUri.start = msg.requestUri.end = -1;
-  msg.ruriDecoded = false;
+  msg.ruriState = -1;
   msg.uriStart = msg.uriEnd = 0;
 
   // Leading CRLFs are ignored (§7.5); a datagram of nothing else is a keep-alive, not a message.

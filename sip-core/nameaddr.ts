@@ -25,8 +25,8 @@ export class NameAddr {
   bracketed = false;
   /** The URI; its span is always set, its fields once decodeUri() has run. */
   readonly uri: SipUri;
-  uriDecoded = false;
-  uriOk = false;
+  /** The URI's decoding: -1 not yet, 0 malformed, 1 good (one number: two booleans cost four variables). */
+  uriState = -1;
   tagStart = -1;
   tagEnd = -1;
   /** expires parameter (Contact), -1 when absent. */
@@ -49,7 +49,7 @@ export class NameAddr {
     this.qStart = this.qEnd = this.paramsStart = this.paramsEnd = -1;
     this.uri.reset(this.src);
     this.uri.start = this.uri.end = -1;
-    this.uriDecoded = false;
+    this.uriState = -1;
   }
 
   /**
@@ -57,12 +57,11 @@ export class NameAddr {
    * angle brackets, §20.10). Cheap to call again.
    */
   decodeUri(): boolean {
-    if (!this.uriDecoded) {
-      this.uriDecoded = true;
+    if (this.uriState < 0) {
       const u = this.uri;
-      this.uriOk = u.start >= 0 && parseUri(this.src, u.start, u.end, u) === 0 && (this.bracketed || u.headersStart < 0);
+      this.uriState = u.start >= 0 && parseUri(this.src, u.start, u.end, u) === 0 && (this.bracketed || u.headersStart < 0) ? 1 : 0;
     }
-    return this.uriOk;
+    return this.uriState === 1;
   }
 
   /** The display name, unquoted and unescaped, "" when absent (allocates). */
@@ -157,7 +156,7 @@ export function parseNameAddr(src: string, p: number, end: number, out: NameAddr
   u.reset(src);
   u.start = uriStart;
   u.end = uriEnd;
-  out.uriDecoded = false;
+  out.uriState = -1;
   if ((flags & NA_LAZY_URI) === 0 && !out.decodeUri()) return -1;
   valueEnd = p;
   p = skipLws(src, p, end);
