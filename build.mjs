@@ -230,6 +230,7 @@ export async function bundleDevice({ entry = deviceEntry, outfile = deviceOutfil
   if (!process.env.DOORSIP_NO_INLINE && !process.env.DOORSIP_NO_BODIES) out = await inlineBodies(out.code, out.map, mangled);
   if (!process.env.DOORSIP_NO_ARGS) out = await paramsToArguments(out.code, out.map);
   out = await rootScript(out.code, out.map, globalName);
+  if (!process.env.DOORSIP_NO_SHARE) out = await shareConstants(out.code, out.map);
   if (write) {
     mkdirSync(dirname(js.path), { recursive: true });
     writeFileSync(js.path, out.code);
@@ -1180,6 +1181,52 @@ export async function rootScript(code, map, globalName) {
   edits.sort((a, b) => a[0] - b[0]);
   const out = applyEdits(code, map, edits);
   return { code: out.code, map: JSON.stringify(out.map) };
+}
+
+/**
+ * Shared constants for the values objects keep: on Espruino a field holding `true`, `false`, `null` or ""
+ * costs two variables (its name and a value of its own: every `!0`, `null` or `""` evaluated makes one),
+ * one when the value is a variable the field shares. Where a value is stored (assigned to a property or a
+ * top-level name, in an object or array literal), these literals become four top-level names declared
+ * first (`var $T=!0,$F=!1,$N=null,$E=""`), and a stored comparison or `!x` becomes `(…)?$T:$F`. Tests,
+ * arguments, returns and local variables keep their literals (a name is found by a scan of the root).
+ * Strings are safe to share: Espruino appends in place only to a string nothing else references.
+ */
+export async function shareConstants(code, map) {
+  const { parse } = await import("acorn");
+  const tail = /\/\/# sourceMappingURL=[^\n]*\n?$/.exec(code);
+  const text = tail === null ? code : code.slice(0, tail.index);
+  const ast = parse(text, { ecmaVersion: 2022, sourceType: "script" });
+  const { refs } = resolveNames(ast);
+  const used = new Set(refs.map((r) => r.id.name));
+  const free = (base) => { let n = base, i = 0; while (used.has(n)) n = base + i++; used.add(n); return n; };
+  const T = free("$T"), F = free("$F"), N = free("$N"), E = free("$E");
+  const edits = [];
+  let shared = 0;
+  const comparison = /^(===|!==|==|!=|<|>|<=|>=|instanceof|in)$/;
+  const stored = (v) => {
+    if (v.type === "Literal" && v.value === null && v.raw === "null") { edits.push([v.start, v.end, N]); shared++; }
+    else if (v.type === "Literal" && v.value === "") { edits.push([v.start, v.end, E]); shared++; }
+    else if (v.type === "UnaryExpression" && v.operator === "!" && v.argument.type === "Literal" && (v.argument.value === 0 || v.argument.value === 1)) {
+      edits.push([v.start, v.end, v.argument.value === 0 ? T : F]); shared++;
+    } else if (v.type === "ConditionalExpression") { stored(v.consequent); stored(v.alternate); }
+    else if ((v.type === "BinaryExpression" && comparison.test(v.operator)) || (v.type === "UnaryExpression" && v.operator === "!")) {
+      edits.push([v.start, v.start, "("], [v.end, v.end, ")?" + T + ":" + F]); shared++;
+    }
+  };
+  const walk = (n, parent) => {
+    if (n.type === "AssignmentExpression" && n.operator === "=" && n.right.type !== "AssignmentExpression" &&
+        (n.left.type === "MemberExpression" || (n.left.type === "Identifier" && refs.some((r) => r.id === n.left && r.scope === ast)))) stored(n.right);
+    else if (n.type === "Property" && parent.type === "ObjectExpression" && !n.shorthand && n.kind === "init") stored(n.value);
+    else if (n.type === "ArrayExpression") { for (const e of n.elements) if (e !== null) stored(e); }
+    else if (n.type === "VariableDeclarator" && n.init !== null && parent && ast.body.includes(parent)) stored(n.init);
+    eachChild(n, (c) => walk(c, n));
+  };
+  walk(ast, null);
+  edits.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  edits.unshift([0, 0, "var " + T + "=!0," + F + "=!1," + N + "=null," + E + '="";']);
+  const out = applyEdits(text, typeof map === "string" ? map : JSON.stringify(map), edits);
+  return { code: tail === null ? out.code : out.code + tail[0], map: JSON.stringify(out.map), shared };
 }
 
 function budgetBytes() {

@@ -583,3 +583,28 @@ describe("inlined bodies: a function with one caller is written out in it", () =
     expect([load(out).a(), load(out).b(), load(out).c()]).toEqual([6, 7, 3]);
   });
 });
+
+describe("shared constants: stored true, false, null and \"\" are one value each", () => {
+  const noMap = JSON.stringify({ version: 3, sources: [], names: [], mappings: "" });
+  it("replaces the values objects keep, wraps stored comparisons, leaves tests, arguments and returns alone; same results", async () => {
+    const code = [
+      "var K=class{constructor(a){this.on=!1,this.name=\"\",this.next=null,this.big=a>10,this.neg=!a,this.x=a?!0:null}",
+      "flip(){return this.on=!this.on,this.on===!0}",
+      "label(){return this.name===\"\"?(this.name+=\"k\",this.name):\"\"}};",
+      "var top=null,list=[!0,\"\",null],obj={a:!1,b:\"\"};",
+      "function f(k){if(k.next===null)return!1;return g(null,\"\")}",
+      "function g(a,b){return a===null&&b===\"\"}",
+      "module.exports={K,top,list,obj,f};",
+    ].join("\n");
+    const { code: out } = await build.shareConstants(code, noMap);
+    expect(out.startsWith('var $T=!0,$F=!1,$N=null,$E="";')).toBe(true);
+    expect(out).toContain("this.on=$F,this.name=$E,this.next=$N,this.big=(a>10)?$T:$F,this.neg=(!a)?$T:$F,this.x=a?$T:$N");
+    expect(out).toContain("this.on=(!this.on)?$T:$F");
+    expect(out).toContain("var top=$N,list=[$T,$E,$N],obj={a:$F,b:$E}");
+    expect(out).toContain('if(k.next===null)return!1;return g(null,"")'); // a test, a return, arguments
+    expect(out).toContain('this.name===""?(this.name+="k",this.name):""'); // a comparison, a compound assignment, a value returned
+    const a = load(code), b = load(out);
+    const run = (m: any) => { const k = new m.K(12), j = new m.K(0); return [k.on, k.name, k.next, k.big, k.neg, k.x, j.x, k.flip(), k.label(), k.label(), j.name, m.top, m.list, m.obj, m.f(k)]; };
+    expect(run(b)).toEqual(run(a));
+  });
+});

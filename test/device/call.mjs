@@ -386,9 +386,11 @@ print("@@READY");
   // the first call also meets header names the parser has not compared against yet (a bounded cache).
   // Measured 63-67 over repeated runs; the leak check proper is the three-call one below.
   // Measured 68-72 since transactions became handles (their slots' entries in the layer's arrays are made on a
-  // slot's first use); 63-67 before. The three-call check below is the leak check.
-  if (after1 !== null) check("device memory after call 1 within 80 variables of idle (the audit entry and its ring slots, the slot's strings, first-met header names, first-used transaction slots' entries; kept retransmission copies aside)",
-    after1.usage - after1.kept - (idle.usage - idle.kept) <= 80, idle.usage + " → " + after1.usage + " (copies " + idle.kept + " → " + after1.kept + ")");
+  // slot's first use); 63-67 before. 112-116 since a field holding "", false or null shares one value (the
+  // bundle's $E, $F, $N): idle costs ~150 variables fewer, a field given a value of its own by the call one
+  // more than before. The check from call 1 to call 3 below is the leak check.
+  if (after1 !== null) check("device memory after call 1 within 120 variables of idle (the audit entry and its ring slots, the slot's strings, first-met header names, first-used transaction slots' entries; kept retransmission copies aside)",
+    after1.usage - after1.kept - (idle.usage - idle.kept) <= 120, idle.usage + " → " + after1.usage + " (copies " + idle.kept + " → " + after1.kept + ")");
 
   // --- call 2: the code as SIP INFO ---
   {
@@ -462,9 +464,11 @@ print("@@READY");
   const after = await stats();
   if (after !== null) {
     figure("device memory after the three calls (variables used)", after.usage + " (+" + (after.usage - idle.usage) + " over idle before call 1)");
-    // What stays after a call: its audit entry (the ring holds DEFAULT_DOOR.auditSize) and the slot's strings until reuse.
-    check("device memory after three calls within 3 × 48 variables of idle (kept retransmission copies aside)",
-      after.usage - after.kept - (idle.usage - idle.kept) <= 144, idle.usage + " → " + after.usage + " (copies " + idle.kept + " → " + after.kept + ")");
+    // What stays after a call: its audit entry (the ring holds DEFAULT_DOOR.auditSize) and the slot's strings until
+    // reuse. The leak check: from after call 1 to after call 3 (what the first call meets first is made by then;
+    // measured 50-57).
+    if (after1 !== null) check("device memory from after call 1 to after call 3 within 2 × 48 variables (kept retransmission copies aside)",
+      after.usage - after.kept - (after1.usage - after1.kept) <= 96, after1.usage + " → " + after.usage + " (copies " + after1.kept + " → " + after.kept + ")");
     check("no call left on the device", after.live === 0, "liveCount " + after.live);
   }
 
