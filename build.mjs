@@ -788,11 +788,14 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
     }
     // What the body reads from outside must mean the same at the call.
     const inside = (scope, fn) => scope !== null && within(scope, fn);
-    const freeNames = (c) => {
-      const out = new Set();
-      for (const r of refs) if (within(r.id, c.fn.body) && !inside(r.scope, c.fn)) out.add(r.id.name);
-      return out;
+    // What a body reads from outside it (memoized per candidate): its names, and whether each is visible
+    // wherever the body may go (a global or a top-level name; not a class expression's own name, say).
+    const freeMemo = new Map();
+    const freeRefs = (c) => {
+      if (!freeMemo.has(c)) freeMemo.set(c, refs.filter((r) => within(r.id, c.fn.body) && !inside(r.scope, c.fn)));
+      return freeMemo.get(c);
     };
+    const freeNames = (c) => new Set(freeRefs(c).map((r) => r.id.name));
     // Lowering: the call's statement rewritten so that the call stands alone (null: it cannot be).
     const L = (n) => text.slice(n.start, n.end);
     const paren = (n) => (n.type === "SequenceExpression" ? "(" + L(n) + ")" : L(n));
@@ -878,8 +881,7 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
       const temps = [];
       // Short names the calling function and the body do not spell (a temporary shadows nothing either reads).
       const taken = new Set(freeNames(c));
-      const written = homeNames.get(home);
-      if (written !== undefined) for (const x of written) taken.add(x); // what this round writes there already
+      for (const x of roundNames) taken.add(x); // what this round writes anywhere (a nested function may read it)
       for (const r of refs) if (within(r.id, home)) taken.add(r.id.name);
       for (const [node, names] of scopes) if (within(node, home)) for (const x of names) taken.add(x);
       let next = 0;
@@ -898,7 +900,17 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
       const own = new Map();
       const nameFor = (scope, name) => { const k = scope.start + ":" + scope.type + ":" + name; if (!own.has(k)) own.set(k, fresh()); return own.get(k); };
       c.fn.params.forEach((p, i) => { const t = nameFor(c.fn, p.name); pre.push(t + "=" + (i < call.arguments.length ? paren(call.arguments[i]) : "void 0") + ";"); });
-      for (let i = c.fn.params.length; i < call.arguments.length; i++) pre.push(paren(call.arguments[i]) + ";");
+      // Every call starts the body's `var`s undefined (the temporaries keep the last run's values).
+      const vars = [];
+      hoistedNames(c.fn.body, vars);
+      for (let i = c.fn.params.length; i < call.arguments.length; i++) pre.push("(" + L(call.arguments[i]) + ");"); // evaluated, unused
+      for (const v of new Set(vars)) if (!c.fn.params.some((p) => p.name === v)) pre.push(nameFor(c.fn, v) + "=void 0;");
+      // With a try in the body, the value goes to a temporary first: the caller's assignment (a setter that
+      // throws, a name a finally reads) must come after the body's catch and finally, as after a call.
+      let hasTry = false;
+      const findTry = (x) => { if (x.type === "TryStatement") hasTry = true; else eachChild(x, findTry); };
+      findTry(c.fn.body);
+      const target = at.mode === "assign" && hasTry ? fresh() : at.lhs;
       const body = c.fn.body;
       const subs = [];
       for (const r of refs) {
@@ -927,9 +939,9 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
           for (let p = parent.get(x); p !== body; p = parent.get(p)) if (breakable(p)) { nested = true; carried.add(p); }
           if (nested && flag === null) flag = fresh();
           const end = isTail ? "" : nested ? flag + "=1;break" : "break";
-          if (x.argument === null) subs.push([x.start, x.end, at.mode === "assign" ? (isTail ? at.lhs + "=void 0;" : "{" + at.lhs + "=void 0;" + end + "}") : (isTail ? "" : "{" + end + "}")]);
+          if (x.argument === null) subs.push([x.start, x.end, at.mode === "assign" ? (isTail ? target + "=void 0;" : "{" + target + "=void 0;" + end + "}") : (isTail ? "" : "{" + end + "}")]);
           else {
-            const open = at.mode === "assign" ? at.lhs + "=(" : "(";
+            const open = at.mode === "assign" ? target + "=(" : "(";
             subs.push([x.start, x.argument.start, isTail ? open : "{" + open]);
             subs.push([x.argument.end, x.end, isTail ? ");" : ");" + end + "}"]);
           }
@@ -950,8 +962,9 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
       let inlinedText;
       if (at.mode === "return") inlinedText = pre.join("") + bodyText + (lastStmt && (lastStmt.type === "ReturnStatement" || lastStmt.type === "ThrowStatement") ? "" : ";return");
       else {
-        const noTailValue = at.mode === "assign" && !(lastStmt && lastStmt.type === "ReturnStatement") ? ";" + at.lhs + "=void 0" : "";
+        const noTailValue = at.mode === "assign" && !(lastStmt && lastStmt.type === "ReturnStatement") ? ";" + target + "=void 0" : "";
         inlinedText = pre.join("") + (flag !== null ? flag + "=0;" : "") + (early.length > 0 ? "do{" + bodyText + noTailValue + "}while(0)" : bodyText + noTailValue);
+        if (target !== at.lhs) inlinedText += ";" + at.lhs + "=" + target;
       }
       const out = low.parts.flat(Infinity).map((q) => (typeof q === "string" ? q : q.rest ? text.slice(q.rest.start, call.start) + at.lhs + text.slice(call.end, q.rest.end) : inlinedText + ";")).join("");
       return { text: low.braces ? "{" + out + "}" : out, temps };
@@ -960,8 +973,8 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
     // hold one another, and no chosen body holds a chosen call. One call: any size up to maxBody; more: only
     // while the text added stays under maxGrowth.
     const chosen = [];
-    const homeNames = new Map(); // function → the temporaries and the outside names this round writes into it
-    const homeTemps = new Map(); // function → the temporaries this round declares in it
+    const roundNames = new Set(); // the temporaries and the outside names this round writes, in any function
+    const roundTemps = new Set(); // the temporaries this round declares, in any function
     const why = (c, r) => { reasons.set(c.name, text.slice(c.def.start, c.def.start + 40) + " — " + r); };
     const siteOf = (c, ref) => {
       const call = parent.get(ref);
@@ -969,12 +982,15 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
       if (c.method && ref.object.type === "Super") return "super";
       const home = fnOf(call);
       if (home === ast || home.body.type !== "BlockStatement" || within(call, c.fn)) return "called outside a block-bodied function";
+      for (const r of freeRefs(c)) if (r.scope !== null && r.scope !== ast && !within(call, r.scope)) return r.id.name + " is not visible at the call";
+      const free = freeNames(c);
       for (let p = parent.get(call); p && p !== ast; p = parent.get(p)) {
         const names = scopes.get(p);
-        if (names) for (const x of freeNames(c)) if (names.has(x)) return "the caller declares " + x;
+        if (names) for (const x of free) if (names.has(x)) return "the caller declares " + x;
       }
-      const temps = homeTemps.get(home);
-      if (temps !== undefined) for (const x of freeNames(c)) if (temps.has(x)) return "waits: this round declares " + x + " there";
+      // A temporary declared this round, in any function, could hide what this body reads (in a function nested
+      // in that one, or a global): such a body waits for the next round.
+      for (const x of free) if (roundTemps.has(x)) return "waits: this round declares " + x;
       const low = lowerings(c, call, home);
       if (low === null || !oneLine(low.st)) return "lowering " + text.slice(call.start - 30, call.end + 10);
       return { call, home, low, at: low.parts.flat(Infinity).find((q) => typeof q === "object" && q.mode !== undefined) };
@@ -999,11 +1015,8 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
         if (added > maxGrowth) { why(c, sites.length + " calls, " + added + " bytes more"); continue; }
       }
       chosen.push({ c, sites, rendered });
-      sites.forEach((x, i) => {
-        if (!homeNames.has(x.home)) { homeNames.set(x.home, new Set()); homeTemps.set(x.home, new Set()); }
-        for (const t of rendered[i].temps) { homeNames.get(x.home).add(t); homeTemps.get(x.home).add(t); }
-        for (const f of freeNames(c)) homeNames.get(x.home).add(f);
-      });
+      sites.forEach((x, i) => { for (const t of rendered[i].temps) { roundNames.add(t); roundTemps.add(t); } });
+      for (const f of freeNames(c)) roundNames.add(f);
     }
     if (chosen.length === 0) break;
     const edits = [];
@@ -1188,7 +1201,8 @@ export async function rootScript(code, map, globalName) {
  * costs two variables (its name and a value of its own: every `!0`, `null` or `""` evaluated makes one),
  * one when the value is a variable the field shares. Where a value is stored (assigned to a property or a
  * top-level name, in an object or array literal), these literals become four top-level names declared
- * first (`var $T=!0,$F=!1,$N=null,$E=""`), and a stored comparison or `!x` becomes `(…)?$T:$F`. Tests,
+ * first (`var $T=!0,$F=!1,$N=null,$E=""`), and a stored boolean expression (comparisons, `!x`, && and || of
+ * those) becomes `(…)?$T:$F`. Tests,
  * arguments, returns and local variables keep their literals (a name is found by a scan of the root).
  * Strings are safe to share: Espruino appends in place only to a string nothing else references.
  */
@@ -1210,10 +1224,11 @@ export async function shareConstants(code, map) {
     else if (v.type === "UnaryExpression" && v.operator === "!" && v.argument.type === "Literal" && (v.argument.value === 0 || v.argument.value === 1)) {
       edits.push([v.start, v.end, v.argument.value === 0 ? T : F]); shared++;
     } else if (v.type === "ConditionalExpression") { stored(v.consequent); stored(v.alternate); }
-    else if ((v.type === "BinaryExpression" && comparison.test(v.operator)) || (v.type === "UnaryExpression" && v.operator === "!")) {
-      edits.push([v.start, v.start, "("], [v.end, v.end, ")?" + T + ":" + F]); shared++;
-    }
+    else if (boolean(v)) { edits.push([v.start, v.start, "("], [v.end, v.end, ")?" + T + ":" + F]); shared++; }
   };
+  // An expression whose value is a boolean whatever its operands: a comparison, a `!`, or && / || of those.
+  const boolean = (v) => (v.type === "BinaryExpression" && comparison.test(v.operator)) || (v.type === "UnaryExpression" && v.operator === "!") ||
+    (v.type === "LogicalExpression" && v.operator !== "??" && boolean(v.left) && boolean(v.right)) || (v.type === "Literal" && typeof v.value === "boolean");
   const walk = (n, parent) => {
     if (n.type === "AssignmentExpression" && n.operator === "=" && n.right.type !== "AssignmentExpression" &&
         (n.left.type === "MemberExpression" || (n.left.type === "Identifier" && refs.some((r) => r.id === n.left && r.scope === ast)))) stored(n.right);
@@ -1224,7 +1239,10 @@ export async function shareConstants(code, map) {
   };
   walk(ast, null);
   edits.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  edits.unshift([0, 0, "var " + T + "=!0," + F + "=!1," + N + "=null," + E + '="";']);
+  // First, after any directive ("use strict" must stay first to stay one).
+  let at = 0;
+  for (const st of ast.body) { if (st.type !== "ExpressionStatement" || st.directive === undefined) break; at = st.end; }
+  edits.unshift([at, at, "var " + T + "=!0," + F + "=!1," + N + "=null," + E + '="";']);
   const out = applyEdits(text, typeof map === "string" ? map : JSON.stringify(map), edits);
   return { code: tail === null ? out.code : out.code + tail[0], map: JSON.stringify(out.map), shared };
 }

@@ -567,6 +567,30 @@ describe("inlined bodies: a function with one caller is written out in it", () =
     expect([m.a(-3), m.a(4), m.b(2), m.b(9), m.log]).toEqual([o.a(-3), o.a(4), o.b(2), o.b(9), o.log]);
   });
 
+  it("review cases: temporaries hide nothing a nested body reads; try and var keep call semantics; a class's own name stays", async () => {
+    const cases: [string, string][] = [
+      // A temporary of H must not hide `a`, read by the body written into the function nested in H.
+      ["var a=7;function A(x){let y=x+1;return y*2}function B(){let z=a;return z}function H(){var r=A(1);var g=function(){var s=B();return s};return[r,g()]}",
+        "H"],
+      // The caller's assignment (a setter that throws) comes after the body's catch, as after a call.
+      ["var log=[];var K=class{set p(v){log.push('set '+v);if(v<0)throw Error('no')}m(s){try{return s*1}catch(e){log.push('caught');return 0}}go(s){try{this.p=this.m(s)}catch(e){log.push('outer')}return log}};" +
+        "function H(){return new K().go(-1)}", "H"],
+      // A finally reads the assigned name before the caller assigns it.
+      ["var v=0,seen=-1;function f(){try{return 1}finally{seen=v}}function H(){v=f();return[v,seen]}", "H"],
+      // Each call starts a var undefined.
+      ["function f(c){var r;if(c)r=1;return r}function H(){let a=f(1);let b=f(0);return[a,b]}", "H"],
+      // A class expression's own name is not visible where its method would go.
+      ["var K=class Q{m(a){let q=Q.z+a;return q}};K.z=5;function H(){let k=new K();let r=k.m(3);return r}", "H"],
+      // Extra arguments are evaluated, in parentheses.
+      ["var n=0;function f(a){return a+1}function H(){let r=f(1,function(){n++},{a:1});return[r,n]}", "H"],
+    ];
+    for (const [body, fn] of cases) {
+      const code = body + "\nmodule.exports={" + fn + "};";
+      const out = await inline(code, ["m"]);
+      expect([body, load(out)[fn]()]).toEqual([body, load(code)[fn]()]);
+    }
+  });
+
   it("keeps a function called from many places, one whose body reads a name the caller shadows, and one with a nested function", async () => {
     const code = [
       "var n=1;",
@@ -606,5 +630,12 @@ describe("shared constants: stored true, false, null and \"\" are one value each
     const a = load(code), b = load(out);
     const run = (m: any) => { const k = new m.K(12), j = new m.K(0); return [k.on, k.name, k.next, k.big, k.neg, k.x, j.x, k.flip(), k.label(), k.label(), j.name, m.top, m.list, m.obj, m.f(k)]; };
     expect(run(b)).toEqual(run(a));
+  });
+
+  it("declares the shared names after a \"use strict\" directive, which stays one", async () => {
+    const code = '"use strict";var o={a:null};function f(){return typeof this}\nmodule.exports={o,f};';
+    const { code: out } = await build.shareConstants(code, noMap);
+    expect(out.startsWith('"use strict";var $T=!0')).toBe(true);
+    expect(load(out).f.call(undefined)).toBe("undefined");
   });
 });
