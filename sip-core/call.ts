@@ -661,11 +661,16 @@ export class CallManager {
   /** The SDP answer in a 2xx (or a 1xx with SDP): the media we send and receive. */
   private takeAnswer(c: Call, msg: SipMessage): boolean {
     if (msg.bodyEnd <= msg.bodyStart || !contentTypeIs(msg, "application", "sdp")) return c.mediaPayload >= 0;
+    return this.readAnswer(c, msg);
+  }
+
+  /** The SDP answer to our offer in msg: the call's media from it, or false when unusable. Its text goes either way. */
+  private readAnswer(c: Call, msg: SipMessage): boolean {
     const s = this.sdp;
-    if (parseSdp(msg.src, msg.bodyStart, msg.bodyEnd, s) < 0 || !negotiateAudio(s, this.config.codecs, this.answer)) return false;
-    this.setMedia(c, s, this.answer.direction, true);
-    s.reset(NO_TEXT); // its text is a whole received message (~30 variables on the device), not needed again
-    return true;
+    const ok = parseSdp(msg.src, msg.bodyStart, msg.bodyEnd, s) === 0 && negotiateAudio(s, this.config.codecs, this.answer);
+    if (ok) this.setMedia(c, s, this.answer.direction, true);
+    s.reset(NO_TEXT); // a whole received message (~30 variables on the device), not needed again
+    return ok;
   }
 
   /** weOffered: s is the answer to our offer (else the offer we answer). */
@@ -1010,10 +1015,7 @@ export class CallManager {
     if (c.offerInAnswer) {
       // The ACK carries the answer to the offer in our 200.
       c.offerInAnswer = false;
-      if (msg.bodyEnd > msg.bodyStart && parseSdp(msg.src, msg.bodyStart, msg.bodyEnd, this.sdp) === 0 &&
-          negotiateAudio(this.sdp, this.config.codecs, this.answer)) {
-        this.setMedia(c, this.sdp, this.answer.direction, true);
-        this.sdp.reset(NO_TEXT);
+      if (msg.bodyEnd > msg.bodyStart && this.readAnswer(c, msg)) {
         this.listener.onCallMedia(c);
       } else if (c.mediaPayload < 0) {
         this.setState(c, CALL_ACTIVE);

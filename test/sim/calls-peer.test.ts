@@ -110,6 +110,30 @@ describe("the door answers a scripted caller", () => {
     expect(sdp).toMatch(/m=audio 40000 RTP\/AVP 0\r\n[\s\S]*m=video 0 RTP\/AVP 96\r\n/);
   });
 
+  it("an answer written after another INVITE was read follows its own offer: streams in order, ours in its place, its direction", () => {
+    const clock = new VirtualClock();
+    const network = new VirtualNetwork({ clock, seed: 3, defaults: { latency: 10 } });
+    const door = new Endpoint({ platform: new VirtualPlatform({ network, address: "10.0.0.1" }), address: "10.0.0.1", port: 5060, inviteStatus: 200,
+      calls: { user: "door", rtpPortBase: 40000, answerDelay: 1000, maxCalls: 2 } });
+    expect(door.open()).toBe(0);
+    const peer = new RawPeer(network, PEER, 5060);
+    const first = ["v=0", `o=peer 42 1 IN IP4 ${PEER}`, "s=-", `c=IN IP4 ${PEER}`, "t=0 0", "m=video 30002 RTP/AVP 96", "a=rtpmap:96 H264/90000",
+      "m=audio 30000 RTP/AVP 8", "a=rtpmap:8 PCMA/8000", "a=sendonly", "m=application 9 TCP/BFCP *"].join("\r\n") + "\r\n";
+    peer.send(inviteText({ callId: "call-1@peer", sdp: first }), "10.0.0.1", 5060);
+    clock.advance(100);
+    peer.send(inviteText({ callId: "call-2@peer", sdp: sdpBody(PEER, 30010, [0, 101]) }), "10.0.0.1", 5060);
+    clock.advance(1500);
+    const oks = peer.responses(200);
+    const answerTo = (id: string) => body(oks.find((r) => header(r.text, "Call-ID") === id)!.text);
+    const a1 = answerTo("call-1@peer"), a2 = answerTo("call-2@peer");
+    const mLines = (sdp: string) => (sdp.match(/^m=.*$/gm) || []).map((l) => l.replace("\r", ""));
+    expect(mLines(a1)).toEqual(["m=video 0 RTP/AVP 96", "m=audio 40000 RTP/AVP 8", "m=application 0 TCP/BFCP *"]);
+    expect(a1).toMatch(/a=recvonly/);
+    expect(a1).not.toMatch(/telephone-event/);
+    expect(mLines(a2)).toEqual(["m=audio 40002 RTP/AVP 0 101"]);
+    expect(a2).toMatch(/a=sendrecv/);
+  });
+
   it("an answer of 1,000 bytes or more: Content-Length gets its fourth digit and the body moves up", () => {
     const { clock, door, peer } = world();
     const fmt = "x".repeat(850); // a non-RTP fmt list is copied whole into the rejecting m= line
@@ -427,6 +451,14 @@ describe("the door calls a scripted callee", () => {
     const invite = w.peer.requests("INVITE")[0];
     return { ...w, call, invite };
   }
+
+  it("an answer with no codec of ours ends the call with a BYE, and its text is let go like a usable one's", () => {
+    const { clock, door, peer, call, invite } = uac();
+    peer.respond(invite, "200 OK", "g722", [`Contact: <sip:a@${PEER}:5060>`], sdpBody(PEER, 30000, [9]));
+    clock.advance(100);
+    expect(peer.requests("BYE").length).toBe(1);
+    expect((door.ua.calls as unknown as { sdp: { src: string } }).sdp.src).toBe("");
+  });
 
   it("a forking proxy delivers two 200s: the first fork's dialog is kept, the second is ACKed and BYEd", () => {
     const { clock, peer, call, invite } = uac();
