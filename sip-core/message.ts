@@ -29,6 +29,11 @@ export interface ParserLimits {
   maxBodySize: number;
 }
 
+/** The largest maxMessageSize honoured: a message's offsets must fit the header table's 16 bits. */
+export const MAX_MESSAGE_SIZE = 32767;
+/** The last offset parseMessage can keep: a message must start before MAX_OFFSET - maxMessageSize. */
+export const MAX_OFFSET = 65535;
+
 export const DEFAULT_LIMITS: ParserLimits = { maxHeaders: 64, maxMessageSize: 8192, maxUriLength: 1024, maxBodySize: 4096 };
 
 // Fields of one header entry in SipMessage.headers.
@@ -72,7 +77,12 @@ export class SipMessage {
 
   headerCount = 0;
   /** [id, nameStart, valueStart, valueEnd] per header line, in order. */
-  readonly headers: Int32Array;
+  /**
+   * [id, name start, value start, value end] per header line. Offsets fit 16 bits (half the memory of 32):
+   * parseMessage reads no further than maxMessageSize + 1 (at most MAX_MESSAGE_SIZE) past off, and refuses an
+   * off that would take an offset past 65,535 (a stream is cut as it is parsed, see SipTransport).
+   */
+  readonly headers: Uint16Array;
   /** Index of the first header line with each id, -1 when absent. */
   readonly firstHeader: Int16Array = new Int16Array(HDR_COUNT).fill(-1);
 
@@ -114,7 +124,7 @@ export class SipMessage {
 
   constructor(limits?: ParserLimits) {
     this.limits = limits || DEFAULT_LIMITS;
-    this.headers = new Int32Array(this.limits.maxHeaders * H_STRIDE);
+    this.headers = new Uint16Array(this.limits.maxHeaders * H_STRIDE);
   }
 
   /** Header id of header line i. */
@@ -367,7 +377,12 @@ function decodeHeader(src: string, id: number, vs: number, ve: number, msg: SipM
  */
 export function parseMessage(src: string, off: number, len: number, msg: SipMessage): number {
   const limits = msg.limits;
-  const limit = off + len;
+  // Header lines are looked for no further than off + maxMessageSize + 1 (a header section reaching past it is
+  // ERR_MESSAGE_TOO_LARGE however it ends), so their offsets fit the table's 16 bits; the body's framing
+  // still sees the whole input (fullLimit), as the verdicts do.
+  const fullLimit = off + len;
+  const size = limits.maxMessageSize < MAX_MESSAGE_SIZE ? limits.maxMessageSize : MAX_MESSAGE_SIZE;
+  const limit = len > size + 1 ? off + size + 1 : fullLimit;
   msg.src = src;
   msg.error = 0;
   msg.errorOffset = -1;
@@ -397,11 +412,18 @@ export function parseMessage(src: string, off: number, len: number, msg: SipMess
   msg.ruriState = -1;
   msg.uriStart = msg.uriEnd = 0;
 
+  // The header table keeps 16-bit offsets: a message starting this far into src cannot be read (SipTransport
+  // cuts a stream before it gets here; a datagram starts at 0).
+  if (limit > MAX_OFFSET) {
+    fail(msg, ERR_MESSAGE_TOO_LARGE, off);
+    return -msg.error;
+  }
+
   // Leading CRLFs are ignored (§7.5); a datagram of nothing else is a keep-alive, not a message.
   let p = off;
-  while (p + 1 < limit && src.charCodeAt(p) === CH_CR && src.charCodeAt(p + 1) === CH_LF) p += 2;
+  while (p + 1 < fullLimit && src.charCodeAt(p) === CH_CR && src.charCodeAt(p + 1) === CH_LF) p += 2;
   msg.start = p;
-  if (p >= limit || (limit - p === 1 && src.charCodeAt(p) === CH_CR)) {
+  if (p >= fullLimit || (fullLimit - p === 1 && src.charCodeAt(p) === CH_CR)) {
     fail(msg, msg.stream ? ERR_INCOMPLETE : ERR_EMPTY, p);
     return -msg.error;
   }
@@ -493,18 +515,18 @@ export function parseMessage(src: string, off: number, len: number, msg: SipMess
   let bodyEnd: number;
   if (msg.contentLength >= 0) {
     bodyEnd = bodyStart + msg.contentLength;
-    if (bodyEnd > limit) {
+    if (bodyEnd > fullLimit) {
       if (msg.stream && msg.error === 0) {
         fail(msg, msg.contentLength > limits.maxBodySize ? ERR_BODY_TOO_LARGE
-          : bodyEnd - off > limits.maxMessageSize ? ERR_MESSAGE_TOO_LARGE : ERR_INCOMPLETE, limit);
+          : bodyEnd - off > limits.maxMessageSize ? ERR_MESSAGE_TOO_LARGE : ERR_INCOMPLETE, fullLimit);
         return -msg.error;
       }
-      fail(msg, ERR_BODY_TRUNCATED, limit);
-      bodyEnd = limit;
+      fail(msg, ERR_BODY_TRUNCATED, fullLimit);
+      bodyEnd = fullLimit;
     }
   } else {
     if (msg.stream) fail(msg, ERR_CONTENT_LENGTH, hdrEnd);
-    bodyEnd = limit;
+    bodyEnd = fullLimit;
   }
   if (bodyEnd - bodyStart > limits.maxBodySize) fail(msg, ERR_BODY_TOO_LARGE, bodyStart);
   // maxMessageSize bounds headers and body together, not only the header section.

@@ -1,7 +1,7 @@
 // RFC 3261 §18 transport (with RFC 3581 rport and RFC 5626 §4.4.1 CRLF keep-alive): bytes in, checked messages to the transaction layer.
 import { METHOD_ACK } from "./constants.ts";
 import { ERR_INCOMPLETE } from "./errors.ts";
-import { SipMessage, parseMessage, validateMessage, type ParserLimits } from "./message.ts";
+import { MAX_MESSAGE_SIZE, MAX_OFFSET, SipMessage, parseMessage, validateMessage, type ParserLimits } from "./message.ts";
 import { TRANSPORT_TCP, TRANSPORT_UDP, type TransportPort } from "./transaction.ts";
 import type { TransactionLayer } from "./transactions.ts";
 import { SipWriter, statelessToTag, writeResponseHead } from "./writer.ts";
@@ -33,6 +33,8 @@ export interface KeepaliveListener {
   onPong(address: string, port: number): void;
 }
 
+/** Where a stream's text is cut off before the next message is parsed: MAX_OFFSET less the largest message. */
+const STREAM_CUT = MAX_OFFSET - MAX_MESSAGE_SIZE - 2;
 const CRLF = new Uint8Array([13, 10]);
 const CRLFCRLF = new Uint8Array([13, 10, 13, 10]);
 
@@ -89,7 +91,7 @@ export class SipTransport {
    * connection, since the framing is lost).
    */
   receiveStream(reader: StreamReader, data: string, address: string, port: number, transport: number, now: number): number {
-    const src = reader.pending.length === 0 ? data : reader.pending + data;
+    let src = reader.pending.length === 0 ? data : reader.pending + data;
     let off = 0;
     const msg = this.msg;
     for (;;) {
@@ -107,6 +109,8 @@ export class SipTransport {
         }
       }
       if (off >= src.length) break;
+      // The message view keeps 16-bit offsets (MAX_OFFSET): what is parsed is cut off before it is far in.
+      if (off > STREAM_CUT) { src = src.substring(off); off = 0; }
       msg.stream = true;
       const r = parseMessage(src, off, src.length - off, msg);
       msg.stream = false;

@@ -1,7 +1,7 @@
 // RFC 3261 §18 transport with RFC 3581: response routing, received/rport in responses, stateless rejections, CRLF keep-alive.
 import { describe, expect, it } from "vitest";
 import {
-  DEFAULT_LIMITS, SipMessage, SipTransport, SipWriter, StreamReader, TransactionLayer, parseMessage, transportForSize, writeResponseHead,
+  DEFAULT_LIMITS, ERR_MESSAGE_TOO_LARGE, SipMessage, SipTransport, SipWriter, StreamReader, TransactionLayer, parseMessage, transportForSize, writeResponseHead,
   type SipMessage as Msg, type Transaction, type TransactionUser,
 } from "../../sip-core/index.ts";
 
@@ -145,6 +145,28 @@ describe("stream framing (TCP, §18.3)", () => {
     t.transport.receiveStream(theirs, "\r\n", "10.1.1.2", 40000, 1, 0);
     t.transport.receiveStream(theirs, "\r\n", "10.1.1.2", 40000, 1, 0);
     expect(t.sent.map((x) => x.text)).toEqual(["\r\n"]);
+  });
+
+  it("a chunk of 75 KB (150 messages) parses whole: the view's 16-bit offsets stay in range as the stream is cut", () => {
+    const t = setup();
+    const reader = new StreamReader();
+    let chunk = "";
+    for (let i = 0; i < 150; i++) {
+      chunk += "OPTIONS sip:door@10.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 10.1.1.1;branch=z9hG4bK-m" + i + "\r\nMax-Forwards: 70\r\n" +
+        "From: <sip:a@b>;tag=1\r\nTo: <sip:door@b>\r\nCall-ID: call-" + i + "\r\nCSeq: 1 OPTIONS\r\nX-Pad: " + "p".repeat(300) +
+        "\r\nContent-Length: 0\r\n\r\n";
+    }
+    expect(chunk.length).toBeGreaterThan(70000);
+    expect(t.transport.receiveStream(reader, chunk, "10.1.1.1", 40000, 1, 0)).toBe(0);
+    expect([t.transport.stats.received, t.transport.stats.malformed, reader.pending]).toEqual([150, 0, ""]);
+    expect(t.transport.msg.callId()).toBe("call-149");
+  });
+
+  it("parseMessage refuses a message that starts too far into its text for 16-bit offsets", () => {
+    const m = new SipMessage();
+    const text = "x".repeat(70000) + options("SIP/2.0/UDP 10.1.1.1;branch=z9hG4bK-far");
+    expect(parseMessage(text, 70000, text.length - 70000, m)).toBe(-ERR_MESSAGE_TOO_LARGE);
+    expect(parseMessage(text.substring(70000), 0, text.length - 70000, m)).toBeGreaterThan(0);
   });
 
   it("a message without Content-Length is an error on a stream: answered 400, the connection is to be closed", () => {
