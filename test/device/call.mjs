@@ -388,9 +388,10 @@ print("@@READY");
   // Measured 68-72 since transactions became handles (their slots' entries in the layer's arrays are made on a
   // slot's first use); 63-67 before. 112-116 since a field holding "", false or null shares one value (the
   // bundle's $E, $F, $N): idle costs ~150 variables fewer, a field given a value of its own by the call one
-  // more than before. The check from call 1 to call 3 below is the leak check.
-  if (after1 !== null) check("device memory after call 1 within 120 variables of idle (the audit entry and its ring slots, the slot's strings, first-met header names, first-used transaction slots' entries; kept retransmission copies aside)",
-    after1.usage - after1.kept - (idle.usage - idle.kept) <= 120, idle.usage + " → " + after1.usage + " (copies " + idle.kept + " → " + after1.kept + ")");
+  // more than before (measured 111-116). The check from call 1 to call 3 below is the leak check.
+  check("device stats after call 1", after1 !== null);
+  if (after1 !== null) check("device memory after call 1 within 130 variables of idle (the audit entry and its ring slots, the slot's strings, first-met header names, first-used transaction slots' entries; kept retransmission copies aside)",
+    after1.usage - after1.kept - (idle.usage - idle.kept) <= 130, idle.usage + " → " + after1.usage + " (copies " + idle.kept + " → " + after1.kept + ")");
 
   // --- call 2: the code as SIP INFO ---
   {
@@ -462,13 +463,14 @@ print("@@READY");
   }
   await sleep(300);
   const after = await stats();
+  check("device stats after the three calls", after !== null);
   if (after !== null) {
     figure("device memory after the three calls (variables used)", after.usage + " (+" + (after.usage - idle.usage) + " over idle before call 1)");
     // What stays after a call: its audit entry (the ring holds DEFAULT_DOOR.auditSize) and the slot's strings until
     // reuse. The leak check: from after call 1 to after call 3 (what the first call meets first is made by then;
-    // measured 50-57).
-    if (after1 !== null) check("device memory from after call 1 to after call 3 within 2 × 48 variables (kept retransmission copies aside)",
-      after.usage - after.kept - (after1.usage - after1.kept) <= 96, after1.usage + " → " + after.usage + " (copies " + after1.kept + " → " + after.kept + ")");
+    // measured 50-57: two audit entries and their ring slots).
+    if (after1 !== null) check("device memory from after call 1 to after call 3 within 2 × 36 variables (kept retransmission copies aside)",
+      after.usage - after.kept - (after1.usage - after1.kept) <= 72, after1.usage + " → " + after.usage + " (copies " + after1.kept + " → " + after.kept + ")");
     check("no call left on the device", after.live === 0, "liveCount " + after.live);
   }
 

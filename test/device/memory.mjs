@@ -109,6 +109,9 @@ try {
     Object.entries(CLASSES).map(([f, names]) => `import { ${names.map((n) => n + " as C_" + n).join(", ")} } from ${src(f)};\n`).join("") +
     `export const classes = { ${Object.values(CLASSES).flat().map((n) => `${n}: C_${n}`).join(", ")} };\n`);
   const { code, map, metafile, mangleCache } = await bundleGated(join(dir, "entry.ts"), join(dir, "doorsip.js"), check, "Espruino gate on the phone bundle");
+  // The shared constants the build declares first (build.mjs shareConstants), by the names it chose.
+  const sharedDecl = /^(?:"use strict";)?var ([\w$]+)=!0,([\w$]+)=!1,([\w$]+)=null,([\w$]+)="";/.exec(code);
+  const sharedNames = sharedDecl === null ? [] : sharedDecl.slice(1);
   // The bundle's property names back to the sources' (the device prints what it sees).
   const original = new Map(Object.entries(mangleCache || {}).filter(([, v]) => v !== false).map(([k, v]) => [v, k]));
   unmangle = (path) => path.split(".").map((p) => original.get(p) || p).join(".");
@@ -258,6 +261,9 @@ function moduleBreakdown() {
   walk = null;
 }
 var walk = { seen: [], byClass: {}, parts: [], buffers: [], kinds: {}, fields: [] };
+// The bundle's shared constants (build.mjs shareConstants): a field holding one of them costs its name only.
+var SHARED = [];
+${JSON.stringify(sharedNames)}.forEach(function (n) { SHARED.push(E.getAddressOf(global[n], false)); });
 function isTyped(v) { return v.buffer instanceof ArrayBuffer; }
 function isObj(v) { return v !== null && typeof v === "object" && !isTyped(v); }
 function size(o, path, depth) {
@@ -282,7 +288,7 @@ function size(o, path, depth) {
       own += tc;
       if (${WALK_FIELDS} > 0 && tc >= ${WALK_FIELDS}) walk.fields.push([path + "." + k + " (" + v.length + ")", tc]);
     } else {
-      var fc = fieldCost(k, v);
+      var fc = (v === true || v === false || v === null || v === "") && SHARED.indexOf(E.getAddressOf(o[k], false)) >= 0 ? fieldCost(k, 0) : fieldCost(k, v); // o[k], not v: a copy
       own += fc;
       if (${WALK_FIELDS} > 0 && fc >= ${WALK_FIELDS}) walk.fields.push([path + "." + k, fc]);
       // What a field's value costs by kind: an integer sits in its name, the rest take a variable or more.
