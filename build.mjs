@@ -230,6 +230,7 @@ export async function bundleDevice({ entry = deviceEntry, outfile = deviceOutfil
   if (!process.env.DOORSIP_NO_INLINE && !process.env.DOORSIP_NO_BODIES) out = await inlineBodies(out.code, out.map, mangled);
   if (!process.env.DOORSIP_NO_ARGS) out = await paramsToArguments(out.code, out.map);
   out = await rootScript(out.code, out.map, globalName);
+  if (!process.env.DOORSIP_NO_FLATTEN) out = await flattenClasses(out.code, out.map);
   if (!process.env.DOORSIP_NO_SHARE) out = await shareConstants(out.code, out.map);
   if (write) {
     mkdirSync(dirname(js.path), { recursive: true });
@@ -1194,6 +1195,68 @@ export async function rootScript(code, map, globalName) {
   edits.sort((a, b) => a[0] - b[0]);
   const out = applyEdits(code, map, edits);
   return { code: out.code, map: JSON.stringify(out.map) };
+}
+
+/**
+ * Classes left with nothing but a constructor (their methods dropped or inlined) become factories: on
+ * Espruino a class costs its prototype, the names "prototype" and "constructor" (two variables each) and every
+ * instance a "__proto__" name (two more); a plain object costs none of them. A candidate: a top-level class with
+ * no superclass, no other member, a constructor with no nested function, no `return`, `super` or `new.target`,
+ * whose every reference is `new X(…)`. It becomes `function X(…){var o={};…(this as o)…;return o}` and each
+ * `new X(…)` a call `X(…)`. Runs on the root script (names final).
+ */
+export async function flattenClasses(code, map) {
+  const { parse } = await import("acorn");
+  const tail = /\/\/# sourceMappingURL=[^\n]*\n?$/.exec(code);
+  const text = tail === null ? code : code.slice(0, tail.index);
+  const ast = parse(text, { ecmaVersion: 2022, sourceType: "script" });
+  const { refs, parent } = resolveNames(ast);
+  const used = new Set(refs.map((r) => r.id.name));
+  let obj = "$$o";
+  for (let i = 0; used.has(obj); i++) obj = "$$o" + i;
+  const edits = [];
+  let flattened = 0;
+  const candidates = [];
+  for (const st of ast.body) {
+    if (st.type === "ClassDeclaration") candidates.push({ cls: st, name: st.id.name, decl: true });
+    else if (st.type === "VariableDeclaration") {
+      for (const d of st.declarations) if (d.id.type === "Identifier" && d.init && d.init.type === "ClassExpression" && !d.init.id) candidates.push({ cls: d.init, name: d.id.name, decl: false });
+    }
+  }
+  for (const { cls, name, decl } of candidates) {
+    if (cls.superClass || cls.body.body.length !== 1) continue;
+    const ctor = cls.body.body[0];
+    if (ctor.type !== "MethodDefinition" || ctor.kind !== "constructor" || ctor.static) continue;
+    const fn = ctor.value;
+    let bad = fn.params.some((p) => p.type !== "Identifier");
+    const thisNodes = [];
+    const check = (x) => {
+      if (x !== fn && (isFunction(x) || x.type === "ClassExpression" || x.type === "ClassDeclaration")) { bad = true; return; }
+      if (x.type === "ReturnStatement" || x.type === "Super" || x.type === "MetaProperty") bad = true;
+      if (x.type === "ThisExpression") thisNodes.push(x);
+      eachChild(x, check);
+    };
+    check(fn);
+    const uses = refs.filter((r) => r.id.name === name && r.scope === ast && r.id !== (decl ? cls.id : null) && !(r.parent.type === "VariableDeclarator" && r.parent.id === r.id));
+    if (bad || uses.some((r) => r.parent.type !== "NewExpression" || r.parent.callee !== r.id)) continue;
+    // The class becomes a factory; `this` the object it fills.
+    const params = fn.params.map((p) => p.name).join(",");
+    const bodyStart = fn.body.start + 1;
+    edits.push([cls.start, bodyStart, (decl ? "function " + name : "function") + "(" + params + "){" ]);
+    // The constructor's directives-free body: `var o={};` after its own leading var (from `arguments`).
+    edits.push([bodyStart, bodyStart, "var " + obj + "={};"]);
+    for (const t of thisNodes) edits.push([t.start, t.end, obj]);
+    edits.push([fn.body.end - 1, cls.end, ";return " + obj + "}"]);
+    for (const r of uses) {
+      const n = r.parent;
+      edits.push([n.start, r.id.start, ""]);
+      if (text[n.end - 1] !== ")") edits.push([n.end, n.end, "()"]);
+    }
+    flattened++;
+  }
+  edits.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const out = applyEdits(text, typeof map === "string" ? map : JSON.stringify(map), edits);
+  return { code: tail === null ? out.code : out.code + tail[0], map: JSON.stringify(out.map), flattened };
 }
 
 /**

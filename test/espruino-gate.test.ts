@@ -639,3 +639,26 @@ describe("shared constants: stored true, false, null and \"\" are one value each
     expect(load(out).f.call(undefined)).toBe("undefined");
   });
 });
+
+describe("flattened classes: a class with nothing but a constructor becomes a factory of plain objects", () => {
+  const noMap = JSON.stringify({ version: 3, sources: [], names: [], mappings: "" });
+  it("rewrites the class and its `new`s; keeps classes with methods, other references, closures or returns; same fields", async () => {
+    const code = [
+      "var H=class{constructor(){var a=arguments[0];this.v=a>>>0,this.n=0}};",
+      "class P{constructor(x){this.x=x;this.h=new H}}",
+      "var M=class{constructor(){this.a=1}m(){return this.a}};",
+      "var R=class{constructor(){this.a=1}};var isR=(o)=>o instanceof R;",
+      "var C=class{constructor(){let s=this;this.f=function(){return s}}};",
+      "function make(){return[new H(7),new P(3),new M().m(),isR(new R),new C().f()!==null]}",
+      "module.exports={make};",
+    ].join("\n");
+    const { code: out, flattened } = await build.flattenClasses(code, noMap);
+    expect(flattened).toBe(2);
+    expect(out).toContain("var H=function(){var $$o={};var a=arguments[0];$$o.v=a>>>0,$$o.n=0;return $$o};");
+    expect(out).toContain("function P(x){var $$o={};$$o.x=x;$$o.h=H();return $$o}");
+    expect(out).toContain("return[H(7),P(3),new M().m(),isR(new R),new C().f()!==null]");
+    const a = load(code).make(), b = load(out).make();
+    expect(JSON.stringify(b)).toBe(JSON.stringify(a));
+    expect(Object.getPrototypeOf(b[0])).toBe(Object.prototype);
+  });
+});
