@@ -864,12 +864,17 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
           }
           return false;
         };
+        // A declaration of several names is split before the one whose value holds the call.
+        const k = st.type === "VariableDeclaration" && !/^For/.test(holder.type) ? st.declarations.findIndex((d) => within(call, d)) : -1;
         const head = st.type === "IfStatement" ? st.test : st.type === "ReturnStatement" || st.type === "ThrowStatement" ? st.argument :
           st.type === "ExpressionStatement" ? st.expression : st.type === "SwitchStatement" ? st.discriminant :
-          st.type === "VariableDeclaration" && st.declarations.length === 1 && !/^For/.test(holder.type) ? st.declarations[0].init : null;
+          k >= 0 ? st.declarations[k].init : null;
         if (head !== null && first(head)) {
           const r = { mode: "assign", lhs: null }; // the temporary is named when the call is written out
-          parts = [r, { rest: st }];
+          if (k > 0) {
+            const kind = st.kind === "var" ? "var " : "let ";
+            parts = [st.kind + " " + st.declarations.slice(0, k).map(L).join(",") + ";", r, { rest: st, from: st.declarations[k].start, prefix: kind }];
+          } else parts = [r, { rest: st }];
         }
       }
       if (parts === null) return null;
@@ -967,7 +972,7 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
         inlinedText = pre.join("") + (flag !== null ? flag + "=0;" : "") + (early.length > 0 ? "do{" + bodyText + noTailValue + "}while(0)" : bodyText + noTailValue);
         if (target !== at.lhs) inlinedText += ";" + at.lhs + "=" + target;
       }
-      const out = low.parts.flat(Infinity).map((q) => (typeof q === "string" ? q : q.rest ? text.slice(q.rest.start, call.start) + at.lhs + text.slice(call.end, q.rest.end) : inlinedText + ";")).join("");
+      const out = low.parts.flat(Infinity).map((q) => (typeof q === "string" ? q : q.rest ? (q.prefix || "") + text.slice(q.from !== undefined ? q.from : q.rest.start, call.start) + at.lhs + text.slice(call.end, q.rest.end) : inlinedText + ";")).join("");
       return { text: low.braces ? "{" + out + "}" : out, temps };
     };
     // Choose: a candidate's every call must stand alone in its statement; statements written this round do not

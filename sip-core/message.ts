@@ -14,7 +14,7 @@ import {
 import { NA_LAZY_URI, NameAddr, parseNameAddr } from "./nameaddr.ts";
 import { nameAddrWalker } from "./headers.ts";
 import { UINT32_MAX, parseDecimal, skipLws, skipToken, spanEquals, spanEqualsIgnoreCase, trimLwsEnd } from "./scan.ts";
-import { SCHEME_SIP, SCHEME_SIPS, SipUri, parseUri } from "./uri.ts";
+import { SCHEME_SIP, SCHEME_SIPS, SipUri, parseUri, resetUri } from "./uri.ts";
 import { ViaValue, parseViaValue } from "./via.ts";
 
 /** Capacities of one message view. Every limit has a defined answer when exceeded. */
@@ -407,7 +407,7 @@ export function parseMessage(src: string, off: number, len: number, msg: SipMess
   msg.to.clear();
   msg.length = 0;
   msg.bodyStart = msg.bodyEnd = 0;
-  msg.requestUri.reset(src);
+  resetUri(msg.requestUri, src);
   msg.requestUri.start = msg.requestUri.end = -1;
   msg.ruriState = -1;
   msg.uriStart = msg.uriEnd = 0;

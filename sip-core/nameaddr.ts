@@ -2,7 +2,7 @@
 import { CHAR_CLASS, C_TOKEN, CH_COLON, CH_COMMA, CH_DQUOTE, CH_LT, CH_SEMI, CH_STAR } from "./constants.ts";
 import { paramSpan, scanParam } from "./params.ts";
 import { NEXT_GT, UINT32_MAX, nextIndex, parseDecimal, quotedStringEnd, skipLws, tokenIs, trimLwsEnd, unquote } from "./scan.ts";
-import { SipUri, parseUri } from "./uri.ts";
+import { SipUri, parseUri, resetUri } from "./uri.ts";
 
 /** The value may be one of a comma-separated list (Contact, Route, Record-Route). */
 export const NA_LIST = 1;
@@ -47,7 +47,7 @@ export class NameAddr {
     this.displayStart = this.displayEnd = this.tagStart = this.tagEnd = -1;
     this.expires = -1;
     this.qStart = this.qEnd = this.paramsStart = this.paramsEnd = -1;
-    this.uri.reset(this.src);
+    resetUri(this.uri, this.src);
     this.uri.start = this.uri.end = -1;
     this.uriState = -1;
   }
@@ -94,7 +94,7 @@ export function parseNameAddr(src: string, p: number, end: number, out: NameAddr
   let c = src.charCodeAt(p);
   if (c === CH_STAR && (flags & NA_STAR) !== 0) {
     out.star = true;
-    out.uri.reset(src);
+    resetUri(out.uri, src);
     out.end = p + 1;
     p = skipLws(src, p + 1, end);
     return p === end ? p : -1;
@@ -153,7 +153,7 @@ export function parseNameAddr(src: string, p: number, end: number, out: NameAddr
     p = gt + 1;
   }
   const u = out.uri;
-  u.reset(src);
+  resetUri(u, src);
   u.start = uriStart;
   u.end = uriEnd;
   out.uriState = -1;

@@ -441,14 +441,16 @@ export class AudioAnswer {
   /** The offer's ptime for this stream, -1 when absent. */
   ptime = -1;
 
-  reset(): void {
-    this.mediaIndex = this.payload = this.telephoneEvent = this.eventsStart = this.eventsEnd = -1;
-    this.addrStart = this.addrEnd = -1;
-    this.addrIp = 0;
-    this.port = 0;
-    this.direction = SDP_SENDRECV;
-    this.ptime = -1;
-  }
+}
+
+/** Clears an answer for negotiateAudio (a function: a class with no method is a plain object on the device). */
+function resetAnswer(a: AudioAnswer): void {
+  a.mediaIndex = a.payload = a.telephoneEvent = a.eventsStart = a.eventsEnd = -1;
+  a.addrStart = a.addrEnd = -1;
+  a.addrIp = 0;
+  a.port = 0;
+  a.direction = SDP_SENDRECV;
+  a.ptime = -1;
 }
 
 /** The answer's direction for an offered one (RFC 3264 §6.1). */
@@ -465,7 +467,7 @@ export function mirrorDirection(d: number): number {
  * in the OFFER's order. Fills out and returns true; false when nothing is acceptable (answer 488).
  */
 export function negotiateAudio(offer: SdpSession, prefs: number[], out: AudioAnswer): boolean {
-  out.reset();
+  resetAnswer(out);
   const src = offer.src;
   for (let i = 0; i < offer.mediaCount; i++) {
     const m = offer.media(i);

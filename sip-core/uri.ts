@@ -42,13 +42,6 @@ export class SipUri {
   /** Headers after the '?', without it, up to end. */
   headersStart = -1;
 
-  reset(src: string): void {
-    this.src = src;
-    this.scheme = SCHEME_OTHER;
-    this.userStart = this.userEnd = this.hostStart = this.hostEnd = -1;
-    this.hostKind = HOST_NONE;
-    this.port = this.paramsStart = this.headersStart = -1;
-  }
 
   /** The host as text (IPv6 keeps its brackets). Allocates. */
   hostText(): string { return this.hostStart < 0 ? "" : this.src.substring(this.hostStart, this.hostEnd); }
@@ -56,6 +49,18 @@ export class SipUri {
   userText(): string { return this.userStart < 0 ? "" : unescapeSpan(this.src, this.userStart, this.userEnd); }
   /** The whole URI as text. Allocates. */
   uriText(): string { return this.src.substring(this.start, this.end); }
+}
+
+/**
+ * Clears u's spans for a new parse of src. A function, not a method: a class with no method is a plain object
+ * on the device (the build flattens it), a SipUri in the message view costs no prototype link.
+ */
+export function resetUri(u: SipUri, src: string): void {
+  u.src = src;
+  u.scheme = SCHEME_OTHER;
+  u.userStart = u.userEnd = u.hostStart = u.hostEnd = -1;
+  u.hostKind = HOST_NONE;
+  u.port = u.paramsStart = u.headersStart = -1;
 }
 
 /** True when every '%' in src[s, e) starts a valid escape (two hex digits) and every char is in mask. */
@@ -175,7 +180,7 @@ function parseUriParams(src: string, p: number, end: number): number {
  * checked to be an absolute URI of legal characters and kept opaque (RFC 4475 §3.1.1.13).
  */
 export function parseUri(src: string, start: number, end: number, out: SipUri): number {
-  out.reset(src);
+  resetUri(out, src);
   out.start = start;
   out.end = end;
   // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ); "sip:" first, natively.

@@ -581,6 +581,8 @@ describe("inlined bodies: a function with one caller is written out in it", () =
       ["function f(c){var r;if(c)r=1;return r}function H(){let a=f(1);let b=f(0);return[a,b]}", "H"],
       // A class expression's own name is not visible where its method would go.
       ["var K=class Q{m(a){let q=Q.z+a;return q}};K.z=5;function H(){let k=new K();let r=k.m(3);return r}", "H"],
+      // A declaration of several names is split before the one whose value starts with the call.
+      ["var log=[];function f(x){if(x>1)return x;log.push(x);return 0}function H(){let a=log.length,b=f(a+2)?'big':'small',c=b+a;return[a,b,c,log.length]}", "H"],
       // Extra arguments are evaluated, in parentheses.
       ["var n=0;function f(a){return a+1}function H(){let r=f(1,function(){n++},{a:1});return[r,n]}", "H"],
     ];
