@@ -308,6 +308,19 @@ function patternNames(p, out) {
   else if (p.type === "RestElement") patternNames(p.argument, out);
 }
 
+/** A bundle's text without its trailing `//# sourceMappingURL=` line, and that line ("" when none). */
+function splitMapComment(code) {
+  const tail = /\/\/# sourceMappingURL=[^\n]*\n?$/.exec(code);
+  return tail === null ? { text: code, tail: "" } : { text: code.slice(0, tail.index), tail: tail[0] };
+}
+
+/** Where statements may be inserted at the top of a body: after its directives ("use strict" must stay first). */
+function afterDirectives(stmts, start) {
+  let at = start;
+  for (const st of stmts) { if (st.type !== "ExpressionStatement" || st.directive === undefined) break; at = st.end; }
+  return at;
+}
+
 /** The line (0-based) of an offset of text, and its column. */
 function lineIndex(text) {
   const starts = [0];
@@ -511,8 +524,7 @@ function uniqueMethods(nodes, mangled) {
  */
 export async function inlineCalls(code, map, mangled, maxGrowth = 160) {
   const { parse } = await import("acorn");
-  const tail = /\/\/# sourceMappingURL=[^\n]*\n?$/.exec(code);
-  let text = tail === null ? code : code.slice(0, tail.index);
+  let { text, tail } = splitMapComment(code);
   let m = typeof map === "string" ? JSON.parse(map) : map;
   if (text.includes("$$")) throw new Error("build: the bundle already spells $$, the inliner's temporaries");
   let inlined = 0;
@@ -686,9 +698,7 @@ export async function inlineCalls(code, map, mangled, maxGrowth = 160) {
     }
     for (const c of chosen) { edits.push([c.def.start, c.def.end, ""]); inlined++; }
     for (const [fn, names] of temps) {
-      // After the body's directives ("use strict" must stay first to stay a directive).
-      let at = fn.body.start + 1;
-      for (const st of fn.body.body) { if (st.type !== "ExpressionStatement" || st.directive === undefined) break; at = st.end; }
+      const at = afterDirectives(fn.body.body, fn.body.start + 1);
       edits.push([at, at, "var " + names.join(",") + ";"]);
     }
     edits.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
@@ -700,7 +710,7 @@ export async function inlineCalls(code, map, mangled, maxGrowth = 160) {
     m = out.map;
   }
   parse(text, { ecmaVersion: 2022, sourceType: "script" }); // still JavaScript
-  return { code: tail === null ? text : text + tail[0], map: JSON.stringify(m), inlined };
+  return { code: text + tail, map: JSON.stringify(m), inlined };
 }
 
 const RESERVED_WORDS = new Set(("do if in for let new try var case else enum eval null this true void with await break catch class const " +
@@ -729,17 +739,20 @@ function shortName(n) {
  * text added stays under `maxGrowth` bytes (on the device a copy costs flash, a function costs RAM).
  * The call's statement is lowered so that the call stands alone: `a(),f(x)` becomes `a();f(x)`, `c&&f(x)` and
  * `c?f(x):y` become `if`s, `return c?f(x):y` becomes `if(c)return f(x);return y`; `let v=f(x)` and `v=f(x)`
- * (v a name, or a member of `this` or of a local) take the value. The call becomes: receiver and arguments
- * into temporaries `$$bN` (in order), then the body with its own names renamed to temporaries (declarations
- * become assignments; `let x;` resets x), `this` the receiver, and each `return e` an assignment (or e alone)
- * and a `break` out of a `do{…}while(0)` around the body (Espruino has no labels); a return inside a loop or
- * switch of the body (where `break` would stop that instead) keeps the function. Under `return f(x)` the
- * body's returns stay returns. The temporaries are the calling function's `var`s. Rounds run to a fixed point.
+ * (v a name, or a member of `this` or of a local) take the value; a statement whose first evaluation is the
+ * call (`if(f(x)<0)`, `let a=1,b=f(x)?…`) takes it into a temporary first. The call becomes: receiver and
+ * arguments into temporaries (short names neither the calling function nor anything written this round reads),
+ * in order, then the body with its own names renamed to temporaries (declarations become assignments; `let x;`
+ * resets x, and every `var` starts undefined), `this` the receiver, and each `return e` an assignment (or e
+ * alone) and a `break` out of a `do{…}while(0)` around the body (Espruino has no labels); a return inside a loop
+ * or switch of the body sets a flag each enclosing loop or switch checks after it to break on. With a `try` in
+ * the body the value goes through a temporary, so the caller's assignment comes after its catch and finally.
+ * Under `return f(x)` the body's returns stay returns. The temporaries are the calling function's `var`s.
+ * Rounds run to a fixed point.
  */
 export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth = 400) {
   const { parse } = await import("acorn");
-  const tail = /\/\/# sourceMappingURL=[^\n]*\n?$/.exec(code);
-  let text = tail === null ? code : code.slice(0, tail.index);
+  let { text, tail } = splitMapComment(code);
   let m = typeof map === "string" ? JSON.parse(map) : map;
   let inlined = 0;
   const reasons = new Map();
@@ -833,20 +846,18 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
       let st = call;
       while (!/Statement$|Declaration$/.test(st.type)) st = parent.get(st);
       const holder = parent.get(st);
+      // A declaration (not a for's head) is split before the declarator k that holds the call: those before it
+      // are declared first, as they were evaluated first; k's is `let` (a `const` has no value yet).
+      const k = st.type === "VariableDeclaration" && !/^For/.test(holder.type) ? st.declarations.findIndex((d) => within(call, d)) : -1;
+      const declaredBefore = k > 0 ? st.kind + " " + st.declarations.slice(0, k).map(L).join(",") + ";" : "";
+      const kind = st.kind === "var" ? "var " : "let ";
       let parts = null;
       if (st.type === "ExpressionStatement") parts = expr(st.expression);
       else if (st.type === "ReturnStatement" && st.argument) parts = ret(st.argument);
-      else if (st.type === "VariableDeclaration" && !(holder.type === "ForStatement" || holder.type === "ForInStatement" || holder.type === "ForOfStatement")) {
-        const k = st.declarations.findIndex((d) => within(call, d));
-        const d = st.declarations[k];
-        if (d.id.type === "Identifier" && d.init && within(call, d.init)) {
-          const before = st.declarations.slice(0, k), after = st.declarations.slice(k + 1);
-          const a = assign(d.id.name, d.init);
-          if (a !== null) {
-            parts = [(before.length ? st.kind + " " + before.map(L).join(",") + ";" : "") + (st.kind === "var" ? "var " : "let ") + d.id.name + ";", a,
-              after.length ? st.kind + " " + after.map(L).join(",") + ";" : ""];
-          }
-        }
+      else if (k >= 0) {
+        const d = st.declarations[k], after = st.declarations.slice(k + 1);
+        const a = d.id.type === "Identifier" && d.init ? assign(d.id.name, d.init) : null;
+        if (a !== null) parts = [declaredBefore + kind + d.id.name + ";", a, after.length ? st.kind + " " + after.map(L).join(",") + ";" : ""];
       }
       // Else: the call evaluated first in the statement (on the left edge of what it evaluates) goes before it,
       // its value in a temporary: `if(f(x)<0)…` is `R=f(x);if(R<0)…`.
@@ -864,17 +875,12 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
           }
           return false;
         };
-        // A declaration of several names is split before the one whose value holds the call.
-        const k = st.type === "VariableDeclaration" && !/^For/.test(holder.type) ? st.declarations.findIndex((d) => within(call, d)) : -1;
         const head = st.type === "IfStatement" ? st.test : st.type === "ReturnStatement" || st.type === "ThrowStatement" ? st.argument :
           st.type === "ExpressionStatement" ? st.expression : st.type === "SwitchStatement" ? st.discriminant :
           k >= 0 ? st.declarations[k].init : null;
         if (head !== null && first(head)) {
           const r = { mode: "assign", lhs: null }; // the temporary is named when the call is written out
-          if (k > 0) {
-            const kind = st.kind === "var" ? "var " : "let ";
-            parts = [st.kind + " " + st.declarations.slice(0, k).map(L).join(",") + ";", r, { rest: st, from: st.declarations[k].start, prefix: kind }];
-          } else parts = [r, { rest: st }];
+          parts = k > 0 ? [declaredBefore, r, { rest: st, from: st.declarations[k].start, prefix: kind }] : [r, { rest: st }];
         }
       }
       if (parts === null) return null;
@@ -1037,11 +1043,9 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
       inlined++;
     }
     for (const [fn, set] of declareTemps) {
-      const names = [...set];
-      if (names.length === 0) continue;
-      let pos = fn.body.start + 1;
-      for (const st of fn.body.body) { if (st.type !== "ExpressionStatement" || st.directive === undefined) break; pos = st.end; }
-      edits.push([pos, pos, "var " + names.join(",") + ";"]);
+      if (set.size === 0) continue;
+      const at = afterDirectives(fn.body.body, fn.body.start + 1);
+      edits.push([at, at, "var " + [...set].join(",") + ";"]);
     }
     edits.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
     for (let i = 1; i < edits.length; i++) if (edits[i][0] < edits[i - 1][1]) throw new Error("build: overlapping inlineBodies edits");
@@ -1052,7 +1056,7 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
   }
   if (process.env.DOORSIP_DEBUG_INLINE) for (const [name, r] of reasons) console.log("inlineBodies: kept " + name + ": " + r);
   parse(text, { ecmaVersion: 2022, sourceType: "script" }); // still JavaScript
-  return { code: tail === null ? text : text + tail[0], map: JSON.stringify(m), inlined };
+  return { code: text + tail, map: JSON.stringify(m), inlined };
 }
 
 /**
@@ -1212,10 +1216,9 @@ export async function rootScript(code, map, globalName) {
  */
 export async function flattenClasses(code, map) {
   const { parse } = await import("acorn");
-  const tail = /\/\/# sourceMappingURL=[^\n]*\n?$/.exec(code);
-  const text = tail === null ? code : code.slice(0, tail.index);
+  const { text, tail } = splitMapComment(code);
   const ast = parse(text, { ecmaVersion: 2022, sourceType: "script" });
-  const { refs, parent } = resolveNames(ast);
+  const { refs } = resolveNames(ast);
   const used = new Set(refs.map((r) => r.id.name));
   let obj = "$$o";
   for (let i = 0; used.has(obj); i++) obj = "$$o" + i;
@@ -1248,7 +1251,7 @@ export async function flattenClasses(code, map) {
     const params = fn.params.map((p) => p.name).join(",");
     const bodyStart = fn.body.start + 1;
     edits.push([cls.start, bodyStart, (decl ? "function " + name : "function") + "(" + params + "){" ]);
-    // The constructor's directives-free body: `var o={};` after its own leading var (from `arguments`).
+    // `var o={};` first in the body (before the `var a=arguments[0]` of paramsToArguments: it reads no `this`).
     edits.push([bodyStart, bodyStart, "var " + obj + "={};"]);
     for (const t of thisNodes) edits.push([t.start, t.end, obj]);
     edits.push([fn.body.end - 1, cls.end, ";return " + obj + "}"]);
@@ -1261,7 +1264,7 @@ export async function flattenClasses(code, map) {
   }
   edits.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   const out = applyEdits(text, typeof map === "string" ? map : JSON.stringify(map), edits);
-  return { code: tail === null ? out.code : out.code + tail[0], map: JSON.stringify(out.map), flattened };
+  return { code: out.code + tail, map: JSON.stringify(out.map), flattened };
 }
 
 /**
@@ -1269,15 +1272,14 @@ export async function flattenClasses(code, map) {
  * costs two variables (its name and a value of its own: every `!0`, `null` or `""` evaluated makes one),
  * one when the value is a variable the field shares. Where a value is stored (assigned to a property or a
  * top-level name, in an object or array literal), these literals become four top-level names declared
- * first (`var $T=!0,$F=!1,$N=null,$E=""`), and a stored boolean expression (comparisons, `!x`, && and || of
- * those) becomes `(…)?$T:$F`. Tests,
- * arguments, returns and local variables keep their literals (a name is found by a scan of the root).
+ * first (`var $T=!0,$F=!1,$N=null,$E=""`, a digit added to a name the bundle has), and a stored boolean
+ * expression (comparisons, `!x`, && and || of those) becomes `(…)?$T:$F`. Tests, arguments, returns and
+ * local variables keep their literals (a name is found by a scan of the root).
  * Strings are safe to share: Espruino appends in place only to a string nothing else references.
  */
 export async function shareConstants(code, map) {
   const { parse } = await import("acorn");
-  const tail = /\/\/# sourceMappingURL=[^\n]*\n?$/.exec(code);
-  const text = tail === null ? code : code.slice(0, tail.index);
+  const { text, tail } = splitMapComment(code);
   const ast = parse(text, { ecmaVersion: 2022, sourceType: "script" });
   const { refs } = resolveNames(ast);
   const used = new Set(refs.map((r) => r.id.name));
@@ -1307,12 +1309,10 @@ export async function shareConstants(code, map) {
   };
   walk(ast, null);
   edits.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  // First, after any directive ("use strict" must stay first to stay one).
-  let at = 0;
-  for (const st of ast.body) { if (st.type !== "ExpressionStatement" || st.directive === undefined) break; at = st.end; }
+  const at = afterDirectives(ast.body, 0);
   edits.unshift([at, at, "var " + T + "=!0," + F + "=!1," + N + "=null," + E + '="";']);
   const out = applyEdits(text, typeof map === "string" ? map : JSON.stringify(map), edits);
-  return { code: tail === null ? out.code : out.code + tail[0], map: JSON.stringify(out.map), shared };
+  return { code: out.code + tail, map: JSON.stringify(out.map), shared };
 }
 
 function budgetBytes() {
