@@ -76,9 +76,8 @@ export class SipMessage {
   reasonEnd = 0;
 
   headerCount = 0;
-  /** [id, nameStart, valueStart, valueEnd] per header line, in order. */
   /**
-   * [id, name start, value start, value end] per header line. Offsets fit 16 bits (half the memory of 32):
+   * [id, name start, value start, value end] per header line, in order. Offsets fit 16 bits (half the memory of 32):
    * parseMessage reads no further than maxMessageSize + 1 (at most MAX_MESSAGE_SIZE) past off, and refuses an
    * off that would take an offset past 65,535 (a stream is cut as it is parsed, see SipTransport).
    */
@@ -225,10 +224,16 @@ export class SipMessage {
 }
 
 /** The header section did not end inside the input: more bytes are needed, or it is too large. */
+/** The largest message parseMessage reads headers for: maxMessageSize, honoured up to MAX_MESSAGE_SIZE. */
+function sizeLimit(limits: ParserLimits): number {
+  return limits.maxMessageSize < MAX_MESSAGE_SIZE ? limits.maxMessageSize : MAX_MESSAGE_SIZE;
+}
+
 function incomplete(msg: SipMessage, off: number, limit: number): number {
   // This outranks any error met in the lines so far: the message is not all here, so nothing
-  // else about it is final (a stream reader waits for more; a datagram is dropped).
-  msg.error = limit - off > msg.limits.maxMessageSize ? ERR_MESSAGE_TOO_LARGE : ERR_INCOMPLETE;
+  // else about it is final (a stream reader waits for more; a datagram is dropped). Past the size
+  // limit nothing more will help (and parseMessage looks no further than one character beyond it).
+  msg.error = limit - off > sizeLimit(msg.limits) ? ERR_MESSAGE_TOO_LARGE : ERR_INCOMPLETE;
   msg.errorOffset = limit;
   return -msg.error;
 }
@@ -381,7 +386,7 @@ export function parseMessage(src: string, off: number, len: number, msg: SipMess
   // ERR_MESSAGE_TOO_LARGE however it ends), so their offsets fit the table's 16 bits; the body's framing
   // still sees the whole input (fullLimit), as the verdicts do.
   const fullLimit = off + len;
-  const size = limits.maxMessageSize < MAX_MESSAGE_SIZE ? limits.maxMessageSize : MAX_MESSAGE_SIZE;
+  const size = sizeLimit(limits);
   const limit = len > size + 1 ? off + size + 1 : fullLimit;
   msg.src = src;
   msg.error = 0;

@@ -121,6 +121,15 @@ describe("parser limits", () => {
     expect(parseMessage(partial, 0, 1025, m)).toBe(-ERR_MESSAGE_TOO_LARGE);
   });
 
+  it("maxMessageSize above 32,767 is honoured up to 32,767: a longer unterminated header section is refused, not awaited", () => {
+    const m = new SipMessage({ ...SMALL, maxMessageSize: 40000 });
+    m.stream = true;
+    const partial = request({ extra: 1 }).replace("X-Extra-0: 0", "X-Extra-0: " + "y".repeat(34000)).substring(0, 34000);
+    expect(partial.indexOf("\r\n\r\n")).toBe(-1);
+    expect(parseMessage(partial, 0, 32767, m)).toBe(-ERR_INCOMPLETE);
+    expect(parseMessage(partial, 0, partial.length, m)).toBe(-ERR_MESSAGE_TOO_LARGE);
+  });
+
   it("maxBodySize: a body of 256 bytes passes, 257 is ERR_BODY_TOO_LARGE and earns 413", () => {
     const m = small();
     const ok = request({ body: 256 });
