@@ -777,7 +777,7 @@ export class CallManager {
     if (msg.bodyEnd <= msg.bodyStart) return 0;
     if (!contentTypeIs(msg, "application", "sdp")) return msg.findHeader(HDR_CONTENT_TYPE) < 0 ? 400 : 415;
     const s = this.sdp, a = this.answer;
-    let status = parseSdp(msg.src, msg.bodyStart, msg.bodyEnd, s) < 0 ? 400 : negotiateAudio(s, this.config.codecs, a) ? 0 : 488;
+    const status = parseSdp(msg.src, msg.bodyStart, msg.bodyEnd, s) < 0 ? 400 : negotiateAudio(s, this.config.codecs, a) ? 0 : 488;
     if (status === 0) {
       this.setMedia(c, s, a.direction, false);
       c.answerDirection = a.direction;
