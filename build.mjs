@@ -227,10 +227,14 @@ export async function bundleDevice({ entry = deviceEntry, outfile = deviceOutfil
   const mangled = new Set(Object.values(cache).filter((v) => typeof v === "string"));
   let out = await inlineConstants(js.text, map.text, js.path, mangled);
   if (!process.env.DOORSIP_NO_INLINE) out = await inlineCalls(out.code, out.map, mangled);
-  if (!process.env.DOORSIP_NO_INLINE && !process.env.DOORSIP_NO_BODIES) out = await inlineBodies(out.code, out.map, mangled);
-  if (!process.env.DOORSIP_NO_ARGS) out = await paramsToArguments(out.code, out.map);
+  const bodies = !process.env.DOORSIP_NO_INLINE && !process.env.DOORSIP_NO_BODIES;
+  if (bodies) out = await inlineBodies(out.code, out.map, mangled);
   out = await rootScript(out.code, out.map, globalName);
   if (!process.env.DOORSIP_NO_FLATTEN) out = await flattenClasses(out.code, out.map);
+  if (!process.env.DOORSIP_NO_PROTO) out = await prototypeObjects(out.code, out.map);
+  // Factories called once (or a few times) are bodies to write out where they are called.
+  if (bodies && !process.env.DOORSIP_NO_PROTO) out = await inlineBodies(out.code, out.map, mangled);
+  if (!process.env.DOORSIP_NO_ARGS) out = await paramsToArguments(out.code, out.map);
   if (!process.env.DOORSIP_NO_SHARE) out = await shareConstants(out.code, out.map);
   if (write) {
     mkdirSync(dirname(js.path), { recursive: true });
@@ -340,7 +344,29 @@ function applyEdits(text, map, edits) {
   out += text.slice(at);
   const { lineOf, columnOf } = lineIndex(text);
   const m = JSON.parse(map);
-  m.mappings = editMappings(m.mappings, edits.map(([s, e, t, at]) => [lineOf(s), columnOf(s), e - s, t.length, at === true]));
+  const before = m.mappings;
+  m.mappings = editMappings(before, edits.map(([s, e, t, at]) => [lineOf(s), columnOf(s), e - s, t.length, at === true]));
+  // An edit [start, end, inserted, keep, [offset, from]] also maps inserted[offset…] where the input's `from` maps
+  // (a name the edit makes points at what it stands for).
+  if (edits.some((x) => x[4] !== undefined)) {
+    const was = decodeMappings(before), now = decodeMappings(m.mappings);
+    const shift = new Map(); // a line's growth so far, edits in order
+    for (const [s, e, t, , copy] of edits) {
+      const line = lineOf(s), grown = shift.get(line) || 0;
+      if (copy !== undefined) {
+        const [offset, from] = copy;
+        const segs = was[lineOf(from)] || [];
+        let src = null;
+        for (const seg of segs) if (seg[0] <= columnOf(from) && seg.length >= 4) src = seg;
+        if (src !== null && line < now.length) {
+          const col = columnOf(s) + grown + offset;
+          now[line] = now[line].filter((seg) => seg[0] !== col).concat([[col, ...src.slice(1)]]).sort((a, b) => a[0] - b[0]);
+        }
+      }
+      shift.set(line, grown + t.length - (e - s));
+    }
+    m.mappings = encodeMappings(now);
+  }
   return { code: out, map: m };
 }
 
@@ -773,6 +799,8 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
     for (const n of nodes) {
       let fn = null, name = null, method = false;
       if (n.type === "FunctionDeclaration" && parent.get(n) === ast) { fn = n; name = n.id.name; }
+      else if (n.type === "VariableDeclarator" && n.id.type === "Identifier" && n.init !== null && n.init.type === "FunctionExpression" &&
+          !n.init.id && parent.get(parent.get(n)) === ast) { fn = n.init; name = n.id.name; } // `var f=function(){…}` (a factory)
       else if (n.type === "MethodDefinition" && n.kind === "method" && !n.static && !n.computed && n.key.type === "Identifier" &&
           unique.has(n.key.name) && fnOf(n) === ast) { fn = n.value; name = n.key.name; method = true; }
       if (fn === null || fn.async || fn.generator || fn.params.some((p) => p.type !== "Identifier") || fn.body.type !== "BlockStatement") continue;
@@ -791,7 +819,7 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
     // References.
     for (const r of refs) {
       const c = cands.get(r.id.name);
-      if (c === undefined || c.method || r.scope !== ast || r.parent === c.fn) continue;
+      if (c === undefined || c.method || r.scope !== ast || r.parent === c.fn || r.parent === c.def) continue;
       c.refs.push(r.id);
     }
     for (const n of nodes) {
@@ -1008,12 +1036,20 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
       return { call, home, low, at: low.parts.flat(Infinity).find((q) => typeof q === "object" && q.mode !== undefined) };
     };
     const overlaps = (x, y) => x.start < y.end && y.start < x.end;
+    // What goes with a definition: a declarator takes a comma with it, or its whole statement when alone.
+    const removal = (def) => {
+      if (def.type !== "VariableDeclarator") return [def.start, def.end, ""];
+      const list = parent.get(def), i = list.declarations.indexOf(def);
+      if (list.declarations.length === 1) return [list.start, list.end, ""];
+      return i + 1 < list.declarations.length ? [def.start, list.declarations[i + 1].start, ""] : [list.declarations[i - 1].end, def.end, ""];
+    };
     for (const c of cands.values()) {
       if (c.refs.length === 0 || c.refs.length > 4) continue;
       const sites = [];
       let reason = null;
       for (const ref of c.refs) { const site = siteOf(c, ref); if (typeof site === "string") { reason = site; break; } sites.push(site); }
       if (reason !== null) { why(c, reason); continue; }
+      if (c.def.type === "VariableDeclarator" && chosen.some((o) => parent.get(o.c.def) === parent.get(c.def))) { why(c, "waits for another"); continue; }
       const stmts = sites.map((x) => x.low.st);
       if (stmts.some((x, i) => stmts.some((y, j) => i !== j && overlaps(x, y))) ||
           chosen.some((o) => o.sites.some((x) => stmts.some((y) => overlaps(x.low.st, y)) || within(x.call, c.fn)) || sites.some((x) => within(x.call, o.c.fn)))) {
@@ -1039,7 +1075,7 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
         if (!declareTemps.has(x.home)) declareTemps.set(x.home, new Set());
         for (const t of rendered[i].temps) declareTemps.get(x.home).add(t);
       });
-      edits.push([c.def.start, c.def.end, ""]);
+      edits.push(removal(c.def));
       inlined++;
     }
     for (const [fn, set] of declareTemps) {
@@ -1207,6 +1243,40 @@ export async function rootScript(code, map, globalName) {
 }
 
 /**
+ * The root script's top-level classes (`class X{…}`, `var X=class{…}`) for flattenClasses and prototypeObjects,
+ * each with its references but its binding; free(base) gives a name nothing in the script spells.
+ */
+async function rootClasses(code) {
+  const { parse } = await import("acorn");
+  const { text, tail } = splitMapComment(code);
+  const ast = parse(text, { ecmaVersion: 2022, sourceType: "script" });
+  const { refs } = resolveNames(ast);
+  const used = new Set(refs.map((r) => r.id.name));
+  const free = (base) => { let n = base, i = 0; while (used.has(n)) n = base + i++; used.add(n); return n; };
+  const candidates = [];
+  for (const st of ast.body) {
+    if (st.type === "ClassDeclaration") candidates.push({ cls: st, name: st.id.name, decl: true });
+    else if (st.type === "VariableDeclaration") {
+      for (const d of st.declarations) if (d.id.type === "Identifier" && d.init && d.init.type === "ClassExpression" && !d.init.id) candidates.push({ cls: d.init, name: d.id.name, decl: false });
+    }
+  }
+  for (const c of candidates) {
+    const { cls, name, decl } = c;
+    c.uses = refs.filter((r) => r.id.name === name && r.scope === ast && r.id !== (decl ? cls.id : null) && !(r.parent.type === "VariableDeclarator" && r.parent.id === r.id));
+  }
+  return { text, tail, used, free, candidates };
+}
+
+/** Edits turning each `new X(…)` (uses: references to X, each a NewExpression's callee) into the call `X(…)`. */
+function newsToCalls(text, uses, edits) {
+  for (const r of uses) {
+    const n = r.parent;
+    edits.push([n.start, r.id.start, ""]);
+    if (text[n.end - 1] !== ")") edits.push([n.end, n.end, "()"]);
+  }
+}
+
+/**
  * Classes left with nothing but a constructor (their methods dropped or inlined) become factories: on
  * Espruino a class costs its prototype, the names "prototype" and "constructor" (two variables each) and every
  * instance a "__proto__" name (two more); a plain object costs none of them. A candidate: a top-level class with
@@ -1215,23 +1285,11 @@ export async function rootScript(code, map, globalName) {
  * `new X(…)` a call `X(…)`. Runs on the root script (names final).
  */
 export async function flattenClasses(code, map) {
-  const { parse } = await import("acorn");
-  const { text, tail } = splitMapComment(code);
-  const ast = parse(text, { ecmaVersion: 2022, sourceType: "script" });
-  const { refs } = resolveNames(ast);
-  const used = new Set(refs.map((r) => r.id.name));
-  let obj = "$$o";
-  for (let i = 0; used.has(obj); i++) obj = "$$o" + i;
+  const { text, tail, free, candidates } = await rootClasses(code);
+  const obj = free("$$o");
   const edits = [];
   let flattened = 0;
-  const candidates = [];
-  for (const st of ast.body) {
-    if (st.type === "ClassDeclaration") candidates.push({ cls: st, name: st.id.name, decl: true });
-    else if (st.type === "VariableDeclaration") {
-      for (const d of st.declarations) if (d.id.type === "Identifier" && d.init && d.init.type === "ClassExpression" && !d.init.id) candidates.push({ cls: d.init, name: d.id.name, decl: false });
-    }
-  }
-  for (const { cls, name, decl } of candidates) {
+  for (const { cls, name, decl, uses } of candidates) {
     if (cls.superClass || cls.body.body.length !== 1) continue;
     const ctor = cls.body.body[0];
     if (ctor.type !== "MethodDefinition" || ctor.kind !== "constructor" || ctor.static) continue;
@@ -1245,7 +1303,6 @@ export async function flattenClasses(code, map) {
       eachChild(x, check);
     };
     check(fn);
-    const uses = refs.filter((r) => r.id.name === name && r.scope === ast && r.id !== (decl ? cls.id : null) && !(r.parent.type === "VariableDeclarator" && r.parent.id === r.id));
     if (bad || uses.some((r) => r.parent.type !== "NewExpression" || r.parent.callee !== r.id)) continue;
     // The class becomes a factory; `this` the object it fills.
     const params = fn.params.map((p) => p.name).join(",");
@@ -1255,16 +1312,78 @@ export async function flattenClasses(code, map) {
     edits.push([bodyStart, bodyStart, "var " + obj + "={};"]);
     for (const t of thisNodes) edits.push([t.start, t.end, obj]);
     edits.push([fn.body.end - 1, cls.end, ";return " + obj + "}"]);
-    for (const r of uses) {
-      const n = r.parent;
-      edits.push([n.start, r.id.start, ""]);
-      if (text[n.end - 1] !== ")") edits.push([n.end, n.end, "()"]);
-    }
+    newsToCalls(text, uses, edits);
     flattened++;
   }
   edits.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   const out = applyEdits(text, typeof map === "string" ? map : JSON.stringify(map), edits);
   return { code: out.code + tail, map: JSON.stringify(out.map), flattened };
+}
+
+/**
+ * Classes with methods become a prototype object and a factory: on Espruino a class costs its constructor as a
+ * function of its own beside the methods, a prototype reached through a "prototype" name, and a "constructor"
+ * name back (seven variables with the constructor); an object literal of methods and a factory making
+ * instances with Object.create cost three fewer, and a factory called once is a body inlineBodies can write
+ * out (four more). A candidate: a top-level class with no superclass, only plain non-static methods with
+ * names (a constructor first, if any), no `super` or `new.target`, a constructor with no `return`, whose
+ * every reference is `new X(…)` (no instanceof, no statics, not extended). `var X=class{constructor(a){…}m(){…}}`
+ * becomes `var X=function(a){var o=Object.create(X$p);…(this as o, arrows included)…;return o},X$p={m(){…}}`,
+ * and each `new X(…)` a call `X(…)`. Instances differ in what no device code asks: their prototype's
+ * `constructor` is Object's, and `for…in` would list the methods (the bundle has no `for…in` over them).
+ * The prototype object's name maps where the class was. Runs on the root script (names final), after flattenClasses.
+ */
+export async function prototypeObjects(code, map) {
+  const { text, tail, free, candidates } = await rootClasses(code);
+  const obj = free("$$o");
+  const edits = [];
+  let rewritten = 0;
+  for (const { cls, name, decl, uses } of candidates) {
+    const members = cls.body.body;
+    if (cls.superClass || members.length === 0) continue;
+    const ctor = members[0].kind === "constructor" ? members[0] : null;
+    const methods = ctor === null ? members : members.slice(1);
+    if (methods.length === 0) continue; // flattenClasses' case
+    if (members.some((m) => m.type !== "MethodDefinition" || m.static || m.computed || (m !== ctor && (m.kind !== "method" || m.key.type !== "Identifier")))) continue;
+    let bad = false;
+    const thisNodes = [];
+    // `this` in the constructor and its arrows is the new object (a nested function or class has its own);
+    // a `return` of the constructor's own (not an arrow's) would change what `new` gives.
+    const inCtor = (x, own, arrow) => {
+      if (x.type === "Super" || x.type === "MetaProperty") bad = true;
+      if (x.type === "ReturnStatement" && own && !arrow) bad = true;
+      if (x.type === "ThisExpression" && own) thisNodes.push(x);
+      const nested = x.type === "FunctionExpression" || x.type === "FunctionDeclaration" || x.type === "ClassExpression" || x.type === "ClassDeclaration";
+      eachChild(x, (c) => inCtor(c, own && !nested, arrow || c.type === "ArrowFunctionExpression"));
+    };
+    if (ctor !== null) eachChild(ctor.value.body, (c) => inCtor(c, true, false));
+    const noSuper = (x) => { if (x.type === "Super" || x.type === "MetaProperty") bad = true; eachChild(x, noSuper); };
+    for (const m of methods) noSuper(m.value);
+    if (bad || uses.some((r) => r.parent.type !== "NewExpression" || r.parent.callee !== r.id)) continue;
+    const proto = free(name + "$p");
+    const make = "var " + obj + "=Object.create(" + proto + ");";
+    // The factory, where the class started.
+    if (ctor !== null) {
+      edits.push([cls.start, ctor.value.start, decl ? "function " + name : "function"]);
+      edits.push([ctor.value.body.start + 1, ctor.value.body.start + 1, make]);
+      for (const t of thisNodes) edits.push([t.start, t.end, obj]);
+      edits.push([ctor.value.body.end - 1, ctor.value.body.end - 1, ";return " + obj]);
+      edits.push([ctor.end, methods[0].start, (decl ? ";var " : ",") + proto + "={", false, [decl ? 5 : 1, cls.start]]);
+    } else {
+      const head = (decl ? "function " + name : "function") + "(){return Object.create(" + proto + ")}" + (decl ? ";var " : ",");
+      edits.push([cls.start, methods[0].start, head + proto + "={", false, [head.length, cls.start]]);
+    }
+    // The methods, an object literal's (shorthand methods: Espruino takes them, at a function's cost).
+    for (let i = 0; i < methods.length; i++) {
+      const m = methods[i];
+      edits.push([m.end, i + 1 < methods.length ? methods[i + 1].start : cls.end, i + 1 < methods.length ? "," : "}" + (decl ? ";" : "")]);
+    }
+    newsToCalls(text, uses, edits);
+    rewritten++;
+  }
+  edits.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const out = applyEdits(text, typeof map === "string" ? map : JSON.stringify(map), edits);
+  return { code: out.code + tail, map: JSON.stringify(out.map), rewritten };
 }
 
 /**

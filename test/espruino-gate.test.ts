@@ -490,6 +490,26 @@ describe("inlined bodies: a function with one caller is written out in it", () =
   const noMap = JSON.stringify({ version: 3, sources: [], names: [], mappings: "" });
   const inline = async (code: string, mangled: string[] = []) => (await build.inlineBodies(code, noMap, new Set(mangled))).code as string;
 
+  it("a factory `var f=function(){…}` is a candidate: its declarator goes with its comma, or its statement when alone", async () => {
+    const code = [
+      "var a=2,f=function(x){return x+a},b=3;",
+      "var c=4,g=function(x){return x*c};",
+      "var h=function(x){return x-1};",
+      "function run(v){let p=f(v);let q=g(p);let r=h(q);return[p,q,r,a,b,c]}",
+      "module.exports={run};",
+    ].join("\n");
+    const out = await inline(code);
+    for (const n of ["f=", "g=", "h="]) expect(out).not.toContain(n);
+    expect(out).toContain("var a=2,b=3;");
+    expect(out).toContain("var c=4;");
+    expect(load(out).run(5)).toEqual(load(code).run(5));
+    // One declared with another chosen in the same list waits for the next round; both go.
+    const two = "var f=function(x){return x+1},g=function(x){return x*2};function run(v){let p=f(v);let q=g(p);return[p,q]}module.exports={run};";
+    const out2 = await inline(two);
+    expect(out2).not.toContain("function(x)");
+    expect(load(out2).run(5)).toEqual([6, 12]);
+  });
+
   it("statement, assignment, declaration and return sites; early returns, loops and resets; same results", async () => {
     const code = [
       "var log=[];",
@@ -639,6 +659,33 @@ describe("shared constants: stored true, false, null and \"\" are one value each
     const { code: out } = await build.shareConstants(code, noMap);
     expect(out.startsWith('"use strict";var $T=!0')).toBe(true);
     expect(load(out).f.call(undefined)).toBe("undefined");
+  });
+});
+
+describe("prototype objects: a class with methods becomes an object of methods and a factory", () => {
+  const noMap = JSON.stringify({ version: 3, sources: [], names: [], mappings: "" });
+  it("rewrites classes (with or without a constructor) and their `new`s; `this` in the constructor's arrows; keeps the rest", async () => {
+    const code = [
+      "var A=class{constructor(){var a=arguments[0];this.v=a;this.f=()=>this.v;this.g=function(){return this}}get(){return this.v}inc(){this.v++;return this}},n=1;",
+      "class B{m(){return 2}}",
+      "var R=class{constructor(){this.a=1}m(){return 1}};var isR=(o)=>o instanceof R;",
+      "var S=class{static s(){return 1}m(){return 2}};",
+      "var G=class{get x(){return 1}};",
+      "var Q=class{constructor(){return{q:1}}m(){return 3}};",
+      "var P=class{m(){return 4}};var K=class extends P{};",
+      "function make(){let a=new A(5);a.inc();let g=a.g();return[a.get(),a.f(),g===a,new B().m(),new B instanceof Object,isR(new R),S.s(),new G().x,new Q().q,new K().m(),n]}",
+      "module.exports={make};",
+    ].join("\n");
+    const { code: out, rewritten } = await build.prototypeObjects(code, noMap);
+    expect(rewritten).toBe(2);
+    expect(out).toContain("var A=function(){var $$o=Object.create(A$p);var a=arguments[0];$$o.v=a;$$o.f=()=>$$o.v;$$o.g=function(){return this};return $$o},A$p={get(){return this.v},inc(){this.v++;return this}},n=1;");
+    expect(out).toContain("function B(){return Object.create(B$p)};var B$p={m(){return 2}};");
+    expect(out).toContain("let a=A(5);");
+    expect(out).toContain("B().m(),B() instanceof Object");
+    for (const kept of ["var R=class", "var S=class", "var G=class", "var Q=class", "var P=class"]) expect(out).toContain(kept);
+    const a = load(code).make(), b = load(out).make();
+    expect(b).toEqual(a);
+    expect(b.slice(0, 3)).toEqual([6, 6, true]); // a nested function's `this` stays its own (the receiver here)
   });
 });
 

@@ -14,7 +14,7 @@
 // at its first path) and the cost per class.
 //
 // Checks the issue's budget (DOORSIP_MEMORY_BUDGET, default 3000 variables) at every stage and the peak, counting
-// what the door phone holds (the interpreter's own ~40 included; the test's harness module, its class table and
+// what the door phone holds (the interpreter's own ~40 included; the test's harness module and
 // its instrumentation not), and prints the figures. DOORSIP_TRANSACTIONS and DOORSIP_CALL_SLOTS set the device's
 // pools; DOORSIP_KEEP=1 keeps the run's folder (bundle, map, flash file). Exits 1 on a failure, 2 without
 // ESPRUINO. DOORSIP_VERBOSE=1 prints the device's output.
@@ -55,19 +55,7 @@ const figure = (name, value) => figures.push([name, value]);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 
-// Classes the device names in its breakdown (the bundle is minified: constructors are matched by identity).
-const CLASSES = {
-  "sip-core/index.ts": ["SipMessage", "SipWriter", "TransactionLayer", "SipTransport",
-    "UserAgent", "Registration", "CallManager", "Call", "Dialog", "DigestClient", "SdpSession", "SdpMedia", "AudioAnswer",
-    "SipUri", "ViaValue", "NameAddr", "RtpHeader", "RtpSender", "DtmfSender", "DtmfReceiver", "TelephoneEvent", "AuthParams",
-    "StreamReader"],
-  "firmware/media.ts": ["MediaSession"],
-  "firmware/door.ts": ["DoorController"],
-  "hal/espruino/platform.ts": ["EspruinoPlatform", "EspruinoAlarm", "EspruinoUdpSocket"],
-  "hal/espruino/board.ts": ["EspruinoBoard", "EspruinoPin"],
-};
-
-/** Minified top-level name → its TypeScript file and name, from the bundle's source map. */
+/** Minified top-level name → its TypeScript file and name, and its kind ("class", "prototype" or ""), from the bundle's source map. */
 function topLevelOrigins(code, map) {
   const tm = new TraceMap(map);
   const ast = acorn.parse(code, { ecmaVersion: 2022, sourceType: "script", locations: true });
@@ -83,11 +71,20 @@ function topLevelOrigins(code, map) {
       const d = /^(?:export\s+)?(?:const|let|var|function|class)\s+([\w$]+)|^([\w$]+)/.exec(line.slice(p.column));
       if (d) name = d[1] || d[2];
     }
-    out.set(id.name, { file: p.source ? p.source.replace(/^.*?(sip-core|firmware|hal)\//, "$1/") : "?", name: name || id.name });
+    out.set(id.name, { file: p.source ? p.source.replace(/^.*?(sip-core|firmware|hal)\//, "$1/") : "?", name: name || id.name, kind });
   };
+  let kind = "";
   for (const st of ast.body) {
+    kind = st.type === "ClassDeclaration" ? "class" : "";
     if (st.type === "FunctionDeclaration" || st.type === "ClassDeclaration") add(st.id);
-    else if (st.type === "VariableDeclaration") for (const dcl of st.declarations) if (dcl.id.type === "Identifier") add(dcl.id);
+    else if (st.type === "VariableDeclaration") {
+      for (const dcl of st.declarations) {
+        if (dcl.id.type !== "Identifier") continue;
+        // A class, or the prototype object of one (build.mjs prototypeObjects: "X$p", mapped to its class).
+        kind = dcl.init && dcl.init.type === "ClassExpression" ? "class" : dcl.init && dcl.init.type === "ObjectExpression" && /\$p\d*$/.test(dcl.id.name) ? "prototype" : "";
+        add(dcl.id);
+      }
+    }
   }
   return out;
 }
@@ -104,11 +101,11 @@ try {
     `export { defaultPhone } from ${src("firmware/phone-config.ts")};\n` +
     `export { EspruinoPlatform } from ${src("hal/espruino/platform.ts")};\n` +
     `export { EspruinoBoard } from ${src("hal/espruino/board.ts")};\n` +
-    `export { defaultCallConfig, defaultAccount } from ${src("sip-core/index.ts")};
-` +
-    Object.entries(CLASSES).map(([f, names]) => `import { ${names.map((n) => n + " as C_" + n).join(", ")} } from ${src(f)};\n`).join("") +
-    `export const classes = { ${Object.values(CLASSES).flat().map((n) => `${n}: C_${n}`).join(", ")} };\n`);
+    `export { defaultCallConfig, defaultAccount } from ${src("sip-core/index.ts")};\n`);
   const { code, map, metafile, mangleCache } = await bundleGated(join(dir, "entry.ts"), join(dir, "doorsip.js"), check, "Espruino gate on the phone bundle");
+  // The classes the walk names, by their prototypes: the classes left and the build's prototype objects.
+  const origin = topLevelOrigins(code, map);
+  const prototypes = [...origin].filter(([, o]) => o.kind !== "").map(([n, o]) => [o.name, n, o.kind === "class" ? 1 : 0]);
   // The shared constants the build declares first (build.mjs shareConstants), by the names it chose.
   const sharedDecl = /^(?:"use strict";)?var ([\w$]+)=!0,([\w$]+)=!1,([\w$]+)=null,([\w$]+)="";/.exec(code);
   const sharedNames = sharedDecl === null ? [] : sharedDecl.slice(1);
@@ -192,12 +189,12 @@ phone.onCallState = function (c) {
 };
 
 // --- the breakdown: a walk of the object graph from the phone ---
-var CL = d.classes;
+var CL = ${JSON.stringify(prototypes)}.map(function (c) { return [c[0], c[2] ? global[c[1]].prototype : global[c[1]]]; });
 function className(o) {
   if (Array.isArray(o)) return "Array";
   if (isTyped(o)) return "TypedArray";
   var p = Object.getPrototypeOf(o);
-  for (var k in CL) if (CL[k].prototype === p) return k;
+  for (var i = 0; i < CL.length; i++) if (CL[i][1] === p) return CL[i][0];
   if (p === d.DoorPhone.prototype) return "DoorPhone";
   if (p === Object.prototype) return "Object";
   return "?";
@@ -243,7 +240,7 @@ function moduleBreakdown() {
   var sc = {};
   var globals = Object.keys(global);
   for (var gi = 0; gi < globals.length; gi++) if (globals[gi].charAt(0) === "$") sc[globals[gi]] = global[globals[gi]];
-  walk = { seen: [sc, d, platform, board, config, phone], byClass: {}, parts: [], buffers: [], kinds: {}, fields: [] };
+  walk = { seen: [sc, d, platform, board, config, phone], byClass: {}, parts: [], buffers: [], kinds: {}, fields: [], long: [0, []] };
   // What the phone reaches is counted with the phone (a cursor may still point at the last message).
   var roots = [phone.layer, phone.transport, phone.ua, phone.sessions, phone.door];
   for (var r = 0; r < roots.length; r++) if (walk.seen.indexOf(roots[r]) < 0) size(roots[r], "", 9);
@@ -254,13 +251,17 @@ function moduleBreakdown() {
     var k = keys[i], v = sc[k];
     if (k === "module" || k === "exports") continue;
     if (typeof v === "function") { walk.seen.push(v); out.push([k, "code", fieldCost(k, 0) + fnCost(v)]); }
-    else if (isObj(v)) out.push([k, "data", walk.seen.indexOf(v) >= 0 ? fieldCost(k, 0) : fieldCost(k, 0) + size(v, k, 0)]);
-    else out.push([k, "data", fieldCost(k, v)]);
+    else if (isObj(v)) {
+      // A prototype object of the build's (methods) is code.
+      var proto = false;
+      for (var c = 0; c < CL.length; c++) if (CL[c][1] === v) proto = true;
+      out.push([k, proto ? "code" : "data", walk.seen.indexOf(v) >= 0 ? fieldCost(k, 0) : fieldCost(k, 0) + size(v, k, 0)]);
+    } else out.push([k, "data", fieldCost(k, v)]);
   }
   print("@@MODULE " + JSON.stringify({ names: keys.length, items: out }));
   walk = null;
 }
-var walk = { seen: [], byClass: {}, parts: [], buffers: [], kinds: {}, fields: [] };
+var walk = { seen: [], byClass: {}, parts: [], buffers: [], kinds: {}, fields: [], long: [0, []] };
 // The bundle's shared constants (build.mjs shareConstants): a field holding one of them costs its name only.
 var SHARED = [];
 ${JSON.stringify(sharedNames)}.forEach(function (n) { SHARED.push(E.getAddressOf(global[n], false)); });
@@ -274,6 +275,8 @@ function size(o, path, depth) {
   var keys = Object.keys(o);
   for (var i = 0; i < keys.length; i++) {
     var k = keys[i], v = o[k];
+    // A name of more than 8 characters does not fit in its variable: one more each.
+    if (k.length > 8) { walk.long[0]++; if (walk.long[1].indexOf(k) < 0) walk.long[1].push(k); }
     if (isObj(v) || typeof v === "function") {
       own += fieldCost(k, 0);
       if (walk.seen.indexOf(v) >= 0) continue;
@@ -304,7 +307,7 @@ function size(o, path, depth) {
 }
 function breakdown(tag) {
   peak.on = false;
-  walk = { seen: [platform, board, config, account, calls, config.door, config.trust, config.autoAnswer], byClass: {}, parts: [], buffers: [], kinds: {}, fields: [] };
+  walk = { seen: [platform, board, config, account, calls, config.door, config.trust, config.autoAnswer], byClass: {}, parts: [], buffers: [], kinds: {}, fields: [], long: [0, []] };
   // Parts in this order, each counting what no earlier part reached.
   var ua = phone.ua, roots = [["layer", phone.layer], ["transport", phone.transport], ["registrations", ua.registrations], ["calls", ua.calls],
     ["ua", ua], ["sessions", phone.sessions], ["door", phone.door], ["phone", phone]];
@@ -313,7 +316,7 @@ function breakdown(tag) {
   for (var i = 0; i < roots.length; i++) if (roots[i][1]) total += size(roots[i][1], roots[i][0], 0);
   var cls = [];
   for (var k in walk.byClass) cls.push([k, walk.byClass[k][0], walk.byClass[k][1]]);
-  print("@@WALK " + JSON.stringify({ tag: tag, total: total, parts: walk.parts, classes: cls, kinds: walk.kinds, fields: walk.fields }));
+  print("@@WALK " + JSON.stringify({ tag: tag, total: total, parts: walk.parts, classes: cls, kinds: walk.kinds, fields: walk.fields, long: walk.long }));
   walk = null;
   peak.on = true;
 }
@@ -457,16 +460,12 @@ print("@@READY");
   // The module's own scope, walked by the device after close (top-level names mapped back to the sources).
   const mod = last("MODULE");
   const moduleItems = mod === null ? [] : JSON.parse(mod[1]).items;
-  const origin = topLevelOrigins(code, map);
   const originOf = (n) => origin.get(n) || { file: "?", name: n };
-  // The class table this test's bundle exports to name what it walks (not part of the phone's firmware).
-  const table = moduleItems.find((i) => originOf(i[0]).name === "classes" && originOf(i[0]).file.endsWith("entry.ts"));
-  const testTable = table ? table[2] : 0;
   const cfg = (last("CONFIG") || ["", "? ?"])[1].split(" ");
   figure("device configuration: transaction slots / call slots", cfg[0] + " / " + cfg[1]);
   const stages = ["interpreter", "loaded", "boot", "constructed", "opened", "instrumented", "registered", "in-call", "after-call", "closed"];
   figure("device memory (variables used): " + stages.join(" / "), stages.map(usage).join(" / "));
-  figure("  the module from Storage (eval at the root; with the test's class table of " + testTable + ")", usage("loaded") - usage("interpreter"));
+  figure("  the module from Storage (eval at the root)", usage("loaded") - usage("interpreter"));
   figure("  the test's harness module (from Storage)", usage("boot") - usage("loaded"));
   figure("  DoorPhone construction", usage("constructed") - usage("boot"));
   figure("  open() (sockets)", usage("opened") - usage("constructed"));
@@ -475,16 +474,16 @@ print("@@READY");
   const peakLine = last("PEAK");
   const peakUsage = peakLine ? Number(peakLine[1].split(" ")[0]) : NaN;
   figure("  peak (sampled without GC, includes the instrumentation and garbage not yet collected)", peakLine ? peakLine[1] : "(not reported)");
-  // What the door phone holds: the usage less the test's harness, its class table and, from "instrumented" on,
+  // What the door phone holds: the usage less the test's harness and, from "instrumented" on,
   // its instrumentation.
   const harness = usage("boot") - usage("loaded");
   const instr = usage("instrumented") - usage("opened");
-  const phoneUsage = (tag) => usage(tag) - testTable - (tag === "loaded" ? 0 : harness) - (["constructed", "opened", "loaded"].includes(tag) ? 0 : instr);
+  const phoneUsage = (tag) => usage(tag) - (tag === "loaded" ? 0 : harness) - (["constructed", "opened", "loaded"].includes(tag) ? 0 : instr);
   const net = ["loaded", "constructed", "opened", "registered", "in-call", "after-call"];
-  figure("the door phone's usage (the interpreter's own included; the test's harness, class table and instrumentation not): " + net.join(" / "), net.map(phoneUsage).join(" / "));
-  figure("  peak during the call", peakUsage - harness - testTable - instr);
+  figure("the door phone's usage (the interpreter's own included; the test's harness and instrumentation not): " + net.join(" / "), net.map(phoneUsage).join(" / "));
+  figure("  peak during the call", peakUsage - harness - instr);
   for (const tag of net.slice(1)) check(`memory at "${tag}" under ${BUDGET} variables`, phoneUsage(tag) < BUDGET, String(phoneUsage(tag)));
-  check(`peak under ${BUDGET} variables`, peakUsage - harness - testTable - instr < BUDGET, String(peakUsage - harness - testTable - instr));
+  check(`peak under ${BUDGET} variables`, peakUsage - harness - instr < BUDGET, String(peakUsage - harness - instr));
   for (const w of all("WALK")) {
     const r = JSON.parse(w[1]);
     const roots = r.parts.filter((p) => p[0].indexOf(".") < 0);
@@ -494,6 +493,7 @@ print("@@READY");
     const cls = r.classes.sort((a, b) => b[2] - a[2]);
     figure(`  per class at "${r.tag}" (own fields, typed arrays and strings; instances)`, "\n" + cls.slice(0, Number(process.env.DOORSIP_WALK_ROWS || 16)).map((c) => "      " + String(c[2]).padStart(6) + "  " + c[0] + " ×" + c[1]).join("\n"));
     figure(`  primitive fields at "${r.tag}" by kind (fields, variables)`, Object.keys(r.kinds).map((k) => k + " " + r.kinds[k][0] + " / " + r.kinds[k][1]).join(", "));
+    if (r.long) figure(`  fields named in more than 8 characters at "${r.tag}" (a variable more each)`, r.long[0] + ": " + r.long[1].join(" "));
     if (WALK_FIELDS > 0) figure(`  fields of ${WALK_FIELDS} variables or more at "${r.tag}"`, "\n" + r.fields.sort((a, b) => b[1] - a[1]).map((f) => "      " + String(f[1]).padStart(6) + "  " + unmangle(f[0])).join("\n"));
   }
   if (mod !== null) {
