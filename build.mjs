@@ -1325,59 +1325,124 @@ export async function flattenClasses(code, map) {
  * function of its own beside the methods, a prototype reached through a "prototype" name, and a "constructor"
  * name back (seven variables with the constructor); an object literal of methods and a factory making
  * instances with Object.create cost three fewer, and a factory called once is a body inlineBodies can write
- * out (four more). A candidate: a top-level class with no superclass, only plain non-static methods with
- * names (a constructor first, if any), no `super` or `new.target`, a constructor with no `return`, whose
- * every reference is `new X(…)` (no instanceof, no statics, not extended). `var X=class{constructor(a){…}m(){…}}`
- * becomes `var X=function(a){var o=Object.create(X$p);…(this as o, arrows included)…;return o},X$p={m(){…}}`,
- * and each `new X(…)` a call `X(…)`. Instances differ in what no device code asks: their prototype's
- * `constructor` is Object's, and `for…in` would list the methods (the bundle has no `for…in` over them).
- * The prototype object's name maps where the class was. Runs on the root script (names final), after flattenClasses.
+ * out (four more). A candidate: a top-level class with only plain non-static methods with names (a constructor
+ * first, if any), no `new.target`, a constructor with no `return`, whose every reference is `new X(…)`.
+ * `var X=class{constructor(a){…}m(){…}}` becomes
+ * `var X=function(a){var o=Object.create(X$p);…(this as o, arrows included)…;return o},X$p={m(){…}}`,
+ * and each `new X(…)` a call `X(…)`.
+ * A base class only extended (never `new`ed) by such classes, with a constructor, is kept as its constructor (a
+ * function its subclasses' factories call on the new object) and `B$p={…}`; a subclass's prototype object is
+ * `{__proto__:B$p,…}`, its `super(…)` is `B.call(o,…)` (`B.apply(o,arguments)` without a constructor) and
+ * `super.m(…)` is `B$p.m.call(this,…)`.
+ * Instances differ in what no device code asks: their prototype's `constructor` is Object's, and `for…in`
+ * would list the methods (the bundle has no `for…in` over them). The prototype object's name maps where its
+ * class was. Runs on the root script (names final), after flattenClasses.
  */
 export async function prototypeObjects(code, map) {
   const { text, tail, free, candidates } = await rootClasses(code);
   const obj = free("$$o");
   const edits = [];
   let rewritten = 0;
-  for (const { cls, name, decl, uses } of candidates) {
-    const members = cls.body.body;
-    if (cls.superClass || members.length === 0) continue;
-    const ctor = members[0].kind === "constructor" ? members[0] : null;
-    const methods = ctor === null ? members : members.slice(1);
-    if (methods.length === 0) continue; // flattenClasses' case
-    if (members.some((m) => m.type !== "MethodDefinition" || m.static || m.computed || (m !== ctor && (m.kind !== "method" || m.key.type !== "Identifier")))) continue;
+  const byName = new Map(candidates.map((c) => [c.name, c]));
+  const isNew = (r) => r.parent.type === "NewExpression" && r.parent.callee === r.id;
+  const isExtends = (r) => (r.parent.type === "ClassExpression" || r.parent.type === "ClassDeclaration") && r.parent.superClass === r.id;
+  // The shape every rewritten class has; the walk of its code finds `this` and `super` where they stand.
+  const shape = (c) => {
+    const members = c.cls.body.body;
+    if (members.length === 0 || members.some((m) => m.type !== "MethodDefinition")) return false;
+    c.ctor = members[0].kind === "constructor" ? members[0] : null;
+    c.methods = c.ctor === null ? members : members.slice(1);
+    if (members.some((m) => m.static || m.computed || (m !== c.ctor && (m.kind !== "method" || m.key.type !== "Identifier")))) return false;
     let bad = false;
-    const thisNodes = [];
-    // `this` in the constructor and its arrows is the new object (a nested function or class has its own);
-    // a `return` of the constructor's own (not an arrow's) would change what `new` gives.
-    const inCtor = (x, own, arrow) => {
-      if (x.type === "Super" || x.type === "MetaProperty") bad = true;
+    c.thisNodes = []; c.superCalls = []; c.superMembers = [];
+    // `this` in the constructor and its arrows is the new object (a nested function or class has its own); a
+    // `return` of the constructor's own (not an arrow's) would change what `new` gives; `super(…)` stands in
+    // the constructor's own code, `super.m(…)` in a method's.
+    const inCtor = (x, up, own, arrow) => {
+      if (x.type === "MetaProperty") bad = true;
+      if (x.type === "Super") {
+        if (own && !arrow && up.type === "CallExpression" && up.callee === x && !up.arguments.some((a) => a.type === "SpreadElement")) c.superCalls.push(up);
+        else bad = true;
+      }
       if (x.type === "ReturnStatement" && own && !arrow) bad = true;
-      if (x.type === "ThisExpression" && own) thisNodes.push(x);
+      if (x.type === "ThisExpression" && own) c.thisNodes.push(x);
       const nested = x.type === "FunctionExpression" || x.type === "FunctionDeclaration" || x.type === "ClassExpression" || x.type === "ClassDeclaration";
-      eachChild(x, (c) => inCtor(c, own && !nested, arrow || c.type === "ArrowFunctionExpression"));
+      eachChild(x, (ch) => inCtor(ch, x, own && !nested, arrow || ch.type === "ArrowFunctionExpression"));
     };
-    if (ctor !== null) eachChild(ctor.value.body, (c) => inCtor(c, true, false));
-    const noSuper = (x) => { if (x.type === "Super" || x.type === "MetaProperty") bad = true; eachChild(x, noSuper); };
-    for (const m of methods) noSuper(m.value);
-    if (bad || uses.some((r) => r.parent.type !== "NewExpression" || r.parent.callee !== r.id)) continue;
-    const proto = free(name + "$p");
+    if (c.ctor !== null) eachChild(c.ctor.value.body, (ch) => inCtor(ch, c.ctor.value.body, true, false));
+    const inMethod = (x, up, upper, own) => {
+      if (x.type === "MetaProperty") bad = true;
+      if (x.type === "Super") {
+        if (own && up.type === "MemberExpression" && up.object === x && !up.computed && upper.type === "CallExpression" && upper.callee === up &&
+            !upper.arguments.some((a) => a.type === "SpreadElement")) c.superMembers.push([up, upper]);
+        else bad = true;
+      }
+      const nested = x.type === "FunctionExpression" || x.type === "FunctionDeclaration" || x.type === "ClassExpression" || x.type === "ClassDeclaration";
+      eachChild(x, (ch) => inMethod(ch, x, up, own && !nested));
+    };
+    for (const m of c.methods) eachChild(m.value.body, (ch) => inMethod(ch, m.value.body, m.value, true));
+    return !bad;
+  };
+  for (const c of candidates) c.ok = shape(c);
+  // Bases: no superclass, a constructor, never `new`ed, extended only by candidates that are themselves only `new`ed.
+  const ofClass = (cls) => candidates.find((c) => c.cls === cls);
+  const base = (name) => {
+    const b = byName.get(name);
+    return b !== undefined && b.ok && !b.cls.superClass && b.ctor !== null && b.superCalls.length === 0 && b.superMembers.length === 0 &&
+      b.uses.length > 0 && b.uses.every((r) => { const sub = isExtends(r) ? ofClass(r.parent) : undefined; return sub !== undefined && sub.ok && sub.uses.every(isNew); });
+  };
+  const protoOf = new Map();
+  const protoName = (c) => { if (!protoOf.has(c.name)) protoOf.set(c.name, free(c.name + "$p")); return protoOf.get(c.name); };
+  for (const c of candidates) {
+    const { cls, name, decl, uses, ctor, methods } = c;
+    if (!c.ok) continue;
+    const proto = protoName(c);
+    const sep = decl ? ";var " : ",";
+    const closeMethods = () => {
+      for (let i = 0; i < methods.length; i++) {
+        const m = methods[i];
+        edits.push([m.end, i + 1 < methods.length ? methods[i + 1].start : cls.end, i + 1 < methods.length ? "," : "}" + (decl ? ";" : "")]);
+      }
+    };
+    if (!cls.superClass && base(name)) {
+      // A base: its constructor stays a function (called on the subclass's object), its methods an object.
+      if (methods.length === 0) {
+        edits.push([cls.start, ctor.value.start, decl ? "function " + name : "function"]);
+        edits.push([ctor.end, cls.end, sep + proto + "={}" + (decl ? ";" : ""), false, [sep.length, cls.start]]);
+      } else {
+        edits.push([cls.start, ctor.value.start, decl ? "function " + name : "function"]);
+        edits.push([ctor.end, methods[0].start, sep + proto + "={", false, [sep.length, cls.start]]);
+        closeMethods();
+      }
+      rewritten++;
+      continue;
+    }
+    let parentProto = "";
+    if (cls.superClass) {
+      if (cls.superClass.type !== "Identifier" || !base(cls.superClass.name)) continue;
+      parentProto = "__proto__:" + protoName(byName.get(cls.superClass.name)) + (methods.length ? "," : "");
+    } else if (methods.length === 0 || c.superCalls.length || c.superMembers.length) continue; // no methods: flattenClasses' case
+    if (uses.some((r) => !isNew(r))) continue;
+    const superName = cls.superClass ? cls.superClass.name : "";
     const make = "var " + obj + "=Object.create(" + proto + ");";
     // The factory, where the class started.
     if (ctor !== null) {
       edits.push([cls.start, ctor.value.start, decl ? "function " + name : "function"]);
       edits.push([ctor.value.body.start + 1, ctor.value.body.start + 1, make]);
-      for (const t of thisNodes) edits.push([t.start, t.end, obj]);
+      for (const t of c.thisNodes) edits.push([t.start, t.end, obj]);
+      for (const call of c.superCalls) edits.push([call.callee.start, text.indexOf("(", call.callee.end) + 1, superName + ".call(" + obj + (call.arguments.length ? "," : "")]);
       edits.push([ctor.value.body.end - 1, ctor.value.body.end - 1, ";return " + obj]);
-      edits.push([ctor.end, methods[0].start, (decl ? ";var " : ",") + proto + "={", false, [decl ? 5 : 1, cls.start]]);
+      edits.push([ctor.end, methods.length ? methods[0].start : cls.end, sep + proto + "={" + parentProto + (methods.length ? "" : "}" + (decl ? ";" : "")), false, [sep.length, cls.start]]);
     } else {
-      const head = (decl ? "function " + name : "function") + "(){return Object.create(" + proto + ")}" + (decl ? ";var " : ",");
-      edits.push([cls.start, methods[0].start, head + proto + "={", false, [head.length, cls.start]]);
+      const body = superName ? make + superName + ".apply(" + obj + ",arguments);return " + obj : "return Object.create(" + proto + ")";
+      const head = (decl ? "function " + name : "function") + "(){" + body + "}" + sep;
+      edits.push([cls.start, methods[0].start, head + proto + "={" + parentProto, false, [head.length, cls.start]]);
     }
-    // The methods, an object literal's (shorthand methods: Espruino takes them, at a function's cost).
-    for (let i = 0; i < methods.length; i++) {
-      const m = methods[i];
-      edits.push([m.end, i + 1 < methods.length ? methods[i + 1].start : cls.end, i + 1 < methods.length ? "," : "}" + (decl ? ";" : "")]);
+    for (const [m, call] of c.superMembers) {
+      const open = text.indexOf("(", m.end) + 1;
+      edits.push([m.start, m.end, protoName(byName.get(superName)) + "." + m.property.name + ".call"], [open, open, "this" + (call.arguments.length ? "," : "")]);
     }
+    closeMethods();
     newsToCalls(text, uses, edits);
     rewritten++;
   }

@@ -687,6 +687,27 @@ describe("prototype objects: a class with methods becomes an object of methods a
     expect(b).toEqual(a);
     expect(b.slice(0, 3)).toEqual([6, 6, true]); // a nested function's `this` stays its own (the receiver here)
   });
+
+  it("a base only extended keeps its constructor as a function; subclasses chain their prototypes, super(…) and super.m(…) call it", async () => {
+    const code = [
+      "var W=class{constructor(a){this.a=a;this.n=0}start(x){this.n+=x;return this}name(){return 'W'+this.a}};",
+      "var T=class extends W{constructor(a,b){super(a),this.b=b}name(){return 'T'+super.name()+this.b}more(){return super.start(2).n}};",
+      "var U=class extends W{tick(){return this.start(1).n}};",
+      "var V=class{constructor(){this.v=1}m(){return 1}};var Y=class extends V{};",
+      "var X=class{constructor(){this.x=1}m(){return 2}};var Z=class extends X{m(){return 3}};var Z2=class extends Z{};",
+      "function make(){let t=new T(1,2),u=new U(7);return[t.name(),t.more(),t.a,t.b,u.tick(),u.tick(),u.name(),new V().m(),new Y().v,new Z2().m()]}",
+      "module.exports={make};",
+    ].join("\n");
+    const { code: out, rewritten } = await build.prototypeObjects(code, noMap);
+    expect(rewritten).toBe(3); // W, T, U; V is `new`ed, Z extended
+    expect(out).toContain("var W=function(a){this.a=a;this.n=0},W$p={start(x)");
+    expect(out).toContain("var T=function(a,b){var $$o=Object.create(T$p);W.call($$o,a),$$o.b=b;return $$o},T$p={__proto__:W$p,name(){return 'T'+W$p.name.call(this)+this.b},more(){return W$p.start.call(this,2).n}};");
+    expect(out).toContain("var U=function(){var $$o=Object.create(U$p);W.apply($$o,arguments);return $$o},U$p={__proto__:W$p,tick()");
+    for (const kept of ["var V=class", "var Y=class", "var X=class", "var Z=class"]) expect(out).toContain(kept);
+    const a = load(code).make(), b = load(out).make();
+    expect(b).toEqual(a);
+    expect(b.slice(0, 7)).toEqual(["TW12", 2, 1, 2, 1, 2, "W7"]);
+  });
 });
 
 describe("flattened classes: a class with nothing but a constructor becomes a factory of plain objects", () => {

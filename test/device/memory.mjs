@@ -240,7 +240,7 @@ function moduleBreakdown() {
   var sc = {};
   var globals = Object.keys(global);
   for (var gi = 0; gi < globals.length; gi++) if (globals[gi].charAt(0) === "$") sc[globals[gi]] = global[globals[gi]];
-  walk = { seen: [sc, d, platform, board, config, phone], byClass: {}, parts: [], buffers: [], kinds: {}, fields: [], long: [0, []] };
+  walk = { seen: [sc, d, platform, board, config, phone], byClass: {}, parts: [], buffers: [], kinds: {}, fields: [], long: [0, []], strings: [] };
   // What the phone reaches is counted with the phone (a cursor may still point at the last message).
   var roots = [phone.layer, phone.transport, phone.ua, phone.sessions, phone.door];
   for (var r = 0; r < roots.length; r++) if (walk.seen.indexOf(roots[r]) < 0) size(roots[r], "", 9);
@@ -261,7 +261,7 @@ function moduleBreakdown() {
   print("@@MODULE " + JSON.stringify({ names: keys.length, items: out }));
   walk = null;
 }
-var walk = { seen: [], byClass: {}, parts: [], buffers: [], kinds: {}, fields: [], long: [0, []] };
+var walk = { seen: [], byClass: {}, parts: [], buffers: [], kinds: {}, fields: [], long: [0, []], strings: [] };
 // The bundle's shared constants (build.mjs shareConstants): a field holding one of them costs its name only.
 var SHARED = [];
 ${JSON.stringify(sharedNames)}.forEach(function (n) { SHARED.push(E.getAddressOf(global[n], false)); });
@@ -292,6 +292,11 @@ function size(o, path, depth) {
       if (${WALK_FIELDS} > 0 && tc >= ${WALK_FIELDS}) walk.fields.push([path + "." + k + " (" + v.length + ")", tc]);
     } else {
       var fc = (v === true || v === false || v === null || v === "") && SHARED.indexOf(E.getAddressOf(o[k], false)) >= 0 ? fieldCost(k, 0) : fieldCost(k, v); // o[k], not v: a copy
+      if (typeof v === "string" && v !== "") {
+        // A string several fields hold (a message's text, say) is counted once.
+        var sa = E.getAddressOf(o[k], false);
+        if (walk.strings.indexOf(sa) >= 0) fc = fieldCost(k, 0); else walk.strings.push(sa);
+      }
       own += fc;
       if (${WALK_FIELDS} > 0 && fc >= ${WALK_FIELDS}) walk.fields.push([path + "." + k, fc]);
       // What a field's value costs by kind: an integer sits in its name, the rest take a variable or more.
@@ -307,7 +312,7 @@ function size(o, path, depth) {
 }
 function breakdown(tag) {
   peak.on = false;
-  walk = { seen: [platform, board, config, account, calls, config.door, config.trust, config.autoAnswer], byClass: {}, parts: [], buffers: [], kinds: {}, fields: [], long: [0, []] };
+  walk = { seen: [platform, board, config, account, calls, config.door, config.trust, config.autoAnswer], byClass: {}, parts: [], buffers: [], kinds: {}, fields: [], long: [0, []], strings: [] };
   // Parts in this order, each counting what no earlier part reached.
   var ua = phone.ua, roots = [["layer", phone.layer], ["transport", phone.transport], ["registrations", ua.registrations], ["calls", ua.calls],
     ["ua", ua], ["sessions", phone.sessions], ["door", phone.door], ["phone", phone]];
