@@ -538,8 +538,8 @@ function uniqueMethods(nodes, mangled) {
  * Calls to small functions replaced by their bodies. On Espruino each function object costs ~5 variables for
  * as long as it exists (and each call a scope and a lexer restart); a getter or a one-expression helper
  * (`return this.headers[i*5+3]`, `t>=65&&t<=90?t|32:t`) is cheaper written out where it is called.
- * A candidate: a top-level function declaration, or a method of a top-level class whose (renamed) name no other
- * method, key or string spells; its body one `return e` or one expression statement, with no nested function,
+ * A candidate: a top-level function declaration or `var f=function(){…}`, or a method of a top-level class whose
+ * (renamed) name no other method, key or string spells; its body one `return e` or one expression statement, with no nested function,
  * `arguments`, `super`, recursion or assignment to a parameter. Every reference must be a plain call inside a
  * block-bodied function; then each call becomes `(tmp=arg, …, e')`: receiver and arguments are evaluated once,
  * first and in order, into temporaries the calling function declares (`var $$0,…`) — or substituted as written
@@ -766,7 +766,11 @@ function shortName(n) {
  * The call's statement is lowered so that the call stands alone: `a(),f(x)` becomes `a();f(x)`, `c&&f(x)` and
  * `c?f(x):y` become `if`s, `return c?f(x):y` becomes `if(c)return f(x);return y`; `let v=f(x)` and `v=f(x)`
  * (v a name, or a member of `this` or of a local) take the value; a statement whose first evaluation is the
- * call (`if(f(x)<0)`, `let a=1,b=f(x)?…`) takes it into a temporary first. The call becomes: receiver and
+ * call (`if(f(x)<0)`, `let a=1,b=f(x)?…`) takes it into a temporary first. Else the statement is put in
+ * A-normal form: what it evaluates before the call goes to temporaries in order (but literals, `this`, and the
+ * caller's locals when the call's arguments can change none), a `&&`, `||`, `??` or `?:` the call sits in a
+ * branch of becomes an `if` filling a temporary, and a `while` or `for` test holding the call is checked at the top
+ * of a `for(;;)` body (a `continue` still runs the update, then the test). The call becomes: receiver and
  * arguments into temporaries (short names neither the calling function nor anything written this round reads),
  * in order, then the body with its own names renamed to temporaries (declarations become assignments; `let x;`
  * resets x, and every `var` starts undefined), `this` the receiver, and each `return e` an assignment (or e
@@ -870,6 +874,162 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
       const seq = (parts) => (parts.some((q) => q === null) ? null : parts);
       const wrap = (open, inner, close, no) => (no || inner === null ? null : [open, inner, close]);
       const ifElse = (e, f) => { const a = f(e.consequent), b = f(e.alternate); return a === null || b === null ? null : ["if(" + L(e.test) + "){", a, "}else{", b, "}"]; };
+      // ANF: what a statement evaluates, in order, as statements before the call and an expression after it.
+      // Operands evaluated before the call go to temporaries (markers \u0001n\u0001, named when written out) unless
+      // the call cannot change them (literals, `this`, the caller's locals when the arguments assign nothing); a
+      // `&&`, `||`, `??` or `?:` the call sits in a branch of becomes an `if`. lower(e) gives {pre, res}, or null.
+      const marker = (i) => "\u0001" + i + "\u0001";
+      let markers = 0;
+      const tmp = () => marker(markers++);
+      let argsWrite = false;
+      const findWrite = (x) => { if (x.type === "AssignmentExpression" || x.type === "UpdateExpression" || x.type === "CallExpression" || x.type === "NewExpression" || isFunction(x)) argsWrite = true; else eachChild(x, findWrite); };
+      for (const a of call.arguments) findWrite(a);
+      const stable = (x) => x.type === "Literal" || x.type === "ThisExpression" || (x.type === "Identifier" && !argsWrite && localName(x)) ||
+        (x.type === "TemplateLiteral" && x.expressions.length === 0);
+      // An operand's text, parenthesized unless it is a primary expression (an assignment or `?:` is not).
+      const opnd = (x) => (/^(Identifier|Literal|ThisExpression|MemberExpression|CallExpression|ArrayExpression|TemplateLiteral)$/.test(x.type) &&
+        typeof x.value !== "number" ? L(x) : "(" + L(x) + ")");
+      const hoist = (x, pre) => { if (stable(x)) return opnd(x); const t = tmp(); pre.push(t + "=" + paren(x) + ";"); return t; };
+      const word = (op) => (/^[a-z]/.test(op) ? " " + op + " " : op);
+      const lower = (e) => {
+        if (e === call) { const t = tmp(); return { pre: [{ mode: "assign", lhs: t }], res: t }; }
+        const pre = [];
+        const sub = (x) => { const r = lower(x); if (r === null) return null; pre.push(...r.pre); return r.res; };
+        const has = (x) => x !== null && within(call, x);
+        switch (e.type) {
+          case "SequenceExpression": {
+            const i = e.expressions.findIndex(has);
+            for (const x of e.expressions.slice(0, i)) pre.push(L(x) + ";");
+            const r = sub(e.expressions[i]);
+            if (r === null) return null;
+            const after = e.expressions.slice(i + 1).map(L);
+            return { pre, res: after.length ? "(" + [r, ...after].join(",") + ")" : r };
+          }
+          case "UnaryExpression": {
+            if (e.operator === "delete") return null;
+            const r = sub(e.argument);
+            return r === null ? null : { pre, res: "(" + e.operator + (/^[a-z]/.test(e.operator) ? " " : "") + r + ")" };
+          }
+          case "BinaryExpression": {
+            const l = has(e.left) ? sub(e.left) : hoist(e.left, pre);
+            const r = l === null ? null : has(e.left) ? opnd(e.right) : sub(e.right);
+            return r === null ? null : { pre, res: "(" + l + word(e.operator) + r + ")" };
+          }
+          case "LogicalExpression": {
+            if (has(e.left)) { const l = sub(e.left); return l === null ? null : { pre, res: "(" + l + e.operator + opnd(e.right) + ")" }; }
+            const t = tmp(), r = lower(e.right);
+            if (r === null) return null;
+            const test = e.operator === "&&" ? t : e.operator === "||" ? "!" + t : t + "==null";
+            pre.push(t + "=" + opnd(e.left) + ";", "if(" + test + "){", ...r.pre, t + "=" + r.res + ";", "}");
+            return { pre, res: t };
+          }
+          case "ConditionalExpression": {
+            if (has(e.test)) { const c = sub(e.test); return c === null ? null : { pre, res: "(" + c + "?" + opnd(e.consequent) + ":" + opnd(e.alternate) + ")" }; }
+            const t = tmp();
+            const branch = (x) => { if (!has(x)) return [t + "=" + opnd(x) + ";"]; const r = lower(x); return r === null ? null : [...r.pre, t + "=" + r.res + ";"]; };
+            const a = branch(e.consequent), b = branch(e.alternate);
+            if (a === null || b === null) return null;
+            pre.push("if(" + opnd(e.test) + "){", ...a, "}else{", ...b, "}");
+            return { pre, res: t };
+          }
+          case "MemberExpression": {
+            if (e.optional) return null;
+            if (has(e.object)) { const o = sub(e.object); return o === null ? null : { pre, res: "(" + o + ")" + (e.computed ? "[" + paren(e.property) + "]" : "." + e.property.name) }; }
+            const o = hoist(e.object, pre), r = sub(e.property);
+            return r === null ? null : { pre, res: o + "[" + r + "]" };
+          }
+          case "CallExpression":
+          case "NewExpression": {
+            if (e.optional || e.arguments.some((a) => a.type === "SpreadElement")) return null;
+            const isNew = e.type === "NewExpression";
+            let callee;
+            const f = e.callee;
+            if (has(f)) {
+              if (isNew) return null;
+              if (f.type === "MemberExpression" && !f.optional && has(f.object) && !(f.computed && has(f.property))) {
+                const o = sub(f.object);
+                if (o === null) return null;
+                callee = "(" + o + ")" + (f.computed ? "[" + L(f.property) + "]" : "." + f.property.name);
+              } else { const c = sub(f); if (c === null) return null; callee = "(" + c + ")"; }
+              return { pre, res: callee + "(" + e.arguments.map(L).join(",") + ")" };
+            }
+            if (f.type === "MemberExpression" && !isNew) {
+              if (f.optional || f.object.type === "Super") return null;
+              callee = hoist(f.object, pre) + (f.computed ? "[" + hoist(f.property, pre) + "]" : "." + f.property.name);
+            } else callee = hoist(f, pre);
+            const i = e.arguments.findIndex(has);
+            const args = e.arguments.slice(0, i).map((a) => hoist(a, pre));
+            const r = sub(e.arguments[i]);
+            if (r === null) return null;
+            args.push(r, ...e.arguments.slice(i + 1).map(L));
+            return { pre, res: (isNew ? "new " : "") + callee + "(" + args.join(",") + ")" };
+          }
+          case "AssignmentExpression": {
+            if (has(e.left)) return null;
+            const l = e.left;
+            let target;
+            if (l.type === "Identifier") { if (e.operator !== "=" && !localName(l)) return null; target = l.name; }
+            else if (l.type === "MemberExpression" && e.operator === "=" && !l.optional && l.object.type !== "Super") {
+              target = hoist(l.object, pre) + (l.computed ? "[" + hoist(l.property, pre) + "]" : "." + l.property.name);
+            } else return null;
+            const r = sub(e.right);
+            return r === null ? null : { pre, res: "(" + target + e.operator + r + ")" };
+          }
+          case "ArrayExpression": {
+            if (e.elements.some((x) => x !== null && x.type === "SpreadElement")) return null;
+            const i = e.elements.findIndex(has);
+            const items = e.elements.slice(0, i).map((x) => (x === null ? "" : hoist(x, pre)));
+            const r = sub(e.elements[i]);
+            if (r === null) return null;
+            items.push(r, ...e.elements.slice(i + 1).map((x) => (x === null ? "" : L(x))));
+            return { pre, res: "[" + items.join(",") + "]" };
+          }
+          case "ObjectExpression": {
+            if (e.properties.some((p) => p.type !== "Property" || p.computed || p.kind !== "init" || p.method || p.shorthand)) return null;
+            const key = (p) => L(p.key) + ":";
+            const i = e.properties.findIndex(has);
+            const items = e.properties.slice(0, i).map((p) => key(p) + hoist(p.value, pre));
+            const r = sub(e.properties[i].value);
+            if (r === null) return null;
+            items.push(key(e.properties[i]) + r, ...e.properties.slice(i + 1).map(L));
+            return { pre, res: "({" + items.join(",") + "})" };
+          }
+          case "TemplateLiteral": {
+            const i = e.expressions.findIndex(has);
+            const parts = e.expressions.slice(0, i).map((x) => hoist(x, pre));
+            const r = sub(e.expressions[i]);
+            if (r === null) return null;
+            parts.push(r, ...e.expressions.slice(i + 1).map(L));
+            return { pre, res: "`" + e.quasis.map((q, j) => q.value.raw + (j < parts.length ? "${" + parts[j] + "}" : "")).join("") + "`" };
+          }
+          default:
+            return null;
+        }
+      };
+      const anfStatement = (st, k, declaredBefore, kind) => {
+        const from = (x) => text.slice(x.start, st.end);
+        const loopTest = (r, body) => ["{", ...r.pre, "if(!(" + r.res + "))break;", L(body), "}"];
+        let r;
+        switch (st.type) {
+          case "ExpressionStatement": r = lower(st.expression); return r ? [...r.pre, r.res + ";"] : null;
+          case "ReturnStatement": r = st.argument && lower(st.argument); return r ? [...r.pre, "return " + r.res + ";"] : null;
+          case "ThrowStatement": r = lower(st.argument); return r ? [...r.pre, "throw " + r.res + ";"] : null;
+          case "IfStatement": r = within(call, st.test) && lower(st.test); return r ? [...r.pre, "if(" + r.res + ")" + from(st.consequent)] : null;
+          case "SwitchStatement": r = within(call, st.discriminant) && lower(st.discriminant); return r ? [...r.pre, "switch(" + r.res + ")" + text.slice(text.indexOf("{", st.discriminant.end), st.end)] : null;
+          case "WhileStatement": r = within(call, st.test) && lower(st.test); return r ? ["for(;;)", ...loopTest(r, st.body)] : null;
+          case "ForStatement":
+            r = st.test !== null && within(call, st.test) && lower(st.test);
+            return r ? ["for(" + (st.init ? L(st.init) : "") + ";;" + (st.update ? L(st.update) : "") + ")", ...loopTest(r, st.body)] : null;
+          case "VariableDeclaration": {
+            if (k < 0) return null;
+            const d = st.declarations[k], after = st.declarations.slice(k + 1);
+            r = d.id.type === "Identifier" && d.init && lower(d.init);
+            return r ? [declaredBefore + kind + d.id.name + ";", ...r.pre, d.id.name + "=" + r.res + ";", after.length ? st.kind + " " + after.map(L).join(",") + ";" : ""] : null;
+          }
+          default:
+            return null;
+        }
+      };
       // The statement holding the call.
       let st = call;
       while (!/Statement$|Declaration$/.test(st.type)) st = parent.get(st);
@@ -911,6 +1071,8 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
           parts = k > 0 ? [declaredBefore, r, { rest: st, from: st.declarations[k].start, prefix: kind }] : [r, { rest: st }];
         }
       }
+      // Else: the statement's expression in order, the call standing alone (see anf below).
+      if (parts === null) parts = anfStatement(st, k, declaredBefore, kind);
       if (parts === null) return null;
       if (!Array.isArray(parts)) parts = [parts];
       const listed = holder.type === "BlockStatement" || holder.type === "Program" || holder.type === "SwitchCase" || holder.type === "StaticBlock";
@@ -1006,7 +1168,10 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
         inlinedText = pre.join("") + (flag !== null ? flag + "=0;" : "") + (early.length > 0 ? "do{" + bodyText + noTailValue + "}while(0)" : bodyText + noTailValue);
         if (target !== at.lhs) inlinedText += ";" + at.lhs + "=" + target;
       }
-      const out = low.parts.flat(Infinity).map((q) => (typeof q === "string" ? q : q.rest ? (q.prefix || "") + text.slice(q.from !== undefined ? q.from : q.rest.start, call.start) + at.lhs + text.slice(call.end, q.rest.end) : inlinedText + ";")).join("");
+      let out = low.parts.flat(Infinity).map((q) => (typeof q === "string" ? q : q.rest ? (q.prefix || "") + text.slice(q.from !== undefined ? q.from : q.rest.start, call.start) + at.lhs + text.slice(call.end, q.rest.end) : inlinedText + ";")).join("");
+      // The lowering's temporaries, named now.
+      const named = new Map();
+      out = out.replace(/\u0001(\d+)\u0001/g, (m0, i) => { if (!named.has(i)) named.set(i, fresh()); return named.get(i); });
       return { text: low.braces ? "{" + out + "}" : out, temps };
     };
     // Choose: a candidate's every call must stand alone in its statement; statements written this round do not

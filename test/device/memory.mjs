@@ -321,7 +321,11 @@ function breakdown(tag) {
   for (var i = 0; i < roots.length; i++) if (roots[i][1]) total += size(roots[i][1], roots[i][0], 0);
   var cls = [];
   for (var k in walk.byClass) cls.push([k, walk.byClass[k][0], walk.byClass[k][1]]);
-  print("@@WALK " + JSON.stringify({ tag: tag, total: total, parts: walk.parts, classes: cls, kinds: walk.kinds, fields: walk.fields, long: walk.long }));
+  // The interpreter's own: the hidden root's entries (timers, watches, sockets…), each with what it holds.
+  var hidden = [];
+  var hr = E.getSizeOf(global["\\xFF"], 1);
+  if (typeof hr !== "number") for (var h = 0; h < hr.length; h++) hidden.push([hr[h].name, hr[h].size]);
+  print("@@WALK " + JSON.stringify({ tag: tag, total: total, parts: walk.parts, classes: cls, kinds: walk.kinds, fields: walk.fields, long: walk.long, hidden: hidden }));
   walk = null;
   peak.on = true;
 }
@@ -498,6 +502,7 @@ print("@@READY");
     const cls = r.classes.sort((a, b) => b[2] - a[2]);
     figure(`  per class at "${r.tag}" (own fields, typed arrays and strings; instances)`, "\n" + cls.slice(0, Number(process.env.DOORSIP_WALK_ROWS || 16)).map((c) => "      " + String(c[2]).padStart(6) + "  " + c[0] + " ×" + c[1]).join("\n"));
     figure(`  primitive fields at "${r.tag}" by kind (fields, variables)`, Object.keys(r.kinds).map((k) => k + " " + r.kinds[k][0] + " / " + r.kinds[k][1]).join(", "));
+    if (r.hidden) figure(`  the interpreter's hidden root at "${r.tag}" (entry: variables)`, r.hidden.map((h) => JSON.stringify(h[0]).slice(1, -1) + ": " + h[1]).join(", "));
     if (r.long) figure(`  fields named in more than 8 characters at "${r.tag}" (a variable more each)`, r.long[0] + ": " + r.long[1].join(" "));
     if (WALK_FIELDS > 0) figure(`  fields of ${WALK_FIELDS} variables or more at "${r.tag}"`, "\n" + r.fields.sort((a, b) => b[1] - a[1]).map((f) => "      " + String(f[1]).padStart(6) + "  " + unmangle(f[0])).join("\n"));
   }
