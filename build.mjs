@@ -119,6 +119,26 @@ export async function devicePropertyNames() {
   const ours = (f) => deviceDirs.some((d) => f.fileName.startsWith(resolve(root, d) + "/"));
   const declared = new Set();
   const reserved = new Set(["constructor", "prototype", "__proto__", "length", "name", "toString", "toJSON", "valueOf"]);
+  // Interfaces a class of ours implements (TransactionUser, the HAL's Platform, UdpSocket…) describe objects the
+  // device code makes, not data from outside (configuration, Espruino's objects): their members may be renamed.
+  const implemented = new Set();
+  for (const sf of program.getSourceFiles()) {
+    if (!ours(sf)) continue;
+    const find = (node) => {
+      if (ts.isClassLike(node) && node.heritageClauses) {
+        for (const h of node.heritageClauses) {
+          if (h.token !== ts.SyntaxKind.ImplementsKeyword) continue;
+          for (const t of h.types) {
+            const sym = checker.getSymbolAtLocation(t.expression);
+            const target = sym && sym.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(sym) : sym;
+            if (target && target.declarations) for (const d of target.declarations) if (ts.isInterfaceDeclaration(d) && ours(d.getSourceFile())) implemented.add(d);
+          }
+        }
+      }
+      ts.forEachChild(node, find);
+    };
+    find(sf);
+  }
   const nameOf = (n) => (n && (ts.isIdentifier(n) || ts.isPrivateIdentifier(n) || ts.isStringLiteral(n) || ts.isNumericLiteral(n)) ? n.text : null);
   const add = (set, n) => { const t = nameOf(n); if (t !== null) set.add(t); };
   for (const sf of program.getSourceFiles()) {
@@ -131,7 +151,7 @@ export async function devicePropertyNames() {
             for (const p of m.parameters) if (p.modifiers && p.modifiers.length) add(mine && !counters ? declared : reserved, p.name);
           } else if (m.name) add(mine && !counters ? declared : reserved, m.name);
         }
-      } else if (ts.isPropertySignature(node) || ts.isMethodSignature(node)) add(reserved, node.name);
+      } else if (ts.isPropertySignature(node) || ts.isMethodSignature(node)) add(mine && implemented.has(node.parent) ? declared : reserved, node.name);
       else if (ts.isObjectLiteralExpression(node)) for (const p of node.properties) add(reserved, p.name);
       else if (mine && ts.isPropertyAccessExpression(node)) {
         const t = checker.getTypeAtLocation(node.expression);
