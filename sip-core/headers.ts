@@ -3,6 +3,7 @@ import {
   CHAR_CLASS, C_DIGIT, CH_COMMA, CH_DQUOTE, CH_SEMI, CH_SLASH, CH_SP, HDR_CONTACT, HDR_CONTENT_TYPE, HDR_EVENT,
   HDR_MIN_EXPIRES, HDR_RETRY_AFTER, HDR_VIA, HDR_WARNING,
 } from "./constants.ts";
+import { scratchAuthParams } from "./auth-header.ts";
 import type { SipMessage } from "./message.ts";
 import { NA_LIST, NA_STAR, NameAddr, parseNameAddr } from "./nameaddr.ts";
 import { paramSpan, scanParam } from "./params.ts";
@@ -131,6 +132,14 @@ const tokens = new TokenCursor();
 export const nameAddrWalker = new NameAddrCursor(scratchUri);
 export const tokenWalker = tokens;
 
+/**
+ * Lets go of the message text the shared walker, its URI and the digest parameters still point at once a
+ * message is handled: on Espruino an old message's text stays alive while anything holds it (~20 variables).
+ */
+export function releaseScratch(): void {
+  nameAddrWalker.value.src = scratchUri.src = scratchAuthParams.src = "";
+}
+
 /** True when a list header (Supported, Require, Allow…) of msg holds the token lowerLit. */
 export function hasToken(msg: SipMessage, id: number, lowerLit: string): boolean {
   tokens.begin(msg, id);
@@ -138,15 +147,19 @@ export function hasToken(msg: SipMessage, id: number, lowerLit: string): boolean
   return false;
 }
 
-/** media-type = m-type SLASH m-subtype *( SEMI m-parameter ), as spans. */
-export interface MediaType {
-  typeStart: number;
-  typeEnd: number;
-  subtypeStart: number;
-  subtypeEnd: number;
+/**
+ * media-type = m-type SLASH m-subtype *( SEMI m-parameter ), as spans. A class, not an interface filled by an
+ * object literal: the device bundle renames a class's fields short (a literal's keys stay, each of more than 8
+ * characters a variable more on Espruino).
+ */
+export class MediaType {
+  typeStart = -1;
+  typeEnd = -1;
+  subtypeStart = -1;
+  subtypeEnd = -1;
   /** The parameters, from the first ';' (named unlike the classes' paramsStart so those can be renamed short). */
-  paramStart: number;
-  paramEnd: number;
+  paramStart = -1;
+  paramEnd = -1;
 }
 
 /** Parses a media type at src[s, e) into out; returns 0 or -1. */
@@ -175,7 +188,7 @@ export function parseMediaType(src: string, s: number, e: number, out: MediaType
   return 0;
 }
 
-const mediaType: MediaType = { typeStart: -1, typeEnd: -1, subtypeStart: -1, subtypeEnd: -1, paramStart: -1, paramEnd: -1 };
+const mediaType = new MediaType();
 
 /** True when msg's Content-Type is type/subtype (lower-case literals), parameters ignored. */
 export function contentTypeIs(msg: SipMessage, type: string, subtype: string): boolean {

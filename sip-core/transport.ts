@@ -1,6 +1,7 @@
 // RFC 3261 §18 transport (with RFC 3581 rport and RFC 5626 §4.4.1 CRLF keep-alive): bytes in, checked messages to the transaction layer.
 import { METHOD_ACK } from "./constants.ts";
 import { ERR_INCOMPLETE } from "./errors.ts";
+import { releaseScratch } from "./headers.ts";
 import { MAX_MESSAGE_SIZE, MAX_OFFSET, SipMessage, parseMessage, validateMessage, type ParserLimits } from "./message.ts";
 import { TRANSPORT_TCP, TRANSPORT_UDP, type TransportPort } from "./transaction.ts";
 import type { TransactionLayer } from "./transactions.ts";
@@ -76,6 +77,7 @@ export class SipTransport {
       return;
     }
     this.dispatch(parseMessage(data, 0, data.length, this.msg), address, port, TRANSPORT_UDP, now);
+    releaseScratch();
   }
 
   /** Sends a keep-alive ping (double CRLF) to a peer. */
@@ -117,7 +119,9 @@ export class SipTransport {
       if (r === -ERR_INCOMPLETE) break;
       this.stats.received++;
       reader.crlfRun = 0;
-      if (!this.dispatch(r, address, port, transport, now) && r < 0) {
+      const handled = this.dispatch(r, address, port, transport, now);
+      releaseScratch();
+      if (!handled && r < 0) {
         reader.pending = "";
         return -1; // a framing error: the stream cannot be resynchronised
       }

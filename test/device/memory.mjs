@@ -150,7 +150,7 @@ config.trust.allow = ["${HOST}"];
 Object.assign(config.autoAnswer, { enabled: true, delayMs: 0 });
 ${TRANSACTIONS < 0 ? "" : "config.transactions = " + TRANSACTIONS + ";"}
 ${CALL_SLOTS < 0 ? "" : "config.callCapacity = " + CALL_SLOTS + ";"}
-print("@@CONFIG " + config.transactions + " " + config.callCapacity);
+print("@@CONFIG " + config.transactions + " " + config.callCapacity + " " + E.getSizeOf(config));
 var phone = new d.DoorPhone(platform, board, config);
 mem("constructed");
 var rc = phone.open();
@@ -472,6 +472,7 @@ print("@@READY");
   const originOf = (n) => origin.get(n) || { file: "?", name: n };
   const cfg = (last("CONFIG") || ["", "? ?"])[1].split(" ");
   figure("device configuration: transaction slots / call slots", cfg[0] + " / " + cfg[1]);
+  figure("the configuration object the phone keeps (variables; in the usage, not in the walk)", cfg[2]);
   const stages = ["interpreter", "loaded", "boot", "constructed", "opened", "instrumented", "registered", "in-call", "after-call", "closed"];
   figure("device memory (variables used): " + stages.join(" / "), stages.map(usage).join(" / "));
   figure("  the module from Storage (eval at the root)", usage("loaded") - usage("interpreter"));

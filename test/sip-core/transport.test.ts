@@ -1,7 +1,7 @@
 // RFC 3261 §18 transport with RFC 3581: response routing, received/rport in responses, stateless rejections, CRLF keep-alive.
 import { describe, expect, it } from "vitest";
 import {
-  DEFAULT_LIMITS, ERR_MESSAGE_TOO_LARGE, SipMessage, SipTransport, SipWriter, StreamReader, TransactionLayer, parseMessage, transportForSize, writeResponseHead,
+  DEFAULT_LIMITS, ERR_MESSAGE_TOO_LARGE, HDR_AUTHORIZATION, HDR_CONTACT, SipMessage, nameAddrWalker, parseAuthParams, scratchAuthParams, scratchUri, SipTransport, SipWriter, StreamReader, TransactionLayer, parseMessage, transportForSize, writeResponseHead,
   type SipMessage as Msg, type Transaction, type TransactionUser,
 } from "../../sip-core/index.ts";
 
@@ -182,5 +182,39 @@ describe("stream framing (TCP, §18.3)", () => {
     expect(transportForSize(1299, 1500, true)).toBe(0);
     expect(transportForSize(1301, 1500, true)).toBe(1);
     expect(transportForSize(4000, 1500, false)).toBe(0);
+  });
+});
+
+describe("a handled message's text is let go", () => {
+  // On Espruino a string stays alive while anything points at it: the shared walker, its URI and the digest
+  // parameters would keep the last message they read (~20 variables each) until the next one.
+  const invite = `INVITE sip:door@10.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.9;branch=z9hG4bK-r1\r\nMax-Forwards: 70\r\n` +
+    `From: <sip:a@b>;tag=1\r\nTo: <sip:door@b>\r\nCall-ID: c9\r\nCSeq: 1 INVITE\r\nContact: <sip:a@10.0.0.9;transport=udp>\r\n` +
+    `Authorization: Digest username="a", realm="b", nonce="n1", uri="sip:door@10.0.0.1", response="00"\r\nContent-Length: 0\r\n\r\n`;
+  const walkAll = (msg: Msg) => {
+    const c = nameAddrWalker.begin(msg, HDR_CONTACT);
+    expect(c.next() && c.value.decodeUri()).toBe(true);
+    const i = msg.findHeader(HDR_AUTHORIZATION);
+    expect(parseAuthParams(msg.src, msg.headerValueStart(i), msg.headerValueEnd(i), scratchAuthParams)).toBeGreaterThan(0);
+    seen.push([nameAddrWalker.value.src, scratchUri.src, scratchAuthParams.src].every((s) => s === msg.src));
+  };
+  const seen: boolean[] = [];
+  const setupWalking = () => {
+    const t = setup();
+    const tu = (t.layer as unknown as { tu: TransactionUser }).tu;
+    tu.onRequest = (tx: Transaction, msg: Msg) => { walkAll(msg); };
+    return t;
+  };
+  const released = () => [nameAddrWalker.value.src, scratchUri.src, scratchAuthParams.src];
+
+  it("after a datagram and after each message of a stream, the shared views hold no text", () => {
+    const t = setupWalking();
+    t.transport.receiveDatagram(invite, "10.0.0.9", 5060, 0);
+    expect(seen.splice(0)).toEqual([true]);
+    expect(released()).toEqual(["", "", ""]);
+    const reader = new StreamReader();
+    expect(t.transport.receiveStream(reader, invite.replace("r1", "r2").replace("c9", "c10"), "10.0.0.9", 5060, 1, 0)).toBe(0);
+    expect(seen.splice(0)).toEqual([true]);
+    expect(released()).toEqual(["", "", ""]);
   });
 });
