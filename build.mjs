@@ -800,7 +800,7 @@ function shortName(n) {
  * Under `return f(x)` the body's returns stay returns. The temporaries are the calling function's `var`s.
  * Rounds run to a fixed point.
  */
-export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth = 400) {
+export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth = 500) {
   const { parse } = await import("acorn");
   let { text, tail } = splitMapComment(code);
   let m = typeof map === "string" ? JSON.parse(map) : map;

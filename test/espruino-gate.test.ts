@@ -608,7 +608,7 @@ describe("inlined bodies: a function with one caller is written out in it", () =
     const code = [
       "var log=[];",
       "function clamp(v,lo){if(v<lo){log.push(v);return lo}return v}",
-      "function big(v){" + Array.from({ length: 12 }, (_, i) => "if(v===" + i + ")log.push('value " + i + " seen here');").join("") + "return v}",
+      "function big(v){" + Array.from({ length: 16 }, (_, i) => "if(v===" + i + ")log.push('value " + i + " seen here');").join("") + "return v}",
       "function a(x){let y=clamp(x,0);return big(y)}",
       "function b(x){return clamp(x,5)+big(x)}",
       "module.exports={a,b,log};",
