@@ -8,7 +8,7 @@ import type { SipMessage } from "./message.ts";
 import { NA_LIST, NA_STAR, NameAddr, parseNameAddr } from "./nameaddr.ts";
 import { paramSpan, scanParam } from "./params.ts";
 import {
-  UINT32_MAX, listItemEnd, parseDecimal, quotedStringEnd, skipLws, skipToken, spanEqualsIgnoreCase, trimLwsEnd,
+  NEXT_GT, UINT32_MAX, listItemEnd, nextIndex, parseDecimal, quotedStringEnd, skipLws, skipToken, spanEqualsIgnoreCase, trimLwsEnd,
 } from "./scan.ts";
 import { type SipUri, scratchUri } from "./uri.ts";
 import { ViaValue, parseViaValue } from "./via.ts";
@@ -133,11 +133,15 @@ export const nameAddrWalker = new NameAddrCursor(scratchUri);
 export const tokenWalker = tokens;
 
 /**
- * Lets go of the message text the shared walker, its URI and the digest parameters still point at once a
- * message is handled: on Espruino an old message's text stays alive while anything holds it (~20 variables).
+ * Lets go of a handled message's text: the message view and its decoded parts, the shared walker, its URI,
+ * the digest parameters and the remembered searches all point at it, and on Espruino a string stays alive
+ * while anything holds it (~20 variables, still held when the next message's text arrives). The view reads
+ * as empty afterwards.
  */
-export function releaseScratch(): void {
-  nameAddrWalker.value.src = scratchUri.src = scratchAuthParams.src = "";
+export function releaseScratch(msg: SipMessage): void {
+  msg.src = msg.from.src = msg.to.src = msg.from.uri.src = msg.to.uri.src = msg.via.src = msg.requestUri.src =
+    nameAddrWalker.value.src = scratchUri.src = scratchAuthParams.src = "";
+  nextIndex(NEXT_GT, ">", "", 0); // a search in "" makes the remembered searches forget the last text
 }
 
 /** True when a list header (Supported, Require, Allow…) of msg holds the token lowerLit. */

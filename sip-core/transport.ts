@@ -46,6 +46,7 @@ const CRLFCRLF = new Uint8Array([13, 10, 13, 10]);
  */
 export class SipTransport {
   readonly stats: TransportStats = { received: 0, malformed: 0, rejected: 0, dropped: 0, keepalivePings: 0, keepalivePongs: 0 };
+  /** The view every message is parsed into; read it while the message is handled (it reads empty after). */
   readonly msg: SipMessage;
   private readonly writer: SipWriter;
   private readonly port: TransportPort;
@@ -77,7 +78,7 @@ export class SipTransport {
       return;
     }
     this.dispatch(parseMessage(data, 0, data.length, this.msg), address, port, TRANSPORT_UDP, now);
-    releaseScratch();
+    releaseScratch(this.msg);
   }
 
   /** Sends a keep-alive ping (double CRLF) to a peer. */
@@ -120,7 +121,7 @@ export class SipTransport {
       this.stats.received++;
       reader.crlfRun = 0;
       const handled = this.dispatch(r, address, port, transport, now);
-      releaseScratch();
+      releaseScratch(msg);
       if (!handled && r < 0) {
         reader.pending = "";
         return -1; // a framing error: the stream cannot be resynchronised
