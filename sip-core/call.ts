@@ -16,7 +16,7 @@ import { earliest } from "./deadline.ts";
 import { TRANSPORT_TCP, TRANSPORT_UDP, TS_FREE, TS_PROCEEDING, type Transaction } from "./transaction.ts";
 import type { TransactionLayer } from "./transactions.ts";
 import { SCHEME_SIP, SCHEME_SIPS, findUriParam, parseUri, scratchUri, uriParamValueEnd } from "./uri.ts";
-import { type SipWriter, bytesToBinaryString, statelessToTag, writeResponseHead } from "./writer.ts";
+import { SERVER_LINE, type SipWriter, bytesToBinaryString, statelessToTag, writeResponseHead } from "./writer.ts";
 
 // Call states, as the application sees them.
 export const CALL_FREE = 0;
@@ -755,13 +755,15 @@ export class CallManager {
   // ----------------------------------------------------------------------------------------
 
   private respond(tx: Transaction, msg: SipMessage, status: number, reason: string, toTag: string | null, now: number): void {
+    // A plain 200 OK (no tag to add: none given, or the request's To has one): the layer can write it again.
+    if (status === 200 && (toTag === null || msg.to.tagStart >= 0)) { this.layer.respondOk(tx, msg, now); return; }
     const w = this.layer.scratch.reset();
     writeResponseHead(w, msg, status, reason, toTag);
     if (status === 405 || status === 415) w.str("Allow: ").str(ALLOW).crlf();
     if (status === 415) w.str("Accept: application/sdp, application/dtmf-relay, application/dtmf\r\n");
     if (status === 500) w.str("Retry-After: ").num((this.random.u32() >>> 0) % 10).crlf();
     if (status === 401 && this.challenger !== null) this.challenger.writeChallenge(w);
-    w.str("Server: doorsip\r\n");
+    w.str(SERVER_LINE);
     const n = w.end(null, 0, 0);
     if (n > 0) this.layer.respond(tx, w.buf, n, status, now);
     // No such dialog: answered statelessly (§8.2.7), so guessed BYEs and INFOs cannot fill the pool.

@@ -1,8 +1,10 @@
 // RFC 3261 §17.2.2 non-INVITE server transaction (Figure 8): Timer J.
+import type { SipMessage } from "./message.ts";
 import {
-  AT_LINGER, AT_TIMEOUT, SLOT_TIMES, TRANSPORT_UDP, TS_COMPLETED, TS_PROCEEDING, TS_TRYING, type Transaction,
+  AT_LINGER, AT_TIMEOUT, REWRITE_OK, SLOT_TIMES, TRANSPORT_UDP, TS_COMPLETED, TS_PROCEEDING, TS_TRYING, type Transaction,
 } from "./transaction.ts";
 import type { TransactionLayer } from "./transactions.ts";
+import { writeOk } from "./writer.ts";
 
 /**
  * Trying. The TU must answer; if it never does, the slot is reclaimed after 64×T1 (the client has
@@ -25,10 +27,15 @@ export function nistOnRespond(L: TransactionLayer, tx: Transaction, status: numb
   L.transmit(tx);
 }
 
-/** A retransmitted request: repeat the last response, or absorb it in Trying. */
-export function nistOnRetransmission(L: TransactionLayer, tx: Transaction, _now: number): void {
+/** A retransmitted request: repeat the last response (a 200 OK kept as REWRITE_OK written from msg), or absorb it in Trying. */
+export function nistOnRetransmission(L: TransactionLayer, tx: Transaction, msg: SipMessage, _now: number): void {
   L.stats.retransmissionsAbsorbed++;
-  if ((L.state(tx) === TS_PROCEEDING || L.state(tx) === TS_COMPLETED) && L.keptLength(tx) > 0) L.transmit(tx);
+  if (L.state(tx) !== TS_PROCEEDING && L.state(tx) !== TS_COMPLETED) return;
+  if (L.keptLength(tx) > 0) L.transmit(tx);
+  else if (L.keptLength(tx) === REWRITE_OK) {
+    const n = writeOk(L.scratch, msg);
+    if (n > 0) L.transmitBytes(tx, L.scratch.buf, n);
+  }
 }
 
 export function nistOnTimer(L: TransactionLayer, tx: Transaction, now: number): void {

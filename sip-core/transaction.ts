@@ -80,8 +80,13 @@ export const I_METHOD = 3;
 export const I_TRANSPORT = 4;
 /** Where requests go (client) or where responses go (server): the port beside the slot's address. */
 export const I_PORT = 5;
-/** Bytes of the kept request (client) or last response (server). */
+/** Bytes of the kept request (client) or last response (server); REWRITE_OK when none is kept. */
 export const I_LENGTH = 6;
+/**
+ * I_LENGTH of a non-INVITE server transaction answered 200 OK with nothing but the head (writeOk): no copy is
+ * kept (on Espruino one costs ~16 variables for Timer J's 32 s), a retransmitted request gets it written again.
+ */
+export const REWRITE_OK = -1;
 /** For the TU: any number it wants to associate (a call's serial). */
 export const I_OWNER = 7;
 /** Server transactions: FNV hash of the top Via sent-by (host and port), part of the §17.2.3 key. */

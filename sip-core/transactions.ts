@@ -3,13 +3,13 @@ import { METHOD_ACK, METHOD_CANCEL, METHOD_INVITE } from "./constants.ts";
 import type { SipMessage } from "./message.ts";
 import {
   AT_INTERVAL, AT_LINGER, AT_NEXT, AT_RETRANSMIT, AT_TIMEOUT, AT_TRYING, BRANCH_CAPACITY, DEFAULT_TIMERS, I_BRANCH_LENGTH, I_HANDLE, I_KEY, I_KIND,
-  I_LENGTH, I_METHOD, I_NEXT_BRANCH, I_NEXT_KEY, I_OWNER, I_PORT, I_SENT_BY, I_STATE, I_TRANSPORT, NO_BYTES, SLOT_INTS, SLOT_TIMES, TRANSPORT_UDP,
+  I_LENGTH, I_METHOD, I_NEXT_BRANCH, I_NEXT_KEY, I_OWNER, I_PORT, I_SENT_BY, I_STATE, I_TRANSPORT, NO_BYTES, REWRITE_OK, SLOT_INTS, SLOT_TIMES, TRANSPORT_UDP,
   TS_FREE, TS_TERMINATED, TX_INVITE_CLIENT, TX_INVITE_SERVER, TX_NON_INVITE_CLIENT, TX_NON_INVITE_SERVER, keepBytes, type TimerConfig, type Transaction,
   type TransactionUser, type TransportPort,
 } from "./transaction.ts";
 import { earliest } from "./deadline.ts";
 import { FNV_BASIS, fnv1aSpan, fnv1aStep } from "./scan.ts";
-import { SipWriter, statelessToTag, writeResponseHead } from "./writer.ts";
+import { SipWriter, statelessToTag, writeOk, writeResponseHead } from "./writer.ts";
 import { ictOnResponse, ictOnTimer, ictStart } from "./ictrans.ts";
 import { nictOnResponse, nictOnTimer, nictStart } from "./nictrans.ts";
 import { istOnAck, istOnRespond, istOnRetransmission, istOnTimer, istStart } from "./istrans.ts";
@@ -363,8 +363,11 @@ export class TransactionLayer {
   // ------------------------------------------------------------------------------------------
 
   /** (Re)sends the bytes a transaction keeps; a refusal ends it with a transport error. */
-  transmit(tx: Transaction): boolean {
-    const r = this.transport.send(this.keptBytes(tx), this.keptLength(tx), this.addressOf(tx), this.portOf(tx), this.transportOf(tx));
+  transmit(tx: Transaction): boolean { return this.transmitBytes(tx, this.keptBytes(tx), this.keptLength(tx)); }
+
+  /** Sends data[0, length) where tx sends; a transport error ends tx (the TU told). */
+  transmitBytes(tx: Transaction, data: Uint8Array, length: number): boolean {
+    const r = this.transport.send(data, length, this.addressOf(tx), this.portOf(tx), this.transportOf(tx));
     if (r < 0) {
       this.stats.transportErrors++;
       this.tu.onTransportError(tx);
@@ -416,6 +419,28 @@ export class TransactionLayer {
     this.keep(tx, data, length);
     if (kind === TX_INVITE_SERVER) istOnRespond(this, tx, status, now);
     else nistOnRespond(this, tx, status, now);
+    if (this.ints[s + I_STATE] !== TS_FREE) this.schedule(tx);
+    return true;
+  }
+
+  /**
+   * The TU answers a server transaction with 200 OK and nothing but the head (writeOk). With exact copies a
+   * non-INVITE transaction keeps none (REWRITE_OK): a retransmitted request gets the 200 written again from it.
+   */
+  respondOk(tx: Transaction, msg: SipMessage, now: number): boolean {
+    const n = writeOk(this.scratch, msg);
+    const s = this.liveAt(tx);
+    if (n <= 0 || s < 0) return false;
+    if (!this.exact || this.ints[s + I_KIND] !== TX_NON_INVITE_SERVER) return this.respond(tx, this.scratch.buf, n, 200, now);
+    if (this.ints[s + I_STATE] === TS_FREE) return false;
+    // Sent from the scratch writer, not copied; the slot keeps the marker once it is sent.
+    const t = tx & this.tableMask;
+    this.buffers[t] = this.scratch.buf;
+    this.ints[s + I_LENGTH] = n;
+    nistOnRespond(this, tx, 200, now);
+    if (this.liveAt(tx) < 0) return true; // a transport error ended it
+    delete this.buffers[t];
+    this.ints[s + I_LENGTH] = REWRITE_OK;
     if (this.ints[s + I_STATE] !== TS_FREE) this.schedule(tx);
     return true;
   }
@@ -522,7 +547,7 @@ export class TransactionLayer {
       if (msg.method === METHOD_ACK) {
         if (invite) istOnAck(this, tx, msg, address, port, now);
       } else if (invite) istOnRetransmission(this, tx, now);
-      else nistOnRetransmission(this, tx, now);
+      else nistOnRetransmission(this, tx, msg, now);
       if (ints[s + I_STATE] !== TS_FREE) this.schedule(tx);
       return;
     }

@@ -12,7 +12,7 @@ import type { Transaction, TransactionUser, TransportPort } from "./transaction.
 import { TransactionLayer, type TransactionLayerConfig } from "./transactions.ts";
 import { SipTransport } from "./transport.ts";
 import { SCHEME_SIP, SCHEME_SIPS } from "./uri.ts";
-import { writeResponseHead } from "./writer.ts";
+import { SERVER_LINE, writeResponseHead } from "./writer.ts";
 
 export const UA_ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
 
@@ -158,7 +158,7 @@ export class UserAgent implements TransactionUser {
       }
       w.crlf();
     }
-    w.str("Server: doorsip\r\n");
+    w.str(SERVER_LINE);
     const n = w.end(null, 0, 0);
     if (n > 0) this.layer.respond(tx, w.buf, n, status, now);
     // What the UA answers on its own (OPTIONS, §8.2 refusals, 481) is answered statelessly (§8.2.7): a

@@ -115,6 +115,19 @@ export class SipWriter {
  * 100), Call-ID, CSeq, and Timestamp for 100 (§8.2.6.1). Values are copied as received. The
  * caller adds its own headers and calls end().
  */
+/** The Server line of our responses. */
+export const SERVER_LINE = "Server: doorsip\r\n";
+
+/**
+ * 200 OK to req with nothing but its head and the Server line: what a non-INVITE server transaction writes
+ * again from a retransmission of req (§17.2.2: the same headers) instead of keeping a copy. Returns end()'s
+ * length.
+ */
+export function writeOk(w: SipWriter, req: SipMessage): number {
+  writeResponseHead(w.reset(), req, 200, "OK", null);
+  return w.str(SERVER_LINE).end(null, 0, 0);
+}
+
 export function writeResponseHead(w: SipWriter, req: SipMessage, status: number, reason: string, toTag: string | null): SipWriter {
   const src = req.src;
   w.statusLine(status, reason);

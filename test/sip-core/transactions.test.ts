@@ -1,7 +1,7 @@
 // RFC 3261 §17 (with RFC 6026) transaction state machines: every timer at its exact time, on a manual clock.
 import { describe, expect, it } from "vitest";
 import {
-  METHOD_INVITE, METHOD_OPTIONS, SipMessage, SipWriter, TRANSPORT_TCP, TRANSPORT_UDP, TS_ACCEPTED, TS_COMPLETED, TS_CONFIRMED,
+  METHOD_INVITE, METHOD_OPTIONS, REWRITE_OK, SipMessage, SipWriter, TRANSPORT_TCP, TRANSPORT_UDP, TS_ACCEPTED, TS_COMPLETED, TS_CONFIRMED,
   TS_PROCEEDING, TransactionLayer, parseMessage, writeResponseHead, type Transaction, type TransactionUser,
 } from "../../sip-core/index.ts";
 
@@ -38,9 +38,9 @@ class Harness implements TransactionUser {
   readonly msg = new SipMessage();
   readonly writer = new SipWriter(1500);
   lastRequestTx: Transaction | null = null;
-  constructor(capacity = 8, transportFails = false) {
+  constructor(capacity = 8, transportFails = false, exactCopies = false) {
     this.layer = new TransactionLayer(
-      { capacity, bufferSize: 1500, timers: { t1: 500, t2: 4000, t4: 5000, trying: 200 }, retryAfter: 7 },
+      { capacity, bufferSize: 1500, timers: { t1: 500, t2: 4000, t4: 5000, trying: 200 }, retryAfter: 7, exactCopies },
       { send: (d, n) => { if (transportFails) return -1; this.sent.push({ at: this.now, text: bin(d, n) }); return 0; } },
       this,
     );
@@ -296,6 +296,35 @@ describe("non-INVITE server transaction (§17.2.2)", () => {
     expect(h.sentTimes("SIP/2.0 200")).toEqual([300, 2000]);
     expect(h.events).toEqual(["0 request OPTIONS", "32300 terminated"]);
     expect(h.layer.stats.retransmissionsAbsorbed).toBe(2);
+  });
+
+  it("with exact copies a plain 200 OK is not kept: a retransmission gets it written again, the same bytes", () => {
+    const h = new Harness(8, false, true);
+    const info = request("INFO", "z9hG4bK-i", { toTag: "door-tag" });
+    h.deliver(info);
+    const tx = h.lastRequestTx!;
+    expect(h.layer.respondOk(tx, h.msg, h.now)).toBe(true);
+    expect([h.layer.state(tx), h.layer.keptLength(tx)]).toEqual([TS_COMPLETED, REWRITE_OK]);
+    h.runUntil(1000);
+    h.deliver(info);
+    h.runUntil(60000);
+    expect(h.sentTimes("SIP/2.0 200 OK\r\n")).toEqual([0, 1000]);
+    expect(h.sent[1].text).toBe(h.sent[0].text);
+    expect(h.sent[0].text).toMatch(/\r\nTo: <sip:door@example.org>;tag=door-tag\r\n[^]*\r\nServer: doorsip\r\nContent-Length: 0\r\n\r\n$/);
+    expect(h.events).toEqual(["0 request INFO", "32000 terminated"]);
+    expect(h.layer.stats.retransmissionsAbsorbed).toBe(1);
+  });
+
+  it("respondOk keeps a copy where it must: a buffer per slot (no exact copies), an INVITE's 200", () => {
+    const plain = new Harness(8, false, false);
+    const info = request("INFO", "z9hG4bK-j", { toTag: "door-tag" });
+    plain.deliver(info);
+    expect(plain.layer.respondOk(plain.lastRequestTx!, plain.msg, 0)).toBe(true);
+    expect(plain.layer.keptLength(plain.lastRequestTx!)).toBeGreaterThan(0);
+    const exact = new Harness(8, false, true);
+    exact.deliver(request("INVITE", "z9hG4bK-k"));
+    expect(exact.layer.respondOk(exact.lastRequestTx!, exact.msg, 0)).toBe(true);
+    expect(exact.layer.keptLength(exact.lastRequestTx!)).toBe(exact.sent[exact.sent.length - 1].text.length);
   });
 
   it("a provisional response leaves it Proceeding and is what a retransmission gets", () => {
