@@ -28,6 +28,8 @@ export interface EndpointOptions {
   calls?: Partial<CallConfig>;
   /** Calls in the pool. */
   callCapacity?: number;
+  /** Keep exact-size copies for retransmission (as the door phone does) instead of a buffer per slot. */
+  exactCopies?: boolean;
 }
 
 /** What the endpoint saw, for tests and the command line. */
@@ -57,7 +59,7 @@ export class Endpoint extends SipNode {
       platform: o.platform, address: o.address, port: o.port, capacity: o.capacity || 32, timers: o.timers || null,
       accounts: o.accounts || [],
       calls: Object.assign({}, DEFAULT_CALL_CONFIG, { localAddress: o.address, localPort: o.port, rtpAddress: o.address }, o.calls || {}),
-      callCapacity: o.callCapacity || 2,
+      callCapacity: o.callCapacity || 2, exactCopies: o.exactCopies === true,
     });
     this.inviteStatus = o.inviteStatus || 486;
     const accounts = o.accounts || [];

@@ -1014,6 +1014,8 @@ export class CallManager {
     if (c === null || !c.awaitingAck) return;
     c.awaitingAck = false;
     c.retransmitAt = c.ackDeadline = -1;
+    // The 2xx is not sent again (RFC 6026: Accepted absorbs INVITE retransmissions): its copy goes now, not at Timer L.
+    if (c.inviteTx !== null) this.layer.release(c.inviteTx);
     if (c.offerInAnswer) {
       // The ACK carries the answer to the offer in our 200.
       c.offerInAnswer = false;

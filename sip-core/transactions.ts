@@ -249,9 +249,9 @@ export class TransactionLayer {
     this.buffers[t] = b;
   }
 
-  /** No retransmission can need the kept copy any more: with exact copies it is dropped. */
+  /** No retransmission can need the kept copy any more: with exact copies it is dropped (a stale handle: nothing). */
   release(tx: Transaction): void {
-    if (!this.exact) return;
+    if (!this.exact || this.liveAt(tx) < 0) return;
     const t = tx & this.tableMask;
     delete this.buffers[t];
     this.ints[t * SLOT_INTS + I_LENGTH] = 0;

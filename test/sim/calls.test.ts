@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import {
   CALL_ACTIVE, CALL_CALLING, CALL_CANCELLING, CALL_ERR_POOL_FULL, CALL_FREE, CALL_INCOMING, CALL_RINGING, SDP_SENDRECV,
-  TRANSPORT_TCP, type Call, type CallConfig,
+  I_HANDLE, REWRITE_OK, SLOT_INTS, TRANSPORT_TCP, TS_ACCEPTED, TS_FREE, type Call, type CallConfig,
 } from "../../sip-core/index.ts";
 import { Endpoint } from "../../sim/endpoint.ts";
 import { VirtualClock, VirtualNetwork, VirtualPlatform, type CaptureRecord } from "../../sim/virtual.ts";
@@ -16,13 +16,13 @@ function ladder(network: VirtualNetwork): string[] {
     .map((r) => name(r.from) + ">" + name(r.to) + " " + first(r.data).replace(/^(\w+) \S+ SIP\/2.0$/, "$1").replace(/^SIP\/2.0 /, "") + (r.fate === "lost" ? " (lost)" : ""));
 }
 
-function world(o: { a?: Partial<CallConfig>; b?: Partial<CallConfig>; bStatus?: number; latency?: number; seed?: number } = {}) {
+function world(o: { a?: Partial<CallConfig>; b?: Partial<CallConfig>; bStatus?: number; latency?: number; seed?: number; exact?: boolean } = {}) {
   const clock = new VirtualClock();
   const network = new VirtualNetwork({ clock, seed: o.seed ?? 1, defaults: { latency: o.latency ?? 10 } });
   const a = new Endpoint({ platform: new VirtualPlatform({ network, address: "10.0.0.1" }), address: "10.0.0.1", port: 5060,
     calls: { user: "door", rtpPortBase: 40000, ...o.a } });
   const b = new Endpoint({ platform: new VirtualPlatform({ network, address: "10.0.0.2" }), address: "10.0.0.2", port: 5060,
-    inviteStatus: o.bStatus ?? 200, calls: { user: "resident", rtpPortBase: 50000, answerDelay: 2000, ...o.b } });
+    inviteStatus: o.bStatus ?? 200, calls: { user: "resident", rtpPortBase: 50000, answerDelay: 2000, ...o.b }, exactCopies: o.exact });
   expect(a.open()).toBe(0);
   expect(b.open()).toBe(0);
   const states = (e: Endpoint) => e.events.filter((x) => x.kind === "call-state").map((x) => x.detail.split(" ").slice(1).join(" "));
@@ -183,6 +183,25 @@ describe("outgoing and incoming calls between two stacks", () => {
     clock.advance(10500);
     expect(ladder(network).slice(-2)).toEqual(["B>A 480 Temporarily Unavailable", "A>B ACK"]);
     expect(states(a).at(-1)).toBe("ended 480 Temporarily Unavailable");
+  });
+
+  it("exact copies: the callee keeps its 200's copy until the ACK, not for Timer L; a BYE's plain 200 keeps none", () => {
+    const { clock, a, b } = world({ exact: true });
+    const call = a.call(B_URI) as Call;
+    clock.advance(2500); // B answers at 2000 (answerDelay); A's ACK is back 10 ms later
+    const bc = b.ua.calls!.calls[0];
+    const tx = bc.inviteTx as number;
+    expect(bc.state).toBe(CALL_ACTIVE);
+    expect([b.layer.state(tx), b.layer.keptLength(tx)]).toEqual([TS_ACCEPTED, 0]);
+    a.hangup(call);
+    clock.advance(100);
+    expect(b.layer.active).toBe(2); // the INVITE's (Timer L) and the BYE's (Timer J) transactions linger
+    let rewritten = 0;
+    for (let i = 0; i < 32; i++) { // the endpoint's 32 slots
+      const h = b.layer.ints[i * SLOT_INTS + I_HANDLE];
+      if (b.layer.state(h) !== TS_FREE && b.layer.keptLength(h) === REWRITE_OK) rewritten++;
+    }
+    expect(rewritten).toBe(1);
   });
 
   it("a lost ACK: the callee retransmits its 200 after T1, the caller ACKs again", () => {
