@@ -904,7 +904,9 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
       let argsWrite = false;
       const findWrite = (x) => { if (x.type === "AssignmentExpression" || x.type === "UpdateExpression" || x.type === "CallExpression" || x.type === "NewExpression" || isFunction(x)) argsWrite = true; else eachChild(x, findWrite); };
       for (const a of call.arguments) findWrite(a);
-      const stable = (x) => x.type === "Literal" || x.type === "ThisExpression" || (x.type === "Identifier" && !argsWrite && localName(x)) ||
+      // Nor is a local an operand before the call assigns (evaluated, so written, before it).
+      const written = new Set();
+      const stable = (x) => x.type === "Literal" || x.type === "ThisExpression" || (x.type === "Identifier" && !argsWrite && localName(x) && !written.has(x.name)) ||
         (x.type === "TemplateLiteral" && x.expressions.length === 0);
       // An operand's text, parenthesized unless it is a primary expression (an assignment or `?:` is not).
       const opnd = (x) => (/^(Identifier|Literal|ThisExpression|MemberExpression|CallExpression|ArrayExpression|TemplateLiteral)$/.test(x.type) &&
@@ -1027,6 +1029,12 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
         }
       };
       const anfStatement = (st, k, declaredBefore, kind) => {
+        const assigned = (x) => {
+          if (x.end <= call.start && x.type === "AssignmentExpression" && x.left.type === "Identifier") written.add(x.left.name);
+          if (x.end <= call.start && x.type === "UpdateExpression" && x.argument.type === "Identifier") written.add(x.argument.name);
+          eachChild(x, assigned);
+        };
+        assigned(st);
         const from = (x) => text.slice(x.start, st.end);
         const loopTest = (r, body) => ["{", ...r.pre, "if(!(" + r.res + "))break;", L(body), "}"];
         let r;

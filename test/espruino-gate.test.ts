@@ -505,16 +505,19 @@ describe("inlined bodies: a function with one caller is written out in it", () =
       "function r(x){log.push('r'+x);return x}",
       "function u(x){log.push('u'+x);return x}",
       "function v(x){log.push('v'+x);return x}",
+      "function w(x){log.push('w'+x);return x}",
+      "function b2(x){let y=x,z=[y,y=5,w(x)];return z}",
       "function a(x){let e=[box.v>100||u(x),box.v<100||v(x)];let y=0,z=box.v+t(1)*f(x)-box.v;if(t(2)&&g(x)>1||t(3))y=[t(4),k(x),t(5)];",
       "  box.w[t(0)]=n(x);let s=`${t(6)}:${m(x)}`,o={a:t(7),b:p(x)??t(8)};",
       "  switch(r(x)){case 1:y=1;break;default:y=2}",
       "  let i=0,c=0;while(q(i)){i++;if(i===1)continue;c++}",
       "  for(let j=0;h(2-j);j++){if(j===0)continue;c+=10}",
       "  return[e,z,y,s,o,box.v,box.w.slice(),i,c,x>1?t(9):t(10)]}",
-      "module.exports={a,log,box};",
+      "module.exports={a,b2,log,box};",
     ].join("\n");
     const out = await inline(code);
-    for (const fn of ["f", "g", "h", "k", "m", "n", "p", "q", "r", "u", "v"]) expect(out).not.toContain("function " + fn + "(");
+    for (const fn of ["f", "g", "h", "k", "m", "n", "p", "q", "r", "u", "v", "w"]) expect(out).not.toContain("function " + fn + "(");
+    expect(load(out).b2(3)).toEqual([3, 5, 3]); // a local read before an assignment in the same statement keeps its old value
     const A = load(code), B = load(out);
     for (const x of [1, 3, 5]) {
       A.box.v = B.box.v = 1;
