@@ -869,7 +869,7 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
       const localName = (x) => x.type === "Identifier" && refs.some((r) => r.id === x && r.scope !== null && r.scope !== ast && within(call, r.scope) && within(r.scope, home));
       const safeTarget = (x) => x.type === "Identifier" || (x.type === "MemberExpression" && !x.computed && (x.object.type === "ThisExpression" || localName(x.object)));
       const expr = (e) => {
-        if (!within(call, e)) return L(e) + ";";
+        if (!within(call, e)) return (/^(function|class|\{|let\s*\[)/.test(L(e)) ? "(" + L(e) + ")" : L(e)) + ";";
         if (e === call) return { mode: "none" };
         if (e.type === "SequenceExpression") return seq(e.expressions.map((x) => expr(x)));
         if (e.type === "UnaryExpression" && (e.operator === "void" || e.operator === "!")) return expr(e.argument);
@@ -901,13 +901,17 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
       const marker = (i) => "\u0001" + i + "\u0001";
       let markers = 0;
       const tmp = () => marker(markers++);
-      let argsWrite = false;
-      const findWrite = (x) => { if (x.type === "AssignmentExpression" || x.type === "UpdateExpression" || x.type === "CallExpression" || x.type === "NewExpression" || isFunction(x)) argsWrite = true; else eachChild(x, findWrite); };
+      // The caller's locals are stable when nothing evaluated before the body runs can write one: no assignment,
+      // update, call (a closure may assign) or `new` among the call's receiver and arguments or the statement's
+      // operands before it (anfStatement looks at those).
+      let writes = false;
+      const findWrite = (x) => { if (x.type === "AssignmentExpression" || x.type === "UpdateExpression" || x.type === "CallExpression" || x.type === "NewExpression" || isFunction(x)) writes = true; else eachChild(x, findWrite); };
+      findWrite(call.callee);
       for (const a of call.arguments) findWrite(a);
-      // Nor is a local an operand before the call assigns (evaluated, so written, before it).
-      const written = new Set();
-      const stable = (x) => x.type === "Literal" || x.type === "ThisExpression" || (x.type === "Identifier" && !argsWrite && localName(x) && !written.has(x.name)) ||
+      const stable = (x) => x.type === "Literal" || x.type === "ThisExpression" || (x.type === "Identifier" && !writes && localName(x)) ||
         (x.type === "TemplateLiteral" && x.expressions.length === 0);
+      // A statement's text for an expression (one starting with `function`, `class` or `{` is parenthesized).
+      const stmt = (x) => (/^(function|class|\{|let\s*\[)/.test(L(x)) ? "(" + L(x) + ")" : L(x)) + ";";
       // An operand's text, parenthesized unless it is a primary expression (an assignment or `?:` is not).
       const opnd = (x) => (/^(Identifier|Literal|ThisExpression|MemberExpression|CallExpression|ArrayExpression|TemplateLiteral)$/.test(x.type) &&
         typeof x.value !== "number" ? L(x) : "(" + L(x) + ")");
@@ -921,7 +925,7 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
         switch (e.type) {
           case "SequenceExpression": {
             const i = e.expressions.findIndex(has);
-            for (const x of e.expressions.slice(0, i)) pre.push(L(x) + ";");
+            for (const x of e.expressions.slice(0, i)) pre.push(stmt(x));
             const r = sub(e.expressions[i]);
             if (r === null) return null;
             const after = e.expressions.slice(i + 1).map(L);
@@ -975,27 +979,37 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
               } else { const c = sub(f); if (c === null) return null; callee = "(" + c + ")"; }
               return { pre, res: callee + "(" + e.arguments.map(L).join(",") + ")" };
             }
+            let self = null;
             if (f.type === "MemberExpression" && !isNew) {
+              // o.m(…, f(x)) looks m up before the arguments: the method goes to a temporary, called on o.
               if (f.optional || f.object.type === "Super") return null;
-              callee = hoist(f.object, pre) + (f.computed ? "[" + hoist(f.property, pre) + "]" : "." + f.property.name);
+              self = hoist(f.object, pre);
+              callee = tmp();
+              pre.push(callee + "=" + self + (f.computed ? "[" + paren(f.property) + "]" : "." + f.property.name) + ";");
             } else callee = hoist(f, pre);
             const i = e.arguments.findIndex(has);
             const args = e.arguments.slice(0, i).map((a) => hoist(a, pre));
             const r = sub(e.arguments[i]);
             if (r === null) return null;
-            args.push(r, ...e.arguments.slice(i + 1).map(L));
+            args.push(r, ...e.arguments.slice(i + 1).map(paren));
+            if (self !== null) return { pre, res: callee + ".call(" + [self, ...args].join(",") + ")" };
             return { pre, res: (isNew ? "new " : "") + callee + "(" + args.join(",") + ")" };
           }
           case "AssignmentExpression": {
             if (has(e.left)) return null;
             const l = e.left;
             let target;
-            if (l.type === "Identifier") { if (e.operator !== "=" && !localName(l)) return null; target = l.name; }
+            if (/^(\|\||&&|\?\?)=$/.test(e.operator)) return null; // short-circuit assignments
+            if (l.type === "Identifier") target = l.name;
             else if (l.type === "MemberExpression" && e.operator === "=" && !l.optional && l.object.type !== "Super") {
               target = hoist(l.object, pre) + (l.computed ? "[" + hoist(l.property, pre) + "]" : "." + l.property.name);
             } else return null;
+            // `y+=…` reads y before the right side: its value goes first, `y=old+…` after.
+            let old = null;
+            if (e.operator !== "=") { old = tmp(); pre.push(old + "=" + target + ";"); }
             const r = sub(e.right);
-            return r === null ? null : { pre, res: "(" + target + e.operator + r + ")" };
+            if (r === null) return null;
+            return { pre, res: "(" + target + "=" + (old === null ? r : old + word(e.operator.slice(0, -1)) + "(" + r + ")") + ")" };
           }
           case "ArrayExpression": {
             if (e.elements.some((x) => x !== null && x.type === "SpreadElement")) return null;
@@ -1003,8 +1017,8 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
             const items = e.elements.slice(0, i).map((x) => (x === null ? "" : hoist(x, pre)));
             const r = sub(e.elements[i]);
             if (r === null) return null;
-            items.push(r, ...e.elements.slice(i + 1).map((x) => (x === null ? "" : L(x))));
-            return { pre, res: "[" + items.join(",") + "]" };
+            items.push(r, ...e.elements.slice(i + 1).map((x) => (x === null ? "" : paren(x))));
+            return { pre, res: "[" + items.join(",") + (e.elements[e.elements.length - 1] === null ? ",]" : "]") };
           }
           case "ObjectExpression": {
             if (e.properties.some((p) => p.type !== "Property" || p.computed || p.kind !== "init" || p.method || p.shorthand)) return null;
@@ -1013,12 +1027,13 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
             const items = e.properties.slice(0, i).map((p) => key(p) + hoist(p.value, pre));
             const r = sub(e.properties[i].value);
             if (r === null) return null;
-            items.push(key(e.properties[i]) + r, ...e.properties.slice(i + 1).map(L));
+            items.push(key(e.properties[i]) + r, ...e.properties.slice(i + 1).map((p) => key(p) + paren(p.value)));
             return { pre, res: "({" + items.join(",") + "})" };
           }
           case "TemplateLiteral": {
             const i = e.expressions.findIndex(has);
-            const parts = e.expressions.slice(0, i).map((x) => hoist(x, pre));
+            // A substitution is made text as it is evaluated: one before the call is, into a temporary.
+            const parts = e.expressions.slice(0, i).map((x) => { if (x.type === "Literal") return L(x); const t = tmp(); pre.push(t + "=`${" + L(x) + "}`;"); return t; });
             const r = sub(e.expressions[i]);
             if (r === null) return null;
             parts.push(r, ...e.expressions.slice(i + 1).map(L));
@@ -1029,17 +1044,18 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
         }
       };
       const anfStatement = (st, k, declaredBefore, kind) => {
-        const assigned = (x) => {
-          if (x.end <= call.start && x.type === "AssignmentExpression" && x.left.type === "Identifier") written.add(x.left.name);
-          if (x.end <= call.start && x.type === "UpdateExpression" && x.argument.type === "Identifier") written.add(x.argument.name);
-          eachChild(x, assigned);
+        // What the statement evaluates before the call may write a local (see `writes`); no labels (Espruino has none).
+        const before = (x) => {
+          if (x.end <= call.start && /^(AssignmentExpression|UpdateExpression|CallExpression|NewExpression)$/.test(x.type)) writes = true;
+          else if (x.start < call.start) eachChild(x, before);
         };
-        assigned(st);
+        before(st);
+        if (parent.get(st).type === "LabeledStatement") return null;
         const from = (x) => text.slice(x.start, st.end);
         const loopTest = (r, body) => ["{", ...r.pre, "if(!(" + r.res + "))break;", L(body), "}"];
         let r;
         switch (st.type) {
-          case "ExpressionStatement": r = lower(st.expression); return r ? [...r.pre, r.res + ";"] : null;
+          case "ExpressionStatement": r = lower(st.expression); return r ? [...r.pre, (/^(function|class|\{)/.test(r.res) ? "(" + r.res + ")" : r.res) + ";"] : null;
           case "ReturnStatement": r = st.argument && lower(st.argument); return r ? [...r.pre, "return " + r.res + ";"] : null;
           case "ThrowStatement": r = lower(st.argument); return r ? [...r.pre, "throw " + r.res + ";"] : null;
           case "IfStatement": r = within(call, st.test) && lower(st.test); return r ? [...r.pre, "if(" + r.res + ")" + from(st.consequent)] : null;
@@ -1196,7 +1212,8 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
         inlinedText = pre.join("") + (flag !== null ? flag + "=0;" : "") + (early.length > 0 ? "do{" + bodyText + noTailValue + "}while(0)" : bodyText + noTailValue);
         if (target !== at.lhs) inlinedText += ";" + at.lhs + "=" + target;
       }
-      let out = low.parts.flat(Infinity).map((q) => (typeof q === "string" ? q : q.rest ? (q.prefix || "") + text.slice(q.from !== undefined ? q.from : q.rest.start, call.start) + at.lhs + text.slice(call.end, q.rest.end) : inlinedText + ";")).join("");
+      let out = low.parts.flat(Infinity).map((q) => (typeof q === "string" ? q : q.rest ? (q.prefix || "") + text.slice(q.from !== undefined ? q.from : q.rest.start, call.start) + at.lhs +
+        (/[\w$]/.test(text[call.end]) ? " " : "") + text.slice(call.end, q.rest.end) : inlinedText + ";")).join("");
       // The lowering's temporaries, named now.
       const named = new Map();
       out = out.replace(/\u0001(\d+)\u0001/g, (m0, i) => { if (!named.has(i)) named.set(i, fresh()); return named.get(i); });
@@ -1460,7 +1477,12 @@ async function rootClasses(code) {
   return { text, tail, used, free, candidates };
 }
 
-/** Edits turning each `new X(…)` (uses: references to X, each a NewExpression's callee) into the call `X(…)`. */
+/** True when reference r is the callee of a `new X…` spelled plainly (not `new (X)`). */
+function plainNew(text, r) {
+  return r.parent.type === "NewExpression" && r.parent.callee === r.id && /^new\s*$/.test(text.slice(r.parent.start, r.id.start));
+}
+
+/** Edits turning each `new X(…)` (uses: references to X, each a plain NewExpression's callee) into the call `X(…)`. */
 function newsToCalls(text, uses, edits) {
   for (const r of uses) {
     const n = r.parent;
@@ -1496,7 +1518,7 @@ export async function flattenClasses(code, map) {
       eachChild(x, check);
     };
     check(fn);
-    if (bad || uses.some((r) => r.parent.type !== "NewExpression" || r.parent.callee !== r.id)) continue;
+    if (bad || uses.some((r) => !plainNew(text, r))) continue;
     // The class becomes a factory; `this` the object it fills.
     const params = fn.params.map((p) => p.name).join(",");
     const bodyStart = fn.body.start + 1;
@@ -1527,8 +1549,10 @@ export async function flattenClasses(code, map) {
  * function its subclasses' factories call on the new object) and `B$p={…}`; a subclass's prototype object is
  * `{__proto__:B$p,…}`, its `super(…)` is `B.call(o,…)` (`B.apply(o,arguments)` without a constructor) and
  * `super.m(…)` is `B$p.m.call(this,…)`.
- * Instances differ in what no device code asks: their prototype's `constructor` is Object's, and `for…in`
- * would list the methods (the bundle has no `for…in` over them). The prototype object's name maps where its
+ * Instances differ in what no device code asks: their prototype's `constructor` is Object's, `for…in` would
+ * list the methods (the bundle has no `for…in` over them), and the methods and factories run in the script's
+ * mode, not a class's strict mode (Espruino has no strict mode; TypeScript rejects undeclared names, and a
+ * detached method call or a write to `arguments` is not in the sources). The prototype object's name maps where its
  * class was. Runs on the root script (names final), after flattenClasses.
  */
 export async function prototypeObjects(code, map) {
@@ -1537,7 +1561,7 @@ export async function prototypeObjects(code, map) {
   const edits = [];
   let rewritten = 0;
   const byName = new Map(candidates.map((c) => [c.name, c]));
-  const isNew = (r) => r.parent.type === "NewExpression" && r.parent.callee === r.id;
+  const isNew = (r) => plainNew(text, r);
   const isExtends = (r) => (r.parent.type === "ClassExpression" || r.parent.type === "ClassDeclaration") && r.parent.superClass === r.id;
   // The shape every rewritten class has; the walk of its code finds `this` and `super` where they stand.
   const shape = (c) => {
@@ -1551,8 +1575,11 @@ export async function prototypeObjects(code, map) {
     // `this` in the constructor and its arrows is the new object (a nested function or class has its own); a
     // `return` of the constructor's own (not an arrow's) would change what `new` gives; `super(…)` stands in
     // the constructor's own code, `super.m(…)` in a method's.
-    const inCtor = (x, up, own, arrow) => {
+    // `super(…)` is taken where its value goes unused: a statement, or a sequence that is one.
+    const unused = (up, up2) => up.type === "ExpressionStatement" || (up.type === "SequenceExpression" && up2 !== null && up2.type === "ExpressionStatement");
+    const inCtor = (x, up, own, arrow, up2) => {
       if (x.type === "MetaProperty") bad = true;
+      if (x.type === "CallExpression" && x.callee.type === "Super" && !unused(up, up2)) bad = true;
       if (x.type === "Super") {
         if (own && !arrow && up.type === "CallExpression" && up.callee === x && !up.arguments.some((a) => a.type === "SpreadElement")) c.superCalls.push(up);
         else bad = true;
@@ -1560,9 +1587,9 @@ export async function prototypeObjects(code, map) {
       if (x.type === "ReturnStatement" && own && !arrow) bad = true;
       if (x.type === "ThisExpression" && own) c.thisNodes.push(x);
       const nested = x.type === "FunctionExpression" || x.type === "FunctionDeclaration" || x.type === "ClassExpression" || x.type === "ClassDeclaration";
-      eachChild(x, (ch) => inCtor(ch, x, own && !nested, arrow || ch.type === "ArrowFunctionExpression"));
+      eachChild(x, (ch) => inCtor(ch, x, own && !nested, arrow || ch.type === "ArrowFunctionExpression", up));
     };
-    if (c.ctor !== null) eachChild(c.ctor.value.body, (ch) => inCtor(ch, c.ctor.value.body, true, false));
+    if (c.ctor !== null) eachChild(c.ctor.value.body, (ch) => inCtor(ch, c.ctor.value.body, true, false, null));
     const inMethod = (x, up, upper, own) => {
       if (x.type === "MetaProperty") bad = true;
       if (x.type === "Super") {
