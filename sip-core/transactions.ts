@@ -4,7 +4,7 @@ import type { SipMessage } from "./message.ts";
 import {
   AT_INTERVAL, AT_LINGER, AT_NEXT, AT_RETRANSMIT, AT_TIMEOUT, AT_TRYING, BRANCH_CAPACITY, DEFAULT_TIMERS, I_BRANCH_LENGTH, I_HANDLE, I_KEY, I_KIND,
   I_LENGTH, I_METHOD, I_NEXT_BRANCH, I_NEXT_KEY, I_OWNER, I_PORT, I_SENT_BY, I_STATE, I_TRANSPORT, NO_BYTES, REWRITE_OK, SLOT_INTS, SLOT_TIMES, TRANSPORT_UDP,
-  TS_FREE, TS_TERMINATED, TX_INVITE_CLIENT, TX_INVITE_SERVER, TX_NON_INVITE_CLIENT, TX_NON_INVITE_SERVER, keepBytes, type TimerConfig, type Transaction,
+  TS_FREE, TS_PROCEEDING, TS_TERMINATED, TS_TRYING, TX_INVITE_CLIENT, TX_INVITE_SERVER, TX_NON_INVITE_CLIENT, TX_NON_INVITE_SERVER, keepBytes, type TimerConfig, type Transaction,
   type TransactionUser, type TransportPort,
 } from "./transaction.ts";
 import { earliest } from "./deadline.ts";
@@ -432,7 +432,8 @@ export class TransactionLayer {
     const s = this.liveAt(tx);
     if (n <= 0 || s < 0) return false;
     if (!this.exact || this.ints[s + I_KIND] !== TX_NON_INVITE_SERVER) return this.respond(tx, this.scratch.buf, n, 200, now);
-    if (this.ints[s + I_STATE] === TS_FREE) return false;
+    // Only an answer the state machine takes (a second final response is ignored, the kept one stays).
+    if (this.ints[s + I_STATE] !== TS_TRYING && this.ints[s + I_STATE] !== TS_PROCEEDING) return false;
     // Sent from the scratch writer, not copied; the slot keeps the marker once it is sent.
     const t = tx & this.tableMask;
     this.buffers[t] = this.scratch.buf;

@@ -315,6 +315,17 @@ describe("non-INVITE server transaction (§17.2.2)", () => {
     expect(h.layer.stats.retransmissionsAbsorbed).toBe(1);
   });
 
+  it("respondOk after a final response changes nothing: the kept response is what a retransmission gets", () => {
+    const h = new Harness(8, false, true);
+    const info = request("INFO", "z9hG4bK-l", { toTag: "door-tag" });
+    h.deliver(info);
+    const tx = h.lastRequestTx!;
+    h.respond(tx, 486, "Busy Here", info);
+    expect(h.layer.respondOk(tx, h.msg, 0)).toBe(false);
+    h.deliver(info);
+    expect(h.sent.map((s) => s.text.substring(0, s.text.indexOf("\r\n")))).toEqual(["SIP/2.0 486 Busy Here", "SIP/2.0 486 Busy Here"]);
+  });
+
   it("respondOk keeps a copy where it must: a buffer per slot (no exact copies), an INVITE's 200", () => {
     const plain = new Harness(8, false, false);
     const info = request("INFO", "z9hG4bK-j", { toTag: "door-tag" });
