@@ -318,6 +318,16 @@ function eachChild(n, fn) {
   }
 }
 
+/** Expression text as a statement: one starting with `function`, `class`, `{` or `let [` is parenthesized. */
+function asStatement(t) {
+  return (/^(function|class|\{|let\s*\[)/.test(t) ? "(" + t + ")" : t) + ";";
+}
+
+/** True for a node that gives its code its own `this`: a non-arrow function, or a class. */
+function ownsThis(n) {
+  return n.type === "FunctionExpression" || n.type === "FunctionDeclaration" || n.type === "ClassExpression" || n.type === "ClassDeclaration";
+}
+
 /** True for a function node of any kind (declaration, expression, arrow). */
 function isFunction(n) {
   return n.type === "FunctionDeclaration" || n.type === "FunctionExpression" || n.type === "ArrowFunctionExpression";
@@ -869,7 +879,7 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
       const localName = (x) => x.type === "Identifier" && refs.some((r) => r.id === x && r.scope !== null && r.scope !== ast && within(call, r.scope) && within(r.scope, home));
       const safeTarget = (x) => x.type === "Identifier" || (x.type === "MemberExpression" && !x.computed && (x.object.type === "ThisExpression" || localName(x.object)));
       const expr = (e) => {
-        if (!within(call, e)) return (/^(function|class|\{|let\s*\[)/.test(L(e)) ? "(" + L(e) + ")" : L(e)) + ";";
+        if (!within(call, e)) return asStatement(L(e));
         if (e === call) return { mode: "none" };
         if (e.type === "SequenceExpression") return seq(e.expressions.map((x) => expr(x)));
         if (e.type === "UnaryExpression" && (e.operator === "void" || e.operator === "!")) return expr(e.argument);
@@ -910,8 +920,6 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
       for (const a of call.arguments) findWrite(a);
       const stable = (x) => x.type === "Literal" || x.type === "ThisExpression" || (x.type === "Identifier" && !writes && localName(x)) ||
         (x.type === "TemplateLiteral" && x.expressions.length === 0);
-      // A statement's text for an expression (one starting with `function`, `class` or `{` is parenthesized).
-      const stmt = (x) => (/^(function|class|\{|let\s*\[)/.test(L(x)) ? "(" + L(x) + ")" : L(x)) + ";";
       // An operand's text, parenthesized unless it is a primary expression (an assignment or `?:` is not).
       const opnd = (x) => (/^(Identifier|Literal|ThisExpression|MemberExpression|CallExpression|ArrayExpression|TemplateLiteral)$/.test(x.type) &&
         typeof x.value !== "number" ? L(x) : "(" + L(x) + ")");
@@ -925,7 +933,7 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
         switch (e.type) {
           case "SequenceExpression": {
             const i = e.expressions.findIndex(has);
-            for (const x of e.expressions.slice(0, i)) pre.push(stmt(x));
+            for (const x of e.expressions.slice(0, i)) pre.push(asStatement(L(x)));
             const r = sub(e.expressions[i]);
             if (r === null) return null;
             const after = e.expressions.slice(i + 1).map(L);
@@ -1055,7 +1063,7 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
         const loopTest = (r, body) => ["{", ...r.pre, "if(!(" + r.res + "))break;", L(body), "}"];
         let r;
         switch (st.type) {
-          case "ExpressionStatement": r = lower(st.expression); return r ? [...r.pre, (/^(function|class|\{)/.test(r.res) ? "(" + r.res + ")" : r.res) + ";"] : null;
+          case "ExpressionStatement": r = lower(st.expression); return r ? [...r.pre, asStatement(r.res)] : null;
           case "ReturnStatement": r = st.argument && lower(st.argument); return r ? [...r.pre, "return " + r.res + ";"] : null;
           case "ThrowStatement": r = lower(st.argument); return r ? [...r.pre, "throw " + r.res + ";"] : null;
           case "IfStatement": r = within(call, st.test) && lower(st.test); return r ? [...r.pre, "if(" + r.res + ")" + from(st.consequent)] : null;
@@ -1477,6 +1485,13 @@ async function rootClasses(code) {
   return { text, tail, used, free, candidates };
 }
 
+/** The class passes' result: their edits sorted and applied, the source map moved and the map comment back on. */
+function classPassOut(text, tail, map, edits) {
+  edits.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const out = applyEdits(text, typeof map === "string" ? map : JSON.stringify(map), edits);
+  return { code: out.code + tail, map: JSON.stringify(out.map) };
+}
+
 /** True when reference r is the callee of a `new X…` spelled plainly (not `new (X)`). */
 function plainNew(text, r) {
   return r.parent.type === "NewExpression" && r.parent.callee === r.id && /^new\s*$/.test(text.slice(r.parent.start, r.id.start));
@@ -1530,9 +1545,7 @@ export async function flattenClasses(code, map) {
     newsToCalls(text, uses, edits);
     flattened++;
   }
-  edits.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  const out = applyEdits(text, typeof map === "string" ? map : JSON.stringify(map), edits);
-  return { code: out.code + tail, map: JSON.stringify(out.map), flattened };
+  return { ...classPassOut(text, tail, map, edits), flattened };
 }
 
 /**
@@ -1586,8 +1599,7 @@ export async function prototypeObjects(code, map) {
       }
       if (x.type === "ReturnStatement" && own && !arrow) bad = true;
       if (x.type === "ThisExpression" && own) c.thisNodes.push(x);
-      const nested = x.type === "FunctionExpression" || x.type === "FunctionDeclaration" || x.type === "ClassExpression" || x.type === "ClassDeclaration";
-      eachChild(x, (ch) => inCtor(ch, x, own && !nested, arrow || ch.type === "ArrowFunctionExpression", up));
+      eachChild(x, (ch) => inCtor(ch, x, own && !ownsThis(x), arrow || ch.type === "ArrowFunctionExpression", up));
     };
     if (c.ctor !== null) eachChild(c.ctor.value.body, (ch) => inCtor(ch, c.ctor.value.body, true, false, null));
     const inMethod = (x, up, upper, own) => {
@@ -1597,8 +1609,7 @@ export async function prototypeObjects(code, map) {
             !upper.arguments.some((a) => a.type === "SpreadElement")) c.superMembers.push([up, upper]);
         else bad = true;
       }
-      const nested = x.type === "FunctionExpression" || x.type === "FunctionDeclaration" || x.type === "ClassExpression" || x.type === "ClassDeclaration";
-      eachChild(x, (ch) => inMethod(ch, x, up, own && !nested));
+      eachChild(x, (ch) => inMethod(ch, x, up, own && !ownsThis(x)));
     };
     for (const m of c.methods) eachChild(m.value.body, (ch) => inMethod(ch, m.value.body, m.value, true));
     return !bad;
@@ -1618,6 +1629,9 @@ export async function prototypeObjects(code, map) {
     if (!c.ok) continue;
     const proto = protoName(c);
     const sep = decl ? ";var " : ",";
+    // The prototype object's start, after the constructor (parentProto: its `__proto__:…` key, or "").
+    const protoHead = (parentProto) => [ctor.end, methods.length ? methods[0].start : cls.end,
+      sep + proto + "={" + parentProto + (methods.length ? "" : "}" + (decl ? ";" : "")), false, [sep.length, cls.start]];
     const closeMethods = () => {
       for (let i = 0; i < methods.length; i++) {
         const m = methods[i];
@@ -1626,14 +1640,9 @@ export async function prototypeObjects(code, map) {
     };
     if (!cls.superClass && base(name)) {
       // A base: its constructor stays a function (called on the subclass's object), its methods an object.
-      if (methods.length === 0) {
-        edits.push([cls.start, ctor.value.start, decl ? "function " + name : "function"]);
-        edits.push([ctor.end, cls.end, sep + proto + "={}" + (decl ? ";" : ""), false, [sep.length, cls.start]]);
-      } else {
-        edits.push([cls.start, ctor.value.start, decl ? "function " + name : "function"]);
-        edits.push([ctor.end, methods[0].start, sep + proto + "={", false, [sep.length, cls.start]]);
-        closeMethods();
-      }
+      edits.push([cls.start, ctor.value.start, decl ? "function " + name : "function"]);
+      edits.push(protoHead(""));
+      closeMethods();
       rewritten++;
       continue;
     }
@@ -1652,7 +1661,7 @@ export async function prototypeObjects(code, map) {
       for (const t of c.thisNodes) edits.push([t.start, t.end, obj]);
       for (const call of c.superCalls) edits.push([call.callee.start, text.indexOf("(", call.callee.end) + 1, superName + ".call(" + obj + (call.arguments.length ? "," : "")]);
       edits.push([ctor.value.body.end - 1, ctor.value.body.end - 1, ";return " + obj]);
-      edits.push([ctor.end, methods.length ? methods[0].start : cls.end, sep + proto + "={" + parentProto + (methods.length ? "" : "}" + (decl ? ";" : "")), false, [sep.length, cls.start]]);
+      edits.push(protoHead(parentProto));
     } else {
       const body = superName ? make + superName + ".apply(" + obj + ",arguments);return " + obj : "return Object.create(" + proto + ")";
       const head = (decl ? "function " + name : "function") + "(){" + body + "}" + sep;
@@ -1666,9 +1675,7 @@ export async function prototypeObjects(code, map) {
     newsToCalls(text, uses, edits);
     rewritten++;
   }
-  edits.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  const out = applyEdits(text, typeof map === "string" ? map : JSON.stringify(map), edits);
-  return { code: out.code + tail, map: JSON.stringify(out.map), rewritten };
+  return { ...classPassOut(text, tail, map, edits), rewritten };
 }
 
 /**

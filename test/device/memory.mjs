@@ -240,7 +240,7 @@ function moduleBreakdown() {
   var sc = {};
   var globals = Object.keys(global);
   for (var gi = 0; gi < globals.length; gi++) if (globals[gi].charAt(0) === "$") sc[globals[gi]] = global[globals[gi]];
-  walk = { seen: [sc, d, platform, board, config, phone], byClass: {}, parts: [], buffers: [], kinds: {}, fields: [], long: [0, []], strings: [] };
+  walk = newWalk([sc, d, platform, board, config, phone]);
   // What the phone reaches is counted with the phone (a cursor may still point at the last message).
   var roots = [phone.layer, phone.transport, phone.ua, phone.sessions, phone.door];
   for (var r = 0; r < roots.length; r++) if (walk.seen.indexOf(roots[r]) < 0) size(roots[r], "", 9);
@@ -261,7 +261,9 @@ function moduleBreakdown() {
   print("@@MODULE " + JSON.stringify({ names: keys.length, items: out }));
   walk = null;
 }
-var walk = { seen: [], byClass: {}, parts: [], buffers: [], kinds: {}, fields: [], long: [0, []], strings: [] };
+/** A walk's state: what it has counted (seen objects, buffers and strings by address) and its tallies. */
+function newWalk(seen) { return { seen: seen, byClass: {}, parts: [], buffers: [], kinds: {}, fields: [], long: [0, []], strings: [] }; }
+var walk = newWalk([]);
 // The bundle's shared constants (build.mjs shareConstants): a field holding one of them costs its name only.
 var SHARED = [];
 ${JSON.stringify(sharedNames)}.forEach(function (n) { SHARED.push(E.getAddressOf(global[n], false)); });
@@ -312,7 +314,7 @@ function size(o, path, depth) {
 }
 function breakdown(tag) {
   peak.on = false;
-  walk = { seen: [platform, board, config, account, calls, config.door, config.trust, config.autoAnswer], byClass: {}, parts: [], buffers: [], kinds: {}, fields: [], long: [0, []], strings: [] };
+  walk = newWalk([platform, board, config, account, calls, config.door, config.trust, config.autoAnswer]);
   // Parts in this order, each counting what no earlier part reached.
   var ua = phone.ua, roots = [["layer", phone.layer], ["transport", phone.transport], ["registrations", ua.registrations], ["calls", ua.calls],
     ["ua", ua], ["sessions", phone.sessions], ["door", phone.door], ["phone", phone]];
