@@ -428,9 +428,10 @@ export class TransactionLayer {
    * non-INVITE transaction keeps none (REWRITE_OK): a retransmitted request gets the 200 written again from it.
    */
   respondOk(tx: Transaction, msg: SipMessage, now: number): boolean {
-    const n = writeOk(this.scratch, msg);
     const s = this.liveAt(tx);
-    if (n <= 0 || s < 0) return false;
+    if (s < 0) return false;
+    const n = writeOk(this.scratch, msg);
+    if (n <= 0) return false;
     if (!this.exact || this.ints[s + I_KIND] !== TX_NON_INVITE_SERVER) return this.respond(tx, this.scratch.buf, n, 200, now);
     // Only an answer the state machine takes (a second final response is ignored, the kept one stays).
     if (this.ints[s + I_STATE] !== TS_TRYING && this.ints[s + I_STATE] !== TS_PROCEEDING) return false;
