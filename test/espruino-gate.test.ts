@@ -790,6 +790,55 @@ describe("prototype objects: a class with methods becomes an object of methods a
   });
 });
 
+describe("packed numbers: number fields live in one Float64Array per object", () => {
+  const noMap = JSON.stringify({ version: 3, sources: [], names: [], mappings: "" });
+  it("packs a hierarchy's fields (the base allocates, with or without a constructor), one slot per name in every class; same results", async () => {
+    const code = [
+      "var A=class{constructor(){this.a=1,this.b=-0,this.c=NaN,this.d=2**40+.5,this.s='x'}sum(){return this.a+this.b+this.d}};",
+      "var B=class extends A{constructor(){super(),this.e=3,this.f=0}bump(){this.e++,this.f+=2,this.a*=3;return this}};",
+      "var P=class{m(){return this.q}};var Q=class extends P{constructor(){super(),this.q=7,this.a=5}};",
+      "function make(){let b=new B().bump(),q=new Q();return[b.sum(),Object.is(b.b,-0),Number.isNaN(b.c),b.d,b.e,b.f,b.s,q.m(),q.a,b instanceof A]}",
+      "module.exports={make};",
+    ].join("\n");
+    const { code: out, packed, prop } = await build.packNumbers(code, noMap, new Set(["a", "b", "c", "d", "e", "f", "q"]), 2, 0);
+    expect(prop).toBe("g"); // the first letter no property of the bundle spells
+    expect([...packed.keys()].sort()).toEqual(["a", "b", "c", "d", "e", "f", "q"]);
+    expect(packed.get("a")).toBe(0); // held by both hierarchies: the same slot in each
+    expect(new Set(["a", "b", "c", "d", "e", "f"].map((n) => packed.get(n))).size).toBe(6);
+    expect(packed.get("q")).not.toBe(packed.get("a"));
+    expect(out).toContain("var A=class{constructor(){this.g=new Float64Array(6);this.g[0]=1,");
+    expect(out).toContain("var P=class{constructor(){this.g=new Float64Array(2)}m(){return this.g[" + packed.get("q") + "]}}");
+    expect(out).toContain("this.g[" + packed.get("e") + "]++");
+    expect(out).not.toMatch(/\.(a|b|c|d|e|f|q)\b/);
+    expect(load(out).make()).toEqual(load(code).make());
+    // At ~4 variables an array, six numbers cost as much packed (4 + 6/3) as not: nothing is packed.
+    expect((await build.packNumbers(code, noMap, new Set(["a", "b", "c", "d", "e", "f", "q"]), 2)).code).toBe(code);
+  });
+
+  it("leaves a name deleted, used as a key or a string, read through super, or held by a class below the minimum, a base outside the bundle or none", async () => {
+    const code = [
+      "var A=class{constructor(){this.a=1,this.e=0,this.b=2,this.c=3,this.d=4,this.k=5,this.x=6,this.y=7}m(){delete this.d;return this.a+this.e}};",
+      "var B=class{constructor(){this.b=1}};", // b: held by a class with one name (below the minimum of 2)
+      "var C=class extends Array{constructor(){super(),this.c=1,this.z=1}};", // c, z: a base outside the bundle
+      "var o={k:1},s='x';function f(){return o.k+A.w}", // k: a key; x: a string; w: held by no class
+      "var D=class extends A{constructor(){super(),this.y=super.y}};", // y: through super
+      "module.exports={A,B,C,f,D};",
+    ].join("\n");
+    const names = new Set(["a", "b", "c", "d", "e", "k", "x", "y", "z", "w"]);
+    const { packed } = await build.packNumbers(code, noMap, names, 2, 0);
+    expect([...packed.keys()].sort()).toEqual(["a", "e"]);
+    const none = await build.packNumbers(code, noMap, names, 3, 0);
+    expect(none.code).toBe(code); // two names left, below the minimum of 3: nothing changes
+  });
+
+  it("the device's number fields are renamed names, and the firmware bundle packs some", async () => {
+    const names = await build.devicePropertyNames(), numbers = await build.deviceNumberFields();
+    expect(numbers.size).toBeGreaterThan(50);
+    for (const n of numbers) expect(names).toContain(n);
+    expect(readFileSync(join(root, build.firmwareOutfile), "utf8")).toMatch(/=new Float64Array\(\d+\)/);
+  });
+});
+
 describe("flattened classes: a class with nothing but a constructor becomes a factory of plain objects", () => {
   const noMap = JSON.stringify({ version: 3, sources: [], names: [], mappings: "" });
   it("rewrites the class and its `new`s; keeps classes with methods, other references, closures or returns; same fields", async () => {
