@@ -88,21 +88,26 @@ const devicePolicy = {
 //     value typed any (Espruino modules, parsed JSON), and any identifier-like string in the device sources
 //     (obj["x"], "x" in obj, tables of keys);
 //   - fields of the counter classes (…Stats, …Counters: status() serialises them as JSON);
-//   - names that the bundle's users outside it spell: the device tests, the benchmarks and README.md
-//     (every `.name` and quoted identifier there).
+//   - in the message layer (a library), names its users spell: README.md, the conformance test and the
+//     benchmarks (every `.name` and quoted identifier there; see libraryUsers).
 // The classes' names and module exports are not properties and keep their names regardless.
 // ---------------------------------------------------------------------------------------------
 const deviceDirs = ["sip-core", "hal", "firmware"];
-const outsideUsers = ["test/device", "test/bench", "README.md"];
-let mangleNames = null;
+// The message layer (doorsip-core.js) is a library: its API is what README.md documents and the conformance
+// test and benchmarks read. The firmware's users reach it through its exports, status() and the configuration
+// (object literals and interfaces); tests that look inside a firmware build spell names as `.@name`
+// (test/device/espruino-run.mjs maps them), so they keep no name.
+export const libraryUsers = ["test/device/torture.mjs", "test/bench", "README.md"];
+let sourceAnalysis = null;
+const mangleNamesFor = new Map(), numberFieldsFor = new Map();
+/** The property names our classes (and the interfaces they implement) declare: filled by devicePropertyNames(). */
+export const declaredNames = new Set();
 /** Why a name our classes declare keeps its spelling (the first reason found): filled by devicePropertyNames(). */
 export const keptBecause = new Map();
-/** Renamed names that are, wherever declared, an instance field holding a number: filled by devicePropertyNames(). */
-let numberFieldNames = null;
 
-/** The property names the device bundle renames (see above), computed once per process from the sources. */
-export async function devicePropertyNames() {
-  if (mangleNames !== null) return mangleNames;
+/** What the device sources say about property names (computed once): { declared, reserved, numberDecl }. */
+async function analyseSources() {
+  if (sourceAnalysis !== null) return sourceAnalysis;
   const { default: ts } = await import("typescript");
   // The device sources as tsconfig.device.json compiles them (set here: a copy of the build may lack it).
   const rootNames = [];
@@ -121,7 +126,8 @@ export async function devicePropertyNames() {
   const program = ts.createProgram({ rootNames, options });
   const checker = program.getTypeChecker();
   const ours = (f) => deviceDirs.some((d) => f.fileName.startsWith(resolve(root, d) + "/"));
-  const declared = new Set();
+  const declared = declaredNames;
+  declared.clear();
   const reserved = new Set(["constructor", "prototype", "__proto__", "length", "name", "toString", "toJSON", "valueOf"]);
   // Interfaces a class of ours implements (TransactionUser, the HAL's Platform, UdpSocket…) describe objects the
   // device code makes, not data from outside (configuration, Espruino's objects): their members may be renamed.
@@ -189,7 +195,20 @@ export async function devicePropertyNames() {
     };
     visit(sf);
   }
-  // What the bundle's users outside it spell.
+  sourceAnalysis = { declared, reserved, numberDecl };
+  return sourceAnalysis;
+}
+
+/**
+ * The property names a device bundle renames (see above): those our classes declare that nothing outside
+ * them sees, nor any of `users` (files or folders whose every `.name` and quoted identifier is kept) spells.
+ */
+export async function devicePropertyNames(users = libraryUsers) {
+  const key = users.join("\n");
+  if (mangleNamesFor.has(key)) return mangleNamesFor.get(key);
+  const { declared, reserved: fromSources, numberDecl } = await analyseSources();
+  const reserved = new Set(fromSources);
+  const keep = (t, why) => { reserved.add(t); if (!keptBecause.has(t)) keptBecause.set(t, why); };
   const files = [];
   const collect = (p) => {
     const abs = resolve(root, p);
@@ -197,26 +216,27 @@ export async function devicePropertyNames() {
     if (statSync(abs).isDirectory()) for (const f of readdirSync(abs)) collect(join(p, f));
     else if (/\.(mjs|js|md)$/.test(p)) files.push(abs);
   };
-  for (const p of outsideUsers) collect(p);
+  for (const p of users) collect(p);
   for (const f of files) {
     const text = readFileSync(f, "utf8");
     for (const m of text.matchAll(/\.([A-Za-z_$][\w$]*)|["'`]([A-Za-z_$][\w$]*)["'`]/g)) keep(m[1] || m[2], "spelled in " + relative(root, f));
   }
-  mangleNames = [...declared].filter((n) => !reserved.has(n) && /^[A-Za-z_$][\w$]*$/.test(n)).sort();
-  numberFieldNames = new Set(mangleNames.filter((n) => numberDecl.get(n) === true));
-  return mangleNames;
+  const names = [...declared].filter((n) => !reserved.has(n) && /^[A-Za-z_$][\w$]*$/.test(n)).sort();
+  mangleNamesFor.set(key, names);
+  numberFieldsFor.set(key, new Set(names.filter((n) => numberDecl.get(n) === true)));
+  return names;
 }
 
 /** The renamed property names that are number fields wherever declared (see packNumbers). */
-export async function deviceNumberFields() {
-  await devicePropertyNames();
-  return numberFieldNames;
+export async function deviceNumberFields(users = libraryUsers) {
+  await devicePropertyNames(users);
+  return numberFieldsFor.get(users.join("\n"));
 }
 
-/** esbuild's mangleProps for the device bundle: exactly the names devicePropertyNames() lists. */
-async function deviceMangleOptions() {
+/** esbuild's mangleProps for a device bundle: exactly the names devicePropertyNames(users) lists. */
+async function deviceMangleOptions(users) {
   if (process.env.DOORSIP_NO_MANGLE) return {};
-  const names = await devicePropertyNames();
+  const names = await devicePropertyNames(users);
   return names.length ? { mangleProps: new RegExp("^(?:" + names.join("|") + ")$") } : {};
 }
 
@@ -249,7 +269,8 @@ async function entryExports(entry) {
  * its name in the bundle, false for a name kept); writes outfile and outfile.map when `write`.
  * Throws esbuild's error (already printed) when the build fails.
  */
-export async function bundleDevice({ entry = deviceEntry, outfile = deviceOutfile, write = true, globalName = "doorsip" } = {}) {
+export async function bundleDevice({ entry = deviceEntry, outfile = deviceOutfile, write = true, globalName = "doorsip", users } = {}) {
+  if (users === undefined) users = entry === deviceEntry ? libraryUsers : [];
   const absEntry = resolve(root, entry);
   let names;
   try {
@@ -263,7 +284,7 @@ export async function bundleDevice({ entry = deviceEntry, outfile = deviceOutfil
     `module.exports = { ${names.map((n, i) => `${JSON.stringify(n)}: e${i}`).join(", ")} };\n`;
   const result = await esbuild.build({
     ...deviceOptions,
-    ...(await deviceMangleOptions()),
+    ...(await deviceMangleOptions(users)),
     mangleCache: {},
     stdin: { contents, resolveDir: root, sourcefile: "doorsip-device-entry.js", loader: "js" },
     outfile: resolve(root, outfile),
@@ -276,7 +297,11 @@ export async function bundleDevice({ entry = deviceEntry, outfile = deviceOutfil
   const cache = result.mangleCache || {};
   const mangled = new Set(Object.values(cache).filter((v) => typeof v === "string"));
   let out = { code: js.text, map: map.text };
-  if (!process.env.DOORSIP_NO_PACK) out = await packNumbers(out.code, out.map, new Set([...(await deviceNumberFields())].map((n) => cache[n]).filter((v) => typeof v === "string")), Number(process.env.DOORSIP_PACK_MIN || 8));
+  let packing = { packed: new Map(), prop: null };
+  if (!process.env.DOORSIP_NO_PACK) {
+    packing = await packNumbers(out.code, out.map, new Set([...(await deviceNumberFields(users))].map((n) => cache[n]).filter((v) => typeof v === "string")));
+    out = packing;
+  }
   out = await inlineConstants(out.code, out.map, js.path, mangled);
   if (!process.env.DOORSIP_NO_INLINE) out = await inlineCalls(out.code, out.map, mangled);
   const bodies = !process.env.DOORSIP_NO_INLINE && !process.env.DOORSIP_NO_BODIES;
@@ -295,7 +320,13 @@ export async function bundleDevice({ entry = deviceEntry, outfile = deviceOutfil
     // The repo is "type": "module"; this lets Node require() the bundle as the CommonJS file it is.
     writeFileSync(join(dirname(js.path), "package.json"), '{ "type": "commonjs" }\n');
   }
-  return { code: out.code, map: out.map, metafile: result.metafile, mangleCache: result.mangleCache || {} };
+  // How code outside reaches a field or method by its source name: `.name`, `.renamed` or `.P[slot]`.
+  const internals = {};
+  for (const [name, renamed] of Object.entries(cache)) {
+    if (typeof renamed !== "string") continue;
+    internals[name] = packing.packed.has(renamed) ? "." + packing.prop + "[" + packing.packed.get(renamed) + "]" : "." + renamed;
+  }
+  return { code: out.code, map: out.map, metafile: result.metafile, mangleCache: result.mangleCache || {}, internals };
 }
 
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -831,6 +831,32 @@ describe("packed numbers: number fields live in one Float64Array per object", ()
     expect(none.code).toBe(code); // two names left, below the minimum of 3: nothing changes
   });
 
+  it("a firmware build renames what only tests read (no users), and `internals` reaches each field as the bundle has it", async () => {
+    const dir = mkdtempSync(join(root, "dist/.internals-"));
+    try {
+      const entry = join(dir, "entry.ts");
+      writeFileSync(entry, `export { SipMessage, parseMessage } from ${JSON.stringify(join(root, "sip-core/index.ts"))};\n`);
+      const lib = await build.bundleDevice({ entry, outfile: join(dir, "lib.js"), write: false, users: build.libraryUsers });
+      const fw = await build.bundleDevice({ entry, outfile: join(dir, "fw.js"), write: false, users: [] });
+      // The library keeps what its users spell (the benchmark reads callIdStart); the firmware-like build does not.
+      expect(lib.internals.callIdStart).toBeUndefined();
+      expect(fw.internals.callIdStart).toMatch(/^\.[A-Za-z]+(\[\d+\])?$/);
+      const text = "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\n" +
+        "Call-ID: abc@h\r\nCSeq: 7 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+      const read = (code: string, at: (n: string) => string) => {
+        const d = load(code);
+        const m = new d.SipMessage();
+        expect(d.parseMessage(text, 0, text.length, m)).toBeGreaterThan(0);
+        return new Function("m", "return [" + ["callIdStart", "callIdEnd", "cseq"].map((n) => "m" + at(n)).join(",") + "]")(m);
+      };
+      const fromLib = read(lib.code, (n) => lib.internals[n] || "." + n);
+      expect(fromLib).toEqual([text.indexOf("abc@h"), text.indexOf("abc@h") + 5, 7]);
+      expect(read(fw.code, (n) => fw.internals[n] || "." + n)).toEqual(fromLib);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("the device's number fields are renamed names, and the firmware bundle packs some", async () => {
     const names = await build.devicePropertyNames(), numbers = await build.deviceNumberFields();
     expect(numbers.size).toBeGreaterThan(50);

@@ -32,7 +32,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { gzipSync } from "node:zlib";
 import { root } from "../../build.mjs";
-import { bundleGated, checks, espruinoPath, freeBlock, spawnDevice } from "./espruino-run.mjs";
+import { bundleGated, checks, espruinoPath, freeBlock, spawnDevice, spellInternals } from "./espruino-run.mjs";
 
 const bin = espruinoPath("test:device:boot");
 
@@ -73,7 +73,7 @@ try {
   mkdirSync(join(dir, "bundle"));
   mkdirSync(join(dir, "node_modules"));
   const bundleFile = join(dir, "bundle/doorsip.js");
-  const { code } = await bundleGated(join(root, "firmware/device.ts"), bundleFile, check, "Espruino gate on the device bundle (firmware/device.ts)");
+  const { code, internals } = await bundleGated(join(root, "firmware/device.ts"), bundleFile, check, "Espruino gate on the device bundle (firmware/device.ts)");
   const bytes = Buffer.byteLength(code);
   figure("device bundle (firmware/device.ts, minified)", bytes.toLocaleString("en-US") + " B, " +
     gzipSync(code, { level: 9 }).length.toLocaleString("en-US") + " B gzip -9");
@@ -122,7 +122,7 @@ try { ${FROM_STORAGE ? 'eval(require("Storage").read("doorsip")); d = doorsip;' 
 mem("loaded");
 require("dsboot");
 `);
-  const harness = `
+  const harness = spellInternals(internals, `
 // The control port and the poll's state first: "harness" is what the test holds before start().
 var result = null, phone = null, poller = 0;
 var relayOn = false, regState = -1, slots = [], live = false, peak = 0, peakRaw = 0;
@@ -132,7 +132,7 @@ ctl.on("message", function (msg) {
   if (msg.substr(0, 4) === "mem ") mem(msg.substr(4));
   else if (msg === "quit") {
     if (poller) clearInterval(poller);
-    if (phone !== null) { try { phone.close(); print("@@CLOSE ok"); } catch (e) { print("@@CLOSE " + e); } }
+    if (phone !== null) { try { phone.@close(); print("@@CLOSE ok"); } catch (e) { print("@@CLOSE " + e); } }
     ctl.close();
     setTimeout(function () { mem("closed"); print("@@FLAGS " + JSON.stringify(E.getErrorFlags())); print("@@END"); }, 50);
   }
@@ -150,26 +150,26 @@ mem("started");
 phone = result !== null ? result.phone : null;
 // Exact call states and how each call ended (the polling below may miss the short-lived "ended").
 if (phone !== null) {
-  var onCallState = phone.onCallState;
-  phone.onCallState = function (c) {
+  var onCallState = phone.@onCallState;
+  phone.@onCallState = function (c) {
     onCallState.call(phone, c);
-    print("@@STATE " + c.index + " " + c.stateName() + " " + c.endStatus + " " + c.authorised + " " + phone.infoDigits + " " + phone.door.opens + " " + ms());
+    print("@@STATE " + c.@index + " " + c.@stateName() + " " + c.@endStatus + " " + c.@authorised + " " + phone.@infoDigits + " " + phone.@door.@opens + " " + ms());
   };
 }
 function poll() {
-  var on = phone.door.relayOn;
+  var on = phone.@door.@relayOn;
   if (on !== relayOn) { relayOn = on; print("@@RELAY " + (on ? "on" : "off") + " " + ms()); }
-  var r = phone.registrations[0];
-  if (r !== undefined && r.state !== regState) {
-    regState = r.state;
-    print("@@REG " + r.state + " " + r.stateName() + " " + r.granted + " " + ms());
-    if (r.state === ${REG_REGISTERED}) mem("registered");
+  var r = phone.@registrations[0];
+  if (r !== undefined && r.@state !== regState) {
+    regState = r.@state;
+    print("@@REG " + r.@state + " " + r.@stateName() + " " + r.@granted + " " + ms());
+    if (r.@state === ${REG_REGISTERED}) mem("registered");
   }
-  var cs = phone.ua.calls.calls, any = false;
+  var cs = phone.@ua.@calls.@calls, any = false;
   for (var i = 0; i < cs.length; i++) {
-    var s = cs[i].state;
+    var s = cs[i].@state;
     if (slots[i] === undefined) slots[i] = ${CALL_FREE};
-    if (s !== slots[i]) { print("@@CALL " + i + " " + cs[i].stateName() + " " + ms()); slots[i] = s; }
+    if (s !== slots[i]) { print("@@CALL " + i + " " + cs[i].@stateName() + " " + ms()); slots[i] = s; }
     if (s !== ${CALL_FREE}) any = true;
   }
   if (any) {
@@ -186,7 +186,7 @@ poller = phone !== null ? setInterval(poll, 50) : 0;
 if (phone !== null) poll();
 mem("polling"); // the harness's wrapper, interval and poll state, made after start()
 print("@@READY " + ms());
-`;
+`);
   if (FROM_STORAGE) {
     writeFileSync(join(dir, "dsboot.js"), harness);
     writeFileSync(join(dir, "install-harness.js"), 'require("Storage").write("dsboot", require("fs").readFileSync("dsboot.js")); print("@@OK");\n');

@@ -137,8 +137,25 @@ export async function freeBlock(n, from, blocks) {
  * gate on it: each offence is printed with its TypeScript location, and check(label) records the verdict.
  * Returns bundleDevice's result (code, map, metafile, mangleCache).
  */
-export async function bundleGated(entry, outfile, check, label) {
-  const r = await bundleDevice({ entry, outfile, write: true });
+/**
+ * A script's `.@name` written as the bundle reaches that field or method: `.renamed`, `.P[slot]` (a packed
+ * number) or `.name` (kept); a `"@name"` (a method's name as a string) as `"renamed"`. A firmware build renames
+ * what only tests see; a test marks such names with `@`.
+ */
+export function spellInternals(internals, text) {
+  return text.replace(/\.@([A-Za-z_$][\w$]*)/g, (m, name) => internals[name] || "." + name).replace(/"@([A-Za-z_$][\w$]*)"/g, (m, name) => {
+    const at = internals[name] || "." + name;
+    if (!/^\.[\w$]+$/.test(at)) throw new Error("spellInternals: " + name + " is a packed number, not a property (" + at + ")");
+    return JSON.stringify(at.slice(1));
+  });
+}
+
+/**
+ * Bundles entry as the device build does (users: files whose spellings keep names, as a library's users do;
+ * by default none, as the firmware: a test that reads inside spells `.@name`, see spellInternals).
+ */
+export async function bundleGated(entry, outfile, check, label, users = []) {
+  const r = await bundleDevice({ entry, outfile, write: true, users });
   const offences = checkBundle(r.code, r.map);
   for (const o of offences) console.log(formatOffence(o, basename(outfile), dirname(outfile)));
   check(label, offences.length === 0, offences.length + " offences");

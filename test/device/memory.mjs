@@ -33,7 +33,7 @@ import { gzipSync } from "node:zlib";
 import * as acorn from "acorn";
 import { TraceMap, originalPositionFor } from "@jridgewell/trace-mapping";
 import { root } from "../../build.mjs";
-import { bundleGated, checks, espruinoPath, freeBlock, importForNode, spawnDevice } from "./espruino-run.mjs";
+import { bundleGated, checks, espruinoPath, freeBlock, importForNode, spawnDevice, spellInternals } from "./espruino-run.mjs";
 
 const bin = espruinoPath("test:device:memory");
 
@@ -101,8 +101,11 @@ try {
     `export { defaultPhone } from ${src("firmware/phone-config.ts")};\n` +
     `export { EspruinoPlatform } from ${src("hal/espruino/platform.ts")};\n` +
     `export { EspruinoBoard } from ${src("hal/espruino/board.ts")};\n` +
-    `export { defaultCallConfig, defaultAccount } from ${src("sip-core/index.ts")};\n`);
-  const { code, map, metafile, mangleCache } = await bundleGated(join(dir, "entry.ts"), join(dir, "doorsip.js"), check, "Espruino gate on the phone bundle");
+    `export { defaultCallConfig, defaultAccount } from ${src("sip-core/index.ts")};\n` +
+    // What the boot code does once the network is up (the build drops a method nothing in the bundle calls).
+    `import type { DoorPhone as Phone } from ${src("firmware/phone.ts")};\n` +
+    `export function registerAll(phone: Phone): void { phone.registerAll(); }\n`);
+  const { code, map, metafile, mangleCache, internals } = await bundleGated(join(dir, "entry.ts"), join(dir, "doorsip.js"), check, "Espruino gate on the phone bundle");
   // The classes the walk names, by their prototypes: the classes left and the build's prototype objects.
   const origin = topLevelOrigins(code, map);
   const prototypes = [...origin].filter(([, o]) => o.kind !== "").map(([n, o]) => [o.name, n, o.kind === "class" ? 1 : 0]);
@@ -130,7 +133,7 @@ try {
 
   // 4. The device program: a harness module, also in Storage (its functions stay in flash too), started by a
   // one-line run.js. "boot" is the interpreter with the harness loaded, before the door phone's module.
-  const script = `
+  const script = spellInternals(internals, `
 function mem(tag) { var m = process.memory(); print("@@MEM " + tag + " " + m.usage + " " + m.total); }
 mem("boot");
 var d = doorsip;
@@ -153,7 +156,7 @@ ${CALL_SLOTS < 0 ? "" : "config.callCapacity = " + CALL_SLOTS + ";"}
 print("@@CONFIG " + config.transactions + " " + config.callCapacity + " " + E.getSizeOf(config));
 var phone = new d.DoorPhone(platform, board, config);
 mem("constructed");
-var rc = phone.open();
+var rc = phone.@open();
 print("@@OPEN " + rc);
 mem("opened");
 
@@ -169,23 +172,23 @@ function wrap(obj, name, where) {
   var f = obj[name];
   obj[name] = function (a, b, c, e, g, h, i, j, k, l) { sample(where + ">"); var r = f.call(obj, a, b, c, e, g, h, i, j, k, l); sample(where); return r; };
 }
-wrap(phone.transport, "receiveDatagram", "sip-rx");
-wrap(phone.ua, "poll", "poll");
-for (var si = 0; si < phone.sessions.length; si++) { wrap(phone.sessions[si], "tick", "rtp-tick"); wrap(phone.sessions[si], "receive", "rtp-rx"); }
-(function () { var s = phone.socket; var f = s.send; s.send = function (a, b, c, e) { sample("sip-tx"); return f.call(s, a, b, c, e); }; })();
+wrap(phone.@transport, "@receiveDatagram", "sip-rx");
+wrap(phone.@ua, "@poll", "poll");
+for (var si = 0; si < phone.@sessions.length; si++) { wrap(phone.@sessions[si], "@tick", "rtp-tick"); wrap(phone.@sessions[si], "@receive", "rtp-rx"); }
+(function () { var s = phone.@socket; var f = s.@send; s.@send = function (a, b, c, e) { sample("sip-tx"); return f.call(s, a, b, c, e); }; })();
 var reported = false;
 (function () {
-  var t = phone.transport, f = t.receiveDatagram;
-  t.receiveDatagram = function (a, b, c, e) {
+  var t = phone.@transport, f = t.@receiveDatagram;
+  t.@receiveDatagram = function (a, b, c, e) {
     f.call(t, a, b, c, e);
-    if (!reported && phone.registrations[0].state === 2) { reported = true; setTimeout(function () { mem("registered"); print("@@REGISTERED"); }, 20); }
+    if (!reported && phone.@registrations[0].@state === 2) { reported = true; setTimeout(function () { mem("registered"); print("@@REGISTERED"); }, 20); }
   };
 })();
-var onCallState = phone.onCallState;
-phone.onCallState = function (c) {
+var onCallState = phone.@onCallState;
+phone.@onCallState = function (c) {
   onCallState.call(phone, c);
-  var st = c.stateName(), sess = phone.sessions[c.index];
-  setTimeout(function () { print("@@STATE " + c.index + " " + st + " " + sess.stats[${MEDIA_PACKETS_SENT}] + " " + sess.stats[${MEDIA_PACKETS_RECEIVED}] + " " + phone.rtpDigits + " " + phone.door.opens); }, 0);
+  var st = c.@stateName(), sess = phone.@sessions[c.@index];
+  setTimeout(function () { print("@@STATE " + c.index + " " + st + " " + sess.@stats[${MEDIA_PACKETS_SENT}] + " " + sess.@stats[${MEDIA_PACKETS_RECEIVED}] + " " + phone.@rtpDigits + " " + phone.@door.@opens); }, 0);
 };
 
 // --- the breakdown: a walk of the object graph from the phone ---
@@ -242,7 +245,7 @@ function moduleBreakdown() {
   for (var gi = 0; gi < globals.length; gi++) if (globals[gi].charAt(0) === "$") sc[globals[gi]] = global[globals[gi]];
   walk = newWalk([sc, d, platform, board, config, phone]);
   // What the phone reaches is counted with the phone (a cursor may still point at the last message).
-  var roots = [phone.layer, phone.transport, phone.ua, phone.sessions, phone.door];
+  var roots = [phone.@layer, phone.@transport, phone.@ua, phone.@sessions, phone.@door];
   for (var r = 0; r < roots.length; r++) if (walk.seen.indexOf(roots[r]) < 0) size(roots[r], "", 9);
   for (var p in phone) { var pv = phone[p]; if (isObj(pv) && walk.seen.indexOf(pv) < 0) size(pv, "", 9); }
   walk.byClass = {}; walk.parts = [];
@@ -316,8 +319,8 @@ function breakdown(tag) {
   peak.on = false;
   walk = newWalk([platform, board, config, account, calls, config.door, config.trust, config.autoAnswer]);
   // Parts in this order, each counting what no earlier part reached.
-  var ua = phone.ua, roots = [["layer", phone.layer], ["transport", phone.transport], ["registrations", ua.registrations], ["calls", ua.calls],
-    ["ua", ua], ["sessions", phone.sessions], ["door", phone.door], ["phone", phone]];
+  var ua = phone.@ua, roots = [["layer", phone.@layer], ["transport", phone.@transport], ["registrations", ua.@registrations], ["calls", ua.@calls],
+    ["ua", ua], ["sessions", phone.@sessions], ["door", phone.@door], ["phone", phone]];
   var total = 0;
   for (var i = 0; i < roots.length; i++) if (roots[i][1]) walk.seen.push(roots[i][1]);
   for (var i = 0; i < roots.length; i++) if (roots[i][1]) total += size(roots[i][1], roots[i][0], 0);
@@ -335,7 +338,7 @@ function breakdown(tag) {
 var ctl = require("dgram").createSocket("udp4");
 ctl.bind(${DEV_CTL});
 ctl.on("message", function (msg) {
-  if (msg === "register") { stage = "register"; phone.registerAll(); }
+  if (msg === "register") { stage = "register"; d.registerAll(phone); }
   else if (msg.substr(0, 6) === "stage ") stage = msg.substr(6);
   else if (msg.substr(0, 5) === "walk ") breakdown(msg.substr(5));
   else if (msg === "peak") print("@@PEAK " + peak.usage + " " + peak.at);
@@ -343,7 +346,7 @@ ctl.on("message", function (msg) {
   else if (msg === "quit") {
     print("@@PEAK " + peak.usage + " " + peak.at);
     peak.on = false;
-    phone.close();
+    phone.@close();
     moduleBreakdown();
     ctl.close();
     setTimeout(function () { mem("closed"); print("@@FLAGS " + JSON.stringify(E.getErrorFlags())); print("@@END"); }, 50);
@@ -351,7 +354,7 @@ ctl.on("message", function (msg) {
 });
 mem("instrumented");
 print("@@READY");
-`;
+`);
   writeFileSync(join(dir, "harness.js"), script);
   // The phone's module runs at the root, as the firmware's boot code runs it (eval of the Storage file: bodies
   // stay in flash, and a function made at the root keeps no scope link); then the harness, a module.

@@ -38,7 +38,7 @@ const cleanups = [];
 try {
   // 1. The HAL as a device module, through the same build and gate as the firmware bundle.
   writeFileSync(join(dir, "entry.ts"), 'export { EspruinoPlatform } from "' + new URL("../../hal/espruino/platform.ts", import.meta.url).pathname + '";\n');
-  const { code } = await bundleGated(join(dir, "entry.ts"), join(dir, "node_modules/doorsip-hal.js"), check, "Espruino gate on the HAL bundle");
+  const { code } = await bundleGated(join(dir, "entry.ts"), join(dir, "node_modules/doorsip-hal.js"), check, "Espruino gate on the HAL bundle", ["test/device/udp.mjs"]);
 
   // 2. The Node peers: UDP on 127.0.0.1, and a TCP echo server.
   const peer = dgram.createSocket("udp4");
