@@ -12,8 +12,12 @@ import { NATIVE_STRING_SET } from "../sip-core/md5.ts";
 
 /** G.711 clock rate (RFC 3551 §4.5.14): samples per second, and RTP timestamp units per second. */
 const RATE = 8000;
-/** Largest datagram accepted (G.711 at 120 ms ptime is 972 bytes); longer ones count as malformed. */
-export const MEDIA_MAX_DATAGRAM = 1024;
+/**
+ * Largest datagram accepted: G.711 at the 60 ms our SDP's a=maxptime allows is 492 bytes, and 20 more leave
+ * room for CSRCs or a header extension; longer ones count as malformed (a 1,024-byte buffer cost 21
+ * variables more on Espruino).
+ */
+export const MEDIA_MAX_DATAGRAM = 512;
 /** Digits queued by sendDigit beyond the one being sent. */
 export const MEDIA_DTMF_QUEUE = 16;
 /** Pause between queued digits, ms (ITU-T Q.24 asks for at least 40 ms; 60 leaves margin). */

@@ -9,7 +9,7 @@ import { contentTypeIs, nameAddrWalker } from "./headers.ts";
 import type { SipMessage } from "./message.ts";
 import { FNV_BASIS, fnv1aStep, spanEquals } from "./scan.ts";
 import {
-  AudioAnswer, SDP_INACTIVE, SDP_SENDRECV, SdpSession, negotiateAudio, parseSdp,
+  AudioAnswer, RTP_MAX_PTIME, RTP_PTIME, SDP_INACTIVE, SDP_SENDRECV, SdpSession, negotiateAudio, parseSdp,
   rejectedMedia, writeSdp, writeSdpAnswer, type SdpAudioParams,
 } from "./sdp.ts";
 import { earliest } from "./deadline.ts";
@@ -299,7 +299,7 @@ export class CallManager {
     for (let i = 0; i < capacity; i++) this.calls.push(new Call(i, random));
     this.sdpParams = {
       username: "-", sessionId: "", version: 0, address: config.rtpAddress || config.localAddress, port: 0,
-      payloads: config.codecs, telephoneEvent: config.telephoneEvent, direction: SDP_SENDRECV, ptime: 20,
+      payloads: config.codecs, telephoneEvent: config.telephoneEvent, direction: SDP_SENDRECV, ptime: RTP_PTIME, maxptime: RTP_MAX_PTIME,
     };
   }
 

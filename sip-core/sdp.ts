@@ -18,6 +18,9 @@ export const SDP_MAX_LINES = 256;
 /** Static RTP payload types (RFC 3551). */
 export const PCMU = 0;
 export const PCMA = 8;
+/** The packet time we send (ms), and the longest we take (our a=maxptime: a receiver's buffer is sized by it). */
+export const RTP_PTIME = 20;
+export const RTP_MAX_PTIME = 60;
 
 /** Stream directions (RFC 4566 §6, RFC 3264 §5.1). SDP_DIR_NONE: no attribute given. */
 export const SDP_DIR_NONE = -1;
@@ -513,6 +516,8 @@ export interface SdpAudioParams {
   direction: number;
   /** Milliseconds; 0 or less writes no a=ptime. */
   ptime: number;
+  /** The longest packet time we take, ms (RFC 4566 §6 a=maxptime); 0 or less writes none. */
+  maxptime: number;
 }
 
 function addrType(a: string): string {
@@ -543,6 +548,7 @@ function writeAudioPart(w: SipWriter, o: SdpAudioParams): void {
     w.str("a=fmtp:").num(te).str(" 0-15\r\n");
   }
   if (o.ptime > 0) w.str("a=ptime:").num(o.ptime).crlf();
+  if (o.maxptime > 0) w.str("a=maxptime:").num(o.maxptime).crlf();
   const d = o.direction >= 0 && o.direction < 4 ? o.direction : SDP_SENDRECV;
   w.str("a=").str(DIR_NAMES[d]).crlf();
 }

@@ -4,11 +4,11 @@ import type { Alarm, AlarmOptions, Platform } from "../../hal/types.ts";
 import {
   MEDIA_BYTES_RECEIVED, MEDIA_BYTES_SENT, MEDIA_DIGITS_RECEIVED, MEDIA_DIGITS_SENT, MEDIA_DUPLICATES, MEDIA_FOREIGN, MEDIA_LATCHED,
   MEDIA_LATE, MEDIA_LOST, MEDIA_MALFORMED, MEDIA_PACKETS_RECEIVED, MEDIA_PACKETS_SENT, MEDIA_SEND_ERRORS, MEDIA_SKIPPED_TICKS,
-  MEDIA_SSRC_CHANGES, MEDIA_UNKNOWN_PAYLOAD, MediaSession, type MediaParams,
+  MEDIA_MAX_DATAGRAM, MEDIA_SSRC_CHANGES, MEDIA_UNKNOWN_PAYLOAD, MediaSession, type MediaParams,
 } from "../../firmware/media.ts";
 import { RtpHeader, decodeRtp, encodeRtp } from "../../sip-core/rtp.ts";
 import { alawEncode, alawTable, ulawEncode, ulawTable } from "../../sip-core/g711.ts";
-import { PCMA, PCMU, SDP_INACTIVE, SDP_RECVONLY, SDP_SENDONLY, SDP_SENDRECV } from "../../sip-core/sdp.ts";
+import { PCMA, PCMU, RTP_MAX_PTIME, SDP_INACTIVE, SDP_RECVONLY, SDP_SENDONLY, SDP_SENDRECV } from "../../sip-core/sdp.ts";
 import { type CaptureRecord, type LinkConditions, VirtualClock, VirtualNetwork, VirtualPlatform, VirtualUdpSocket } from "../../sim/virtual.ts";
 import { HAL_ERR_CLOSED, HAL_ERR_UNREACHABLE } from "../../hal/errors.ts";
 import { ToneAudio, WavAudio, goertzelPower, parseWav, rms, wavBytes } from "../../sim/virtual-audio.ts";
@@ -425,6 +425,19 @@ describe("MediaSession: receiving", () => {
     };
     return { sock, got, send };
   }
+
+  it("takes G.711 up to the a=maxptime its SDP sets (60 ms: 492 bytes); a longer packet is malformed", () => {
+    const w = world({});
+    expect(w.b.session.start(w.pb)).toBe(0);
+    const x = injector(w, A, 4000);
+    x.send(0, 1, new Uint8Array(RTP_MAX_PTIME * 8)); // 60 ms of PCMU
+    x.send(0, 2, new Uint8Array(MEDIA_MAX_DATAGRAM - 12)); // the most the buffer takes
+    x.send(0, 3, new Uint8Array(MEDIA_MAX_DATAGRAM - 11)); // one byte more
+    x.send(0, 4, new Uint8Array(80 * 8)); // 80 ms
+    w.clock.advance(15);
+    expect(w.b.session.stats[MEDIA_PACKETS_RECEIVED]).toBe(2);
+    expect(w.b.session.stats[MEDIA_MALFORMED]).toBe(2);
+  });
 
   it("drops malformed datagrams and unknown payload types, which do not latch", () => {
     const w = world({});

@@ -220,7 +220,7 @@ describe("negotiateAudio", () => {
 
 const params = (over: Partial<SdpAudioParams> = {}): SdpAudioParams => ({
   username: "doorsip", sessionId: "4242", version: 7, address: "192.0.2.50", port: 40000,
-  payloads: [PCMU, PCMA], telephoneEvent: 101, direction: SDP_SENDRECV, ptime: 20, ...over,
+  payloads: [PCMU, PCMA], telephoneEvent: 101, direction: SDP_SENDRECV, ptime: 20, maxptime: 0, ...over,
 });
 
 describe("writeSdp", () => {
@@ -231,6 +231,12 @@ describe("writeSdp", () => {
     expect(text(w)).toBe(sdp("v=0", "o=doorsip 4242 7 IN IP4 192.0.2.50", "s=-", "c=IN IP4 192.0.2.50", "t=0 0",
       "m=audio 40000 RTP/AVP 0 8 101", "a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000", "a=rtpmap:101 telephone-event/8000",
       "a=fmtp:101 0-15", "a=ptime:20", "a=sendrecv"));
+  });
+
+  it("writes a=maxptime after a=ptime when set (RFC 4566 §6)", () => {
+    const w = new SipWriter(1024);
+    writeSdp(w, params({ maxptime: 60 }));
+    expect(text(w)).toContain("a=ptime:20\r\na=maxptime:60\r\na=sendrecv\r\n");
   });
 
   it("parses back to the same values (IP4 and IP6, every direction)", () => {
