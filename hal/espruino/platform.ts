@@ -5,7 +5,8 @@
 // /work/shared/espruino-facts.md and libs/network/socketserver.c):
 // - dgram delivers a binary string and sends only strings: a send converts its bytes with E.toString.
 // - Received datagrams are cut at 528 bytes unless a socket was created with recvBufferSize (a global
-//   setting): every socket here asks for recvBufferSize (2048 by default).
+//   setting, kept after that socket closes): the first openUdp raises it (2048 by default) with a socket
+//   it closes at once; the sockets kept are plain "udp4" ones.
 // - bind() takes a port only (it binds every interface) and the bound port of port 0 cannot be read
 //   back, so port 0 here means "a random port in 49152..65535" that this code chose. A failed bind
 //   throws (and Espruino prints "ERROR: Socket bind failed"): it becomes HAL_ERR_ADDRESS_IN_USE.
@@ -305,6 +306,8 @@ export class EspruinoPlatform implements Platform, Clock, Random, Log {
   /** The log level: lines above it are dropped. */
   level: number;
   private recvBufferSize: number;
+  /** Espruino's receive limit is one setting for every socket: raised once, by a socket made and closed at once. */
+  private bufferRaised: boolean;
   private maxDatagram: number;
   /** The clock: getTime() at the start, and the last time given (see now). */
   private origin: number;
@@ -320,6 +323,7 @@ export class EspruinoPlatform implements Platform, Clock, Random, Log {
     this.salt = Math.floor((this.origin * 1000) % 4294967296) | 0;
     this.level = o.logLevel !== undefined ? o.logLevel : LOG_INFO;
     this.recvBufferSize = o.recvBufferSize !== undefined ? o.recvBufferSize : 2048;
+    this.bufferRaised = false;
     this.maxDatagram = o.maxDatagram !== undefined ? o.maxDatagram : 4096;
     let crypto: any = null;
     try { crypto = require("crypto"); } catch (e) { /* no crypto in this firmware */ }
@@ -362,12 +366,23 @@ export class EspruinoPlatform implements Platform, Clock, Random, Log {
     const port = options.port;
     if (typeof port !== "number" || port < 0 || port > 65535 || port !== Math.floor(port)) return HAL_ERR_INVALID;
     const dgram = require("dgram");
+    // recvBufferSize, given to any socket, sets the limit for every socket (and it outlives the socket): one
+    // made and closed here sets it, and the sockets kept are made with "udp4" (an options object would stay
+    // with each: 4 variables a socket).
+    if (!this.bufferRaised && this.recvBufferSize > 0) {
+      try {
+        dgram.createSocket({ type: "udp4", recvBufferSize: this.recvBufferSize }).close();
+        this.bufferRaised = true;
+      } catch (e) {
+        return HAL_ERR_NO_RESOURCES;
+      }
+    }
     const tries = port === 0 ? EPHEMERAL_TRIES : 1;
     for (let i = 0; i < tries; i++) {
       const p = port === 0 ? EPHEMERAL_FIRST + ((E.hwRand() >>> 0) % EPHEMERAL_COUNT) : port;
       let sock: any;
       try {
-        sock = dgram.createSocket({ type: "udp4", recvBufferSize: this.recvBufferSize });
+        sock = dgram.createSocket("udp4");
       } catch (e) {
         return HAL_ERR_NO_RESOURCES;
       }
