@@ -179,11 +179,13 @@ export class EspruinoUdpSocket implements UdpSocket {
     this.onMessage = options.onMessage;
     this.onError = options.onError;
     // Espruino calls a listener with the socket as `this`: two functions shared by every socket find
-    // their wrapper there, instead of closures per socket (~14 variables each socket).
+    // their wrapper there, instead of closures per socket (~14 variables each socket). on() keeps a
+    // listener in a one-element array under "#on" + the event; Espruino's event queue (jsiQueueEvents)
+    // takes a function there as well as an array: stored directly, 2 variables less a listener.
     sock.w = this;
-    sock.on("message", udpMessage);
-    sock.on("error", udpTrouble);
-    sock.on("close", udpTrouble);
+    sock["#onmessage"] = udpMessage;
+    sock["#onerror"] = udpTrouble;
+    sock["#onclose"] = udpTrouble;
   }
 
   send(data: Uint8Array, length: number, address: string, port: number): number {
