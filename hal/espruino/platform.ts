@@ -116,6 +116,18 @@ export class EspruinoAlarm implements Alarm {
  * A listening server's close(), set on Espruino's server object: Espruino's own close() warns "Server not
  * found!" when called again. Espruino removes the server's socket number (`sckt`) when it closes it.
  */
+/**
+ * A connection accepted by a server of listenTcp's (Espruino calls it with the server as `this`, which holds
+ * the listener's onConnection as `w`): one function for every server rather than a closure keeping
+ * listenTcp's scope.
+ */
+function tcpAccept(this: { w: TcpListenOptions["onConnection"] }, sock: any): void {
+  const conn = new EspruinoTcpConnection(sock, "", 0, undefined);
+  const handlers = this.w(conn);
+  conn.onData = handlers.onData;
+  conn.onClose = handlers.onClose;
+}
+
 function serverClose(this: any): void {
   if (this.sckt === undefined) return;
   delete this.close; // Espruino's close() shows through again
@@ -423,13 +435,8 @@ export class EspruinoPlatform implements Platform, Clock, Random, Log {
   listenTcp(options: TcpListenOptions): TcpServer | number {
     const port = options.port;
     if (typeof port !== "number" || port < 0 || port > 65535 || port !== Math.floor(port)) return HAL_ERR_INVALID;
-    const onConnection = options.onConnection;
-    const server = require("net").createServer(function (sock: any) {
-      const conn = new EspruinoTcpConnection(sock, "", 0, undefined);
-      const handlers = onConnection(conn);
-      conn.onData = handlers.onData;
-      conn.onClose = handlers.onClose;
-    });
+    const server = require("net").createServer(tcpAccept);
+    server.w = options.onConnection;
     const tries = port === 0 ? EPHEMERAL_TRIES : 1;
     for (let i = 0; i < tries; i++) {
       const p = port === 0 ? EPHEMERAL_FIRST + ((E.hwRand() >>> 0) % EPHEMERAL_COUNT) : port;
