@@ -124,11 +124,11 @@ export class MediaSession {
   /** Samples per packet (and RTP timestamp units per tick). */
   private samples: number;
 
-  private alarm: Alarm;
+  private alarm!: Alarm; // these four: wire()
   private sock: UdpSocket | null;
   private reopenWait: number;
-  private onDatagram: (data: string, address: string, port: number) => void;
-  private onSocketError: (code: number) => void;
+  private onDatagram!: (data: string, address: string, port: number) => void;
+  private onSocketError!: (code: number) => void;
 
   // Preallocated buffers.
   private mic: Int16Array;
@@ -166,7 +166,7 @@ export class MediaSession {
   private qCount: number;
 
   // Receiving.
-  private dtmfRx: DtmfReceiver;
+  private dtmfRx!: DtmfReceiver;
   /** The source latched to; port 0 until the first usable packet (no datagram comes from port 0). */
   private peerAddress: string;
   private peerPort: number;
@@ -193,17 +193,7 @@ export class MediaSession {
     this.stats = new Uint32Array(MEDIA_STATS);
     this.lastReceivedAt = 0;
 
-    // The only closures: made once, here.
-    const self = this;
-    this.alarm = this.platform.createAlarm({ onAlarm: function () { self.tick(); } });
-    this.onDatagram = function (data: string, address: string, port: number) { self.receive(data, address, port); };
-    this.onSocketError = function (code: number) {
-      // Espruino closes a socket whose send failed; the next tick opens a new one on the same port.
-      if (code === HAL_ERR_CLOSED) {
-        self.sock = null;
-        self.reopenWait = 0;
-      } else self.stats[MEDIA_SEND_ERRORS]++;
-    };
+    this.wire();
     this.sock = null;
     this.reopenWait = 0;
 
@@ -240,10 +230,6 @@ export class MediaSession {
     this.qHead = 0;
     this.qCount = 0;
 
-    this.dtmfRx = new DtmfReceiver(function (digit: number, duration: number) {
-      self.stats[MEDIA_DIGITS_RECEIVED]++;
-      self.onDigit(digit, (duration * 1000) / RATE);
-    });
     this.peerAddress = "";
     this.peerPort = 0;
     this.rxSsrc = 0;
@@ -254,6 +240,27 @@ export class MediaSession {
     this.rxUnique = 0;
     this.lostBefore = 0;
     this.lastEventAt = -1;
+  }
+
+  /**
+   * The only closures, made once: here rather than in the constructor, as a closure keeps the whole scope
+   * it is made in (on Espruino the constructor's options and every temporary the build writes there).
+   */
+  private wire(): void {
+    const self = this;
+    this.alarm = this.platform.createAlarm({ onAlarm: function () { self.tick(); } });
+    this.onDatagram = function (data: string, address: string, port: number) { self.receive(data, address, port); };
+    this.onSocketError = function (code: number) {
+      // Espruino closes a socket whose send failed; the next tick opens a new one on the same port.
+      if (code === HAL_ERR_CLOSED) {
+        self.sock = null;
+        self.reopenWait = 0;
+      } else self.stats[MEDIA_SEND_ERRORS]++;
+    };
+    this.dtmfRx = new DtmfReceiver(function (digit: number, duration: number) {
+      self.stats[MEDIA_DIGITS_RECEIVED]++;
+      self.onDigit(digit, (duration * 1000) / RATE);
+    });
   }
 
   /**

@@ -152,30 +152,27 @@ export abstract class SipNode implements CallListener, TransportPort, UaTrace, K
 
   /** Binds the UDP socket and listens on TCP. Returns 0 or a negative HAL error. */
   open(): number {
-    const self = this;
-    const s = this.platform.openUdp({
-      port: this.port,
-      address: this.address,
-      onMessage: function (data: string, address: string, p: number): void {
-        self.transport.receiveDatagram(data, address, p, self.now());
-        self.rearm();
-      },
-    });
+    // The HAL calls these detached: bound copies (a closure made here would keep this method's scope).
+    const s = this.platform.openUdp({ port: this.port, address: this.address, onMessage: this.onDatagram.bind(this) });
     if (typeof s === "number") return s;
     this.socket = s;
-    const server = this.platform.listenTcp({
-      port: this.port,
-      address: this.address,
-      onConnection: function (conn: TcpConnection) {
-        const flow = self.addFlow(conn.remoteAddress, conn.remotePort, conn);
-        return {
-          onData: function (d: string): void { self.onStream(flow, d); },
-          onClose: function (): void { self.dropFlow(flow); },
-        };
-      },
-    });
+    const server = this.platform.listenTcp({ port: this.port, address: this.address, onConnection: this.onConnection.bind(this) });
     if (typeof server !== "number") this.server = server;
     return 0;
+  }
+
+  private onDatagram(data: string, address: string, p: number): void {
+    this.transport.receiveDatagram(data, address, p, this.now());
+    this.rearm();
+  }
+
+  private onConnection(conn: TcpConnection): { onData: (data: string) => void; onClose: () => void } {
+    const self = this;
+    const flow = this.addFlow(conn.remoteAddress, conn.remotePort, conn);
+    return {
+      onData: function (d: string): void { self.onStream(flow, d); },
+      onClose: function (): void { self.dropFlow(flow); },
+    };
   }
 
   private addFlow(address: string, port: number, conn: TcpConnection): Flow {
