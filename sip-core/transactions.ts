@@ -47,7 +47,7 @@ export interface TransactionStats {
   transportErrors: number;
 }
 
-/** A free slot's address: one string all share (on Espruino each "" written is a variable of its own). */
+/** What addressOf gives for a free slot (a shared "": on Espruino each "" written is a variable of its own). */
 const NO_ADDRESS = "";
 
 /** FNV-1a of the four bytes of a 32-bit number, continuing from h. */
@@ -98,7 +98,10 @@ export class TransactionLayer {
    */
   readonly ints: Int32Array;
   private readonly heads: number;
-  /** Where requests go (client) or where responses go (server); "" for a free slot (made at start: no growth in use). */
+  /**
+   * Where requests go (client) or where responses go (server): an entry for a live slot only (on Espruino
+   * each entry of an array is a variable, and a door phone has a few of its 16 slots in use).
+   */
   private readonly address: string[] = [];
   /**
    * The request (client) or the last response (server), kept for retransmission: bytes [0, I_LENGTH). A
@@ -126,7 +129,6 @@ export class TransactionLayer {
     const ints = this.ints = new Int32Array(n * SLOT_INTS + 2 * size).fill(-1, n * SLOT_INTS);
     for (let i = 0; i < n; i++) {
       ints[i * SLOT_INTS + I_HANDLE] = i;
-      this.address[i] = NO_ADDRESS;
       ints[i * SLOT_INTS + I_NEXT_BRANCH] = i + 1 < n ? i + 1 : -1;
       if (!this.exact) this.buffers[i] = new Uint8Array(config.bufferSize);
     }
@@ -159,7 +161,7 @@ export class TransactionLayer {
 
   transportOf(tx: Transaction): number { return this.ints[(tx & this.tableMask) * SLOT_INTS + I_TRANSPORT]; }
 
-  addressOf(tx: Transaction): string { return this.address[tx & this.tableMask]; }
+  addressOf(tx: Transaction): string { return this.address[tx & this.tableMask] || NO_ADDRESS; }
 
   portOf(tx: Transaction): number { return this.ints[(tx & this.tableMask) * SLOT_INTS + I_PORT]; }
 
@@ -273,7 +275,7 @@ export class TransactionLayer {
     this.stats.terminated++;
     this.tu.onTerminated(tx);
     ints[s + I_STATE] = TS_FREE;
-    this.address[i] = NO_ADDRESS;
+    delete this.address[i];
     ints[s + I_NEXT_BRANCH] = this.freeHead;
     this.freeHead = i;
   }

@@ -384,6 +384,19 @@ describe("the pool", () => {
     expect(h.layer.active).toBe(1);
   });
 
+  it("keeps an address for a live slot only: a transaction's peer while it lives, \"\" once its slot is free", () => {
+    const h = new Harness(4);
+    h.deliver(request("OPTIONS", "z9hG4bK-a1", { callId: "a" }));
+    const tx = h.lastRequestTx as Transaction;
+    expect(h.layer.addressOf(tx)).toBe("192.0.2.20");
+    expect(Object.keys((h.layer as unknown as { address: string[] }).address)).toEqual([String(tx & h.layer.tableMask)]);
+    h.respond(tx, 200, "OK", request("OPTIONS", "z9hG4bK-a1", { callId: "a" }));
+    h.runUntil(40000); // Timer J
+    expect(h.layer.active).toBe(0);
+    expect(h.layer.addressOf(tx)).toBe("");
+    expect(Object.keys((h.layer as unknown as { address: string[] }).address)).toEqual([]);
+  });
+
   it("512 concurrent transactions all complete and the pool is empty afterwards", () => {
     const h = new Harness(512);
     for (let i = 0; i < 512; i++) h.send(request("OPTIONS", "z9hG4bK-s" + i, { callId: "s" + i }), METHOD_OPTIONS, "z9hG4bK-s" + i);
