@@ -1408,7 +1408,7 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
       // The lowering's temporaries, named now.
       const named = new Map();
       out = out.replace(/\u0001(\d+)\u0001/g, (m0, i) => { if (!named.has(i)) named.set(i, fresh()); return named.get(i); });
-      return { text: low.braces ? "{" + out + "}" : out, temps };
+      return { text: low.braces ? "{" + out + "}" : out, temps, braces: low.braces };
     };
     // Choose: a candidate's every call must stand alone in its statement; statements written this round do not
     // hold one another, and no chosen body holds a chosen call. One call: any size up to maxBody; more: only
@@ -1469,20 +1469,22 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
     }
     if (chosen.length === 0) break;
     const edits = [];
-    const declareTemps = new Map();
     for (const { c, sites, rendered } of chosen) {
       sites.forEach((x, i) => {
-        edits.push([x.low.st.start, x.low.st.end, rendered[i].text]);
-        if (!declareTemps.has(x.home)) declareTemps.set(x.home, new Set());
-        for (const t of rendered[i].temps) declareTemps.get(x.home).add(t);
+        // The temporaries are declared where the body is written out: on Espruino a `var` makes its variable
+        // when the statement runs, so one at the top of the function would make every temporary of every
+        // body written out there on each call (a frame of ~140 variables in the transaction layer's receive).
+        // A statement standing alone as an if's or a loop's body is braced with them (it is no declaration).
+        const r = rendered[i], decl = r.temps.length > 0 ? "var " + r.temps.join(",") + ";" : "";
+        const listed = /^(BlockStatement|SwitchCase|StaticBlock)$/.test(parent.get(x.low.st).type);
+        let t = r.text;
+        if (decl !== "" && r.braces) t = "{" + decl + t.slice(1);
+        else if (decl !== "" && listed) t = decl + t;
+        else if (decl !== "") t = "{" + decl + t + "}";
+        edits.push([x.low.st.start, x.low.st.end, t]);
       });
       edits.push(removal(c.def));
       inlined++;
-    }
-    for (const [fn, set] of declareTemps) {
-      if (set.size === 0) continue;
-      const at = afterDirectives(fn.body.body, fn.body.start + 1);
-      edits.push([at, at, "var " + [...set].join(",") + ";"]);
     }
     edits.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
     for (let i = 1; i < edits.length; i++) if (edits[i][0] < edits[i - 1][1]) throw new Error("build: overlapping inlineBodies edits");

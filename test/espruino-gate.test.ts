@@ -490,6 +490,22 @@ describe("inlined bodies: a function with one caller is written out in it", () =
   const noMap = JSON.stringify({ version: 3, sources: [], names: [], mappings: "" });
   const inline = async (code: string, mangled: string[] = []) => (await build.inlineBodies(code, noMap, new Set(mangled))).code as string;
 
+  it("declares a body's temporaries where it is written out (a branch not taken makes none), in loops too; same results", async () => {
+    const code = [
+      "function pick(a,b){var s=a*2;let u;if(b)u=s+1;return u===void 0?s:u}",
+      "function step(x){var k=x+1;return k*k}",
+      "function run(n,flag){var out=[];for(var i=0;i<n;i++){if(flag&&i%2)out.push(pick(i,i%3));else if(i>3)out.push(step(i))}return out.join(',')}",
+      "module.exports={run};",
+    ].join("\n");
+    const out = await inline(code);
+    expect(out).not.toContain("function pick");
+    expect(out).not.toContain("function step");
+    // run's own declarations come first; the temporaries sit in the branches that use them.
+    expect(out).toMatch(/function run\(n,flag\)\{var out=\[\];for\(var i=0;/);
+    expect(out).toMatch(/if\(flag&&i%2\)\{var [a-z$]/);
+    for (const [n, flag] of [[9, true], [9, false], [0, true]] as const) expect(load(out).run(n, flag)).toBe(load(code).run(n, flag));
+  });
+
   it("a call anywhere in an expression: operands before it keep their order, && || ?: ?? short-circuit, loop tests run every pass", async () => {
     const code = [
       "var log=[];var box={v:1,w:[0,0]};",
