@@ -68,7 +68,7 @@ export interface CallConfig {
   maxDuration: number;
   /** Seconds without RTP from the peer after which the application hangs up (0 = never). */
   rtpTimeout: number;
-  /** Incoming: answer this many ms after ringing (0 = at once, -1 = only when answer() is called). */
+  /** Incoming: answer this many ms after ringing (0 = at once: at the next poll, due then; -1 = only when answer() is called). */
   answerDelay: number;
   /** Incoming: send 180 Ringing before answering. */
   ringing: boolean;
@@ -841,8 +841,9 @@ export class CallManager {
       if (n > 0) this.layer.respond(tx, w.buf, n, 180, now);
     }
     if (cfg.ringTimeout > 0) c.ringAt = now + cfg.ringTimeout * 1000;
-    if (delay === 0) this.answerWith(c, msg, now);
-    else if (delay > 0) c.answerAt = now + delay;
+    // At once is at the next poll (due now): the 200 is then written once the INVITE's handling has
+    // returned and its text is let go, not on top of it (on a device, the busiest moment of a call).
+    if (delay >= 0) c.answerAt = now + delay;
   }
 
   /** Sends the 200 with our SDP (answer, or offer for an INVITE without one). */

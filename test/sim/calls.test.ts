@@ -305,6 +305,24 @@ describe("outgoing and incoming calls between two stacks", () => {
     expect(states(b)).toEqual(["incoming", "connecting", "active"]);
   });
 
+  it("answerDelay 0 writes the 200 once the INVITE's handling has returned (its text let go), at the same time", () => {
+    const { clock, network, a, b } = world({ b: { answerDelay: 0 } });
+    const sock = (b as unknown as { socket: { send: (d: Uint8Array, n: number, addr: string, port: number) => number } }).socket;
+    const send = sock.send.bind(sock);
+    const seen: string[] = [];
+    sock.send = (d, n, addr, port) => {
+      const line = Buffer.from(d.subarray(0, n)).toString("latin1").split("\r\n")[0];
+      seen.push(line + " held " + b.transport.msg.src.length);
+      return send(d, n, addr, port);
+    };
+    const call = a.call(B_URI) as Call;
+    clock.advance(100);
+    expect(seen[0]).toBe("SIP/2.0 200 OK held 0");
+    const caps = network.capture().filter((r) => r.proto === "udp" && !r.duplicate);
+    expect(caps.filter((r) => first(r.data).startsWith("SIP/2.0 200")).map((r) => r.time)).toEqual([caps[0].arrival]); // as the INVITE arrives
+    expect(call.state).toBe(CALL_ACTIVE);
+  });
+
   it("incoming calls wait for answer() when answerDelay is -1", () => {
     const { clock, a, b } = world({ b: { answerDelay: -1 } });
     const call = a.call(B_URI) as Call;
