@@ -269,9 +269,6 @@ export class CallManager {
   private readonly listener: CallListener;
   private readonly log: CallLog;
   private readonly sdp = new SdpSession();
-  private readonly answer = new AudioAnswer();
-  private readonly answerPayloads: number[] = [0];
-  private readonly sdpParams: SdpAudioParams;
   /**
    * Scratch dialog for a second fork's 2xx, made with the first outgoing call that ends or forks (a door
    * that only answers never needs it: ~32 device variables).
@@ -297,10 +294,6 @@ export class CallManager {
     this.contactAddress = config.localAddress;
     this.contactPort = config.localPort;
     for (let i = 0; i < capacity; i++) this.calls.push(new Call(i, random));
-    this.sdpParams = {
-      username: "-", sessionId: "", version: 0, address: config.rtpAddress || config.localAddress, port: 0,
-      payloads: config.codecs, telephoneEvent: config.telephoneEvent, direction: SDP_SENDRECV, ptime: RTP_PTIME, maxptime: RTP_MAX_PTIME,
-    };
   }
 
   private token(): string { return (this.random.u32() >>> 0).toString(36); }
@@ -444,28 +437,22 @@ export class CallManager {
       .str(transport === TRANSPORT_TCP ? ";transport=tcp>\r\n" : ">\r\n");
   }
 
-  /** Our SDP (offer, or answer to the call's offer when answering) at w.pos; its length, or negative. */
+  /**
+   * Our SDP (offer, or answer to the call's offer when answering) at w.pos; its length, or negative. Its
+   * parameters are made here, once per offer or answer, not kept (on the device ~25 variables between calls).
+   */
   private writeOurSdp(w: SipWriter, c: Call, asAnswer: boolean): number {
-    const p = this.sdpParams;
     const at = w.pos;
-    p.port = c.mediaPort;
-    p.address = this.config.rtpAddress || this.contactAddress;
-    if (asAnswer) {
-      // The call's own (another INVITE may have been parsed since).
-      this.answerPayloads[0] = c.mediaPayload;
-      p.payloads = this.answerPayloads;
-      p.telephoneEvent = c.mediaTelephoneEvent;
-      p.direction = c.answerDirection;
-    } else {
-      p.payloads = this.config.codecs;
-      p.telephoneEvent = this.config.telephoneEvent;
-      p.direction = SDP_SENDRECV;
-    }
     // RFC 3264 §8: the version goes up exactly when the description changes (anything after the o= line).
     const first = c.sdpSession === "";
     if (first) c.sdpSession = String(this.random.u32() >>> 0); // RFC 4566 §5.2: one session id per call
-    p.sessionId = c.sdpSession;
-    p.version = c.sdpVersion;
+    const p: SdpAudioParams = {
+      username: "-", sessionId: c.sdpSession, version: c.sdpVersion, address: this.config.rtpAddress || this.contactAddress, port: c.mediaPort,
+      // An answer: the call's own choice (another INVITE may have been parsed since).
+      payloads: asAnswer ? [c.mediaPayload] : this.config.codecs,
+      telephoneEvent: asAnswer ? c.mediaTelephoneEvent : this.config.telephoneEvent,
+      direction: asAnswer ? c.answerDirection : SDP_SENDRECV, ptime: RTP_PTIME, maxptime: RTP_MAX_PTIME,
+    };
     let n = asAnswer ? writeSdpAnswer(w, p, c.offerRejected, c.offerAudioAt) : writeSdp(w, p);
     if (n < 0) return n;
     // FNV-1a of the body after its o= line (the second line): what a version number stands for.
@@ -666,23 +653,22 @@ export class CallManager {
 
   /** The SDP answer to our offer in msg: the call's media from it, or false when unusable. Its text goes either way. */
   private readAnswer(c: Call, msg: SipMessage): boolean {
-    const s = this.sdp;
-    const ok = parseSdp(msg.src, msg.bodyStart, msg.bodyEnd, s) === 0 && negotiateAudio(s, this.config.codecs, this.answer);
-    if (ok) this.setMedia(c, s, this.answer.direction, true);
+    const s = this.sdp, a = new AudioAnswer(); // made per answer, not kept
+    const ok = parseSdp(msg.src, msg.bodyStart, msg.bodyEnd, s) === 0 && negotiateAudio(s, this.config.codecs, a);
+    if (ok) this.setMedia(c, s, a, true);
     s.reset(NO_TEXT); // a whole received message (~30 variables on the device), not needed again
     return ok;
   }
 
   /** weOffered: s is the answer to our offer (else the offer we answer). */
-  private setMedia(c: Call, s: SdpSession, direction: number, weOffered: boolean): void {
-    const a = this.answer;
+  private setMedia(c: Call, s: SdpSession, a: AudioAnswer, weOffered: boolean): void {
     c.mediaRemoteAddress = s.text(a.addrStart, a.addrEnd);
     c.mediaRemotePort = a.port;
     c.mediaPayload = a.payload;
     c.mediaTelephoneEvent = this.config.telephoneEvent >= 0 ? a.telephoneEvent : -1;
     c.mediaTelephoneEventIn = c.mediaTelephoneEvent >= 0 && weOffered ? this.config.telephoneEvent : c.mediaTelephoneEvent;
     // RFC 2543 hold: a connection address of 0.0.0.0 means "do not send".
-    c.mediaDirection = c.mediaRemoteAddress === "0.0.0.0" ? SDP_INACTIVE : direction;
+    c.mediaDirection = c.mediaRemoteAddress === "0.0.0.0" ? SDP_INACTIVE : a.direction;
   }
 
   private onInviteResponse(c: Call, msg: SipMessage, now: number): void {
@@ -778,10 +764,10 @@ export class CallManager {
   private readOffer(c: Call, msg: SipMessage): number {
     if (msg.bodyEnd <= msg.bodyStart) return 0;
     if (!contentTypeIs(msg, "application", "sdp")) return msg.findHeader(HDR_CONTENT_TYPE) < 0 ? 400 : 415;
-    const s = this.sdp, a = this.answer;
+    const s = this.sdp, a = new AudioAnswer(); // made per offer, not kept
     const status = parseSdp(msg.src, msg.bodyStart, msg.bodyEnd, s) < 0 ? 400 : negotiateAudio(s, this.config.codecs, a) ? 0 : 488;
     if (status === 0) {
-      this.setMedia(c, s, a.direction, false);
+      this.setMedia(c, s, a, false);
       c.answerDirection = a.direction;
       c.offerAudioAt = a.mediaIndex;
       c.offerRejected = s.mediaCount > 1 ? rejectedMedia(s, a) : NO_TEXT;

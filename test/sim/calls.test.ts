@@ -305,7 +305,7 @@ describe("outgoing and incoming calls between two stacks", () => {
     expect(states(b)).toEqual(["incoming", "connecting", "active"]);
   });
 
-  it("answerDelay 0 writes the 200 once the INVITE's handling has returned (its text let go), at the same time", () => {
+  it("answerDelay 0 writes the 200 once the INVITE's handling has returned (its text let go), at the same time; nothing of the offer is kept", () => {
     const { clock, network, a, b } = world({ b: { answerDelay: 0 } });
     const sock = (b as unknown as { socket: { send: (d: Uint8Array, n: number, addr: string, port: number) => number } }).socket;
     const send = sock.send.bind(sock);
@@ -318,6 +318,9 @@ describe("outgoing and incoming calls between two stacks", () => {
     const call = a.call(B_URI) as Call;
     clock.advance(100);
     expect(seen[0]).toBe("SIP/2.0 200 OK held 0");
+    // The offer's negotiation and our SDP's parameters are made for the answer, not kept by the call manager.
+    const kept = Object.values(b.ua.calls as object).filter((v) => v !== null && typeof v === "object" && !Array.isArray(v));
+    expect(kept.filter((v) => "payloads" in v || "mediaIndex" in v)).toEqual([]);
     const caps = network.capture().filter((r) => r.proto === "udp" && !r.duplicate);
     expect(caps.filter((r) => first(r.data).startsWith("SIP/2.0 200")).map((r) => r.time)).toEqual([caps[0].arrival]); // as the INVITE arrives
     expect(call.state).toBe(CALL_ACTIVE);
