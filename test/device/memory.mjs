@@ -10,7 +10,8 @@
 //   → after the call → after phone.close().
 // The peak is sampled (without GC) after every SIP datagram, every RTP tick and receive, every SIP send and
 // every poll of the stack; DOORSIP_PEAK_GC=1 samples after a collection instead: the variables live inside
-// the handlers, the call stack's frames included (what a board's pool must hold at the busiest moment). At "registered" and mid-call the device walks the phone's object graph and prints
+// the handlers, the call stack's frames included (what a board's pool must hold at the busiest moment). The
+// highest sample at each stage and place is listed too. At "registered" and mid-call the device walks the phone's object graph and prints
 // what each part costs (own fields, typed arrays, strings, nested objects; a node reached twice is counted
 // at its first path) and the cost per class.
 //
@@ -162,12 +163,18 @@ print("@@OPEN " + rc);
 mem("opened");
 
 // --- instrumentation: a peak sampler (no GC) around everything the stack does, a control port ---
-var peak = { usage: 0, at: "", on: true };
+var peak = { usage: 0, at: "", on: true, by: {} };
+// Every stage and place made now (counted with the instrumentation): a sample then allocates nothing.
+["idle", "register", "call", "hangup"].forEach(function (st) {
+  ["sip-rx>", "sip-rx", "poll>", "poll", "rtp-tick>", "rtp-tick", "rtp-rx>", "rtp-rx", "sip-tx"].forEach(function (w) { peak.by[st + "/" + w] = 0; });
+});
 var stage = "idle";
 function sample(where) {
   if (!peak.on) return;
   var u = process.memory(${process.env.DOORSIP_PEAK_GC ? "" : "false"}).usage;
   if (u > peak.usage) { peak.usage = u; peak.at = stage + "/" + where; }
+  var at = stage + "/" + where;
+  if (u > peak.by[at]) peak.by[at] = u; // the highest sample at each stage and place
 }
 function wrap(obj, name, where) {
   var f = obj[name];
@@ -346,6 +353,7 @@ ctl.on("message", function (msg) {
   else if (msg.substr(0, 4) === "mem ") mem(msg.substr(4));
   else if (msg === "quit") {
     print("@@PEAK " + peak.usage + " " + peak.at);
+    print("@@PEAKS " + JSON.stringify(peak.by));
     peak.on = false;
     phone.@close();
     moduleBreakdown();
@@ -498,6 +506,11 @@ print("@@READY");
   const net = ["loaded", "constructed", "opened", "registered", "in-call", "after-call"];
   figure("the door phone's usage (the interpreter's own included; the test's harness and instrumentation not): " + net.join(" / "), net.map(phoneUsage).join(" / "));
   figure("  peak during the call", peakUsage - harness - instr);
+  const peaks = last("PEAKS");
+  if (peaks) {
+    const by = Object.entries(JSON.parse(peaks[1])).filter(([, v]) => v > 0).map(([k, v]) => [k, v - harness - instr]).sort((a, b) => b[1] - a[1]);
+    figure("  the highest samples by stage and place (the door phone's: less the harness and instrumentation)", by.slice(0, 8).map(([k, v]) => k + " " + v).join(", "));
+  }
   for (const tag of net.slice(1)) check(`memory at "${tag}" under ${BUDGET} variables`, phoneUsage(tag) < BUDGET, String(phoneUsage(tag)));
   check(`peak under ${BUDGET} variables`, peakUsage - harness - instr < BUDGET, String(peakUsage - harness - instr));
   for (const w of all("WALK")) {
