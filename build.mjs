@@ -105,6 +105,12 @@ export const declaredNames = new Set();
 /** Why a name our classes declare keeps its spelling (the first reason found): filled by devicePropertyNames(). */
 export const keptBecause = new Map();
 
+/** Adds name to reserved, noting why (the first reason found) in keptBecause. */
+function keepName(reserved, name, why) {
+  reserved.add(name);
+  if (!keptBecause.has(name)) keptBecause.set(name, why);
+}
+
 /** What the device sources say about property names (computed once): { declared, reserved, numberDecl }. */
 async function analyseSources() {
   if (sourceAnalysis !== null) return sourceAnalysis;
@@ -158,7 +164,7 @@ async function analyseSources() {
   const hasModifier = (m, kind) => (ts.getModifiers ? ts.getModifiers(m) || [] : m.modifiers || []).some((x) => x.kind === kind);
   const plainNumberField = (m) => !hasModifier(m, ts.SyntaxKind.StaticKeyword) && !hasModifier(m, ts.SyntaxKind.DeclareKeyword) &&
     !m.questionToken && !m.exclamationToken && numberType(checker.getTypeAtLocation(m));
-  const keep = (t, why) => { reserved.add(t); if (!keptBecause.has(t)) keptBecause.set(t, why); };
+  const keep = (t, why) => keepName(reserved, t, why);
   const add = (set, n, why) => { const t = nameOf(n); if (t === null) return; if (set === reserved) keep(t, why); else set.add(t); };
   for (const sf of program.getSourceFiles()) {
     const mine = ours(sf);
@@ -208,7 +214,6 @@ export async function devicePropertyNames(users = libraryUsers) {
   if (mangleNamesFor.has(key)) return mangleNamesFor.get(key);
   const { declared, reserved: fromSources, numberDecl } = await analyseSources();
   const reserved = new Set(fromSources);
-  const keep = (t, why) => { reserved.add(t); if (!keptBecause.has(t)) keptBecause.set(t, why); };
   const files = [];
   const collect = (p) => {
     const abs = resolve(root, p);
@@ -219,7 +224,7 @@ export async function devicePropertyNames(users = libraryUsers) {
   for (const p of users) collect(p);
   for (const f of files) {
     const text = readFileSync(f, "utf8");
-    for (const m of text.matchAll(/\.([A-Za-z_$][\w$]*)|["'`]([A-Za-z_$][\w$]*)["'`]/g)) keep(m[1] || m[2], "spelled in " + relative(root, f));
+    for (const m of text.matchAll(/\.([A-Za-z_$][\w$]*)|["'`]([A-Za-z_$][\w$]*)["'`]/g)) keepName(reserved, m[1] || m[2], "spelled in " + relative(root, f));
   }
   const names = [...declared].filter((n) => !reserved.has(n) && /^[A-Za-z_$][\w$]*$/.test(n)).sort();
   mangleNamesFor.set(key, names);
@@ -478,9 +483,8 @@ function applyEdits(text, map, edits) {
 export async function packNumbers(code, map, names, minSlots = 8, arrayCost = 4) {
   const { parse } = await import("acorn");
   const ast = parse(code, { ecmaVersion: 2022, sourceType: "script" });
-  const classes = [], boundTo = new Map(), parentOf = new Map(), used = new Set(), bad = new Set(), accesses = [];
+  const classes = [], boundTo = new Map(), used = new Set(), bad = new Set(), accesses = [];
   const visit = (n, p) => {
-    parentOf.set(n, p);
     if (n.type === "ClassExpression" || n.type === "ClassDeclaration") {
       classes.push(n);
       if (n.id) boundTo.set(n.id.name, n);
@@ -571,9 +575,10 @@ export async function packNumbers(code, map, names, minSlots = 8, arrayCost = 4)
     edits.push([dot, a.property.end, "." + prop + "[" + slot.get(a.property.name) + "]"]);
   }
   for (const r of packedRoots) {
-    const size = Math.max(...[...holds.get(r)].filter((nm) => packed.has(nm)).map((nm) => slot.get(nm))) + 1;
+    const held = [...holds.get(r)].filter((nm) => packed.has(nm));
+    const size = Math.max(...held.map((nm) => slot.get(nm))) + 1;
     const alloc = "this." + prop + "=new Float64Array(" + size + ")";
-    arrays.push({ at: r.start, names: [...holds.get(r)].filter((nm) => packed.has(nm)).length, size });
+    arrays.push({ at: r.start, names: held.length, size });
     const ctor = r.body.body.find((m) => m.type === "MethodDefinition" && m.kind === "constructor");
     if (ctor) { const b = ctor.value.body; edits.push([b.start + 1, b.start + 1, alloc + (b.body.length ? ";" : "")]); }
     else edits.push([r.body.start + 1, r.body.start + 1, "constructor(){" + alloc + "}"]);
@@ -990,7 +995,8 @@ function shortName(n) {
  * alone) and a `break` out of a `do{…}while(0)` around the body (Espruino has no labels); a return inside a loop
  * or switch of the body sets a flag each enclosing loop or switch checks after it to break on. With a `try` in
  * the body the value goes through a temporary, so the caller's assignment comes after its catch and finally.
- * Under `return f(x)` the body's returns stay returns. The temporaries are the calling function's `var`s.
+ * Under `return f(x)` the body's returns stay returns. The temporaries are the calling function's `var`s,
+ * declared where the body is written out (Espruino makes a `var`'s variable when its statement runs).
  * Rounds run to a fixed point.
  */
 export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth = 500) {
