@@ -7,7 +7,7 @@ import { HAL_ERR_CLOSED, HAL_ERR_INVALID } from "../hal/errors.ts";
 import { RTP_HEADER_SIZE, RtpHeader, RtpSender, decodeRtp, encodeRtp } from "../sip-core/rtp.ts";
 import { alawDecode, alawEncode, ulawDecode, ulawEncode } from "../sip-core/g711.ts";
 import { DtmfReceiver, DtmfSender, dtmfEvent } from "../sip-core/dtmf.ts";
-import { PCMA, SDP_INACTIVE, SDP_RECVONLY, SDP_SENDONLY } from "../sip-core/sdp.ts";
+import { PCMA, RTP_PTIME, SDP_INACTIVE, SDP_RECVONLY, SDP_SENDONLY } from "../sip-core/sdp.ts";
 import { NATIVE_STRING_SET } from "../sip-core/md5.ts";
 
 /** G.711 clock rate (RFC 3551 §4.5.14): samples per second, and RTP timestamp units per second. */
@@ -187,7 +187,7 @@ export class MediaSession {
     this.audio = options.audio;
     this.onDigit = options.onDigit;
     const p = options.ptime;
-    this.ptime = p !== undefined && p >= 10 && p <= 120 ? p : 20;
+    this.ptime = p !== undefined && p >= 10 && p <= 120 ? p : RTP_PTIME;
     this.samples = Math.floor((this.ptime * RATE) / 1000);
 
     this.stats = new Uint32Array(MEDIA_STATS);
