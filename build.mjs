@@ -996,7 +996,9 @@ function shortName(n) {
  * or switch of the body sets a flag each enclosing loop or switch checks after it to break on. With a `try` in
  * the body the value goes through a temporary, so the caller's assignment comes after its catch and finally.
  * Under `return f(x)` the body's returns stay returns. The temporaries are the calling function's `var`s,
- * declared where the body is written out (Espruino makes a `var`'s variable when its statement runs).
+ * declared where the body is written out (Espruino makes a `var`'s variable when its statement runs); a
+ * parameter given `this`, a number or a caller's local that cannot change meanwhile takes no temporary, and
+ * bodies written out one after another share their temporaries' names (shareTemporaries).
  * Rounds run to a fixed point.
  */
 export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth = 500) {
@@ -1327,10 +1329,9 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
       for (const x of roundNames) taken.add(x); // what this round writes anywhere (a nested function may read it)
       for (const r of refs) if (within(r.id, home)) taken.add(r.id.name);
       for (const [node, names] of scopes) if (within(node, home)) for (const x of names) taken.add(x);
-      let next = 0;
+      // Spelled `_$n` while rounds run (unique in the bundle); shareTemporaries names them at the end.
       const fresh = () => {
-        let t;
-        do { t = shortName(next++); } while (taken.has(t) || RESERVED_WORDS.has(t));
+        const t = TEMP_PREFIX + tempSeq++;
         taken.add(t);
         temps.push(t);
         return t;
@@ -1342,7 +1343,40 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
       // The body's own names (parameters, declarations) as temporaries, one per binding.
       const own = new Map();
       const nameFor = (scope, name) => { const k = scope.start + ":" + scope.type + ":" + name; if (!own.has(k)) own.set(k, fresh()); return own.get(k); };
-      c.fn.params.forEach((p, i) => { const t = nameFor(c.fn, p.name); pre.push(t + "=" + (i < call.arguments.length ? paren(call.arguments[i]) : "void 0") + ";"); });
+      // A parameter the body never assigns, given `this`, a number or a local of the caller that nothing can
+      // change while the body runs, is read as that argument: no temporary. On Espruino every temporary is a
+      // variable of the calling frame for as long as it runs, and deep call paths are where the peak is.
+      const assigned = new Set();
+      const findAssigned = (x) => {
+        if (x.type === "AssignmentExpression") { const names = []; patternNames(x.left, names); for (const n of names) assigned.add(n); }
+        else if ((x.type === "ForInStatement" || x.type === "ForOfStatement") && x.left.type !== "VariableDeclaration") { const names = []; patternNames(x.left, names); for (const n of names) assigned.add(n); }
+        else if (x.type === "UpdateExpression" && x.argument.type === "Identifier") assigned.add(x.argument.name);
+        else if (x.type === "VariableDeclarator" && x.id.type === "Identifier") assigned.add(x.id.name);
+        eachChild(x, findAssigned);
+      };
+      findAssigned(c.fn.body);
+      let argWrites = false;
+      const findArgWrite = (x) => { if (/^(AssignmentExpression|UpdateExpression|CallExpression|NewExpression)$/.test(x.type) || isFunction(x)) argWrites = true; else eachChild(x, findArgWrite); };
+      for (const a of call.arguments) findArgWrite(a);
+      const closureMentions = (name) => {
+        let found = false;
+        const look = (x, inFn) => {
+          if (found) return;
+          if (inFn && x.type === "Identifier" && x.name === name) { found = true; return; }
+          eachChild(x, (y) => look(y, inFn || (isFunction(y) && y !== home)));
+        };
+        look(home, false);
+        return found;
+      };
+      const callerLocal = (x) => refs.some((r) => r.id === x && r.scope !== null && r.scope !== ast && within(call, r.scope) && within(r.scope, home));
+      const asIs = (a) => a.type === "ThisExpression" || (a.type === "Literal" && typeof a.value === "number" && a.value >= 0) ||
+        (a.type === "Identifier" && !argWrites && callerLocal(a) && !closureMentions(a.name));
+      c.fn.params.forEach((p, i) => {
+        const a = i < call.arguments.length ? call.arguments[i] : null;
+        if (a !== null && !assigned.has(p.name) && asIs(a)) { own.set(c.fn.start + ":" + c.fn.type + ":" + p.name, L(a)); return; }
+        const t = nameFor(c.fn, p.name);
+        pre.push(t + "=" + (a !== null ? paren(a) : "void 0") + ";");
+      });
       // Every call starts the body's `var`s undefined (the temporaries keep the last run's values).
       const vars = [];
       hoistedNames(c.fn.body, vars);
@@ -1466,7 +1500,7 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
       const rendered = sites.map((x) => render(c, x));
       if (sites.length > 1) {
         let added = -(c.def.end - c.def.start);
-        sites.forEach((x, i) => { added += rendered[i].text.length - (x.low.st.end - x.low.st.start); });
+        sites.forEach((x, i) => { added += shortTemps(rendered[i].text).length - (x.low.st.end - x.low.st.start); });
         if (added > maxGrowth) { why(c, sites.length + " calls, " + added + " bytes more"); continue; }
       }
       chosen.push({ c, sites, rendered });
@@ -1500,8 +1534,86 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
     m = out.map;
   }
   if (process.env.DOORSIP_DEBUG_INLINE) for (const [name, r] of reasons) console.log("inlineBodies: kept " + name + ": " + r);
-  parse(text, { ecmaVersion: 2022, sourceType: "script" }); // still JavaScript
-  return { code: text + tail, map: JSON.stringify(m), inlined };
+  const shared = shareTemporaries(text, JSON.stringify(m), parse);
+  parse(shared.code, { ecmaVersion: 2022, sourceType: "script" }); // still JavaScript
+  return { code: shared.code + tail, map: shared.map, inlined };
+}
+
+/** How inlineBodies spells a temporary until shareTemporaries names it. */
+const TEMP_PREFIX = "_$";
+const TEMP_RE = /(?<![\w$])_\$\d+(?![\w$])/g;
+let tempSeq = 0;
+/** Text with its `_$n` temporaries at the length they will have once named (two characters), for growth limits. */
+function shortTemps(t) {
+  return t.replace(TEMP_RE, "aa");
+}
+
+/**
+ * Names inlineBodies' temporaries, sharing names within a function: a temporary lives from the start of the
+ * statement written out for its body (which assigns it before any read: parameters, `var`s set undefined,
+ * lowering temporaries) to its last use in that text, so two whose texts do not overlap can be one variable.
+ * On Espruino each name a frame declares is a variable for as long as the frame runs, and the peak is in the
+ * deepest frames: a function with bodies written out one after another needs the most of them at once, not the
+ * sum. Intervals are coloured greedily in text order with the shortest names the function does not spell.
+ */
+function shareTemporaries(text, map, parse) {
+  const at = new Map(); // name -> offsets of its occurrences
+  for (const mt of text.matchAll(TEMP_RE)) {
+    if (!at.has(mt[0])) at.set(mt[0], []);
+    at.get(mt[0]).push(mt.index);
+  }
+  if (at.size === 0) return { code: text, map };
+  const ast = parse(text, { ecmaVersion: 2022, sourceType: "script" });
+  // A loop runs its text again: a temporary used in a loop and also before it or in its head (a for's update
+  // is written before the body but runs after it) lives through the whole loop.
+  const loops = [];
+  const findLoops = (n) => { if (/^(For|ForIn|ForOf|While|DoWhile)Statement$/.test(n.type)) loops.push(n); eachChild(n, findLoops); };
+  findLoops(ast);
+  const occ = new Map(); // name -> [start, end] of its life in the text
+  for (const [name, offs] of at) {
+    const span = [offs[0], offs[offs.length - 1] + name.length];
+    for (const l of loops) {
+      if (!offs.some((o) => l.start <= o && o < l.end)) continue;
+      if (offs.some((o) => o < l.body.start || o >= l.body.end)) { span[0] = Math.min(span[0], l.start); span[1] = Math.max(span[1], l.end); }
+    }
+    occ.set(name, span);
+  }
+  // The innermost function (or the program) holding each temporary, and every name spelled in each function.
+  const fns = [];
+  const spelled = new Map();
+  const visit = (n, chain) => {
+    const own = isFunction(n) || n.type === "Program";
+    const next = own ? [...chain, n] : chain;
+    if (own) { fns.push(n); spelled.set(n, new Set()); }
+    if (n.type === "Identifier") for (const f of next) spelled.get(f).add(n.name);
+    eachChild(n, (c) => visit(c, next));
+  };
+  visit(ast, []);
+  const innermost = (pos) => { let best = ast; for (const f of fns) if (f.start <= pos && pos < f.end && f.start >= best.start && f !== ast) best = f; return best; };
+  const byOwner = new Map();
+  for (const [name, span] of occ) {
+    const f = innermost(span[0]);
+    if (!byOwner.has(f)) byOwner.set(f, []);
+    byOwner.get(f).push({ name, start: span[0], end: span[1] });
+  }
+  const rename = new Map();
+  for (const [f, temps] of byOwner) {
+    const taken = spelled.get(f);
+    const names = []; // colour index -> [name, end of its last interval]
+    let k = 0;
+    const nextName = () => { let t; do { t = shortName(k++); } while (taken.has(t) || RESERVED_WORDS.has(t)); return t; };
+    temps.sort((a, b) => a.start - b.start);
+    for (const t of temps) {
+      let slot = names.find((x) => x[1] <= t.start);
+      if (slot === undefined) { slot = [nextName(), 0]; names.push(slot); }
+      slot[1] = t.end;
+      rename.set(t.name, slot[0]);
+    }
+  }
+  const edits = [];
+  for (const mt of text.matchAll(TEMP_RE)) edits.push([mt.index, mt.index + mt[0].length, rename.get(mt[0])]);
+  const out = applyEdits(text, map, edits);
+  return { code: out.code, map: typeof out.map === "string" ? out.map : JSON.stringify(out.map) };
 }
 
 /**

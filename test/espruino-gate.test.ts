@@ -542,6 +542,52 @@ describe("inlined bodies: a function with one caller is written out in it", () =
     }
   });
 
+  it("an argument the body cannot see change is read as written (no temporary); one that could is copied first", async () => {
+    const code = [
+      "function sum3(a,b,c){var x=a+b;var y=x+c;return y}",
+      "function run(p,q){var r=sum3(p,q,1);var s=sum3(q,p,2);return[r,s]}",
+      "function twice(a){var k=a;a=a*2;return k+a}",
+      "function run2(p){var r=twice(p);return r+p}",
+      "function peek(a,f){f();return a}",
+      "function run3(){var v=1;var bump=function(){v=5};var r=peek(v,bump);return[r,v]}",
+      "module.exports={run,run2,run3};",
+    ].join("\n");
+    const out = await inline(code);
+    for (const fn of ["sum3", "twice", "peek"]) expect(out).not.toContain("function " + fn + "(");
+    // sum3's parameters are p, q and a number: only its two vars are temporaries, the same two at both calls.
+    const run = /function run\(p,q\)\{(.*?)return\[r,s\]\}/.exec(out)![1];
+    expect(run).not.toMatch(/=p;|=q;|=1;|=2;/);
+    const declared = new Set([...run.matchAll(/var ([\w$,]+);/g)].flatMap((m) => m[1].split(",")).filter((n) => n !== "r" && n !== "s"));
+    expect(declared.size).toBe(2);
+    // twice assigns its parameter; peek's caller has a closure that writes v: both take a copy.
+    expect(out).toMatch(/function run2\(p\)\{.*=p;/);
+    expect(out).toMatch(/function run3\(\)\{.*=v;/);
+    const A = load(code), B = load(out);
+    expect(B.run(3, 4)).toEqual(A.run(3, 4));
+    expect(B.run2(5)).toEqual(A.run2(5));
+    expect(B.run3()).toEqual([1, 5]);
+  });
+
+  it("temporaries of bodies written out one after another share names, but not across a loop that one of them lives through", async () => {
+    const code = [
+      // each is written out first (the first candidate), scale in the next round: its temporary is new then,
+      // in a loop whose counter only the loop's head reads (the update is written before the body, runs after).
+      "function each(n,k){var s=0;for(var j=0;j<n;j++){s+=scale(k,2)}return s}",
+      "function scale(x,f){var y=x*f;return y}",
+      "function run4(n,m){var r=each(n,m);var t=each(n+1,m);return[r,t]}",
+      "module.exports={run4};",
+    ].join("\n");
+    const out = await inline(code);
+    expect(out).not.toContain("function scale(");
+    expect(out).not.toContain("function each(");
+    expect(load(out).run4(3, 5)).toEqual([30, 40]);
+    expect(load(out).run4(0, 5)).toEqual([0, 10]);
+    // Shared where they can be: run4 declares fewer names than the bodies written out in it have.
+    const run4 = /function run4\(n,m\)\{(.*)\}/.exec(out)![1];
+    const names = [...run4.matchAll(/var ([\w$,]+);/g)].flatMap((x) => x[1].split(",")).filter((x) => x !== "r" && x !== "t");
+    expect(new Set(names).size).toBeLessThan(names.length);
+  });
+
   it("a factory `var f=function(){…}` is a candidate: its declarator goes with its comma, or its statement when alone", async () => {
     const code = [
       "var a=2,f=function(x){return x+a},b=3;",

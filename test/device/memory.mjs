@@ -176,19 +176,24 @@ function sample(where) {
   var at = stage + "/" + where;
   if (u > peak.by[at]) peak.by[at] = u; // the highest sample at each stage and place
 }
-function wrap(obj, name, where) {
-  var f = obj[name];
-  obj[name] = function (a, b, c, e, g, h, i, j, k, l) { sample(where + ">"); var r = f.call(obj, a, b, c, e, g, h, i, j, k, l); sample(where); return r; };
+// Wrappers of the handlers' own arity, the labels made once: the instrumentation's frames inside the
+// handlers are in the samples, so they are kept as small as they can be (~6 variables each).
+function wrap(obj, name, where, arity) {
+  var f = obj[name], before = where + ">";
+  if (arity === 0) obj[name] = function () { sample(before); var r = f.call(obj); sample(where); return r; };
+  else if (arity === 1) obj[name] = function (a) { sample(before); var r = f.call(obj, a); sample(where); return r; };
+  else obj[name] = function (a, b, c) { sample(before); var r = f.call(obj, a, b, c); sample(where); return r; };
 }
-wrap(phone.@transport, "@receiveDatagram", "sip-rx");
-wrap(phone.@ua, "@poll", "poll");
-for (var si = 0; si < phone.@sessions.length; si++) { wrap(phone.@sessions[si], "@tick", "rtp-tick"); wrap(phone.@sessions[si], "@receive", "rtp-rx"); }
+wrap(phone.@ua, "@poll", "poll", 1);
+for (var si = 0; si < phone.@sessions.length; si++) { wrap(phone.@sessions[si], "@tick", "rtp-tick", 0); wrap(phone.@sessions[si], "@receive", "rtp-rx", 3); }
 (function () { var s = phone.@socket; var f = s.@send; s.@send = function (a, b, c, e) { sample("sip-tx"); return f.call(s, a, b, c, e); }; })();
 var reported = false;
 (function () {
   var t = phone.@transport, f = t.@receiveDatagram;
   t.@receiveDatagram = function (a, b, c, e) {
+    sample("sip-rx>");
     f.call(t, a, b, c, e);
+    sample("sip-rx");
     if (!reported && phone.@registrations[0].@state === 2) { reported = true; setTimeout(function () { mem("registered"); print("@@REGISTERED"); }, 20); }
   };
 })();
