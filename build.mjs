@@ -1623,12 +1623,40 @@ function shareTemporaries(text, map, parse) {
  * 8,592 -> 7,684 variables, for 14.6 KB more minified text (0.7 KB gzipped) and no time difference above the
  * noise per SIP message or RTP tick. Only functions not nested in another function are rewritten: Espruino
  * resolves `arguments` in a nested function to the enclosing function's (a closure keeps its parameters).
- * Arrow functions are left alone (they have no `arguments` of their own).
+ * Arrow functions are left alone (they have no `arguments` of their own). A parameter read in at most
+ * DIRECT_READS places, each a plain read outside loops and nested functions, is read as `arguments[i]` where it
+ * stands instead of through a local: the local is a variable more in each of the function's frames, and the
+ * firmware's peak is in deep call paths (the 200 to a BYE: −31 variables, for a lookup per read).
  */
+const DIRECT_READS = Number(process.env.DOORSIP_DIRECT_READS || 3);
 export async function paramsToArguments(code, map) {
   const { parse } = await import("acorn");
   const ast = parse(code, { ecmaVersion: 2022, sourceType: "script" });
   const { lineOf } = lineIndex(code);
+  const { parent, refs } = resolveNames(ast);
+  const refsOf = new Map(); // function node -> name -> its references in the body
+  for (const r of refs) {
+    if (r.scope === null || !isFunction(r.scope)) continue;
+    if (!refsOf.has(r.scope)) refsOf.set(r.scope, new Map());
+    const byName = refsOf.get(r.scope);
+    if (!byName.has(r.id.name)) byName.set(r.id.name, []);
+    byName.get(r.id.name).push(r);
+  }
+  // A reference read where it stands: not written, not called (`arguments[0]()` would get `arguments` as
+  // `this`), not in a loop (each pass would look it up again) nor in a nested function.
+  const plainRead = (r, fn) => {
+    const p = r.parent;
+    if ((p.type === "AssignmentExpression" && r.key === "left") || p.type === "UpdateExpression" || (p.type === "VariableDeclarator" && r.key === "id") ||
+        ((p.type === "ForInStatement" || p.type === "ForOfStatement") && r.key === "left") || /Pattern$|RestElement/.test(p.type) ||
+        (p.type === "CallExpression" && r.key === "callee") || (p.type === "Property" && p.shorthand && parent.get(p) && parent.get(p).type === "ObjectPattern")) return false;
+    for (let x = p; x && x !== fn; x = parent.get(x)) {
+      if (isFunction(x)) return false;
+      if (/^(For|ForIn|ForOf|While)Statement$/.test(x.type)) return false;
+      // the inliner's do{…}while(0) runs once
+      if (x.type === "DoWhileStatement" && !(x.test.type === "Literal" && x.test.value === 0)) return false;
+    }
+    return true;
+  };
   const edits = [];
   const walk = (n, inFunction) => {
     const isFn = isFunction(n);
@@ -1645,7 +1673,17 @@ export async function paramsToArguments(code, map) {
           eachChild(x, (c, k) => { if (!((k === "key" || k === "property" && x.type === "MemberExpression") && !x.computed)) names(c); });
         };
         names(n.body);
-        const vars = n.params.map((p, i) => (read.has(p.name) ? p.name + "=arguments[" + i + "]" : "")).filter((v) => v !== "");
+        // A parameter read in at most DIRECT_READS places, each a plain read, is read from `arguments` there:
+        // a copy in a local is a variable more in every frame of the function (a deep call path has many).
+        const byName = refsOf.get(n) || new Map();
+        const direct = new Set();
+        n.params.forEach((p, i) => {
+          const rs = (byName.get(p.name) || []).filter((r) => n.body.start <= r.id.start && r.id.end <= n.body.end);
+          if (rs.length === 0 || rs.length > DIRECT_READS || n.params.some((q, j) => j !== i && q.name === p.name) || !rs.every((r) => plainRead(r, n))) return;
+          direct.add(p.name);
+          for (const r of rs) edits.push([r.id.start, r.id.end, (r.parent.type === "Property" && r.parent.shorthand ? p.name + ":" : "") + "arguments[" + i + "]"]);
+        });
+        const vars = n.params.map((p, i) => (read.has(p.name) && !direct.has(p.name) ? p.name + "=arguments[" + i + "]" : "")).filter((v) => v !== "");
         edits.push([first.start, last.end, ""]);
         if (vars.length > 0) edits.push([open, open, "var " + vars.join(",") + ";"]);
       }
@@ -1653,7 +1691,7 @@ export async function paramsToArguments(code, map) {
     eachChild(n, (c) => walk(c, inFunction || isFn));
   };
   walk(ast, false);
-  edits.sort((a, b) => a[0] - b[0]);
+  edits.sort((a, b) => a[0] - b[0] || a[1] - b[1]); // the declarations go in before a read at the body's start
   const out = applyEdits(code, map, edits);
   return { code: out.code, map: JSON.stringify(out.map) };
 }

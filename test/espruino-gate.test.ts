@@ -296,22 +296,35 @@ describe("parameters from arguments: the device build's rewrite of functions not
     "var g=(u)=>u*3;",
     "function ignore(a,b){return 1}",
     "function second(a,b){return b.a}",
-    "module.exports={add:add,K:K,outer:outer,g:g};",
+    "function copies(n,s,c,w,k){let t=0;for(let i=0;i<n;i++)t+=s;c=c+1;return [t,c,w(k),k,k,k,k]}",
+    "function short(a,b){return {a,b:b+1}}",
+    "function once(a){do{if(a>1)break;a=2}while(0);return a}",
+    "module.exports={add:add,K:K,outer:outer,g:g,copies:copies,short:short,once:once};",
   ].join("\n");
 
   it("rewrites top-level functions, constructors and methods; leaves closures and arrows their parameters; same results", async () => {
     const { code: out, map } = await build.paramsToArguments(code, JSON.stringify({ version: 3, sources: [], names: [], mappings: "" }));
-    expect(out).toContain("function add(){var a=arguments[0],b=arguments[1];return a+b}");
-    expect(out).toContain("constructor(){var x=arguments[0];");
-    expect(out).toContain("m(){var y=arguments[0],z=arguments[1];");
+    // Read in three places or fewer, each a plain read outside loops: read from arguments where it stands (no local).
+    expect(out).toContain("function add(){return arguments[0]+arguments[1]}");
+    expect(out).toContain("constructor(){this.x=arguments[0]}");
+    expect(out).toContain("m(){return this.x+arguments[0]+(arguments[1]===void 0?0:arguments[1])}");
+    // Read in a nested function: a local the closure keeps.
     expect(out).toContain("function outer(){var p=arguments[0];var f=function(q){return p+q}");
     expect(out).toContain("function(v){return v*p}");
     expect(out).toContain("var g=(u)=>u*3;");
     expect(out).toContain("function ignore(){return 1}"); // unread parameters cost nothing
-    expect(out).toContain("function second(){var b=arguments[1];return b.a}"); // b.a reads b, not a
+    expect(out).toContain("function second(){return arguments[1].a}"); // b.a reads b, not a
+    // Read in a loop, assigned, called, or read in more than three places: copied into a local.
+    expect(out).toContain("function copies(){var n=arguments[0],s=arguments[1],c=arguments[2],w=arguments[3],k=arguments[4];");
+    expect(out).toContain("function short(){return {a:arguments[0],b:arguments[1]+1}}");
+    expect(out).toContain("function once(){var a=arguments[0];");
     expect(JSON.parse(map).version).toBe(3);
     const a = load(code), b = load(out);
     expect([b.add(2, 3), new b.K(1).m(2), new b.K(1).m(2, 3), b.outer(5), b.g(2)]).toEqual([a.add(2, 3), new a.K(1).m(2), new a.K(1).m(2, 3), a.outer(5), a.g(2)]);
+    const w = (x: number) => x * 10;
+    expect(b.copies(3, 2, 5, w, 7)).toEqual(a.copies(3, 2, 5, w, 7));
+    expect(b.short(1, 2)).toEqual(a.short(1, 2));
+    expect([b.once(1), b.once(5)]).toEqual([a.once(1), a.once(5)]);
   });
 });
 
