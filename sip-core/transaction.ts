@@ -65,9 +65,6 @@ export const AT_NEXT = 4;
 export const AT_INTERVAL = 5;
 export const SLOT_TIMES = 6;
 
-/** Most bytes of a branch a transaction remembers for matching (longer branches compare their prefix). */
-export const BRANCH_CAPACITY = 64;
-
 // A slot's integer fields in TransactionLayer.ints[index * SLOT_INTS + I_*] (one array: on Espruino an object
 // field costs a variable per slot, an array entry only its bytes).
 /** The slot's current handle (see Transaction). */
@@ -96,9 +93,17 @@ export const I_KEY = 9;
 /** Next slot in a hash chain, -1 at the end; a free slot is in no chain, so the free list links through I_NEXT_BRANCH. */
 export const I_NEXT_BRANCH = 10;
 export const I_NEXT_KEY = 11;
-/** Bytes of the branch kept in TransactionLayer.branch (0: an RFC 2543 request without one). */
+/** Length of the top Via's branch (0: an RFC 2543 request without one). */
 export const I_BRANCH_LENGTH = 12;
-export const SLOT_INTS = 13;
+/**
+ * The branch as two independent 32-bit hashes (FNV-1a, and the check of branchCheck): with its length, what
+ * §17.1.3 and §17.2.3 compare, not its bytes (a copy of 64 bytes per slot is ~42 variables on Espruino for 16
+ * slots). A different branch that agrees on length and 64 bits of hash is as unlikely as guessing the 64
+ * random bits of one of ours; a peer that can read our branches can send them anyway.
+ */
+export const I_BRANCH_HASH = 13;
+export const I_BRANCH_CHECK = 14;
+export const SLOT_INTS = 15;
 
 /**
  * A transaction handle: a number naming one use of a slot of the layer's fixed pool. Its low bits are the

@@ -2,7 +2,7 @@
 import { METHOD_ACK, METHOD_CANCEL, METHOD_INVITE } from "./constants.ts";
 import type { SipMessage } from "./message.ts";
 import {
-  AT_INTERVAL, AT_LINGER, AT_NEXT, AT_RETRANSMIT, AT_TIMEOUT, AT_TRYING, BRANCH_CAPACITY, DEFAULT_TIMERS, I_BRANCH_LENGTH, I_HANDLE, I_KEY, I_KIND,
+  AT_INTERVAL, AT_LINGER, AT_NEXT, AT_RETRANSMIT, AT_TIMEOUT, AT_TRYING, DEFAULT_TIMERS, I_BRANCH_CHECK, I_BRANCH_HASH, I_BRANCH_LENGTH, I_HANDLE, I_KEY, I_KIND,
   I_LENGTH, I_METHOD, I_NEXT_BRANCH, I_NEXT_KEY, I_OWNER, I_PORT, I_SENT_BY, I_STATE, I_TRANSPORT, NO_BYTES, REWRITE_OK, SLOT_INTS, SLOT_TIMES, TRANSPORT_UDP,
   TS_FREE, TS_PROCEEDING, TS_TERMINATED, TS_TRYING, TX_INVITE_CLIENT, TX_INVITE_SERVER, TX_NON_INVITE_CLIENT, TX_NON_INVITE_SERVER, keepBytes, type TimerConfig, type Transaction,
   type TransactionUser, type TransportPort,
@@ -49,6 +49,14 @@ export interface TransactionStats {
 
 /** What addressOf gives for a free slot (a shared "": on Espruino each "" written is a variable of its own). */
 const NO_ADDRESS = "";
+
+/** The second hash of a branch (I_BRANCH_CHECK): h × 31 + byte over src[s, e), seeded apart from FNV's. */
+const CHECK_SEED = 5381;
+function branchCheck(src: string, s: number, e: number): number {
+  let h = CHECK_SEED;
+  for (let i = s; i < e; i++) h = (h * 31 + src.charCodeAt(i)) | 0;
+  return h;
+}
 
 /** FNV-1a of the four bytes of a 32-bit number, continuing from h. */
 function fnvNumber(v: number, h: number): number {
@@ -108,12 +116,6 @@ export class TransactionLayer {
    * preallocated slot buffer, or (exact copies) an array of the message's own size, absent when none is kept.
    */
   private readonly buffers: Uint8Array[] = [];
-  /**
-   * Branch of the top Via, as bytes (matching compares spans against it without a string): slot i's
-   * are branch[i * BRANCH_CAPACITY, i * BRANCH_CAPACITY + I_BRANCH_LENGTH).
-   */
-  private readonly branch: Uint8Array;
-
   constructor(config: TransactionLayerConfig, transport: TransportPort, tu: TransactionUser) {
     this.timers = config.timers;
     this.retryAfter = config.retryAfter;
@@ -133,7 +135,6 @@ export class TransactionLayer {
       if (!this.exact) this.buffers[i] = new Uint8Array(config.bufferSize);
     }
     this.freeHead = n > 0 ? 0 : -1;
-    this.branch = new Uint8Array(n * BRANCH_CAPACITY);
     this.scratch = new SipWriter(config.bufferSize);
   }
 
@@ -192,32 +193,45 @@ export class TransactionLayer {
     return tx;
   }
 
-  private branchHash(t: number): number {
-    let h = FNV_BASIS;
-    const at = t * BRANCH_CAPACITY, end = at + this.ints[t * SLOT_INTS + I_BRANCH_LENGTH];
-    for (let i = at; i < end; i++) h = fnv1aStep(h, this.branch[i]);
-    return h & this.tableMask;
+  private branchBucket(t: number): number {
+    return this.ints[t * SLOT_INTS + I_BRANCH_HASH] & this.tableMask;
   }
 
-  /** A transaction's branch as text (allocates). */
+  /**
+   * A transaction's top Via branch as text, read from the copy it keeps (allocates; diagnostics): "" when it
+   * keeps none.
+   */
   branchText(tx: Transaction): string {
-    const t = tx & this.tableMask;
+    const b = this.keptBytes(tx), n = this.keptLength(tx);
+    let at = -1;
+    for (let i = 0; i + 8 <= n && at < 0; i++) {
+      if (b[i] === 0x3b && (b[i + 1] | 0x20) === 0x62 && (b[i + 2] | 0x20) === 0x72 && (b[i + 3] | 0x20) === 0x61 && (b[i + 4] | 0x20) === 0x6e &&
+          (b[i + 5] | 0x20) === 0x63 && (b[i + 6] | 0x20) === 0x68 && b[i + 7] === 0x3d) at = i + 8; // ";branch="
+    }
     let s = "";
-    const at = t * BRANCH_CAPACITY, end = at + this.ints[t * SLOT_INTS + I_BRANCH_LENGTH];
-    for (let i = at; i < end; i++) s += String.fromCharCode(this.branch[i]);
+    for (let i = at; at >= 0 && i < n && b[i] !== 0x3b && b[i] !== 0x2c && b[i] > 0x20; i++) s += String.fromCharCode(b[i]);
     return s;
   }
 
-  /** The branch-table bucket of a received branch (its first BRANCH_CAPACITY bytes, as kept in slots). */
-  private branchBucket(src: string, s: number, e: number): number {
-    if (e - s > BRANCH_CAPACITY) e = s + BRANCH_CAPACITY;
-    return fnv1aSpan(src, s, e, FNV_BASIS) & this.tableMask;
+  /** Keeps the branch src[s, e) (text received, or bytes we wrote) of slot t as its length and two hashes. */
+  private setBranch(t: number, src: string | Uint8Array, s: number, e: number): void {
+    const text = typeof src === "string";
+    let h = FNV_BASIS, c = CHECK_SEED;
+    for (let i = s; i < e; i++) {
+      const b = text ? (src as string).charCodeAt(i) : (src as Uint8Array)[i];
+      h = fnv1aStep(h, b);
+      c = (c * 31 + b) | 0;
+    }
+    const o = t * SLOT_INTS, ints = this.ints;
+    ints[o + I_BRANCH_LENGTH] = e - s;
+    ints[o + I_BRANCH_HASH] = h;
+    ints[o + I_BRANCH_CHECK] = c;
   }
 
   /** Puts slot t at the head of its branch chain and its key chain. */
   private link(t: number): void {
     const ints = this.ints, s = t * SLOT_INTS;
-    const b = this.heads + this.branchHash(t);
+    const b = this.heads + this.branchBucket(t);
     ints[s + I_NEXT_BRANCH] = ints[b];
     ints[b] = t;
     const k = this.heads + this.tableMask + 1 + (ints[s + I_KEY] & this.tableMask);
@@ -266,7 +280,7 @@ export class TransactionLayer {
     const i = tx & this.tableMask, ints = this.ints;
     ints[s + I_STATE] = TS_TERMINATED;
     this.release(tx);
-    this.unlinkFrom(this.heads + this.branchHash(i), i, I_NEXT_BRANCH);
+    this.unlinkFrom(this.heads + this.branchBucket(i), i, I_NEXT_BRANCH);
     this.unlinkFrom(this.heads + this.tableMask + 1 + (ints[s + I_KEY] & this.tableMask), i, I_NEXT_KEY);
     const t = i * SLOT_TIMES;
     this.times[t + AT_RETRANSMIT] = this.times[t + AT_TIMEOUT] = this.times[t + AT_LINGER] = this.times[t + AT_TRYING] = -1;
@@ -388,14 +402,13 @@ export class TransactionLayer {
   sendRequest(data: Uint8Array, length: number, method: number, branchStart: number, branchEnd: number,
     address: string, port: number, transport: number, now: number): Transaction | null {
     const branchLength = branchEnd - branchStart;
-    if (length > this.scratch.buf.length || branchLength <= 0 || branchLength > BRANCH_CAPACITY) return null;
+    if (length > this.scratch.buf.length || branchLength <= 0) return null;
     const tx = this.allocate(method === METHOD_INVITE ? TX_INVITE_CLIENT : TX_NON_INVITE_CLIENT);
     if (tx < 0) { this.stats.poolFull++; return null; }
     this.keep(tx, data, length);
     const t = tx & this.tableMask, s = t * SLOT_INTS, ints = this.ints;
     ints[s + I_METHOD] = method;
-    ints[s + I_BRANCH_LENGTH] = branchLength;
-    for (let i = 0; i < branchLength; i++) this.branch[t * BRANCH_CAPACITY + i] = data[branchStart + i];
+    this.setBranch(t, data, branchStart, branchEnd);
     ints[s + I_KEY] = 0;
     ints[s + I_SENT_BY] = 0;
     this.address[t] = address;
@@ -453,24 +466,21 @@ export class TransactionLayer {
   // Receiving
   // ------------------------------------------------------------------------------------------
 
-  private branchMatches(t: number, src: string, s: number, e: number): boolean {
-    const n = e - s;
-    const m = this.ints[t * SLOT_INTS + I_BRANCH_LENGTH];
-    if (n !== m && !(n > BRANCH_CAPACITY && m === BRANCH_CAPACITY)) return false;
-    const at = t * BRANCH_CAPACITY;
-    for (let i = 0; i < m; i++) if (this.branch[at + i] !== src.charCodeAt(s + i)) return false;
-    return true;
+  /** Slot t keeps the branch of length n and hashes h, c (a received branch's: fnv1aSpan, branchCheck). */
+  private branchIs(t: number, n: number, h: number, c: number): boolean {
+    const o = t * SLOT_INTS, ints = this.ints;
+    return ints[o + I_BRANCH_LENGTH] === n && ints[o + I_BRANCH_HASH] === h && ints[o + I_BRANCH_CHECK] === c;
   }
 
   /** §17.1.3: a response matches the client transaction with its top branch and CSeq method. */
   private matchClient(msg: SipMessage): Transaction {
     const v = msg.via, ints = this.ints;
     if (v.branchStart < 0) return -1;
-    const h = this.branchBucket(msg.src, v.branchStart, v.branchEnd);
-    for (let i = ints[this.heads + h]; i >= 0; i = ints[i * SLOT_INTS + I_NEXT_BRANCH]) {
+    const n = v.branchEnd - v.branchStart, h = fnv1aSpan(msg.src, v.branchStart, v.branchEnd, FNV_BASIS), c = branchCheck(msg.src, v.branchStart, v.branchEnd);
+    for (let i = ints[this.heads + (h & this.tableMask)]; i >= 0; i = ints[i * SLOT_INTS + I_NEXT_BRANCH]) {
       const s = i * SLOT_INTS, kind = ints[s + I_KIND];
       if ((kind === TX_INVITE_CLIENT || kind === TX_NON_INVITE_CLIENT) && ints[s + I_METHOD] === msg.cseqMethod &&
-          this.branchMatches(i, msg.src, v.branchStart, v.branchEnd)) return ints[s + I_HANDLE];
+          this.branchIs(i, n, h, c)) return ints[s + I_HANDLE];
     }
     return -1;
   }
@@ -498,11 +508,11 @@ export class TransactionLayer {
     const sentBy = this.hashSentBy(msg);
     const src = msg.src;
     if (v.hasMagicCookie()) {
-      const h = this.branchBucket(src, v.branchStart, v.branchEnd);
-      for (let i = ints[this.heads + h]; i >= 0; i = ints[i * SLOT_INTS + I_NEXT_BRANCH]) {
+      const n = v.branchEnd - v.branchStart, h = fnv1aSpan(src, v.branchStart, v.branchEnd, FNV_BASIS), c = branchCheck(src, v.branchStart, v.branchEnd);
+      for (let i = ints[this.heads + (h & this.tableMask)]; i >= 0; i = ints[i * SLOT_INTS + I_NEXT_BRANCH]) {
         const s = i * SLOT_INTS, kind = ints[s + I_KIND];
         if ((kind === TX_INVITE_SERVER || kind === TX_NON_INVITE_SERVER) && ints[s + I_METHOD] === method &&
-            ints[s + I_SENT_BY] === sentBy && this.branchMatches(i, src, v.branchStart, v.branchEnd)) return ints[s + I_HANDLE];
+            ints[s + I_SENT_BY] === sentBy && this.branchIs(i, n, h, c)) return ints[s + I_HANDLE];
       }
       return -1;
     }
@@ -572,7 +582,7 @@ export class TransactionLayer {
       }
     }
     const v = msg.via;
-    const branchLength = v.hasMagicCookie() ? Math.min(v.branchEnd - v.branchStart, BRANCH_CAPACITY) : 0;
+    const cookie = v.hasMagicCookie();
     const nt = this.allocate(msg.method === METHOD_INVITE ? TX_INVITE_SERVER : TX_NON_INVITE_SERVER);
     if (nt < 0) {
       this.stats.poolFull++;
@@ -581,8 +591,8 @@ export class TransactionLayer {
     }
     const t = nt & this.tableMask, s = t * SLOT_INTS;
     ints[s + I_METHOD] = msg.method;
-    ints[s + I_BRANCH_LENGTH] = branchLength;
-    for (let i = 0; i < branchLength; i++) this.branch[t * BRANCH_CAPACITY + i] = msg.src.charCodeAt(v.branchStart + i);
+    if (cookie) this.setBranch(t, msg.src, v.branchStart, v.branchEnd);
+    else ints[s + I_BRANCH_LENGTH] = ints[s + I_BRANCH_HASH] = ints[s + I_BRANCH_CHECK] = 0;
     ints[s + I_SENT_BY] = this.hashSentBy(msg);
     ints[s + I_KEY] = key;
     this.address[t] = address;
@@ -611,11 +621,10 @@ export class TransactionLayer {
       }
       return null;
     }
-    const h = this.branchBucket(cancel.src, v.branchStart, v.branchEnd);
-    for (let i = ints[this.heads + h]; i >= 0; i = ints[i * SLOT_INTS + I_NEXT_BRANCH]) {
+    const src = cancel.src, n = v.branchEnd - v.branchStart, h = fnv1aSpan(src, v.branchStart, v.branchEnd, FNV_BASIS), c = branchCheck(src, v.branchStart, v.branchEnd);
+    for (let i = ints[this.heads + (h & this.tableMask)]; i >= 0; i = ints[i * SLOT_INTS + I_NEXT_BRANCH]) {
       const s = i * SLOT_INTS;
-      if (ints[s + I_KIND] === TX_INVITE_SERVER && ints[s + I_SENT_BY] === sentBy &&
-          this.branchMatches(i, cancel.src, v.branchStart, v.branchEnd)) return ints[s + I_HANDLE];
+      if (ints[s + I_KIND] === TX_INVITE_SERVER && ints[s + I_SENT_BY] === sentBy && this.branchIs(i, n, h, c)) return ints[s + I_HANDLE];
     }
     return null;
   }

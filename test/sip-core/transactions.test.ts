@@ -198,6 +198,17 @@ describe("non-INVITE client transaction (§17.1.2)", () => {
     h.deliver(response(200, "OK", "OPTIONS", "z9hG4bK-other"));
     expect(h.events).toEqual(["0 stray 200", "0 stray 200"]);
   });
+
+  it("matches a branch whole, however long: one that differs in its last byte, or is a prefix of it, is another", () => {
+    const h = new Harness();
+    const long = "z9hG4bK" + "0123456789abcdef".repeat(6) + "-x";
+    const tx = h.send(request("OPTIONS", long), METHOD_OPTIONS, long)!;
+    expect(h.layer.branchText(tx)).toBe(long); // read from the kept request
+    h.deliver(response(200, "OK", "OPTIONS", long.slice(0, -1) + "y"));
+    h.deliver(response(200, "OK", "OPTIONS", long.slice(0, 64)));
+    h.deliver(response(200, "OK", "OPTIONS", long));
+    expect(h.events).toEqual(["0 stray 200", "0 stray 200", "0 response 200"]);
+  });
 });
 
 describe("INVITE server transaction (§17.2.1, RFC 6026)", () => {
