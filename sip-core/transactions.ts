@@ -50,11 +50,14 @@ export interface TransactionStats {
 /** What addressOf gives for a free slot (a shared "": on Espruino each "" written is a variable of its own). */
 const NO_ADDRESS = "";
 
-/** The second hash of a branch (I_BRANCH_CHECK): h × 31 + byte over src[s, e), seeded apart from FNV's. */
+/** The second hash of a branch (I_BRANCH_CHECK): h × 31 + byte, seeded apart from FNV's. */
 const CHECK_SEED = 5381;
+function checkStep(h: number, byte: number): number {
+  return (h * 31 + byte) | 0;
+}
 function branchCheck(src: string, s: number, e: number): number {
   let h = CHECK_SEED;
-  for (let i = s; i < e; i++) h = (h * 31 + src.charCodeAt(i)) | 0;
+  for (let i = s; i < e; i++) h = checkStep(h, src.charCodeAt(i));
   return h;
 }
 
@@ -213,17 +216,10 @@ export class TransactionLayer {
     return s;
   }
 
-  /** Keeps the branch src[s, e) (text received, or bytes we wrote) of slot t as its length and two hashes. */
-  private setBranch(t: number, src: string | Uint8Array, s: number, e: number): void {
-    const text = typeof src === "string";
-    let h = FNV_BASIS, c = CHECK_SEED;
-    for (let i = s; i < e; i++) {
-      const b = text ? (src as string).charCodeAt(i) : (src as Uint8Array)[i];
-      h = fnv1aStep(h, b);
-      c = (c * 31 + b) | 0;
-    }
+  /** Slot t's branch: its length n and its hashes h (FNV-1a) and c (branchCheck); all 0 for none. */
+  private keepBranch(t: number, n: number, h: number, c: number): void {
     const o = t * SLOT_INTS, ints = this.ints;
-    ints[o + I_BRANCH_LENGTH] = e - s;
+    ints[o + I_BRANCH_LENGTH] = n;
     ints[o + I_BRANCH_HASH] = h;
     ints[o + I_BRANCH_CHECK] = c;
   }
@@ -408,7 +404,9 @@ export class TransactionLayer {
     this.keep(tx, data, length);
     const t = tx & this.tableMask, s = t * SLOT_INTS, ints = this.ints;
     ints[s + I_METHOD] = method;
-    this.setBranch(t, data, branchStart, branchEnd);
+    let h = FNV_BASIS, c = CHECK_SEED;
+    for (let i = branchStart; i < branchEnd; i++) { h = fnv1aStep(h, data[i]); c = checkStep(c, data[i]); }
+    this.keepBranch(t, branchLength, h, c);
     ints[s + I_KEY] = 0;
     ints[s + I_SENT_BY] = 0;
     this.address[t] = address;
@@ -500,15 +498,13 @@ export class TransactionLayer {
   /**
    * §17.2.3: with a magic-cookie branch, a request matches the server transaction with the same
    * branch, sent-by and method (ACK matches its INVITE). Otherwise (RFC 2543 peers) it matches on
-   * Call-ID, From tag, CSeq number and sent-by, with the method rule the same.
+   * Call-ID, From tag, CSeq number and sent-by, with the method rule the same. sentBy is hashSentBy's; n is
+   * the branch's length (0 without the magic cookie), h and c its hashes (fnv1aSpan, branchCheck).
    */
-  private matchServer(msg: SipMessage): Transaction {
-    const v = msg.via, ints = this.ints;
+  private matchServer(msg: SipMessage, sentBy: number, n: number, h: number, c: number): Transaction {
+    const ints = this.ints;
     const method = msg.method === METHOD_ACK ? METHOD_INVITE : msg.method;
-    const sentBy = this.hashSentBy(msg);
-    const src = msg.src;
-    if (v.hasMagicCookie()) {
-      const n = v.branchEnd - v.branchStart, h = fnv1aSpan(src, v.branchStart, v.branchEnd, FNV_BASIS), c = branchCheck(src, v.branchStart, v.branchEnd);
+    if (n > 0) {
       for (let i = ints[this.heads + (h & this.tableMask)]; i >= 0; i = ints[i * SLOT_INTS + I_NEXT_BRANCH]) {
         const s = i * SLOT_INTS, kind = ints[s + I_KIND];
         if ((kind === TX_INVITE_SERVER || kind === TX_NON_INVITE_SERVER) && ints[s + I_METHOD] === method &&
@@ -554,7 +550,11 @@ export class TransactionLayer {
       if (ints[s + I_STATE] !== TS_FREE) this.schedule(tx);
       return;
     }
-    const tx = this.matchServer(msg);
+    // The top Via's sent-by and magic-cookie branch, hashed once: matched, then kept by a new transaction.
+    const v = msg.via, src = msg.src, sentBy = this.hashSentBy(msg);
+    const n = v.hasMagicCookie() ? v.branchEnd - v.branchStart : 0;
+    const h = n > 0 ? fnv1aSpan(src, v.branchStart, v.branchEnd, FNV_BASIS) : 0, c = n > 0 ? branchCheck(src, v.branchStart, v.branchEnd) : 0;
+    const tx = this.matchServer(msg, sentBy, n, h, c);
     if (tx >= 0) {
       const s = (tx & this.tableMask) * SLOT_INTS;
       const invite = ints[s + I_KIND] === TX_INVITE_SERVER;
@@ -581,8 +581,6 @@ export class TransactionLayer {
         }
       }
     }
-    const v = msg.via;
-    const cookie = v.hasMagicCookie();
     const nt = this.allocate(msg.method === METHOD_INVITE ? TX_INVITE_SERVER : TX_NON_INVITE_SERVER);
     if (nt < 0) {
       this.stats.poolFull++;
@@ -591,9 +589,8 @@ export class TransactionLayer {
     }
     const t = nt & this.tableMask, s = t * SLOT_INTS;
     ints[s + I_METHOD] = msg.method;
-    if (cookie) this.setBranch(t, msg.src, v.branchStart, v.branchEnd);
-    else ints[s + I_BRANCH_LENGTH] = ints[s + I_BRANCH_HASH] = ints[s + I_BRANCH_CHECK] = 0;
-    ints[s + I_SENT_BY] = this.hashSentBy(msg);
+    this.keepBranch(t, n, h, c);
+    ints[s + I_SENT_BY] = sentBy;
     ints[s + I_KEY] = key;
     this.address[t] = address;
     ints[s + I_PORT] = port;
