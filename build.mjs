@@ -1348,10 +1348,9 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
       // variable of the calling frame for as long as it runs, and deep call paths are where the peak is.
       const assigned = new Set();
       const findAssigned = (x) => {
-        if (x.type === "AssignmentExpression") { const names = []; patternNames(x.left, names); for (const n of names) assigned.add(n); }
-        else if ((x.type === "ForInStatement" || x.type === "ForOfStatement") && x.left.type !== "VariableDeclaration") { const names = []; patternNames(x.left, names); for (const n of names) assigned.add(n); }
-        else if (x.type === "UpdateExpression" && x.argument.type === "Identifier") assigned.add(x.argument.name);
-        else if (x.type === "VariableDeclarator" && x.id.type === "Identifier") assigned.add(x.id.name);
+        const target = x.type === "AssignmentExpression" ? x.left : x.type === "VariableDeclarator" ? x.id : x.type === "UpdateExpression" ? x.argument :
+          (x.type === "ForInStatement" || x.type === "ForOfStatement") && x.left.type !== "VariableDeclaration" ? x.left : null;
+        if (target !== null) { const names = []; patternNames(target, names); for (const n of names) assigned.add(n); }
         eachChild(x, findAssigned);
       };
       findAssigned(c.fn.body);
@@ -1613,7 +1612,7 @@ function shareTemporaries(text, map, parse) {
   const edits = [];
   for (const mt of text.matchAll(TEMP_RE)) edits.push([mt.index, mt.index + mt[0].length, rename.get(mt[0])]);
   const out = applyEdits(text, map, edits);
-  return { code: out.code, map: typeof out.map === "string" ? out.map : JSON.stringify(out.map) };
+  return { code: out.code, map: JSON.stringify(out.map) };
 }
 
 /**
@@ -1666,24 +1665,17 @@ export async function paramsToArguments(code, map) {
       const first = n.params[0], last = n.params[n.params.length - 1];
       const open = n.body.start + 1;
       if (lineOf(first.start) === lineOf(last.end)) {
-        // Only the parameters the body reads (a callback's unused ones cost nothing then).
-        const read = new Set();
-        const names = (x) => {
-          if (x.type === "Identifier") read.add(x.name);
-          eachChild(x, (c, k) => { if (!((k === "key" || k === "property" && x.type === "MemberExpression") && !x.computed)) names(c); });
-        };
-        names(n.body);
-        // A parameter read in at most DIRECT_READS places, each a plain read, is read from `arguments` there:
-        // a copy in a local is a variable more in every frame of the function (a deep call path has many).
+        // Only the parameters the body reads (a callback's unused ones cost nothing then). One read in at most
+        // DIRECT_READS places, each a plain read, is read from `arguments` there: a copy in a local is a variable
+        // more in every frame of the function (a deep call path has many).
         const byName = refsOf.get(n) || new Map();
-        const direct = new Set();
+        const vars = [];
         n.params.forEach((p, i) => {
           const rs = (byName.get(p.name) || []).filter((r) => n.body.start <= r.id.start && r.id.end <= n.body.end);
-          if (rs.length === 0 || rs.length > DIRECT_READS || n.params.some((q, j) => j !== i && q.name === p.name) || !rs.every((r) => plainRead(r, n))) return;
-          direct.add(p.name);
+          if (rs.length === 0) return;
+          if (rs.length > DIRECT_READS || n.params.some((q, j) => j !== i && q.name === p.name) || !rs.every((r) => plainRead(r, n))) { vars.push(p.name + "=arguments[" + i + "]"); return; }
           for (const r of rs) edits.push([r.id.start, r.id.end, (r.parent.type === "Property" && r.parent.shorthand ? p.name + ":" : "") + "arguments[" + i + "]"]);
         });
-        const vars = n.params.map((p, i) => (read.has(p.name) && !direct.has(p.name) ? p.name + "=arguments[" + i + "]" : "")).filter((v) => v !== "");
         edits.push([first.start, last.end, ""]);
         if (vars.length > 0) edits.push([open, open, "var " + vars.join(",") + ";"]);
       }
