@@ -1,6 +1,6 @@
 // RFC 3261 §17.1.1 INVITE client transaction (Figure 5) with RFC 6026's Accepted state and Timer M.
 import type { SipMessage } from "./message.ts";
-import {
+import { DUE_RESPONSE,
   AT_INTERVAL, AT_LINGER, AT_RETRANSMIT, AT_TIMEOUT, SLOT_TIMES, TRANSPORT_UDP, TS_ACCEPTED, TS_CALLING, TS_COMPLETED, TS_PROCEEDING, type Transaction,
 } from "./transaction.ts";
 import type { TransactionLayer } from "./transactions.ts";
@@ -32,28 +32,28 @@ export function ictOnResponse(L: TransactionLayer, tx: Transaction, msg: SipMess
       L.times[t + AT_TIMEOUT] = -1;
       if (status < 200) {
         L.setState(tx, TS_PROCEEDING);
-        L.tu.onResponse(tx, msg);
+        L.due = DUE_RESPONSE;
       } else if (status < 300) {
         // RFC 6026: wait in Accepted for 2xx retransmissions from other forks; the TU ACKs them.
         L.setState(tx, TS_ACCEPTED);
         L.release(tx); // the TU ACKs 2xx itself; the INVITE is not sent again
         L.times[t + AT_LINGER] = now + 64 * L.timers.t1;
-        L.tu.onResponse(tx, msg);
+        L.due = DUE_RESPONSE;
       } else {
         L.setState(tx, TS_COMPLETED);
         sendAck(L, tx, msg);
         L.times[t + AT_LINGER] = L.transportOf(tx) === TRANSPORT_UDP ? now + 32000 : now; // Timer D
-        L.tu.onResponse(tx, msg);
+        L.due = DUE_RESPONSE;
       }
       return;
     case TS_COMPLETED:
       // A retransmitted final response: ACK again, the TU has heard it. A 2xx (another fork answered
       // after this one failed, §16.7 forwards 2xx at once) is the TU's to ACK and end.
       if (status >= 300) { L.stats.retransmissionsAbsorbed++; sendAck(L, tx, msg); }
-      else if (status >= 200) L.tu.onResponse(tx, msg);
+      else if (status >= 200) L.due = DUE_RESPONSE;
       return;
     case TS_ACCEPTED:
-      if (status >= 200 && status < 300) L.tu.onResponse(tx, msg);
+      if (status >= 200 && status < 300) L.due = DUE_RESPONSE;
       return;
   }
 }

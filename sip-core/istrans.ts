@@ -1,6 +1,6 @@
 // RFC 3261 §17.2.1 INVITE server transaction (Figure 7) with RFC 6026's Accepted state; Timers G, H, I, L and 100 Trying.
 import type { SipMessage } from "./message.ts";
-import {
+import { DUE_ACK,
   AT_INTERVAL, AT_LINGER, AT_RETRANSMIT, AT_TIMEOUT, AT_TRYING, SLOT_TIMES, TRANSPORT_UDP, TS_ACCEPTED, TS_COMPLETED, TS_CONFIRMED, TS_PROCEEDING, type Transaction,
 } from "./transaction.ts";
 import type { TransactionLayer } from "./transactions.ts";
@@ -50,14 +50,14 @@ export function istOnRetransmission(L: TransactionLayer, tx: Transaction, now: n
   void now;
 }
 
-export function istOnAck(L: TransactionLayer, tx: Transaction, msg: SipMessage, address: string, port: number, now: number): void {
+export function istOnAck(L: TransactionLayer, tx: Transaction, now: number): void {
   const t = (tx & L.tableMask) * SLOT_TIMES;
   if (L.state(tx) === TS_COMPLETED) {
     L.setState(tx, TS_CONFIRMED);
     L.times[t + AT_RETRANSMIT] = L.times[t + AT_TIMEOUT] = -1;
     L.times[t + AT_LINGER] = L.transportOf(tx) === TRANSPORT_UDP ? now + L.timers.t4 : now; // Timer I
   } else if (L.state(tx) === TS_ACCEPTED) {
-    L.tu.onAck(msg, address, port); // the ACK for our 2xx belongs to the dialog
+    L.due = DUE_ACK; // the ACK for our 2xx belongs to the dialog
   } else {
     L.stats.retransmissionsAbsorbed++;
   }

@@ -1,6 +1,6 @@
 // RFC 3261 §17.1.2 non-INVITE client transaction (Figure 6): Timers E, F and K.
 import type { SipMessage } from "./message.ts";
-import {
+import { DUE_RESPONSE,
   AT_INTERVAL, AT_LINGER, AT_RETRANSMIT, AT_TIMEOUT, SLOT_TIMES, TRANSPORT_UDP, TS_COMPLETED, TS_PROCEEDING, TS_TRYING, type Transaction,
 } from "./transaction.ts";
 import type { TransactionLayer } from "./transactions.ts";
@@ -20,14 +20,14 @@ export function nictOnResponse(L: TransactionLayer, tx: Transaction, msg: SipMes
   }
   if (msg.status < 200) {
     L.setState(tx, TS_PROCEEDING);
-    L.tu.onResponse(tx, msg);
+    L.due = DUE_RESPONSE;
     return;
   }
   L.setState(tx, TS_COMPLETED);
   L.times[t + AT_RETRANSMIT] = L.times[t + AT_TIMEOUT] = -1;
   L.release(tx); // Completed only absorbs: the request is not sent again
   L.times[t + AT_LINGER] = L.transportOf(tx) === TRANSPORT_UDP ? now + L.timers.t4 : now; // Timer K
-  L.tu.onResponse(tx, msg);
+  L.due = DUE_RESPONSE;
 }
 
 export function nictOnTimer(L: TransactionLayer, tx: Transaction, now: number): void {

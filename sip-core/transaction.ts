@@ -54,6 +54,13 @@ export interface TransactionUser {
   onStrayResponse(msg: SipMessage, address: string, port: number, now: number): void;
 }
 
+// What TransactionLayer.deliver() hands the TU after accept(): nothing, onRequest, onResponse, onAck, onStrayResponse.
+export const DUE_NONE = 0;
+export const DUE_REQUEST = 1;
+export const DUE_RESPONSE = 2;
+export const DUE_ACK = 3;
+export const DUE_STRAY = 4;
+
 // A slot's timers in TransactionLayer.times[index * SLOT_TIMES + AT_*]: absolute deadlines in ms, -1 when not
 // running (Float64: ms clocks pass 2^31 after ~25 days); AT_NEXT is the earliest of them, AT_INTERVAL the
 // current retransmission interval. One array for all (on Espruino each array or view costs variables).

@@ -2,7 +2,7 @@
 import { METHOD_ACK, METHOD_CANCEL, METHOD_INVITE } from "./constants.ts";
 import type { SipMessage } from "./message.ts";
 import {
-  AT_INTERVAL, AT_LINGER, AT_NEXT, AT_RETRANSMIT, AT_TIMEOUT, AT_TRYING, DEFAULT_TIMERS, I_BRANCH_CHECK, I_BRANCH_HASH, I_BRANCH_LENGTH, I_HANDLE, I_KEY, I_KIND,
+  AT_INTERVAL, AT_LINGER, DUE_ACK, DUE_NONE, DUE_REQUEST, DUE_RESPONSE, DUE_STRAY, AT_NEXT, AT_RETRANSMIT, AT_TIMEOUT, AT_TRYING, DEFAULT_TIMERS, I_BRANCH_CHECK, I_BRANCH_HASH, I_BRANCH_LENGTH, I_HANDLE, I_KEY, I_KIND,
   I_LENGTH, I_METHOD, I_NEXT_BRANCH, I_NEXT_KEY, I_OWNER, I_PORT, I_SENT_BY, I_STATE, I_TRANSPORT, NO_BYTES, REWRITE_OK, SLOT_INTS, SLOT_TIMES, TRANSPORT_UDP,
   TS_FREE, TS_PROCEEDING, TS_TERMINATED, TS_TRYING, TX_INVITE_CLIENT, TX_INVITE_SERVER, TX_NON_INVITE_CLIENT, TX_NON_INVITE_SERVER, keepBytes, type TimerConfig, type Transaction,
   type TransactionUser, type TransportPort,
@@ -119,6 +119,16 @@ export class TransactionLayer {
    * preallocated slot buffer, or (exact copies) an array of the message's own size, absent when none is kept.
    */
   private readonly buffers: Uint8Array[] = [];
+  /**
+   * What accept() left for deliver(): DUE_* (DUE_NONE when nothing), the transaction and where the message
+   * came from. The TU hears of a message after the matching's frames are gone: on Espruino they are ~100
+   * variables under every answer the TU sends from its callback.
+   */
+  /** @internal */ due = DUE_NONE;
+  /** @internal */ dueTx = -1;
+  private dueAddress = NO_ADDRESS;
+  private duePort = 0;
+  private dueNow = 0;
   constructor(config: TransactionLayerConfig, transport: TransportPort, tu: TransactionUser) {
     this.timers = config.timers;
     this.retryAfter = config.retryAfter;
@@ -535,16 +545,41 @@ export class TransactionLayer {
    * transport has applied §18.2.2: received/rport). Requests create or match server transactions;
    * responses match client transactions.
    */
-  receive(msg: SipMessage, address: string, port: number, transport: number, now: number): void {
+  /**
+   * The TU's part of the message accept() took last: its onRequest, onResponse, onAck or onStrayResponse,
+   * once. Call it after accept() has returned, before msg is parsed over.
+   */
+  deliver(msg: SipMessage): void {
+    const due = this.due, tx = this.dueTx;
+    if (due === DUE_NONE) return;
+    this.due = DUE_NONE;
+    const address = this.dueAddress;
+    this.dueAddress = NO_ADDRESS;
+    if (due === DUE_REQUEST) this.tu.onRequest(tx, msg);
+    else if (due === DUE_RESPONSE) this.tu.onResponse(tx, msg);
+    else if (due === DUE_ACK) this.tu.onAck(msg, address, this.duePort);
+    else this.tu.onStrayResponse(msg, address, this.duePort, this.dueNow);
+  }
+
+  /**
+   * A message from the transport, matched and run through its transaction's state machine (§17.1.3,
+   * §17.2.3); what the TU must hear is left for deliver(), which the caller runs next. Never throws.
+   */
+  accept(msg: SipMessage, address: string, port: number, transport: number, now: number): void {
     const ints = this.ints;
+    this.due = DUE_NONE;
+    this.dueAddress = address;
+    this.duePort = port;
+    this.dueNow = now;
     if (!msg.isRequest) {
       const tx = this.matchClient(msg);
       if (tx < 0) {
         this.stats.strayResponses++;
-        this.tu.onStrayResponse(msg, address, port, now);
+        this.due = DUE_STRAY;
         return;
       }
       const s = (tx & this.tableMask) * SLOT_INTS;
+      this.dueTx = tx; // for the TU, when the state machine says it is due (DUE_RESPONSE)
       if (ints[s + I_KIND] === TX_INVITE_CLIENT) ictOnResponse(this, tx, msg, now);
       else nictOnResponse(this, tx, msg, now);
       if (ints[s + I_STATE] !== TS_FREE) this.schedule(tx);
@@ -559,14 +594,14 @@ export class TransactionLayer {
       const s = (tx & this.tableMask) * SLOT_INTS;
       const invite = ints[s + I_KIND] === TX_INVITE_SERVER;
       if (msg.method === METHOD_ACK) {
-        if (invite) istOnAck(this, tx, msg, address, port, now);
+        if (invite) istOnAck(this, tx, now);
       } else if (invite) istOnRetransmission(this, tx, now);
       else nistOnRetransmission(this, tx, msg, now);
       if (ints[s + I_STATE] !== TS_FREE) this.schedule(tx);
       return;
     }
     if (msg.method === METHOD_ACK) {
-      this.tu.onAck(msg, address, port);
+      this.due = DUE_ACK;
       return;
     }
     // §8.2.2.2: a request without To tag that repeats the Call-ID, From tag and CSeq of a live server transaction.
@@ -599,7 +634,8 @@ export class TransactionLayer {
     if (ints[s + I_KIND] === TX_INVITE_SERVER) istStart(this, nt, msg, now);
     else nistStart(this, nt, now);
     this.schedule(nt);
-    this.tu.onRequest(nt, msg);
+    this.due = DUE_REQUEST;
+    this.dueTx = nt;
   }
 
   /**

@@ -77,7 +77,8 @@ export class SipTransport {
       }
       return;
     }
-    this.dispatch(parseMessage(data, 0, data.length, this.msg), address, port, TRANSPORT_UDP, now);
+    // The TU hears of it here, once dispatch's frames are gone (see TransactionLayer.deliver).
+    if (this.dispatch(parseMessage(data, 0, data.length, this.msg), address, port, TRANSPORT_UDP, now)) this.layer.deliver(this.msg);
     releaseScratch(this.msg);
   }
 
@@ -121,6 +122,7 @@ export class SipTransport {
       this.stats.received++;
       reader.crlfRun = 0;
       const handled = this.dispatch(r, address, port, transport, now);
+      if (handled) this.layer.deliver(msg);
       releaseScratch(msg);
       if (!handled && r < 0) {
         reader.pending = "";
@@ -135,7 +137,7 @@ export class SipTransport {
   /**
    * What follows a parse whose result is r: requests are validated; failures are answered statelessly
    * when they can be (§8.2, §18.2.2), else dropped, and counted; good messages go to the transaction layer
-   * with where responses must go. Returns whether the message was accepted.
+   * (accept: the caller delivers them to the TU next) with where responses must go. Returns whether the message was accepted.
    */
   private dispatch(r: number, address: string, port: number, transport: number, now: number): boolean {
     const msg = this.msg;
@@ -163,18 +165,18 @@ export class SipTransport {
     }
     if (msg.isRequest) {
       if (msg.method === METHOD_ACK || transport !== TRANSPORT_UDP) {
-        this.layer.receive(msg, address, port, transport, now);
+        this.layer.accept(msg, address, port, transport, now);
       } else if (msg.via.maddrStart >= 0) {
         // §18.2.2: a maddr in the Via names where responses go (at the sent-by port). Rare: the
         // address string is made only then.
-        this.layer.receive(msg, msg.src.substring(v.maddrStart, v.maddrEnd), v.port > 0 ? v.port : 5060, transport, now);
+        this.layer.accept(msg, msg.src.substring(v.maddrStart, v.maddrEnd), v.port > 0 ? v.port : 5060, transport, now);
       } else {
-        this.layer.receive(msg, address, responsePort, transport, now);
+        this.layer.accept(msg, address, responsePort, transport, now);
       }
       return true;
     }
     // §18.1.2: responses go to the transaction layer, which drops those matching nothing.
-    this.layer.receive(msg, address, port, transport, now);
+    this.layer.accept(msg, address, port, transport, now);
     return true;
   }
 }

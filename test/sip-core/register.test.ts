@@ -24,7 +24,8 @@ function harness(expires?: number) {
   const deliver = (resp: string): void => {
     const m = new SipMessage();
     expect(parseMessage(resp, 0, resp.length, m)).toBeGreaterThan(0);
-    layer.receive(m, "192.0.2.1", 5060, TRANSPORT_UDP, 10);
+    layer.accept(m, "192.0.2.1", 5060, TRANSPORT_UDP, 10);
+    layer.deliver(m);
   };
   return { sent, logs, reg, deliver };
 }

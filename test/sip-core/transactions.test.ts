@@ -65,7 +65,8 @@ class Harness implements TransactionUser {
   }
   deliver(text: string) {
     expect(parseMessage(text, 0, text.length, this.msg)).toBeGreaterThan(0);
-    this.layer.receive(this.msg, "192.0.2.20", 5060, TRANSPORT_UDP, this.now);
+    this.layer.accept(this.msg, "192.0.2.20", 5060, TRANSPORT_UDP, this.now);
+    this.layer.deliver(this.msg);
   }
   send(text: string, method: number, branch: string, transport = TRANSPORT_UDP) {
     const b = bytes(text);
@@ -418,5 +419,42 @@ describe("the pool", () => {
     h.runUntil(10000);
     expect(h.layer.active).toBe(0);
     expect(h.layer.stats.terminated).toBe(512);
+  });
+});
+
+describe("accept() then deliver(): the TU hears of a message after the layer's matching has returned", () => {
+  const accept = (h: Harness, text: string) => {
+    expect(parseMessage(text, 0, text.length, h.msg)).toBeGreaterThan(0);
+    h.layer.accept(h.msg, "192.0.2.20", 5060, TRANSPORT_UDP, h.now);
+  };
+
+  it("a new request, a response, an ACK for a 2xx and a stray response: none heard in accept, each once in deliver", () => {
+    const h = new Harness();
+    accept(h, request("OPTIONS", "z9hG4bK-d1"));
+    expect(h.events).toEqual([]);
+    expect(h.layer.active).toBe(1); // the server transaction exists before the TU hears of it
+    h.layer.deliver(h.msg);
+    h.layer.deliver(h.msg); // once only
+    expect(h.events).toEqual(["0 request OPTIONS"]);
+
+    h.send(request("INVITE", "z9hG4bK-d2"), METHOD_INVITE, "z9hG4bK-d2");
+    accept(h, response(180, "Ringing", "INVITE", "z9hG4bK-d2"));
+    expect(h.events).toEqual(["0 request OPTIONS"]);
+    h.layer.deliver(h.msg);
+    expect(h.events).toEqual(["0 request OPTIONS", "0 response 180"]);
+
+    accept(h, request("ACK", "z9hG4bK-d3", { toTag: "t9" }));
+    h.layer.deliver(h.msg);
+    accept(h, response(200, "OK", "BYE", "z9hG4bK-none"));
+    h.layer.deliver(h.msg);
+    expect(h.events.slice(2)).toEqual(["0 ack-to-tu", "0 stray 200"]);
+  });
+
+  it("a retransmission absorbed by its transaction leaves nothing to deliver", () => {
+    const h = new Harness();
+    h.deliver(request("OPTIONS", "z9hG4bK-d4"));
+    accept(h, request("OPTIONS", "z9hG4bK-d4"));
+    h.layer.deliver(h.msg);
+    expect(h.events).toEqual(["0 request OPTIONS"]);
   });
 });
