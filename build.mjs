@@ -52,6 +52,8 @@ export const deviceOutfile = "dist/device/doorsip-core.js";
  */
 export const firmwareEntry = "firmware/device.ts";
 export const firmwareOutfile = "dist/device/doorsip.js";
+/** The firmware as a board stores it (rawStrings: long strings and the rom tables stay in flash); only Espruino reads it. */
+export const firmwareStorageOutfile = "dist/device/doorsip.storage.js";
 
 // Resolve-time policy for the device bundle: Espruino modules stay external (as require calls only), and
 // Node built-ins are refused outright — on platform "neutral" esbuild would otherwise quietly bundle an npm
@@ -71,6 +73,104 @@ const devicePolicy = {
         return { errors: [{ text: `Node built-in "${name}" cannot be used in device code (Espruino has no such module)` }] };
       }
       return undefined;
+    });
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Read-only tables (sip-core/rom.ts). A device source declares one as `export const NAME = rom(expression)`;
+// device builds evaluate every such table once (the sources bundled for Node) and write its bytes in place of
+// the expression: `rom(kind, "…")`, with rom.ts's device form (ROM_DEVICE_SOURCE) making the typed array over
+// them (Espruino: E.toArrayBuffer, a view of the string itself; Node, which runs the device bundles in tests:
+// a copy). The builders then go unused and esbuild drops them; in the Storage form (rawStrings) the bytes are a
+// raw string the interpreter keeps in flash, so a table costs ~3 variables instead of one per ~20 bytes of RAM.
+// ---------------------------------------------------------------------------------------------
+const ROM_DECLARATION = /export const ([A-Za-z_$][\w$]*)(\s*:\s*[\w<>\[\] |]+)?\s*=\s*rom\(/g;
+const romTypes = ["Uint8Array", "Uint16Array", "Int16Array", "Uint32Array", "Int32Array"];
+let romValues = null;
+
+/** The device sources' rom tables, evaluated: Map file → Map name → { type, bytes } (bytes: a latin1 string). */
+export async function romTables() {
+  if (romValues !== null) return romValues;
+  const found = new Map();
+  const scan = (dir) => {
+    for (const f of readdirSync(dir)) {
+      const abs = join(dir, f);
+      if (statSync(abs).isDirectory()) scan(abs);
+      else if (f.endsWith(".ts") && f !== "rom.ts") {
+        const names = [...readFileSync(abs, "utf8").matchAll(ROM_DECLARATION)].map((m) => m[1]);
+        if (names.length > 0) found.set(abs, names);
+      }
+    }
+  };
+  for (const d of deviceDirs) if (existsSync(resolve(root, d))) scan(resolve(root, d));
+  const values = new Map();
+  if (found.size > 0) {
+    const entry = [...found].map(([file, names], i) => `export { ${names.map((n) => n + " as t" + i + "_" + n).join(", ")} } from ${JSON.stringify(file)};`).join("\n");
+    const out = await esbuild.build({
+      stdin: { contents: entry, resolveDir: root, sourcefile: "doorsip-rom-tables.js", loader: "js" },
+      bundle: true, format: "esm", platform: "neutral", write: false, logLevel: "warning",
+    });
+    const mod = await import("data:text/javascript;base64," + Buffer.from(out.outputFiles[0].text).toString("base64"));
+    [...found].forEach(([file, names], i) => {
+      const tables = new Map();
+      for (const n of names) {
+        const v = mod["t" + i + "_" + n];
+        const type = v && v.constructor ? v.constructor.name : "";
+        if (!romTypes.includes(type)) throw new Error(`build: rom table ${n} in ${relative(root, file)} is not a typed array (${type || typeof v})`);
+        tables.set(n, { type, bytes: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("latin1") });
+      }
+      values.set(file, tables);
+    });
+  }
+  romValues = values;
+  return values;
+}
+
+/** A latin1 string as an ASCII JavaScript literal (\xNN outside printable ASCII). */
+function byteLiteral(t) {
+  return '"' + t.replace(/[^\x20-\x7e]|["\\]/g, (ch) => "\\x" + ch.charCodeAt(0).toString(16).padStart(2, "0")) + '"';
+}
+
+/** rom.ts in device builds: rom(kind, bytes), kind the index in romTypes. */
+const ROM_DEVICE_SOURCE = `// Device form of rom.ts (build.mjs): the typed array over a table's bytes, made when the bundle was built.
+export function rom(kind, bytes) {
+  var b;
+  if (typeof E !== "undefined") b = E.toArrayBuffer(bytes);
+  else { var a = new Uint8Array(bytes.length); for (var i = 0; i < a.length; i++) a[i] = bytes.charCodeAt(i); b = a.buffer; }
+  return kind === 0 ? new Uint8Array(b) : kind === 1 ? new Uint16Array(b) : kind === 2 ? new Int16Array(b) : kind === 3 ? new Uint32Array(b) : new Int32Array(b);
+}
+`;
+
+/** source with the argument of each `rom(…)` of tables (name → { type, bytes }) replaced by the table's kind and bytes. */
+export function substituteRom(source, tables, file = "") {
+  let out = "", at = 0;
+  for (const m of source.matchAll(ROM_DECLARATION)) {
+    const t = tables.get(m[1]);
+    if (t === undefined) throw new Error(`build: no value for rom table ${m[1]} in ${file}`);
+    const open = m.index + m[0].length - 1; // the "(" of rom(
+    let depth = 0, end = -1;
+    for (let i = open; i < source.length; i++) {
+      const c = source[i];
+      if (c === "(") depth++;
+      else if (c === ")" && --depth === 0) { end = i + 1; break; }
+    }
+    if (end < 0) throw new Error(`build: rom(…) of ${m[1]} in ${file} is not closed`);
+    out += source.slice(at, open + 1) + romTypes.indexOf(t.type) + ", " + byteLiteral(t.bytes) + ")";
+    at = end;
+  }
+  return out + source.slice(at);
+}
+
+// Device builds: the rom tables' bytes in place of the code that fills them.
+const romPlugin = {
+  name: "doorsip-rom-tables",
+  setup(build) {
+    build.onLoad({ filter: /\.ts$/ }, async (args) => {
+      if (args.path === resolve(root, "sip-core/rom.ts")) return { contents: ROM_DEVICE_SOURCE, loader: "js" };
+      const tables = (await romTables()).get(args.path);
+      if (tables === undefined) return undefined;
+      return { contents: substituteRom(readFileSync(args.path, "utf8"), tables, relative(root, args.path)), loader: "ts" };
     });
   },
 };
@@ -255,7 +355,7 @@ export const deviceOptions = {
   sourcemap: "external",
   legalComments: "none",
   charset: "ascii", // keep the bundle plain ASCII (Storage files and the REPL are byte oriented)
-  plugins: [devicePolicy],
+  plugins: [devicePolicy, romPlugin],
   logLevel: "warning",
 };
 
@@ -263,7 +363,7 @@ export const deviceOptions = {
 async function entryExports(entry) {
   const r = await esbuild.build({
     entryPoints: [entry], bundle: true, write: false, format: "esm", platform: "neutral", metafile: true,
-    plugins: [devicePolicy], absWorkingDir: root, logLevel: "silent", outfile: "entry-exports.js",
+    plugins: [devicePolicy, romPlugin], absWorkingDir: root, logLevel: "silent", outfile: "entry-exports.js",
   });
   const out = Object.values(r.metafile.outputs).find((o) => o.entryPoint);
   return out ? out.exports : [];
@@ -2059,6 +2159,47 @@ export async function shareConstants(code, map) {
   return { code: out.code + tail, map: JSON.stringify(out.map), shared };
 }
 
+/**
+ * The firmware as written to a board's Storage: each string literal of RAW_STRING_MIN characters or more (every
+ * character a byte) becomes one of Espruino's pretokenised raw strings (jslex.h: LEX_RAW_STRING8 = 0xD1 then a
+ * length byte, LEX_RAW_STRING16 = 0xD2 then the length low byte first, then the bytes as they are). Espruino's
+ * lexer, reading code from flash, makes such a string a reference into the flash (one variable) where a quoted
+ * literal is copied into RAM each time it is evaluated (a variable per ~20 characters on the Linux build, ~12 on
+ * a board): a module's constant tables and texts stay in flash, and an answer's reason phrase costs one
+ * variable. Object keys and directives are left quoted. The result is not JavaScript any more (bytes ≥ 0x80
+ * outside strings): only Espruino reads it; the bundle and its source map stay the JavaScript form.
+ */
+export const RAW_STRING_MIN = 8;
+export const LEX_RAW_STRING8 = 0xd1;
+export const LEX_RAW_STRING16 = 0xd2;
+export async function rawStrings(code, min = RAW_STRING_MIN) {
+  const { parse } = await import("acorn");
+  const { text } = splitMapComment(code);
+  const ast = parse(text, { ecmaVersion: 2022, sourceType: "script" });
+  const edits = [];
+  const bytesOnly = (v) => { for (let i = 0; i < v.length; i++) if (v.charCodeAt(i) > 255) return false; return true; };
+  const walk = (n, parent) => {
+    let value = null;
+    if (n.type === "Literal" && typeof n.value === "string") value = n.value;
+    else if (n.type === "TemplateLiteral" && n.expressions.length === 0 && typeof n.quasis[0].value.cooked === "string") value = n.quasis[0].value.cooked;
+    const key = parent !== null && (parent.type === "Property" || parent.type === "MethodDefinition" || parent.type === "PropertyDefinition") && parent.key === n && !parent.computed;
+    const directive = parent !== null && parent.type === "ExpressionStatement" && parent.directive !== undefined;
+    const tagged = parent !== null && parent.type === "TaggedTemplateExpression";
+    if (value !== null && !key && !directive && !tagged && value.length >= min && value.length <= 0xffff && bytesOnly(value)) {
+      const head = value.length < 256 ? String.fromCharCode(LEX_RAW_STRING8, value.length) : String.fromCharCode(LEX_RAW_STRING16, value.length & 255, value.length >> 8);
+      edits.push([n.start, n.end, head + value]);
+      return;
+    }
+    eachChild(n, (c) => walk(c, n));
+  };
+  walk(ast, null);
+  edits.sort((a, b) => a[0] - b[0]);
+  let out = "", at = 0;
+  for (const [s, e, t] of edits) { out += text.slice(at, s) + t; at = e; }
+  out += text.slice(at);
+  return { code: Buffer.from(out, "latin1"), strings: edits.length };
+}
+
 function budgetBytes() {
   const env = process.env.DOORSIP_SIZE_BUDGET;
   if (env === undefined || env === "") return sizeBudget;
@@ -2095,11 +2236,14 @@ async function buildDevice(quiet) {
   const fw = await bundleDevice({ entry: firmwareEntry, outfile: firmwareOutfile });
   const fwBytes = Buffer.byteLength(fw.code);
   const fwGzip = gzipSync(fw.code, { level: 9 }).length;
-  report.firmware = { bundle: firmwareOutfile, bytes: fwBytes, gzipBytes: fwGzip, withinBudget: fwBytes <= budget };
+  const stored = await rawStrings(fw.code);
+  writeFileSync(resolve(root, firmwareStorageOutfile), stored.code);
+  report.firmware = { bundle: firmwareOutfile, bytes: fwBytes, gzipBytes: fwGzip, withinBudget: fwBytes <= budget, storage: firmwareStorageOutfile, storageBytes: stored.code.length, rawStrings: stored.strings };
   writeFileSync(resolve(root, "dist/device/size.json"), JSON.stringify(report, null, 2) + "\n");
   const fwOffences = checkBundle(fw.code, fw.map);
   if (!quiet || fwOffences.length > 0) {
     console.log(`device  ${firmwareOutfile}  ${kb(fwBytes)} minified, ${kb(fwGzip)} gzip -9  (${fwBytes <= budget ? "within" : "over"} the ${kb(budget)} budget: reported, not enforced yet)`);
+    console.log(`device  ${firmwareStorageOutfile}  ${kb(stored.code.length)}: the same for Storage, ${stored.strings} strings kept in flash`);
   }
   if (fwOffences.length > 0) {
     for (const o of fwOffences) console.error(formatOffence(o, firmwareOutfile, dirname(resolve(root, firmwareOutfile))));

@@ -1,5 +1,6 @@
 // RFC 3261 §25 grammar tables: character classes, header ids and names (with compact forms), method ids.
 // Every table the parser consults lives here, so the grammar can be read in one place.
+import { rom } from "./rom.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Character classes: one byte per code unit, a bit per class. Code units >= 128 have no class
@@ -56,7 +57,7 @@ function buildCharClasses(): Uint16Array {
   return t;
 }
 
-export const CHAR_CLASS: Uint16Array = buildCharClasses();
+export const CHAR_CLASS: Uint16Array = rom(buildCharClasses());
 
 export const CH_TAB = 9;
 export const CH_LF = 10;
@@ -118,14 +119,14 @@ export function field(table: string, i: number): string {
  * Fills at[id] with where name id starts in a table of names each ended by '|' (id 0's, empty, before
  * the first '|'): name id is text[at[id], at[id + 1] - 1). at has one entry more than there are names.
  */
-function nameOffsets(text: string, at: Uint8Array | Uint16Array): void {
+function nameOffsets<T extends Uint8Array | Uint16Array>(text: string, at: T): T {
   for (let id = 1, p = 0; id < at.length; id++) at[id] = p = text.indexOf("|", p) + 1;
+  return at;
 }
 
 /** Method names in id order, each ended by '|' (METHOD_OTHER, id 0, has the empty name before the first). */
 const METHOD_TEXT = "|INVITE|ACK|BYE|CANCEL|OPTIONS|REGISTER|INFO|PRACK|SUBSCRIBE|NOTIFY|REFER|MESSAGE|UPDATE|PUBLISH|";
-const METHOD_NAME_AT = new Uint8Array(METHOD_PUBLISH + 2);
-nameOffsets(METHOD_TEXT, METHOD_NAME_AT);
+export const METHOD_NAME_AT = rom(nameOffsets(METHOD_TEXT, new Uint8Array(METHOD_PUBLISH + 2)));
 
 /** The name of a method id ("" for METHOD_OTHER or an unknown id). Allocates: for cold paths and tools. */
 export function methodName(id: number): string {
@@ -215,8 +216,7 @@ export const HEADER_TEXT = "|" +
   "Session-Expires|Subject|Subscription-State|Supported|Timestamp|To|Unsupported|User-Agent|Via|" +
   "Warning|WWW-Authenticate|Flow-Timer|";
 /** Where header id's name starts in HEADER_TEXT; it ends one before HEADER_NAME_AT[id + 1]. */
-export const HEADER_NAME_AT = new Uint16Array(HDR_COUNT + 1);
-nameOffsets(HEADER_TEXT, HEADER_NAME_AT);
+export const HEADER_NAME_AT = rom(nameOffsets(HEADER_TEXT, new Uint16Array(HDR_COUNT + 1)));
 
 /** The canonical name of a header id ("" for HDR_OTHER). Allocates: for cold paths and tools. */
 export function headerName(id: number): string {
@@ -230,29 +230,34 @@ const resolvedNames: string[] = [];
 /** Compact forms (RFC 3261 §7.3.3 and the extensions that register them), letter → header id. */
 export const HEADER_COMPACT: string = "i m e l c f s k t v o u r b x y a j d n";
 // A typed array: on Espruino a plain array keeps a variable per element for the device's life.
-const COMPACT_IDS = new Uint8Array([
+export const COMPACT_IDS = rom(new Uint8Array([
   HDR_CALL_ID, HDR_CONTACT, HDR_CONTENT_ENCODING, HDR_CONTENT_LENGTH, HDR_CONTENT_TYPE, HDR_FROM,
   HDR_SUBJECT, HDR_SUPPORTED, HDR_TO, HDR_VIA, HDR_EVENT, HDR_ALLOW_EVENTS, HDR_REFER_TO,
   HDR_REFERRED_BY, HDR_SESSION_EXPIRES, HDR_IDENTITY, HDR_ACCEPT_CONTACT, HDR_REJECT_CONTACT,
   HDR_REQUEST_DISPOSITION, HDR_IDENTITY_INFO,
-]);
+]));
+
+/** A table of HDR_COUNT entries: 1 at each of ids, 0 elsewhere. */
+function headerFlags(ids: number[]): Uint8Array {
+  const t = new Uint8Array(HDR_COUNT);
+  for (let i = 0; i < ids.length; i++) t[ids[i]] = 1;
+  return t;
+}
 
 /** Header ids whose values are comma-separated lists (RFC 3261 §7.3.1): walked value by value. */
-export const HEADER_IS_LIST = new Uint8Array(HDR_COUNT);
-for (const id of [
+export const HEADER_IS_LIST = rom(headerFlags([
   HDR_ACCEPT, HDR_ACCEPT_CONTACT, HDR_ACCEPT_ENCODING, HDR_ACCEPT_LANGUAGE, HDR_ALERT_INFO, HDR_ALLOW,
   HDR_ALLOW_EVENTS, HDR_CALL_INFO, HDR_CONTACT, HDR_CONTENT_ENCODING, HDR_CONTENT_LANGUAGE,
   HDR_ERROR_INFO, HDR_IN_REPLY_TO, HDR_PATH, HDR_PROXY_REQUIRE, HDR_REASON, HDR_RECORD_ROUTE,
   HDR_REJECT_CONTACT, HDR_REQUEST_DISPOSITION, HDR_REQUIRE, HDR_ROUTE, HDR_SERVICE_ROUTE,
   HDR_SUPPORTED, HDR_UNSUPPORTED, HDR_VIA, HDR_WARNING,
-]) HEADER_IS_LIST[id] = 1;
+]));
 
 /** Header ids that may appear once only (RFC 3261 §7.3.1, §20): a repeat is a 400. */
-export const HEADER_IS_SINGLE = new Uint8Array(HDR_COUNT);
-for (const id of [
+export const HEADER_IS_SINGLE = rom(headerFlags([
   HDR_CALL_ID, HDR_CONTENT_LENGTH, HDR_CONTENT_TYPE, HDR_CSEQ, HDR_EXPIRES, HDR_FROM,
   HDR_MAX_FORWARDS, HDR_TO,
-]) HEADER_IS_SINGLE[id] = 1;
+]));
 
 // ---------------------------------------------------------------------------------------------
 // Header-name resolver: an open-addressed table keyed by (first letter, length, last letter),
@@ -262,30 +267,38 @@ for (const id of [
 // cost ~1,000 variables on Espruino, these two byte tables ~25).
 // ---------------------------------------------------------------------------------------------
 const NAME_TABLE_SIZE = 256; // power of two, > 3 × the number of names
-const nameSlotId = new Uint8Array(NAME_TABLE_SIZE); // 0 = empty, else header id
-const nameSlotCompact = new Uint8Array(NAME_TABLE_SIZE); // a compact form's lower-case letter, 0 for a full name
 
 /** Hash of a header name from its first char, last char and length (all lower-cased). */
 export function headerNameHash(first: number, last: number, len: number): number {
   return (((first | 0x20) * 7) ^ ((last | 0x20) * 31) ^ (len * 131)) & (NAME_TABLE_SIZE - 1);
 }
 
-function addName(first: number, last: number, length: number, id: number, compact: number): void {
+function addName(slots: Uint8Array, first: number, last: number, length: number, id: number, compact: number): void {
   let h = headerNameHash(first, last, length);
-  while (nameSlotId[h] !== 0) h = (h + 1) & (NAME_TABLE_SIZE - 1);
-  nameSlotId[h] = id;
-  nameSlotCompact[h] = compact;
+  while (slots[h] !== 0) h = (h + 1) & (NAME_TABLE_SIZE - 1);
+  slots[h] = id;
+  slots[NAME_TABLE_SIZE + h] = compact;
 }
 
-for (let id = 1; id < HDR_COUNT; id++) {
-  const s = HEADER_NAME_AT[id];
-  const e = HEADER_NAME_AT[id + 1] - 1;
-  addName(HEADER_TEXT.charCodeAt(s), HEADER_TEXT.charCodeAt(e - 1), e - s, id, 0);
+function buildNameSlots(): Uint8Array {
+  const slots = new Uint8Array(2 * NAME_TABLE_SIZE);
+  for (let id = 1; id < HDR_COUNT; id++) {
+    const s = HEADER_NAME_AT[id];
+    const e = HEADER_NAME_AT[id + 1] - 1;
+    addName(slots, HEADER_TEXT.charCodeAt(s), HEADER_TEXT.charCodeAt(e - 1), e - s, id, 0);
+  }
+  for (let i = 0; i < COMPACT_IDS.length; i++) {
+    const c = HEADER_COMPACT.charCodeAt(i * 2);
+    addName(slots, c, c, 1, COMPACT_IDS[i], c);
+  }
+  return slots;
 }
-for (let i = 0; i < COMPACT_IDS.length; i++) {
-  const c = HEADER_COMPACT.charCodeAt(i * 2);
-  addName(c, c, 1, COMPACT_IDS[i], c);
-}
+
+/**
+ * The resolver's slots: [h] the header id (0 = empty), [NAME_TABLE_SIZE + h] a compact form's lower-case
+ * letter (0 for a full name).
+ */
+export const NAME_SLOTS = rom(buildNameSlots());
 
 /**
  * Resolves the header name src[start, end) to a header id, case-insensitively, compact forms
@@ -296,9 +309,9 @@ export function resolveHeaderName(src: string, start: number, end: number): numb
   if (len <= 0) return HDR_OTHER;
   let h = headerNameHash(src.charCodeAt(start), src.charCodeAt(end - 1), len);
   for (;;) {
-    const id = nameSlotId[h];
+    const id = NAME_SLOTS[h];
     if (id === 0) return HDR_OTHER;
-    const compact = nameSlotCompact[h];
+    const compact = NAME_SLOTS[NAME_TABLE_SIZE + h];
     if (compact !== 0) {
       if (len === 1 && (src.charCodeAt(start) | 0x20) === compact) return id;
     } else {

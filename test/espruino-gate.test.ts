@@ -962,3 +962,68 @@ describe("flattened classes: a class with nothing but a constructor becomes a fa
     expect(Object.getPrototypeOf(b[0])).toBe(Object.prototype);
   });
 });
+
+describe("the Storage form: long strings as Espruino's raw strings, kept in flash", () => {
+  const raw = (n: number, s: string) => (n < 256 ? String.fromCharCode(0xd1, n) : String.fromCharCode(0xd2, n & 255, n >> 8)) + s;
+
+  it("writes each string literal of 8 characters or more as 0xD1, its length, its bytes; leaves keys, directives and short ones", async () => {
+    const code = '"use strict";var a="abcdefgh",b="short",c={"a long key, quoted":1,k:"value of k!"},d=`template text`,e=`x${a}yyyyyyyy`,f="\\x00\\xff\\n tab\\there";';
+    const { code: out, strings } = await build.rawStrings(code);
+    const text = Buffer.from(out).toString("latin1");
+    expect(strings).toBe(4);
+    expect(text).toBe('"use strict";var a=' + raw(8, "abcdefgh") + ',b="short",c={"a long key, quoted":1,k:' + raw(11, "value of k!") + "},d=" +
+      raw(13, "template text") + ",e=`x${a}yyyyyyyy`,f=" + raw(12, "\x00\xff\n tab\there") + ";");
+  });
+
+  it("a string of 256 bytes or more gets the 16-bit length (0xD2, low byte first); one with a character above 255 stays quoted", async () => {
+    const long = "x".repeat(300);
+    const { code: out } = await build.rawStrings(`var a="${long}",b="snowman \\u2603 here";`);
+    expect(Buffer.from(out).toString("latin1")).toBe("var a=" + raw(300, long) + ',b="snowman \\u2603 here";');
+  });
+
+  it("the build writes the firmware's Storage form beside it, shorter, with the same code around the strings", () => {
+    const js = readFileSync(join(root, build.firmwareOutfile), "latin1");
+    const stored = readFileSync(join(root, build.firmwareStorageOutfile), "latin1");
+    expect(stored.length).toBeLessThan(js.length);
+    expect(stored).toContain(String.fromCharCode(0xd1));
+    // Every byte of 0x80 and above is a raw string's marker or inside one: the JavaScript form is all ASCII.
+    expect(/[^\x00-\x7f]/.test(js)).toBe(false);
+  });
+});
+
+describe("rom tables: filled by the sources, written into the device bundle as bytes", () => {
+  it("every rom table of the sources is evaluated to the bytes the parser uses", async () => {
+    const constants = await import("../sip-core/constants.ts");
+    const tables = await build.romTables();
+    const mine = tables.get(join(root, "sip-core/constants.ts"));
+    expect([...mine.keys()].sort()).toEqual(["CHAR_CLASS", "COMPACT_IDS", "HEADER_IS_LIST", "HEADER_IS_SINGLE", "HEADER_NAME_AT", "METHOD_NAME_AT", "NAME_SLOTS"]);
+    for (const [name, t] of mine) {
+      const v = (constants as any)[name];
+      expect(t.type).toBe(v.constructor.name);
+      expect(t.bytes).toBe(Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("latin1"));
+    }
+  });
+
+  it("replaces the argument of each rom(…) with the table's kind and bytes, whatever the expression", () => {
+    const source = "export const T: Uint16Array = rom(build(1, [2, (3)]));\nconst x = 1;\nexport const U = rom(new Uint8Array([1, 2]));\n";
+    const tables = new Map([["T", { type: "Uint16Array", bytes: "\x01\x00\xff\x00" }], ["U", { type: "Uint8Array", bytes: "\x01\x02" }]]);
+    expect(build.substituteRom(source, tables)).toBe('export const T: Uint16Array = rom(1, "\\x01\\x00\\xff\\x00");\nconst x = 1;\nexport const U = rom(0, "\\x01\\x02");\n');
+    expect(() => build.substituteRom(source, new Map())).toThrow(/no value for rom table T/);
+  });
+
+  it("the device bundles carry no table builder, and run in Node (a copy of the bytes) parsing as the sources do", async () => {
+    const core = readFileSync(join(root, build.deviceOutfile), "utf8");
+    expect(core).not.toMatch(/"-\.!%\*_\+`'~"/); // buildCharClasses' token characters: the builder is gone
+    expect((core.match(/E\.toArrayBuffer/g) || []).length).toBe(1);
+    const module = { exports: {} as any };
+    new Function("module", "exports", "require", core)(module, module.exports, () => undefined);
+    const { SipMessage, parseMessage, validateMessage } = module.exports;
+    const text = "OPTIONS sip:door@192.0.2.10 SIP/2.0\r\nv: SIP/2.0/UDP 192.0.2.20;branch=z9hG4bK-1\r\nMax-Forwards: 70\r\nf: <sip:a@b>;tag=1\r\n" +
+      "t: <sip:door@b>\r\ni: c1\r\nCSeq: 1 OPTIONS\r\nl: 0\r\n\r\n";
+    const msg = new SipMessage();
+    expect(parseMessage(text, 0, text.length, msg)).toBe(text.length);
+    expect(validateMessage(msg)).toBeGreaterThanOrEqual(0);
+    const twice = text.replace("Max-Forwards: 70\r\n", "Max-Forwards: 70\r\nCall-ID: c2\r\n");
+    expect(parseMessage(twice, 0, twice.length, new SipMessage())).toBeLessThan(0); // a second Call-ID (i:): HEADER_IS_SINGLE, NAME_SLOTS
+  });
+});

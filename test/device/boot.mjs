@@ -31,7 +31,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { gzipSync } from "node:zlib";
-import { root } from "../../build.mjs";
+import { rawStrings, root } from "../../build.mjs";
 import { bundleGated, checks, espruinoPath, freeBlock, spawnDevice, spellInternals } from "./espruino-run.mjs";
 
 const bin = espruinoPath("test:device:boot");
@@ -78,6 +78,8 @@ try {
   figure("device bundle (firmware/device.ts, minified)", bytes.toLocaleString("en-US") + " B, " +
     gzipSync(code, { level: 9 }).length.toLocaleString("en-US") + " B gzip -9");
   if (!FROM_STORAGE) copyFileSync(bundleFile, join(dir, "node_modules/doorsip.js"));
+  // From Storage, the form a board is flashed with (build.mjs rawStrings: long strings and rom tables stay in flash).
+  else writeFileSync(bundleFile, (await rawStrings(code)).code);
 
   // 2. Ports: device SIP (UDP + TCP) and control, the two sipps and their media, the device's RTP (2 slots).
   const base = await freeBlock(16, 48000, 750);
