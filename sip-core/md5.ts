@@ -30,12 +30,10 @@ function probeStringSet(): boolean {
  */
 export const NATIVE_STRING_SET = probeStringSet();
 
-/** Zeros for the padding (64 of them), shared with sha256.ts. */
-let zeros = "\0\0\0\0\0\0\0\0";
-zeros += zeros;
-zeros += zeros;
-zeros += zeros;
-export const PAD_ZEROS = zeros;
+/** Zeros for the padding (64 of them), shared with sha256.ts: a literal, which a device keeps in flash. */
+export const PAD_ZEROS =
+  "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0" +
+  "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
 
 /**
  * Copies s[p, p + 64) into a 64-byte block: one native call on Espruino, a loop elsewhere (JIT-compiled

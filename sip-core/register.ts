@@ -260,7 +260,7 @@ export class Registration {
     if (this.nextAttemptAt >= 0 && this.nextAttemptAt <= now) {
       this.nextAttemptAt = -1;
       if (this.state === REG_REGISTERED && this.expiresAt >= 0 && this.expiresAt <= now) this.state = REG_UNREGISTERED;
-      this.send(this.config.expires, now);
+      this.send(this.state === REG_UNREGISTERING ? 0 : this.config.expires, now);
     }
   }
 
@@ -342,7 +342,9 @@ export class Registration {
         return;
       }
       this.note(LOG_INFO, (d.stale ? "stale nonce, " : "") + "answering a " + algorithmName(d.algorithm) + " challenge for realm " + d.realm);
-      this.send(this.state === REG_UNREGISTERING ? 0 : this.config.expires, now);
+      // Sent by the next poll, due now: not from inside the 401's handling, whose frames a device would
+      // otherwise hold under the new REGISTER's (the deepest moment of a registration).
+      this.nextAttemptAt = now;
       return;
     }
     if (s === 423) {

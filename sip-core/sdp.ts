@@ -28,7 +28,8 @@ export const SDP_SENDRECV = 0;
 export const SDP_SENDONLY = 1;
 export const SDP_RECVONLY = 2;
 export const SDP_INACTIVE = 3;
-const DIR_NAMES: string[] = ["sendrecv", "sendonly", "recvonly", "inactive"];
+/** The four direction names, 8 characters each, in SDP_SENDRECV… order: one string (a device keeps it in flash). */
+const DIR_NAMES = "sendrecvsendonlyrecvonlyinactive";
 
 // Per payload slot of SdpMedia.fmt: rtpmap encoding name span, clock rate, channels, fmtp span.
 const F_ENC_START = 0;
@@ -261,7 +262,7 @@ function parseAttribute(src: string, p: number, end: number, s: SdpSession, m: S
   // A direction (all four names are 8 chars long).
   if (colon - p === 8) {
     for (let d = 0; d < 4; d++) {
-      if (!tokenIs(src, p, colon, DIR_NAMES[d])) continue;
+      if (!tokenIs(src, p, colon, DIR_NAMES.substring(d * 8, d * 8 + 8))) continue;
       if (m !== null) m.direction = d;
       else s.direction = d;
       return 0;
@@ -550,7 +551,7 @@ function writeAudioPart(w: SipWriter, o: SdpAudioParams): void {
   if (o.ptime > 0) w.str("a=ptime:").num(o.ptime).crlf();
   if (o.maxptime > 0) w.str("a=maxptime:").num(o.maxptime).crlf();
   const d = o.direction >= 0 && o.direction < 4 ? o.direction : SDP_SENDRECV;
-  w.str("a=").str(DIR_NAMES[d]).crlf();
+  w.str("a=").span(DIR_NAMES, d * 8, d * 8 + 8).crlf();
 }
 
 /**

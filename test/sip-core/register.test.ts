@@ -56,6 +56,10 @@ describe("Registration", () => {
     reg.unregister(0);
     expect(sent[0]).toContain("\r\nExpires: 0\r\n");
     answer("401 Unauthorized", 'WWW-Authenticate: Digest realm="example.com", nonce="n1", qop="auth"\r\n');
+    // The answer goes out from the next poll, due at once (not from inside the 401's handling).
+    expect(sent.length).toBe(1);
+    expect(reg.nextDeadline()).toBe(10);
+    reg.poll(10);
     expect(sent.length).toBe(2);
     expect(sent[1]).toContain("Authorization: Digest");
     expect(sent[1]).toContain("\r\nExpires: 0\r\n");
