@@ -930,17 +930,20 @@ export class CallManager {
     if (c === null) { this.respond(tx, msg, 481, "Call/Transaction Does Not Exist", null, now); return true; }
     if (!c.dialog.acceptCseq(msg)) { this.respond(tx, msg, 500, "CSeq Out of Order", null, now); return true; }
     if (m === METHOD_BYE) {
-      this.respond(tx, msg, 200, "OK", null, now);
-      if (c.state === CALL_INCOMING) this.respondInvite(c, 487, now);
+      // The 200 goes out when this handling returns (respondOkLater), unless a 487 must follow it.
+      if (c.state === CALL_INCOMING) {
+        this.respond(tx, msg, 200, "OK", null, now);
+        this.respondInvite(c, 487, now);
+      } else this.layer.respondOkLater(tx, msg, now);
       this.end(c, now, 0, "remote hangup");
     } else if (m === METHOD_INFO) {
       // A digit in application/dtmf-relay or application/dtmf; an INFO without a body gets its 200 too.
-      if (msg.bodyEnd <= msg.bodyStart) { this.respond(tx, msg, 200, "OK", null, now); return true; }
+      if (msg.bodyEnd <= msg.bodyStart) { this.layer.respondOkLater(tx, msg, now); return true; }
       const relay = contentTypeIs(msg, "application", "dtmf-relay");
       if (!relay && !contentTypeIs(msg, "application", "dtmf")) { this.respond(tx, msg, 415, "Unsupported Media Type", null, now); return true; }
       const digit = parseDtmfInfo(msg.src, msg.bodyStart, msg.bodyEnd, relay);
       if (digit < 0) { this.respond(tx, msg, 400, "Bad Request (DTMF body)", null, now); return true; }
-      this.respond(tx, msg, 200, "OK", null, now);
+      this.layer.respondOkLater(tx, msg, now);
       this.listener.onInfoDigit(c, digit);
     } else this.onReinvite(c, tx, msg, now);
     return true;

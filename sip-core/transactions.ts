@@ -129,6 +129,9 @@ export class TransactionLayer {
   private dueAddress = NO_ADDRESS;
   private duePort = 0;
   private dueNow = 0;
+  /** The request deliver() is handing the TU (-1 when none), and whether respondOkLater answered it meanwhile. */
+  private delivering = -1;
+  private okDue = false;
   constructor(config: TransactionLayerConfig, transport: TransportPort, tu: TransactionUser) {
     this.timers = config.timers;
     this.retryAfter = config.retryAfter;
@@ -541,10 +544,25 @@ export class TransactionLayer {
   }
 
   /**
-   * Hands a parsed, validated message to the layer. address/port are where responses go (the
-   * transport has applied §18.2.2: received/rport). Requests create or match server transactions;
-   * responses match client transactions.
+   * respondOk, once the TU has returned from the onRequest that gives it tx (at once when tx is not the
+   * request being delivered). For a TU that sends nothing else while it handles that request: the 200 then
+   * goes out from deliver(), without the TU's frames under it (~70 variables on Espruino).
    */
+  respondOkLater(tx: Transaction, msg: SipMessage, now: number): boolean {
+    if (tx !== this.delivering || this.okDue) return this.respondOk(tx, msg, now);
+    if (this.liveAt(tx) < 0) return false;
+    this.okDue = true;
+    this.dueNow = now;
+    return true;
+  }
+
+  /** Sends the 200 respondOkLater left for the request deliver() has just handed the TU (msg). */
+  private sendOkDue(tx: Transaction, msg: SipMessage): void {
+    if (!this.okDue) return;
+    this.okDue = false;
+    this.respondOk(tx, msg, this.dueNow);
+  }
+
   /**
    * The TU's part of the message accept() took last: its onRequest, onResponse, onAck or onStrayResponse,
    * once. Call it after accept() has returned, before msg is parsed over.
@@ -555,8 +573,13 @@ export class TransactionLayer {
     this.due = DUE_NONE;
     const address = this.dueAddress;
     this.dueAddress = NO_ADDRESS;
-    if (due === DUE_REQUEST) this.tu.onRequest(tx, msg);
-    else if (due === DUE_RESPONSE) this.tu.onResponse(tx, msg);
+    if (due === DUE_REQUEST) {
+      // A 200 the TU left with respondOkLater goes out once the TU has returned.
+      this.delivering = tx;
+      this.tu.onRequest(tx, msg);
+      this.delivering = -1;
+      this.sendOkDue(tx, msg);
+    } else if (due === DUE_RESPONSE) this.tu.onResponse(tx, msg);
     else if (due === DUE_ACK) this.tu.onAck(msg, address, this.duePort);
     else this.tu.onStrayResponse(msg, address, this.duePort, this.dueNow);
   }

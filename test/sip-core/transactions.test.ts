@@ -458,3 +458,36 @@ describe("accept() then deliver(): the TU hears of a message after the layer's m
     expect(h.events).toEqual(["0 request OPTIONS"]);
   });
 });
+
+describe("respondOkLater: a 200 sent once the TU's onRequest has returned", () => {
+  class LaterHarness extends Harness {
+    sentDuring = -1;
+    onRequest(tx: Transaction, msg: SipMessage) {
+      super.onRequest(tx, msg);
+      expect(this.layer.respondOkLater(tx, msg, this.now)).toBe(true);
+      this.sentDuring = this.sent.length;
+    }
+  }
+
+  it("nothing is sent while the TU handles the request; the 200 follows its return, once, and absorbs retransmissions", () => {
+    const h = new LaterHarness();
+    h.deliver(request("BYE", "z9hG4bK-l1", { toTag: "t9" }));
+    expect(h.sentDuring).toBe(0);
+    expect(h.sent.map((s) => s.text.split("\r\n")[0])).toEqual(["SIP/2.0 200 OK"]);
+    expect(h.sent[0].text).toContain("CSeq: 1 BYE\r\n");
+    h.deliver(request("BYE", "z9hG4bK-l1", { toTag: "t9" })); // a retransmission: the kept 200 again, the TU not asked
+    expect(h.sent.length).toBe(2);
+    expect(h.events).toEqual(["0 request BYE"]);
+  });
+
+  it("outside a delivery it answers at once, as respondOk", () => {
+    const h = new Harness();
+    h.deliver(request("INFO", "z9hG4bK-l2", { toTag: "t9" }));
+    expect(h.sent.length).toBe(0);
+    const m = new SipMessage();
+    const text = request("INFO", "z9hG4bK-l2", { toTag: "t9" });
+    parseMessage(text, 0, text.length, m);
+    expect(h.layer.respondOkLater(h.lastRequestTx!, m, h.now)).toBe(true);
+    expect(h.sent.length).toBe(1);
+  });
+});
