@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { parseReport } from "./parse-command.ts";
 import { runDemo } from "./demo.ts";
+import { runLiveDemo } from "./live-demo.ts";
 
 const USAGE = `usage: doorsip-sim <command>
 
@@ -9,7 +10,9 @@ commands:
   parse <file|->   parse one SIP message (a file, or - for standard input) and print it as JSON;
                    a rejected message prints "error <code> at <offset>: <reason>", the response
                    the stack would send, and exits 1; an unreadable input exits 2
-  demo             the start-up demo (npm start); demo --help for its options (WAV microphone, recordings)
+  demo             the start-up demo (npm start): the door phone on real UDP sockets on 127.0.0.1 with a
+                   built-in registrar and a resident's phone; demo --help for its options (--once, --pcap);
+                   demo --virtual: the same story on the deterministic virtual network (--virtual --help)
 `;
 
 /** The reason of a file-system error without Node's "ENOENT: " prefix and ", open '<path>'" suffix. */
@@ -19,7 +22,7 @@ function readError(e: unknown): string {
   return message.replace(/^[A-Z][A-Z0-9_]*: /, "").replace(/, \w+(?: '.*')?$/, "");
 }
 
-function main(argv: string[]): number {
+function main(argv: string[]): number | Promise<number> {
   const cmd = argv[0];
   if (cmd === "parse") {
     const file = argv[1];
@@ -35,9 +38,17 @@ function main(argv: string[]): number {
     process.stdout.write(report.text + "\n");
     return report.ok ? 0 : 1;
   }
-  if (cmd === "demo") return runDemo(argv.slice(1));
+  if (cmd === "demo") {
+    const rest = argv.slice(1);
+    const v = rest.indexOf("--virtual");
+    return v >= 0 ? runDemo(rest.slice(0, v).concat(rest.slice(v + 1))) : runLiveDemo(rest);
+  }
   process.stdout.write(USAGE);
   return cmd === "--help" || cmd === "help" ? 0 : 2;
 }
 
-process.exitCode = main(process.argv.slice(2));
+Promise.resolve(main(process.argv.slice(2))).then((code) => {
+  process.exitCode = code;
+  // The live demo's sockets and alarms are closed; anything left (a pending send) must not keep it waiting.
+  if (process.argv[2] === "demo") setTimeout(() => process.exit(code), 200).unref();
+});

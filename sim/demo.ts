@@ -1,6 +1,6 @@
-// The `npm start` demo: the door phone on the virtual network — registration with digest, a visitor's call, the door code, the relay — as a ladder.
+// `demo --virtual`: the `npm start` story on the virtual network — registration with digest, a visitor's call, the door code, the relay — as a ladder.
 //
-// Until the demo runs on real sockets (issue 7), this plays the firmware on a deterministic virtual clock:
+// npm start plays it on real sockets (live-demo.ts); this plays the firmware on a deterministic virtual clock:
 // boot from an embedded configuration file (firmware/boot.ts), REGISTER / 401 / REGISTER / 200 with a simulated registrar; the visitor presses the button; the
 // door calls the resident's phone, which answers; they talk (RTP both ways); the resident keys 1234#
 // (RFC 4733) and the relay pulses; the resident hangs up; keep-alive and refresh; the orderly unregister.
@@ -16,38 +16,17 @@ import { Registrar } from "./registrar.ts";
 import { ToneAudio, WavAudio, wavBytes, type RecordingSpeaker } from "./virtual-audio.ts";
 import { VirtualBoard } from "./virtual-board.ts";
 import { VirtualClock, VirtualNetwork, VirtualPlatform, type CaptureRecord } from "./virtual.ts";
+import { ladder } from "./ladder.ts";
 
 
 const NAMES: Record<string, string> = { "10.0.0.1": "door", "10.0.0.100": "registrar", "10.0.0.2": "phone" };
 const COLUMNS = ["door", "registrar", "phone"];
 const WIDTH = 22;
 
-/** One ladder line: time, an arrow from one column to another, and the first line of the message. */
+/** One ladder line of a virtual-network record (columns by address). */
 function ladderLine(r: CaptureRecord): string {
-  const from = COLUMNS.indexOf(NAMES[r.from] || r.from);
-  const to = COLUMNS.indexOf(NAMES[r.to] || r.to);
-  const first = r.data.length <= 4 ? (r.data.length === 4 ? "ping (CRLF CRLF)" : "pong (CRLF)") : r.data.substring(0, r.data.indexOf("\r\n"));
-  const label = first.startsWith("SIP/2.0 ") ? first.substring(8) : first.split(" ")[0];
-  const callId = /\r\nCall-ID: *([^\r\n@]{0,8})/i.exec(r.data);
-  const cells: string[] = [];
-  const lo = Math.min(from, to);
-  const hi = Math.max(from, to);
-  for (let c = 0; c < COLUMNS.length; c++) {
-    if (c < lo || c >= hi) cells.push(c === COLUMNS.length - 1 ? "|" : "|".padEnd(WIDTH));
-    else if (c === lo) {
-      const span = (hi - lo) * WIDTH - 1;
-      const text = (" " + label + " ").substring(0, span - 2);
-      const dashes = span - text.length;
-      const left = Math.floor(dashes / 2);
-      const arrow = from < to
-        ? "-".repeat(left) + text + "-".repeat(dashes - left - 1) + ">"
-        : "<" + "-".repeat(left - 1) + text + "-".repeat(dashes - left);
-      cells.push("|" + arrow);
-    }
-  }
-  const t = (r.time / 1000).toFixed(3).padStart(9);
   const fate = r.fate === "delivered" ? "" : "  [" + r.fate + "]";
-  return `${t}  ${cells.join("")}  ${callId ? callId[1] : ""}${fate}`;
+  return ladder(r.time, COLUMNS.indexOf(NAMES[r.from] || r.from), COLUMNS.indexOf(NAMES[r.to] || r.to), r.data, COLUMNS.length, WIDTH) + fate;
 }
 
 /** The door's configuration file, as a device stores it (README: "The configuration file"). */
@@ -58,7 +37,10 @@ const DEMO_CONFIG = {
   door: { code: "1234#", relayPin: "D4" },
 };
 
-export const DEMO_USAGE = `usage: doorsip-sim demo [--verbose] [--mic in.wav] [--record door.wav] [--phone-record phone.wav]
+export const DEMO_USAGE = `usage: doorsip-sim demo --virtual [--verbose] [--mic in.wav] [--record door.wav] [--phone-record phone.wav]
+
+The npm start story on the deterministic virtual network and clock (every run prints the same).
+
 
   --verbose             print every SIP message under its ladder line
   --mic in.wav          the door's microphone plays this file (PCM 16-bit mono, 8000 Hz; looped) instead of a 440 Hz tone

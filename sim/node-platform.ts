@@ -163,6 +163,18 @@ function validLength(data: Uint8Array, length: number): boolean {
 
 const UDP_MAX_PAYLOAD = 65507;
 
+/** A UDP datagram a socket sent (NodePlatformOptions.capture): for ladders and pcap files. */
+export interface SentDatagram {
+  /** ms on the platform's clock. */
+  time: number;
+  from: string;
+  fromPort: number;
+  to: string;
+  toPort: number;
+  /** The bytes, as a binary string. */
+  data: string;
+}
+
 export class NodeUdpSocket implements UdpSocket {
   /** The bound port: 0 until bound. */
   port = 0;
@@ -172,8 +184,16 @@ export class NodeUdpSocket implements UdpSocket {
   /** @internal Where errors after binding go (openUdpAsync installs the caller's once bound). */
   onError: ((code: number) => void) | null;
   private readonly sock: dgram.Socket;
+  private readonly bound: string;
+  private readonly asked: number;
+  /** @internal Told of every datagram sent (NodePlatformOptions.capture). */
+  capture: ((d: SentDatagram) => void) | null = null;
+  /** @internal The clock capture times come from. */
+  clock: Clock | null = null;
 
   constructor(options: UdpOptions, defaultAddress: string) {
+    this.bound = options.address || defaultAddress;
+    this.asked = options.port;
     this.onError = options.onError ?? null;
     const onMessage = options.onMessage;
     const sock = dgram.createSocket({ type: "udp4" });
@@ -212,6 +232,10 @@ export class NodeUdpSocket implements UdpSocket {
     if (this.closed) return HAL_ERR_CLOSED;
     if (!validLength(data, length) || !Number.isInteger(port) || port <= 0 || port > 65535 || typeof address !== "string" || address === "") return HAL_ERR_INVALID;
     if (length > UDP_MAX_PAYLOAD) return HAL_ERR_TOO_LARGE;
+    if (this.capture !== null) {
+      this.capture({ time: this.clock !== null ? this.clock.now() : 0, from: this.bound, fromPort: this.port || this.asked, to: address, toPort: port,
+        data: Buffer.from(data.buffer, data.byteOffset, length).toString("latin1") });
+    }
     try {
       this.sock.send(copyOut(data, length), port, address, (err) => {
         if (err && this.onError !== null && !this.closed) this.onError(halErrorFromNode(err));
@@ -344,6 +368,8 @@ export interface NodePlatformOptions {
   address?: string;
   /** Alarms do not keep the process alive (default false). */
   unrefAlarms?: boolean;
+  /** Told of every UDP datagram a socket of this platform sends (default none). */
+  capture?: (d: SentDatagram) => void;
 }
 
 /** The HAL over Node: real time, real sockets. */
@@ -353,8 +379,10 @@ export class NodePlatform implements Platform {
   readonly log: NodeLog;
   readonly address: string;
   private readonly unrefAlarms: boolean;
+  private readonly capture: ((d: SentDatagram) => void) | null;
 
   constructor(options: NodePlatformOptions = {}) {
+    this.capture = options.capture ?? null;
     this.clock = new NodeClock();
     this.random = options.seed !== undefined ? new SeededRandom(options.seed) : new CryptoRandom();
     this.log = new NodeLog(options.logLevel ?? LOG_INFO, options.logSink ?? ((line) => console.log(line)), options.logPrefix ?? "");
@@ -372,12 +400,18 @@ export class NodePlatform implements Platform {
    * wait for the outcome.
    */
   openUdp(options: UdpOptions): NodeUdpSocket {
-    return new NodeUdpSocket(options, this.address);
+    return this.captured(new NodeUdpSocket(options, this.address));
+  }
+
+  private captured(s: NodeUdpSocket): NodeUdpSocket {
+    s.capture = this.capture;
+    s.clock = this.clock;
+    return s;
   }
 
   /** openUdp, resolved once bound: the socket, or the HAL error code binding failed with. */
   async openUdpAsync(options: UdpOptions): Promise<NodeUdpSocket | number> {
-    const s = new NodeUdpSocket({ ...options, onError: undefined }, this.address);
+    const s = this.captured(new NodeUdpSocket({ ...options, onError: undefined }, this.address));
     const code = await s.ready;
     if (code < 0) return code;
     s.onError = options.onError ?? null; // bind errors were returned above; later ones go to the caller

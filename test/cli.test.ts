@@ -173,9 +173,9 @@ describe("command line errors", () => {
   });
 });
 
-describe("demo (npm start)", () => {
+describe("demo --virtual (the story on the virtual network and clock)", () => {
   it("plays registration with digest, a button call answered by the resident, the code opening the door, keep-alive, refresh and unregister; exit 0", () => {
-    const r = run(["demo"]);
+    const r = run(["demo", "--virtual"]);
     expect(r.status).toBe(0);
     expect(r.stderr).toBe("");
     const ladder = r.stdout.split("\n").filter((l) => /^\s+\d+\.\d{3}  \|/.test(l)).map((l) => l.replace(/[-|<> ]+/g, " ").trim().split(" ").slice(1).join(" "));
@@ -190,7 +190,7 @@ describe("demo (npm start)", () => {
     expect(r.stdout).toMatch(/digits received 5\n/);
     expect(r.stdout).toMatch(/door relay: on at (\d+\.\d+) s, off at \d+\.\d+ s; audit: \d+\.\d{3} s open sip:resident@10\.0\.0\.2:5060 code/);
     // Deterministic: a second run prints the same thing.
-    expect(run(["demo"]).stdout).toBe(r.stdout);
+    expect(run(["demo", "--virtual"]).stdout).toBe(r.stdout);
   });
 
   it("--mic plays a WAV file into the call; --record and --phone-record write what each side heard", () => {
@@ -199,7 +199,7 @@ describe("demo (npm start)", () => {
       const tone = new Int16Array(8000);
       for (let i = 0; i < tone.length; i++) tone[i] = Math.round(6000 * Math.sin((2 * Math.PI * 700 * i) / 8000));
       writeFileSync(join(dir, "mic.wav"), wavBytes(tone));
-      const r = run(["demo", "--mic", join(dir, "mic.wav"), "--record", join(dir, "door.wav"), "--phone-record", join(dir, "phone.wav")]);
+      const r = run(["demo", "--virtual", "--mic", join(dir, "mic.wav"), "--record", join(dir, "door.wav"), "--phone-record", join(dir, "phone.wav")]);
       expect(r.stderr).toBe("");
       expect(r.status).toBe(0);
       expect(r.stdout).toMatch(/door speaker: \d+\.\d\d s written to .*door\.wav/);
@@ -213,7 +213,7 @@ describe("demo (npm start)", () => {
       expect(goertzelPower(door, 1000, 8000, mid(door), 1600)).toBeGreaterThan(100 * goertzelPower(door, 700, 8000, mid(door), 1600));
       // A file that is not a WAV is refused with a reason, exit 2.
       writeFileSync(join(dir, "bad.wav"), "not a wav file");
-      const bad = run(["demo", "--mic", join(dir, "bad.wav")]);
+      const bad = run(["demo", "--virtual", "--mic", join(dir, "bad.wav")]);
       expect([bad.status, bad.stderr.trim()]).toEqual([2, "demo: --mic " + join(dir, "bad.wav") + ": parseWav: not a RIFF/WAVE file"]);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,214 @@
+// `npm start`: the door-phone firmware on real UDP sockets on 127.0.0.1 — a built-in registrar (digest) and a resident's phone in this process — the story live as a ladder.
+import * as dgram from "node:dgram";
+import { writeFileSync } from "node:fs";
+import { INSTANCE_FILE, boot } from "../firmware/boot.ts";
+import { CONFIG_FILE } from "../firmware/config.ts";
+import { MEDIA_PACKETS_RECEIVED, MEDIA_PACKETS_SENT } from "../firmware/media.ts";
+import { DoorPhone } from "../firmware/phone.ts";
+import { CALL_ACTIVE, REG_REGISTERED, REG_UNREGISTERED } from "../sip-core/index.ts";
+import { MemoryStorage } from "./file-storage.ts";
+import { ladder, ladderHeader } from "./ladder.ts";
+import { NodePlatform, type SentDatagram } from "./node-platform.ts";
+import { writePcap } from "./pcap.ts";
+import { simPhoneConfig } from "./phone-setup.ts";
+import { Registrar } from "./registrar.ts";
+import { ToneAudio } from "./virtual-audio.ts";
+import { VirtualBoard } from "./virtual-board.ts";
+import { VirtualLink } from "./virtual-link.ts";
+import type { CaptureRecord } from "./virtual.ts";
+
+export const LIVE_DEMO_USAGE = `usage: npm start [-- options]   (doorsip-sim demo [options])
+
+The door phone on real UDP sockets on 127.0.0.1, with a built-in registrar (digest) and a resident's phone:
+registration, the button, the call, RTP, the door code 1234# (RFC 4733), the relay, the hang-up; then it
+stays registered (refreshes, keep-alive) until Ctrl-C, which unregisters and exits.
+
+  --once           exit after the story (unregistering first): 0 when the door opened and all went as told
+  --verbose        print every SIP message under its ladder line
+  --pcap out.pcap  write the run's SIP and RTP datagrams as a pcap file (Wireshark, tshark)
+  --virtual        the same story on the deterministic virtual network and clock instead (demo --virtual --help)
+`;
+
+const HOST = "127.0.0.1";
+const COLUMNS = ["door", "registrar", "phone"];
+const WIDTH = 22;
+const USER = "1001";
+const SECRET = "front-door-secret";
+const DOMAIN = "sip.example.com";
+
+/** A UDP port nothing on 127.0.0.1 holds right now (bound, read, released). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket("udp4");
+    s.once("error", reject);
+    s.bind(0, HOST, () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+/** An even port p with p + 1 free too (an RTP session and the port above it), found by trying. */
+async function freePair(): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const p = (await freePort()) & ~1;
+    if (p < 1024) continue;
+    const ok = await new Promise<boolean>((resolve) => {
+      const a = dgram.createSocket("udp4");
+      const b = dgram.createSocket("udp4");
+      let n = 0, bad = false;
+      const done = () => { if (++n === 2) { a.close(); b.close(); resolve(!bad); } };
+      for (const [s, port] of [[a, p], [b, p + 1]] as [dgram.Socket, number][]) {
+        s.once("error", () => { bad = true; done(); });
+        s.bind(port, HOST, done);
+      }
+    });
+    if (ok) return p;
+  }
+  throw new Error("no free pair of UDP ports on " + HOST);
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Waits until ok() (polled every 20 ms) or ms pass; whether it happened. */
+async function until(ok: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) return false;
+    await sleep(20);
+  }
+  return true;
+}
+
+/** An option's value ("" when absent, null when it lacks one). */
+function optionValue(args: string[], flag: string): string | null {
+  const i = args.indexOf(flag);
+  if (i < 0) return "";
+  const v = args[i + 1];
+  return v === undefined || v.startsWith("--") ? null : v;
+}
+
+export async function runLiveDemo(args: string[]): Promise<number> {
+  if (args.indexOf("--help") >= 0) { process.stdout.write(LIVE_DEMO_USAGE); return 0; }
+  const known = new Set(["--once", "--verbose", "--pcap"]);
+  for (let i = 0; i < args.length; i++) {
+    if (!known.has(args[i])) { process.stderr.write("demo: unknown option " + args[i] + "\n" + LIVE_DEMO_USAGE); return 2; }
+    if (args[i] === "--pcap") i++;
+  }
+  const once = args.indexOf("--once") >= 0;
+  const verbose = args.indexOf("--verbose") >= 0;
+  const pcap = optionValue(args, "--pcap");
+  if (pcap === null) { process.stderr.write("demo: --pcap lacks its file\n" + LIVE_DEMO_USAGE); return 2; }
+
+  const [regPort, phonePort, doorPort, doorRtp, phoneRtp] = [await freePort(), await freePort(), await freePort(), await freePair(), await freePair()];
+  const columnOf = (port: number) => (port === doorPort || port === doorRtp ? 0 : port === regPort ? 1 : 2);
+  const start = performance.now();
+  const records: CaptureRecord[] = [];
+  let rtp = 0;
+  // Every datagram any of the three sends: the SIP ones drawn as they go, all kept for the pcap.
+  const capture = (d: SentDatagram) => {
+    const time = performance.now() - start;
+    const id = records.length;
+    records.push({ id, proto: "udp", time, arrival: time, from: d.from, fromPort: d.fromPort, to: d.to, toPort: d.toPort, data: d.data,
+      fate: "delivered", duplicate: false, original: id, reordered: false } as CaptureRecord);
+    const sip = d.fromPort === doorPort || d.fromPort === regPort || d.fromPort === phonePort;
+    if (!sip) { rtp++; return; }
+    console.log(ladder(time, columnOf(d.fromPort), columnOf(d.toPort), d.data, COLUMNS.length, WIDTH) + (verbose ? "\n" + d.data : ""));
+  };
+  const logs: string[] = [];
+  const platform = (who: string) => new NodePlatform({ address: HOST, capture, logSink: (l) => logs.push(who + ": " + l) });
+
+  const registrar = new Registrar({ platform: platform("registrar"), address: HOST, port: regPort, realm: DOMAIN, users: { [USER]: SECRET }, maxExpires: 120 });
+  const phonePlatform = platform("phone");
+  const phone = new DoorPhone(phonePlatform, new VirtualBoard(phonePlatform.clock, new ToneAudio({ frequencies: 1000 })),
+    simPhoneConfig(HOST, { user: "resident", port: phonePort, relayPin: "D5", buttonPin: "", allow: [HOST], autoAnswer: { delayMs: 2000 },
+      calls: { rtpPortBase: phoneRtp }, callCapacity: 1 }));
+  // The door boots as the firmware does: its configuration file from storage, then the link.
+  const storage = new MemoryStorage();
+  storage.write(CONFIG_FILE, JSON.stringify({
+    sip: { address: HOST, port: doorPort },
+    rtp: { address: HOST, portBase: doorRtp },
+    accounts: [{ user: USER, password: SECRET, domain: DOMAIN, registrar: HOST, registrarPort: regPort, expires: 120, keepalive: 28 }],
+    buttons: [{ pin: "D0", plan: { mode: "single", targets: ["sip:resident@" + HOST + ":" + phonePort] } }],
+    door: { code: "1234#", relayPin: "D4" },
+  }));
+  storage.write(INSTANCE_FILE, "urn:uuid:2f6c4b2a-4d9e-4b6f-9a1e-0c3b7d5e8f21");
+  if (registrar.open() !== 0 || phone.open() !== 0) { console.error("demo: could not open the registrar's or the phone's socket"); return 1; }
+  const doorPlatform = platform("door");
+  const doorBoard = new VirtualBoard(doorPlatform.clock, new ToneAudio({ frequencies: 440 }));
+  const clock0 = doorPlatform.clock.now() - (performance.now() - start); // the ladder's time 0 on the door's clock
+
+  console.log(`doorsip: the door (${HOST}:${doorPort}) registers with a registrar (:${regPort}, digest); a visitor presses the button;`);
+  console.log(`the door calls the resident's phone (:${phonePort}), which answers and keys 1234# (RFC 4733): the relay opens the door.`);
+  console.log("real UDP sockets on 127.0.0.1, real time" + (once ? "; exits after the story (--once)" : "; Ctrl-C to stop") + "\n");
+  console.log(ladderHeader(COLUMNS, WIDTH));
+  const booted = boot(doorPlatform, doorBoard, storage, new VirtualLink(HOST, (fn) => setImmediate(fn)));
+  for (const p of booted.problems) console.error("demo config: " + p.path + ": " + p.why);
+  const door = booted.phone;
+  const status = (what: string) => {
+    const r = door.registrations[0];
+    const call = door.ua.calls !== null ? door.ua.calls.calls[0] : null;
+    console.log(`   -- ${what}: registration ${r.stateName()}, call ${call !== null ? call.stateName() : "-"}, door opened ${door.door.opens}×, ` +
+      `RTP ${rtp} datagrams`);
+  };
+  let failed = "";
+  const step = async (ok: () => boolean, ms: number, what: string) => {
+    if (failed === "" && !(await until(ok, ms))) failed = what;
+  };
+  await step(() => door.registrations[0].state === REG_REGISTERED, 5000, "the door did not register");
+  if (failed === "") {
+    status("registered; the visitor presses the button");
+    door.buttonPressed();
+  }
+  const phoneCall = () => (phone.ua.calls !== null ? phone.ua.calls.calls[0] : null);
+  await step(() => { const c = phoneCall(); return c !== null && c.state === CALL_ACTIVE; }, 10000, "the resident's phone did not answer");
+  if (failed === "") {
+    await sleep(1500); // they talk
+    status("in the call; the resident keys 1234#");
+    for (const d of "1234#") phone.sessions[0].sendDigit(d.charCodeAt(0), 120);
+  }
+  await step(() => door.door.opens === 1, 5000, "the door did not open");
+  if (failed === "") {
+    await sleep(1000);
+    const c = phoneCall();
+    if (c !== null && c.live()) phone.hangup(c);
+  }
+  const doorCall = () => (door.ua.calls !== null ? door.ua.calls.calls[0] : null);
+  await step(() => { const c = doorCall(); return c === null || !c.live(); }, 5000, "the call did not end");
+  const media = door.sessions[0];
+  status("the call ended");
+  console.log(`call: RTP ${media.stats[MEDIA_PACKETS_SENT]} packets sent and ${media.stats[MEDIA_PACKETS_RECEIVED]} received by the door; digits received ${door.rtpDigits}`);
+
+  const finish = async (): Promise<number> => {
+    await until(() => doorBoard.transitions("D4").length >= 2, 3000); // the pulse's end
+    const relay = doorBoard.transitions("D4").map((t) => (t.on ? "on" : "off") + " at " + ((t.at - clock0) / 1000).toFixed(3) + " s");
+    console.log(`door relay: ${relay.join(", ") || "never opened"}; audit: ${door.door.auditText().trim().split("\n").join(" | ")}`);
+    door.unregisterAll();
+    await until(() => door.registrations[0].state === REG_UNREGISTERED, 5000);
+    const reg = door.registrations[0];
+    console.log(`registration: ${reg.stateName()} (last status ${reg.lastStatus} ${reg.lastReason}); registrar bindings: ${registrar.bindings.length}`);
+    await sleep(50);
+    door.close();
+    phone.close();
+    registrar.close();
+    if (pcap !== "") {
+      try {
+        writeFileSync(pcap, writePcap(records));
+        console.log(`pcap: ${records.length} datagrams written to ${pcap}`);
+      } catch (e) {
+        process.stderr.write("demo: cannot write " + pcap + ": " + (e instanceof Error ? e.message : String(e)) + "\n");
+        return 1;
+      }
+    }
+    if (failed !== "") {
+      console.error("demo: " + failed + "\n" + logs.slice(-30).join("\n"));
+      return 1;
+    }
+    return reg.state === REG_UNREGISTERED && registrar.bindings.length === 0 && door.door.opens === 1 ? 0 : 1;
+  };
+  if (once || failed !== "") return finish();
+  console.log("\nthe door stays registered (refresh at half the 120 s grant, keep-alive every 28 s); Ctrl-C unregisters and exits");
+  return new Promise<number>((resolve) => {
+    process.once("SIGINT", () => { console.log(""); finish().then(resolve); });
+  });
+}
