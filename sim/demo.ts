@@ -17,6 +17,8 @@ import { ToneAudio, WavAudio, wavBytes, type RecordingSpeaker } from "./virtual-
 import { VirtualBoard } from "./virtual-board.ts";
 import { VirtualClock, VirtualNetwork, VirtualPlatform, type CaptureRecord } from "./virtual.ts";
 import { ladder } from "./ladder.ts";
+import type { LadderMessage } from "./html-ladder.ts";
+import { writeOutputs } from "./live-demo.ts";
 
 
 const NAMES: Record<string, string> = { "10.0.0.1": "door", "10.0.0.100": "registrar", "10.0.0.2": "phone" };
@@ -43,6 +45,8 @@ The npm start story on the deterministic virtual network and clock (every run pr
 
 
   --verbose             print every SIP message under its ladder line
+  --pcap out.pcap       write the run's SIP and RTP datagrams (as sent, lost ones too) as a pcap file
+  --html out.html       write the run's SIP exchange as a ladder diagram in one HTML file
   --mic in.wav          the door's microphone plays this file (PCM 16-bit mono, 8000 Hz; looped) instead of a 440 Hz tone
   --record door.wav     write what the door's speaker played (the resident's side) as a WAV file
   --phone-record p.wav  write what the resident's phone played (the door's side) as a WAV file
@@ -62,7 +66,9 @@ export function runDemo(args: string[]): number {
   const mic = optionValue(args, "--mic");
   const record = optionValue(args, "--record");
   const phoneRecord = optionValue(args, "--phone-record");
-  if (mic === null || record === null || phoneRecord === null) { process.stderr.write("demo: an option lacks its file\n" + DEMO_USAGE); return 2; }
+  const pcap = optionValue(args, "--pcap");
+  const html = optionValue(args, "--html");
+  if (mic === null || record === null || phoneRecord === null || pcap === null || html === null) { process.stderr.write("demo: an option lacks its file\n" + DEMO_USAGE); return 2; }
   let doorAudio: ToneAudio | WavAudio;
   try {
     doorAudio = mic === "" ? new ToneAudio({ frequencies: 440 }) : new WavAudio({ wav: new Uint8Array(readFileSync(mic)), loop: true });
@@ -74,11 +80,15 @@ export function runDemo(args: string[]): number {
   const clock = new VirtualClock();
   const lines: string[] = [];
   let rtp = 0;
+  const records: CaptureRecord[] = [];
+  const messages: LadderMessage[] = [];
   const network = new VirtualNetwork({
     clock, seed: 2026, defaults: { latency: 12, jitter: 6 },
     observer: (r) => {
       if (r.proto !== "udp" || r.fate === "pending") return;
+      records.push(r);
       if (r.fromPort !== 5060 || r.toPort !== 5060) { rtp++; return; } // RTP: counted, not drawn
+      messages.push({ time: r.time, from: COLUMNS.indexOf(NAMES[r.from] || r.from), to: COLUMNS.indexOf(NAMES[r.to] || r.to), data: r.data });
       lines.push(ladderLine(r) + (verbose ? "\n" + r.data : ""));
     },
   });
@@ -123,7 +133,8 @@ export function runDemo(args: string[]): number {
   console.log(`door relay: ${relay || "never opened"}; audit: ${door.door.auditText().trim().split("\n").join(" | ")}`);
   console.log(`registration: ${reg.stateName()} (last status ${reg.lastStatus} ${reg.lastReason}); registrar bindings: ${registrar.bindings.length}`);
   console.log(`transactions: ${door.layer.stats.created} created, ${door.layer.active} still live; datagrams: ${network.stats.sent} sent, ${network.stats.lost} lost`);
-  const saved = saveRecording(record, doorAudio, "door") && saveRecording(phoneRecord, phoneAudio, "phone");
+  const saved = saveRecording(record, doorAudio, "door") && saveRecording(phoneRecord, phoneAudio, "phone") &&
+    writeOutputs(pcap, html, records, messages, "doorsip: the door phone on the virtual network", COLUMNS);
   return saved && reg.stateName() === "unregistered" && registrar.bindings.length === 0 && door.door.opens === 1 ? 0 : 1;
 }
 

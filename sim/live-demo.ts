@@ -10,6 +10,7 @@ import { MemoryStorage } from "./file-storage.ts";
 import { ladder, ladderHeader } from "./ladder.ts";
 import { NodePlatform, type SentDatagram } from "./node-platform.ts";
 import { writePcap } from "./pcap.ts";
+import { htmlLadder, type LadderMessage } from "./html-ladder.ts";
 import { simPhoneConfig } from "./phone-setup.ts";
 import { Registrar } from "./registrar.ts";
 import { ToneAudio } from "./virtual-audio.ts";
@@ -26,6 +27,7 @@ stays registered (refreshes, keep-alive) until Ctrl-C, which unregisters and exi
   --once           exit after the story (unregistering first): 0 when the door opened and all went as told
   --verbose        print every SIP message under its ladder line
   --pcap out.pcap  write the run's SIP and RTP datagrams as a pcap file (Wireshark, tshark)
+  --html out.html  write the run's SIP exchange as a ladder diagram in one HTML file
   --virtual        the same story on the deterministic virtual network and clock instead (demo --virtual --help)
 `;
 
@@ -90,21 +92,23 @@ function optionValue(args: string[], flag: string): string | null {
 
 export async function runLiveDemo(args: string[]): Promise<number> {
   if (args.indexOf("--help") >= 0) { process.stdout.write(LIVE_DEMO_USAGE); return 0; }
-  const known = new Set(["--once", "--verbose", "--pcap"]);
+  const known = new Set(["--once", "--verbose", "--pcap", "--html"]);
   for (let i = 0; i < args.length; i++) {
     if (!known.has(args[i])) { process.stderr.write("demo: unknown option " + args[i] + "\n" + LIVE_DEMO_USAGE); return 2; }
-    if (args[i] === "--pcap") i++;
+    if (args[i] === "--pcap" || args[i] === "--html") i++;
   }
   const once = args.indexOf("--once") >= 0;
   const verbose = args.indexOf("--verbose") >= 0;
   const pcap = optionValue(args, "--pcap");
-  if (pcap === null) { process.stderr.write("demo: --pcap lacks its file\n" + LIVE_DEMO_USAGE); return 2; }
+  const html = optionValue(args, "--html");
+  if (pcap === null || html === null) { process.stderr.write("demo: an option lacks its file\n" + LIVE_DEMO_USAGE); return 2; }
 
   const [regPort, phonePort, doorPort, doorRtp, phoneRtp] = [await freePort(), await freePort(), await freePort(), await freePair(), await freePair()];
   const columnOf = (port: number) => (port === doorPort || port === doorRtp ? 0 : port === regPort ? 1 : 2);
   const start = performance.now();
   const records: CaptureRecord[] = [];
   let rtp = 0;
+  const ladderMessages: LadderMessage[] = [];
   // Every datagram any of the three sends: the SIP ones drawn as they go, all kept for the pcap.
   const capture = (d: SentDatagram) => {
     const time = performance.now() - start;
@@ -113,6 +117,7 @@ export async function runLiveDemo(args: string[]): Promise<number> {
       fate: "delivered", duplicate: false, original: id, reordered: false } as CaptureRecord);
     const sip = d.fromPort === doorPort || d.fromPort === regPort || d.fromPort === phonePort;
     if (!sip) { rtp++; return; }
+    ladderMessages.push({ time, from: columnOf(d.fromPort), to: columnOf(d.toPort), data: d.data });
     console.log(ladder(time, columnOf(d.fromPort), columnOf(d.toPort), d.data, COLUMNS.length, WIDTH) + (verbose ? "\n" + d.data : ""));
   };
   const logs: string[] = [];
@@ -191,15 +196,7 @@ export async function runLiveDemo(args: string[]): Promise<number> {
     door.close();
     phone.close();
     registrar.close();
-    if (pcap !== "") {
-      try {
-        writeFileSync(pcap, writePcap(records));
-        console.log(`pcap: ${records.length} datagrams written to ${pcap}`);
-      } catch (e) {
-        process.stderr.write("demo: cannot write " + pcap + ": " + (e instanceof Error ? e.message : String(e)) + "\n");
-        return 1;
-      }
-    }
+    if (!writeOutputs(pcap, html, records, ladderMessages, "doorsip: the door phone on 127.0.0.1 (real UDP)", COLUMNS)) return 1;
     if (failed !== "") {
       console.error("demo: " + failed + "\n" + logs.slice(-30).join("\n"));
       return 1;
@@ -211,4 +208,23 @@ export async function runLiveDemo(args: string[]): Promise<number> {
   return new Promise<number>((resolve) => {
     process.once("SIGINT", () => { console.log(""); finish().then(resolve); });
   });
+}
+
+/** Writes the pcap and the HTML ladder asked for ("" : not asked); false, said on stderr, when one cannot be written. */
+export function writeOutputs(pcap: string, html: string, records: CaptureRecord[], messages: LadderMessage[], title: string, columns: string[]): boolean {
+  const outputs: [string, () => Uint8Array | string, string][] = [
+    [pcap, () => writePcap(records.slice().sort((x, y) => x.time - y.time || x.id - y.id)), records.length + " datagrams"],
+    [html, () => htmlLadder(title, columns, messages), "the ladder of " + messages.length + " SIP messages"],
+  ];
+  for (const [file, make, what] of outputs) {
+    if (file === "") continue;
+    try {
+      writeFileSync(file, make());
+    } catch (e) {
+      process.stderr.write("demo: cannot write " + file + ": " + (e instanceof Error ? e.message : String(e)) + "\n");
+      return false;
+    }
+    console.log(`${file.endsWith(".html") ? "html" : "pcap"}: ${what} written to ${file}`);
+  }
+  return true;
 }

@@ -1,24 +1,16 @@
 // `npm start -- --once`: the door phone on real UDP sockets on 127.0.0.1 plays the whole story and exits 0; its pcap decodes in tshark.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cli, ensureSimBuilt, root } from "../sim-cli.ts";
 import { countSip, decodeProblems } from "./tshark.ts";
 
-const root = fileURLToPath(new URL("../..", import.meta.url));
-const cli = join(root, "dist/sim/cli.js");
 const dir = mkdtempSync(join(tmpdir(), "doorsip-live-demo-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-beforeAll(() => {
-  // `npm test` builds first; a bare `vitest run` may find no bundle.
-  if (!existsSync(cli) || statSync(cli).mtimeMs < statSync(join(root, "sim/live-demo.ts")).mtimeMs) {
-    const b = spawnSync(process.execPath, ["build.mjs", "--sim", "--quiet"], { cwd: root, encoding: "utf8" });
-    if (b.status !== 0) throw new Error("node build.mjs --sim failed:\n" + b.stdout + b.stderr);
-  }
-}, 60_000);
+beforeAll(ensureSimBuilt, 60_000);
 
 describe("npm start -- --once (real sockets on 127.0.0.1)", () => {
   it("registers with digest, calls the resident, the code opens the door, hangs up, unregisters; exit 0; the pcap decodes as SIP, SDP and RTP", () => {
