@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { parseReport } from "./parse-command.ts";
 import { runDemo } from "./demo.ts";
 import { runLiveDemo } from "./live-demo.ts";
+import { runCommand } from "./run-command.ts";
 
 const USAGE = `usage: doorsip-sim <command>
 
@@ -10,6 +11,8 @@ commands:
   parse <file|->   parse one SIP message (a file, or - for standard input) and print it as JSON;
                    a rejected message prints "error <code> at <offset>: <reason>", the response
                    the stack would send, and exits 1; an unreadable input exits 2
+  run --config f   the firmware on real sockets against the SIP server door.json names; commands on stdin
+                   (press, call <uri>, hangup, status, quit); run --help
   demo             the start-up demo (npm start): the door phone on real UDP sockets on 127.0.0.1 with a
                    built-in registrar and a resident's phone; demo --help for its options (--once, --pcap);
                    demo --virtual: the same story on the deterministic virtual network (--virtual --help)
@@ -38,6 +41,7 @@ function main(argv: string[]): number | Promise<number> {
     process.stdout.write(report.text + "\n");
     return report.ok ? 0 : 1;
   }
+  if (cmd === "run") return runCommand(argv.slice(1));
   if (cmd === "demo") {
     const rest = argv.slice(1);
     const v = rest.indexOf("--virtual");
@@ -50,5 +54,5 @@ function main(argv: string[]): number | Promise<number> {
 Promise.resolve(main(process.argv.slice(2))).then((code) => {
   process.exitCode = code;
   // The live demo's sockets and alarms are closed; anything left (a pending send) must not keep it waiting.
-  if (process.argv[2] === "demo") setTimeout(() => process.exit(code), 200).unref();
+  if (process.argv[2] === "demo" || process.argv[2] === "run") setTimeout(() => process.exit(code), 200).unref();
 });
