@@ -4,6 +4,7 @@ import { parseReport } from "./parse-command.ts";
 import { runDemo } from "./demo.ts";
 import { runLiveDemo } from "./live-demo.ts";
 import { runCommand } from "./run-command.ts";
+import { fleetCommand } from "./fleet.ts";
 
 const USAGE = `usage: doorsip-sim <command>
 
@@ -13,6 +14,8 @@ commands:
                    the stack would send, and exits 1; an unreadable input exits 2
   run --config f   the firmware on real sockets against the SIP server door.json names; commands on stdin
                    (press, call <uri>, hangup, status, quit); run --help
+  fleet            N door phones (the whole firmware each) registering against a real server, with a
+                   report (rate, failures, latency, retransmissions); fleet --help
   demo             the start-up demo (npm start): the door phone on real UDP sockets on 127.0.0.1 with a
                    built-in registrar and a resident's phone; demo --help for its options (--once, --pcap);
                    demo --virtual: the same story on the deterministic virtual network (--virtual --help)
@@ -42,6 +45,7 @@ function main(argv: string[]): number | Promise<number> {
     return report.ok ? 0 : 1;
   }
   if (cmd === "run") return runCommand(argv.slice(1));
+  if (cmd === "fleet") return fleetCommand(argv.slice(1));
   if (cmd === "demo") {
     const rest = argv.slice(1);
     const v = rest.indexOf("--virtual");
@@ -54,5 +58,5 @@ function main(argv: string[]): number | Promise<number> {
 Promise.resolve(main(process.argv.slice(2))).then((code) => {
   process.exitCode = code;
   // The live demo's sockets and alarms are closed; anything left (a pending send) must not keep it waiting.
-  if (process.argv[2] === "demo" || process.argv[2] === "run") setTimeout(() => process.exit(code), 200).unref();
+  if (process.argv[2] === "demo" || process.argv[2] === "run" || process.argv[2] === "fleet") setTimeout(() => process.exit(code), 200).unref();
 });

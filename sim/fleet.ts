@@ -1,0 +1,196 @@
+// `doorsip-sim fleet`: N door phones (the full firmware each, own port and account) registering against a real SIP server from one process, with a report.
+import { writeFileSync } from "node:fs";
+import { DoorPhone } from "../firmware/phone.ts";
+import { DEFAULT_ACCOUNT, REG_BACKOFF, REG_FAILED, REG_REGISTERED, REG_UNREGISTERED } from "../sip-core/index.ts";
+import { NodePlatform } from "./node-platform.ts";
+import { simPhoneConfig } from "./phone-setup.ts";
+import { ToneAudio } from "./virtual-audio.ts";
+import { VirtualBoard } from "./virtual-board.ts";
+
+export const FLEET_USAGE = `usage: doorsip-sim fleet --devices N --registrar host:port [options]
+
+N door phones in this process, each the whole firmware with its own UDP port and account, register with the
+registrar; then a report: registrations per second, successes, failures by status code, latency percentiles
+(first REGISTER to registered, the digest challenge included), retransmissions, memory per device.
+
+  --devices N          how many (required)
+  --registrar h:p      the SIP registrar (required), e.g. 127.0.0.1:5060
+  --rate R             devices started per second (default 1000)
+  --duration S         stop waiting for registrations after S seconds from the first start (default 30)
+  --user PATTERN       each device's user; {n} is its number from 1 (default door{n})
+  --password PATTERN   each device's password; {n} as above (default secret)
+  --domain D           the accounts' domain (default: the registrar's host)
+  --address A          local address to bind (default 127.0.0.1)
+  --port-base P        device n binds P + n - 1 (default 40000)
+  --expires S          the expiry asked for (default 600)
+  --json FILE          also write the report as JSON (- : standard output, instead of the text)
+`;
+
+export interface FleetOptions {
+  devices: number;
+  host: string;
+  port: number;
+  rate: number;
+  durationS: number;
+  user: string;
+  password: string;
+  domain: string;
+  address: string;
+  portBase: number;
+  expires: number;
+}
+
+export interface FleetReport {
+  devices: number;
+  registered: number;
+  failed: number;
+  /** Devices neither registered nor failed when the time was up. */
+  pending: number;
+  /** By final status of the devices that did not register ("timeout" when no answer came). */
+  failures: Record<string, number>;
+  /** Registered devices per second, from the first start to the last registration. */
+  registrationsPerSecond: number;
+  elapsedMs: number;
+  latencyMs: { p50: number; p95: number; p99: number; max: number };
+  retransmissions: number;
+  requestsSent: number;
+  /** Heap (V8) growth per device once all were made, in bytes. */
+  heapBytesPerDevice: number;
+  unregistered: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+const round = (x: number) => Math.round(x * 10) / 10;
+
+/** Runs a fleet and resolves with its report (progress on stderr when it is a terminal). */
+export async function runFleet(o: FleetOptions, progress: (line: string) => void = () => {}): Promise<FleetReport> {
+  const platform = new NodePlatform({ address: o.address, logLevel: 0, logSink: () => {} });
+  const audio = new ToneAudio({ frequencies: 440 });
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) gc();
+  const heap0 = process.memoryUsage().heapUsed;
+  const phones: DoorPhone[] = [];
+  const fill = (pattern: string, n: number) => pattern.split("{n}").join(String(n));
+  for (let i = 0; i < o.devices; i++) {
+    const port = o.portBase + i;
+    const account = {
+      ...DEFAULT_ACCOUNT, user: fill(o.user, i + 1), password: fill(o.password, i + 1), domain: o.domain, registrar: o.host, registrarPort: o.port,
+      expires: o.expires, localAddress: o.address, localPort: port, keepalive: 0,
+    };
+    phones.push(new DoorPhone(platform, new VirtualBoard(platform.clock, audio),
+      simPhoneConfig(o.address, { port, accounts: [account], buttonPin: "", callCapacity: 1, transactions: 4, calls: { rtpPortBase: 0 } })));
+  }
+  if (gc) gc();
+  const heapBytesPerDevice = Math.round((process.memoryUsage().heapUsed - heap0) / Math.max(1, o.devices));
+  const startedAt = new Float64Array(o.devices).fill(-1);
+  const doneAt = new Float64Array(o.devices).fill(-1);
+  const t0 = performance.now();
+  let started = 0, registered = 0, failed = 0, lastDone = t0;
+  const deadline = t0 + o.durationS * 1000;
+  await new Promise<void>((resolve) => {
+    const tick = setInterval(() => {
+      const now = performance.now();
+      // Start the devices due by now at the rate asked for.
+      const due = Math.min(o.devices, Math.floor(((now - t0) / 1000) * o.rate) + 1);
+      for (; started < due; started++) {
+        const p = phones[started];
+        if (p.open() !== 0) { doneAt[started] = now; failed++; continue; }
+        startedAt[started] = now;
+        p.registerAll();
+      }
+      for (let i = 0; i < started; i++) {
+        if (doneAt[i] >= 0) continue;
+        const r = phones[i].registrations[0];
+        if (r.state === REG_REGISTERED) { doneAt[i] = now; registered++; lastDone = now; }
+        else if (r.state === REG_FAILED || r.state === REG_BACKOFF) { doneAt[i] = now; failed++; }
+      }
+      progress(`${started}/${o.devices} started, ${registered} registered, ${failed} failed`);
+      if (registered + failed === o.devices || now > deadline) { clearInterval(tick); resolve(); }
+    }, 5);
+  });
+  const latencies: number[] = [];
+  const failures: Record<string, number> = {};
+  let retransmissions = 0, requestsSent = 0;
+  phones.forEach((p, i) => {
+    const r = p.registrations[0];
+    retransmissions += p.layer.stats.retransmissionsSent;
+    requestsSent += p.layer.stats.created;
+    if (r.state === REG_REGISTERED && doneAt[i] >= 0) latencies.push(doneAt[i] - startedAt[i]);
+    else if (doneAt[i] >= 0) { const k = r.lastStatus > 0 ? String(r.lastStatus) : "timeout"; failures[k] = (failures[k] || 0) + 1; }
+  });
+  latencies.sort((a, b) => a - b);
+  const elapsedMs = lastDone - t0;
+  // Unregister everyone (what a fleet leaves behind is the server's business otherwise), then close.
+  for (let i = 0; i < started; i++) if (phones[i].registrations[0].state === REG_REGISTERED) phones[i].unregisterAll();
+  const end = performance.now() + 10_000;
+  while (performance.now() < end && phones.some((p, i) => i < started && p.registrations[0].state !== REG_UNREGISTERED && p.registrations[0].state !== REG_FAILED &&
+    p.registrations[0].state !== REG_BACKOFF)) await new Promise((r) => setTimeout(r, 20));
+  const unregistered = phones.filter((p, i) => i < started && p.registrations[0].state === REG_UNREGISTERED && doneAt[i] >= 0 && latencies.length > 0).length;
+  await new Promise((r) => setTimeout(r, 50));
+  for (const p of phones) p.close();
+  return {
+    devices: o.devices, registered, failed, pending: o.devices - registered - failed, failures,
+    registrationsPerSecond: elapsedMs > 0 ? round((registered * 1000) / elapsedMs) : 0, elapsedMs: Math.round(elapsedMs),
+    latencyMs: { p50: round(percentile(latencies, 50)), p95: round(percentile(latencies, 95)), p99: round(percentile(latencies, 99)), max: round(latencies.length ? latencies[latencies.length - 1] : 0) },
+    retransmissions, requestsSent, heapBytesPerDevice, unregistered,
+  };
+}
+
+/** The report as text. */
+export function fleetText(r: FleetReport): string {
+  const fails = Object.keys(r.failures).sort().map((k) => k + " ×" + r.failures[k]).join(", ") || "none";
+  return [
+    `devices: ${r.devices}; registered ${r.registered}, failed ${r.failed}, still pending ${r.pending}`,
+    `registrations per second: ${r.registrationsPerSecond} (${r.registered} in ${(r.elapsedMs / 1000).toFixed(2)} s)`,
+    `latency (first REGISTER to registered), ms: p50 ${r.latencyMs.p50}, p95 ${r.latencyMs.p95}, p99 ${r.latencyMs.p99}, max ${r.latencyMs.max}`,
+    `failures by status: ${fails}`,
+    `transactions: ${r.requestsSent} requests, ${r.retransmissions} retransmissions; unregistered at the end: ${r.unregistered}`,
+    `memory: ${(r.heapBytesPerDevice / 1024).toFixed(1)} KB of heap per device (the whole firmware each)`,
+  ].join("\n");
+}
+
+/** The command: options from the command line, the run, the report. */
+export async function fleetCommand(args: string[]): Promise<number> {
+  if (args.indexOf("--help") >= 0) { process.stdout.write(FLEET_USAGE); return 0; }
+  const v: Record<string, string> = {};
+  for (let i = 0; i < args.length; i += 2) {
+    if (!args[i].startsWith("--") || args[i + 1] === undefined) { process.stderr.write("fleet: bad option " + args[i] + "\n" + FLEET_USAGE); return 2; }
+    v[args[i]] = args[i + 1];
+  }
+  const known = ["--devices", "--registrar", "--rate", "--duration", "--user", "--password", "--domain", "--address", "--port-base", "--expires", "--json"];
+  for (const k of Object.keys(v)) if (known.indexOf(k) < 0) { process.stderr.write("fleet: unknown option " + k + "\n" + FLEET_USAGE); return 2; }
+  const reg = /^([^:]+):(\d+)$/.exec(v["--registrar"] || "");
+  const devices = Number(v["--devices"]);
+  if (!reg || !Number.isInteger(devices) || devices <= 0) { process.stderr.write("fleet: --devices N and --registrar host:port are required\n" + FLEET_USAGE); return 2; }
+  const num = (k: string, d: number) => (v[k] !== undefined ? Number(v[k]) : d);
+  const o: FleetOptions = {
+    devices, host: reg[1], port: Number(reg[2]), rate: num("--rate", 1000), durationS: num("--duration", 30), user: v["--user"] || "door{n}",
+    password: v["--password"] || "secret", domain: v["--domain"] || reg[1], address: v["--address"] || "127.0.0.1", portBase: num("--port-base", 40000),
+    expires: num("--expires", 600),
+  };
+  for (const k of ["rate", "durationS", "portBase", "expires"] as const) {
+    if (!Number.isFinite(o[k]) || o[k] <= 0) { process.stderr.write("fleet: a bad number for " + k + "\n"); return 2; }
+  }
+  if (o.portBase + devices - 1 > 65535) { process.stderr.write("fleet: ports past 65535 (lower --port-base)\n"); return 2; }
+  const tty = process.stderr.isTTY === true;
+  let last = 0;
+  const report = await runFleet(o, (line) => {
+    if (!tty || performance.now() - last < 200) return;
+    last = performance.now();
+    const done = Number(/(\d+) registered/.exec(line)![1]) + Number(/(\d+) failed/.exec(line)![1]);
+    const w = 30, filled = Math.round((done / devices) * w);
+    process.stderr.write("\r[" + "#".repeat(filled) + " ".repeat(w - filled) + "] " + line + "   ");
+  });
+  if (tty) process.stderr.write("\n");
+  const json = JSON.stringify(report, null, 2) + "\n";
+  if (v["--json"] === "-") process.stdout.write(json);
+  else {
+    console.log(fleetText(report));
+    if (v["--json"]) writeFileSync(v["--json"], json);
+  }
+  return report.registered === devices ? 0 : 1;
+}

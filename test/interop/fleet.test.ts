@@ -1,0 +1,65 @@
+// `doorsip-sim fleet` against Kamailio on 127.0.0.1: 200 door phones (the whole firmware each) register with digest; the report's shape and figures.
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cli, ensureSimBuilt, root } from "../sim-cli.ts";
+import { startKamailio, stopAllKamailio, ulDump, type Kamailio } from "./kamailio.ts";
+
+const template = readFileSync(new URL("./kamailio/fleet.cfg.tmpl", import.meta.url), "utf8");
+const KAM = 29700 + (process.pid % 100);
+const PORTS = 44000 + (process.pid % 40) * 250;
+const PASSWORD = "fleet-secret";
+let kam: Kamailio;
+
+beforeAll(async () => {
+  ensureSimBuilt();
+  kam = await startKamailio({
+    template, port: KAM,
+    values: { ALGORITHM: "MD5", PASSWORD, MIN_EXPIRES: "10", MAX_EXPIRES: "3600", NONCE_EXPIRE: "300", ON_WRONG_PASSWORD: "forbidden" },
+  });
+}, 60_000);
+afterAll(() => stopAllKamailio(), 15_000);
+
+function fleet(args: string[]) {
+  const r = spawnSync(process.execPath, [cli, "fleet", "--registrar", "127.0.0.1:" + KAM, "--port-base", String(PORTS), ...args],
+    { cwd: root, encoding: "utf8", timeout: 90_000 });
+  if (r.error) throw r.error;
+  return r;
+}
+
+describe("fleet against Kamailio", () => {
+  it("--devices 200: all register (401, then 200 each), the JSON report has every figure, and all unregister at the end", async () => {
+    const r = fleet(["--devices", "200", "--password", PASSWORD, "--json", "-"]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(Object.keys(report).sort()).toEqual(["devices", "elapsedMs", "failed", "failures", "heapBytesPerDevice", "latencyMs", "pending", "registered",
+      "registrationsPerSecond", "requestsSent", "retransmissions", "unregistered"]);
+    expect(report).toMatchObject({ devices: 200, registered: 200, failed: 0, pending: 0, failures: {}, unregistered: 200 });
+    expect(report.requestsSent).toBe(400); // a challenged REGISTER and an answered one each
+    expect(report.registrationsPerSecond).toBeGreaterThan(0);
+    const l = report.latencyMs;
+    expect(l.p50).toBeGreaterThan(0);
+    expect(l.p50 <= l.p95 && l.p95 <= l.p99 && l.p99 <= l.max).toBe(true);
+    expect(report.heapBytesPerDevice).toBeGreaterThan(1000);
+    expect(Number.isInteger(report.retransmissions)).toBe(true);
+    expect(await ulDump(kam)).not.toContain("sip:door1@");
+  }, 90_000);
+
+  it("a wrong password: every device fails with 403, counted by status in the text report; exit 1", () => {
+    const r = fleet(["--devices", "20", "--password", "wrong", "--user", "gate{n}"]);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain("devices: 20; registered 0, failed 20, still pending 0");
+    expect(r.stdout).toContain("failures by status: 403 ×20");
+    expect(r.stdout).toMatch(/registrations per second: 0 /);
+  }, 90_000);
+
+  it("refuses a command line without --devices or --registrar (exit 2) and prints its usage on --help", () => {
+    const bad = spawnSync(process.execPath, [cli, "fleet", "--devices", "3"], { cwd: root, encoding: "utf8" });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("--devices N and --registrar host:port are required");
+    const help = spawnSync(process.execPath, [cli, "fleet", "--help"], { cwd: root, encoding: "utf8" });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain("--rate R");
+  });
+});
