@@ -110,7 +110,7 @@ export async function runFleet(o: FleetOptions, progress: (line: string) => void
       }
       progress(`${started}/${o.devices} started, ${registered} registered, ${failed} failed`);
       if (registered + failed === o.devices || now > deadline) { clearInterval(tick); resolve(); }
-    }, 5);
+    }, 1);
   });
   const latencies: number[] = [];
   const failures: Record<string, number> = {};

@@ -9,6 +9,7 @@ import os from "node:os";
 import { peers, floor } from "./peers.mjs";
 import { throughput, allocatedBytesPerMessage } from "./measure.mjs";
 import { runEspruinoBench } from "./espruino.mjs";
+import { fleetTable, runFleetBench } from "./fleet.mjs";
 
 const root = new URL("../../", import.meta.url).pathname;
 const require = createRequire(import.meta.url);
@@ -101,6 +102,12 @@ table += "| transactions in flight | transactions/s | µs per transaction | byte
 for (const r of txResults) {
   table += `| ${r.concurrency} | ${fmt(r.transactionsPerSecond)} | ${r.microsecondsPerTransaction.toFixed(1)} | ${fmt(r.bytesPerTransaction)} | ${fmt(input)} | ${fmt(r.bytesPerTransactionExcludingInput)} |\n`;
 }
+// The fleet (issue 7): door phones registering with Kamailio from one process, beside sipp's registrations.
+const fleetRows = await runFleetBench(root);
+report.fleet = fleetRows;
+table += "\nFleet: registrations with digest against Kamailio on 127.0.0.1 (2 UDP workers), offered " + (process.env.FLEET_RATE || 10000) +
+  "/s to each: `doorsip-sim fleet` (the whole firmware per device, one Node process) and sipp (test/bench/sipp-register.xml), N registrations each\n\n" +
+  fleetTable(fleetRows) + "\n";
 const esp = await runEspruinoBench(root);
 if (esp) { table += "\n" + esp.table; report.espruino = esp.results; }
 

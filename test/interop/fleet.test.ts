@@ -15,7 +15,7 @@ beforeAll(async () => {
   ensureSimBuilt();
   kam = await startKamailio({
     template, port: KAM,
-    values: { ALGORITHM: "MD5", PASSWORD, MIN_EXPIRES: "10", MAX_EXPIRES: "3600", NONCE_EXPIRE: "300", ON_WRONG_PASSWORD: "forbidden" },
+    values: { ALGORITHM: "MD5", PASSWORD, LOAD_USER: "loadgen", MIN_EXPIRES: "10", MAX_EXPIRES: "3600", NONCE_EXPIRE: "300", ON_WRONG_PASSWORD: "forbidden" },
   });
 }, 60_000);
 afterAll(() => stopAllKamailio(), 15_000);
