@@ -5,6 +5,7 @@ import { runDemo } from "./demo.ts";
 import { runLiveDemo } from "./live-demo.ts";
 import { runCommand } from "./run-command.ts";
 import { fleetCommand } from "./fleet.ts";
+import { runScenario, type ScenarioDoc } from "./scenario.ts";
 
 const USAGE = `usage: doorsip-sim <command>
 
@@ -14,6 +15,8 @@ commands:
                    the stack would send, and exits 1; an unreadable input exits 2
   run --config f   the firmware on real sockets against the SIP server door.json names; commands on stdin
                    (press, call <uri>, hangup, status, quit); run --help
+  scenario <file>  a declarative scenario (JSON: doors, registrar, phones, links, events, expectations) on the
+                   virtual network; prints the ladder and each expectation's verdict, exits 1 when one fails
   fleet            N door phones (the whole firmware each) registering against a real server, with a
                    report (rate, failures, latency, retransmissions); fleet --help
   demo             the start-up demo (npm start): the door phone on real UDP sockets on 127.0.0.1 with a
@@ -45,6 +48,21 @@ function main(argv: string[]): number | Promise<number> {
     return report.ok ? 0 : 1;
   }
   if (cmd === "run") return runCommand(argv.slice(1));
+  if (cmd === "scenario") {
+    const file = argv[1];
+    if (!file || file === "--help") { process.stdout.write(USAGE); return file ? 0 : 2; }
+    let doc: ScenarioDoc;
+    try {
+      doc = JSON.parse(readFileSync(file, "utf8"));
+    } catch (e) {
+      process.stderr.write("scenario: cannot read " + file + ": " + readError(e) + "\n");
+      return 2;
+    }
+    const r = runScenario(doc);
+    if (r.error !== "") { process.stderr.write(r.error + "\n"); return 2; }
+    process.stdout.write((doc.name ? doc.name + "\n\n" : "") + r.ladder.join("\n") + "\n\n" + r.verdicts.join("\n") + "\n");
+    return r.ok ? 0 : 1;
+  }
   if (cmd === "fleet") return fleetCommand(argv.slice(1));
   if (cmd === "demo") {
     const rest = argv.slice(1);
