@@ -39,7 +39,7 @@ describe("the HTML ladder in headless Chromium", () => {
     const b = readFileSync(png);
     expect(b.subarray(1, 4).toString("latin1")).toBe("PNG");
     expect([b.readUInt32BE(16), b.readUInt32BE(20)]).toEqual([1000, 800]); // IHDR width, height
-    expect(b.length).toBeGreaterThan(20_000); // a drawn page, not a blank one
+    expect(b.length).toBeGreaterThan(10_000); // a drawn page: a blank one of this size is ~4 KB
   }, 120_000);
 
   it("npm start -- --once --html: the live run's ladder, with the ports it ran on", () => {
