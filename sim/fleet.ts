@@ -67,7 +67,7 @@ function percentile(sorted: number[], p: number): number {
 const round = (x: number) => Math.round(x * 10) / 10;
 
 /** Runs a fleet and resolves with its report (progress on stderr when it is a terminal). */
-export async function runFleet(o: FleetOptions, progress: (line: string) => void = () => {}): Promise<FleetReport> {
+export async function runFleet(o: FleetOptions, progress: (started: number, registered: number, failed: number) => void = () => {}): Promise<FleetReport> {
   const platform = new NodePlatform({ address: o.address, logLevel: 0, logSink: () => {} });
   const audio = new ToneAudio({ frequencies: 440 });
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -96,6 +96,22 @@ export async function runFleet(o: FleetOptions, progress: (line: string) => void
   let started = 0, registered = 0, failed = 0, lastDone = t0;
   const deadline = t0 + o.durationS * 1000;
   await new Promise<void>((resolve) => {
+    let finished = false;
+    const check = (i: number) => {
+      if (doneAt[i] >= 0) return;
+      const st = phones[i].registrations[0].state;
+      const now = performance.now();
+      if (st === REG_REGISTERED) { doneAt[i] = now; registered++; lastDone = now; }
+      else if (st === REG_FAILED || st === REG_BACKOFF) { doneAt[i] = now; failed++; }
+    };
+    // A registration's outcome is taken when its response is handled (no polling of every device).
+    phones.forEach((p, i) => {
+      const r = p.registrations[0];
+      const onResponse = r.onResponse.bind(r);
+      r.onResponse = (msg, now) => { onResponse(msg, now); check(i); };
+      const onTimeout = r.onTimeout.bind(r);
+      r.onTimeout = (now, tx) => { onTimeout(now, tx); check(i); };
+    });
     const tick = setInterval(() => {
       const now = performance.now();
       // Start the devices due by now at the rate asked for.
@@ -106,14 +122,13 @@ export async function runFleet(o: FleetOptions, progress: (line: string) => void
         startedAt[started] = now;
         p.registerAll();
       }
-      for (let i = 0; i < started; i++) {
-        if (doneAt[i] >= 0) continue;
-        const r = phones[i].registrations[0];
-        if (r.state === REG_REGISTERED) { doneAt[i] = now; registered++; lastDone = now; }
-        else if (r.state === REG_FAILED || r.state === REG_BACKOFF) { doneAt[i] = now; failed++; }
+      progress(started, registered, failed);
+      if (!finished && (registered + failed === o.devices || now > deadline)) {
+        finished = true;
+        for (let i = 0; i < started; i++) check(i); // timeouts end in FAILED/BACKOFF without a response
+        clearInterval(tick);
+        resolve();
       }
-      progress(`${started}/${o.devices} started, ${registered} registered, ${failed} failed`);
-      if (registered + failed === o.devices || now > deadline) { clearInterval(tick); resolve(); }
     }, 1);
   });
   const latencies: number[] = [];
@@ -182,12 +197,11 @@ export async function fleetCommand(args: string[]): Promise<number> {
   if (o.portBase + devices - 1 > 65535) { process.stderr.write("fleet: ports past 65535 (lower --port-base)\n"); return 2; }
   const tty = process.stderr.isTTY === true;
   let last = 0;
-  const report = await runFleet(o, (line) => {
+  const report = await runFleet(o, (started, registered, failed) => {
     if (!tty || performance.now() - last < 200) return;
     last = performance.now();
-    const done = Number(/(\d+) registered/.exec(line)![1]) + Number(/(\d+) failed/.exec(line)![1]);
-    const w = 30, filled = Math.round((done / devices) * w);
-    process.stderr.write("\r[" + "#".repeat(filled) + " ".repeat(w - filled) + "] " + line + "   ");
+    const w = 30, filled = Math.round(((registered + failed) / devices) * w);
+    process.stderr.write("\r[" + "#".repeat(filled) + " ".repeat(w - filled) + "] " + `${started}/${devices} started, ${registered} registered, ${failed} failed` + "   ");
   });
   if (tty) process.stderr.write("\n");
   const json = JSON.stringify(report, null, 2) + "\n";
