@@ -18,7 +18,7 @@ import { VirtualBoard } from "./virtual-board.ts";
 import { VirtualClock, VirtualNetwork, VirtualPlatform, type CaptureRecord } from "./virtual.ts";
 import { ladder } from "./ladder.ts";
 import type { LadderMessage } from "./html-ladder.ts";
-import { writeOutputs } from "./live-demo.ts";
+import { optionValue, writeOutputs } from "./cli-support.ts";
 
 
 const NAMES: Record<string, string> = { "10.0.0.1": "door", "10.0.0.100": "registrar", "10.0.0.2": "phone" };
@@ -51,14 +51,6 @@ The npm start story on the deterministic virtual network and clock (every run pr
   --record door.wav     write what the door's speaker played (the resident's side) as a WAV file
   --phone-record p.wav  write what the resident's phone played (the door's side) as a WAV file
 `;
-
-/** The value after a --flag, "" when the flag is absent, null when it has no value. */
-function optionValue(args: string[], flag: string): string | null {
-  const i = args.indexOf(flag);
-  if (i < 0) return "";
-  const v = args[i + 1];
-  return v === undefined || v.startsWith("--") ? null : v;
-}
 
 export function runDemo(args: string[]): number {
   if (args.indexOf("--help") >= 0) { process.stdout.write(DEMO_USAGE); return 0; }
@@ -134,7 +126,7 @@ export function runDemo(args: string[]): number {
   console.log(`registration: ${reg.stateName()} (last status ${reg.lastStatus} ${reg.lastReason}); registrar bindings: ${registrar.bindings.length}`);
   console.log(`transactions: ${door.layer.stats.created} created, ${door.layer.active} still live; datagrams: ${network.stats.sent} sent, ${network.stats.lost} lost`);
   const saved = saveRecording(record, doorAudio, "door") && saveRecording(phoneRecord, phoneAudio, "phone") &&
-    writeOutputs(pcap, html, records, messages, "doorsip: the door phone on the virtual network", COLUMNS);
+    writeOutputs("demo", pcap, html, records, messages, "doorsip: the door phone on the virtual network", COLUMNS);
   return saved && reg.stateName() === "unregistered" && registrar.bindings.length === 0 && door.door.opens === 1 ? 0 : 1;
 }
 

@@ -1,7 +1,8 @@
 // `doorsip-sim fleet`: N door phones (the full firmware each, own port and account) registering against a real SIP server from one process, with a report.
 import { writeFileSync } from "node:fs";
 import { DoorPhone } from "../firmware/phone.ts";
-import { DEFAULT_ACCOUNT, REG_BACKOFF, REG_FAILED, REG_REGISTERED, REG_UNREGISTERED } from "../sip-core/index.ts";
+import { DEFAULT_ACCOUNT, REG_BACKOFF, REG_FAILED, REG_REGISTERED, REG_UNREGISTERED, REG_UNREGISTERING } from "../sip-core/index.ts";
+import { sleep, until } from "./cli-support.ts";
 import { NodePlatform } from "./node-platform.ts";
 import { simPhoneConfig } from "./phone-setup.ts";
 import { ToneAudio } from "./virtual-audio.ts";
@@ -91,7 +92,7 @@ export async function runFleet(o: FleetOptions, progress: (started: number, regi
   // Every device's sockets are open before the clock starts (as a load generator's are): the rate is the
   // registrations', not socket set-up's (a UDP bind and a TCP listen each, ~0.15 ms).
   const opened = phones.map((p) => p.open() === 0);
-  await new Promise((r) => setTimeout(r, 100 + o.devices / 20));
+  await sleep(100 + o.devices / 20);
   const t0 = performance.now();
   let started = 0, registered = 0, failed = 0, lastDone = t0;
   const deadline = t0 + o.durationS * 1000;
@@ -143,13 +144,13 @@ export async function runFleet(o: FleetOptions, progress: (started: number, regi
   });
   latencies.sort((a, b) => a - b);
   const elapsedMs = lastDone - t0;
-  // Unregister everyone (what a fleet leaves behind is the server's business otherwise), then close.
-  for (let i = 0; i < started; i++) if (phones[i].registrations[0].state === REG_REGISTERED) phones[i].unregisterAll();
-  const end = performance.now() + 10_000;
-  while (performance.now() < end && phones.some((p, i) => i < started && p.registrations[0].state !== REG_UNREGISTERED && p.registrations[0].state !== REG_FAILED &&
-    p.registrations[0].state !== REG_BACKOFF)) await new Promise((r) => setTimeout(r, 20));
-  const unregistered = phones.filter((p, i) => i < started && p.registrations[0].state === REG_UNREGISTERED && doneAt[i] >= 0 && latencies.length > 0).length;
-  await new Promise((r) => setTimeout(r, 50));
+  // Unregister everyone registered (what a fleet leaves behind is the server's business otherwise), then close.
+  const leaving = phones.filter((p) => p.registrations[0].state === REG_REGISTERED);
+  for (const p of leaving) p.unregisterAll();
+  const gone = (p: DoorPhone) => p.registrations[0].state !== REG_UNREGISTERING;
+  await until(() => leaving.every(gone), 10_000);
+  const unregistered = leaving.filter((p) => p.registrations[0].state === REG_UNREGISTERED).length;
+  await sleep(50);
   for (const p of phones) p.close();
   return {
     devices: o.devices, registered, failed, pending: o.devices - registered - failed, failures,

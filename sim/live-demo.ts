@@ -1,6 +1,5 @@
 // `npm start`: the door-phone firmware on real UDP sockets on 127.0.0.1 — a built-in registrar (digest) and a resident's phone in this process — the story live as a ladder.
 import * as dgram from "node:dgram";
-import { writeFileSync } from "node:fs";
 import { INSTANCE_FILE, boot } from "../firmware/boot.ts";
 import { CONFIG_FILE } from "../firmware/config.ts";
 import { MEDIA_PACKETS_RECEIVED, MEDIA_PACKETS_SENT } from "../firmware/media.ts";
@@ -9,8 +8,8 @@ import { CALL_ACTIVE, REG_REGISTERED, REG_UNREGISTERED } from "../sip-core/index
 import { MemoryStorage } from "./file-storage.ts";
 import { ladder, ladderHeader } from "./ladder.ts";
 import { NodePlatform, type SentDatagram } from "./node-platform.ts";
-import { writePcap } from "./pcap.ts";
-import { htmlLadder, type LadderMessage } from "./html-ladder.ts";
+import type { LadderMessage } from "./html-ladder.ts";
+import { optionValue, pushRecord, sleep, until, writeOutputs } from "./cli-support.ts";
 import { simPhoneConfig } from "./phone-setup.ts";
 import { Registrar } from "./registrar.ts";
 import { ToneAudio } from "./virtual-audio.ts";
@@ -70,26 +69,6 @@ async function freePair(): Promise<number> {
   throw new Error("no free pair of UDP ports on " + HOST);
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Waits until ok() (polled every 20 ms) or ms pass; whether it happened. */
-async function until(ok: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) return false;
-    await sleep(20);
-  }
-  return true;
-}
-
-/** An option's value ("" when absent, null when it lacks one). */
-function optionValue(args: string[], flag: string): string | null {
-  const i = args.indexOf(flag);
-  if (i < 0) return "";
-  const v = args[i + 1];
-  return v === undefined || v.startsWith("--") ? null : v;
-}
-
 export async function runLiveDemo(args: string[]): Promise<number> {
   if (args.indexOf("--help") >= 0) { process.stdout.write(LIVE_DEMO_USAGE); return 0; }
   const known = new Set(["--once", "--verbose", "--pcap", "--html"]);
@@ -112,9 +91,7 @@ export async function runLiveDemo(args: string[]): Promise<number> {
   // Every datagram any of the three sends: the SIP ones drawn as they go, all kept for the pcap.
   const capture = (d: SentDatagram) => {
     const time = performance.now() - start;
-    const id = records.length;
-    records.push({ id, proto: "udp", time, arrival: time, from: d.from, fromPort: d.fromPort, to: d.to, toPort: d.toPort, data: d.data,
-      fate: "delivered", duplicate: false, original: id, reordered: false } as CaptureRecord);
+    pushRecord(records, time, d.from, d.fromPort, d.to, d.toPort, d.data);
     const sip = d.fromPort === doorPort || d.fromPort === regPort || d.fromPort === phonePort;
     if (!sip) { rtp++; return; }
     ladderMessages.push({ time, from: columnOf(d.fromPort), to: columnOf(d.toPort), data: d.data });
@@ -196,7 +173,7 @@ export async function runLiveDemo(args: string[]): Promise<number> {
     door.close();
     phone.close();
     registrar.close();
-    if (!writeOutputs(pcap, html, records, ladderMessages, "doorsip: the door phone on 127.0.0.1 (real UDP)", COLUMNS)) return 1;
+    if (!writeOutputs("demo", pcap, html, records, ladderMessages, "doorsip: the door phone on 127.0.0.1 (real UDP)", COLUMNS)) return 1;
     if (failed !== "") {
       console.error("demo: " + failed + "\n" + logs.slice(-30).join("\n"));
       return 1;
@@ -208,23 +185,4 @@ export async function runLiveDemo(args: string[]): Promise<number> {
   return new Promise<number>((resolve) => {
     process.once("SIGINT", () => { console.log(""); finish().then(resolve); });
   });
-}
-
-/** Writes the pcap and the HTML ladder asked for ("" : not asked); false, said on stderr, when one cannot be written. */
-export function writeOutputs(pcap: string, html: string, records: CaptureRecord[], messages: LadderMessage[], title: string, columns: string[]): boolean {
-  const outputs: [string, () => Uint8Array | string, string][] = [
-    [pcap, () => writePcap(records.slice().sort((x, y) => x.time - y.time || x.id - y.id)), records.length + " datagrams"],
-    [html, () => htmlLadder(title, columns, messages), "the ladder of " + messages.length + " SIP messages"],
-  ];
-  for (const [file, make, what] of outputs) {
-    if (file === "") continue;
-    try {
-      writeFileSync(file, make());
-    } catch (e) {
-      process.stderr.write("demo: cannot write " + file + ": " + (e instanceof Error ? e.message : String(e)) + "\n");
-      return false;
-    }
-    console.log(`${file.endsWith(".html") ? "html" : "pcap"}: ${what} written to ${file}`);
-  }
-  return true;
 }

@@ -6,7 +6,7 @@ import { CONFIG_FILE } from "../firmware/config.ts";
 import { REG_UNREGISTERED } from "../sip-core/index.ts";
 import { MemoryStorage } from "./file-storage.ts";
 import { ladder, ladderHeader } from "./ladder.ts";
-import { writeOutputs } from "./live-demo.ts";
+import { pushRecord, sleep, until, writeOutputs } from "./cli-support.ts";
 import type { LadderMessage } from "./html-ladder.ts";
 import { NodePlatform, type SentDatagram } from "./node-platform.ts";
 import { ToneAudio } from "./virtual-audio.ts";
@@ -72,9 +72,7 @@ export async function runCommand(args: string[]): Promise<number> {
   // What the door sends is seen at its sockets; what it receives, at its SIP socket's handler (wrapped below).
   const capture = (d: SentDatagram) => {
     const time = performance.now() - start;
-    const id = records.length;
-    records.push({ id, proto: "udp", time, arrival: time, from: d.from, fromPort: d.fromPort, to: d.to, toPort: d.toPort, data: d.data,
-      fate: "delivered", duplicate: false, original: id, reordered: false } as CaptureRecord);
+    pushRecord(records, time, d.from, d.fromPort, d.to, d.toPort, d.data);
     if (d.fromPort === sipPort) draw(time, true, d.to + ":" + d.toPort, d.data);
   };
   const platform = new NodePlatform({ capture, logLevel, logSink: (l) => console.log("   # " + l) });
@@ -91,9 +89,7 @@ export async function runCommand(args: string[]): Promise<number> {
       onMessage: (data: string, address: string, port: number) => {
         if (s.port === sipPort) {
           const time = performance.now() - start;
-          const id = records.length;
-          records.push({ id, proto: "udp", time, arrival: time, from: address, fromPort: port, to: local, toPort: sipPort, data,
-            fate: "delivered", duplicate: false, original: id, reordered: false } as CaptureRecord);
+          pushRecord(records, time, address, port, local, sipPort, data);
           draw(time, false, address + ":" + port, data);
         }
         onMessage(data, address, port);
@@ -126,13 +122,12 @@ export async function runCommand(args: string[]): Promise<number> {
       quitting = true;
       rl.close();
       door.unregisterAll();
-      const end = Date.now() + 5000;
-      while (Date.now() < end && door.registrations.some((r) => r.state !== REG_UNREGISTERED)) await new Promise((r) => setTimeout(r, 50));
+      await until(() => door.registrations.every((r) => r.state === REG_UNREGISTERED), 5000);
       clearInterval(watch);
       door.registrations.forEach((r) => console.log(`   -- ${r.config.user}@${r.config.domain}: ${r.stateName()}`));
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
       door.close();
-      resolve(writeOutputs(o["--pcap"] || "", o["--html"] || "", records, messages, "doorsip: the door phone from " + o["--config"], ["door", "network"]) ? 0 : 1);
+      resolve(writeOutputs("run", o["--pcap"] || "", o["--html"] || "", records, messages, "doorsip: the door phone from " + o["--config"], ["door", "network"]) ? 0 : 1);
     };
     const rl = readline.createInterface({ input: process.stdin, terminal: false });
     rl.on("line", (line) => {

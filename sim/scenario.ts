@@ -4,7 +4,7 @@ import { CONFIG_FILE } from "../firmware/config.ts";
 import { DoorPhone } from "../firmware/phone.ts";
 import { Endpoint } from "./endpoint.ts";
 import { MemoryStorage } from "./file-storage.ts";
-import { ladder, ladderLabel } from "./ladder.ts";
+import { ladder, ladderHeader, ladderLabel } from "./ladder.ts";
 import { simPhoneConfig } from "./phone-setup.ts";
 import { Registrar } from "./registrar.ts";
 import { ToneAudio } from "./virtual-audio.ts";
@@ -87,8 +87,7 @@ export function runScenario(doc: ScenarioDoc): ScenarioResult {
   const network = new VirtualNetwork({
     clock, seed: doc.seed ?? 1, defaults: doc.network ?? {},
     observer: (r) => {
-      if (r.proto !== "udp" || r.fate !== "delivered" || (r.fromPort !== 5060 && r.toPort !== 5060)) return;
-      if (r.fromPort !== 5060 || r.toPort !== 5060) return; // RTP
+      if (r.proto !== "udp" || r.fate !== "delivered" || r.fromPort !== 5060 || r.toPort !== 5060) return; // SIP only, not RTP
       seen.push({ from: r.from, to: r.to, data: r.data, time: r.time });
     },
   });
@@ -192,5 +191,5 @@ export function runScenario(doc: ScenarioDoc): ScenarioResult {
   }
   const col = (a: string) => columns.indexOf(names.get(a) ?? a);
   const lines = seen.map((m) => ladder(m.time, col(m.from), col(m.to), m.data, columns.length, 18));
-  return { ok: verdicts.every((v) => v.startsWith("ok")), verdicts, ladder: ["   time s  " + columns.map((c, i) => (i === columns.length - 1 ? c : c.padEnd(18))).join("") + "  Call-ID", ...lines], error: "" };
+  return { ok: verdicts.every((v) => v.startsWith("ok")), verdicts, ladder: [ladderHeader(columns, 18), ...lines], error: "" };
 }
