@@ -127,8 +127,11 @@ export async function romTables() {
   return values;
 }
 
-/** A latin1 string as an ASCII JavaScript literal (\xNN outside printable ASCII). */
-function byteLiteral(t) {
+/**
+ * A binary string as an ASCII-only JavaScript literal (every byte outside printable ASCII, and quotes and
+ * backslashes, as \xHH): an interpreter reads exactly the bytes it holds whatever the file's encoding.
+ */
+export function byteLiteral(t) {
   return '"' + t.replace(/[^\x20-\x7e]|["\\]/g, (ch) => "\\x" + ch.charCodeAt(0).toString(16).padStart(2, "0")) + '"';
 }
 

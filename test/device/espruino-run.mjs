@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import * as esbuild from "esbuild";
-import { bundleDevice, root } from "../../build.mjs";
+import { bundleDevice, byteLiteral, root } from "../../build.mjs";
 import { checkBundle, formatOffence } from "../../scripts/espruino-gate.mjs";
 
 /** The interpreter's path from ESPRUINO; without it, says so and exits 2 (the command cannot run here). */
@@ -43,11 +43,8 @@ export function runOnEspruino(bin, modules, script, timeoutMs = 300000) {
   }
 }
 
-/** A binary string as an ASCII-only JavaScript literal (every byte outside printable ASCII as \xHH), so the
- * interpreter reads exactly the bytes it holds whatever the script file's encoding. */
-export function binaryLiteral(t) {
-  return '"' + t.replace(/[^\x20-\x7e]|["\\]/g, (ch) => "\\x" + ch.charCodeAt(0).toString(16).padStart(2, "0")) + '"';
-}
+/** A binary string as an ASCII-only JavaScript literal: the build's byteLiteral (build.mjs). */
+export const binaryLiteral = byteLiteral;
 
 /**
  * Named checks with a tally: check(name, ok, detail) prints "FAIL name: detail" when ok is false;
