@@ -1,7 +1,7 @@
 // RFC 3261 §17.1.1 INVITE client transaction (Figure 5) with RFC 6026's Accepted state and Timer M.
 import type { SipMessage } from "./message.ts";
-import { DUE_RESPONSE,
-  AT_INTERVAL, AT_LINGER, AT_RETRANSMIT, AT_TIMEOUT, SLOT_TIMES, TRANSPORT_UDP, TS_ACCEPTED, TS_CALLING, TS_COMPLETED, TS_PROCEEDING, type Transaction,
+import {
+  AT_INTERVAL, AT_LINGER, AT_RETRANSMIT, AT_TIMEOUT, DUE_RESPONSE, SLOT_TIMES, TRANSPORT_UDP, TS_ACCEPTED, TS_CALLING, TS_COMPLETED, TS_PROCEEDING, type Transaction,
 } from "./transaction.ts";
 import type { TransactionLayer } from "./transactions.ts";
 import { bytesToBinaryString, writeAckForNon2xxFrom } from "./writer.ts";

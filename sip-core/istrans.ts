@@ -1,7 +1,7 @@
 // RFC 3261 §17.2.1 INVITE server transaction (Figure 7) with RFC 6026's Accepted state; Timers G, H, I, L and 100 Trying.
 import type { SipMessage } from "./message.ts";
-import { DUE_ACK,
-  AT_INTERVAL, AT_LINGER, AT_RETRANSMIT, AT_TIMEOUT, AT_TRYING, SLOT_TIMES, TRANSPORT_UDP, TS_ACCEPTED, TS_COMPLETED, TS_CONFIRMED, TS_PROCEEDING, type Transaction,
+import {
+  AT_INTERVAL, AT_LINGER, AT_RETRANSMIT, AT_TIMEOUT, AT_TRYING, DUE_ACK, SLOT_TIMES, TRANSPORT_UDP, TS_ACCEPTED, TS_COMPLETED, TS_CONFIRMED, TS_PROCEEDING, type Transaction,
 } from "./transaction.ts";
 import type { TransactionLayer } from "./transactions.ts";
 import { writeResponseHead } from "./writer.ts";

@@ -1,7 +1,7 @@
 // RFC 3261 §17.1.2 non-INVITE client transaction (Figure 6): Timers E, F and K.
 import type { SipMessage } from "./message.ts";
-import { DUE_RESPONSE,
-  AT_INTERVAL, AT_LINGER, AT_RETRANSMIT, AT_TIMEOUT, SLOT_TIMES, TRANSPORT_UDP, TS_COMPLETED, TS_PROCEEDING, TS_TRYING, type Transaction,
+import {
+  AT_INTERVAL, AT_LINGER, AT_RETRANSMIT, AT_TIMEOUT, DUE_RESPONSE, SLOT_TIMES, TRANSPORT_UDP, TS_COMPLETED, TS_PROCEEDING, TS_TRYING, type Transaction,
 } from "./transaction.ts";
 import type { TransactionLayer } from "./transactions.ts";
 
