@@ -1,9 +1,10 @@
 // `doorsip-sim fleet`: N door phones (the full firmware each, own port and account) registering against a real SIP server from one process, with a report.
 import { writeFileSync } from "node:fs";
 import { DoorPhone } from "../firmware/phone.ts";
-import { DEFAULT_ACCOUNT, REG_BACKOFF, REG_FAILED, REG_REGISTERED, REG_UNREGISTERED, REG_UNREGISTERING } from "../sip-core/index.ts";
-import { sleep, until } from "./cli-support.ts";
+import { DEFAULT_ACCOUNT, DEFAULT_TIMERS, REG_BACKOFF, REG_FAILED, REG_REGISTERED, REG_REGISTERING, REG_UNREGISTERED, REG_UNREGISTERING } from "../sip-core/index.ts";
+import { sleep } from "./cli-support.ts";
 import { NodePlatform } from "./node-platform.ts";
+import { Registrar } from "./registrar.ts";
 import { simPhoneConfig } from "./phone-setup.ts";
 import { ToneAudio } from "./virtual-audio.ts";
 import { VirtualBoard } from "./virtual-board.ts";
@@ -17,6 +18,9 @@ registrar; then a report: registrations per second, successes, failures by statu
   --devices N          how many (required)
   --registrar h:p      the SIP registrar (required), e.g. 127.0.0.1:5060
   --rate R             devices started per second (default 1000)
+  --concurrency L      at most L registrations in progress at once (default 300; sipp's -l)
+  --warmup W           before the clock starts, W registrations against a registrar in this process so that
+                       V8 has compiled the firmware's hot paths (default 2000; 0: measure a cold start)
   --duration S         stop waiting for registrations after S seconds from the first start (default 30)
   --user PATTERN       each device's user; {n} is its number from 1 (default door{n})
   --password PATTERN   each device's password; {n} as above (default secret)
@@ -32,6 +36,10 @@ export interface FleetOptions {
   host: string;
   port: number;
   rate: number;
+  /** Registrations in progress at once, at most (a load generator's window: what the server's queue holds). */
+  concurrency: number;
+  /** Registrations made in this process, against its own registrar, before the clock starts (JIT warm-up). */
+  warmup: number;
   durationS: number;
   user: string;
   password: string;
@@ -58,6 +66,12 @@ export interface FleetReport {
   /** Heap (V8) growth per device once all were made, in bytes. */
   heapBytesPerDevice: number;
   unregistered: number;
+  /** This process's CPU time (every thread: user + system) while the clock ran, per registered device, in µs. */
+  cpuMicrosPerRegistration: number;
+  /** The most registrations in progress at once (at most --concurrency). */
+  maxInProgress: number;
+  /** Registrations made against the in-process registrar before the clock started (--warmup). */
+  warmupRegistrations: number;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -67,6 +81,63 @@ function percentile(sorted: number[], p: number): number {
 
 const round = (x: number) => Math.round(x * 10) / 10;
 
+const fill = (pattern: string, n: number) => pattern.split("{n}").join(String(n));
+
+/** One device: the door-phone firmware with one account, no button, one call, `transactions` transactions. */
+function fleetPhone(platform: NodePlatform, audio: ToneAudio, o: FleetOptions, port: number, user: string, password: string, domain: string, host: string, hostPort: number, transactions: number): DoorPhone {
+  const account = {
+    ...DEFAULT_ACCOUNT, user, password, domain, registrar: host, registrarPort: hostPort, expires: o.expires, localAddress: o.address, localPort: port, keepalive: 0,
+  };
+  return new DoorPhone(platform, new VirtualBoard(platform.clock, audio),
+    simPhoneConfig(o.address, { port, accounts: [account], buttonPin: "", callCapacity: 1, transactions, calls: { rtpPortBase: 0 } }));
+}
+
+/** Starts items 0..count-1 with at most `window` of them unfinished at once; resolves when all are done or ms passed. */
+async function windowed(count: number, window: number, start: (i: number) => void, done: (i: number) => boolean, ms: number): Promise<boolean> {
+  let next = 0;
+  const end = performance.now() + ms;
+  for (;;) {
+    let busy = 0;
+    for (let i = 0; i < next; i++) if (!done(i)) busy++;
+    for (; next < count && busy < window; next++, busy++) start(next);
+    if (next === count && busy === 0) return true;
+    if (performance.now() > end) return false;
+    await sleep(1);
+  }
+}
+
+/** The warm-up before the clock starts: V8 compiles the registration path's functions only after thousands of
+ *  calls, so a cold run's first second measures its compiler (~2,500/s rising to ~6,000/s over the first 5,000).
+ *  `o.warmup` phones built like the fleet's, on the ports after it, register (401, credentials, 200) and
+ *  unregister against a registrar in this process; the server under test sees none of it. Returns the
+ *  registrations made. */
+async function warmUp(o: FleetOptions, platform: NodePlatform, audio: ToneAudio): Promise<number> {
+  const count = o.warmup;
+  if (count <= 0) return 0;
+  const base = o.portBase + o.devices + count < 65536 ? o.portBase + o.devices : o.portBase - count - 1;
+  if (base < 1024) return 0;
+  // An account each, as in the fleet (one AOR for all would grow every 200's Contact list past a datagram).
+  const users: Record<string, string> = {};
+  for (let i = 0; i < count; i++) users["warmup" + i] = "secret" + i;
+  // Its transactions (3 a phone) linger 64·T1 after answering (Timer J): a short T1 on loopback, a pool for all.
+  const registrar = new Registrar({ platform, address: o.address, port: base + count, realm: "warmup", users, maxExpires: 3600,
+    capacity: 3 * count + 16, timers: { ...DEFAULT_TIMERS, t1: 20 }, exactCopies: true });
+  const phones: DoorPhone[] = [];
+  for (let i = 0; i < count; i++) phones.push(fleetPhone(platform, audio, o, base + i, "warmup" + i, "secret" + i, "warmup", o.address, base + count, 4));
+  let made = 0;
+  if (registrar.open() === 0 && phones.map((p) => p.open()).every((r) => r === 0)) {
+    await sleep(50 + count / 20);
+    const state = (i: number) => phones[i].registrations[0].state;
+    const settled = (i: number) => state(i) !== REG_REGISTERING && state(i) !== REG_UNREGISTERING;
+    await windowed(count, 100, (i) => phones[i].registerAll(), settled, 10_000);
+    made = phones.filter((p) => p.registrations[0].state === REG_REGISTERED).length;
+    await windowed(count, 100, (i) => phones[i].unregisterAll(), settled, 10_000);
+  }
+  for (const p of phones) p.close();
+  registrar.close();
+  return made;
+}
+
 /** Runs a fleet and resolves with its report (progress on stderr when it is a terminal). */
 export async function runFleet(o: FleetOptions, progress: (started: number, registered: number, failed: number) => void = () => {}): Promise<FleetReport> {
   const platform = new NodePlatform({ address: o.address, logLevel: 0, logSink: () => {} });
@@ -75,18 +146,14 @@ export async function runFleet(o: FleetOptions, progress: (started: number, regi
   if (gc) gc();
   const heap0 = process.memoryUsage().heapUsed;
   const phones: DoorPhone[] = [];
-  const fill = (pattern: string, n: number) => pattern.split("{n}").join(String(n));
   for (let i = 0; i < o.devices; i++) {
-    const port = o.portBase + i;
-    const account = {
-      ...DEFAULT_ACCOUNT, user: fill(o.user, i + 1), password: fill(o.password, i + 1), domain: o.domain, registrar: o.host, registrarPort: o.port,
-      expires: o.expires, localAddress: o.address, localPort: port, keepalive: 0,
-    };
-    phones.push(new DoorPhone(platform, new VirtualBoard(platform.clock, audio),
-      simPhoneConfig(o.address, { port, accounts: [account], buttonPin: "", callCapacity: 1, transactions: 4, calls: { rtpPortBase: 0 } })));
+    phones.push(fleetPhone(platform, audio, o, o.portBase + i, fill(o.user, i + 1), fill(o.password, i + 1), o.domain, o.host, o.port, 4));
   }
   if (gc) gc();
   const heapBytesPerDevice = Math.round((process.memoryUsage().heapUsed - heap0) / Math.max(1, o.devices));
+  // After the heap figure (it is the fleet's phones' alone); its garbage is collected before the clock starts.
+  const warmed = await warmUp(o, platform, audio);
+  if (gc) gc();
   const startedAt = new Float64Array(o.devices).fill(-1);
   const doneAt = new Float64Array(o.devices).fill(-1);
   // Every device's sockets are open before the clock starts (as a load generator's are): the rate is the
@@ -94,7 +161,8 @@ export async function runFleet(o: FleetOptions, progress: (started: number, regi
   const opened = phones.map((p) => p.open() === 0);
   await sleep(100 + o.devices / 20);
   const t0 = performance.now();
-  let started = 0, registered = 0, failed = 0, lastDone = t0;
+  const cpu0 = process.cpuUsage();
+  let started = 0, registered = 0, failed = 0, lastDone = t0, maxInProgress = 0;
   const deadline = t0 + o.durationS * 1000;
   await new Promise<void>((resolve) => {
     let finished = false;
@@ -115,14 +183,15 @@ export async function runFleet(o: FleetOptions, progress: (started: number, regi
     });
     const tick = setInterval(() => {
       const now = performance.now();
-      // Start the devices due by now at the rate asked for.
-      const due = Math.min(o.devices, Math.floor(((now - t0) / 1000) * o.rate) + 1);
+      // Start the devices due by now at the rate asked for, within the window of registrations in progress.
+      const due = Math.min(o.devices, Math.floor(((now - t0) / 1000) * o.rate) + 1, registered + failed + o.concurrency);
       for (; started < due; started++) {
         const p = phones[started];
         if (!opened[started]) { doneAt[started] = now; failed++; continue; }
         startedAt[started] = now;
         p.registerAll();
       }
+      if (started - registered - failed > maxInProgress) maxInProgress = started - registered - failed;
       progress(started, registered, failed);
       if (!finished && (registered + failed === o.devices || now > deadline)) {
         finished = true;
@@ -144,11 +213,12 @@ export async function runFleet(o: FleetOptions, progress: (started: number, regi
   });
   latencies.sort((a, b) => a - b);
   const elapsedMs = lastDone - t0;
+  const cpu = process.cpuUsage(cpu0);
   // Unregister everyone registered (what a fleet leaves behind is the server's business otherwise), then close.
   const leaving = phones.filter((p) => p.registrations[0].state === REG_REGISTERED);
-  for (const p of leaving) p.unregisterAll();
-  const gone = (p: DoorPhone) => p.registrations[0].state !== REG_UNREGISTERING;
-  await until(() => leaving.every(gone), 10_000);
+  // Within the same window as the registrations: a flood of 5,000 at once overflows the server's receive queue.
+  const gone = (i: number) => leaving[i].registrations[0].state !== REG_UNREGISTERING;
+  await windowed(leaving.length, o.concurrency, (i) => leaving[i].unregisterAll(), gone, 10_000 + (leaving.length * 1000) / o.rate);
   const unregistered = leaving.filter((p) => p.registrations[0].state === REG_UNREGISTERED).length;
   await sleep(50);
   for (const p of phones) p.close();
@@ -156,7 +226,8 @@ export async function runFleet(o: FleetOptions, progress: (started: number, regi
     devices: o.devices, registered, failed, pending: o.devices - registered - failed, failures,
     registrationsPerSecond: elapsedMs > 0 ? round((registered * 1000) / elapsedMs) : 0, elapsedMs: Math.round(elapsedMs),
     latencyMs: { p50: round(percentile(latencies, 50)), p95: round(percentile(latencies, 95)), p99: round(percentile(latencies, 99)), max: round(latencies.length ? latencies[latencies.length - 1] : 0) },
-    retransmissions, requestsSent, heapBytesPerDevice, unregistered,
+    retransmissions, requestsSent, heapBytesPerDevice, unregistered, maxInProgress, warmupRegistrations: warmed,
+    cpuMicrosPerRegistration: registered > 0 ? Math.round((cpu.user + cpu.system) / registered) : 0,
   };
 }
 
@@ -168,8 +239,9 @@ export function fleetText(r: FleetReport): string {
     `registrations per second: ${r.registrationsPerSecond} (${r.registered} in ${(r.elapsedMs / 1000).toFixed(2)} s)`,
     `latency (first REGISTER to registered), ms: p50 ${r.latencyMs.p50}, p95 ${r.latencyMs.p95}, p99 ${r.latencyMs.p99}, max ${r.latencyMs.max}`,
     `failures by status: ${fails}`,
-    `transactions: ${r.requestsSent} requests, ${r.retransmissions} retransmissions; unregistered at the end: ${r.unregistered}`,
-    `memory: ${(r.heapBytesPerDevice / 1024).toFixed(1)} KB of heap per device (the whole firmware each)`,
+    `transactions: ${r.requestsSent} requests, ${r.retransmissions} retransmissions; at most ${r.maxInProgress} registrations in progress; unregistered at the end: ${r.unregistered}`,
+    `cost: ${r.cpuMicrosPerRegistration} µs of CPU per registration (this process); ${(r.heapBytesPerDevice / 1024).toFixed(1)} KB of heap per device (the whole firmware each)`,
+    `warm-up before the clock: ${r.warmupRegistrations} registrations against a registrar in this process`,
   ].join("\n");
 }
 
@@ -181,20 +253,21 @@ export async function fleetCommand(args: string[]): Promise<number> {
     if (!args[i].startsWith("--") || args[i + 1] === undefined) { process.stderr.write("fleet: bad option " + args[i] + "\n" + FLEET_USAGE); return 2; }
     v[args[i]] = args[i + 1];
   }
-  const known = ["--devices", "--registrar", "--rate", "--duration", "--user", "--password", "--domain", "--address", "--port-base", "--expires", "--json"];
+  const known = ["--devices", "--registrar", "--rate", "--concurrency", "--warmup", "--duration", "--user", "--password", "--domain", "--address", "--port-base", "--expires", "--json"];
   for (const k of Object.keys(v)) if (known.indexOf(k) < 0) { process.stderr.write("fleet: unknown option " + k + "\n" + FLEET_USAGE); return 2; }
   const reg = /^([^:]+):(\d+)$/.exec(v["--registrar"] || "");
   const devices = Number(v["--devices"]);
   if (!reg || !Number.isInteger(devices) || devices <= 0) { process.stderr.write("fleet: --devices N and --registrar host:port are required\n" + FLEET_USAGE); return 2; }
   const num = (k: string, d: number) => (v[k] !== undefined ? Number(v[k]) : d);
   const o: FleetOptions = {
-    devices, host: reg[1], port: Number(reg[2]), rate: num("--rate", 1000), durationS: num("--duration", 30), user: v["--user"] || "door{n}",
+    devices, host: reg[1], port: Number(reg[2]), rate: num("--rate", 1000), concurrency: num("--concurrency", 300), warmup: num("--warmup", 2000), durationS: num("--duration", 30), user: v["--user"] || "door{n}",
     password: v["--password"] || "secret", domain: v["--domain"] || reg[1], address: v["--address"] || "127.0.0.1", portBase: num("--port-base", 40000),
     expires: num("--expires", 600),
   };
-  for (const k of ["rate", "durationS", "portBase", "expires"] as const) {
+  for (const k of ["rate", "concurrency", "durationS", "portBase", "expires"] as const) {
     if (!Number.isFinite(o[k]) || o[k] <= 0) { process.stderr.write("fleet: a bad number for " + k + "\n"); return 2; }
   }
+  if (!Number.isInteger(o.warmup) || o.warmup < 0) { process.stderr.write("fleet: a bad number for warmup\n"); return 2; }
   if (o.portBase + devices - 1 > 65535) { process.stderr.write("fleet: ports past 65535 (lower --port-base)\n"); return 2; }
   const tty = process.stderr.isTTY === true;
   let last = 0;

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli, ensureSimBuilt, root } from "../sim-cli.ts";
-import { startKamailio, stopAllKamailio, ulDump, type Kamailio } from "./kamailio.ts";
+import { kamcmd, startKamailio, stopAllKamailio, ulDump, type Kamailio } from "./kamailio.ts";
 
 const template = readFileSync(new URL("./kamailio/fleet.cfg.tmpl", import.meta.url), "utf8");
 const KAM = 29700 + (process.pid % 100);
@@ -20,6 +20,14 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => stopAllKamailio(), 15_000);
 
+/** REGISTER requests Kamailio has received (its core statistics). */
+async function registersReceived(): Promise<number> {
+  const out = await kamcmd(kam, "stats.get_statistics", "rcv_requests_register");
+  const m = /rcv_requests_register\s*=\s*(\d+)/.exec(out);
+  if (!m) throw new Error("no REGISTER count in: " + out);
+  return Number(m[1]);
+}
+
 function fleet(args: string[]) {
   const r = spawnSync(process.execPath, [cli, "fleet", "--registrar", "127.0.0.1:" + KAM, "--port-base", String(PORTS), ...args],
     { cwd: root, encoding: "utf8", timeout: 90_000 });
@@ -28,14 +36,18 @@ function fleet(args: string[]) {
 }
 
 describe("fleet against Kamailio", () => {
-  it("--devices 200: all register (401, then 200 each), the JSON report has every figure, and all unregister at the end", async () => {
-    const r = fleet(["--devices", "200", "--password", PASSWORD, "--json", "-"]);
+  it("--devices 200: all register (401, then 200 each) within the window, the JSON report has every figure, and all unregister at the end", async () => {
+    const before = await registersReceived();
+    const r = fleet(["--devices", "200", "--password", PASSWORD, "--rate", "100000", "--concurrency", "25", "--warmup", "40", "--json", "-"]);
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     const report = JSON.parse(r.stdout);
-    expect(Object.keys(report).sort()).toEqual(["devices", "elapsedMs", "failed", "failures", "heapBytesPerDevice", "latencyMs", "pending", "registered",
-      "registrationsPerSecond", "requestsSent", "retransmissions", "unregistered"]);
-    expect(report).toMatchObject({ devices: 200, registered: 200, failed: 0, pending: 0, failures: {}, unregistered: 200 });
+    expect(Object.keys(report).sort()).toEqual(["cpuMicrosPerRegistration", "devices", "elapsedMs", "failed", "failures", "heapBytesPerDevice", "latencyMs",
+      "maxInProgress", "pending", "registered", "registrationsPerSecond", "requestsSent", "retransmissions", "unregistered", "warmupRegistrations"]);
+    expect(report).toMatchObject({ devices: 200, registered: 200, failed: 0, pending: 0, failures: {}, unregistered: 200, warmupRegistrations: 40 });
+    // Offered 100,000/s with a window of 25: the window is what holds them back, and it fills.
+    expect(report.maxInProgress).toBe(25);
+    expect(report.cpuMicrosPerRegistration).toBeGreaterThan(0);
     expect(report.requestsSent).toBe(400); // a challenged REGISTER and an answered one each
     expect(report.registrationsPerSecond).toBeGreaterThan(0);
     const l = report.latencyMs;
@@ -44,6 +56,8 @@ describe("fleet against Kamailio", () => {
     expect(report.heapBytesPerDevice).toBeGreaterThan(1000);
     expect(Number.isInteger(report.retransmissions)).toBe(true);
     expect(await ulDump(kam)).not.toContain("sip:door1@");
+    // Kamailio saw the fleet's 400 REGISTERs and 200 unregistrations, none of the warm-up's (an in-process registrar's).
+    expect((await registersReceived()) - before).toBe(600);
   }, 90_000);
 
   it("a wrong password: every device fails with 403, counted by status in the text report; exit 1", () => {
