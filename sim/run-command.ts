@@ -18,13 +18,14 @@ export const RUN_USAGE = `usage: doorsip-sim run --config door.json [--verbose] 
 
 The door-phone firmware with the Node HAL on real sockets, booted from door.json (the device's configuration
 format, README "The configuration file"): it registers every account with the server(s) the file names and
-answers calls as configured. Commands, one per line on standard input (a terminal or a pipe):
+answers calls as configured. Commands, one per line on standard input (a pipe), or one key each on a
+terminal (the key in brackets; c then asks for the URI, ? lists the keys):
 
-  press | b        the first button (its call plan; a press during a call hangs it up when so configured)
-  call <uri>       call a SIP URI
-  hangup | h       hang up every live call
-  status | s       the phone's status (JSON)
-  quit | q         unregister and exit (also Ctrl-C, or the end of the input)
+  press   [b]      the first button (its call plan; a press during a call hangs it up when so configured)
+  call <uri> [c]   call a SIP URI
+  hangup  [h]      hang up every live call
+  status  [s]      the phone's status (JSON)
+  quit    [q]      unregister and exit (also Ctrl-C, or the end of the input)
 
 Each SIP message the door sends or receives is drawn as a ladder line (--verbose: with the message).
 `;
@@ -103,7 +104,7 @@ export async function runCommand(args: string[]): Promise<number> {
   sipPort = booted.config.port;
   local = booted.config.address || "127.0.0.1";
   console.log(`doorsip: the door phone from ${o["--config"]} on ${local}:${sipPort}, ${booted.config.accounts.length} account(s); ` +
-    `commands: press, call <uri>, hangup, status, quit`);
+    (process.stdin.isTTY === true ? "keys: b press, c call, h hangup, s status, q quit, ? help" : "commands: press, call <uri>, hangup, status, quit"));
   console.log(ladderHeader(["door", "network"], WIDTH) + "  peer");
 
   // Registration states as they change.
@@ -120,7 +121,8 @@ export async function runCommand(args: string[]): Promise<number> {
     const quit = async () => {
       if (quitting) return;
       quitting = true;
-      rl.close();
+      if (rl !== null) rl.close();
+      else { process.stdin.setRawMode(false); process.stdin.pause(); }
       door.unregisterAll();
       await until(() => door.registrations.every((r) => r.state === REG_UNREGISTERED), 5000);
       clearInterval(watch);
@@ -129,8 +131,7 @@ export async function runCommand(args: string[]): Promise<number> {
       door.close();
       resolve(writeOutputs("run", o["--pcap"] || "", o["--html"] || "", records, messages, "doorsip: the door phone from " + o["--config"], ["door", "network"]) ? 0 : 1);
     };
-    const rl = readline.createInterface({ input: process.stdin, terminal: false });
-    rl.on("line", (line) => {
+    const command = (line: string) => {
       const [cmd, ...rest] = line.trim().split(/\s+/);
       if (cmd === "" || cmd === undefined) return;
       if (cmd === "press" || cmd === "b") {
@@ -149,8 +150,35 @@ export async function runCommand(args: string[]): Promise<number> {
       } else if (cmd === "quit" || cmd === "q") {
         void quit();
       } else console.log("   -- unknown command " + JSON.stringify(line.trim()) + " (press, call <uri>, hangup, status, quit)");
-    });
-    rl.on("close", () => void quit());
+    };
+    const tty = process.stdin.isTTY === true;
+    // On a terminal a key is a command (b, h, s, q, Ctrl-C; c asks for the URI); a pipe gives lines.
+    let rl: readline.Interface | null = null;
+    if (!tty) {
+      rl = readline.createInterface({ input: process.stdin, terminal: false });
+      rl.on("line", command);
+      rl.on("close", () => void quit());
+    } else {
+      readline.emitKeypressEvents(process.stdin);
+      process.stdin.setRawMode(true);
+      process.stdin.resume();
+      let typing: string | null = null; // the URI being typed after c
+      process.stdin.on("keypress", (str: string | undefined, key: { name?: string; ctrl?: boolean } | undefined) => {
+        const name = key?.name ?? "";
+        if (key?.ctrl && (name === "c" || name === "d")) { void quit(); return; }
+        if (typing !== null) {
+          if (name === "return" || name === "enter") { const uri = typing; typing = null; process.stdout.write("\n"); if (uri !== "") command("call " + uri); }
+          else if (name === "escape") { typing = null; process.stdout.write("  (cancelled)\n"); }
+          else if (name === "backspace") { if (typing.length > 0) { typing = typing.slice(0, -1); process.stdout.write("\b \b"); } }
+          else if (str !== undefined && str >= " " && str.length === 1) { typing += str; process.stdout.write(str); }
+          return;
+        }
+        if (name === "c") { typing = ""; process.stdout.write("   call (Enter to dial, Esc to cancel): "); }
+        else if (name === "p") command("press");
+        else if (name === "b" || name === "h" || name === "s" || name === "q") command(name);
+        else if (str === "?") console.log("   -- keys: b press, c call <uri>, h hangup, s status, q quit");
+      });
+    }
     process.once("SIGINT", () => void quit());
   });
 }

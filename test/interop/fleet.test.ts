@@ -6,7 +6,8 @@ import { cli, ensureSimBuilt, root } from "../sim-cli.ts";
 import { kamcmd, startKamailio, stopAllKamailio, ulDump, type Kamailio } from "./kamailio.ts";
 
 const template = readFileSync(new URL("./kamailio/fleet.cfg.tmpl", import.meta.url), "utf8");
-const KAM = 29700 + (process.pid % 100);
+// Kamailio on 32400–32499 (clear of the other interop files, see run-command.test.ts), the devices on 44000+.
+const KAM = 32400 + (process.pid % 100);
 const PORTS = 44000 + (process.pid % 40) * 250;
 const PASSWORD = "fleet-secret";
 let kam: Kamailio;
