@@ -22,13 +22,19 @@ import { VirtualClock, VirtualNetwork, VirtualPlatform, type LinkConditions } fr
  *     "phones": [{ "name": "resident", "address": "10.0.0.2", "answer": 200, "answerDelayMs": 1000 }],
  *     "events": [{ "at": 2000, "press": "door" }, { "at": 6000, "digits": "resident", "keys": "1234#" },
  *                { "at": 9000, "hangup": "resident" }, { "at": 500, "link": ["10.0.0.1", "10.0.0.100"], "conditions": { "loss": 0.3 } },
- *                { "at": 7000, "call": "door", "uri": "sip:x@10.0.0.3" }],
+ *                { "at": 7000, "call": "door", "uri": "sip:x@10.0.0.3" }, { "at": 9000, "registrar": "restart" }],
  *     "expect": [{ "door": "door", "registered": true }, { "door": "door", "opens": 1 }, { "door": "door", "relayPulses": 1 },
- *                { "door": "door", "ladder": ["REGISTER", "401 Unauthorized", …] }, { "phone": "resident", "calls": 1 }] }
+ *                { "door": "door", "ladder": ["REGISTER", "401 Unauthorized", …] }, { "phone": "resident", "calls": 1 },
+ *                { "door": "door", "sent": "CANCEL", "to": "concierge", "count": 1 }, { "door": "door", "plan": "answered", "by": "resident" },
+ *                { "door": "door", "presses": 2 }, { "registrar": [401, 200, 401, 200] }, { "registrar": "bindings", "count": 1 }] }
  *
  * A phone answering 200 is a door phone of its own (auto-answer after answerDelayMs, allowing every door; it can
  * send "digits" as RFC 4733 events and "hangup"); any other answer (486, 603, …) is an endpoint that refuses with it.
- * "ladder" expects the door's SIP messages (sent and received, in order) to begin with the labels given.
+ * "ladder" expects the door's SIP messages (sent and received, in order) to begin with the labels given; "sent" counts
+ * the requests with that method the door sent (to one phone, or to anyone), retransmissions included; "plan" is the
+ * button's plan's state (idle, running, answered, failed, stopped), "by" the phone that answered it; "registrar" as a
+ * list is every REGISTER's answer in order (0: it stayed silent), "bindings" the bindings it holds at the end.
+ * A "registrar" event restarts it (bindings and nonces forgotten, as a rebooted server).
  */
 export interface ScenarioDoc {
   name?: string;
@@ -52,6 +58,7 @@ export interface ScenarioEvent {
   uri?: string;
   link?: [string, string];
   conditions?: Partial<LinkConditions>;
+  registrar?: "restart";
 }
 
 export interface ScenarioExpectation {
@@ -62,6 +69,13 @@ export interface ScenarioExpectation {
   relayPulses?: number;
   ladder?: string[];
   calls?: number;
+  sent?: string;
+  to?: string;
+  count?: number;
+  plan?: string;
+  by?: string;
+  presses?: number;
+  registrar?: number[] | "bindings";
 }
 
 export interface ScenarioResult {
@@ -73,6 +87,12 @@ export interface ScenarioResult {
   /** A problem with the document itself ("" when none): the scenario did not run. */
   error: string;
 }
+
+/** The plan states by value (firmware/plan.ts PLAN_*). */
+const PLAN_STATES = ["idle", "running", "answered", "failed", "stopped"];
+
+/** The host of a SIP URI ("sip:r@10.0.0.2:5060" → "10.0.0.2"). */
+const hostOf = (uri: string) => uri.replace(/^sips?:([^@]*@)?/, "").replace(/[:;>].*$/, "");
 
 /** Runs a scenario to its end on a fresh virtual network and clock; never throws for a bad document (error says why). */
 export function runScenario(doc: ScenarioDoc): ScenarioResult {
@@ -91,9 +111,10 @@ export function runScenario(doc: ScenarioDoc): ScenarioResult {
       seen.push({ from: r.from, to: r.to, data: r.data, time: r.time });
     },
   });
+  let registrar: Registrar | null = null;
   if (doc.registrar) {
     const g = doc.registrar;
-    const reg = new Registrar({ platform: new VirtualPlatform({ network, address: g.address }), address: g.address, port: g.port ?? 5060,
+    const reg = registrar = new Registrar({ platform: new VirtualPlatform({ network, address: g.address }), address: g.address, port: g.port ?? 5060,
       realm: g.realm ?? "sip.example.com", users: g.users });
     if (reg.open() !== 0) return fail("scenario: the registrar cannot open " + g.address);
     names.set(g.address, "registrar");
@@ -151,6 +172,9 @@ export function runScenario(doc: ScenarioDoc): ScenarioResult {
         else ph.hangup(call);
       } else if (e.link !== undefined) {
         network.setLinks(e.link[0], e.link[1], e.conditions ?? {});
+      } else if (e.registrar === "restart") {
+        if (registrar === null) problems.push("event at " + e.at + ": no registrar to restart");
+        else registrar.restart();
       } else problems.push("event at " + e.at + ": nothing to do");
     });
   }
@@ -176,6 +200,25 @@ export function runScenario(doc: ScenarioDoc): ScenarioResult {
       if (x.ladder !== undefined) {
         const mine = seen.filter((m) => names.get(m.from) === x.door || names.get(m.to) === x.door).map((m) => ladderLabel(m.data));
         say(x.ladder.every((l, i) => mine[i] === l), `${x.door} ladder begins ${x.ladder.join(", ")}`, mine.slice(0, x.ladder.length));
+      }
+      if (x.sent !== undefined) {
+        const n = seen.filter((m) => names.get(m.from) === x.door && (x.to === undefined || names.get(m.to) === x.to) && ladderLabel(m.data) === x.sent).length;
+        say(n === x.count, `${x.door} sends ${x.sent}${x.to !== undefined ? " to " + x.to : ""} ${x.count}×`, n);
+      }
+      if (x.plan !== undefined) {
+        const state = PLAN_STATES[ph.plan.state];
+        const answered = ph.plan.answered;
+        const by = answered !== null ? names.get(hostOf(answered.peer)) ?? answered.peer : "";
+        say(state === x.plan && (x.by === undefined || by === x.by), `${x.door} plan ${x.plan}${x.by !== undefined ? " by " + x.by : ""}`, by !== "" ? state + " by " + by : state);
+      }
+      if (x.presses !== undefined) say(ph.counters.buttonPresses === x.presses, `${x.door} counts ${x.presses} button press(es)`, ph.counters.buttonPresses);
+    }
+    if (x.registrar !== undefined) {
+      if (registrar === null) { verdicts.push("FAIL no registrar"); continue; }
+      if (x.registrar === "bindings") say(registrar.bindings.length === x.count, `registrar holds ${x.count} binding(s)`, registrar.bindings.length);
+      else {
+        const got = registrar.history.map((h) => h.status);
+        say(got.length === x.registrar.length && x.registrar.every((st, i) => got[i] === st), `registrar answers ${x.registrar.join(", ")}`, got);
       }
     }
     if (x.phone !== undefined) {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { DoorPhone } from "../../firmware/phone.ts";
 import { PLAN_ANSWERED, PLAN_FAILED } from "../../firmware/plan.ts";
-import { PLAN_PARALLEL, PLAN_SEQUENTIAL, REFUSE_DROP, REFUSE_REJECT } from "../../firmware/phone-config.ts";
+import { PLAN_SEQUENTIAL, REFUSE_DROP, REFUSE_REJECT } from "../../firmware/phone-config.ts";
 import { CALL_ACTIVE, CALL_INCOMING, REG_REGISTERED, type Call } from "../../sip-core/index.ts";
 import { Endpoint } from "../../sim/endpoint.ts";
 import { simPhoneConfig, type SimPhoneOptions } from "../../sim/phone-setup.ts";
@@ -69,36 +69,8 @@ describe("call plans", () => {
     expect((w.phone.platform.log as unknown as { lines: string[] }).lines.at(-1)).toMatch(/ status \{"registrations":\[\],"lastError":"call sip:r@10\.0\.0\.2:5060: 603 Decline"/);
   });
 
-  it("parallel: both ring, the first to answer wins and the other is cancelled", () => {
-    const w = world({ targets: [uri("10.0.0.2"), uri("10.0.0.3")], plan: { mode: PLAN_PARALLEL } },
-      [{ address: "10.0.0.2", status: 200, answerDelay: 4000 }, { address: "10.0.0.3", status: 200, answerDelay: 2000 }]);
-    w.board.pressButton("D0", 100);
-    w.clock.advance(6000);
-    expect(w.inviteTimes("10.0.0.2").length).toBe(1);
-    expect(w.inviteTimes("10.0.0.3").length).toBe(1);
-    expect(w.phone.plan.state).toBe(PLAN_ANSWERED);
-    expect((w.phone.plan.answered as Call).peer).toBe(uri("10.0.0.3"));
-    expect(w.network.capture().some((r) => r.to === "10.0.0.2" && r.data.startsWith("CANCEL"))).toBe(true);
-    expect(w.last(w.peers[0])).toContain("ended 487");
-    expect(w.phone.ua.calls!.liveCount()).toBe(1);
-  });
-
-  it("a press during the call hangs it up (hangupDuringCall); a press while ringing cancels the plan", () => {
-    const w = world({ targets: [uri("10.0.0.2")] }, [{ address: "10.0.0.2", status: 200, answerDelay: 3000 }]);
-    w.board.pressButton("D0", 100);
-    w.clock.advance(1000);
-    w.board.pressButton("D0", 100);
-    w.clock.advance(1000);
-    expect(w.network.capture().some((r) => r.data.startsWith("CANCEL"))).toBe(true);
-    expect(w.phone.ua.calls!.liveCount()).toBe(0);
-    w.board.pressButton("D0", 100);
-    w.clock.advance(5000);
-    expect(w.phone.ua.calls!.liveCount()).toBe(1);
-    w.board.pressButton("D0", 100);
-    w.clock.advance(500);
-    expect(w.network.capture().some((r) => r.data.startsWith("BYE"))).toBe(true);
-    expect(w.phone.counters.buttonPresses).toBe(4);
-  });
+  // The parallel plan (first answer wins, the other cancelled) and the button during ringing and during a call are
+  // scenarios now: test/fixtures/scenarios/parallel-first-answer-wins.json and press-cancels-then-hangs-up.json.
 });
 
 describe("trust policy and auto-answer", () => {

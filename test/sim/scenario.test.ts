@@ -1,6 +1,6 @@
 // Declarative scenarios (`doorsip-sim scenario <file>`): the runner, its verdicts and exit codes, on the fixtures in test/fixtures/scenarios.
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runScenario, type ScenarioDoc } from "../../sim/scenario.ts";
@@ -21,6 +21,32 @@ describe("scenario runner", () => {
     expect(r.ladder.some((l) => l.includes("486 Busy Here"))).toBe(true);
     // Seeded: the same document plays the same way.
     expect(runScenario(load("sequential-busy-then-answer.json")).ladder).toEqual(r.ladder);
+  });
+
+  it("every other fixture holds: each is a story an older test told in code (plans, registrar restart, outage, wrong password)", () => {
+    const files = readdirSync(join(root, "test/fixtures/scenarios")).filter((f) => f.endsWith(".json") && f !== "wrong-code.json").sort();
+    expect(files).toEqual(["network-outage.json", "parallel-first-answer-wins.json", "press-cancels-then-hangs-up.json", "registrar-restart.json",
+      "sequential-busy-then-answer.json", "wrong-password.json"]);
+    for (const f of files) {
+      const doc = load(f);
+      const r = runScenario(doc);
+      expect(r.error, f).toBe("");
+      expect(r.verdicts.length, f).toBe(doc.expect.length);
+      expect(r.verdicts.filter((v) => !v.startsWith("ok")), f).toEqual([]);
+    }
+  });
+
+  it("the plan, sent, presses and registrar expectations fail with what was found", () => {
+    const parallel = load("parallel-first-answer-wins.json");
+    const p = runScenario({ ...parallel, expect: [{ door: "door", plan: "answered", by: "slow" }, { door: "door", sent: "CANCEL", to: "quick", count: 1 },
+      { door: "door", presses: 2 }, { registrar: [401, 200] }] });
+    expect(p.verdicts).toEqual(["FAIL door plan answered by slow (got \"answered by quick\")", "FAIL door sends CANCEL to quick 1× (got 0)",
+      "FAIL door counts 2 button press(es) (got 1)", "FAIL no registrar"]);
+    const restart = load("registrar-restart.json");
+    const r = runScenario({ ...restart, expect: [{ registrar: [401, 200] }, { registrar: "bindings", count: 0 }] });
+    expect(r.verdicts).toEqual(["FAIL registrar answers 401, 200 (got [401,200,401,200,200])", "FAIL registrar holds 0 binding(s) (got 1)"]);
+    const noRegistrar = runScenario({ ...parallel, events: [{ at: 100, registrar: "restart" }] });
+    expect(noRegistrar.verdicts[0]).toBe("FAIL event at 100: no registrar to restart");
   });
 
   it("an expectation that does not hold is a FAIL verdict with what was found; the others still pass", () => {
