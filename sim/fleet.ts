@@ -1,5 +1,6 @@
 // `doorsip-sim fleet`: N door phones (the full firmware each, own port and account) registering against a real SIP server from one process, with a report.
 import { writeFileSync } from "node:fs";
+import type { PhoneConfig } from "../firmware/phone-config.ts";
 import { DoorPhone } from "../firmware/phone.ts";
 import { DEFAULT_ACCOUNT, DEFAULT_TIMERS, REG_BACKOFF, REG_FAILED, REG_REGISTERED, REG_REGISTERING, REG_UNREGISTERED, REG_UNREGISTERING } from "../sip-core/index.ts";
 import { sleep } from "./cli-support.ts";
@@ -89,22 +90,33 @@ const fill = (pattern: string, n: number) => pattern.split("{n}").join(String(n)
  * per device over its registration's methods.
  */
 class FleetPhone extends DoorPhone {
-  index = -1;
-  onEvent: ((index: number) => void) | null = null;
+  readonly index: number;
+  // Set once, at construction: a field V8 has seen hold one value and is then written again (null, or a no-op,
+  // then the fleet's callback) makes it discard the code compiled during the warm-up (seen with --trace-deopt).
+  readonly onEvent: (index: number) => void;
+
+  constructor(platform: NodePlatform, board: VirtualBoard, config: PhoneConfig, index: number, onEvent: (index: number) => void) {
+    super(platform, board, config);
+    this.index = index;
+    this.onEvent = onEvent;
+  }
 
   rearm(): void {
     super.rearm();
-    if (this.onEvent) this.onEvent(this.index); // undefined while DoorPhone's constructor runs
+    if (this.onEvent !== undefined) this.onEvent(this.index); // undefined while DoorPhone's constructor runs
   }
 }
 
+const ignoreEvent = (index: number): void => { void index; };
+
 /** One device: the door-phone firmware with one account, no button, one call, `transactions` transactions. */
-function fleetPhone(platform: NodePlatform, audio: ToneAudio, o: FleetOptions, port: number, user: string, password: string, domain: string, host: string, hostPort: number, transactions: number): FleetPhone {
+function fleetPhone(platform: NodePlatform, audio: ToneAudio, o: FleetOptions, port: number, user: string, password: string, domain: string, host: string, hostPort: number,
+  transactions: number, index: number, onEvent: (index: number) => void): FleetPhone {
   const account = {
     ...DEFAULT_ACCOUNT, user, password, domain, registrar: host, registrarPort: hostPort, expires: o.expires, localAddress: o.address, localPort: port, keepalive: 0,
   };
   return new FleetPhone(platform, new VirtualBoard(platform.clock, audio),
-    simPhoneConfig(o.address, { port, accounts: [account], buttonPin: "", callCapacity: 1, transactions, calls: { rtpPortBase: 0 } }));
+    simPhoneConfig(o.address, { port, accounts: [account], buttonPin: "", callCapacity: 1, transactions, calls: { rtpPortBase: 0 } }), index, onEvent);
 }
 
 /** Starts items 0..count-1 with at most `window` of them unfinished at once; resolves when all are done or ms passed. */
@@ -125,12 +137,13 @@ async function windowed(count: number, window: number, start: (i: number) => voi
  *  calls, so a cold run's first second measures its compiler (~2,500/s rising to ~6,000/s over the first 5,000).
  *  `o.warmup` phones built like the fleet's, on the ports after it, register (401, credentials, 200) and
  *  unregister against a registrar in this process; the server under test sees none of it. Returns the
- *  registrations made. */
-async function warmUp(o: FleetOptions, platform: NodePlatform, audio: ToneAudio): Promise<number> {
+ *  registrations made and what closes the warm-up's phones and registrar. */
+async function warmUp(o: FleetOptions, platform: NodePlatform, audio: ToneAudio): Promise<{ made: number; close: () => void }> {
   const count = o.warmup;
-  if (count <= 0) return 0;
+  const none = { made: 0, close: () => {} };
+  if (count <= 0) return none;
   const base = o.portBase + o.devices + count < 65536 ? o.portBase + o.devices : o.portBase - count - 1;
-  if (base < 1024) return 0;
+  if (base < 1024) return none;
   // An account each, as in the fleet (one AOR for all would grow every 200's Contact list past a datagram).
   const users: Record<string, string> = {};
   for (let i = 0; i < count; i++) users["warmup" + i] = "secret" + i;
@@ -138,7 +151,7 @@ async function warmUp(o: FleetOptions, platform: NodePlatform, audio: ToneAudio)
   const registrar = new Registrar({ platform, address: o.address, port: base + count, realm: "warmup", users, maxExpires: 3600,
     capacity: 3 * count + 16, timers: { ...DEFAULT_TIMERS, t1: 20 }, exactCopies: true });
   const phones: FleetPhone[] = [];
-  for (let i = 0; i < count; i++) phones.push(fleetPhone(platform, audio, o, base + i, "warmup" + i, "secret" + i, "warmup", o.address, base + count, 4));
+  for (let i = 0; i < count; i++) phones.push(fleetPhone(platform, audio, o, base + i, "warmup" + i, "secret" + i, "warmup", o.address, base + count, 4, i, ignoreEvent));
   let made = 0;
   if (registrar.open() === 0 && phones.map((p) => p.open()).every((r) => r === 0)) {
     await sleep(50 + count / 20);
@@ -148,9 +161,9 @@ async function warmUp(o: FleetOptions, platform: NodePlatform, audio: ToneAudio)
     made = phones.filter((p) => p.registrations[0].state === REG_REGISTERED).length;
     await windowed(count, 100, (i) => phones[i].unregisterAll(), settled, 10_000);
   }
-  for (const p of phones) p.close();
-  registrar.close();
-  return made;
+  // Closed after the measured run: closing a socket stores null where V8 had only seen sockets, and the code
+  // compiled for the registration path is thrown away with that assumption (seen with --trace-deopt).
+  return { made, close: () => { for (const p of phones) p.close(); registrar.close(); } };
 }
 
 /** Runs a fleet and resolves with its report (progress on stderr when it is a terminal). */
@@ -158,42 +171,39 @@ export async function runFleet(o: FleetOptions, progress: (started: number, regi
   const platform = new NodePlatform({ address: o.address, logLevel: 0, logSink: () => {} });
   const audio = new ToneAudio({ frequencies: 440 });
   const gc = (globalThis as { gc?: () => void }).gc;
+  // The warm-up first: phones made after it are made with the object layouts it settled (made before, each
+  // would be migrated to them on first use, inside the measured run).
+  const warm = await warmUp(o, platform, audio);
   if (gc) gc();
   const heap0 = process.memoryUsage().heapUsed;
+  const startedAt = new Float64Array(o.devices).fill(-1);
+  const doneAt = new Float64Array(o.devices).fill(-1);
+  let t0 = 0, started = 0, registered = 0, failed = 0, lastDone = 0, maxInProgress = 0;
+  // A registration's outcome is taken after each event its device handles (no polling of every device).
+  const check = (i: number) => {
+    if (doneAt[i] >= 0 || startedAt[i] < 0) return;
+    const st = phones[i].registrations[0].state;
+    const now = performance.now();
+    if (st === REG_REGISTERED) { doneAt[i] = now; registered++; lastDone = now; }
+    else if (st === REG_FAILED || st === REG_BACKOFF) { doneAt[i] = now; failed++; }
+  };
   const phones: FleetPhone[] = [];
   for (let i = 0; i < o.devices; i++) {
-    phones.push(fleetPhone(platform, audio, o, o.portBase + i, fill(o.user, i + 1), fill(o.password, i + 1), o.domain, o.host, o.port, 4));
+    phones.push(fleetPhone(platform, audio, o, o.portBase + i, fill(o.user, i + 1), fill(o.password, i + 1), o.domain, o.host, o.port, 4, i, check));
   }
   if (gc) gc();
   const heapBytesPerDevice = Math.round((process.memoryUsage().heapUsed - heap0) / Math.max(1, o.devices));
-  // After the heap figure (it is the fleet's phones' alone); its garbage is collected before the clock starts.
-  const warmed = await warmUp(o, platform, audio);
-  if (gc) gc();
-  const startedAt = new Float64Array(o.devices).fill(-1);
-  const doneAt = new Float64Array(o.devices).fill(-1);
   // Every device's sockets are open before the clock starts (as a load generator's are): the rate is the
   // registrations', not socket set-up's (a UDP bind and a TCP listen each, ~0.15 ms).
   const opened = phones.map((p) => p.open() === 0);
   await sleep(100 + o.devices / 20);
-  const t0 = performance.now();
+  t0 = lastDone = performance.now();
   const cpu0 = process.cpuUsage();
-  let started = 0, registered = 0, failed = 0, lastDone = t0, maxInProgress = 0;
   const deadline = t0 + o.durationS * 1000;
+  // A timeout re-armed each millisecond, not setInterval: the first repeating timer of the process changes the
+  // layout of Node's timer objects and its compiled timer code is thrown away inside the measured run.
   await new Promise<void>((resolve) => {
-    let finished = false;
-    const check = (i: number) => {
-      if (doneAt[i] >= 0) return;
-      const st = phones[i].registrations[0].state;
-      const now = performance.now();
-      if (st === REG_REGISTERED) { doneAt[i] = now; registered++; lastDone = now; }
-      else if (st === REG_FAILED || st === REG_BACKOFF) { doneAt[i] = now; failed++; }
-    };
-    // A registration's outcome is taken after each event its device handles (no polling of every device).
-    phones.forEach((p, i) => {
-      p.index = i;
-      p.onEvent = check;
-    });
-    const tick = setInterval(() => {
+    const tick = () => {
       const now = performance.now();
       // Start the devices due by now at the rate asked for, within the window of registrations in progress.
       const due = Math.min(o.devices, Math.floor(((now - t0) / 1000) * o.rate) + 1, registered + failed + o.concurrency);
@@ -205,13 +215,12 @@ export async function runFleet(o: FleetOptions, progress: (started: number, regi
       }
       if (started - registered - failed > maxInProgress) maxInProgress = started - registered - failed;
       progress(started, registered, failed);
-      if (!finished && (registered + failed === o.devices || now > deadline)) {
-        finished = true;
+      if (registered + failed === o.devices || now > deadline) {
         for (let i = 0; i < started; i++) check(i); // timeouts end in FAILED/BACKOFF without a response
-        clearInterval(tick);
         resolve();
-      }
-    }, 1);
+      } else setTimeout(tick, 1);
+    };
+    tick();
   });
   const latencies: number[] = [];
   const failures: Record<string, number> = {};
@@ -234,11 +243,12 @@ export async function runFleet(o: FleetOptions, progress: (started: number, regi
   const unregistered = leaving.filter((p) => p.registrations[0].state === REG_UNREGISTERED).length;
   await sleep(50);
   for (const p of phones) p.close();
+  warm.close();
   return {
     devices: o.devices, registered, failed, pending: o.devices - registered - failed, failures,
     registrationsPerSecond: elapsedMs > 0 ? round((registered * 1000) / elapsedMs) : 0, elapsedMs: Math.round(elapsedMs),
     latencyMs: { p50: round(percentile(latencies, 50)), p95: round(percentile(latencies, 95)), p99: round(percentile(latencies, 99)), max: round(latencies.length ? latencies[latencies.length - 1] : 0) },
-    retransmissions, requestsSent, heapBytesPerDevice, unregistered, maxInProgress, warmupRegistrations: warmed,
+    retransmissions, requestsSent, heapBytesPerDevice, unregistered, maxInProgress, warmupRegistrations: warm.made,
     cpuMicrosPerRegistration: registered > 0 ? Math.round((cpu.user + cpu.system) / registered) : 0,
   };
 }
