@@ -31,10 +31,11 @@ export function pushRecord(records: CaptureRecord[], time: number, from: string,
 }
 
 /**
- * Writes the pcap and the HTML ladder asked for ("": not asked); false, said on stderr (prefixed with the
- * command's name), when one cannot be written.
+ * Writes the pcap and the HTML ladder asked for ("": not asked), each said (say: standard output unless
+ * given); false, said on stderr (prefixed with the command's name), when one cannot be written.
  */
-export function writeOutputs(command: string, pcap: string, html: string, records: CaptureRecord[], messages: LadderMessage[], title: string, columns: string[]): boolean {
+export function writeOutputs(command: string, pcap: string, html: string, records: CaptureRecord[], messages: LadderMessage[], title: string, columns: string[],
+  say: (line: string) => void = (line) => console.log(line)): boolean {
   const outputs: [string, string, () => Uint8Array | string, string][] = [
     ["pcap", pcap, () => writePcap(records.slice().sort((x, y) => x.time - y.time || x.id - y.id)), records.length + " datagrams"],
     ["html", html, () => htmlLadder(title, columns, messages), "the ladder of " + messages.length + " SIP messages"],
@@ -47,7 +48,7 @@ export function writeOutputs(command: string, pcap: string, html: string, record
       process.stderr.write(command + ": cannot write " + file + ": " + (e instanceof Error ? e.message : String(e)) + "\n");
       return false;
     }
-    console.log(`${kind}: ${what} written to ${file}`);
+    say(`${kind}: ${what} written to ${file}`);
   }
   return true;
 }

@@ -1,5 +1,6 @@
 // doorsip simulator command line: `node dist/sim/cli.js <command> [args]` (npm run sim -- <command>).
 import { readFileSync } from "node:fs";
+import { optionValue, writeOutputs } from "./cli-support.ts";
 import { parseReport } from "./parse-command.ts";
 import { runDemo } from "./demo.ts";
 import { runLiveDemo } from "./live-demo.ts";
@@ -15,7 +16,8 @@ commands:
                    the stack would send, and exits 1; an unreadable input exits 2
   run --config f   the firmware on real sockets against the SIP server door.json names; commands on stdin
                    (press, call <uri>, hangup, status, quit); run --help
-  scenario <file>  a declarative scenario (JSON: doors, registrar, phones, links, events, expectations) on the
+  scenario <file> [--pcap out.pcap] [--html out.html]
+                   a declarative scenario (JSON: doors, registrar, phones, links, events, expectations) on the
                    virtual network; prints the ladder and each expectation's verdict, exits 1 when one fails
   fleet            N door phones (the whole firmware each) registering against a real server, with a
                    report (rate, failures, latency, retransmissions); fleet --help
@@ -51,6 +53,13 @@ function main(argv: string[]): number | Promise<number> {
   if (cmd === "scenario") {
     const file = argv[1];
     if (!file || file === "--help") { process.stdout.write(USAGE); return file ? 0 : 2; }
+    const rest = argv.slice(2);
+    const pcap = optionValue(rest, "--pcap"), html = optionValue(rest, "--html");
+    const unknown = rest.filter((a, i) => a.startsWith("--") ? a !== "--pcap" && a !== "--html" : rest[i - 1] !== "--pcap" && rest[i - 1] !== "--html");
+    if (pcap === null || html === null || unknown.length > 0) {
+      process.stderr.write("scenario: " + (unknown.length > 0 ? "unknown argument " + unknown[0] : "an option lacks its file") + "\n" + USAGE);
+      return 2;
+    }
     let doc: ScenarioDoc;
     try {
       doc = JSON.parse(readFileSync(file, "utf8"));
@@ -61,6 +70,7 @@ function main(argv: string[]): number | Promise<number> {
     const r = runScenario(doc);
     if (r.error !== "") { process.stderr.write(r.error + "\n"); return 2; }
     process.stdout.write((doc.name ? doc.name + "\n\n" : "") + r.ladder.join("\n") + "\n\n" + r.verdicts.join("\n") + "\n");
+    if (!writeOutputs("scenario", pcap, html, r.records, r.messages, "doorsip scenario: " + (doc.name || file), r.columns)) return 2;
     return r.ok ? 0 : 1;
   }
   if (cmd === "fleet") return fleetCommand(argv.slice(1));

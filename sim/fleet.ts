@@ -3,12 +3,14 @@ import { writeFileSync } from "node:fs";
 import type { PhoneConfig } from "../firmware/phone-config.ts";
 import { DoorPhone } from "../firmware/phone.ts";
 import { DEFAULT_ACCOUNT, DEFAULT_TIMERS, REG_BACKOFF, REG_FAILED, REG_REGISTERED, REG_REGISTERING, REG_UNREGISTERED, REG_UNREGISTERING } from "../sip-core/index.ts";
-import { sleep } from "./cli-support.ts";
+import { pushRecord, sleep, writeOutputs } from "./cli-support.ts";
+import type { LadderMessage } from "./html-ladder.ts";
 import { NodePlatform } from "./node-platform.ts";
 import { Registrar } from "./registrar.ts";
 import { simPhoneConfig } from "./phone-setup.ts";
 import { ToneAudio } from "./virtual-audio.ts";
 import { VirtualBoard } from "./virtual-board.ts";
+import type { CaptureRecord } from "./virtual.ts";
 
 export const FLEET_USAGE = `usage: doorsip-sim fleet --devices N --registrar host:port [options]
 
@@ -30,6 +32,8 @@ registrar; then a report: registrations per second, successes, failures by statu
   --port-base P        device n binds P + n - 1 (default 40000)
   --expires S          the expiry asked for (default 600)
   --json FILE          also write the report as JSON (- : standard output, instead of the text)
+  --pcap FILE          write every datagram the devices sent and received (the warm-up's not) as a pcap file
+  --html FILE          write the SIP exchange as a ladder diagram (devices | server) in one HTML file
 `;
 
 export interface FleetOptions {
@@ -167,13 +171,30 @@ async function warmUp(o: FleetOptions, platform: NodePlatform, audio: ToneAudio)
 }
 
 /** Runs a fleet and resolves with its report (progress on stderr when it is a terminal). */
-export async function runFleet(o: FleetOptions, progress: (started: number, registered: number, failed: number) => void = () => {}): Promise<FleetReport> {
-  const platform = new NodePlatform({ address: o.address, logLevel: 0, logSink: () => {} });
+export async function runFleet(o: FleetOptions, progress: (started: number, registered: number, failed: number) => void = () => {},
+  trace: FleetTrace | null = null): Promise<FleetReport> {
+  const start = performance.now();
+  const record = (out: boolean, from: string, fromPort: number, to: string, toPort: number, data: string) => {
+    if (trace === null) return;
+    const time = performance.now() - start;
+    pushRecord(trace.records, time, from, fromPort, to, toPort, data);
+    trace.messages.push({ time, from: out ? 0 : 1, to: out ? 1 : 0, data });
+  };
+  const platform = new NodePlatform({ address: o.address, logLevel: 0, logSink: () => {},
+    capture: trace === null ? undefined : (d) => record(true, d.from, d.fromPort, d.to, d.toPort, d.data) });
+  if (trace !== null) {
+    // What the devices receive is recorded at their sockets' handlers.
+    const openUdp = platform.openUdp.bind(platform);
+    platform.openUdp = (opts) => {
+      const s = openUdp({ ...opts, onMessage: (data, address, port) => { record(false, address, port, o.address, s.port, data); opts.onMessage(data, address, port); } });
+      return s;
+    };
+  }
   const audio = new ToneAudio({ frequencies: 440 });
   const gc = (globalThis as { gc?: () => void }).gc;
-  // The warm-up first: phones made after it are made with the object layouts it settled (made before, each
-  // would be migrated to them on first use, inside the measured run).
-  const warm = await warmUp(o, platform, audio);
+  // The warm-up first (on a platform of its own: not recorded): phones made after it are made with the object
+  // layouts it settled (made before, each would be migrated to them on first use, inside the measured run).
+  const warm = await warmUp(o, new NodePlatform({ address: o.address, logLevel: 0, logSink: () => {} }), audio);
   if (gc) gc();
   const heap0 = process.memoryUsage().heapUsed;
   const startedAt = new Float64Array(o.devices).fill(-1);
@@ -253,6 +274,12 @@ export async function runFleet(o: FleetOptions, progress: (started: number, regi
   };
 }
 
+/** What a fleet run sent and received, when asked (--pcap, --html): the datagrams and the SIP messages. */
+export interface FleetTrace {
+  records: CaptureRecord[];
+  messages: LadderMessage[];
+}
+
 /** The report as text. */
 export function fleetText(r: FleetReport): string {
   const fails = Object.keys(r.failures).sort().map((k) => k + " ×" + r.failures[k]).join(", ") || "none";
@@ -275,7 +302,7 @@ export async function fleetCommand(args: string[]): Promise<number> {
     if (!args[i].startsWith("--") || args[i + 1] === undefined) { process.stderr.write("fleet: bad option " + args[i] + "\n" + FLEET_USAGE); return 2; }
     v[args[i]] = args[i + 1];
   }
-  const known = ["--devices", "--registrar", "--rate", "--concurrency", "--warmup", "--duration", "--user", "--password", "--domain", "--address", "--port-base", "--expires", "--json"];
+  const known = ["--devices", "--registrar", "--rate", "--concurrency", "--warmup", "--duration", "--user", "--password", "--domain", "--address", "--port-base", "--expires", "--json", "--pcap", "--html"];
   for (const k of Object.keys(v)) if (known.indexOf(k) < 0) { process.stderr.write("fleet: unknown option " + k + "\n" + FLEET_USAGE); return 2; }
   const reg = /^([^:]+):(\d+)$/.exec(v["--registrar"] || "");
   const devices = Number(v["--devices"]);
@@ -293,12 +320,13 @@ export async function fleetCommand(args: string[]): Promise<number> {
   if (o.portBase + devices - 1 > 65535) { process.stderr.write("fleet: ports past 65535 (lower --port-base)\n"); return 2; }
   const tty = process.stderr.isTTY === true;
   let last = 0;
+  const trace: FleetTrace | null = v["--pcap"] || v["--html"] ? { records: [], messages: [] } : null;
   const report = await runFleet(o, (started, registered, failed) => {
     if (!tty || performance.now() - last < 200) return;
     last = performance.now();
     const w = 30, filled = Math.round(((registered + failed) / devices) * w);
     process.stderr.write("\r[" + "#".repeat(filled) + " ".repeat(w - filled) + "] " + `${started}/${devices} started, ${registered} registered, ${failed} failed` + "   ");
-  });
+  }, trace);
   if (tty) process.stderr.write("\n");
   const json = JSON.stringify(report, null, 2) + "\n";
   if (v["--json"] === "-") process.stdout.write(json);
@@ -306,5 +334,9 @@ export async function fleetCommand(args: string[]): Promise<number> {
     console.log(fleetText(report));
     if (v["--json"]) writeFileSync(v["--json"], json);
   }
+  // With the JSON on standard output, what was written is said on stderr.
+  const say = v["--json"] === "-" ? (line: string) => process.stderr.write(line + "\n") : (line: string) => console.log(line);
+  if (trace !== null && !writeOutputs("fleet", v["--pcap"] || "", v["--html"] || "", trace.records, trace.messages,
+    `doorsip fleet: ${devices} door phones and ${o.host}:${o.port}`, ["door phones", "server"], say)) return 2;
   return report.registered === devices ? 0 : 1;
 }

@@ -4,13 +4,14 @@ import { CONFIG_FILE } from "../firmware/config.ts";
 import { DoorPhone } from "../firmware/phone.ts";
 import { Endpoint } from "./endpoint.ts";
 import { MemoryStorage } from "./file-storage.ts";
+import type { LadderMessage } from "./html-ladder.ts";
 import { ladder, ladderHeader, ladderLabel } from "./ladder.ts";
 import { simPhoneConfig } from "./phone-setup.ts";
 import { Registrar } from "./registrar.ts";
 import { ToneAudio } from "./virtual-audio.ts";
 import { VirtualBoard } from "./virtual-board.ts";
 import { VirtualLink } from "./virtual-link.ts";
-import { VirtualClock, VirtualNetwork, VirtualPlatform, type LinkConditions } from "./virtual.ts";
+import { VirtualClock, VirtualNetwork, VirtualPlatform, type CaptureRecord, type LinkConditions } from "./virtual.ts";
 
 /**
  * A scenario document (JSON). Times are virtual ms from the start; every door boots at 0.
@@ -86,6 +87,11 @@ export interface ScenarioResult {
   ladder: string[];
   /** A problem with the document itself ("" when none): the scenario did not run. */
   error: string;
+  /** Every UDP datagram sent (SIP and RTP, lost ones too), for a pcap file. */
+  records: CaptureRecord[];
+  /** The SIP messages delivered, by column (columns), for the HTML ladder. */
+  messages: LadderMessage[];
+  columns: string[];
 }
 
 /** The plan states by value (firmware/plan.ts PLAN_*). */
@@ -96,7 +102,7 @@ const hostOf = (uri: string) => uri.replace(/^sips?:([^@]*@)?/, "").replace(/[:;
 
 /** Runs a scenario to its end on a fresh virtual network and clock; never throws for a bad document (error says why). */
 export function runScenario(doc: ScenarioDoc): ScenarioResult {
-  const fail = (error: string): ScenarioResult => ({ ok: false, verdicts: [], ladder: [], error });
+  const fail = (error: string): ScenarioResult => ({ ok: false, verdicts: [], ladder: [], error, records: [], messages: [], columns: [] });
   if (!doc || typeof doc !== "object" || !Array.isArray(doc.doors) || doc.doors.length === 0) return fail("scenario: \"doors\" must list at least one door");
   if (typeof doc.until !== "number" || doc.until <= 0) return fail("scenario: \"until\" must be a positive number of ms");
   if (!Array.isArray(doc.expect) || doc.expect.length === 0) return fail("scenario: \"expect\" must list at least one expectation");
@@ -104,9 +110,11 @@ export function runScenario(doc: ScenarioDoc): ScenarioResult {
   const names = new Map<string, string>(); // address → name
   const columns: string[] = [];
   const seen: { from: string; to: string; data: string; time: number }[] = [];
+  const records: CaptureRecord[] = [];
   const network = new VirtualNetwork({
     clock, seed: doc.seed ?? 1, defaults: doc.network ?? {},
     observer: (r) => {
+      if (r.proto === "udp" && r.fate !== "pending") records.push(r);
       if (r.proto !== "udp" || r.fate !== "delivered" || r.fromPort !== 5060 || r.toPort !== 5060) return; // SIP only, not RTP
       seen.push({ from: r.from, to: r.to, data: r.data, time: r.time });
     },
@@ -234,5 +242,6 @@ export function runScenario(doc: ScenarioDoc): ScenarioResult {
   }
   const col = (a: string) => columns.indexOf(names.get(a) ?? a);
   const lines = seen.map((m) => ladder(m.time, col(m.from), col(m.to), m.data, columns.length, 18));
-  return { ok: verdicts.every((v) => v.startsWith("ok")), verdicts, ladder: [ladderHeader(columns, 18), ...lines], error: "" };
+  const messages = seen.map((m) => ({ time: m.time, from: col(m.from), to: col(m.to), data: m.data }));
+  return { ok: verdicts.every((v) => v.startsWith("ok")), verdicts, ladder: [ladderHeader(columns, 18), ...lines], error: "", records, messages, columns };
 }

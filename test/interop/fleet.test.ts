@@ -1,9 +1,12 @@
 // `doorsip-sim fleet` against Kamailio on 127.0.0.1: 200 door phones (the whole firmware each) register with digest; the report's shape and figures.
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli, ensureSimBuilt, root } from "../sim-cli.ts";
 import { kamcmd, startKamailio, stopAllKamailio, ulDump, type Kamailio } from "./kamailio.ts";
+import { countSip, decodeProblems } from "./tshark.ts";
 
 const template = readFileSync(new URL("./kamailio/fleet.cfg.tmpl", import.meta.url), "utf8");
 // Kamailio on 32400–32499 (clear of the other interop files, see run-command.test.ts), the devices on 44000+.
@@ -59,6 +62,26 @@ describe("fleet against Kamailio", () => {
     expect(await ulDump(kam)).not.toContain("sip:door1@");
     // Kamailio saw the fleet's 400 REGISTERs and 200 unregistrations, none of the warm-up's (an in-process registrar's).
     expect((await registersReceived()) - before).toBe(600);
+  }, 90_000);
+
+  it("--pcap and --html: every datagram the devices sent and received (REGISTER, 401, REGISTER, 200, then the unregistration), decoded by tshark; none of the warm-up's", () => {
+    const dir = mkdtempSync(join(tmpdir(), "doorsip-fleet-"));
+    try {
+      const pcap = join(dir, "fleet.pcap"), html = join(dir, "fleet.html");
+      const r = fleet(["--devices", "10", "--password", PASSWORD, "--user", "cap{n}", "--warmup", "20", "--pcap", pcap, "--html", html, "--json", "-"]);
+      expect(r.status).toBe(0);
+      expect(JSON.parse(r.stdout).registered).toBe(10); // the JSON alone on standard output
+      expect(r.stderr).toContain("pcap: 60 datagrams written to " + pcap);
+      expect(r.stderr).toContain("html: the ladder of 60 SIP messages written to " + html);
+      const ports = [KAM, ...Array.from({ length: 10 }, (_, i) => PORTS + i)];
+      expect(decodeProblems(pcap, ports)).toEqual([]);
+      expect(countSip(pcap, ports)).toBe(60);
+      const page = readFileSync(html, "utf8");
+      expect(page).toContain("door phones");
+      expect((page.match(/401 Unauthorized/g) || []).length).toBeGreaterThanOrEqual(10);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 90_000);
 
   it("a wrong password: every device fails with 403, counted by status in the text report; exit 1", () => {

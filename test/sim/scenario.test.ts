@@ -1,9 +1,11 @@
 // Declarative scenarios (`doorsip-sim scenario <file>`): the runner, its verdicts and exit codes, on the fixtures in test/fixtures/scenarios.
-import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runScenario, type ScenarioDoc } from "../../sim/scenario.ts";
+import { countSip, decodeProblems } from "../interop/tshark.ts";
 import { cli, ensureSimBuilt, root } from "../sim-cli.ts";
 
 const fixture = (name: string) => join(root, "test/fixtures/scenarios", name);
@@ -66,6 +68,26 @@ describe("scenario runner", () => {
     expect(r.verdicts[0]).toBe("FAIL event at 500: no door gate");
   });
 
+  it("--pcap and --html: the scenario's SIP and RTP as tshark decodes them, and its ladder as one page", () => {
+    const dir = mkdtempSync(join(tmpdir(), "doorsip-scenario-"));
+    try {
+      const pcap = join(dir, "s.pcap"), html = join(dir, "s.html");
+      const r = spawnSync(process.execPath, [cli, "scenario", fixture("parallel-first-answer-wins.json"), "--pcap", pcap, "--html", html], { cwd: root, encoding: "utf8", timeout: 30_000 });
+      expect(r.status).toBe(0);
+      const written = /pcap: (\d+) datagrams written/.exec(r.stdout);
+      expect(written).not.toBeNull();
+      expect(r.stdout).toContain("html: the ladder of 10 SIP messages written to " + html);
+      expect(decodeProblems(pcap, [5060])).toEqual([]);
+      expect(countSip(pcap, [5060])).toBe(10); // 2 INVITEs, 2 × 180, 200, ACK, CANCEL, its 200, 487, its ACK
+      const rtp = execFileSync("tshark", ["-n", "-r", pcap, "-Y", "rtp"], { encoding: "utf8", timeout: 20_000 }).split("\n").filter((l) => l.trim() !== "");
+      expect(rtp.length).toBeGreaterThan(100);
+      expect(rtp.length + 10).toBe(Number(written![1]));
+      expect(readFileSync(html, "utf8")).toContain("487 Request Terminated");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("the command: exit 0 when every expectation holds, 1 when one fails, 2 for an unreadable file", () => {
     const run = (args: string[]) => spawnSync(process.execPath, [cli, "scenario", ...args], { cwd: root, encoding: "utf8", timeout: 30_000 });
     const good = run([fixture("sequential-busy-then-answer.json")]);
@@ -74,6 +96,10 @@ describe("scenario runner", () => {
     const bad = run([fixture("wrong-code.json")]);
     expect(bad.status).toBe(1);
     expect(bad.stdout).toContain("FAIL door opens the door 1× (got 0)");
+    const lacking = run([fixture("wrong-code.json"), "--pcap"]);
+    expect([lacking.status, lacking.stderr.split("\n")[0]]).toEqual([2, "scenario: an option lacks its file"]);
+    const unknown = run([fixture("wrong-code.json"), "--frob"]);
+    expect([unknown.status, unknown.stderr.split("\n")[0]]).toEqual([2, "scenario: unknown argument --frob"]);
     const missing = run([fixture("nope.json")]);
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/^scenario: cannot read .*nope\.json: no such file or directory/);
