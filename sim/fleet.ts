@@ -1,8 +1,10 @@
 // `doorsip-sim fleet`: N door phones (the full firmware each, own port and account) registering against a real SIP server from one process, with a report.
 import { writeFileSync } from "node:fs";
+import { MEDIA_PACKETS_RECEIVED, MEDIA_PACKETS_SENT } from "../firmware/media.ts";
 import type { PhoneConfig } from "../firmware/phone-config.ts";
 import { DoorPhone } from "../firmware/phone.ts";
-import { DEFAULT_ACCOUNT, DEFAULT_TIMERS, REG_BACKOFF, REG_FAILED, REG_REGISTERED, REG_REGISTERING, REG_UNREGISTERED, REG_UNREGISTERING } from "../sip-core/index.ts";
+import { CALL_ACTIVE, CALL_ENDED, CALL_FREE, DEFAULT_ACCOUNT, DEFAULT_TIMERS, REG_BACKOFF, REG_FAILED, REG_REGISTERED, REG_REGISTERING, REG_UNREGISTERED, REG_UNREGISTERING,
+  type Call } from "../sip-core/index.ts";
 import { pushRecord, sleep, writeOutputs } from "./cli-support.ts";
 import type { LadderMessage } from "./html-ladder.ts";
 import { NodePlatform } from "./node-platform.ts";
@@ -32,6 +34,10 @@ registrar; then a report: registrations per second, successes, failures by statu
   --port-base P        device n binds P + n - 1 (default 40000)
   --expires S          the expiry asked for (default 600)
   --json FILE          also write the report as JSON (- : standard output, instead of the text)
+  --calls pairs        once registered, device 1 calls device 2's account through the server, 3 calls 4, …
+                       (each answered by the callee's auto-answer, RTP both ways, hung up by the caller)
+  --call-hold MS       how long an answered call lasts before the caller hangs up (default 1000)
+  --rtp-port-base R    with --calls, device n's RTP port is R + 2(n - 1) (default: after the SIP and warm-up ports)
   --pcap FILE          write every datagram the devices sent and received (the warm-up's not) as a pcap file
   --html FILE          write the SIP exchange as a ladder diagram (devices | server) in one HTML file
 `;
@@ -45,6 +51,12 @@ export interface FleetOptions {
   concurrency: number;
   /** Registrations made in this process, against its own registrar, before the clock starts (JIT warm-up). */
   warmup: number;
+  /** "pairs": once registered, device 2k+1 calls device 2k+2 through the server; "": no calls. */
+  calls: string;
+  /** ms an answered call lasts before the caller hangs up. */
+  callHoldMs: number;
+  /** Device i's RTP port is rtpPortBase + 2i (with calls). */
+  rtpPortBase: number;
   durationS: number;
   user: string;
   password: string;
@@ -71,6 +83,8 @@ export interface FleetReport {
   /** Heap (V8) growth per device once all were made, in bytes. */
   heapBytesPerDevice: number;
   unregistered: number;
+  /** With --calls: the calls made once registered (null without). */
+  calls: FleetCalls | null;
   /** This process's CPU time (every thread: user + system) while the clock ran, per registered device, in µs. */
   cpuMicrosPerRegistration: number;
   /** The most registrations in progress at once (at most --concurrency). */
@@ -113,14 +127,17 @@ class FleetPhone extends DoorPhone {
 
 const ignoreEvent = (index: number): void => { void index; };
 
-/** One device: the door-phone firmware with one account, no button, one call, `transactions` transactions. */
+/** One device: the door-phone firmware with one account, no button, one call, `transactions` transactions (4 for a
+ *  registration and its refreshes; 8 with calls, whose INVITE transactions linger 32 s after the answer, Timer D). */
 function fleetPhone(platform: NodePlatform, audio: ToneAudio, o: FleetOptions, port: number, user: string, password: string, domain: string, host: string, hostPort: number,
-  transactions: number, index: number, onEvent: (index: number) => void): FleetPhone {
+  transactions: number, index: number, onEvent: (index: number) => void, rtpPort: number): FleetPhone {
   const account = {
     ...DEFAULT_ACCOUNT, user, password, domain, registrar: host, registrarPort: hostPort, expires: o.expires, localAddress: o.address, localPort: port, keepalive: 0,
   };
+  // Calls (with --calls) as the account's user, with its credentials for a proxy's challenge; answered at once.
   return new FleetPhone(platform, new VirtualBoard(platform.clock, audio),
-    simPhoneConfig(o.address, { port, accounts: [account], buttonPin: "", callCapacity: 1, transactions, calls: { rtpPortBase: 0 } }), index, onEvent);
+    simPhoneConfig(o.address, { port, accounts: [account], buttonPin: "", callCapacity: 1, transactions, user, autoAnswer: { delayMs: 0 },
+      calls: { rtpPortBase: rtpPort, domain, password } }), index, onEvent);
 }
 
 /** Starts items 0..count-1 with at most `window` of them unfinished at once; resolves when all are done or ms passed. */
@@ -155,7 +172,7 @@ async function warmUp(o: FleetOptions, platform: NodePlatform, audio: ToneAudio)
   const registrar = new Registrar({ platform, address: o.address, port: base + count, realm: "warmup", users, maxExpires: 3600,
     capacity: 3 * count + 16, timers: { ...DEFAULT_TIMERS, t1: 20 }, exactCopies: true });
   const phones: FleetPhone[] = [];
-  for (let i = 0; i < count; i++) phones.push(fleetPhone(platform, audio, o, base + i, "warmup" + i, "secret" + i, "warmup", o.address, base + count, 4, i, ignoreEvent));
+  for (let i = 0; i < count; i++) phones.push(fleetPhone(platform, audio, o, base + i, "warmup" + i, "secret" + i, "warmup", o.address, base + count, 4, i, ignoreEvent, 0));
   let made = 0;
   if (registrar.open() === 0 && phones.map((p) => p.open()).every((r) => r === 0)) {
     await sleep(50 + count / 20);
@@ -168,6 +185,109 @@ async function warmUp(o: FleetOptions, platform: NodePlatform, audio: ToneAudio)
   // Closed after the measured run: closing a socket stores null where V8 had only seen sockets, and the code
   // compiled for the registration path is thrown away with that assumption (seen with --trace-deopt).
   return { made, close: () => { for (const p of phones) p.close(); registrar.close(); } };
+}
+
+/**
+ * --calls pairs: device 2k+1 calls device 2k+2's account through the server once both registered (at the
+ * fleet's rate, within its window), the callee answers, the caller hangs up after the hold; then the report.
+ */
+class PairCalls {
+  private readonly o: FleetOptions;
+  private readonly phones: FleetPhone[];
+  private readonly callers: number[] = [];
+  private readonly call: (Call | null)[];
+  private readonly startAt: Float64Array;
+  private readonly answerAt: Float64Array;
+  private readonly endAt: Float64Array;
+  /** Callers answered, in order: each hangs up callHoldMs after its answer (one hold: a FIFO is enough). */
+  private readonly holding: number[] = [];
+  private holdHead = 0;
+  private started = 0;
+  private answered = 0;
+  private ended = 0;
+  private readonly failures: Record<string, number> = {};
+
+  constructor(o: FleetOptions, phones: FleetPhone[]) {
+    this.o = o;
+    this.phones = phones;
+    for (let i = 0; i + 1 < phones.length; i += 2) {
+      if (phones[i].registrations[0].state === REG_REGISTERED && phones[i + 1].registrations[0].state === REG_REGISTERED) this.callers.push(i);
+    }
+    this.call = new Array<Call | null>(phones.length).fill(null);
+    this.startAt = new Float64Array(phones.length).fill(-1);
+    this.answerAt = new Float64Array(phones.length).fill(-1);
+    this.endAt = new Float64Array(phones.length).fill(-1);
+  }
+
+  /** After an event of device i: its call answered, or ended. */
+  check(i: number): void {
+    const c = this.call[i];
+    if (c === null || this.endAt[i] >= 0) return;
+    const now = performance.now();
+    if (c.state === CALL_ACTIVE && this.answerAt[i] < 0) {
+      this.answerAt[i] = now;
+      this.answered++;
+      this.holding.push(i);
+    } else if (c.state === CALL_ENDED || c.state === CALL_FREE) this.finish(i, now, c.endStatus > 0 ? String(c.endStatus) : "local");
+  }
+
+  private finish(i: number, now: number, why: string): void {
+    this.endAt[i] = now;
+    this.ended++;
+    if (this.answerAt[i] < 0) this.failures[why] = (this.failures[why] || 0) + 1;
+  }
+
+  run(): Promise<FleetCalls> {
+    const o = this.o, n = this.callers.length;
+    const t0 = performance.now();
+    const deadline = t0 + o.durationS * 1000 + o.callHoldMs;
+    return new Promise<FleetCalls>((resolve) => {
+      const tick = () => {
+        const now = performance.now();
+        const due = Math.min(n, Math.floor(((now - t0) / 1000) * o.rate) + 1, this.ended + o.concurrency);
+        for (; this.started < due; this.started++) {
+          const i = this.callers[this.started];
+          const callee = this.phones[i + 1].registrations[0].config;
+          this.startAt[i] = now;
+          const c = this.phones[i].call("sip:" + callee.user + "@" + o.host + ":" + o.port);
+          if (c === null) this.finish(i, now, "local");
+          else this.call[i] = c;
+        }
+        for (; this.holdHead < this.holding.length && this.answerAt[this.holding[this.holdHead]] + o.callHoldMs <= now; this.holdHead++) {
+          const i = this.holding[this.holdHead];
+          const c = this.call[i];
+          if (c !== null && this.endAt[i] < 0) this.phones[i].hangup(c);
+        }
+        if (this.ended === n || now > deadline) resolve(this.report(t0, now));
+        else setTimeout(tick, 1);
+      };
+      tick();
+    });
+  }
+
+  private report(t0: number, now: number): FleetCalls {
+    const setup: number[] = [];
+    let completed = 0, lastAnswer = t0, rtpSent = 0, rtpReceived = 0;
+    for (const i of this.callers) {
+      if (this.answerAt[i] >= 0) {
+        setup.push(this.answerAt[i] - this.startAt[i]);
+        if (this.answerAt[i] > lastAnswer) lastAnswer = this.answerAt[i];
+        if (this.endAt[i] >= 0) completed++;
+      } else if (this.endAt[i] < 0 && this.startAt[i] >= 0) this.finish(i, now, "timeout");
+      for (const d of [i, i + 1]) {
+        rtpSent += this.phones[d].sessions[0].stats[MEDIA_PACKETS_SENT];
+        rtpReceived += this.phones[d].sessions[0].stats[MEDIA_PACKETS_RECEIVED];
+      }
+    }
+    setup.sort((a, b) => a - b);
+    const span = lastAnswer - t0;
+    return {
+      attempted: this.started, answered: this.answered, completed, failed: this.callers.length - this.answered, failures: this.failures,
+      answeredPerSecond: span > 0 ? round((this.answered * 1000) / span) : 0,
+      setupMs: { p50: round(percentile(setup, 50)), p95: round(percentile(setup, 95)), p99: round(percentile(setup, 99)), max: round(setup.length ? setup[setup.length - 1] : 0) },
+      rtpSent, rtpReceived,
+    };
+  }
 }
 
 /** Runs a fleet and resolves with its report (progress on stderr when it is a terminal). */
@@ -200,8 +320,10 @@ export async function runFleet(o: FleetOptions, progress: (started: number, regi
   const startedAt = new Float64Array(o.devices).fill(-1);
   const doneAt = new Float64Array(o.devices).fill(-1);
   let t0 = 0, started = 0, registered = 0, failed = 0, lastDone = 0, maxInProgress = 0;
-  // A registration's outcome is taken after each event its device handles (no polling of every device).
+  // A registration's outcome (then, with --calls, a call's) is taken after each event its device handles.
+  let calling: ((i: number) => void) | null = null;
   const check = (i: number) => {
+    if (calling !== null) { calling(i); return; }
     if (doneAt[i] >= 0 || startedAt[i] < 0) return;
     const st = phones[i].registrations[0].state;
     const now = performance.now();
@@ -210,7 +332,8 @@ export async function runFleet(o: FleetOptions, progress: (started: number, regi
   };
   const phones: FleetPhone[] = [];
   for (let i = 0; i < o.devices; i++) {
-    phones.push(fleetPhone(platform, audio, o, o.portBase + i, fill(o.user, i + 1), fill(o.password, i + 1), o.domain, o.host, o.port, 4, i, check));
+    phones.push(fleetPhone(platform, audio, o, o.portBase + i, fill(o.user, i + 1), fill(o.password, i + 1), o.domain, o.host, o.port, o.calls === "pairs" ? 8 : 4, i, check,
+      o.calls === "pairs" ? o.rtpPortBase + 2 * i : 0));
   }
   if (gc) gc();
   const heapBytesPerDevice = Math.round((process.memoryUsage().heapUsed - heap0) / Math.max(1, o.devices));
@@ -256,6 +379,13 @@ export async function runFleet(o: FleetOptions, progress: (started: number, regi
   latencies.sort((a, b) => a - b);
   const elapsedMs = lastDone - t0;
   const cpu = process.cpuUsage(cpu0);
+  let calls: FleetCalls | null = null;
+  if (o.calls === "pairs") {
+    const c = new PairCalls(o, phones);
+    calling = (i) => c.check(i);
+    calls = await c.run();
+    calling = null;
+  }
   // Unregister everyone registered (what a fleet leaves behind is the server's business otherwise), then close.
   const leaving = phones.filter((p) => p.registrations[0].state === REG_REGISTERED);
   // Within the same window as the registrations: a flood of 5,000 at once overflows the server's receive queue.
@@ -269,9 +399,26 @@ export async function runFleet(o: FleetOptions, progress: (started: number, regi
     devices: o.devices, registered, failed, pending: o.devices - registered - failed, failures,
     registrationsPerSecond: elapsedMs > 0 ? round((registered * 1000) / elapsedMs) : 0, elapsedMs: Math.round(elapsedMs),
     latencyMs: { p50: round(percentile(latencies, 50)), p95: round(percentile(latencies, 95)), p99: round(percentile(latencies, 99)), max: round(latencies.length ? latencies[latencies.length - 1] : 0) },
-    retransmissions, requestsSent, heapBytesPerDevice, unregistered, maxInProgress, warmupRegistrations: warm.made,
+    retransmissions, requestsSent, heapBytesPerDevice, unregistered, maxInProgress, warmupRegistrations: warm.made, calls,
     cpuMicrosPerRegistration: registered > 0 ? Math.round((cpu.user + cpu.system) / registered) : 0,
   };
+}
+
+/** The calls of --calls pairs: set-up time is the INVITE to the 200 (the digest challenge included). */
+export interface FleetCalls {
+  attempted: number;
+  answered: number;
+  /** Answered, held, hung up by the caller and ended. */
+  completed: number;
+  failed: number;
+  /** By the final status of the calls not answered ("local" when the caller could not start it, "timeout" still going). */
+  failures: Record<string, number>;
+  /** Answered calls per second, from the first INVITE to the last answer. */
+  answeredPerSecond: number;
+  setupMs: { p50: number; p95: number; p99: number; max: number };
+  /** RTP packets the callers and callees sent and received (media flowed both ways). */
+  rtpSent: number;
+  rtpReceived: number;
 }
 
 /** What a fleet run sent and received, when asked (--pcap, --html): the datagrams and the SIP messages. */
@@ -291,6 +438,11 @@ export function fleetText(r: FleetReport): string {
     `transactions: ${r.requestsSent} requests, ${r.retransmissions} retransmissions; at most ${r.maxInProgress} registrations in progress; unregistered at the end: ${r.unregistered}`,
     `cost: ${r.cpuMicrosPerRegistration} µs of CPU per registration (this process); ${(r.heapBytesPerDevice / 1024).toFixed(1)} KB of heap per device (the whole firmware each)`,
     `warm-up before the clock: ${r.warmupRegistrations} registrations against a registrar in this process`,
+    ...(r.calls === null ? [] : [
+      `calls (pairs): ${r.calls.attempted} attempted, ${r.calls.answered} answered (${r.calls.answeredPerSecond}/s), ${r.calls.completed} completed, ${r.calls.failed} failed` +
+        (Object.keys(r.calls.failures).length ? " (" + Object.keys(r.calls.failures).sort().map((k) => k + " ×" + r.calls!.failures[k]).join(", ") + ")" : ""),
+      `call set-up (INVITE to 200), ms: p50 ${r.calls.setupMs.p50}, p95 ${r.calls.setupMs.p95}, p99 ${r.calls.setupMs.p99}, max ${r.calls.setupMs.max}; RTP ${r.calls.rtpSent} packets sent, ${r.calls.rtpReceived} received`,
+    ]),
   ].join("\n");
 }
 
@@ -302,7 +454,7 @@ export async function fleetCommand(args: string[]): Promise<number> {
     if (!args[i].startsWith("--") || args[i + 1] === undefined) { process.stderr.write("fleet: bad option " + args[i] + "\n" + FLEET_USAGE); return 2; }
     v[args[i]] = args[i + 1];
   }
-  const known = ["--devices", "--registrar", "--rate", "--concurrency", "--warmup", "--duration", "--user", "--password", "--domain", "--address", "--port-base", "--expires", "--json", "--pcap", "--html"];
+  const known = ["--devices", "--registrar", "--rate", "--concurrency", "--warmup", "--duration", "--user", "--password", "--domain", "--address", "--port-base", "--expires", "--json", "--pcap", "--html", "--calls", "--call-hold", "--rtp-port-base"];
   for (const k of Object.keys(v)) if (known.indexOf(k) < 0) { process.stderr.write("fleet: unknown option " + k + "\n" + FLEET_USAGE); return 2; }
   const reg = /^([^:]+):(\d+)$/.exec(v["--registrar"] || "");
   const devices = Number(v["--devices"]);
@@ -311,13 +463,19 @@ export async function fleetCommand(args: string[]): Promise<number> {
   const o: FleetOptions = {
     devices, host: reg[1], port: Number(reg[2]), rate: num("--rate", 1000), concurrency: num("--concurrency", 300), warmup: num("--warmup", 2000), durationS: num("--duration", 30), user: v["--user"] || "door{n}",
     password: v["--password"] || "secret", domain: v["--domain"] || reg[1], address: v["--address"] || "127.0.0.1", portBase: num("--port-base", 40000),
-    expires: num("--expires", 600),
+    expires: num("--expires", 600), calls: v["--calls"] || "", callHoldMs: num("--call-hold", 1000), rtpPortBase: 0,
   };
+  o.rtpPortBase = num("--rtp-port-base", o.portBase + devices + o.warmup + 1);
   for (const k of ["rate", "concurrency", "durationS", "portBase", "expires"] as const) {
     if (!Number.isFinite(o[k]) || o[k] <= 0) { process.stderr.write("fleet: a bad number for " + k + "\n"); return 2; }
   }
   if (!Number.isInteger(o.warmup) || o.warmup < 0) { process.stderr.write("fleet: a bad number for warmup\n"); return 2; }
   if (o.portBase + devices - 1 > 65535) { process.stderr.write("fleet: ports past 65535 (lower --port-base)\n"); return 2; }
+  if (o.calls !== "" && o.calls !== "pairs") { process.stderr.write("fleet: --calls takes pairs\n"); return 2; }
+  if (o.calls === "pairs" && (!Number.isInteger(o.rtpPortBase) || o.rtpPortBase < 1024 || o.rtpPortBase + 2 * devices > 65535 || !(o.callHoldMs >= 0))) {
+    process.stderr.write("fleet: RTP ports " + o.rtpPortBase + "… do not fit below 65535, or a bad --call-hold (set --rtp-port-base)\n");
+    return 2;
+  }
   const tty = process.stderr.isTTY === true;
   let last = 0;
   const trace: FleetTrace | null = v["--pcap"] || v["--html"] ? { records: [], messages: [] } : null;
@@ -338,5 +496,5 @@ export async function fleetCommand(args: string[]): Promise<number> {
   const say = v["--json"] === "-" ? (line: string) => process.stderr.write(line + "\n") : (line: string) => console.log(line);
   if (trace !== null && !writeOutputs("fleet", v["--pcap"] || "", v["--html"] || "", trace.records, trace.messages,
     `doorsip fleet: ${devices} door phones and ${o.host}:${o.port}`, ["door phones", "server"], say)) return 2;
-  return report.registered === devices ? 0 : 1;
+  return report.registered === devices && (report.calls === null || report.calls.answered === report.calls.attempted && report.calls.attempted > 0) ? 0 : 1;
 }

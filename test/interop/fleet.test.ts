@@ -46,9 +46,9 @@ describe("fleet against Kamailio", () => {
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     const report = JSON.parse(r.stdout);
-    expect(Object.keys(report).sort()).toEqual(["cpuMicrosPerRegistration", "devices", "elapsedMs", "failed", "failures", "heapBytesPerDevice", "latencyMs",
+    expect(Object.keys(report).sort()).toEqual(["calls", "cpuMicrosPerRegistration", "devices", "elapsedMs", "failed", "failures", "heapBytesPerDevice", "latencyMs",
       "maxInProgress", "pending", "registered", "registrationsPerSecond", "requestsSent", "retransmissions", "unregistered", "warmupRegistrations"]);
-    expect(report).toMatchObject({ devices: 200, registered: 200, failed: 0, pending: 0, failures: {}, unregistered: 200, warmupRegistrations: 40 });
+    expect(report).toMatchObject({ devices: 200, registered: 200, failed: 0, pending: 0, failures: {}, unregistered: 200, warmupRegistrations: 40, calls: null });
     // Offered 100,000/s with a window of 25: the window is what holds them back, and it fills.
     expect(report.maxInProgress).toBe(25);
     expect(report.cpuMicrosPerRegistration).toBeGreaterThan(0);
@@ -82,6 +82,24 @@ describe("fleet against Kamailio", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  }, 90_000);
+
+  it("--calls pairs: 20 door phones register, then 1 calls 2, 3 calls 4, … through Kamailio (407, INVITE with credentials, relayed): 10 answered, RTP both ways, hung up", async () => {
+    const invites = async () => Number(/rcv_requests_invite\s*=\s*(\d+)/.exec(await kamcmd(kam, "stats.get_statistics", "rcv_requests_invite"))![1]);
+    const before = await invites();
+    const r = fleet(["--devices", "20", "--password", PASSWORD, "--user", "pair{n}", "--warmup", "20", "--calls", "pairs", "--call-hold", "500", "--json", "-"]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report).toMatchObject({ registered: 20, unregistered: 20 });
+    expect(report.calls).toMatchObject({ attempted: 10, answered: 10, completed: 10, failed: 0, failures: {} });
+    const s = report.calls.setupMs;
+    expect(s.p50).toBeGreaterThan(0);
+    expect(s.p50 <= s.p99 && s.p99 <= s.max).toBe(true);
+    // 500 ms of 20 ms packets each way in each call, give or take the first and last.
+    expect(report.calls.rtpSent).toBeGreaterThan(10 * 2 * 20);
+    expect(report.calls.rtpReceived).toBeGreaterThan(10 * 2 * 20);
+    expect((await invites()) - before).toBe(20); // each INVITE challenged (407), then sent with credentials
   }, 90_000);
 
   it("a wrong password: every device fails with 403, counted by status in the text report; exit 1", () => {
