@@ -6,6 +6,7 @@ import { runDemo } from "./demo.ts";
 import { runLiveDemo } from "./live-demo.ts";
 import { runCommand } from "./run-command.ts";
 import { fleetCommand } from "./fleet.ts";
+import { fuzzCommand } from "./fuzz.ts";
 import { runScenario, type ScenarioDoc } from "./scenario.ts";
 
 const USAGE = `usage: doorsip-sim <command>
@@ -21,6 +22,7 @@ commands:
                    virtual network; prints the ladder and each expectation's verdict, exits 1 when one fails
   fleet            N door phones (the whole firmware each) registering against a real server, with a
                    report (rate, failures, latency, retransmissions); fleet --help
+  fuzz             a mutation fuzzer driving the whole door phone on the virtual network; fuzz --help
   demo             the start-up demo (npm start): the door phone on real UDP sockets on 127.0.0.1 with a
                    built-in registrar and a resident's phone; demo --help for its options (--once, --pcap);
                    demo --virtual: the same story on the deterministic virtual network (--virtual --help)
@@ -74,6 +76,7 @@ function main(argv: string[]): number | Promise<number> {
     return r.ok ? 0 : 1;
   }
   if (cmd === "fleet") return fleetCommand(argv.slice(1));
+  if (cmd === "fuzz") return fuzzCommand(argv.slice(1));
   if (cmd === "demo") {
     const rest = argv.slice(1);
     const v = rest.indexOf("--virtual");

@@ -311,8 +311,9 @@ function parseStartLine(src: string, p: number, e: number, msg: SipMessage): voi
 function decodeHeader(src: string, id: number, vs: number, ve: number, msg: SipMessage): void {
   switch (id) {
     case HDR_VIA:
-      // Only the top value is needed to route a response; it alone is decoded here.
-      if (msg.viaOk || msg.error === ERR_VIA) return;
+      // Only the top value is needed to route a response; it alone is decoded here: the first Via line's (a
+      // later line decoded after a broken first had a response copy bytes across lines, found by fuzzing).
+      if (msg.viaOk || msg.firstHeader[HDR_VIA] !== msg.headerCount - 1) return;
       if (parseViaValue(src, vs, ve, msg.via) < 0) { fail(msg, ERR_VIA, vs); return; }
       msg.viaOk = true;
       return;

@@ -134,6 +134,9 @@ export function writeResponseHead(w: SipWriter, req: SipMessage, status: number,
   let topVia = true;
   for (let i = 0; i < req.headerCount; i++) {
     const id = req.headerId(i);
+    // From, To, Call-ID and CSeq once each: a request that repeated one (400 Duplicate Header) is answered with
+    // its first, so the answer itself has each once.
+    if (id !== HDR_VIA && id !== HDR_TIMESTAMP && req.findHeader(id) !== i) continue;
     if (id === HDR_VIA && topVia && req.sourceAddress !== "" && req.viaOk) {
       topVia = false;
       writeTopVia(w, req, req.headerValueStart(i), req.headerValueEnd(i));
