@@ -28,7 +28,8 @@
 //             "lockoutSeconds": 300, "digitTimeoutMs": 5000, "auditSize": 32 },
 //   "led": { "pin": "", "activeLow": false },
 //   "network": { "ssid": "", "password": "" },
-//   "log": { "level": "error" | "warn" | "info" | "debug", "traceSize": 16 } }
+//   "log": { "level": "error" | "warn" | "info" | "debug", "traceSize": 16 },
+//   "flood": { "perSecond": 20, "burst": 40, "totalPerSecond": 200, "sources": 8 } }
 //
 // Where values go: sip.address/port → address/port, calls.localAddress/localPort and every account's
 // localAddress/localPort; sip.calls → callCapacity; rtp.* → calls.rtpAddress/rtpPortBase/codecs (PCMU 0,
@@ -226,7 +227,7 @@ export function loadConfig(text: string | null, problems: ConfigProblem[]): Stor
 
   // Each section's keys: [key, kind, a, b, field (when it differs from key)].
   const TOP = [["sip", SKIP], ["rtp", SKIP], ["accounts", SKIP], ["identity", SKIP], ["buttons", SKIP], ["calls", SKIP],
-    ["autoAnswer", SKIP], ["trust", SKIP], ["door", SKIP], ["led", SKIP], ["network", SKIP], ["log", SKIP]];
+    ["autoAnswer", SKIP], ["trust", SKIP], ["door", SKIP], ["led", SKIP], ["network", SKIP], ["log", SKIP], ["flood", SKIP]];
   const SIP = [["address", IP, 0], ["port", INT, 1, 65535], ["transactions", INT, 4, 128], ["calls", INT, 1, 8, "callCapacity"]];
   const RTP = [["address", IP, 1, 0, "rtpAddress"], ["portBase", INT, 1024, 65534, "rtpPortBase"], ["codecs", SKIP],
     ["telephoneEvent", INT, -1, 127]];
@@ -247,6 +248,7 @@ export function loadConfig(text: string | null, problems: ConfigProblem[]): Stor
   const LED = [["pin", PIN, 1, 0, "statusLed"], ["activeLow", BOOL, 0, 0, "ledActiveLow"]];
   const NETWORK = [["ssid", STR], ["password", STR, 0, 0, "wifiPassword"]];
   const LOG = [["level", ENUM, LEVELS, 0, "logLevel"], ["traceSize", INT, 0, 256]];
+  const FLOOD = [["perSecond", INT, 0, 100000, "rate"], ["burst", INT, 1, 100000], ["totalPerSecond", INT, 0, 100000, "total"], ["sources", INT, 1, 256]];
 
   const phone = defaultPhone();
   const calls = phone.calls;
@@ -393,6 +395,7 @@ export function loadConfig(text: string | null, problems: ConfigProblem[]): Stor
   section(doc, "", "led", phone, LED);
   section(doc, "", "network", result, NETWORK);
   section(doc, "", "log", phone, LOG);
+  section(doc, "", "flood", phone.flood, FLOOD);
   return result;
 }
 

@@ -1,6 +1,7 @@
 // The door phone's runtime configuration: what firmware/config.ts produces from the stored JSON, with the defaults.
 import { defaultCallConfig, type AccountConfig, type CallConfig, type TimerConfig } from "../sip-core/index.ts";
 import type { DoorConfig } from "./door.ts";
+import type { FloodConfig } from "./flood.ts";
 
 // Call plan modes.
 /** One target. */
@@ -87,6 +88,8 @@ export interface PhoneConfig {
   traceSize: number;
   /** 0 error, 1 warn, 2 info, 3 debug. */
   logLevel: number;
+  /** Rate limits for SIP datagrams from untrusted sources (firmware/flood.ts). */
+  flood: FloodConfig;
 }
 
 // Defaults are made fresh by these functions (two: each function costs the device ~5 variables), run at boot:
@@ -106,6 +109,7 @@ export function defaultPhone(): PhoneConfig {
     relayPin: "D4", relayActiveLow: false, buttons: [], statusLed: "", ledActiveLow: false,
     trust: { registrar: true, allow: [], challengeUser: "", challengePassword: "", challengeRealm: "doorsip", refuse: REFUSE_REJECT },
     autoAnswer: { enabled: true, delayMs: 1000, from: [] }, traceSize: 16, logLevel: 2,
+    flood: { rate: 20, burst: 40, total: 200, sources: 8 },
   };
 }
 

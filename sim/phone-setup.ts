@@ -1,5 +1,6 @@
 // Door-phone configurations for the simulator, the demo and the tests: DEFAULT_PHONE with the few things a scenario changes.
 import { DEFAULT_DOOR, type DoorConfig } from "../firmware/door.ts";
+import type { FloodConfig } from "../firmware/flood.ts";
 import {
   DEFAULT_AUTO_ANSWER, DEFAULT_PHONE, DEFAULT_PLAN, DEFAULT_TRUST, PLAN_SINGLE,
   type AutoAnswerConfig, type CallPlan, type PhoneConfig, type TrustConfig,
@@ -28,6 +29,8 @@ export interface SimPhoneOptions {
   calls?: Partial<CallConfig>;
   callCapacity?: number;
   transactions?: number;
+  /** Flood control (firmware/flood.ts) over the defaults; { rate: 0, total: 0 } turns it off. */
+  flood?: Partial<FloodConfig>;
 }
 
 export function simPhoneConfig(address: string, o: SimPhoneOptions): PhoneConfig {
@@ -44,5 +47,6 @@ export function simPhoneConfig(address: string, o: SimPhoneOptions): PhoneConfig
     buttons, statusLed: o.statusLed ?? "",
     trust: { ...DEFAULT_TRUST, allow: o.allow ?? [], ...o.trust },
     autoAnswer: { ...DEFAULT_AUTO_ANSWER, ...o.autoAnswer },
+    flood: { ...DEFAULT_PHONE.flood, ...o.flood },
   };
 }

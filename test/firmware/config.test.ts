@@ -85,6 +85,7 @@ describe("the README example", () => {
         },
         autoAnswer: { enabled: true, delayMs: 1000, from: [] },
         traceSize: 16, logLevel: 2,
+        flood: { rate: 20, burst: 40, total: 200, sources: 8 },
       },
       ssid: "home", wifiPassword: "wifi-secret",
     });

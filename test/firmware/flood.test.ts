@@ -1,0 +1,122 @@
+// Flood control (firmware/flood.ts) and a scanner's flood against a registered door phone in a call, on the virtual network.
+import { describe, expect, it } from "vitest";
+import { DROPPED_SOURCE, DROPPED_TOTAL, SourceLimiter } from "../../firmware/flood.ts";
+import { DoorPhone } from "../../firmware/phone.ts";
+import { CALL_ACTIVE, DEFAULT_ACCOUNT, REG_REGISTERED } from "../../sip-core/index.ts";
+import { MEDIA_PACKETS_RECEIVED, MEDIA_PACKETS_SENT } from "../../firmware/media.ts";
+import { simPhoneConfig } from "../../sim/phone-setup.ts";
+import { Registrar } from "../../sim/registrar.ts";
+import { ToneAudio } from "../../sim/virtual-audio.ts";
+import { VirtualBoard } from "../../sim/virtual-board.ts";
+import { SeededRandom, VirtualClock, VirtualNetwork, VirtualPlatform } from "../../sim/virtual.ts";
+
+describe("SourceLimiter", () => {
+  it("a source gets its burst at once, then its rate; another source has its own bucket", () => {
+    const l = new SourceLimiter({ rate: 10, burst: 5, total: 0, sources: 4 });
+    let ok = 0;
+    for (let i = 0; i < 20; i++) if (l.allow("10.9.0.1", 0)) ok++;
+    expect(ok).toBe(5);
+    expect(l.s[DROPPED_SOURCE]).toBe(15);
+    expect(l.allow("10.9.0.2", 0)).toBe(true);
+    // 10 a second: one more every 100 ms.
+    expect(l.allow("10.9.0.1", 50)).toBe(false);
+    expect(l.allow("10.9.0.1", 100)).toBe(true);
+    expect(l.allow("10.9.0.1", 100)).toBe(false);
+    ok = 0;
+    for (let t = 200; t <= 1100; t += 100) if (l.allow("10.9.0.1", t)) ok++;
+    expect(ok).toBe(10);
+  });
+
+  it("sources beyond the table take the slot heard from longest ago; the total bucket holds whatever the spread", () => {
+    const l = new SourceLimiter({ rate: 1, burst: 1, total: 0, sources: 2 });
+    expect(l.allow("a", 0)).toBe(true);
+    expect(l.allow("b", 10)).toBe(true);
+    expect(l.allow("c", 20)).toBe(true); // evicts a (oldest)
+    expect(l.allow("b", 30)).toBe(false); // b kept its (empty) bucket
+    expect(l.allow("a", 40)).toBe(true); // a fresh bucket again: per-source limits alone cannot stop a spray
+    const all = new SourceLimiter({ rate: 1000, burst: 1000, total: 50, sources: 8 });
+    let ok = 0;
+    for (let i = 0; i < 1000; i++) if (all.allow("10.9." + (i >> 8) + "." + (i & 255), i)) ok++; // 1,000 sources in 1 s
+    expect(ok).toBeGreaterThanOrEqual(50);
+    expect(ok).toBeLessThanOrEqual(101); // a second's worth at the start, then 50 a second
+    expect(all.s[DROPPED_TOTAL]).toBe(1000 - ok);
+  });
+});
+
+const DOOR = "10.0.0.1", REGISTRAR = "10.0.0.100", RESIDENT = "10.0.0.2";
+
+function scannerRequest(r: SeededRandom, n: number): string {
+  const method = ["OPTIONS", "REGISTER", "INVITE"][r.below(3)];
+  const src = "198.51." + r.below(256) + "." + r.below(256);
+  return [
+    `${method} sip:100@${DOOR} SIP/2.0`, `Via: SIP/2.0/UDP ${src}:5060;branch=z9hG4bK-scan${n}`, "Max-Forwards: 70",
+    `From: "sipvicious"<sip:100@1.1.1.1>;tag=${(r.below(1 << 30)).toString(36)}`, `To: "sipvicious"<sip:100@1.1.1.1>`,
+    `Call-ID: ${r.below(1 << 30)}${r.below(1 << 30)}`, `CSeq: 1 ${method}`, `Contact: <sip:100@${src}:5060>`,
+    "User-Agent: friendly-scanner", "Accept: application/sdp", "Content-Length: 0", "", "",
+  ].join("\r\n");
+}
+
+describe("a scanner's flood", () => {
+  it("10,000 requests a second for 60 s from random sources while registered and in a call: refreshes on time, the call and its RTP go on, pools flat, nothing rings, the door shut, the refusals counted", () => {
+    const clock = new VirtualClock();
+    const network = new VirtualNetwork({ clock, seed: 8, defaults: { latency: 5 }, captureLimit: 16 });
+    const registrar = new Registrar({ platform: new VirtualPlatform({ network, address: REGISTRAR }), address: REGISTRAR, port: 5060,
+      realm: "sip.example.com", users: { door: "door-secret" }, maxExpires: 120 });
+    const board = new VirtualBoard(clock, new ToneAudio({ frequencies: 440 }));
+    const door = new DoorPhone(new VirtualPlatform({ network, address: DOOR }), board, simPhoneConfig(DOOR, {
+      code: "2580#", targets: ["sip:resident@" + RESIDENT + ":5060"],
+      accounts: [{ ...DEFAULT_ACCOUNT, user: "door", password: "door-secret", domain: "sip.example.com", registrar: REGISTRAR, registrarPort: 5060,
+        expires: 120, localAddress: DOOR, localPort: 5060, keepalive: 28 }],
+      calls: { maxDuration: 600 },
+    }));
+    const resident = new DoorPhone(new VirtualPlatform({ network, address: RESIDENT }), new VirtualBoard(clock, new ToneAudio({ frequencies: 1000 })),
+      simPhoneConfig(RESIDENT, { user: "resident", buttonPin: "", allow: [DOOR], autoAnswer: { delayMs: 500 } }));
+    expect(registrar.open()).toBe(0);
+    expect(door.open()).toBe(0);
+    expect(resident.open()).toBe(0);
+    door.registerAll();
+    clock.advance(1000);
+    door.buttonPressed();
+    clock.advance(3000);
+    const call = door.ua.calls!.calls.find((c) => c.live())!;
+    expect(call.state).toBe(CALL_ACTIVE);
+    const session = door.sessions[call.index];
+    const rtpBefore = session.stats[MEDIA_PACKETS_RECEIVED], sentBefore = session.stats[MEDIA_PACKETS_SENT];
+    const registersBefore = registrar.history.length;
+    const start = clock.now();
+    const r = new SeededRandom(99);
+    let maxActive = 0;
+    for (let ms = 0; ms < 60_000; ms++) {
+      for (let k = 0; k < 10; k++) {
+        const n = ms * 10 + k;
+        network.sendDatagram("198.51." + r.below(256) + "." + r.below(256), 5060 + r.below(100), DOOR, 5060, scannerRequest(r, n));
+      }
+      clock.advance(1);
+      if (door.layer.active > maxActive) maxActive = door.layer.active;
+    }
+    // The registration: refreshed every 60 s (half the 120 s granted), each answered 200, never lost.
+    const during = registrar.history.slice(registersBefore);
+    expect(during.map((h) => h.status)).toEqual([200]);
+    expect(during[0].at - start).toBeLessThan(60_000);
+    expect(door.registrations[0].state).toBe(REG_REGISTERED);
+    expect(registrar.bindings.length).toBe(1);
+    // The call and its media: still up, 50 packets a second each way.
+    expect(call.state).toBe(CALL_ACTIVE);
+    expect(session.stats[MEDIA_PACKETS_RECEIVED] - rtpBefore).toBeGreaterThan(2900);
+    expect(session.stats[MEDIA_PACKETS_SENT] - sentBefore).toBeGreaterThan(2900);
+    // Nothing from the scanner rang or was answered; the door never opened; the pools stayed small.
+    expect(door.counters.accepted).toBe(0);
+    expect(door.ua.calls!.liveCount()).toBe(1);
+    expect(door.door.opens).toBe(0);
+    expect(board.transitions("D4")).toEqual([]);
+    expect(maxActive).toBeLessThanOrEqual(4);
+    expect(door.layer.stats.poolFull).toBe(0);
+    // What was refused, counted: all but the overall 200 a second went unparsed.
+    const f = door.flood!;
+    expect(f.s[DROPPED_TOTAL] + f.s[DROPPED_SOURCE]).toBeGreaterThan(580_000);
+    expect(door.transport.stats.received).toBeLessThan(15_000);
+    const status = JSON.parse(door.status());
+    expect(status.flood).toEqual({ droppedSource: f.s[DROPPED_SOURCE], droppedTotal: f.s[DROPPED_TOTAL] });
+    expect(status.counters.refused).toBeGreaterThan(1000); // the INVITEs that got through the limit: 403
+  }, 60_000);
+});
