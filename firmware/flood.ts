@@ -5,8 +5,8 @@
 // newcomer. A second bucket (`total` a second, holding a second's worth) is shared by every untrusted source:
 // a scanner spraying from many addresses fills the table with fresh buckets, and that one still holds.
 // Trusted sources (the registrars, the allow list) are never limited: the phone does not ask. What is refused
-// is dropped and counted, never answered: an answer is what a flood wants. All state is one Float64Array, and
-// the phone makes the limiter only when an untrusted source first sends (on Espruino each field, array and
+// is dropped and counted, never answered: an answer is what a flood wants. All state is one Float64Array (two functions, no
+// class), and the phone makes it only when an untrusted source first sends (on Espruino each field, array and
 // function costs variables, and the phone's peak is counted in them: ~20 more once a stranger has sent).
 import { FNV_BASIS, fnv1aSpan } from "../sip-core/index.ts";
 
@@ -31,52 +31,46 @@ const KEY = 0;
 const TOKENS = 1;
 const AT = 2;
 
-export class SourceLimiter {
-  private readonly c: FloodConfig;
-  /** The state: [0] dropped over a source's rate, [1] over the total rate, then the buckets (read by status()). */
-  readonly s: Float64Array;
+/** A limiter's state for config: [0] dropped over a source's rate, [1] over the total rate, then the buckets. */
+export function floodState(config: FloodConfig): Float64Array {
+  const s = new Float64Array(SLOTS + 3 * (config.sources > 0 ? config.sources : 1));
+  s[TOTAL_TOKENS] = config.total;
+  s[TOTAL_AT] = -1;
+  return s;
+}
 
-  constructor(config: FloodConfig) {
-    this.c = config;
-    this.s = new Float64Array(SLOTS + 3 * (config.sources > 0 ? config.sources : 1));
-    this.s[TOTAL_TOKENS] = config.total;
-    this.s[TOTAL_AT] = -1;
-  }
-
-  /** Whether a datagram from address (not a trusted one) may go on to be parsed, at time now (ms). */
-  allow(address: string, now: number): boolean {
-    const c = this.c, s = this.s;
-    if (c.total > 0) {
-      if (s[TOTAL_AT] >= 0) {
-        const t = s[TOTAL_TOKENS] + ((now - s[TOTAL_AT]) * c.total) / 1000;
-        s[TOTAL_TOKENS] = t > c.total ? c.total : t;
-      }
-      s[TOTAL_AT] = now;
-      if (s[TOTAL_TOKENS] < 1) { s[DROPPED_TOTAL]++; return false; }
+/** Whether a datagram from address (not a trusted one) may go on to be parsed, at time now (ms); s from floodState(c). */
+export function floodAllow(s: Float64Array, c: FloodConfig, address: string, now: number): boolean {
+  if (c.total > 0) {
+    if (s[TOTAL_AT] >= 0) {
+      const t = s[TOTAL_TOKENS] + ((now - s[TOTAL_AT]) * c.total) / 1000;
+      s[TOTAL_TOKENS] = t > c.total ? c.total : t;
     }
-    if (c.rate > 0) {
-      // The address's slot: its own, else a free one, else the one heard from longest ago, refilled.
-      let h = fnv1aSpan(address, 0, address.length, FNV_BASIS);
-      if (h === 0) h = 1;
-      let b = SLOTS, oldest = SLOTS;
-      for (; b < s.length; b += 3) {
-        if (s[b + KEY] === h) break;
-        if (s[b + KEY] === 0) { oldest = b; b = s.length; break; }
-        if (s[b + AT] < s[oldest + AT]) oldest = b;
-      }
-      if (b >= s.length) {
-        b = oldest;
-        s[b + KEY] = h;
-        s[b + TOKENS] = c.burst;
-        s[b + AT] = now;
-      }
-      const t = s[b + TOKENS] + ((now - s[b + AT]) * c.rate) / 1000;
-      s[b + TOKENS] = t > c.burst ? c.burst : t;
+    s[TOTAL_AT] = now;
+    if (s[TOTAL_TOKENS] < 1) { s[DROPPED_TOTAL]++; return false; }
+  }
+  if (c.rate > 0) {
+    // The address's slot: its own, else a free one, else the one heard from longest ago, refilled.
+    let h = fnv1aSpan(address, 0, address.length, FNV_BASIS);
+    if (h === 0) h = 1;
+    let b = SLOTS, oldest = SLOTS;
+    for (; b < s.length; b += 3) {
+      if (s[b + KEY] === h) break;
+      if (s[b + KEY] === 0) { oldest = b; b = s.length; break; }
+      if (s[b + AT] < s[oldest + AT]) oldest = b;
+    }
+    if (b >= s.length) {
+      b = oldest;
+      s[b + KEY] = h;
+      s[b + TOKENS] = c.burst;
       s[b + AT] = now;
-      if (s[b + TOKENS] < 1) { s[DROPPED_SOURCE]++; return false; }
-      s[b + TOKENS] -= 1;
     }
-    if (c.total > 0) s[TOTAL_TOKENS] -= 1;
-    return true;
+    const t = s[b + TOKENS] + ((now - s[b + AT]) * c.rate) / 1000;
+    s[b + TOKENS] = t > c.burst ? c.burst : t;
+    s[b + AT] = now;
+    if (s[b + TOKENS] < 1) { s[DROPPED_SOURCE]++; return false; }
+    s[b + TOKENS] -= 1;
   }
+  if (c.total > 0) s[TOTAL_TOKENS] -= 1;
+  return true;
 }

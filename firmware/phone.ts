@@ -6,7 +6,7 @@ import {
   TRACE_ACK, TRACE_REQUEST, TRACE_RESPONSE, TRACE_TERMINATED, TRACE_TIMEOUT, earliest, methodName, traceName, type Call, type Transaction, type SipMessage,
 } from "../sip-core/index.ts";
 import { DoorController } from "./door.ts";
-import { DROPPED_SOURCE, DROPPED_TOTAL, SourceLimiter } from "./flood.ts";
+import { DROPPED_SOURCE, DROPPED_TOTAL, floodAllow, floodState } from "./flood.ts";
 import { MediaSession } from "./media.ts";
 import { PLAN_RUNNING, PlanRunner } from "./plan.ts";
 import { REFUSE_DROP, type ButtonConfig, type PhoneConfig } from "./phone-config.ts";
@@ -62,8 +62,8 @@ export class DoorPhone extends SipNode {
   private ledOn = false;
   /** The last SIP failure seen (a call that ended with a status ≥ 400, a registration that failed), for status(). */
   lastError = "";
-  /** Flood control for untrusted sources: made when one first sends (null until then, and when config.flood sets no limit). */
-  flood: SourceLimiter | null = null;
+  /** Flood control's state (firmware/flood.ts): made when an untrusted source first sends (null until then, and when config.flood sets no limit). */
+  flood: Float64Array | null = null;
 
   constructor(platform: Platform, board: Board, config: PhoneConfig) {
     super({
@@ -344,8 +344,8 @@ export class DoorPhone extends SipNode {
     // Spared: the accounts' registrars, the outbound proxy, the allow list's addresses (no list kept for it).
     for (let i = 0; i < c.accounts.length; i++) if (c.accounts[i].registrar === address) return true;
     if (c.calls.outboundProxy === address || c.trust.allow.indexOf(address) >= 0) return true;
-    if (this.flood === null) this.flood = new SourceLimiter(c.flood);
-    return this.flood.allow(address, now);
+    if (this.flood === null) this.flood = floodState(c.flood);
+    return floodAllow(this.flood, c.flood, address, now);
   }
 
   /** Writes status() to the HAL log (info), for a device read over its console. */
@@ -384,7 +384,7 @@ export class DoorPhone extends SipNode {
       // PhoneCounters' fields (all of them, as they are) with the stack's own counters beside them.
       counters: Object.assign({ transport: t, transactions: l, ua: this.ua.stats }, this.counters),
       door: { opens: this.door.opens, wrongCodes: this.door.wrongCodes, lockouts: this.door.lockouts, lockedOut: this.door.locked },
-      flood: this.flood === null ? null : { droppedSource: this.flood.s[DROPPED_SOURCE], droppedTotal: this.flood.s[DROPPED_TOTAL] },
+      flood: this.flood === null ? null : { droppedSource: this.flood[DROPPED_SOURCE], droppedTotal: this.flood[DROPPED_TOTAL] },
       audit: this.door.auditText(),
       trace: trace,
     });

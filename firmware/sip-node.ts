@@ -168,12 +168,8 @@ export abstract class SipNode implements CallListener, TransportPort, UaTrace, K
     this.rearm();
   }
 
-  /** Whether a datagram from address is parsed at all (the door phone's flood control); every one here. */
-  protected admit(address: string, now: number): boolean {
-    void address;
-    void now;
-    return true;
-  }
+  /** Whether a datagram from address is parsed at all (the door phone's flood control; the simulator's endpoint: always). */
+  protected abstract admit(address: string, now: number): boolean;
 
   private onConnection(conn: TcpConnection): { onData: (data: string) => void; onClose: () => void } {
     const self = this;

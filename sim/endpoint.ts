@@ -69,6 +69,13 @@ export class Endpoint extends SipNode {
   write(level: number, msg: string): void {
     this.log((msg.startsWith("call ") ? "call" : "reg") + (level <= 1 ? "-warn" : ""), msg);
   }
+  /** Every datagram is parsed: the simulator's endpoints have no flood control. */
+  protected admit(address: string, now: number): boolean {
+    void address;
+    void now;
+    return true;
+  }
+
   trace(kind: number, msg: SipMessage | null, tx: Transaction | null): void {
     let detail = "";
     if (msg !== null && (kind === TRACE_REQUEST)) detail = msg.methodName();

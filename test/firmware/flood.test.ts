@@ -1,6 +1,6 @@
 // Flood control (firmware/flood.ts) and a scanner's flood against a registered door phone in a call, on the virtual network.
 import { describe, expect, it } from "vitest";
-import { DROPPED_SOURCE, DROPPED_TOTAL, SourceLimiter } from "../../firmware/flood.ts";
+import { DROPPED_SOURCE, DROPPED_TOTAL, floodAllow, floodState, type FloodConfig } from "../../firmware/flood.ts";
 import { DoorPhone } from "../../firmware/phone.ts";
 import { CALL_ACTIVE, DEFAULT_ACCOUNT, REG_REGISTERED } from "../../sip-core/index.ts";
 import { MEDIA_PACKETS_RECEIVED, MEDIA_PACKETS_SENT } from "../../firmware/media.ts";
@@ -10,9 +10,15 @@ import { ToneAudio } from "../../sim/virtual-audio.ts";
 import { VirtualBoard } from "../../sim/virtual-board.ts";
 import { SeededRandom, VirtualClock, VirtualNetwork, VirtualPlatform } from "../../sim/virtual.ts";
 
-describe("SourceLimiter", () => {
+/** A limiter over floodState/floodAllow, as the phone holds one. */
+function limiter(c: FloodConfig) {
+  const s = floodState(c);
+  return { s, allow: (address: string, now: number) => floodAllow(s, c, address, now) };
+}
+
+describe("flood limiter", () => {
   it("a source gets its burst at once, then its rate; another source has its own bucket", () => {
-    const l = new SourceLimiter({ rate: 10, burst: 5, total: 0, sources: 4 });
+    const l = limiter({ rate: 10, burst: 5, total: 0, sources: 4 });
     let ok = 0;
     for (let i = 0; i < 20; i++) if (l.allow("10.9.0.1", 0)) ok++;
     expect(ok).toBe(5);
@@ -28,13 +34,13 @@ describe("SourceLimiter", () => {
   });
 
   it("sources beyond the table take the slot heard from longest ago; the total bucket holds whatever the spread", () => {
-    const l = new SourceLimiter({ rate: 1, burst: 1, total: 0, sources: 2 });
+    const l = limiter({ rate: 1, burst: 1, total: 0, sources: 2 });
     expect(l.allow("a", 0)).toBe(true);
     expect(l.allow("b", 10)).toBe(true);
     expect(l.allow("c", 20)).toBe(true); // evicts a (oldest)
     expect(l.allow("b", 30)).toBe(false); // b kept its (empty) bucket
     expect(l.allow("a", 40)).toBe(true); // a fresh bucket again: per-source limits alone cannot stop a spray
-    const all = new SourceLimiter({ rate: 1000, burst: 1000, total: 50, sources: 8 });
+    const all = limiter({ rate: 1000, burst: 1000, total: 50, sources: 8 });
     let ok = 0;
     for (let i = 0; i < 1000; i++) if (all.allow("10.9." + (i >> 8) + "." + (i & 255), i)) ok++; // 1,000 sources in 1 s
     expect(ok).toBeGreaterThanOrEqual(50);
@@ -113,10 +119,10 @@ describe("a scanner's flood", () => {
     expect(door.layer.stats.poolFull).toBe(0);
     // What was refused, counted: all but the overall 200 a second went unparsed.
     const f = door.flood!;
-    expect(f.s[DROPPED_TOTAL] + f.s[DROPPED_SOURCE]).toBeGreaterThan(580_000);
+    expect(f[DROPPED_TOTAL] + f[DROPPED_SOURCE]).toBeGreaterThan(580_000);
     expect(door.transport.stats.received).toBeLessThan(15_000);
     const status = JSON.parse(door.status());
-    expect(status.flood).toEqual({ droppedSource: f.s[DROPPED_SOURCE], droppedTotal: f.s[DROPPED_TOTAL] });
+    expect(status.flood).toEqual({ droppedSource: f[DROPPED_SOURCE], droppedTotal: f[DROPPED_TOTAL] });
     expect(status.counters.refused).toBeGreaterThan(1000); // the INVITEs that got through the limit: 403
   }, 60_000);
 });
