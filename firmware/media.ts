@@ -29,6 +29,8 @@ const MAX_BEHIND = 5;
  * all lost is over (RFC 4733 leaves this to the receiver; the sender updates every packet time).
  */
 const EVENT_TIMEOUT_TICKS = 4;
+/** A stream silent this long (ms) gives up the digits held for their order (DtmfReceiver: 1 s of timestamps). */
+const DIGIT_HOLD_MS = 1000;
 /** G.711 encodings of a zero sample (ITU-T G.711 tables: μ-law 0xFF, A-law 0xD5). */
 const ULAW_SILENCE = 0xff;
 const ALAW_SILENCE = 0xd5;
@@ -455,11 +457,14 @@ export class MediaSession {
       if (this.reopenWait > 0) this.reopenWait--;
       else if (this.open(this.port) < 0) this.reopenWait = REOPEN_TICKS;
     }
-    if (this.lastEventAt >= 0 && this.platform.clock.now() - this.lastEventAt > EVENT_TIMEOUT_TICKS * ptime) {
+    const now = this.platform.clock.now();
+    if (this.lastEventAt >= 0 && now - this.lastEventAt > EVENT_TIMEOUT_TICKS * ptime) {
       // The peer's event stopped without an end packet reaching us (and no voice marker came).
       this.lastEventAt = -1;
-      this.dtmfRx.flush();
+      this.dtmfRx.settle();
     }
+    // Held digits wait for the stream's timestamps to pass them; a stream that went quiet releases them.
+    if (now - this.lastReceivedAt > DIGIT_HOLD_MS) this.dtmfRx.flush();
     if (this.sock !== null && this.maySend()) this.sendTick();
     else {
       if (this.digitActive) this.dropDigits();
@@ -573,12 +578,13 @@ export class MediaSession {
     if (!this.sequence(h.ssrc, h.sequence)) return;
     const inOrder = this.maxSeq === h.sequence;
     if (this.streamDirection === SDP_SENDONLY || this.streamDirection === SDP_INACTIVE) return; // we may not receive
+    this.dtmfRx.release(h.timestamp); // held digits the stream is now past (their order is settled)
     if (isAudio) {
       if (!inOrder) return; // no jitter buffer: an old frame would play out of place
       if (h.marker && this.lastEventAt >= 0) {
-        // A new talkspurt: a digit whose end packets were all lost is over.
+        // A new talkspurt: a digit whose end packets were all lost is over (held for its order like the others).
         this.lastEventAt = -1;
-        this.dtmfRx.flush();
+        this.dtmfRx.settle();
       }
       this.play(h.payloadOffset, h.payloadLength);
     } else {

@@ -55,6 +55,10 @@ export function encodeTelephoneEvent(event: number, end: boolean, volume: number
 
 /** How many reported events the receiver remembers (§2.5.2.1: end packets are sent three times). */
 export const DTMF_MEMORY = 8;
+/** Completed digits held back to be put in timestamp order, at most. */
+export const DTMF_HOLD = 4;
+/** How long a completed digit is held for an earlier one still on its way, in timestamp units (1 s at 8 kHz). */
+export const DTMF_HOLD_SAMPLES = 8000;
 
 /**
  * Turns telephone-event packets into digits, each exactly once.
@@ -68,7 +72,11 @@ export const DTMF_MEMORY = 8;
  * the real duration and a digit must not be reported twice.
  *
  * Reordering: a start packet older than the pending event is dropped (its end packet, if it comes,
- * still reports it); only events 0–15 are digits, others are ignored. Limitation: an event longer
+ * still reports it). A completed digit is held until the stream's timestamps are DTMF_HOLD_SAMPLES past
+ * it (release(), fed every packet's timestamp), so a digit delayed behind the next one (a path with
+ * 500 ms of jitter reorders a code typed at 5 digits a second) still comes out first: digits go to
+ * onDigit in timestamp order, at most DTMF_HOLD held, all of them at flush(). Only events 0–15 are
+ * digits, others are ignored. Limitation: an event longer
  * than 65535 samples (8 s at 8 kHz) is split by the sender into segments with new timestamps
  * (§2.5.1.3), which this receiver reports as separate digits.
  */
@@ -80,6 +88,9 @@ export class DtmfReceiver {
   private pendingEvent = -1;
   private pendingTs = 0;
   private pendingDuration = 0;
+  /** Completed digits not yet given to onDigit, oldest first: [timestamp, event, duration] each; held counts them. */
+  private readonly hold = new Uint32Array(3 * DTMF_HOLD);
+  private held = 0;
   /** Called once per digit with its char code and duration in samples. */
   onDigit: (digit: number, duration: number) => void;
 
@@ -91,15 +102,48 @@ export class DtmfReceiver {
     this.seen[this.seenNext] = ts;
     this.seenNext = (this.seenNext + 1) % DTMF_MEMORY;
     if (this.seenCount < DTMF_MEMORY) this.seenCount++;
+    const h = this.hold;
+    if (this.held === DTMF_HOLD) this.emit(); // full: the oldest goes now
+    // Into timestamp order (serial-number comparison: timestamps wrap).
+    let i = this.held;
+    while (i > 0 && ((ts - h[3 * (i - 1)]) | 0) < 0) {
+      h[3 * i] = h[3 * (i - 1)];
+      h[3 * i + 1] = h[3 * (i - 1) + 1];
+      h[3 * i + 2] = h[3 * (i - 1) + 2];
+      i--;
+    }
+    h[3 * i] = ts;
+    h[3 * i + 1] = event;
+    h[3 * i + 2] = duration;
+    this.held++;
+  }
+
+  /** Gives the oldest held digit to onDigit. */
+  private emit(): void {
+    const h = this.hold;
+    const event = h[1], duration = h[2];
+    for (let k = 3; k < 3 * this.held; k++) h[k - 3] = h[k];
+    this.held--;
     this.onDigit(DTMF_DIGITS.charCodeAt(event), duration);
   }
 
-  /** Reports a pending event whose end never arrived. */
-  flush(): void {
+  /** The stream has reached timestamp ts (any packet of it): digits DTMF_HOLD_SAMPLES older go to onDigit. */
+  release(ts: number): void {
+    while (this.held > 0 && (((ts >>> 0) - this.hold[0]) | 0) >= DTMF_HOLD_SAMPLES) this.emit();
+  }
+
+  /** The event in progress is over (a newer one, or a new talkspurt): reported, into the hold in its order. */
+  settle(): void {
     const event = this.pendingEvent;
     if (event < 0) return;
     this.pendingEvent = -1;
     this.report(this.pendingTs, event, this.pendingDuration);
+  }
+
+  /** The stream paused or ended: the pending event is reported and every held digit given to onDigit. */
+  flush(): void {
+    this.settle();
+    while (this.held > 0) this.emit();
   }
 
   /** Feeds one packet: its RTP timestamp and telephone-event payload. Returns false for a malformed payload. */
@@ -116,7 +160,7 @@ export class DtmfReceiver {
     const pending = this.pendingEvent >= 0;
     if (pending && ts !== this.pendingTs) {
       // Serial-number comparison (RFC 3550 timestamps wrap): is this packet's event newer?
-      if (((ts - this.pendingTs) | 0) > 0) this.flush();
+      if (((ts - this.pendingTs) | 0) > 0) this.settle();
       else if (!end) return true;
     }
     if (end) {

@@ -60,7 +60,7 @@ describe("boot", () => {
     const call = phone.plan.answered!;
     expect(call.state).toBe(CALL_ACTIVE);
     for (const d of "1234#") w.resident.sessions[0].sendDigit(d.charCodeAt(0), 100);
-    w.clock.advance(1200);
+    w.clock.advance(2200); // the code's digits arrive, each held 1 s of the stream for its order (DtmfReceiver)
     expect(w.board.transitions("D4").map((t) => t.on)).toEqual([true]);
     w.clock.advance(2500);
     expect(w.board.transitions("D4").map((t) => t.on)).toEqual([true, false]);

@@ -292,7 +292,7 @@ describe("MediaSession: RFC 4733 digits", () => {
       for (const c of "1234#") w.a.session.sendDigit(c.charCodeAt(0), 100);
       w.clock.advance(1500);
       w.a.session.stop();
-      w.clock.advance(100);
+      w.clock.advance(1100); // the last digits are held until the stream passes them by 1 s, or falls silent 1 s
       expect(w.b.digits.join(""), "seed " + seed).toBe("1234#");
       // The receiver's loss count is the network's, as sequence numbers show it.
       const recs = w.net.capture().filter((r) => r.from === A);
@@ -315,7 +315,7 @@ describe("MediaSession: RFC 4733 digits", () => {
     expect(allEndsLost).toBe(0);
   });
 
-  it("a digit whose end packets never arrive is reported once, 4 packet times after its last packet", () => {
+  it("a digit whose end packets never arrive is over 4 packet times after its last packet, and reported once the stream is 1 s quiet", () => {
     const w = world({});
     w.startBoth();
     w.clock.advance(100);
@@ -326,7 +326,11 @@ describe("MediaSession: RFC 4733 digits", () => {
     w.clock.advance(80);
     expect(w.b.digits).toEqual([]);
     w.clock.advance(20);
-    // The last update arrived at 170 ms; B's tick at 260 ms is more than 80 ms later.
+    // The last update arrived at 170 ms; B's tick at 260 ms is more than 80 ms later: the digit is over, and
+    // held for an earlier digit that might still come; with the link down the stream is quiet, and after 1 s
+    // it is reported.
+    expect(w.b.digits).toEqual([]);
+    w.clock.advance(1000);
     expect(w.b.digits).toEqual(["7"]);
     expect(w.b.durations).toEqual([60]); // the duration of the last update it got (480 samples)
     w.net.clearLink(A, B);
@@ -359,7 +363,7 @@ describe("MediaSession: RFC 4733 digits", () => {
     const burst = sentBy(v.net, A).filter((p) => p.rec.time === t);
     expect(burst.map((p) => (p.payload[2] << 8) | p.payload[3])).toEqual([480, 640, 800, 960, 1120, 1280, 1440, 1600, 1600, 1600]);
     expect(burst.map((p) => p.payload[1] >> 7)).toEqual([0, 0, 0, 0, 0, 0, 0, 1, 1, 1]);
-    v.clock.advance(100);
+    v.clock.advance(1100); // the stream is quiet: after 1 s the held digit goes
     expect(v.b.digits).toEqual(["9"]); // '8' was still queued: dropped
     expect(v.b.durations).toEqual([200]);
     expect(v.a.session.stats[MEDIA_DIGITS_SENT]).toBe(1);
@@ -404,7 +408,7 @@ describe("MediaSession: RFC 4733 digits", () => {
     expect(v.a.session.sendDigit(49, 100)).toBe(true);
     // Lower-case a–d and A–D are digits too.
     expect(v.a.session.sendDigit("d".charCodeAt(0), 100)).toBe(true);
-    v.clock.advance(1000);
+    v.clock.advance(1500);
     expect(v.b.digits).toEqual(["1", "D"]); // sendonly sends; B (sendrecv) receives
   });
 });

@@ -25,10 +25,10 @@ describe("scenario runner", () => {
     expect(runScenario(load("sequential-busy-then-answer.json")).ladder).toEqual(r.ladder);
   });
 
-  it("every other fixture holds: each is a story an older test told in code (plans, registrar restart, outage, wrong password)", () => {
+  it("every other fixture holds: stories older tests told in code (plans, registrar restart, outage, wrong password) and chaos on every link", () => {
     const files = readdirSync(join(root, "test/fixtures/scenarios")).filter((f) => f.endsWith(".json") && f !== "wrong-code.json").sort();
-    expect(files).toEqual(["network-outage.json", "parallel-first-answer-wins.json", "press-cancels-then-hangs-up.json", "registrar-restart.json",
-      "sequential-busy-then-answer.json", "wrong-password.json"]);
+    expect(files).toEqual(["chaos-lossy-links.json", "network-outage.json", "parallel-first-answer-wins.json", "press-cancels-then-hangs-up.json",
+      "registrar-restart.json", "sequential-busy-then-answer.json", "wrong-password.json"]);
     for (const f of files) {
       const doc = load(f);
       const r = runScenario(doc);

@@ -1,7 +1,7 @@
 // RFC 4733 telephone-events: payload codec, receiver de-duplication, sender sequence; SIP INFO DTMF bodies.
 import { describe, expect, it } from "vitest";
 import {
-  DTMF_ERR_SHORT, DtmfReceiver, DtmfSender, RtpHeader, RtpSender, TelephoneEvent,
+  DTMF_ERR_SHORT, DTMF_HOLD_SAMPLES, DtmfReceiver, DtmfSender, RtpHeader, RtpSender, TelephoneEvent,
   decodeRtp, decodeTelephoneEvent, dtmfDigit, dtmfEvent, encodeRtp, encodeTelephoneEvent, parseDtmfInfo,
 } from "../../sip-core/index.ts";
 
@@ -11,10 +11,11 @@ const ev = (event: number, end: boolean, duration: number, volume = 10): Uint8Ar
   return b;
 };
 
-function collector(): { rx: DtmfReceiver; got: string[]; feed: (ts: number, p: Uint8Array) => void } {
+/** A receiver fed as the media session feeds it (release at every packet's timestamp, then receive). */
+function collector(): { rx: DtmfReceiver; got: string[]; feed: (ts: number, p: Uint8Array) => void; until: (ts: number) => void } {
   const got: string[] = [];
   const rx = new DtmfReceiver((d, dur) => got.push(String.fromCharCode(d) + ":" + dur));
-  return { rx, got, feed: (ts, p) => { rx.receive(ts, p, 0, p.length); } };
+  return { rx, got, feed: (ts, p) => { rx.release(ts); rx.receive(ts, p, 0, p.length); }, until: (ts) => rx.release(ts) };
 }
 
 describe("telephone-event payload", () => {
@@ -48,18 +49,22 @@ describe("telephone-event payload", () => {
 
 describe("DtmfReceiver", () => {
   it("reports a digit once although the end packet is sent three times", () => {
-    const { got, feed } = collector();
+    const { got, feed, until } = collector();
     feed(1000, ev(5, false, 160));
     feed(1000, ev(5, false, 320));
     expect(got).toEqual([]);
     feed(1000, ev(5, true, 800));
     feed(1000, ev(5, true, 800));
     feed(1000, ev(5, true, 800));
+    expect(got).toEqual([]); // held for an earlier digit still on its way
+    until(1000 + DTMF_HOLD_SAMPLES - 1);
+    expect(got).toEqual([]);
+    until(1000 + DTMF_HOLD_SAMPLES);
     expect(got).toEqual(["5:800"]);
   });
 
   it("ignores duplicated and reordered packets of a reported event", () => {
-    const { got, feed } = collector();
+    const { got, feed, until } = collector();
     feed(1000, ev(1, false, 160));
     feed(1000, ev(1, true, 480));
     feed(1000, ev(1, false, 320)); // late start packet
@@ -69,22 +74,25 @@ describe("DtmfReceiver", () => {
     feed(2000, ev(2, true, 400));
     feed(1000, ev(1, true, 480)); // very late end of the previous digit
     feed(2000, ev(2, true, 400));
+    until(2000 + DTMF_HOLD_SAMPLES);
     expect(got).toEqual(["1:480", "2:400"]);
   });
 
   it("reports a digit whose start packets were all lost", () => {
-    const { got, feed } = collector();
+    const { got, feed, until } = collector();
     feed(4000, ev(11, true, 640));
     feed(4000, ev(11, true, 640));
+    until(4000 + DTMF_HOLD_SAMPLES);
     expect(got).toEqual(["#:640"]);
   });
 
   it("reports an event with no end packet when the next event arrives, or on flush", () => {
-    const { rx, got, feed } = collector();
+    const { rx, got, feed, until } = collector();
     feed(1000, ev(7, false, 160));
     feed(1000, ev(7, false, 320));
     expect(got).toEqual([]);
     feed(2000, ev(8, false, 160));
+    until(1000 + DTMF_HOLD_SAMPLES);
     expect(got).toEqual(["7:320"]);
     feed(1000, ev(7, true, 480)); // its end turns up after all: already reported
     expect(got).toEqual(["7:320"]);
@@ -96,33 +104,53 @@ describe("DtmfReceiver", () => {
     // A new event whose first packet is its end flushes the pending one first, in order.
     feed(3000, ev(3, false, 160));
     feed(4000, ev(4, true, 320));
+    rx.flush();
     expect(got).toEqual(["7:320", "8:160", "3:160", "4:320"]);
   });
 
   it("does not let a reordered older start packet end the current event early", () => {
-    const { got, feed } = collector();
+    const { got, feed, until } = collector();
     feed(2000, ev(2, false, 160));
     feed(1000, ev(1, false, 160)); // older event, start only: dropped
     feed(2000, ev(2, false, 320));
     feed(1000, ev(1, true, 480)); // older event's end: reported on its own
     feed(2000, ev(2, true, 480));
+    until(2000 + DTMF_HOLD_SAMPLES);
     expect(got).toEqual(["1:480", "2:480"]);
   });
 
   it("orders events across the 32-bit timestamp wrap and ignores non-DTMF events", () => {
-    const { got, feed } = collector();
+    const { got, feed, until } = collector();
     feed(0xFFFFFF00, ev(1, false, 160));
     feed(0xFFFFFF00, ev(16, false, 160)); // flash: not a digit
     feed(0x100, ev(2, false, 160));
     feed(0x100, ev(2, true, 320));
+    until(0x100 + DTMF_HOLD_SAMPLES);
     expect(got).toEqual(["1:160", "2:320"]);
   });
 
   it("remembers a bounded number of events", () => {
-    const { got, feed } = collector();
+    const { rx, got, feed } = collector();
     for (let i = 0; i < 20; i++) feed(i * 1000, ev(i % 10, true, 400));
     for (let i = 12; i < 20; i++) feed(i * 1000, ev(i % 10, true, 400)); // within memory: dropped
+    rx.flush();
     expect(got.length).toBe(20);
+    expect(got.map((g) => g[0]).join("")).toBe("01234567890123456789");
+  });
+
+  it("puts digits reordered on the way back in timestamp order (a code typed at 5 digits a second over 500 ms of jitter)", () => {
+    const { rx, got, feed, until } = collector();
+    // 1, 2, 3, # started 1,600 samples (200 ms) apart; their packets arrive scrambled.
+    feed(4800, ev(3, true, 640));
+    feed(1600, ev(2, true, 640));
+    feed(0, ev(1, true, 640));
+    feed(6400, ev(11, false, 160));
+    feed(6400, ev(11, true, 640));
+    expect(got).toEqual([]);
+    until(1600 + DTMF_HOLD_SAMPLES);
+    expect(got).toEqual(["1:640", "2:640"]);
+    rx.flush();
+    expect(got).toEqual(["1:640", "2:640", "3:640", "#:640"]);
   });
 
   it("rejects short payloads", () => {
