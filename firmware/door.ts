@@ -22,6 +22,8 @@ export interface DoorConfig {
   digitTimeoutMs: number;
   /** Audit entries kept (the newest). */
   auditSize: number;
+  /** Openings by code one call may make (1: a caller cannot hold the door by keying the code again); 0: no limit. */
+  opensPerCall: number;
 }
 
 /** The defaults (defaultPhone() makes them) as one shared object, never changed: DEFAULT_PHONE's. */
@@ -68,6 +70,10 @@ const N_AUDIT_KIND = 20; // N_ENTRY + DOOR_ENTRY_CAPACITY (a literal, so the bui
 /** The current caller was already audited as refused / as locked out. */
 const F_CALLER_REFUSED = 1;
 const F_CALLER_LOCKED = 2;
+/** The current caller was audited as having used its openings. */
+const F_CALLER_SPENT = 4;
+/** The current caller's openings by code, in N_FLAGS' high byte. */
+const OPENS_UNIT = 256;
 const T_LAST_DIGIT = 0;
 const T_LOCKOUT_UNTIL = 1;
 const T_RELAY_OFF = 2;
@@ -191,6 +197,14 @@ export class DoorController {
       }
       return DOOR_LOCKED;
     }
+    if (c.opensPerCall > 0 && (n[N_FLAGS] >> 8) >= c.opensPerCall) {
+      // This call has opened the door as often as it may: its keys are ignored (audited once).
+      if ((n[N_FLAGS] & F_CALLER_SPENT) === 0) {
+        n[N_FLAGS] |= F_CALLER_SPENT;
+        this.audit(now, AUDIT_REFUSED, who, "no more openings in this call");
+      }
+      return DOOR_REFUSED;
+    }
     let len = n[N_ENTRY_LEN];
     if (len > 0 && c.digitTimeoutMs > 0 && now - this.t[T_LAST_DIGIT] > c.digitTimeoutMs) {
       len = 0;
@@ -232,6 +246,7 @@ export class DoorController {
     if (k >= 0) {
       // Audited as "code" (one code) or "code k+1" (which resident's code, never its keys).
       this.wrongStreak = 0;
+      if (n[N_FLAGS] < 255 * OPENS_UNIT) n[N_FLAGS] += OPENS_UNIT;
       this.open(who, code.indexOf(",") >= 0 ? "code " + (k + 1) : "code", now);
       return DOOR_OPENED;
     }

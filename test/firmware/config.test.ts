@@ -68,7 +68,7 @@ describe("the README example", () => {
           codecs: [0, 8], telephoneEvent: 101, ringTimeout: 30, maxDuration: 300, rtpTimeout: 30, answerDelay: 1000, ringing: true, maxCalls: 1,
           maxRedirects: 3,
         },
-        door: { code: "1234#", pulseMs: 3000, maxWrongCodes: 3, lockoutSeconds: 300, digitTimeoutMs: 5000, auditSize: 32 },
+        door: { code: "1234#", pulseMs: 3000, maxWrongCodes: 3, lockoutSeconds: 300, digitTimeoutMs: 5000, auditSize: 32, opensPerCall: 1 },
         relayPin: "D4", relayActiveLow: false,
         buttons: [{
           pin: "D0", hangupDuringCall: true,

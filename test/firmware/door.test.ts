@@ -15,7 +15,9 @@ function setup(config: Partial<DoorConfig> = {}, start = 1000) {
   const clock = new VirtualClock({ start });
   const board = new VirtualBoard(clock);
   const relay = board.openOutput({ pin: RELAY, activeLow: true }) as DigitalOutput;
-  const door = new DoorController({ ...DEFAULT_DOOR, code: "1234#", ...config }, relay);
+  // Any number of openings a call unless a test asks (the code logic is what most of these test; the
+  // one-opening-a-call rule has its own tests below).
+  const door = new DoorController({ ...DEFAULT_DOOR, code: "1234#", opensPerCall: 0, ...config }, relay);
   let ev: ReturnType<VirtualClock["schedule"]> | null = null;
   const rearm = () => {
     if (ev !== null) clock.cancel(ev);
@@ -305,7 +307,29 @@ describe("DoorController: callers, pulses, disabled code", () => {
   });
 
   it("the default config has no code", () => {
-    expect(DEFAULT_DOOR).toEqual({ code: "", pulseMs: 3000, maxWrongCodes: 3, lockoutSeconds: 300, digitTimeoutMs: 5000, auditSize: 32 });
+    expect(DEFAULT_DOOR).toEqual({ code: "", pulseMs: 3000, maxWrongCodes: 3, lockoutSeconds: 300, digitTimeoutMs: 5000, auditSize: 32, opensPerCall: 1 });
+  });
+
+  it("one opening a call by default: the code again in the same call is ignored (audited once, not as wrong); the next call opens again", () => {
+    const t = setup({ opensPerCall: 1 });
+    expect(t.keys("1234#")).toBe(DOOR_OPENED);
+    expect(t.keys("1234#")).toBe(DOOR_REFUSED);
+    expect(t.keys("9999#")).toBe(DOOR_REFUSED); // no guessing either, and no lockout count
+    expect(t.door.opens).toBe(1);
+    expect(t.door.wrongCodes).toBe(0);
+    expect(t.audit().map((a) => a.kind + " " + a.detail)).toEqual(["open code", "refused no more openings in this call"]);
+    t.door.callEnded("alice");
+    expect(t.keys("1234#")).toBe(DOOR_OPENED);
+    expect(t.door.opens).toBe(2);
+    // Another caller has its own count.
+    expect(t.keys("1234#", "bob")).toBe(DOOR_OPENED);
+  });
+
+  it("opensPerCall 2 allows two; 0 any number", () => {
+    const two = setup({ opensPerCall: 2 });
+    expect([two.keys("1234#"), two.keys("1234#"), two.keys("1234#")]).toEqual([DOOR_OPENED, DOOR_OPENED, DOOR_REFUSED]);
+    const any = setup({ opensPerCall: 0 });
+    for (let i = 0; i < 5; i++) expect(any.keys("1234#")).toBe(DOOR_OPENED);
   });
 });
 
