@@ -301,15 +301,8 @@ export async function runFleet(o: FleetOptions, progress: (started: number, regi
     trace.messages.push({ time, from: out ? 0 : 1, to: out ? 1 : 0, data });
   };
   const platform = new NodePlatform({ address: o.address, logLevel: 0, logSink: () => {},
-    capture: trace === null ? undefined : (d) => record(true, d.from, d.fromPort, d.to, d.toPort, d.data) });
-  if (trace !== null) {
-    // What the devices receive is recorded at their sockets' handlers.
-    const openUdp = platform.openUdp.bind(platform);
-    platform.openUdp = (opts) => {
-      const s = openUdp({ ...opts, onMessage: (data, address, port) => { record(false, address, port, o.address, s.port, data); opts.onMessage(data, address, port); } });
-      return s;
-    };
-  }
+    capture: trace === null ? undefined : (d) => record(true, d.from, d.fromPort, d.to, d.toPort, d.data),
+    captureReceived: trace === null ? undefined : (d) => record(false, d.from, d.fromPort, d.to, d.toPort, d.data) });
   const audio = new ToneAudio({ frequencies: 440 });
   const gc = (globalThis as { gc?: () => void }).gc;
   // The warm-up first (on a platform of its own: not recorded): phones made after it are made with the object

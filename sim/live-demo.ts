@@ -7,7 +7,7 @@ import { DoorPhone } from "../firmware/phone.ts";
 import { CALL_ACTIVE, REG_REGISTERED, REG_UNREGISTERED } from "../sip-core/index.ts";
 import { MemoryStorage } from "./file-storage.ts";
 import { ladder, ladderHeader } from "./ladder.ts";
-import { NodePlatform, type SentDatagram } from "./node-platform.ts";
+import { NodePlatform, type CapturedDatagram } from "./node-platform.ts";
 import type { LadderMessage } from "./html-ladder.ts";
 import { optionValue, pushRecord, sleep, until, writeOutputs } from "./cli-support.ts";
 import { simPhoneConfig } from "./phone-setup.ts";
@@ -89,7 +89,7 @@ export async function runLiveDemo(args: string[]): Promise<number> {
   let rtp = 0;
   const ladderMessages: LadderMessage[] = [];
   // Every datagram any of the three sends: the SIP ones drawn as they go, all kept for the pcap.
-  const capture = (d: SentDatagram) => {
+  const capture = (d: CapturedDatagram) => {
     const time = performance.now() - start;
     pushRecord(records, time, d.from, d.fromPort, d.to, d.toPort, d.data);
     const sip = d.fromPort === doorPort || d.fromPort === regPort || d.fromPort === phonePort;

@@ -163,8 +163,8 @@ function validLength(data: Uint8Array, length: number): boolean {
 
 const UDP_MAX_PAYLOAD = 65507;
 
-/** A UDP datagram a socket sent (NodePlatformOptions.capture): for ladders and pcap files. */
-export interface SentDatagram {
+/** A UDP datagram a socket sent or received (NodePlatformOptions.capture, captureReceived): for ladders and pcap files. */
+export interface CapturedDatagram {
   /** ms on the platform's clock. */
   time: number;
   from: string;
@@ -187,7 +187,9 @@ export class NodeUdpSocket implements UdpSocket {
   private readonly bound: string;
   private readonly asked: number;
   /** @internal Told of every datagram sent (NodePlatformOptions.capture). */
-  capture: ((d: SentDatagram) => void) | null = null;
+  capture: ((d: CapturedDatagram) => void) | null = null;
+  /** @internal Told of every datagram received, before the socket's owner (NodePlatformOptions.captureReceived). */
+  captureReceived: ((d: CapturedDatagram) => void) | null = null;
   /** @internal The clock capture times come from. */
   clock: Clock | null = null;
 
@@ -199,7 +201,12 @@ export class NodeUdpSocket implements UdpSocket {
     const sock = dgram.createSocket({ type: "udp4" });
     this.sock = sock;
     sock.on("message", (msg: Buffer, rinfo: dgram.RemoteInfo) => {
-      if (!this.closed) onMessage(msg.toString("latin1"), rinfo.address, rinfo.port);
+      if (this.closed) return;
+      const data = msg.toString("latin1");
+      if (this.captureReceived !== null) {
+        this.captureReceived({ time: this.clock !== null ? this.clock.now() : 0, from: rinfo.address, fromPort: rinfo.port, to: this.bound, toPort: this.port, data });
+      }
+      onMessage(data, rinfo.address, rinfo.port);
     });
     let settle: (code: number) => void = () => {};
     this.ready = new Promise<number>((resolve) => {
@@ -369,7 +376,9 @@ export interface NodePlatformOptions {
   /** Alarms do not keep the process alive (default false). */
   unrefAlarms?: boolean;
   /** Told of every UDP datagram a socket of this platform sends (default none). */
-  capture?: (d: SentDatagram) => void;
+  capture?: (d: CapturedDatagram) => void;
+  /** Told of every UDP datagram a socket of this platform receives, before the socket's owner is (default none). */
+  captureReceived?: (d: CapturedDatagram) => void;
 }
 
 /** The HAL over Node: real time, real sockets. */
@@ -379,10 +388,12 @@ export class NodePlatform implements Platform {
   readonly log: NodeLog;
   readonly address: string;
   private readonly unrefAlarms: boolean;
-  private readonly capture: ((d: SentDatagram) => void) | null;
+  private readonly capture: ((d: CapturedDatagram) => void) | null;
+  private readonly captureReceived: ((d: CapturedDatagram) => void) | null;
 
   constructor(options: NodePlatformOptions = {}) {
     this.capture = options.capture ?? null;
+    this.captureReceived = options.captureReceived ?? null;
     this.clock = new NodeClock();
     this.random = options.seed !== undefined ? new SeededRandom(options.seed) : new CryptoRandom();
     this.log = new NodeLog(options.logLevel ?? LOG_INFO, options.logSink ?? ((line) => console.log(line)), options.logPrefix ?? "");
@@ -405,6 +416,7 @@ export class NodePlatform implements Platform {
 
   private captured(s: NodeUdpSocket): NodeUdpSocket {
     s.capture = this.capture;
+    s.captureReceived = this.captureReceived;
     s.clock = this.clock;
     return s;
   }

@@ -8,7 +8,7 @@ import { MemoryStorage } from "./file-storage.ts";
 import { ladder, ladderHeader } from "./ladder.ts";
 import { pushRecord, sleep, until, writeOutputs } from "./cli-support.ts";
 import type { LadderMessage } from "./html-ladder.ts";
-import { NodePlatform, type SentDatagram } from "./node-platform.ts";
+import { NodePlatform, type CapturedDatagram } from "./node-platform.ts";
 import { ToneAudio } from "./virtual-audio.ts";
 import { VirtualBoard } from "./virtual-board.ts";
 import { VirtualLink } from "./virtual-link.ts";
@@ -70,34 +70,23 @@ export async function runCommand(args: string[]): Promise<number> {
     messages.push({ time, from: out ? 0 : 1, to: out ? 1 : 0, data });
     console.log(ladder(time, out ? 0 : 1, out ? 1 : 0, data, 2, WIDTH) + "  " + peer + (verbose ? "\n" + data : ""));
   };
-  // What the door sends is seen at its sockets; what it receives, at its SIP socket's handler (wrapped below).
-  const capture = (d: SentDatagram) => {
+  // Everything the door sends is recorded (its RTP too), and what its SIP socket receives; SIP is drawn.
+  const capture = (d: CapturedDatagram) => {
     const time = performance.now() - start;
     pushRecord(records, time, d.from, d.fromPort, d.to, d.toPort, d.data);
     if (d.fromPort === sipPort) draw(time, true, d.to + ":" + d.toPort, d.data);
   };
-  const platform = new NodePlatform({ capture, logLevel, logSink: (l) => console.log("   # " + l) });
+  const captureReceived = (d: CapturedDatagram) => {
+    if (d.toPort !== sipPort) return;
+    const time = performance.now() - start;
+    pushRecord(records, time, d.from, d.fromPort, local, sipPort, d.data);
+    draw(time, false, d.from + ":" + d.fromPort, d.data);
+  };
+  const platform = new NodePlatform({ capture, captureReceived, logLevel, logSink: (l) => console.log("   # " + l) });
   let sipPort = 0;
   const storage = new MemoryStorage();
   storage.write(CONFIG_FILE, text);
   storage.write(INSTANCE_FILE, "urn:uuid:2f6c4b2a-4d9e-4b6f-9a1e-" + (Date.now() % 1e12).toString(16).padStart(12, "0"));
-  // Received datagrams are drawn too: the platform's sockets are wrapped as they are opened.
-  const openUdp = platform.openUdp.bind(platform);
-  platform.openUdp = (opts) => {
-    const onMessage = opts.onMessage;
-    const s = openUdp({
-      ...opts,
-      onMessage: (data: string, address: string, port: number) => {
-        if (s.port === sipPort) {
-          const time = performance.now() - start;
-          pushRecord(records, time, address, port, local, sipPort, data);
-          draw(time, false, address + ":" + port, data);
-        }
-        onMessage(data, address, port);
-      },
-    });
-    return s;
-  };
   const board = new VirtualBoard(platform.clock, new ToneAudio({ frequencies: 440 }));
   const booted = boot(platform, board, storage, new VirtualLink("127.0.0.1", (fn) => setImmediate(fn)));
   const door = booted.phone;

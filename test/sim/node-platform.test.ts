@@ -67,6 +67,22 @@ describe("NodePlatform UDP", () => {
     expect(Buffer.from(back, "latin1").equals(Buffer.from(big))).toBe(true);
   });
 
+  it("capture and captureReceived are told of each datagram a socket sends and receives, before its owner hears it", async () => {
+    const seen: string[] = [];
+    const p = new NodePlatform({
+      capture: (d) => seen.push("sent " + d.data + " " + d.fromPort + ">" + d.toPort),
+      captureReceived: (d) => seen.push("received " + d.data + " " + d.from + ":" + d.fromPort + ">" + d.to + ":" + d.toPort),
+    });
+    const box = inbox<[string, string, number]>();
+    const a = await udp(p, 0, inbox());
+    const b = await p.openUdpAsync({ port: 0, address: LOOPBACK, onMessage: (d, ad, pt) => { seen.push("owner " + d); box.push([d, ad, pt]); } });
+    if (typeof b === "number") throw new Error("bind failed: " + b);
+    cleanup.push(() => b.close());
+    expect(a.send(bytes("hi"), 2, LOOPBACK, b.port)).toBe(0);
+    await box.next();
+    expect(seen).toEqual(["sent hi " + a.port + ">" + b.port, "received hi 127.0.0.1:" + a.port + ">127.0.0.1:" + b.port, "owner hi"]);
+  });
+
   it("openUdp returns at once; the port is filled when bound and early sends are queued", async () => {
     const p = new NodePlatform();
     const box = inbox<[string, string, number]>();
