@@ -77,7 +77,7 @@ export interface FleetReport {
   /** Registered devices per second, from the first start to the last registration. */
   registrationsPerSecond: number;
   elapsedMs: number;
-  latencyMs: { p50: number; p95: number; p99: number; max: number };
+  latencyMs: Spread;
   retransmissions: number;
   requestsSent: number;
   /** Heap (V8) growth per device once all were made, in bytes. */
@@ -99,6 +99,13 @@ function percentile(sorted: number[], p: number): number {
 }
 
 const round = (x: number) => Math.round(x * 10) / 10;
+
+export interface Spread { p50: number; p95: number; p99: number; max: number }
+
+/** p50, p95, p99 and max of sorted times, in ms to a tenth. */
+function spread(sorted: number[]): Spread {
+  return { p50: round(percentile(sorted, 50)), p95: round(percentile(sorted, 95)), p99: round(percentile(sorted, 99)), max: round(sorted.length ? sorted[sorted.length - 1] : 0) };
+}
 
 const fill = (pattern: string, n: number) => pattern.split("{n}").join(String(n));
 
@@ -284,7 +291,7 @@ class PairCalls {
     return {
       attempted: this.started, answered: this.answered, completed, failed: this.callers.length - this.answered, failures: this.failures,
       answeredPerSecond: span > 0 ? round((this.answered * 1000) / span) : 0,
-      setupMs: { p50: round(percentile(setup, 50)), p95: round(percentile(setup, 95)), p99: round(percentile(setup, 99)), max: round(setup.length ? setup[setup.length - 1] : 0) },
+      setupMs: spread(setup),
       rtpSent, rtpReceived,
     };
   }
@@ -391,7 +398,7 @@ export async function runFleet(o: FleetOptions, progress: (started: number, regi
   return {
     devices: o.devices, registered, failed, pending: o.devices - registered - failed, failures,
     registrationsPerSecond: elapsedMs > 0 ? round((registered * 1000) / elapsedMs) : 0, elapsedMs: Math.round(elapsedMs),
-    latencyMs: { p50: round(percentile(latencies, 50)), p95: round(percentile(latencies, 95)), p99: round(percentile(latencies, 99)), max: round(latencies.length ? latencies[latencies.length - 1] : 0) },
+    latencyMs: spread(latencies),
     retransmissions, requestsSent, heapBytesPerDevice, unregistered, maxInProgress, warmupRegistrations: warm.made, calls,
     cpuMicrosPerRegistration: registered > 0 ? Math.round((cpu.user + cpu.system) / registered) : 0,
   };
@@ -408,7 +415,7 @@ export interface FleetCalls {
   failures: Record<string, number>;
   /** Answered calls per second, from the first INVITE to the last answer. */
   answeredPerSecond: number;
-  setupMs: { p50: number; p95: number; p99: number; max: number };
+  setupMs: Spread;
   /** RTP packets the callers and callees sent and received (media flowed both ways). */
   rtpSent: number;
   rtpReceived: number;
