@@ -134,16 +134,15 @@ export function writeResponseHead(w: SipWriter, req: SipMessage, status: number,
   let topVia = true;
   for (let i = 0; i < req.headerCount; i++) {
     const id = req.headerId(i);
-    // From, To, Call-ID and CSeq once each: a request that repeated one (400 Duplicate Header) is answered with
-    // its first, so the answer itself has each once.
-    if (id !== HDR_VIA && id !== HDR_TIMESTAMP && req.findHeader(id) !== i) continue;
+    // From, To, Call-ID and CSeq once each (their first line): a request that repeated one (400 Duplicate
+    // Header) is answered with its first, so the answer itself has each once.
     if (id === HDR_VIA && topVia && req.sourceAddress !== "" && req.viaOk) {
       topVia = false;
       writeTopVia(w, req, req.headerValueStart(i), req.headerValueEnd(i));
-    } else if (id === HDR_VIA || id === HDR_FROM || id === HDR_CALL_ID || id === HDR_CSEQ ||
-        (id === HDR_TIMESTAMP && status === 100)) {
+    } else if (id === HDR_VIA || (id === HDR_TIMESTAMP && status === 100) ||
+        ((id === HDR_FROM || id === HDR_CALL_ID || id === HDR_CSEQ) && req.findHeader(id) === i)) {
       w.span(HEADER_TEXT, HEADER_NAME_AT[id], HEADER_NAME_AT[id + 1] - 1).str(": ").span(src, req.headerValueStart(i), req.headerValueEnd(i)).crlf();
-    } else if (id === HDR_TO) {
+    } else if (id === HDR_TO && req.findHeader(id) === i) {
       w.headerSpan("To", src, req.headerValueStart(i), req.headerValueEnd(i));
       // Only when the line was written: after an overflow there is no CRLF to take back.
       if (toTag !== null && status !== 100 && req.to.tagStart < 0 && !w.overflow) {
