@@ -5,9 +5,9 @@
 // newcomer. A second bucket (`total` a second, holding a second's worth) is shared by every untrusted source:
 // a scanner spraying from many addresses fills the table with fresh buckets, and that one still holds.
 // Trusted sources (the registrars, the allow list) are never limited: the phone does not ask. What is refused
-// is dropped and counted, never answered: an answer is what a flood wants. All state is one Float64Array (two functions, no
-// class), and the phone makes it only when an untrusted source first sends (on Espruino each field, array and
-// function costs variables, and the phone's peak is counted in them: ~20 more once a stranger has sent).
+// is dropped and counted, never answered: an answer is what a flood wants. All state is one Float64Array (two
+// functions, no class), made by the phone only when an untrusted source first sends (on Espruino each field,
+// array and function costs variables, and the phone's peak is counted in them).
 import { FNV_BASIS, fnv1aSpan } from "../sip-core/index.ts";
 
 export interface FloodConfig {

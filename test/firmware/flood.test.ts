@@ -1,14 +1,10 @@
 // Flood control (firmware/flood.ts) and a scanner's flood against a registered door phone in a call, on the virtual network.
 import { describe, expect, it } from "vitest";
 import { DROPPED_SOURCE, DROPPED_TOTAL, floodAllow, floodState, type FloodConfig } from "../../firmware/flood.ts";
-import { DoorPhone } from "../../firmware/phone.ts";
-import { CALL_ACTIVE, DEFAULT_ACCOUNT, REG_REGISTERED } from "../../sip-core/index.ts";
 import { MEDIA_PACKETS_RECEIVED, MEDIA_PACKETS_SENT } from "../../firmware/media.ts";
-import { simPhoneConfig } from "../../sim/phone-setup.ts";
-import { Registrar } from "../../sim/registrar.ts";
-import { ToneAudio } from "../../sim/virtual-audio.ts";
-import { VirtualBoard } from "../../sim/virtual-board.ts";
-import { SeededRandom, VirtualClock, VirtualNetwork, VirtualPlatform } from "../../sim/virtual.ts";
+import { CALL_ACTIVE, REG_REGISTERED } from "../../sip-core/index.ts";
+import { SeededRandom } from "../../sim/virtual.ts";
+import { DOOR, registeredDoor } from "./door-world.ts";
 
 /** A limiter over floodState/floodAllow, as the phone holds one. */
 function limiter(c: FloodConfig) {
@@ -49,7 +45,6 @@ describe("flood limiter", () => {
   });
 });
 
-const DOOR = "10.0.0.1", REGISTRAR = "10.0.0.100", RESIDENT = "10.0.0.2";
 
 function scannerRequest(r: SeededRandom, n: number): string {
   const method = ["OPTIONS", "REGISTER", "INVITE"][r.below(3)];
@@ -64,24 +59,7 @@ function scannerRequest(r: SeededRandom, n: number): string {
 
 describe("a scanner's flood", () => {
   it("10,000 requests a second for 60 s from random sources while registered and in a call: refreshes on time, the call and its RTP go on, pools flat, nothing rings, the door shut, the refusals counted", () => {
-    const clock = new VirtualClock();
-    const network = new VirtualNetwork({ clock, seed: 8, defaults: { latency: 5 }, captureLimit: 16 });
-    const registrar = new Registrar({ platform: new VirtualPlatform({ network, address: REGISTRAR }), address: REGISTRAR, port: 5060,
-      realm: "sip.example.com", users: { door: "door-secret" }, maxExpires: 120 });
-    const board = new VirtualBoard(clock, new ToneAudio({ frequencies: 440 }));
-    const door = new DoorPhone(new VirtualPlatform({ network, address: DOOR }), board, simPhoneConfig(DOOR, {
-      code: "2580#", targets: ["sip:resident@" + RESIDENT + ":5060"],
-      accounts: [{ ...DEFAULT_ACCOUNT, user: "door", password: "door-secret", domain: "sip.example.com", registrar: REGISTRAR, registrarPort: 5060,
-        expires: 120, localAddress: DOOR, localPort: 5060, keepalive: 28 }],
-      calls: { maxDuration: 600 },
-    }));
-    const resident = new DoorPhone(new VirtualPlatform({ network, address: RESIDENT }), new VirtualBoard(clock, new ToneAudio({ frequencies: 1000 })),
-      simPhoneConfig(RESIDENT, { user: "resident", buttonPin: "", allow: [DOOR], autoAnswer: { delayMs: 500 } }));
-    expect(registrar.open()).toBe(0);
-    expect(door.open()).toBe(0);
-    expect(resident.open()).toBe(0);
-    door.registerAll();
-    clock.advance(1000);
+    const { clock, network, registrar, board, door } = registeredDoor({ seed: 8, link: { latency: 5 }, expires: 120, answerDelayMs: 500, calls: { maxDuration: 600 } });
     door.buttonPressed();
     clock.advance(3000);
     const call = door.ua.calls!.calls.find((c) => c.live())!;

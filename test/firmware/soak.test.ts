@@ -1,14 +1,9 @@
 // A 24-hour soak on the virtual clock: registration refreshes, a call every 5 minutes that opens the door, a stranger's noise; pools empty between calls, the door's footprint flat after warm-up.
 import { describe, expect, it } from "vitest";
-import { DoorPhone } from "../../firmware/phone.ts";
-import { CALL_ACTIVE, DEFAULT_ACCOUNT, REG_REGISTERED } from "../../sip-core/index.ts";
-import { simPhoneConfig } from "../../sim/phone-setup.ts";
-import { Registrar } from "../../sim/registrar.ts";
-import { ToneAudio } from "../../sim/virtual-audio.ts";
-import { VirtualBoard } from "../../sim/virtual-board.ts";
-import { VirtualClock, VirtualNetwork, VirtualPlatform } from "../../sim/virtual.ts";
+import { CALL_ACTIVE, REG_REGISTERED } from "../../sip-core/index.ts";
+import { DOOR, DOOR_CODE, registeredDoor } from "./door-world.ts";
 
-const DOOR = "10.0.0.1", REGISTRAR = "10.0.0.100", RESIDENT = "10.0.0.2", STRANGER = "203.0.113.9";
+const STRANGER = "203.0.113.9";
 const MIN = 60_000;
 
 /**
@@ -45,23 +40,7 @@ function sipRequest(method: string, n: number): string {
 
 describe("24-hour soak", () => {
   it("288 calls, 288 door openings, ~288 refreshes, noise refused; between calls nothing is left, and the door's footprint does not grow", () => {
-    const clock = new VirtualClock();
-    const network = new VirtualNetwork({ clock, seed: 24, defaults: { latency: 15, jitter: 5 }, captureLimit: 16 });
-    const registrar = new Registrar({ platform: new VirtualPlatform({ network, address: REGISTRAR }), address: REGISTRAR, port: 5060,
-      realm: "sip.example.com", users: { door: "door-secret" }, maxExpires: 600 });
-    const board = new VirtualBoard(clock, new ToneAudio({ frequencies: 440 }));
-    const door = new DoorPhone(new VirtualPlatform({ network, address: DOOR }), board, simPhoneConfig(DOOR, {
-      code: "2580#", targets: ["sip:resident@" + RESIDENT + ":5060"],
-      accounts: [{ ...DEFAULT_ACCOUNT, user: "door", password: "door-secret", domain: "sip.example.com", registrar: REGISTRAR, registrarPort: 5060,
-        expires: 600, localAddress: DOOR, localPort: 5060, keepalive: 28 }],
-    }));
-    const resident = new DoorPhone(new VirtualPlatform({ network, address: RESIDENT }), new VirtualBoard(clock, new ToneAudio({ frequencies: 1000 })),
-      simPhoneConfig(RESIDENT, { user: "resident", buttonPin: "", allow: [DOOR], autoAnswer: { delayMs: 1000 } }));
-    expect(registrar.open()).toBe(0);
-    expect(door.open()).toBe(0);
-    expect(resident.open()).toBe(0);
-    door.registerAll();
-    clock.advance(2000);
+    const { clock, network, registrar, door, resident } = registeredDoor({ seed: 24, link: { latency: 15, jitter: 5 }, expires: 600, answerDelayMs: 1000 });
     // The stranger's noise: an OPTIONS every 10 s, an INVITE every minute (refused: not allowed).
     let noise = 0;
     const noiseEvery = (ms: number, method: string) => {
@@ -88,7 +67,7 @@ describe("24-hour soak", () => {
       const call = door.ua.calls!.calls.find((c) => c.live());
       expect(call?.state, "call " + n).toBe(CALL_ACTIVE);
       const rc = resident.ua.calls!.calls.find((c) => c.live())!;
-      for (const d of "2580#") resident.sessions[rc.index].sendDigit(d.charCodeAt(0), 100);
+      for (const d of DOOR_CODE) resident.sessions[rc.index].sendDigit(d.charCodeAt(0), 100);
       clock.advance(7000);
       resident.hangup(rc);
       // Five minutes a call: the rest is quiet but for the refreshes, the keep-alives and the noise.
