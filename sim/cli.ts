@@ -15,8 +15,8 @@ commands:
   parse <file|->   parse one SIP message (a file, or - for standard input) and print it as JSON;
                    a rejected message prints "error <code> at <offset>: <reason>", the response
                    the stack would send, and exits 1; an unreadable input exits 2
-  run --config f   the firmware on real sockets against the SIP server door.json names; commands on stdin
-                   (press, call <uri>, hangup, status, quit); run --help
+  run --config f   the firmware on real sockets against the SIP server door.json names; keys on a terminal,
+                   or commands on stdin (press, call <uri>, hangup, status, quit); run --help
   scenario <file> [--pcap out.pcap] [--html out.html]
                    a declarative scenario (JSON: doors, registrar, phones, links, events, expectations) on the
                    virtual network; prints the ladder and each expectation's verdict, exits 1 when one fails
