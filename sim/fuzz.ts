@@ -246,7 +246,9 @@ export function runFuzz(o: FuzzOptions): FuzzReport {
     const sock = openUdp({
       ...opts,
       onMessage: (data, address, port) => {
-        delivering = opts.port === 5060 && current >= 0;
+        // Only the case's own datagram: a peer's request arriving in the same window (a BYE retransmitted,
+        // answered 481 once a spoofed BYE ended the call) is not an answer to the case.
+        delivering = opts.port === 5060 && current >= 0 && data === currentInput;
         try {
           onMessage(data, address, port);
         } finally {
