@@ -25,11 +25,11 @@
 //   "trust": { "registrar": true, "allow": ["10.0.0.5", "sip:alice@example.com"],
 //              "challenge": { "user": "", "password": "", "realm": "doorsip" }, "refuse": "reject" | "drop" },
 //   "door": { "code": "1234#", "relayPin": "D4", "relayActiveLow": false, "pulseMs": 3000, "maxWrongCodes": 3,
-//             "lockoutSeconds": 300, "digitTimeoutMs": 5000, "auditSize": 32, "opensPerCall": 1 },
+//             "lockoutSeconds": 300, "lockoutMaxSeconds": 86400, "digitTimeoutMs": 5000, "auditSize": 32, "opensPerCall": 1 },
 //   "led": { "pin": "", "activeLow": false },
 //   "network": { "ssid": "", "password": "" },
 //   "log": { "level": "error" | "warn" | "info" | "debug", "traceSize": 16 },
-//   "flood": { "perSecond": 20, "burst": 40, "totalPerSecond": 200, "sources": 8 } }
+//   "flood": { "perSecond": 20, "burst": 40, "totalPerSecond": 200, "sources": 8, "refuse": "drop" | "reject" } }
 //
 // Where values go: sip.address/port → address/port, calls.localAddress/localPort and every account's
 // localAddress/localPort; sip.calls → callCapacity; rtp.* → calls.rtpAddress/rtpPortBase/codecs (PCMU 0,
@@ -244,12 +244,13 @@ export function loadConfig(text: string | null, problems: ConfigProblem[]): Stor
   const CHALLENGE = [["user", STR, 0, 0, "challengeUser"], ["password", STR, 0, 0, "challengePassword"],
     ["realm", STR, 0, 0, "challengeRealm"]];
   const DOOR = [["code", STR], ["relayPin", SKIP], ["relayActiveLow", SKIP], ["pulseMs", INT, 50, 60000],
-    ["maxWrongCodes", INT, 0, 100], ["lockoutSeconds", INT, 0, 86400], ["digitTimeoutMs", INT, 0, 60000], ["auditSize", INT, 1, 256],
+    ["maxWrongCodes", INT, 0, 100], ["lockoutSeconds", INT, 0, 86400], ["lockoutMaxSeconds", INT, 0, 604800], ["digitTimeoutMs", INT, 0, 60000], ["auditSize", INT, 1, 256],
     ["opensPerCall", INT, 0, 100]];
   const LED = [["pin", PIN, 1, 0, "statusLed"], ["activeLow", BOOL, 0, 0, "ledActiveLow"]];
   const NETWORK = [["ssid", STR], ["password", STR, 0, 0, "wifiPassword"]];
   const LOG = [["level", ENUM, LEVELS, 0, "logLevel"], ["traceSize", INT, 0, 256]];
-  const FLOOD = [["perSecond", INT, 0, 100000, "rate"], ["burst", INT, 1, 100000], ["totalPerSecond", INT, 0, 100000, "total"], ["sources", INT, 1, 256]];
+  const FLOOD = [["perSecond", INT, 0, 100000, "rate"], ["burst", INT, 1, 100000], ["totalPerSecond", INT, 0, 100000, "total"], ["sources", INT, 1, 256],
+    ["refuse", ENUM, REFUSALS]];
 
   const phone = defaultPhone();
   const calls = phone.calls;

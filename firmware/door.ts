@@ -17,7 +17,10 @@ export interface DoorConfig {
   pulseMs: number;
   /** Consecutive wrong codes (across calls) that lock DTMF opening out; 0 never locks out. */
   maxWrongCodes: number;
+  /** The first lockout, s; each further one before a correct code lasts twice the one before. */
   lockoutSeconds: number;
+  /** The longest lockout, s (at or below lockoutSeconds: every lockout lasts lockoutSeconds). */
+  lockoutMaxSeconds: number;
   /** A pause longer than this between digits clears the entry, ms; 0: no timeout. */
   digitTimeoutMs: number;
   /** Audit entries kept (the newest). */
@@ -31,6 +34,12 @@ export const DEFAULT_DOOR: DoorConfig = /* @__PURE__ */ (function (): DoorConfig
 
 /** Digits held in the entry buffer (and the longest code accepted). */
 export const DOOR_ENTRY_CAPACITY = 16;
+
+/**
+ * The longest the relay stays on without a break, ms, whatever the configuration or repeated openings ask:
+ * a strike or magnet held on overheats, and a door held open is an open door.
+ */
+export const DOOR_RELAY_MAX_MS = 60000;
 
 // Audit kinds (their names: auditEntry()).
 export const AUDIT_OPEN = 0;
@@ -65,8 +74,9 @@ const N_ENTRY_LEN = 0; // keys in the entry; DOOR_ENTRY_CAPACITY + 1: more were 
 const N_FLAGS = 1; // F_*
 const N_AUDIT_HEAD = 2; // next audit slot to write
 const N_AUDIT_LEN = 3;
-const N_ENTRY = 4; // DOOR_ENTRY_CAPACITY keys
-const N_AUDIT_KIND = 20; // N_ENTRY + DOOR_ENTRY_CAPACITY (a literal, so the build folds it): one per audit slot
+const N_LOCKOUTS_IN_ROW = 4; // lockouts since the last correct code: the next one lasts 2^this times the first
+const N_ENTRY = 5; // DOOR_ENTRY_CAPACITY keys
+const N_AUDIT_KIND = 21; // N_ENTRY + DOOR_ENTRY_CAPACITY (a literal, so the build folds it): one per audit slot
 /** The current caller was already audited as refused / as locked out. */
 const F_CALLER_REFUSED = 1;
 const F_CALLER_LOCKED = 2;
@@ -77,7 +87,8 @@ const OPENS_UNIT = 256;
 const T_LAST_DIGIT = 0;
 const T_LOCKOUT_UNTIL = 1;
 const T_RELAY_OFF = 2;
-const T_AUDIT = 3; // one per audit slot
+const T_RELAY_ON = 3; // when the relay went on (DOOR_RELAY_MAX_MS counts from it)
+const T_AUDIT = 4; // one per audit slot
 
 /** One audit entry, filled by auditEntry(). */
 export interface DoorAuditEntry {
@@ -246,18 +257,24 @@ export class DoorController {
     if (k >= 0) {
       // Audited as "code" (one code) or "code k+1" (which resident's code, never its keys).
       this.wrongStreak = 0;
+      n[N_LOCKOUTS_IN_ROW] = 0;
       if (n[N_FLAGS] < 255 * OPENS_UNIT) n[N_FLAGS] += OPENS_UNIT;
       this.open(who, code.indexOf(",") >= 0 ? "code " + (k + 1) : "code", now);
       return DOOR_OPENED;
     }
     const maxWrong = c.maxWrongCodes > 0 ? c.maxWrongCodes : 0;
-    const lockoutMs = c.lockoutSeconds > 0 ? c.lockoutSeconds * 1000 : 0;
+    // Exponential: lockoutSeconds, twice that, four times... up to lockoutMaxSeconds (a guesser's rate halves each time).
+    let lockoutMs = c.lockoutSeconds > 0 ? c.lockoutSeconds * 1000 : 0;
+    const maxMs = c.lockoutMaxSeconds * 1000;
+    for (let i = n[N_LOCKOUTS_IN_ROW]; i > 0 && lockoutMs < maxMs; i--) lockoutMs *= 2;
+    if (lockoutMs > maxMs && maxMs > c.lockoutSeconds * 1000) lockoutMs = maxMs;
     this.wrongCodes++;
     this.wrongStreak++;
     this.audit(now, AUDIT_WRONG, who, maxWrong > 0 ? this.wrongStreak + "/" + maxWrong : "" + this.wrongStreak);
     if (maxWrong === 0 || this.wrongStreak < maxWrong || lockoutMs === 0) return DOOR_WRONG;
     this.wrongStreak = 0;
     this.lockouts++;
+    if (n[N_LOCKOUTS_IN_ROW] < 32) n[N_LOCKOUTS_IN_ROW]++;
     this.locked = true;
     this.t[T_LOCKOUT_UNTIL] = now + lockoutMs;
     n[N_FLAGS] |= F_CALLER_LOCKED; // the lockout entry already says this call is locked out
@@ -270,12 +287,18 @@ export class DoorController {
     if (who === this.caller) this.newCaller("");
   }
 
-  /** Opens the door for another cause (a local button, an API): pulses the relay and audits it; lockout does not apply. */
+  /**
+   * Opens the door for another cause (a local button, an API): pulses the relay and audits it; lockout does
+   * not apply. A second opening during a pulse extends it, but never past DOOR_RELAY_MAX_MS from its start.
+   */
   open(who: string, reason: string, now: number): void {
+    const t = this.t;
     this.opens++;
     this.audit(now, AUDIT_OPEN, who, reason);
-    // A second opening during a pulse extends it.
-    this.t[T_RELAY_OFF] = now + (this.config.pulseMs > 0 ? this.config.pulseMs : 0);
+    if (!this.relayOn) t[T_RELAY_ON] = now;
+    const pulse = this.config.pulseMs > 0 ? this.config.pulseMs : 0;
+    const off = now + (pulse < DOOR_RELAY_MAX_MS ? pulse : DOOR_RELAY_MAX_MS);
+    t[T_RELAY_OFF] = off < t[T_RELAY_ON] + DOOR_RELAY_MAX_MS ? off : t[T_RELAY_ON] + DOOR_RELAY_MAX_MS;
     if (!this.relayOn) {
       this.relayOn = true;
       if (this.relay !== null) this.relay.write(true);
@@ -305,6 +328,11 @@ export class DoorController {
   /** Wrong codes since the last correct one (0 again after a lockout starts). */
   wrongStreakCount(): number {
     return this.wrongStreak;
+  }
+
+  /** Lockouts since the last correct code (the next lasts 2^this times lockoutSeconds, up to lockoutMaxSeconds). */
+  lockoutsInRow(): number {
+    return this.n[N_LOCKOUTS_IN_ROW];
   }
 
   // --- audit

@@ -5,9 +5,11 @@
 // newcomer. A second bucket (`total` a second, holding a second's worth) is shared by every untrusted source:
 // a scanner spraying from many addresses fills the table with fresh buckets, and that one still holds.
 // Trusted sources (the registrars, the allow list) are never limited: the phone does not ask. What is refused
-// is dropped and counted, never answered: an answer is what a flood wants. All state is one Float64Array (two
-// functions, no class), made by the phone only when an untrusted source first sends (on Espruino each field,
-// array and function costs variables, and the phone's peak is counted in them).
+// is dropped and counted; with `refuse` REFUSE_REJECT a refused request is answered 403, but those answers
+// have a bucket of their own (`rate` a second overall): an answer is what a flood wants, and the phone must
+// not become its amplifier. All state is one Float64Array (three functions, no class), made by the phone only
+// when an untrusted source first sends (on Espruino each field, array and function costs variables, and the
+// phone's peak is counted in them).
 import { FNV_BASIS, fnv1aSpan } from "../sip-core/index.ts";
 
 export interface FloodConfig {
@@ -19,14 +21,20 @@ export interface FloodConfig {
   total: number;
   /** Sources tracked at once (the table's slots). */
   sources: number;
+  /** What a refused datagram gets: REFUSE_DROP (nothing), REFUSE_REJECT (a 403, within the answers' own rate). JSON: flood.refuse. */
+  refuse: number;
 }
 
-// The state's layout: the two drop counters, the total bucket, then three numbers a slot.
+// The state's layout: the counters, the total bucket, the answers' bucket, then three numbers a slot.
 export const DROPPED_SOURCE = 0;
 export const DROPPED_TOTAL = 1;
-const TOTAL_TOKENS = 2;
-const TOTAL_AT = 3;
-const SLOTS = 4;
+/** Refused datagrams let through to be answered 403 (counted in DROPPED_* too). */
+export const ANSWERED = 2;
+const TOTAL_TOKENS = 3;
+const TOTAL_AT = 4;
+const ANSWER_TOKENS = 5;
+const ANSWER_AT = 6;
+const SLOTS = 7;
 const KEY = 0;
 const TOKENS = 1;
 const AT = 2;
@@ -36,7 +44,26 @@ export function floodState(config: FloodConfig): Float64Array {
   const s = new Float64Array(SLOTS + 3 * (config.sources > 0 ? config.sources : 1));
   s[TOTAL_TOKENS] = config.total;
   s[TOTAL_AT] = -1;
+  s[ANSWER_AT] = -1;
   return s;
+}
+
+/**
+ * After floodAllow refused a datagram: whether it may still be answered (a 403), at time now. One answer
+ * bucket for every source: `rate` a second (`total` when there is no per-source rate), a second's worth at once.
+ */
+export function floodAnswer(s: Float64Array, c: FloodConfig, now: number): boolean {
+  const rate = c.rate > 0 ? c.rate : c.total;
+  if (s[ANSWER_AT] < 0) s[ANSWER_TOKENS] = rate;
+  else {
+    const t = s[ANSWER_TOKENS] + ((now - s[ANSWER_AT]) * rate) / 1000;
+    s[ANSWER_TOKENS] = t > rate ? rate : t;
+  }
+  s[ANSWER_AT] = now;
+  if (s[ANSWER_TOKENS] < 1) return false;
+  s[ANSWER_TOKENS] -= 1;
+  s[ANSWERED]++;
+  return true;
 }
 
 /** Whether a datagram from address (not a trusted one) may go on to be parsed, at time now (ms); s from floodState(c). */

@@ -105,11 +105,11 @@ export function defaultPhone(): PhoneConfig {
   return {
     address: "0.0.0.0", port: 5060, accounts: [], calls: defaultCallConfig(), callCapacity: 1, transactions: 16, timers: null,
     // No default code: a device must never ship with a code anyone can read in the source.
-    door: { code: "", pulseMs: 3000, maxWrongCodes: 3, lockoutSeconds: 300, digitTimeoutMs: 5000, auditSize: 32, opensPerCall: 1 },
+    door: { code: "", pulseMs: 3000, maxWrongCodes: 3, lockoutSeconds: 300, lockoutMaxSeconds: 86400, digitTimeoutMs: 5000, auditSize: 32, opensPerCall: 1 },
     relayPin: "D4", relayActiveLow: false, buttons: [], statusLed: "", ledActiveLow: false,
     trust: { registrar: true, allow: [], challengeUser: "", challengePassword: "", challengeRealm: "doorsip", refuse: REFUSE_REJECT },
     autoAnswer: { enabled: true, delayMs: 1000, from: [] }, traceSize: 16, logLevel: 2,
-    flood: { rate: 20, burst: 40, total: 200, sources: 8 },
+    flood: { rate: 20, burst: 40, total: 200, sources: 8, refuse: REFUSE_DROP },
   };
 }
 

@@ -6,11 +6,11 @@ import {
   TRACE_ACK, TRACE_REQUEST, TRACE_RESPONSE, TRACE_TERMINATED, TRACE_TIMEOUT, earliest, methodName, traceName, type Call, type Transaction, type SipMessage,
 } from "../sip-core/index.ts";
 import { DoorController } from "./door.ts";
-import { DROPPED_SOURCE, DROPPED_TOTAL, floodAllow, floodState } from "./flood.ts";
+import { ANSWERED, DROPPED_SOURCE, DROPPED_TOTAL, floodAllow, floodAnswer, floodState } from "./flood.ts";
 import { MediaSession } from "./media.ts";
 import { PLAN_RUNNING, PlanRunner } from "./plan.ts";
-import { REFUSE_DROP, type ButtonConfig, type PhoneConfig } from "./phone-config.ts";
-import { SipNode } from "./sip-node.ts";
+import { REFUSE_DROP, REFUSE_REJECT, type ButtonConfig, type PhoneConfig } from "./phone-config.ts";
+import { ADMIT_DROP, ADMIT_PASS, ADMIT_REFUSE, SipNode } from "./sip-node.ts";
 
 export type { PhoneConfig };
 
@@ -337,15 +337,20 @@ export class DoorPhone extends SipNode {
     void tx;
   }
 
-  /** Flood control: an untrusted source over its rate, or all of them over theirs, is not parsed (dropped, counted). */
-  protected admit(address: string, now: number): boolean {
+  /**
+   * Flood control: an untrusted source over its rate, or all of them over theirs, is not parsed (dropped,
+   * counted), or with flood.refuse "reject" answered 403 while the answers' own rate allows.
+   */
+  protected admit(address: string, now: number): number {
     const c = this.config;
-    if (c.flood.rate <= 0 && c.flood.total <= 0) return true;
+    const f = c.flood;
+    if (f.rate <= 0 && f.total <= 0) return ADMIT_PASS;
     // Spared: the accounts' registrars, the outbound proxy, the allow list's addresses (no list kept for it).
-    for (let i = 0; i < c.accounts.length; i++) if (c.accounts[i].registrar === address) return true;
-    if (c.calls.outboundProxy === address || c.trust.allow.indexOf(address) >= 0) return true;
-    if (this.flood === null) this.flood = floodState(c.flood);
-    return floodAllow(this.flood, c.flood, address, now);
+    for (let i = 0; i < c.accounts.length; i++) if (c.accounts[i].registrar === address) return ADMIT_PASS;
+    if (c.calls.outboundProxy === address || c.trust.allow.indexOf(address) >= 0) return ADMIT_PASS;
+    if (this.flood === null) this.flood = floodState(f);
+    if (floodAllow(this.flood, f, address, now)) return ADMIT_PASS;
+    return f.refuse === REFUSE_REJECT && floodAnswer(this.flood, f, now) ? ADMIT_REFUSE : ADMIT_DROP;
   }
 
   /** Writes status() to the HAL log (info), for a device read over its console. */
@@ -384,7 +389,7 @@ export class DoorPhone extends SipNode {
       // PhoneCounters' fields (all of them, as they are) with the stack's own counters beside them.
       counters: Object.assign({ transport: t, transactions: l, ua: this.ua.stats }, this.counters),
       door: { opens: this.door.opens, wrongCodes: this.door.wrongCodes, lockouts: this.door.lockouts, lockedOut: this.door.locked },
-      flood: this.flood === null ? null : { droppedSource: this.flood[DROPPED_SOURCE], droppedTotal: this.flood[DROPPED_TOTAL] },
+      flood: this.flood === null ? null : { droppedSource: this.flood[DROPPED_SOURCE], droppedTotal: this.flood[DROPPED_TOTAL], answered: this.flood[ANSWERED] },
       audit: this.door.auditText(),
       trace: trace,
     });

@@ -52,6 +52,11 @@ interface Flow {
  * The node is its UserAgent's port, trace and keep-alive listener itself (methods, not closures made per
  * instance that would also keep the constructor's scope alive).
  */
+// What admit() decides for a datagram.
+export const ADMIT_PASS = 0;
+export const ADMIT_DROP = 1;
+export const ADMIT_REFUSE = 2;
+
 export abstract class SipNode implements CallListener, TransportPort, UaTrace, KeepaliveListener {
   readonly platform: Platform;
   readonly address: string;
@@ -163,13 +168,18 @@ export abstract class SipNode implements CallListener, TransportPort, UaTrace, K
 
   private onDatagram(data: string, address: string, p: number): void {
     const now = this.now();
-    if (!this.admit(address, now)) return;
-    this.transport.receiveDatagram(data, address, p, now);
+    const a = this.admit(address, now);
+    if (a === ADMIT_PASS) this.transport.receiveDatagram(data, address, p, now);
+    else if (a === ADMIT_REFUSE) this.transport.refuseDatagram(data, address, p, 403, "Rate Limited");
+    else return;
     this.rearm();
   }
 
-  /** Whether a datagram from address is parsed at all (the door phone's flood control; the simulator's endpoint: always). */
-  protected abstract admit(address: string, now: number): boolean;
+  /**
+   * What becomes of a datagram from address (the door phone's flood control; the simulator's endpoint: always
+   * parsed): ADMIT_PASS, ADMIT_DROP (not parsed), ADMIT_REFUSE (a request is answered 403, statelessly).
+   */
+  protected abstract admit(address: string, now: number): number;
 
   private onConnection(conn: TcpConnection): { onData: (data: string) => void; onClose: () => void } {
     const self = this;

@@ -4,7 +4,7 @@
 // hooks report call states, media and INFO digits. It can also send raw OPTIONS or INVITE
 // transactions. The same code runs on the virtual and the real platform.
 import type { Platform } from "../hal/types.ts";
-import { MAX_ACCOUNTS, SipNode } from "../firmware/sip-node.ts";
+import { ADMIT_PASS, MAX_ACCOUNTS, SipNode } from "../firmware/sip-node.ts";
 import {
   CALL_ENDED, DEFAULT_CALL_CONFIG, METHOD_INVITE, METHOD_OPTIONS, SipMessage, SipWriter, TRACE_REQUEST, TRACE_RESPONSE, traceName,
   TRACE_STRAY, TRACE_TIMEOUT, TRACE_TRANSPORT_ERROR, TRANSPORT_TCP, transportForSize,
@@ -70,10 +70,10 @@ export class Endpoint extends SipNode {
     this.log((msg.startsWith("call ") ? "call" : "reg") + (level <= 1 ? "-warn" : ""), msg);
   }
   /** Every datagram is parsed: the simulator's endpoints have no flood control. */
-  protected admit(address: string, now: number): boolean {
+  protected admit(address: string, now: number): number {
     void address;
     void now;
-    return true;
+    return ADMIT_PASS;
   }
 
   trace(kind: number, msg: SipMessage | null, tx: Transaction | null): void {

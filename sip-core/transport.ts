@@ -82,6 +82,22 @@ export class SipTransport {
     releaseScratch(this.msg);
   }
 
+  /**
+   * A datagram its owner refuses (flood control): a well-formed request other than ACK is answered
+   * `status` `reason` statelessly; nothing else is answered, and nothing reaches the transaction layer.
+   */
+  refuseDatagram(data: string, address: string, port: number, status: number, reason: string): void {
+    const msg = this.msg;
+    this.stats.received++;
+    if (parseMessage(data, 0, data.length, msg) > 0 && msg.isRequest && msg.method !== METHOD_ACK && validateMessage(msg) >= 0) {
+      const w = this.writer.reset();
+      writeResponseHead(w, msg, status, reason, statelessToTag(msg));
+      const n = w.end(null, 0, 0);
+      if (n > 0) this.port.send(w.buf, n, address, responsePortFor(msg, port), TRANSPORT_UDP);
+    }
+    releaseScratch(msg);
+  }
+
   /** Sends a keep-alive ping (double CRLF) to a peer. */
   ping(address: string, port: number, transport: number): number {
     return this.port.send(CRLFCRLF, 4, address, port, transport);
@@ -148,9 +164,7 @@ export class SipTransport {
       const valid = validateMessage(msg);
       if (valid < 0) r = valid;
     }
-    // §18.2.2 with RFC 3581: responses to a UDP request go to the source address (the received address), at
-    // the source port when the Via asked for rport, else at the sent-by port or 5060.
-    const responsePort = !msg.viaOk || v.rport >= 0 ? port : v.port > 0 ? v.port : 5060;
+    const responsePort = responsePortFor(msg, port);
     if (r < 0) {
       this.stats.malformed++;
       const status = msg.rejectStatus();
@@ -179,6 +193,15 @@ export class SipTransport {
     this.layer.accept(msg, address, port, transport, now);
     return true;
   }
+}
+
+/**
+ * §18.2.2 with RFC 3581: responses to a UDP request go to the source address (the received address), at
+ * the source port when the Via asked for rport, else at the sent-by port or 5060.
+ */
+function responsePortFor(msg: SipMessage, port: number): number {
+  const v = msg.via;
+  return !msg.viaOk || v.rport >= 0 ? port : v.port > 0 ? v.port : 5060;
 }
 
 /**

@@ -68,7 +68,7 @@ describe("the README example", () => {
           codecs: [0, 8], telephoneEvent: 101, ringTimeout: 30, maxDuration: 300, rtpTimeout: 30, answerDelay: 1000, ringing: true, maxCalls: 1,
           maxRedirects: 3,
         },
-        door: { code: "1234#", pulseMs: 3000, maxWrongCodes: 3, lockoutSeconds: 300, digitTimeoutMs: 5000, auditSize: 32, opensPerCall: 1 },
+        door: { code: "1234#", pulseMs: 3000, maxWrongCodes: 3, lockoutSeconds: 300, lockoutMaxSeconds: 86400, digitTimeoutMs: 5000, auditSize: 32, opensPerCall: 1 },
         relayPin: "D4", relayActiveLow: false,
         buttons: [{
           pin: "D0", hangupDuringCall: true,
@@ -85,7 +85,7 @@ describe("the README example", () => {
         },
         autoAnswer: { enabled: true, delayMs: 1000, from: [] },
         traceSize: 16, logLevel: 2,
-        flood: { rate: 20, burst: 40, total: 200, sources: 8 },
+        flood: { rate: 20, burst: 40, total: 200, sources: 8, refuse: REFUSE_DROP },
       },
       ssid: "home", wifiPassword: "wifi-secret",
     });
@@ -125,6 +125,7 @@ describe("the README example", () => {
       "autoAnswer.delayMs": d.autoAnswer.delayMs, "trust.registrar": d.trust.registrar, "trust.challenge.realm": d.trust.challengeRealm,
       "trust.refuse": "reject", "door.code": d.door.code, "door.relayPin": d.relayPin, "door.relayActiveLow": d.relayActiveLow,
       "door.pulseMs": d.door.pulseMs, "door.maxWrongCodes": d.door.maxWrongCodes, "door.lockoutSeconds": d.door.lockoutSeconds,
+      "door.lockoutMaxSeconds": d.door.lockoutMaxSeconds, "flood.refuse": "drop",
       "door.digitTimeoutMs": d.door.digitTimeoutMs, "door.auditSize": d.door.auditSize, "led.pin": "", "led.activeLow": d.ledActiveLow,
       "log.level": "info", "log.traceSize": d.traceSize,
     };

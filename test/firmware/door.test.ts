@@ -1,7 +1,7 @@
 // DoorController: code entry ('#' and single-key codes), relay pulse timing, lockout, refused callers and the audit ring.
 import { describe, expect, it } from "vitest";
 import {
-  DEFAULT_DOOR, DOOR_DISABLED, DOOR_LOCKED, DOOR_LOCKOUT, DOOR_OPENED, DOOR_PENDING, DOOR_REFUSED, DOOR_WRONG,
+  DEFAULT_DOOR, DOOR_DISABLED, DOOR_RELAY_MAX_MS, DOOR_LOCKED, DOOR_LOCKOUT, DOOR_OPENED, DOOR_PENDING, DOOR_REFUSED, DOOR_WRONG,
   type DoorAuditEntry, type DoorConfig, DoorController, doorCodeProblem,
 } from "../../firmware/door.ts";
 import type { DigitalOutput } from "../../hal/types.ts";
@@ -178,6 +178,29 @@ describe("DoorController: codes without '#'", () => {
   });
 });
 
+describe("DoorController: the relay's hard maximum", () => {
+  it("a pulse longer than DOOR_RELAY_MAX_MS is cut to it; openings during a pulse extend it, never past the maximum from its start", () => {
+    const long = setup({ pulseMs: 10 * DOOR_RELAY_MAX_MS }, 0); // a configuration from code, not checked by the JSON loader
+    expect(long.keys("1234#")).toBe(DOOR_OPENED);
+    long.clock.advance(DOOR_RELAY_MAX_MS - 1);
+    expect(long.board.isOn(RELAY)).toBe(true);
+    long.clock.advance(1);
+    expect(long.board.isOn(RELAY)).toBe(false);
+    // 3 s pulses re-triggered every 2 s (a button held, an API loop): on for DOOR_RELAY_MAX_MS, then off.
+    const t = setup({ pulseMs: 3000 }, 0);
+    const on: number[] = [];
+    for (let ms = 0; ms < 2 * DOOR_RELAY_MAX_MS; ms += 2000) {
+      if (!t.board.isOn(RELAY)) on.push(ms);
+      t.door.open("api", "test", t.clock.now());
+      t.rearm();
+      t.clock.advance(2000);
+    }
+    expect(t.board.transitions(RELAY).length).toBeGreaterThanOrEqual(3);
+    expect(on.slice(0, 2)).toEqual([0, DOOR_RELAY_MAX_MS]);
+    expect(t.door.opens).toBe(DOOR_RELAY_MAX_MS / 1000);
+  });
+});
+
 describe("DoorController: lockout", () => {
   it("locks DTMF out after maxWrongCodes consecutive wrong codes, for lockoutSeconds", () => {
     const t = setup({ maxWrongCodes: 3, lockoutSeconds: 60 });
@@ -201,6 +224,50 @@ describe("DoorController: lockout", () => {
     ]);
     expect(t.audit()[3].detail).toBe("60 s");
     expect(t.audit()[2].detail).toBe("3/3");
+  });
+
+  it("each lockout before a correct code lasts twice the one before, up to lockoutMaxSeconds; a correct code starts again at lockoutSeconds", () => {
+    const t = setup({ maxWrongCodes: 2, lockoutSeconds: 10, lockoutMaxSeconds: 35 });
+    const lockout = () => {
+      expect(t.keys("0000#")).toBe(DOOR_WRONG);
+      expect(t.keys("0000#")).toBe(DOOR_LOCKOUT);
+      const start = t.clock.now();
+      while (t.door.locked) t.clock.advance(t.door.nextDeadline() - t.clock.now()); // the alarms (relay off, lockout end)
+      return t.clock.now() - start;
+    };
+    expect([lockout(), lockout(), lockout(), lockout()]).toEqual([10_000, 20_000, 35_000, 35_000]);
+    expect(t.door.lockoutsInRow()).toBe(4);
+    expect(t.audit().filter((e) => e.kind === "lockout").map((e) => e.detail)).toEqual(["10 s", "20 s", "35 s", "35 s"]);
+    expect(t.keys("1234#")).toBe(DOOR_OPENED);
+    expect(t.door.lockoutsInRow()).toBe(0);
+    expect(lockout()).toBe(10_000);
+    // A ceiling at or below the first lockout: every lockout lasts lockoutSeconds.
+    const f = setup({ maxWrongCodes: 1, lockoutSeconds: 10, lockoutMaxSeconds: 0 });
+    for (let i = 0; i < 3; i++) {
+      expect(f.keys("0000#")).toBe(DOOR_LOCKOUT);
+      expect(f.door.nextDeadline() - f.clock.now()).toBe(10_000);
+      f.clock.advance(10_000);
+    }
+  });
+
+  it("with the defaults, a guesser keying codes as fast as the lockouts allow gets fewer than 120 tries in 30 days (3 a day once at the 24 h ceiling)", () => {
+    const t = setup({ code: "2580#" });
+    let tries = 0;
+    let code = 0;
+    const end = t.clock.now() + 30 * 86_400_000;
+    while (t.clock.now() < end) {
+      const r = t.keys(String(code).padStart(4, "0") + "#", "guesser-" + tries);
+      if (r === DOOR_WRONG || r === DOOR_LOCKOUT) { tries++; code = (code + 1) % 10_000; if (code === 2580) code++; }
+      else expect(r).toBe(DOOR_LOCKED);
+      t.door.callEnded("guesser-" + tries);
+      const at = t.door.nextDeadline();
+      t.clock.advance(at > t.clock.now() ? at - t.clock.now() : 1000);
+    }
+    // 3 tries, then 5 min, 10 min, 20 min ... 24 h: 3 + 3·9 in the first ~3 days, then 3 a day.
+    expect(tries).toBeGreaterThan(100);
+    expect(tries).toBeLessThan(120);
+    expect(t.door.opens).toBe(0);
+    expect(t.board.transitions(RELAY)).toEqual([]);
   });
 
   it("counts wrong codes across calls, and a correct code resets the streak", () => {
@@ -307,7 +374,7 @@ describe("DoorController: callers, pulses, disabled code", () => {
   });
 
   it("the default config has no code", () => {
-    expect(DEFAULT_DOOR).toEqual({ code: "", pulseMs: 3000, maxWrongCodes: 3, lockoutSeconds: 300, digitTimeoutMs: 5000, auditSize: 32, opensPerCall: 1 });
+    expect(DEFAULT_DOOR).toEqual({ code: "", pulseMs: 3000, maxWrongCodes: 3, lockoutSeconds: 300, lockoutMaxSeconds: 86400, digitTimeoutMs: 5000, auditSize: 32, opensPerCall: 1 });
   });
 
   it("one opening a call by default: the code again in the same call is ignored (audited once, not as wrong); the next call opens again", () => {
