@@ -2,18 +2,16 @@
 // 486, a 302 redirect, a 407 challenge, the CANCEL/200 race, two 200s from a forking proxy, and SIP INFO
 // DTMF. Each test runs its own sipp (-m 1) and tshark capture on the sipp port, and checks sipp's verdict,
 // the stack's call states, Wireshark's opinion of every datagram and the exact number of SIP messages.
-import { type ChildProcess, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Endpoint } from "../../sim/endpoint.ts";
 import { NodePlatform } from "../../sim/node-platform.ts";
 import type { CallConfig } from "../../sip-core/index.ts";
+import { type SippRun, digestResponse, sipp, udpBound } from "./sipp-run.ts";
 import { type Capture, countSip, decodeProblems, sipSummary, startCapture } from "./tshark.ts";
 
-const scenarios = new URL("./sipp/", import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), "doorsip-sipp-calls-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -28,41 +26,6 @@ const until = async (cond: () => boolean, ms: number) => {
   for (let t = 0; t < ms && !cond(); t += 20) await sleep(20);
   return cond();
 };
-
-/** Something (sipp, the stack) has a UDP socket bound to 127.0.0.1:port: it is ready to receive. */
-function udpBound(port: number): boolean {
-  const local = "0100007F:" + port.toString(16).toUpperCase().padStart(4, "0");
-  try {
-    return readFileSync("/proc/net/udp", "latin1").split("\n").some((l) => l.trim().split(/\s+/)[1] === local);
-  } catch {
-    return false;
-  }
-}
-
-
-interface SippRun {
-  /** Exit code (0 all calls passed), error log, message trace. */
-  done: Promise<{ code: number | null; errors: string; messages: string }>;
-  child: ChildProcess;
-}
-
-/** Starts sipp on scenario (`target` makes it a client calling the stack); resolves once its SIP socket is bound. */
-async function sipp(scenario: string, port: number, target?: string): Promise<SippRun> {
-  const tag = scenario.replace(".xml", "");
-  const args = ["-sf", join(scenarios, scenario), "-i", "127.0.0.1", "-p", String(port), "-m", "1", "-nostdin",
-    "-timeout", "10s", "-timeout_error", "-default_behaviors", "all,-bye",
-    "-trace_err", "-error_file", join(work, tag + ".err"), "-trace_msg", "-message_file", join(work, tag + ".msg")];
-  if (target !== undefined) args.push(target);
-  const child = spawn("sipp", args, { cwd: work, stdio: "ignore" });
-  const done = new Promise<{ code: number | null; errors: string; messages: string }>((resolve) => {
-    child.on("exit", (code) => {
-      const read = (f: string) => { try { return readFileSync(join(work, f), "latin1"); } catch { return ""; } };
-      resolve({ code, errors: read(tag + ".err"), messages: read(tag + ".msg") });
-    });
-  });
-  if (!(await until(() => udpBound(port) || child.exitCode !== null, 5000))) throw new Error("sipp did not bind " + port);
-  return { done, child };
-}
 
 /** The stack on its own port, with call settings for this test. */
 async function door(port: number, calls: Partial<CallConfig>, inviteStatus: number): Promise<Endpoint> {
@@ -100,7 +63,7 @@ async function exchange(k: number, scenario: string, messages: number, o: Exchan
     capture = await startCapture(SIPP);
     d = await door(stackPort(k), o.calls || {}, o.sippCalls === true ? 200 : 486);
     if (o.setup !== undefined) o.setup(d);
-    run = await sipp(scenario, SIPP, o.sippCalls === true ? "127.0.0.1:" + stackPort(k) : undefined);
+    run = await sipp(scenario, SIPP, { work, target: o.sippCalls === true ? "127.0.0.1:" + stackPort(k) : undefined });
     await drive(d, "127.0.0.1:" + SIPP);
     const r = await run.done;
     await sleep(300); // anything sent late (a retransmission, a stray request) lands in the capture too
@@ -147,18 +110,6 @@ async function callThenHangUp(d: Endpoint, at: string, w: { at: Snapshot | null 
   await sleep(100);
   d.hangup(call!);
   expect(await ended(d)).toBe(true);
-}
-
-/** RFC 2617 digest response (MD5, qop=auth) recomputed from a credentials header's own fields. */
-function digestResponse(header: string, method: string, user: string, password: string): { expected: string; got: string } {
-  const p = (name: string) => {
-    const m = new RegExp("[ ,]" + name + "=(\"([^\"]*)\"|([^, ]*))").exec(header);
-    return m === null ? "" : (m[2] ?? m[3]);
-  };
-  const md5 = (s: string) => createHash("md5").update(s).digest("hex");
-  const ha1 = md5(user + ":" + p("realm") + ":" + password);
-  const ha2 = md5(method + ":" + p("uri"));
-  return { expected: md5([ha1, p("nonce"), p("nc"), p("cnonce"), p("qop"), ha2].join(":")), got: p("response") };
 }
 
 describe("the stack calls sipp", () => {
