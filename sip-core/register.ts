@@ -191,10 +191,21 @@ export class Registration {
 
   /** A pong (lone CRLF) arrived from address:port: the flow to the registrar is alive. */
   onPong(address: string, port: number): void {
-    if (address === this.targetAddress && port === this.targetPort && this.pongDeadline >= 0) {
+    if (address !== this.targetAddress || port !== this.targetPort) return;
+    if (this.pongDeadline >= 0) {
       this.pongDeadline = -1;
       this.pongsSeen = true;
     }
+    if (this.probing()) this.nextAttemptAt = 0; // the registrar is reachable again: the next poll registers
+  }
+
+  /**
+   * In backoff because the registrar did not answer at all (an outage, not a refusal): the keep-alive goes
+   * on as a probe, and its answer ends the wait, so the device is back within a keep-alive period of the
+   * network, however long the outage made the backoff (UDP only: over TCP a new connection is the probe).
+   */
+  private probing(): boolean {
+    return this.state === REG_BACKOFF && this.lastStatus === 408 && this.config.transport !== TRANSPORT_TCP;
   }
 
   private scheduleKeepalive(now: number): void {
@@ -247,7 +258,11 @@ export class Registration {
     }
     if (this.keepaliveAt >= 0 && this.keepaliveAt <= now) {
       this.keepaliveAt = -1;
-      if (this.state === REG_REGISTERED) {
+      if (this.probing()) {
+        if (!this.useOptions && this.pinger !== null) this.pinger.ping(this.targetAddress, this.targetPort, TRANSPORT_UDP);
+        else if (this.optionsTx === null) this.sendOptions(now);
+        this.scheduleKeepalive(now);
+      } else if (this.state === REG_REGISTERED) {
         if (!this.useOptions && this.pinger !== null) {
           this.pinger.ping(this.targetAddress, this.targetPort, this.config.transport);
           // The first unanswered ping sets the deadline; later pings must not push it back, or a short
@@ -322,7 +337,12 @@ export class Registration {
   /** A response to our REGISTER (the TU routes it here when owns(tx)). */
   onResponse(msg: SipMessage, now: number): void {
     if (msg.status < 200) return;
-    if (msg.cseqMethod === METHOD_OPTIONS) { this.optionsTx = null; return; } // any answer: the flow is alive
+    if (msg.cseqMethod === METHOD_OPTIONS) {
+      // Any answer: the flow is alive (and a probe's answer ends the backoff).
+      this.optionsTx = null;
+      if (this.probing()) this.nextAttemptAt = now;
+      return;
+    }
     if (!spanEquals(msg.src, msg.callIdStart, msg.callIdEnd, this.callId)) {
       this.note(LOG_WARN, "ignored a response for another Call-ID");
       return;
@@ -389,6 +409,8 @@ export class Registration {
     this.lastStatus = 408;
     this.lastReason = "Request Timeout (no answer)";
     this.retryLater(408, "no answer from the registrar", now, -1);
+    this.pongDeadline = -1;
+    if (this.keepaliveAt < 0) this.scheduleKeepalive(now); // probing() from now on
   }
 
   private onSuccess(msg: SipMessage, now: number): void {

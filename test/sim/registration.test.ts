@@ -197,10 +197,44 @@ describe("registration", () => {
     clock.advance(10 * MIN);
     expect(reg.state).toBe(REG_BACKOFF);
     network.setDefaults({ loss: 0 });
-    // Without a network-up signal the backoff bound applies; with one (firmware calls registerAll) it is immediate.
+    // With a network-up signal (the firmware's linkUp calls registerAll) it is immediate.
     door.registerAll();
     clock.advance(1000);
     expect(reg.state).toBe(REG_REGISTERED);
+  });
+
+  /** Seconds from the network's return to registered, after `outageMin` minutes without it, at most `limitMin` minutes. */
+  function outage(outageMin: number, seed: number, account: Partial<AccountConfig>, registrarPongs = true) {
+    const { clock, network, registrar, reg } = world({ seed, account: { expires: 120, ...account } });
+    registrar.maxExpires = 120;
+    registrar.transport.answerPings = registrarPongs;
+    reg.start(clock.now());
+    clock.advance(1000 + seed * 7919 % 60_000); // the outage starts anywhere in the refresh cycle
+    expect(reg.state).toBe(REG_REGISTERED);
+    network.setDefaults({ loss: 1 });
+    clock.advance(outageMin * MIN);
+    expect(reg.state).not.toBe(REG_REGISTERED); // in backoff, or an attempt in flight that will time out
+    expect(reg.failures).toBeGreaterThanOrEqual(3);
+    network.setDefaults({ loss: 0 });
+    const back = clock.now();
+    while (reg.state !== REG_REGISTERED && clock.now() - back < 40 * MIN) clock.advance(100);
+    expect(reg.state).toBe(REG_REGISTERED);
+    return { seconds: (clock.now() - back) / 1000 };
+  }
+
+  it("an upstream outage (no network-down signal) of 10 minutes: the keep-alive probes the registrar in backoff, back within a keep-alive period (28 s), over 20 seeds", () => {
+    const s = [];
+    for (let seed = 1; seed <= 20; seed++) s.push(outage(10, seed, {}).seconds);
+    expect(Math.max(...s)).toBeLessThanOrEqual(28 + 1);
+    // A registrar that never answers pings is probed with OPTIONS (the flow switched to them while registered).
+    for (let seed = 1; seed <= 5; seed++) expect(outage(10, seed, {}, false).seconds).toBeLessThanOrEqual(28 + 1);
+  });
+
+  it("with the keep-alive off, the RFC 5626 backoff bounds it: after a 10-minute outage, within the wait then due (at most 480 s with base 30) plus Timer F", () => {
+    const s = [];
+    for (let seed = 1; seed <= 20; seed++) s.push(outage(10, seed, { keepalive: 0 }).seconds);
+    expect(Math.max(...s)).toBeLessThanOrEqual(480 + 32 + 1);
+    expect(Math.max(...s)).toBeGreaterThan(28 + 1); // the probe is what makes the difference
   });
 
   it("NAT: the registrar sees another address; the contact is re-registered with it (rport/received)", () => {
