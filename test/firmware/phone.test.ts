@@ -7,7 +7,7 @@ import { CALL_ACTIVE, type Call } from "../../sip-core/index.ts";
 import { ToneAudio, goertzelPower } from "../../sim/virtual-audio.ts";
 import { VirtualBoard } from "../../sim/virtual-board.ts";
 import { VirtualClock, VirtualNetwork, VirtualPlatform } from "../../sim/virtual.ts";
-import { RawPeer, header } from "../sim/call-peer.ts";
+import { RawPeer, header, sdpBody } from "../sim/call-peer.ts";
 
 const DOOR = "10.0.0.1";
 const RESIDENT = "10.0.0.2";
@@ -190,5 +190,91 @@ describe("RTP timeout", () => {
     clock.advance(120000);
     expect(network.capture().some((r) => r.from === DOOR && r.data.startsWith("BYE"))).toBe(false);
     expect(door.ua.calls!.calls[0].state).toBe(CALL_ACTIVE);
+  });
+});
+
+/** One RFC 4733 packet (payload type 101) carrying `event`, as a binary string. */
+function dtmfPacket(seq: number, ts: number, event: number, end: boolean, duration: number, marker: boolean): string {
+  const b = Buffer.alloc(16);
+  b[0] = 0x80;
+  b[1] = (marker ? 0x80 : 0) | 101;
+  b.writeUInt16BE(seq, 2);
+  b.writeUInt32BE(ts, 4);
+  b.writeUInt32BE(0x5eed, 8);
+  b[12] = event;
+  b[13] = (end ? 0x80 : 0) | 10;
+  b.writeUInt16BE(duration, 14);
+  return b.toString("latin1");
+}
+
+describe("door phone: no opening outside an established, authorised call", () => {
+  it("the code in the early dialog (RFC 4733 in early media, INFO before the 200) and after the BYE never opens; the same code once answered does", () => {
+    const clock = new VirtualClock();
+    const network = new VirtualNetwork({ clock, seed: 4, defaults: { latency: 10 } });
+    const board = new VirtualBoard(clock, null);
+    const door = new DoorPhone(new VirtualPlatform({ network, address: DOOR }), board,
+      simPhoneConfig(DOOR, { code: "1234#", allow: ["10.0.0.9"], targets: ["sip:guard@10.0.0.9:5060"], autoAnswer: { delayMs: 0 } }));
+    expect(door.open()).toBe(0);
+    const peer = new RawPeer(network, "10.0.0.9", 5060);
+    const media = new RawPeer(network, "10.0.0.9", 30000);
+    expect(door.buttonPressed()).not.toBe(null);
+    clock.advance(100);
+    const invite = peer.requests("INVITE")[0];
+    const doorRtp = Number(/m=audio (\d+)/.exec(invite.text)![1]);
+    const doorContact = /Contact: <([^>]+)>/.exec(invite.text)![1];
+    const fromDoor = header(invite.text, "From");
+    const callId = header(invite.text, "Call-ID");
+    const offer = sdpBody("10.0.0.9", 30000, [0, 101]);
+    let seq = 1, ts = 1000;
+    const sendCode = () => {
+      for (const ch of "1234#") {
+        const ev = ch === "#" ? 11 : Number(ch);
+        media.send(dtmfPacket(seq++, ts, ev, false, 160, true), DOOR, doorRtp);
+        clock.advance(20);
+        media.send(dtmfPacket(seq++, ts, ev, false, 320, false), DOOR, doorRtp);
+        clock.advance(20);
+        for (let k = 0; k < 3; k++) media.send(dtmfPacket(seq++, ts, ev, true, 480, false), DOOR, doorRtp);
+        clock.advance(200);
+        ts += 2400;
+      }
+      clock.advance(1500); // the receiver releases held digits 1 s on
+    };
+    let cseq = 1;
+    const info = () => {
+      for (const d of "1234#") {
+        const b = `Signal=${d}\r\nDuration=160\r\n`;
+        peer.send([`INFO ${doorContact} SIP/2.0`, `Via: SIP/2.0/UDP 10.0.0.9:5060;branch=z9hG4bKinfo${cseq}`, "Max-Forwards: 70",
+          `From: <sip:guard@10.0.0.9:5060>;tag=guard`, `To: ${fromDoor}`, `Call-ID: ${callId}`, `CSeq: ${cseq++} INFO`,
+          "Content-Type: application/dtmf-relay", "Content-Length: " + b.length, "", b].join("\r\n"), DOOR, 5060);
+        clock.advance(50);
+      }
+    };
+    // Early dialog: 183 with SDP, then the code both ways.
+    peer.respond(invite, "183 Session Progress", "guard", ["Contact: <sip:guard@10.0.0.9:5060>"], offer);
+    clock.advance(100);
+    sendCode();
+    info();
+    expect(door.door.opens).toBe(0);
+    expect(board.transitions("D4")).toEqual([]);
+    // Answered: the same code opens.
+    peer.respond(invite, "200 OK", "guard", ["Contact: <sip:guard@10.0.0.9:5060>"], offer);
+    clock.advance(100);
+    expect(peer.requests("ACK").length).toBe(1);
+    expect(door.ua.calls!.calls[0].state).toBe(CALL_ACTIVE);
+    sendCode();
+    expect(door.door.opens).toBe(1);
+    expect(board.transitions("D4").map((t) => t.on)).toEqual([true]);
+    clock.advance(3000);
+    // Hung up by the peer: the code again, as RTP to the old port and as INFO (481), opens nothing.
+    peer.send([`BYE ${doorContact} SIP/2.0`, "Via: SIP/2.0/UDP 10.0.0.9:5060;branch=z9hG4bKbye", "Max-Forwards: 70",
+      `From: <sip:guard@10.0.0.9:5060>;tag=guard`, `To: ${fromDoor}`, `Call-ID: ${callId}`, `CSeq: ${cseq++} BYE`, "Content-Length: 0", "", ""].join("\r\n"), DOOR, 5060);
+    clock.advance(100);
+    expect(door.ua.calls!.liveCount()).toBe(0);
+    const before481 = peer.responses(481).length;
+    sendCode();
+    info();
+    expect(peer.responses(481).length - before481).toBe(5);
+    expect(door.door.opens).toBe(1);
+    expect(board.transitions("D4").map((t) => t.on)).toEqual([true, false]);
   });
 });
