@@ -43,3 +43,30 @@ export function registeredDoor(o: DoorWorldOptions) {
   clock.advance(2000);
   return { clock, network, registrar, board, door, resident };
 }
+
+/**
+ * What the door phone holds: objects, and the elements, bytes and characters in them, reachable from it
+ * without crossing into the simulator's side of the HAL (network, sockets, clock, platform, board, log).
+ */
+export function footprint(root: object): { objects: number; size: number } {
+  const seen = new Set<object>();
+  const stack: unknown[] = [root];
+  let objects = 0, size = 0;
+  // The simulator's side of the HAL (its board records every relay transition, its sockets their network).
+  const outside = new Set(["VirtualNetwork", "VirtualClock", "VirtualPlatform", "VirtualBoard", "VirtualLog", "ToneAudio", "SeededRandom", "VirtualAlarm",
+    "VirtualOutput", "VirtualInput", "VirtualUdpSocket", "VirtualTcpServer", "VirtualTcpConnection"]);
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === "string") { size += v.length; continue; }
+    if (typeof v !== "object" || v === null || seen.has(v)) continue;
+    seen.add(v);
+    if (outside.has(v.constructor?.name ?? "")) continue;
+    objects++;
+    if (ArrayBuffer.isView(v)) { size += v.byteLength; continue; }
+    for (const k of Object.keys(v)) {
+      size++;
+      stack.push((v as Record<string, unknown>)[k]);
+    }
+  }
+  return { objects, size };
+}

@@ -1,37 +1,10 @@
 // A 24-hour soak on the virtual clock: registration refreshes, a call every 5 minutes that opens the door, a stranger's noise; pools empty between calls, the door's footprint flat after warm-up.
 import { describe, expect, it } from "vitest";
 import { CALL_ACTIVE, REG_REGISTERED } from "../../sip-core/index.ts";
-import { DOOR, DOOR_CODE, registeredDoor } from "./door-world.ts";
+import { DOOR, DOOR_CODE, footprint, registeredDoor } from "./door-world.ts";
 
 const STRANGER = "203.0.113.9";
 const MIN = 60_000;
-
-/**
- * What the door phone holds: objects, and the elements, bytes and characters in them, reachable from it
- * without crossing into the simulator's side of the HAL (network, sockets, clock, platform, board, log).
- */
-function footprint(root: object): { objects: number; size: number } {
-  const seen = new Set<object>();
-  const stack: unknown[] = [root];
-  let objects = 0, size = 0;
-  // The simulator's side of the HAL (its board records every relay transition, its sockets their network).
-  const outside = new Set(["VirtualNetwork", "VirtualClock", "VirtualPlatform", "VirtualBoard", "VirtualLog", "ToneAudio", "SeededRandom", "VirtualAlarm",
-    "VirtualOutput", "VirtualInput", "VirtualUdpSocket", "VirtualTcpServer", "VirtualTcpConnection"]);
-  while (stack.length > 0) {
-    const v = stack.pop();
-    if (typeof v === "string") { size += v.length; continue; }
-    if (typeof v !== "object" || v === null || seen.has(v)) continue;
-    seen.add(v);
-    if (outside.has(v.constructor?.name ?? "")) continue;
-    objects++;
-    if (ArrayBuffer.isView(v)) { size += v.byteLength; continue; }
-    for (const k of Object.keys(v)) {
-      size++;
-      stack.push((v as Record<string, unknown>)[k]);
-    }
-  }
-  return { objects, size };
-}
 
 function sipRequest(method: string, n: number): string {
   return [`${method} sip:door@${DOOR} SIP/2.0`, `Via: SIP/2.0/UDP ${STRANGER}:5060;branch=z9hG4bK-noise${n}`, "Max-Forwards: 70",
