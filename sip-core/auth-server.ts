@@ -4,33 +4,38 @@ import { parseAuthParams, scratchAuthParams } from "./auth-header.ts";
 import type { RandomSource } from "./auth.ts";
 import { DIGEST_MD5, digestAlgorithm, digestResponse } from "./digest.ts";
 import type { SipMessage } from "./message.ts";
+import { md5Hex } from "./md5.ts";
 import { hexValue, spanEquals } from "./scan.ts";
 import type { SipWriter } from "./writer.ts";
 
-/** Nonces remembered at once; an older one is forgotten (its caller is challenged again). */
-const NONCES = 4;
+/** Nonces whose last nonce count is remembered (those that have let a caller in); see `floor`. */
+const USED = 4;
 /** A nonce is good this long, ms. */
 const NONCE_LIFE = 60000;
 
-
 /**
- * One set of credentials (user, password, realm) guarding direct calls. Nonces are random, kept in a
- * small ring with their issue time, and each answers at most one request per nonce count: a replayed
- * Authorization (same nonce and nc) is refused. MD5 with qop=auth.
+ * One set of credentials (user, password, realm) guarding direct calls. A nonce proves itself: its issue
+ * time and a keyed MD5 of it (a secret drawn at start), so the server keeps nothing per challenge and no
+ * stream of INVITEs can push a caller's nonce out before it answers. A nonce that has let a caller in is
+ * remembered with its nonce count, so a replayed Authorization (same nonce and nc) is refused; when that
+ * ring of USED is full, the oldest is forgotten and every nonce issued up to it stops being accepted (its
+ * caller is challenged again): a replay never outlives its record. MD5 with qop=auth.
  */
 export class DigestServer {
   readonly user: string;
   readonly password: string;
   readonly realm: string;
   private readonly random: RandomSource;
-  private readonly nonces: string[] = [];
-  /** Per nonce: when it was issued (ms) and the last nonce count used; typed, a plain array keeps a variable per element. */
-  private readonly issuedAt = new Float64Array(NONCES);
-  private readonly lastNc = new Uint32Array(NONCES);
-  private next = 0;
+  private readonly secret: string;
+  /** The nonces that have let a caller in ("" free), their issue times and last nonce counts (typed: a plain array keeps a variable per element). */
+  private readonly used: string[] = [];
+  private readonly usedAt = new Float64Array(USED);
+  private readonly lastNc = new Uint32Array(USED);
+  /** Nonces issued at or before this time (ms) are no longer accepted (-1: none refused so). */
+  private floor = -1;
   /** Time for issuing (the owner sets it before writeChallenge: writers get no clock). */
   now = 0;
-  /** Credentials checked and refused. */
+  /** INVITEs without credentials that verify (none, wrong, stale or replayed): each got a 401. */
   refused = 0;
 
   constructor(user: string, password: string, realm: string, random: RandomSource) {
@@ -38,18 +43,18 @@ export class DigestServer {
     this.password = password;
     this.realm = realm;
     this.random = random;
-    for (let i = 0; i < NONCES; i++) this.nonces.push("");
+    this.secret = (random.u32() >>> 0).toString(36) + (random.u32() >>> 0).toString(36) + (random.u32() >>> 0).toString(36);
+    for (let i = 0; i < USED; i++) this.used.push("");
+  }
+
+  /** The nonce for issue time t (ms): "t.k", t in base 36, k the first 16 hex digits of MD5(secret:t). */
+  private nonceAt(t36: string): string {
+    return t36 + "." + md5Hex(this.secret + ":" + t36).substring(0, 16);
   }
 
   /** Writes a WWW-Authenticate line with a fresh nonce. */
   writeChallenge(w: SipWriter): void {
-    const i = this.next;
-    this.next = (i + 1) % NONCES;
-    const nonce = (this.random.u32() >>> 0).toString(36) + (this.random.u32() >>> 0).toString(36) + (this.random.u32() >>> 0).toString(36);
-    this.nonces[i] = nonce;
-    this.issuedAt[i] = this.now;
-    this.lastNc[i] = 0;
-    w.str("WWW-Authenticate: Digest realm=\"").str(this.realm).str("\", nonce=\"").str(nonce)
+    w.str("WWW-Authenticate: Digest realm=\"").str(this.realm).str("\", nonce=\"").str(this.nonceAt(Math.floor(this.now).toString(36)))
       .str("\", algorithm=MD5, qop=\"auth\"\r\n");
   }
 
@@ -67,9 +72,13 @@ export class DigestServer {
       const alg = a.algorithmStart < 0 ? DIGEST_MD5 : digestAlgorithm(src, a.algorithmStart, a.algorithmEnd);
       if (alg !== DIGEST_MD5) continue;
       const nonce = a.text(a.nonceStart, a.nonceEnd);
+      // Ours (its key matches its time), live, and not issued at or before the floor.
+      const dot = nonce.indexOf(".");
+      if (dot <= 0 || nonce !== this.nonceAt(nonce.substring(0, dot))) continue;
+      const issued = parseInt(nonce.substring(0, dot), 36);
+      if (!(issued <= now && now - issued <= NONCE_LIFE && issued > this.floor)) continue;
       let k = -1;
-      for (let i = 0; i < NONCES; i++) if (this.nonces[i] !== "" && this.nonces[i] === nonce) k = i;
-      if (k < 0 || now - this.issuedAt[k] > NONCE_LIFE) continue;
+      for (let i = 0; i < USED; i++) if (this.used[i] === nonce) k = i;
       const qop = a.qopStart >= 0 ? a.text(a.qopStart, a.qopEnd) : "";
       if (qop !== "auth") continue;
       // The nonce count: 8 hex digits (-1 when absent or malformed).
@@ -78,7 +87,7 @@ export class DigestServer {
         const d = hexValue(src.charCodeAt(i));
         nc = d < 0 ? -1 : nc * 16 + d;
       }
-      if (nc <= this.lastNc[k]) continue; // a replay (or no count)
+      if (nc <= (k < 0 ? 0 : this.lastNc[k])) continue; // a replay (or no count)
       const expected = digestResponse({
         algorithm: DIGEST_MD5, username: this.user, realm: this.realm, password: this.password,
         method: msg.cseqMethodStart >= 0 ? src.substring(msg.cseqMethodStart, msg.cseqMethodEnd) : "INVITE",
@@ -86,11 +95,25 @@ export class DigestServer {
         nc, qop, body: "",
       });
       if (spanEquals(src, a.responseStart, a.responseEnd, expected)) {
+        if (k < 0) k = this.remember(nonce, issued);
         this.lastNc[k] = nc;
         return true;
       }
     }
     this.refused++;
     return false;
+  }
+
+  /** A slot for a nonce that just let a caller in: a free one, else the oldest, whose time becomes the floor. */
+  private remember(nonce: string, issued: number): number {
+    let k = 0;
+    for (let i = 0; i < USED; i++) {
+      if (this.used[i] === "") { k = i; break; }
+      if (this.usedAt[i] < this.usedAt[k]) k = i;
+    }
+    if (this.used[k] !== "" && this.usedAt[k] > this.floor) this.floor = this.usedAt[k];
+    this.used[k] = nonce;
+    this.usedAt[k] = issued;
+    return k;
   }
 }
