@@ -219,8 +219,7 @@ export class DoorPhone extends SipNode {
     if (call.state === CALL_ENDED) {
       if (call.endStatus >= 400) this.lastError = "call " + call.peer + ": " + call.endStatus + " " + call.endReason;
       this.sessions[call.index].stop();
-      this.door.callEnded(call.peer);
-      this.platform.log.write(2, "call " + call.index + " ended: " + call.endStatus + " " + call.endReason);
+      this.door.callEnded(call.peer); // (the call layer logs the end, with its status and reason)
     }
     this.updateLed();
   }
