@@ -5,7 +5,8 @@
 // the native TypedArray.set(string) path that Node never takes, so this is the only run of that path.
 // Checks: the RFC 1321 and FIPS 180 vectors, every length 0..130 and the bytes 0..255 against node:crypto,
 // the RFC 7616 §3.9.1 and RFC 2617 §3.5 responses, and each algorithm/qop of a SIP REGISTER against the
-// same call in Node. Then it times one md5Hex and one sha256Hex of a 100-byte string and one digestResponse
+// same call in Node; and DigestServer (the door phone's challenge for direct calls: its self-proving nonce,
+// the verdicts on right, replayed, wrong and stale credentials) against the same calls in Node. Then it times one md5Hex and one sha256Hex of a 100-byte string and one digestResponse
 // of each kind (best of five batches). Prints "N passed, M failed".
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -73,7 +74,10 @@ try {
   writeFileSync(join(dir, "entry.ts"),
     `export { md5Hex, NATIVE_STRING_SET } from "${sipCore}md5.ts";\n` +
     `export { sha256Hex } from "${sipCore}sha256.ts";\n` +
-    `export { digestResponse, DIGEST_MD5, DIGEST_MD5_SESS, DIGEST_SHA256, DIGEST_SHA256_SESS } from "${sipCore}digest.ts";\n`);
+    `export { digestResponse, DIGEST_MD5, DIGEST_MD5_SESS, DIGEST_SHA256, DIGEST_SHA256_SESS } from "${sipCore}digest.ts";\n` +
+    `export { DigestServer } from "${sipCore}auth-server.ts";\n` +
+    `export { SipMessage, parseMessage } from "${sipCore}message.ts";\n` +
+    `export { SipWriter } from "${sipCore}writer.ts";\n`);
   const outfile = join(dir, "node_modules/doorsip-digest.js");
   const { code } = await bundleGated(join(dir, "entry.ts"), outfile, check, "Espruino gate", ["test/device/digest.mjs"]);
 
@@ -90,9 +94,37 @@ try {
     }
   }
 
+  // DigestServer: one challenge, then the INVITE answering it (right, replayed, wrong password, 60 s late, the next
+  // count); the device's nonce and verdicts against Node's (the same seeded random, the same clock).
+  const uasPrelude = String.raw`
+function uasNonce(w) { var t = ""; for (var i = 0; i < w.pos; i++) t += String.fromCharCode(w.buf[i]); var m = t.indexOf('nonce="') + 7; return t.substring(m, t.indexOf('"', m)); }
+function uasInvite(nonce, pw, nc) {
+  var resp = d.digestResponse({ algorithm: 1, username: "u", realm: "door", password: pw, method: "INVITE", uri: "sip:door@h", nonce: nonce, cnonce: "cn", nc: nc, qop: "auth", body: "" });
+  var ncs = "0000000" + nc.toString(16); ncs = ncs.substring(ncs.length - 8);
+  var t = "INVITE sip:door@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:door@h>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n" +
+    "Authorization: Digest username=\"u\", realm=\"door\", nonce=\"" + nonce + "\", uri=\"sip:door@h\", response=\"" + resp + "\", algorithm=MD5, cnonce=\"cn\", qop=auth, nc=" + ncs + "\r\nContent-Length: 0\r\n\r\n";
+  var m = new d.SipMessage(); d.parseMessage(t, 0, t.length, m); return m;
+}
+function uas() {
+  var r = 7;
+  var s = new d.DigestServer("u", "p", "door", { u32: function () { r = (r * 69069 + 1) % 4294967296; return r; } });
+  var t0 = 1700000000123;
+  s.now = t0;
+  var w = new d.SipWriter(512);
+  s.writeChallenge(w);
+  var n = uasNonce(w);
+  return [n, s.verify(uasInvite(n, "p", 1), t0 + 900), s.verify(uasInvite(n, "p", 1), t0 + 900), s.verify(uasInvite(n, "x", 2), t0 + 900),
+    s.verify(uasInvite(n, "p", 2), t0 + 60001), s.verify(uasInvite(n, "p", 2), t0 + 1000), s.refused].join(" ");
+}
+`;
+  const uasExpected = new Function("d", uasPrelude + "return uas();")(nodeBundle);
+  if (!/^\w+\.[0-9a-f]{16} true false false false true 3$/.test(uasExpected)) throw new Error("DigestServer in Node: " + uasExpected);
+  cases.push(["DigestServer: the nonce and the verdicts on right, replayed, wrong, late and next credentials", "uas()", uasExpected]);
+
   const s100 = "REGISTER sip:sip.example.com SIP/2.0 1001:sip.example.com:front-door-secret 0123456789abcdefghijklmn";
   if (s100.length !== 100) throw new Error("timing input is " + s100.length + " bytes");
   const script = `var d = require("doorsip-digest");
+${uasPrelude}
 var cases = [${cases.map((c) => "function () { return " + c[1] + "; }").join(",\n")}];
 for (var i = 0; i < cases.length; i++) {
   var r;
