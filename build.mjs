@@ -1099,7 +1099,9 @@ function shortName(n) {
  * or switch of the body sets a flag each enclosing loop or switch checks after it to break on. With a `try` in
  * the body the value goes through a temporary, so the caller's assignment comes after its catch and finally.
  * Under `return f(x)` the body's returns stay returns. The temporaries are the calling function's `var`s,
- * declared where the body is written out (Espruino makes a `var`'s variable when its statement runs); a
+ * declared where the body is written out (Espruino makes a `var`'s variable when its statement runs): those only
+ * the body spells where the body starts, after what its statement runs first; when a call follows the body in
+ * its function, as `let`s in a block around the body, which Espruino frees as the block ends (LET_BLOCK_MIN). A
  * parameter given `this`, a number or a caller's local that cannot change meanwhile takes no temporary, and
  * bodies written out one after another share their temporaries' names (shareTemporaries).
  * Rounds run to a fixed point.
@@ -1510,7 +1512,8 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
           const loopHead = parent.get(x) && /^(ForStatement|ForInStatement|ForOfStatement)$/.test(parent.get(x).type) && parent.get(x).body !== x;
           subs.push([x.start, x.declarations[0].start, ""]);
           // `let x;` resets x (a loop runs it again); `var x;` and a for-in/of head do not.
-          for (const d of x.declarations) if (d.init === null && x.kind !== "var" && !(loopHead && parent.get(x).type !== "ForStatement")) subs.push([d.end, d.end, "=void 0"]);
+          // (not a `let` of this pass's own temporaries, which are set before they are read)
+          for (const d of x.declarations) if (d.init === null && x.kind !== "var" && !(loopHead && parent.get(x).type !== "ForStatement") && !d.id.name.startsWith(TEMP_PREFIX)) subs.push([d.end, d.end, "=void 0"]);
         } else if (x.type === "ReturnStatement" && at.mode !== "return") {
           const isTail = x === lastStmt;
           if (!isTail) early.push(x);
@@ -1546,11 +1549,40 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
         if (target !== at.lhs) inlinedText += ";" + at.lhs + "=" + target;
       }
       let out = low.parts.flat(Infinity).map((q) => (typeof q === "string" ? q : q.rest ? (q.prefix || "") + text.slice(q.from !== undefined ? q.from : q.rest.start, call.start) + at.lhs +
-        (/[\w$]/.test(text[call.end]) ? " " : "") + text.slice(call.end, q.rest.end) : inlinedText + ";")).join("");
+        (/[\w$]/.test(text[call.end]) ? " " : "") + text.slice(call.end, q.rest.end) : "\u0002;")).join("");
       // The lowering's temporaries, named now.
       const named = new Map();
-      out = out.replace(/\u0001(\d+)\u0001/g, (m0, i) => { if (!named.has(i)) named.set(i, fresh()); return named.get(i); });
-      return { text: low.braces ? "{" + out + "}" : out, temps, braces: low.braces };
+      const name = (t) => t.replace(/\u0001(\d+)\u0001/g, (m0, i) => { if (!named.has(i)) named.set(i, fresh()); return named.get(i); });
+      out = name(out);
+      inlinedText = name(inlinedText);
+      // A temporary only the body spells is declared where the body starts, not before what the statement
+      // runs first (`a(),f(x)`): on Espruino a `var` is a variable from when it runs, so one declared before
+      // a(), made at once, would be in the frame under a() too (the poll's alarm: 11 under the UA's poll).
+      const spelled = (t) => new RegExp("(?<![\\w$])" + t.replace(/\$/g, "\\$") + "(?![\\w$])").test(out);
+      const first = temps.filter(spelled), late = temps.filter((t) => !spelled(t));
+      // A body with LET_BLOCK_MIN temporaries of its own or more, followed in its function by a call (after its
+      // statement, or before it in a loop around both), keeps them in a block of `let`s: Espruino frees a block's
+      // scope when the block ends, where a `var` stays in the frame under that call. The block costs ~2 variables
+      // while the body runs (a call inside it is then deeper by that much): fewer temporaries do not pay.
+      let callsLater = false;
+      const again = (x) => {
+        if (x.start >= low.st.end) return true;
+        for (let p = parent.get(low.st); p && p !== home; p = parent.get(p)) {
+          if (/^(For|ForIn|ForOf|While|DoWhile)Statement$/.test(p.type) && !(p.type === "DoWhileStatement" && p.test.type === "Literal" && p.test.value === 0) && within(x, p)) return true;
+        }
+        return false;
+      };
+      const look = (x) => {
+        if (callsLater || (isFunction(x) && x !== home)) return;
+        if ((x.type === "CallExpression" || x.type === "NewExpression") && (x.start >= low.st.end || x.end <= low.st.start) && again(x)) callsLater = true;
+        eachChild(x, look);
+      };
+      if (late.length >= LET_BLOCK_MIN) look(home.body);
+      const block = callsLater;
+      const lateDecl = late.length > 0 ? (block ? "let " : "var ") + late.join(",") + ";" : "";
+      out = out.replace("\u0002", () => (block ? "{" : "") + lateDecl + inlinedText + (block ? "}" : ""));
+      // (the growth limit counts the text without its declarations and their block, wherever they are)
+      return { text: low.braces ? "{" + out + "}" : out, temps, first, braces: low.braces, declared: shortTemps(lateDecl).length + (block ? 2 : 0) };
     };
     // Choose: a candidate's every call must stand alone in its statement; statements written this round do not
     // hold one another, and no chosen body holds a chosen call. One call: any size up to maxBody; more: only
@@ -1602,7 +1634,7 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
       const rendered = sites.map((x) => render(c, x));
       if (sites.length > 1) {
         let added = -(c.def.end - c.def.start);
-        sites.forEach((x, i) => { added += shortTemps(rendered[i].text).length - (x.low.st.end - x.low.st.start); });
+        sites.forEach((x, i) => { added += shortTemps(rendered[i].text).length - rendered[i].declared - (x.low.st.end - x.low.st.start); });
         if (added > maxGrowth) { why(c, sites.length + " calls, " + added + " bytes more"); continue; }
       }
       chosen.push({ c, sites, rendered });
@@ -1617,7 +1649,7 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
         // when the statement runs, so one at the top of the function would make every temporary of every
         // body written out there on each call (a frame of ~140 variables in the transaction layer's receive).
         // A statement standing alone as an if's or a loop's body is braced with them (it is no declaration).
-        const r = rendered[i], decl = r.temps.length > 0 ? "var " + r.temps.join(",") + ";" : "";
+        const r = rendered[i], decl = r.first.length > 0 ? "var " + r.first.join(",") + ";" : "";
         const listed = /^(BlockStatement|SwitchCase|StaticBlock)$/.test(parent.get(x.low.st).type);
         let t = r.text;
         if (decl !== "" && r.braces) t = "{" + decl + t.slice(1);
@@ -1640,6 +1672,9 @@ export async function inlineBodies(code, map, mangled, maxBody = 1200, maxGrowth
   parse(shared.code, { ecmaVersion: 2022, sourceType: "script" }); // still JavaScript
   return { code: shared.code + tail, map: shared.map, inlined };
 }
+
+/** The fewest temporaries of its own an inlined body keeps in a block of `let`s (see render in inlineBodies). */
+const LET_BLOCK_MIN = 3;
 
 /** How inlineBodies spells a temporary until shareTemporaries names it. */
 const TEMP_PREFIX = "_$";
@@ -1671,9 +1706,19 @@ function shareTemporaries(text, map, parse) {
   const loops = [];
   const findLoops = (n) => { if (/^(For|ForIn|ForOf|While|DoWhile)Statement$/.test(n.type)) loops.push(n); eachChild(n, findLoops); };
   findLoops(ast);
+  // A temporary declared with `let` (inlineBodies' blocks) lives to its block's end: a `var` of the same name
+  // declared inside that block would not be JavaScript.
+  const letEnd = new Map();
+  const findLets = (n, block) => {
+    if (n.type === "VariableDeclaration" && n.kind === "let" && block !== null) {
+      for (const d of n.declarations) if (d.id.type === "Identifier" && at.has(d.id.name)) letEnd.set(d.id.name, block.end);
+    }
+    eachChild(n, (c) => findLets(c, n.type === "BlockStatement" ? n : isFunction(n) ? null : block));
+  };
+  findLets(ast, null);
   const occ = new Map(); // name -> [start, end] of its life in the text
   for (const [name, offs] of at) {
-    const span = [offs[0], offs[offs.length - 1] + name.length];
+    const span = [offs[0], Math.max(offs[offs.length - 1] + name.length, letEnd.get(name) || 0)];
     for (const l of loops) {
       if (!offs.some((o) => l.start <= o && o < l.end)) continue;
       if (offs.some((o) => o < l.body.start || o >= l.body.end)) { span[0] = Math.min(span[0], l.start); span[1] = Math.max(span[1], l.end); }
