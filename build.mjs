@@ -373,6 +373,33 @@ async function entryExports(entry) {
 }
 
 /**
+ * The mangle cache with another short name for each property esbuild named as a string literal of `code` spells
+ * (a header name such as "To"): uniqueMethods counts a string as a possible computed access, so a method given
+ * such a name is never written out where it is called (4 variables on Espruino for each). Null when none is.
+ */
+async function respellCollisions(code, cache) {
+  const { parse } = await import("acorn");
+  const strings = new Set(), used = new Set(Object.values(cache).filter((v) => typeof v === "string"));
+  const visit = (n) => {
+    if (n.type === "Literal" && typeof n.value === "string") strings.add(n.value);
+    if (n.type === "Identifier") used.add(n.name);
+    eachChild(n, visit);
+  };
+  visit(parse(code, { ecmaVersion: 2022, sourceType: "script" }));
+  const clashing = Object.keys(cache).filter((k) => typeof cache[k] === "string" && strings.has(cache[k]));
+  if (clashing.length === 0) return null;
+  const out = { ...cache };
+  let k = 0;
+  for (const name of clashing) {
+    let t;
+    do t = shortName(k++); while (used.has(t) || strings.has(t) || RESERVED_WORDS.has(t));
+    used.add(t);
+    out[name] = t;
+  }
+  return out;
+}
+
+/**
  * Bundles a device entry. Returns { code, map, metafile, mangleCache } (mangleCache: original property name →
  * its name in the bundle, false for a name kept); writes outfile and outfile.map when `write`.
  * Throws esbuild's error (already printed) when the build fails.
@@ -390,16 +417,21 @@ export async function bundleDevice({ entry = deviceEntry, outfile = deviceOutfil
   const contents =
     (names.length ? `import { ${imports} } from ${JSON.stringify(absEntry)};\n` : `import ${JSON.stringify(absEntry)};\n`) +
     `module.exports = { ${names.map((n, i) => `${JSON.stringify(n)}: e${i}`).join(", ")} };\n`;
-  const result = await esbuild.build({
+  const build = async (mangleCache) => esbuild.build({
     ...deviceOptions,
     ...(await deviceMangleOptions(users)),
-    mangleCache: {},
+    mangleCache,
     stdin: { contents, resolveDir: root, sourcefile: "doorsip-device-entry.js", loader: "js" },
     outfile: resolve(root, outfile),
     absWorkingDir: root,
     metafile: true,
     write: false,
   });
+  let result = await build({});
+  // A short name that a string of the bundle spells is not one the inliners can take for a method's own
+  // (a computed access could reach it): such names are given others, and the bundle made again.
+  const respelled = await respellCollisions(result.outputFiles.find((f) => f.path.endsWith(".js")).text, result.mangleCache || {});
+  if (respelled !== null) result = await build(respelled);
   const js = result.outputFiles.find((f) => f.path.endsWith(".js"));
   const map = result.outputFiles.find((f) => f.path.endsWith(".map"));
   const cache = result.mangleCache || {};
