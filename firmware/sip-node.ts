@@ -87,6 +87,8 @@ export abstract class SipNode implements CallListener, TransportPort, UaTrace, K
     // A platform with a native SHA-256 (Espruino boards with crypto) serves the digests.
     if (o.platform.sha256Hex !== undefined) useSha256(o.platform.sha256Hex);
     this.transport.keepalive = this;
+    // A 200 the UA leaves for later goes out from onDatagram, once the transport has returned (flushOk).
+    this.layer.holdOk = true;
   }
 
   // --- the UserAgent's port and keep-alive listener --------------------------------------------
@@ -169,8 +171,10 @@ export abstract class SipNode implements CallListener, TransportPort, UaTrace, K
   private onDatagram(data: string, address: string, p: number): void {
     const now = this.now();
     const a = this.admit(address, now);
-    if (a === ADMIT_PASS) this.transport.receiveDatagram(data, address, p, now);
-    else if (a === ADMIT_REFUSE) this.transport.refuseDatagram(data, address, p, 403, "Rate Limited");
+    if (a === ADMIT_PASS) {
+      this.transport.receiveDatagram(data, address, p, now);
+      this.layer.flushOk();
+    } else if (a === ADMIT_REFUSE) this.transport.refuseDatagram(data, address, p, 403, "Rate Limited");
     else return;
     this.rearm();
   }

@@ -132,6 +132,15 @@ export class TransactionLayer {
   /** The request deliver() is handing the TU (-1 when none), and whether respondOkLater answered it meanwhile. */
   private delivering = -1;
   private okDue = false;
+  /**
+   * deliver() writes the 200 respondOkLater left but holds it for flushOk(), which the transport's owner calls
+   * once the transport has returned (SipNode: on Espruino the transport's receive frames, ~30 variables, are
+   * gone from under the send). Datagrams only: a stream's messages flush one by one (receiveStream).
+   */
+  holdOk = false;
+  /** The 200 held for flushOk(): its transaction (-1 when none) and its length in the scratch writer. */
+  private heldTx = -1;
+  private heldLength = 0;
   constructor(config: TransactionLayerConfig, transport: TransportPort, tu: TransactionUser) {
     this.timers = config.timers;
     this.retryAfter = config.retryAfter;
@@ -454,10 +463,15 @@ export class TransactionLayer {
    * non-INVITE transaction keeps none (REWRITE_OK): a retransmitted request gets the 200 written again from it.
    */
   respondOk(tx: Transaction, msg: SipMessage, now: number): boolean {
+    if (this.liveAt(tx) < 0) return false;
+    const n = writeOk(this.scratch, msg);
+    return n > 0 && this.respondWritten(tx, n, now);
+  }
+
+  /** respondOk's 200, written into the scratch writer's [0, n): kept (or not: see respondOk), sent, and the machine moved. */
+  private respondWritten(tx: Transaction, n: number, now: number): boolean {
     const s = this.liveAt(tx);
     if (s < 0) return false;
-    const n = writeOk(this.scratch, msg);
-    if (n <= 0) return false;
     if (!this.exact || this.ints[s + I_KIND] !== TX_NON_INVITE_SERVER) return this.respond(tx, this.scratch.buf, n, 200, now);
     // Only an answer the state machine takes (a second final response is ignored, the kept one stays).
     if (this.ints[s + I_STATE] !== TS_TRYING && this.ints[s + I_STATE] !== TS_PROCEEDING) return false;
@@ -556,11 +570,28 @@ export class TransactionLayer {
     return true;
   }
 
-  /** Sends the 200 respondOkLater left for the request deliver() has just handed the TU (msg). */
+  /**
+   * Sends the 200 respondOkLater left for the request deliver() has just handed the TU (msg); with holdOk,
+   * writes it only, for flushOk().
+   */
   private sendOkDue(tx: Transaction, msg: SipMessage): void {
     if (!this.okDue) return;
     this.okDue = false;
-    this.respondOk(tx, msg, this.dueNow);
+    const n = writeOk(this.scratch, msg);
+    if (n <= 0) return;
+    if (!this.holdOk) this.respondWritten(tx, n, this.dueNow);
+    else { this.heldTx = tx; this.heldLength = n; }
+  }
+
+  /**
+   * Sends the 200 deliver() wrote and held (holdOk), if any. The transport's owner calls it once the transport
+   * has returned from the message and let it go, before anything else is written into the scratch writer.
+   */
+  flushOk(): void {
+    const tx = this.heldTx;
+    if (tx < 0) return;
+    this.heldTx = -1;
+    this.respondWritten(tx, this.heldLength, this.dueNow);
   }
 
   /**

@@ -77,7 +77,8 @@ export class SipTransport {
       }
       return;
     }
-    // The TU hears of it here, once dispatch's frames are gone (see TransactionLayer.deliver).
+    // The TU hears of it here, once dispatch's frames are gone (see TransactionLayer.deliver); a 200 held
+    // (TransactionLayer.holdOk) is the caller's to flush.
     if (this.dispatch(parseMessage(data, 0, data.length, this.msg), address, port, TRANSPORT_UDP, now)) this.layer.deliver(this.msg);
     releaseScratch(this.msg);
   }
@@ -138,7 +139,10 @@ export class SipTransport {
       this.stats.received++;
       reader.crlfRun = 0;
       const handled = this.dispatch(r, address, port, transport, now);
-      if (handled) this.layer.deliver(msg);
+      if (handled) {
+        this.layer.deliver(msg);
+        this.layer.flushOk(); // before the next message of the chunk is answered into the scratch writer
+      }
       releaseScratch(msg);
       if (!handled && r < 0) {
         reader.pending = "";
