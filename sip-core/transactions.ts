@@ -419,10 +419,23 @@ export class TransactionLayer {
    */
   sendRequest(data: Uint8Array, length: number, method: number, branchStart: number, branchEnd: number,
     address: string, port: number, transport: number, now: number): Transaction | null {
+    // Filed apart from the send: on Espruino the filing's locals are gone from under it (~14 variables).
+    const tx = this.openClient(data, length, method, branchStart, branchEnd, address, port, transport);
+    if (tx < 0) return null;
+    const s = (tx & this.tableMask) * SLOT_INTS;
+    if (this.ints[s + I_KIND] === TX_INVITE_CLIENT) ictStart(this, tx, now);
+    else nictStart(this, tx, now);
+    if (this.ints[s + I_STATE] !== TS_FREE) this.schedule(tx);
+    return tx;
+  }
+
+  /** sendRequest's new client transaction: its copy, method, branch and destination filed; -1 when it cannot start. */
+  private openClient(data: Uint8Array, length: number, method: number, branchStart: number, branchEnd: number,
+    address: string, port: number, transport: number): Transaction {
     const branchLength = branchEnd - branchStart;
-    if (length > this.scratch.buf.length || branchLength <= 0) return null;
+    if (length > this.scratch.buf.length || branchLength <= 0) return -1;
     const tx = this.allocate(method === METHOD_INVITE ? TX_INVITE_CLIENT : TX_NON_INVITE_CLIENT);
-    if (tx < 0) { this.stats.poolFull++; return null; }
+    if (tx < 0) { this.stats.poolFull++; return -1; }
     this.keep(tx, data, length);
     const t = tx & this.tableMask, s = t * SLOT_INTS, ints = this.ints;
     ints[s + I_METHOD] = method;
@@ -435,9 +448,6 @@ export class TransactionLayer {
     ints[s + I_PORT] = port;
     ints[s + I_TRANSPORT] = transport;
     this.link(t);
-    if (ints[s + I_KIND] === TX_INVITE_CLIENT) ictStart(this, tx, now);
-    else nictStart(this, tx, now);
-    if (ints[s + I_STATE] !== TS_FREE) this.schedule(tx);
     return tx;
   }
 
