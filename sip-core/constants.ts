@@ -223,9 +223,30 @@ export function headerName(id: number): string {
   return HEADER_TEXT.substring(HEADER_NAME_AT[id], HEADER_NAME_AT[id + 1] - 1);
 }
 
-// The names the resolver has compared against, made once each (a sparse array: only the headers this
-// device actually receives cost memory, and resolving allocates nothing once they are here).
-const resolvedNames: string[] = [];
+/**
+ * The names of the headers nearly every message carries, as literals (a literal allocates nothing on Node and
+ * only for a moment on Espruino, where a cache of the names made from HEADER_TEXT kept ~26 variables for good);
+ * "" for the others, which the resolver compares byte by byte.
+ */
+function commonHeaderName(id: number): string {
+  switch (id) {
+    case HDR_VIA: return "Via";
+    case HDR_FROM: return "From";
+    case HDR_TO: return "To";
+    case HDR_CALL_ID: return "Call-ID";
+    case HDR_CSEQ: return "CSeq";
+    case HDR_CONTACT: return "Contact";
+    case HDR_CONTENT_LENGTH: return "Content-Length";
+    case HDR_MAX_FORWARDS: return "Max-Forwards";
+    case HDR_CONTENT_TYPE: return "Content-Type";
+    case HDR_USER_AGENT: return "User-Agent";
+    case HDR_ALLOW: return "Allow";
+    case HDR_SUPPORTED: return "Supported";
+    case HDR_EXPIRES: return "Expires";
+    case HDR_SERVER: return "Server";
+    default: return "";
+  }
+}
 
 /** Compact forms (RFC 3261 §7.3.3 and the extensions that register them), letter → header id. */
 export const HEADER_COMPACT: string = "i m e l c f s k t v o u r b x y a j d n";
@@ -317,10 +338,9 @@ export function resolveHeaderName(src: string, start: number, end: number): numb
     } else {
       const at = HEADER_NAME_AT[id];
       if (HEADER_NAME_AT[id + 1] - 1 - at === len) {
-        let name = resolvedNames[id];
-        if (name === undefined) name = resolvedNames[id] = HEADER_TEXT.substring(at, at + len);
-        // Most senders spell names canonically: one native comparison, no per-char loop.
-        if (src.startsWith(name, start)) return id;
+        // Most senders spell the common names canonically: one native comparison, no per-char loop.
+        const name = commonHeaderName(id);
+        if (name !== "" && src.startsWith(name, start)) return id;
         let i = 0;
         // OR-ing 0x20 folds the case of letters; "-" and digits (below 65) must match exactly, or a CR
         // (0x0D | 0x20 is "-") would pass for a dash and a name would not be a token.
