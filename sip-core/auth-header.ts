@@ -136,6 +136,3 @@ function storeParam(src: string, ns: number, ne: number, vs: number, ve: number,
       break;
   }
 }
-
-/** One challenge's or credentials' parameters at a time: every digest client and server parses into this and copies what it keeps. */
-export const scratchAuthParams = new AuthParams();

@@ -1,6 +1,6 @@
 // RFC 3261 §22.4 / RFC 7616 digest as a UAS: the 401 challenge for direct calls and the check of the credentials that answer it.
 import { HDR_AUTHORIZATION } from "./constants.ts";
-import { parseAuthParams, scratchAuthParams } from "./auth-header.ts";
+import { AuthParams, parseAuthParams } from "./auth-header.ts";
 import type { RandomSource } from "./auth.ts";
 import { DIGEST_MD5, digestAlgorithm, digestResponse } from "./digest.ts";
 import type { SipMessage } from "./message.ts";
@@ -64,8 +64,9 @@ export class DigestServer {
    */
   verify(msg: SipMessage, now: number): boolean {
     const src = msg.src;
+    // Made for this request and dropped with it (a shared one kept ~20 variables on Espruino for good).
+    const a = new AuthParams();
     for (let h = msg.findHeader(HDR_AUTHORIZATION); h >= 0; h = msg.nextHeader(HDR_AUTHORIZATION, h)) {
-      const a = scratchAuthParams;
       if (parseAuthParams(src, msg.headerValueStart(h), msg.headerValueEnd(h), a) < 0 || !a.digest) continue;
       if (a.nonceStart < 0 || a.responseStart < 0 || a.uriStart < 0 || a.usernameStart < 0) continue;
       if (a.text(a.usernameStart, a.usernameEnd) !== this.user || a.text(a.realmStart, a.realmEnd) !== this.realm) continue;

@@ -3,7 +3,6 @@ import {
   CHAR_CLASS, C_DIGIT, CH_COMMA, CH_DQUOTE, CH_SEMI, CH_SLASH, CH_SP, HDR_CONTACT, HDR_CONTENT_TYPE, HDR_EVENT,
   HDR_MIN_EXPIRES, HDR_RETRY_AFTER, HDR_VIA, HDR_WARNING,
 } from "./constants.ts";
-import { scratchAuthParams } from "./auth-header.ts";
 import type { SipMessage } from "./message.ts";
 import { NA_LIST, NA_STAR, NameAddr, parseNameAddr } from "./nameaddr.ts";
 import { paramSpan, scanParam } from "./params.ts";
@@ -133,14 +132,14 @@ export const nameAddrWalker = new NameAddrCursor(scratchUri);
 export const tokenWalker = tokens;
 
 /**
- * Lets go of a handled message's text: the message view and its decoded parts, the shared walker, its URI,
- * the digest parameters and the remembered searches all point at it, and on Espruino a string stays alive
+ * Lets go of a handled message's text: the message view and its decoded parts, the shared walker, its URI
+ * and the remembered searches all point at it, and on Espruino a string stays alive
  * while anything holds it (~20 variables, still held when the next message's text arrives). The view reads
  * as empty afterwards.
  */
 export function releaseScratch(msg: SipMessage): void {
   msg.src = msg.from.src = msg.to.src = msg.from.uri.src = msg.to.uri.src = msg.via.src = msg.requestUri.src =
-    nameAddrWalker.value.src = scratchUri.src = scratchAuthParams.src = "";
+    nameAddrWalker.value.src = scratchUri.src = "";
   nextIndex(NEXT_GT, ">", "", 0); // a search in "" makes the remembered searches forget the last text
 }
 

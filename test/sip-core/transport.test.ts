@@ -1,7 +1,7 @@
 // RFC 3261 §18 transport with RFC 3581: response routing, received/rport in responses, stateless rejections, CRLF keep-alive.
 import { describe, expect, it } from "vitest";
 import {
-  DEFAULT_LIMITS, ERR_MESSAGE_TOO_LARGE, HDR_AUTHORIZATION, HDR_CONTACT, SipMessage, nameAddrWalker, parseAuthParams, scratchAuthParams, scratchUri, SipTransport, SipWriter, StreamReader, TransactionLayer, parseMessage, transportForSize, writeResponseHead,
+  DEFAULT_LIMITS, ERR_MESSAGE_TOO_LARGE, HDR_CONTACT, SipMessage, nameAddrWalker, scratchUri, SipTransport, SipWriter, StreamReader, TransactionLayer, parseMessage, transportForSize, writeResponseHead,
   type SipMessage as Msg, type Transaction, type TransactionUser,
 } from "../../sip-core/index.ts";
 
@@ -196,17 +196,16 @@ describe("stream framing (TCP, §18.3)", () => {
 });
 
 describe("a handled message's text is let go", () => {
-  // On Espruino a string stays alive while anything points at it: the shared walker, its URI and the digest
-  // parameters would keep the last message they read (~20 variables each) until the next one.
+  // On Espruino a string stays alive while anything points at it: the shared walker and its URI would keep the
+  // last message they read (~20 variables each) until the next one. (Digest parameters are parsed into an
+  // object made for each use, not a shared one.)
   const invite = `INVITE sip:door@10.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.9;branch=z9hG4bK-r1\r\nMax-Forwards: 70\r\n` +
     `From: <sip:a@b>;tag=1\r\nTo: <sip:door@b>\r\nCall-ID: c9\r\nCSeq: 1 INVITE\r\nContact: <sip:a@10.0.0.9;transport=udp>\r\n` +
     `Authorization: Digest username="a", realm="b", nonce="n1", uri="sip:door@10.0.0.1", response="00"\r\nContent-Length: 0\r\n\r\n`;
   const walkAll = (msg: Msg) => {
     const c = nameAddrWalker.begin(msg, HDR_CONTACT);
     expect(c.next() && c.value.decodeUri()).toBe(true);
-    const i = msg.findHeader(HDR_AUTHORIZATION);
-    expect(parseAuthParams(msg.src, msg.headerValueStart(i), msg.headerValueEnd(i), scratchAuthParams)).toBeGreaterThan(0);
-    seen.push([nameAddrWalker.value.src, scratchUri.src, scratchAuthParams.src].every((s) => s === msg.src));
+    seen.push([nameAddrWalker.value.src, scratchUri.src].every((s) => s === msg.src));
   };
   const seen: boolean[] = [];
   const setupWalking = () => {
@@ -218,7 +217,7 @@ describe("a handled message's text is let go", () => {
   let view: Msg | null = null;
   const released = () => {
     const m = view as Msg;
-    return [m.src, m.from.src, m.to.src, m.from.uri.src, m.to.uri.src, m.via.src, m.requestUri.src, nameAddrWalker.value.src, scratchUri.src, scratchAuthParams.src]
+    return [m.src, m.from.src, m.to.src, m.from.uri.src, m.to.uri.src, m.via.src, m.requestUri.src, nameAddrWalker.value.src, scratchUri.src]
       .filter((x) => x !== "");
   };
 
