@@ -75,8 +75,11 @@ function fnvNumber(v: number, h: number): number {
  */
 export class TransactionLayer {
   readonly timers: TimerConfig;
-  /** Seconds in the Retry-After of a 503 (the config is not kept: on Espruino an object costs a variable a field). */
-  private readonly retryAfter: number;
+  /**
+   * Seconds in the Retry-After of a 503 (the config is not kept: on Espruino an object costs a variable a field).
+   * Not named retryAfter: the config's name keeps its spelling, and a name over 8 characters costs a variable.
+   */
+  private readonly retrySeconds: number;
   readonly stats: TransactionStats = {
     created: 0, terminated: 0, retransmissionsSent: 0, retransmissionsAbsorbed: 0, poolFull: 0, merged: 0, strayResponses: 0, transportErrors: 0,
   };
@@ -143,7 +146,7 @@ export class TransactionLayer {
   private heldLength = 0;
   constructor(config: TransactionLayerConfig, transport: TransportPort, tu: TransactionUser) {
     this.timers = config.timers;
-    this.retryAfter = config.retryAfter;
+    this.retrySeconds = config.retryAfter;
     this.transport = transport;
     this.tu = tu;
     this.exact = config.exactCopies === true;
@@ -562,7 +565,7 @@ export class TransactionLayer {
   private answerStatelessly(msg: SipMessage, status: number, reason: string, address: string, port: number, transport: number): void {
     const w = this.scratch.reset();
     writeResponseHead(w, msg, status, reason, statelessToTag(msg));
-    if (status === 503) w.headerNum("Retry-After", this.retryAfter);
+    if (status === 503) w.headerNum("Retry-After", this.retrySeconds);
     const n = w.end(null, 0, 0);
     if (n > 0) this.transport.send(w.buf, n, address, port, transport);
   }

@@ -20,19 +20,20 @@ const OUTPUT = -1;
 /**
  * A pin opened as an output (the door relay, an LED: write drives it, starting off) or as an input (a
  * button: a watch reports debounced changes). One class for both: a class apiece would cost its own
- * constructor, prototype and read/close methods on the device. The electrical level is `on !== activeLow`.
+ * constructor, prototype and read/close methods on the device. The electrical level is `on !== inverted`.
  */
 export class EspruinoPin implements DigitalOutput, DigitalInput {
   private pin: number | string;
-  /** @internal */ activeLow: boolean;
+  /** @internal The options' activeLow (a name of 8 characters at most fits its variable on Espruino). */
+  inverted: boolean;
   /** @internal The level last written, or the debounced input level ("on" = true). */
   on: boolean;
   /** @internal An input's watch (> 0); OUTPUT for an open output; 0 for an input not watched yet and once closed. */
   watch: number;
 
-  constructor(pin: number | string, activeLow: boolean, on: boolean, watch: number) {
+  constructor(pin: number | string, inverted: boolean, on: boolean, watch: number) {
     this.pin = pin;
-    this.activeLow = activeLow;
+    this.inverted = inverted;
     this.on = on;
     this.watch = watch;
   }
@@ -41,7 +42,7 @@ export class EspruinoPin implements DigitalOutput, DigitalInput {
   write(on: boolean): void {
     if (this.watch !== OUTPUT) return;
     this.on = !!on;
-    digitalWrite(this.pin, this.on !== this.activeLow);
+    digitalWrite(this.pin, this.on !== this.inverted);
   }
 
   read(): boolean {
@@ -52,7 +53,7 @@ export class EspruinoPin implements DigitalOutput, DigitalInput {
   close(): void {
     if (this.watch === OUTPUT) {
       this.on = false;
-      digitalWrite(this.pin, this.activeLow);
+      digitalWrite(this.pin, this.inverted);
     } else if (this.watch > 0) {
       // clearWatch() with no argument clears every watch: only ever clear our own.
       clearWatch(this.watch);
