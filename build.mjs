@@ -1812,6 +1812,7 @@ export async function paramsToArguments(code, map) {
   const { parse } = await import("acorn");
   const ast = parse(code, { ecmaVersion: 2022, sourceType: "script" });
   const { lineOf } = lineIndex(code);
+  const kept = await keepsParams(code, map);
   const { parent, refs } = resolveNames(ast);
   const refsOf = new Map(); // function node -> name -> its references in the body
   for (const r of refs) {
@@ -1841,7 +1842,7 @@ export async function paramsToArguments(code, map) {
     const isFn = isFunction(n);
     // Only functions not nested in another: Espruino resolves `arguments` in a nested function to the outer one's.
     if (!inFunction && (n.type === "FunctionDeclaration" || n.type === "FunctionExpression") && n.params.length > 0 &&
-        n.params.every((p) => p.type === "Identifier") && n.body.type === "BlockStatement") {
+        n.params.every((p) => p.type === "Identifier") && n.body.type === "BlockStatement" && !kept(n)) {
       const first = n.params[0], last = n.params[n.params.length - 1];
       const open = n.body.start + 1;
       if (lineOf(first.start) === lineOf(last.end)) {
@@ -1866,6 +1867,36 @@ export async function paramsToArguments(code, map) {
   edits.sort((a, b) => a[0] - b[0] || a[1] - b[1]); // the declarations go in before a read at the body's start
   const out = applyEdits(code, map, edits);
   return { code: out.code, map: JSON.stringify(out.map) };
+}
+
+/**
+ * Which functions keep their declared parameters: those whose doc comment in the source says @keepParams. A frame
+ * that reads `arguments` holds a copy of them (3 + n variables on Espruino) and its locals copied from it; a
+ * declared parameter costs 1 for as long as the function exists. For the frames under every send (the peak's
+ * path), declared parameters cost less. A function node is found in the source through the map.
+ */
+async function keepsParams(code, map) {
+  const { TraceMap, originalPositionFor } = await import("@jridgewell/trace-mapping");
+  const m = typeof map === "string" ? JSON.parse(map) : map;
+  const tm = new TraceMap(m);
+  const li = lineIndex(code);
+  const lines = new Map(); // source -> its lines
+  return (n) => {
+    const o = originalPositionFor(tm, { line: li.lineOf(n.start) + 1, column: li.columnOf(n.start) });
+    if (!o.source || o.line === null) return false;
+    if (!lines.has(o.source)) {
+      const i = m.sources.indexOf(o.source);
+      lines.set(o.source, m.sourcesContent && i >= 0 && m.sourcesContent[i] ? m.sourcesContent[i].split("\n") : []);
+    }
+    const src = lines.get(o.source);
+    // The comment lines right above the declaration.
+    for (let l = o.line - 2; l >= 0; l--) {
+      const t = src[l].trim();
+      if (!(t.startsWith("*") || t.startsWith("/*") || t.startsWith("//"))) break;
+      if (t.includes("@keepParams")) return true;
+    }
+    return false;
+  };
 }
 
 // Names a scope node declares: `var`s hoisted to functions and the program, the rest to their block.

@@ -1093,6 +1093,7 @@ export class CallManager {
     return at;
   }
 
+  /** @keepParams: under a timer's send. */
   poll(now: number): void {
     for (let i = 0; i < this.calls.length; i++) {
       const c = this.calls[i];

@@ -245,7 +245,7 @@ export class Registration {
     if (tx !== null) this.optionsTx = tx;
   }
 
-  /** Runs a due refresh, retry or keep-alive. */
+  /** Runs a due refresh, retry or keep-alive. @keepParams: under the send. */
   poll(now: number): void {
     if (this.pongDeadline >= 0 && this.pongDeadline <= now) {
       this.pongDeadline = -1;

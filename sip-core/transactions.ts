@@ -399,7 +399,7 @@ export class TransactionLayer {
   // Sending
   // ------------------------------------------------------------------------------------------
 
-  /** (Re)sends the bytes a transaction keeps; a refusal ends it with a transport error. */
+  /** (Re)sends the bytes a transaction keeps; a refusal ends it with a transport error. @keepParams: under most sends. */
   transmit(tx: Transaction): boolean { return this.transmitBytes(tx, this.keptBytes(tx), this.keptLength(tx)); }
 
   /** Sends data[0, length) where tx sends; a transport error ends tx (the TU told). */
@@ -481,7 +481,10 @@ export class TransactionLayer {
     return n > 0 && this.respondWritten(tx, n, now);
   }
 
-  /** respondOk's 200, written into the scratch writer's [0, n): kept (or not: see respondOk), sent, and the machine moved. */
+  /**
+   * respondOk's 200, written into the scratch writer's [0, n): kept (or not: see respondOk), sent, and the machine
+   * moved. @keepParams: under the send.
+   */
   private respondWritten(tx: Transaction, n: number, now: number): boolean {
     const s = this.liveAt(tx);
     if (s < 0) return false;

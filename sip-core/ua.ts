@@ -119,6 +119,7 @@ export class UserAgent implements TransactionUser {
     return this.calls !== null ? earliest(at, this.calls.nextDeadline()) : at;
   }
 
+  /** @keepParams: under every timer's send. */
   poll(now: number): void {
     this.layer.poll(now);
     for (let i = 0; i < this.registrations.length; i++) this.registrations[i].poll(now);

@@ -74,7 +74,7 @@ const EPHEMERAL_TRIES = 8;
 
 /**
  * An alarm's timeout (setTimeout passes the alarm along: one function for every alarm, not a closure each).
- * Timers and getTime() may round differently: never call back early.
+ * Timers and getTime() may round differently: never call back early. @keepParams: under every timer's send.
  */
 function alarmTick(alarm: EspruinoAlarm): void {
   alarm.id = 0;
@@ -153,6 +153,7 @@ function binary(data: Uint8Array, length: number, max: number, copy: boolean): s
   return s === undefined ? HAL_ERR_NO_RESOURCES : s;
 }
 
+/** A datagram, to its socket's wrapper. @keepParams: under every answer to a datagram. */
 function udpMessage(this: { w: EspruinoUdpSocket }, msg: string, rinfo: { address: string; port: number }): void {
   // No local for this.w: its frame is under every handler of a datagram (a local is 2 variables more there).
   if (!this.w.closed) this.w.onReceive(msg, rinfo.address, rinfo.port);
