@@ -42,10 +42,19 @@ const AT = 2;
 /** A limiter's state for config: [0] dropped over a source's rate, [1] over the total rate, then the buckets. */
 export function floodState(config: FloodConfig): Float64Array {
   const s = new Float64Array(SLOTS + 3 * (config.sources > 0 ? config.sources : 1));
-  s[TOTAL_TOKENS] = config.total;
   s[TOTAL_AT] = -1;
   s[ANSWER_AT] = -1;
   return s;
+}
+
+/**
+ * Refills the bucket whose tokens are s[i] and whose last use is s[i + 1] (-1: never used, so full) at `rate` a
+ * second up to `cap`, and stamps it with now. Every bucket here is two such numbers side by side.
+ */
+function refill(s: Float64Array, i: number, rate: number, cap: number, now: number): void {
+  const t = s[i + 1] < 0 ? cap : s[i] + ((now - s[i + 1]) * rate) / 1000;
+  s[i] = t > cap ? cap : t;
+  s[i + 1] = now;
 }
 
 /**
@@ -54,12 +63,7 @@ export function floodState(config: FloodConfig): Float64Array {
  */
 export function floodAnswer(s: Float64Array, c: FloodConfig, now: number): boolean {
   const rate = c.rate > 0 ? c.rate : c.total;
-  if (s[ANSWER_AT] < 0) s[ANSWER_TOKENS] = rate;
-  else {
-    const t = s[ANSWER_TOKENS] + ((now - s[ANSWER_AT]) * rate) / 1000;
-    s[ANSWER_TOKENS] = t > rate ? rate : t;
-  }
-  s[ANSWER_AT] = now;
+  refill(s, ANSWER_TOKENS, rate, rate, now);
   if (s[ANSWER_TOKENS] < 1) return false;
   s[ANSWER_TOKENS] -= 1;
   s[ANSWERED]++;
@@ -69,11 +73,7 @@ export function floodAnswer(s: Float64Array, c: FloodConfig, now: number): boole
 /** Whether a datagram from address (not a trusted one) may go on to be parsed, at time now (ms); s from floodState(c). */
 export function floodAllow(s: Float64Array, c: FloodConfig, address: string, now: number): boolean {
   if (c.total > 0) {
-    if (s[TOTAL_AT] >= 0) {
-      const t = s[TOTAL_TOKENS] + ((now - s[TOTAL_AT]) * c.total) / 1000;
-      s[TOTAL_TOKENS] = t > c.total ? c.total : t;
-    }
-    s[TOTAL_AT] = now;
+    refill(s, TOTAL_TOKENS, c.total, c.total, now);
     if (s[TOTAL_TOKENS] < 1) { s[DROPPED_TOTAL]++; return false; }
   }
   if (c.rate > 0) {
@@ -89,12 +89,9 @@ export function floodAllow(s: Float64Array, c: FloodConfig, address: string, now
     if (b >= s.length) {
       b = oldest;
       s[b + KEY] = h;
-      s[b + TOKENS] = c.burst;
-      s[b + AT] = now;
+      s[b + AT] = -1; // a fresh bucket: full
     }
-    const t = s[b + TOKENS] + ((now - s[b + AT]) * c.rate) / 1000;
-    s[b + TOKENS] = t > c.burst ? c.burst : t;
-    s[b + AT] = now;
+    refill(s, b + TOKENS, c.rate, c.burst, now);
     if (s[b + TOKENS] < 1) { s[DROPPED_SOURCE]++; return false; }
     s[b + TOKENS] -= 1;
   }
