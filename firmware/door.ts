@@ -296,8 +296,7 @@ export class DoorController {
     this.opens++;
     this.audit(now, AUDIT_OPEN, who, reason);
     if (!this.relayOn) t[T_RELAY_ON] = now;
-    const pulse = this.config.pulseMs > 0 ? this.config.pulseMs : 0;
-    const off = now + (pulse < DOOR_RELAY_MAX_MS ? pulse : DOOR_RELAY_MAX_MS);
+    const off = now + (this.config.pulseMs > 0 ? this.config.pulseMs : 0);
     t[T_RELAY_OFF] = off < t[T_RELAY_ON] + DOOR_RELAY_MAX_MS ? off : t[T_RELAY_ON] + DOOR_RELAY_MAX_MS;
     if (!this.relayOn) {
       this.relayOn = true;
