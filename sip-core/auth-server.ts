@@ -25,7 +25,7 @@ export class DigestServer {
   readonly user: string;
   readonly password: string;
   readonly realm: string;
-  private readonly random: RandomSource;
+  /** Keys the nonces: drawn once from the platform's random source, which is not kept. */
   private readonly secret: string;
   /** The nonces that have let a caller in ("" free), their issue times and last nonce counts (typed: a plain array keeps a variable per element). */
   private readonly used: string[] = [];
@@ -42,7 +42,6 @@ export class DigestServer {
     this.user = user;
     this.password = password;
     this.realm = realm;
-    this.random = random;
     this.secret = (random.u32() >>> 0).toString(36) + (random.u32() >>> 0).toString(36) + (random.u32() >>> 0).toString(36);
     for (let i = 0; i < USED; i++) this.used.push("");
   }
