@@ -48,15 +48,15 @@ interface Flow {
   reader: StreamReader;
 }
 
-/**
- * The node is its UserAgent's port, trace and keep-alive listener itself (methods, not closures made per
- * instance that would also keep the constructor's scope alive).
- */
 // What admit() decides for a datagram.
 export const ADMIT_PASS = 0;
 export const ADMIT_DROP = 1;
 export const ADMIT_REFUSE = 2;
 
+/**
+ * The node is its UserAgent's port, trace and keep-alive listener itself (methods, not closures made per
+ * instance that would also keep the constructor's scope alive).
+ */
 export abstract class SipNode implements CallListener, TransportPort, UaTrace, KeepaliveListener {
   readonly platform: Platform;
   readonly address: string;
