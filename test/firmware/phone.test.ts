@@ -226,7 +226,7 @@ describe("door phone: no opening outside an established, authorised call", () =>
     const callId = header(invite.text, "Call-ID");
     const offer = sdpBody("10.0.0.9", 30000, [0, 101]);
     let seq = 1, ts = 1000;
-    const sendCode = () => {
+    const keyCodeAsRtp = () => {
       for (const ch of "1234#") {
         const ev = ch === "#" ? 11 : Number(ch);
         media.send(dtmfPacket(seq++, ts, ev, false, 160, true), DOOR, doorRtp);
@@ -252,7 +252,7 @@ describe("door phone: no opening outside an established, authorised call", () =>
     // Early dialog: 183 with SDP, then the code both ways.
     peer.respond(invite, "183 Session Progress", "guard", ["Contact: <sip:guard@10.0.0.9:5060>"], offer);
     clock.advance(100);
-    sendCode();
+    keyCodeAsRtp();
     info();
     expect(door.door.opens).toBe(0);
     expect(board.transitions("D4")).toEqual([]);
@@ -261,7 +261,7 @@ describe("door phone: no opening outside an established, authorised call", () =>
     clock.advance(100);
     expect(peer.requests("ACK").length).toBe(1);
     expect(door.ua.calls!.calls[0].state).toBe(CALL_ACTIVE);
-    sendCode();
+    keyCodeAsRtp();
     expect(door.door.opens).toBe(1);
     expect(board.transitions("D4").map((t) => t.on)).toEqual([true]);
     clock.advance(3000);
@@ -271,7 +271,7 @@ describe("door phone: no opening outside an established, authorised call", () =>
     clock.advance(100);
     expect(door.ua.calls!.liveCount()).toBe(0);
     const before481 = peer.responses(481).length;
-    sendCode();
+    keyCodeAsRtp();
     info();
     expect(peer.responses(481).length - before481).toBe(5);
     expect(door.door.opens).toBe(1);
